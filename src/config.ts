@@ -1,0 +1,122 @@
+// Environment variables and flags -> Config. Pure: the CLI passes process.env and argv in. Every variable
+// skyflow reads is listed once in VARIABLES (the README's configuration table mirrors it).
+import { ConfigError } from "./errors.js";
+
+export const VARIABLES = {
+  DATABASE_URL: "Postgres URL; without it skyflow starts an embedded Postgres under .skyflow/",
+  SKYGEAR_ENDPOINT: "URL of a Skygear v1 server; without it `dev` embeds the development server",
+  SKYGEAR_API_KEY: "client API key (server: accepted key; engine: key used with pubsub)",
+  SKYGEAR_MASTER_KEY: "master key (steps act with it, impersonating users with _user_id)",
+  SKYGEAR_APP_NAME: "app name; records live in Postgres schema app_<name>",
+  PORT: "port of the Skygear-compatible server (`serve`, `dev`)",
+  SKYFLOW_HTTP_PORT: "port of /healthz, /readyz, /metrics and the dashboard under `start` (0 = off)",
+  SKYFLOW_STATE_DIR: "where the embedded Postgres keeps its data (default .skyflow)",
+  SKYFLOW_MAX_RUNS: "runs in flight at once in this engine (default 200)",
+  SKYFLOW_LOOP_DEPTH: "longest chain of runs started by runs' own writes (default 5)",
+  SKYFLOW_GRACE_MS: "how long shutdown waits for runs in flight (default 10000)",
+  SKYFLOW_ENV_ALLOW: "comma-separated names of environment variables that expressions may read as env.NAME",
+  LOG_LEVEL: "trace, debug, info, warn, error (default info)",
+} as const;
+
+export type VariableName = keyof typeof VARIABLES;
+
+export const DEV_API_KEY = "skyflow-dev-api-key";
+export const DEV_MASTER_KEY = "skyflow-dev-master-key";
+export const DEV_APP_NAME = "skyflow";
+
+export interface Config {
+  databaseUrl?: string;
+  skygearEndpoint?: string;
+  apiKey: string;
+  masterKey: string;
+  appName: string;
+  /** true when a key was not given and a development default was used (printed at start). */
+  devKeys: boolean;
+  port: number;
+  httpPort: number;
+  stateDir: string;
+  workflowsDir: string;
+  maxRuns: number;
+  loopDepth: number;
+  graceMs: number;
+  envAllow: string[];
+  logLevel: string;
+}
+
+/** Flag values (already parsed by the CLI) take precedence over environment variables. */
+export interface Flags {
+  port?: string;
+  "app-name"?: string;
+  "api-key"?: string;
+  "master-key"?: string;
+  "http-port"?: string;
+  dir?: string;
+}
+
+export function loadConfig(env: Record<string, string | undefined>, flags: Flags = {}): Config {
+  const apiKey = flags["api-key"] ?? env.SKYGEAR_API_KEY;
+  const masterKey = flags["master-key"] ?? env.SKYGEAR_MASTER_KEY;
+  const cfg: Config = {
+    databaseUrl: nonEmpty(env.DATABASE_URL),
+    skygearEndpoint: nonEmpty(env.SKYGEAR_ENDPOINT),
+    apiKey: apiKey || DEV_API_KEY,
+    masterKey: masterKey || DEV_MASTER_KEY,
+    appName: flags["app-name"] ?? env.SKYGEAR_APP_NAME ?? DEV_APP_NAME,
+    devKeys: !apiKey || !masterKey,
+    port: int("PORT", flags.port ?? env.PORT, 3000, 0, 65535),
+    httpPort: int("SKYFLOW_HTTP_PORT", flags["http-port"] ?? env.SKYFLOW_HTTP_PORT, 0, 0, 65535),
+    stateDir: env.SKYFLOW_STATE_DIR || ".skyflow",
+    workflowsDir: flags.dir ?? "workflows",
+    maxRuns: int("SKYFLOW_MAX_RUNS", env.SKYFLOW_MAX_RUNS, 200, 1, 100_000),
+    loopDepth: int("SKYFLOW_LOOP_DEPTH", env.SKYFLOW_LOOP_DEPTH, 5, 0, 1000),
+    graceMs: int("SKYFLOW_GRACE_MS", env.SKYFLOW_GRACE_MS, 10_000, 0, 3_600_000),
+    envAllow: (env.SKYFLOW_ENV_ALLOW ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+    logLevel: env.LOG_LEVEL || "info",
+  };
+  if (!/^[A-Za-z0-9_]+$/.test(cfg.appName)) {
+    throw new ConfigError("SKYGEAR_APP_NAME", "use letters, digits and underscores only");
+  }
+  if (cfg.apiKey === cfg.masterKey) {
+    throw new ConfigError("SKYGEAR_MASTER_KEY", "the master key must differ from the API key");
+  }
+  for (const name of cfg.envAllow) {
+    if (/KEY|TOKEN|SECRET|PASSWORD/i.test(name)) {
+      throw new ConfigError(
+        "SKYFLOW_ENV_ALLOW",
+        `${name} looks like a secret; expressions may not read keys`,
+      );
+    }
+  }
+  return cfg;
+}
+
+/** `app_<name lowercased, '.' and ':' replaced by '_'>` (protocol §7). */
+export function appSchemaName(appName: string): string {
+  return `app_${appName.toLowerCase().replace(/[.:]/g, "_")}`;
+}
+
+/** Only the allowed variables, for expressions' `env`. */
+export function exposedEnv(env: Record<string, string | undefined>, allow: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of allow) {
+    const v = env[name];
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v ? v : undefined;
+}
+
+function int(name: string, raw: string | undefined, dflt: number, min: number, max: number): number {
+  if (raw === undefined || raw === "") return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return n;
+}

@@ -1,0 +1,45 @@
+// The one pg Pool of a process. Every module that needs the database receives this pool; none opens its own
+// (except LISTEN connections, which must be dedicated clients).
+import pg from "pg";
+
+export type { Pool, PoolClient } from "pg";
+
+export interface PoolOptions {
+  max?: number;
+  applicationName?: string;
+}
+
+export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.max ?? 10,
+    application_name: opts.applicationName ?? "skyflow",
+  });
+  // An idle client losing its connection must not crash the process; the next checkout reconnects.
+  pool.on("error", () => {});
+  return pool;
+}
+
+/** Runs `fn` in a transaction on a pooled client; rolls back on any error. */
+export async function withTransaction<T>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const result = await fn(client);
+    await client.query("COMMIT");
+    return result;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** `"a"."b"`: quotes an identifier for SQL text (names of schemas, tables, columns). */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,111 @@
+// The loaded, validated form of a workflow file: what the engine, the triggers and the CLI consume.
+// Produced by the definition loader (src/engine/definition); no I/O here.
+
+/** A compiled `${{ }}` expression with where it came from, for errors that name file, line and column. */
+export interface Expr {
+  source: string;
+  file: string;
+  line: number;
+  column: number;
+  /** Evaluates against a context; throws ExpressionError (a FatalStepError) naming file:line and a fix. */
+  evaluate(ctx: ExprContext): unknown;
+}
+
+/**
+ * A step's block (or any value) with its expressions compiled. Resolve it with `resolveTemplate` from
+ * src/engine/definition/expressions.ts to get plain JSON.
+ */
+export type Template = unknown;
+
+export interface ExprContext {
+  event: TriggerEvent;
+  steps: Record<string, { output: unknown; status: StepStatus }>;
+  run: { id: string; workflow: string; attempt: number; started_at: string };
+  env: Record<string, string>;
+  error?: { name: string; message: string; step: string };
+  /** The run's clock, for now(). */
+  now: Date;
+  /** uuid() is derived from this seed (run id + step key) and its call count, so retries repeat it. */
+  uuidSeed: string;
+}
+
+export type StepStatus = "succeeded" | "failed" | "skipped";
+
+export interface TriggerEvent {
+  id: string;
+  type: "record" | "pubsub" | "cron" | "manual";
+  at: string;
+  [field: string]: unknown;
+}
+
+export type RecordEventOp = "create" | "update" | "delete";
+
+export type TriggerDefinition =
+  | {
+      kind: "record";
+      type: string;
+      database: "_public" | "_private" | "_any";
+      events: RecordEventOp[];
+      when?: Expr;
+    }
+  | { kind: "pubsub"; channel: string; when?: Expr }
+  | {
+      kind: "cron";
+      schedule: string;
+      timezone: string;
+      catchUp: "none" | "last" | "all";
+      overlap: "skip" | "queue" | "allow";
+    };
+
+export interface RetryPolicy {
+  /** Every try including the first. */
+  attempts: number;
+  backoff: "fixed" | "linear" | "exponential";
+  delayMs: number;
+  maxDelayMs: number;
+  jitter: boolean;
+  /** Error names that may be retried; undefined means "errors a retry can fix". */
+  on?: string[];
+}
+
+export interface StepDefinition {
+  /** The author's `id`, when given. */
+  id?: string;
+  /** Stable key within the workflow: the id, else `steps[<i>]` / `on_failure[<i>]`. */
+  key: string;
+  name: string;
+  /** The kind key: query, save, delete, sql, publish, push, action. */
+  kind: string;
+  /** The kind's block with expressions compiled. */
+  input: Template;
+  if?: Expr;
+  retry: RetryPolicy;
+  timeoutMs: number;
+  continueOnError: boolean;
+  line: number;
+  column: number;
+}
+
+export interface WorkflowDefinition {
+  name: string;
+  /** Path of the file it was loaded from, as given to the loader. */
+  file: string;
+  description?: string;
+  enabled: boolean;
+  /** Content hash of the file text: runs remember the version they started on. */
+  version: string;
+  /** The file text, stored with each version so a resumed run recompiles exactly what it started with. */
+  source: string;
+  triggers: TriggerDefinition[];
+  concurrency?: { limit: number; key?: Expr };
+  steps: StepDefinition[];
+  onFailure: StepDefinition[];
+}
+
+/** The live versions of all workflows; hot reload swaps entries atomically. */
+export interface Catalog {
+  get(name: string): WorkflowDefinition | undefined;
+  list(): WorkflowDefinition[];
+  /** Called after any change; returns an unsubscribe function. */
+  subscribe(listener: () => void): () => void;
+}

@@ -1,0 +1,45 @@
+// The shape of a step kind (house style: "A step kind"). Steps never import the engine, never retry
+// themselves, never touch xstate, never read the environment.
+import type pg from "pg";
+import type { Logger } from "../log.js";
+import type { PubsubPublisher, SkygearClient } from "../skygear/types.js";
+
+export interface StepClients {
+  /** The shared container, acting with the master key (steps call asUser for `as:`). */
+  skygear: SkygearClient;
+  /** The shared pool. */
+  pool: pg.Pool;
+  /** `app_<name>`: the schema of the Skygear app, first on the sql step's search_path. */
+  appSchema: string;
+  pubsub: PubsubPublisher;
+}
+
+export interface StepContext<I = unknown> {
+  /** The step's block with every expression already evaluated: plain JSON. */
+  input: I;
+  /** Aborted on timeout, cancel and shutdown. */
+  signal: AbortSignal;
+  /** 1 for the first try. */
+  attempt: number;
+  /** Run id + step key: the same on every retry and resume of this step. */
+  idempotencyKey: string;
+  log: Logger;
+  clients: StepClients;
+}
+
+/** A static problem found in a step block at load time; `path` is relative to the block. */
+export interface BlockProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+export interface StepKind<I = unknown, O = unknown> {
+  kind: string;
+  /**
+   * Load-time checks beyond the JSON Schema (which validates the block's shape). `block` is the raw
+   * YAML value; expressions are still `${{ }}` strings here.
+   */
+  parse(block: unknown): BlockProblem[];
+  /** One try. Throws StepError subclasses (or errors the engine classifies). */
+  run(ctx: StepContext<I>): Promise<O>;
+}

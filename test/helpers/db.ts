@@ -1,0 +1,55 @@
+// Per test file: a fresh database cloned from the migrated template, and its pool. Call in beforeAll,
+// drop in afterAll.
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { inject } from "vitest";
+import { createPool } from "../../src/db/pool.js";
+import { withDatabase } from "./global-setup.js";
+
+export interface TestDatabase {
+  url: string;
+  name: string;
+  pool: pg.Pool;
+  drop(): Promise<void>;
+}
+
+/** `label` names the database after the test file, so a leftover one tells where it came from. */
+export async function createTestDatabase(label: string): Promise<TestDatabase> {
+  const base = inject("databaseUrl");
+  const template = inject("templateDatabase");
+  const safe = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "_")
+    .slice(0, 30);
+  const name = `t_${safe}_${randomBytes(4).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+        break;
+      } catch (err) {
+        // 55006: the template is briefly in use by another clone; try again.
+        if ((err as { code?: string }).code !== "55006" || attempt > 50) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+  const url = withDatabase(base, name);
+  const pool = createPool(url, { max: 10 });
+  return {
+    url,
+    name,
+    pool,
+    async drop() {
+      await pool.end();
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => {});
+      await c.end();
+    },
+  };
+}
