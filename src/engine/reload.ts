@@ -1,0 +1,144 @@
+// Hot reload: a chokidar watcher on the workflows directory. Events are batched for a few milliseconds, each
+// touched file is validated by the loader, and the batch is swapped into the catalog at once (a rename's
+// unlink and add land together). Broken files keep their last good version; their problems are logged.
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { type FSWatcher, watch } from "chokidar";
+import { formatProblem } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { CatalogChange, FileResult, LiveCatalog } from "./catalog.js";
+import type { WorkflowDefinition } from "./definition/types.js";
+
+export interface ReloadOptions {
+  dir: string;
+  catalog: LiveCatalog;
+  /** Loads and validates one file (the definition loader). */
+  load: (file: string) => Promise<FileResult>;
+  log: Logger;
+  /** Runs before a batch goes live, e.g. to store new versions so runs can start on them. */
+  beforeApply?: (defs: WorkflowDefinition[]) => Promise<void>;
+  /** Called after each applied batch with the write-to-live latency of its newest file. */
+  onApplied?: (change: CatalogChange, latencyMs: number | undefined) => void;
+  /** Quiet time that closes a batch; small, because the target is write-to-live under 100 ms. */
+  debounceMs?: number;
+  now?: () => number;
+}
+
+export interface Reloader {
+  /** Reloads every file of the directory (start, SIGHUP). */
+  reloadAll(): Promise<CatalogChange>;
+  close(): Promise<void>;
+}
+
+const WORKFLOW_FILE = /\.ya?ml$/;
+
+/** Loads the directory into the catalog, then watches it. */
+export async function startReloader(opts: ReloadOptions): Promise<Reloader> {
+  // Paths stay as given (relative to the working directory), so problems read `workflows/x.yaml:3:5`.
+  const dir = opts.dir;
+  const now = opts.now ?? Date.now;
+  const pending = new Map<string, { removed: boolean; mtimeMs?: number }>();
+  let timer: NodeJS.Timeout | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
+  let closed = false;
+
+  const applyBatch = async (
+    results: FileResult[],
+    removed: string[],
+    full: boolean,
+  ): Promise<CatalogChange> => {
+    const defs = results.flatMap((r) => (r.workflow ? [r.workflow] : []));
+    if (opts.beforeApply && defs.length) await opts.beforeApply(defs);
+    const change = full ? opts.catalog.replaceAll(results) : opts.catalog.apply(results, removed);
+    logChange(opts.log, change);
+    return change;
+  };
+
+  const flush = async (): Promise<void> => {
+    const batch = [...pending];
+    pending.clear();
+    if (closed || batch.length === 0) return;
+    const removed = batch.filter(([, e]) => e.removed).map(([f]) => f);
+    const changed = batch.filter(([, e]) => !e.removed);
+    const results = await Promise.all(changed.map(([f]) => loadSafely(opts.load, f)));
+    const change = await applyBatch(results, removed, false);
+    const newest = Math.max(...changed.map(([, e]) => e.mtimeMs ?? 0));
+    opts.onApplied?.(change, newest > 0 ? now() - newest : undefined);
+  };
+
+  const schedule = (file: string, removed: boolean, mtimeMs?: number) => {
+    if (!WORKFLOW_FILE.test(file)) return;
+    pending.set(file, { removed, mtimeMs });
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      chain = chain.then(flush).catch((err) => opts.log.error({ err }, "workflow reload failed"));
+    }, opts.debounceMs ?? 5);
+  };
+
+  const reloadAll = (): Promise<CatalogChange> => {
+    const run = chain.then(async () => {
+      const files = await listWorkflowFiles(dir);
+      const results = await Promise.all(files.map((f) => loadSafely(opts.load, f)));
+      return applyBatch(results, [], true);
+    });
+    chain = run.catch(() => {});
+    return run;
+  };
+
+  await reloadAll();
+  const watcher: FSWatcher = watch(dir, {
+    ignoreInitial: true,
+    depth: 0,
+    alwaysStat: true,
+    ignored: (path, stats) => Boolean(stats?.isFile() && !WORKFLOW_FILE.test(path)),
+  });
+  watcher.on("add", (f, st) => schedule(f, false, st?.mtimeMs));
+  watcher.on("change", (f, st) => schedule(f, false, st?.mtimeMs));
+  watcher.on("unlink", (f) => schedule(f, true));
+  watcher.on("error", (err) => opts.log.error({ err }, "workflow watcher error"));
+  await new Promise<void>((r) => watcher.once("ready", () => r()));
+
+  return {
+    reloadAll,
+    async close() {
+      closed = true;
+      clearTimeout(timer);
+      await watcher.close();
+      await chain.catch(() => {});
+    },
+  };
+}
+
+export async function listWorkflowFiles(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return [] as string[];
+    throw err;
+  });
+  return names
+    .filter((n) => WORKFLOW_FILE.test(n))
+    .sort()
+    .map((n) => join(dir, n));
+}
+
+/** A loader that throws (unreadable file, a bug) becomes a problem of that file, never a dead watcher. */
+async function loadSafely(load: ReloadOptions["load"], file: string): Promise<FileResult> {
+  try {
+    return await load(file);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { file, problems: [{ file, line: 1, column: 1, path: "", message }] };
+  }
+}
+
+function logChange(log: Logger, change: CatalogChange): void {
+  for (const name of change.added) log.info({ workflow: name }, `workflow ${name} loaded`);
+  for (const name of change.updated) log.info({ workflow: name }, `workflow ${name} reloaded`);
+  for (const name of change.removed) log.info({ workflow: name }, `workflow ${name} removed`);
+  for (const b of change.broken) {
+    const keep = b.kept ? `; keeping the last good version of ${b.kept}` : "";
+    log.error(
+      { file: b.file, problems: b.problems.length },
+      `${b.file} has errors${keep}:\n${b.problems.map(formatProblem).join("\n")}`,
+    );
+  }
+}

@@ -1,0 +1,144 @@
+// The daemon's Prometheus metrics (prom-client) in a registry of its own. Labels are workflow names, step
+// kinds, statuses and trigger kinds only: never a key, a token, a record id or user data.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+export interface MetricsOptions {
+  /** Node process metrics (memory, event loop lag); off in tests. */
+  defaultMetrics?: boolean;
+  /** Rows waiting in the record trigger's outbox; read at scrape time. */
+  outboxDepth?: () => Promise<number>;
+  /** Runs in flight in this engine; read at scrape time. */
+  inFlight?: () => number;
+  /** Workflows per status (enabled, disabled, paused, broken); read at scrape time. */
+  workflowStatuses?: () => Record<string, number>;
+}
+
+export interface Metrics {
+  registry: Registry;
+  runStarted(workflow: string): void;
+  runFinished(workflow: string, status: string, seconds?: number): void;
+  stepFinished(workflow: string, kind: string, status: string, seconds: number): void;
+  stepRetried(workflow: string, kind: string): void;
+  /** Time from the change (or message) to its run being queued. */
+  triggerLag(trigger: string, seconds: number): void;
+  /** How late a cron fire was against its schedule. */
+  cronLateness(seconds: number): void;
+  /** Time from a workflow file's write to its version being live. */
+  reloadLatency(seconds: number): void;
+  render(): Promise<string>;
+  contentType: string;
+}
+
+const FAST = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export function createMetrics(opts: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "skyflow_" });
+  const reg = { registers: [registry] };
+  const started = new Counter({
+    name: "skyflow_runs_started_total",
+    help: "Runs started, per workflow",
+    labelNames: ["workflow"],
+    ...reg,
+  });
+  const finished = new Counter({
+    name: "skyflow_runs_finished_total",
+    help: "Runs finished, per workflow and final status (succeeded, failed, cancelled)",
+    labelNames: ["workflow", "status"],
+    ...reg,
+  });
+  const runDuration = new Histogram({
+    name: "skyflow_run_duration_seconds",
+    help: "Run duration from start to finish",
+    labelNames: ["workflow", "status"],
+    buckets: FAST,
+    ...reg,
+  });
+  const stepDuration = new Histogram({
+    name: "skyflow_step_duration_seconds",
+    help: "Duration of one step try",
+    labelNames: ["workflow", "kind", "status"],
+    buckets: FAST,
+    ...reg,
+  });
+  const retries = new Counter({
+    name: "skyflow_step_retries_total",
+    help: "Step tries that failed and were scheduled again",
+    labelNames: ["workflow", "kind"],
+    ...reg,
+  });
+  const lag = new Histogram({
+    name: "skyflow_trigger_lag_seconds",
+    help: "Time from an event to its run being queued, per trigger kind",
+    labelNames: ["trigger"],
+    buckets: FAST,
+    ...reg,
+  });
+  const lateness = new Histogram({
+    name: "skyflow_cron_lateness_seconds",
+    help: "How late cron fires were against their schedule",
+    buckets: FAST,
+    ...reg,
+  });
+  const reload = new Histogram({
+    name: "skyflow_reload_latency_seconds",
+    help: "Time from a workflow file's write to its new version being live",
+    buckets: FAST,
+    ...reg,
+  });
+  registerGauges(registry, opts);
+  return {
+    registry,
+    runStarted: (workflow) => started.inc({ workflow }),
+    runFinished(workflow, status, seconds) {
+      finished.inc({ workflow, status });
+      if (seconds !== undefined) runDuration.observe({ workflow, status }, seconds);
+    },
+    stepFinished: (workflow, kind, status, seconds) =>
+      stepDuration.observe({ workflow, kind, status }, seconds),
+    stepRetried: (workflow, kind) => retries.inc({ workflow, kind }),
+    triggerLag: (trigger, seconds) => lag.observe({ trigger }, seconds),
+    cronLateness: (seconds) => lateness.observe(seconds),
+    reloadLatency: (seconds) => reload.observe(seconds),
+    render: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+}
+
+/** Gauges read at scrape time, so nothing polls between scrapes. */
+function registerGauges(registry: Registry, opts: MetricsOptions): void {
+  const reg = { registers: [registry] };
+  const { outboxDepth, inFlight, workflowStatuses } = opts;
+  if (outboxDepth) {
+    new Gauge({
+      name: "skyflow_outbox_depth",
+      help: "Record changes waiting in the trigger outbox",
+      ...reg,
+      async collect() {
+        this.set(await outboxDepth().catch(() => Number.NaN));
+      },
+    });
+  }
+  if (inFlight) {
+    new Gauge({
+      name: "skyflow_runs_in_flight",
+      help: "Runs in flight in this engine",
+      ...reg,
+      collect() {
+        this.set(inFlight());
+      },
+    });
+  }
+  if (workflowStatuses) {
+    new Gauge({
+      name: "skyflow_workflows",
+      help: "Workflows per status (enabled, disabled, paused, broken)",
+      labelNames: ["status"],
+      ...reg,
+      collect() {
+        this.reset();
+        for (const [status, n] of Object.entries(workflowStatuses())) this.set({ status }, n);
+      },
+    });
+  }
+}
