@@ -1,0 +1,168 @@
+// Compiling one CEL expression (syntax, names and functions checked at load) and evaluating it with errors
+// that name the file, the line and the likely fix. No I/O.
+import { DefinitionError, FatalStepError, type Problem } from "../../errors.js";
+import { CONTEXT_NAMES, celEnvironment, knownFunctions, toJson, withResolution } from "./cel.js";
+import { nearest } from "./nearest.js";
+import type { Expr, ExprContext } from "./types.js";
+
+export interface SourceLoc {
+  file: string;
+  line: number;
+  column: number;
+  /** YAML path of the value holding the expression, for problems. */
+  path?: string;
+}
+
+/** A name the expression reads from its context: `steps.<name>`, `env.<name>`, `error`, ... */
+export interface ExprRef {
+  root: string;
+  name?: string;
+}
+
+/** What compileExpression returns: the contract's Expr plus what static checks need. */
+export interface CompiledExpr extends Expr {
+  refs: ExprRef[];
+}
+
+/** A CEL expression failed while a step ran; retrying cannot help, so it is fatal. */
+export class ExpressionError extends FatalStepError {
+  readonly file: string;
+  readonly line: number;
+  constructor(expr: Expr, reason: string, options?: { cause?: unknown }) {
+    const hint = runtimeHint(reason);
+    const where = `${expr.file}:${expr.line}:${expr.column}`;
+    super(
+      "ExpressionError",
+      `${where}: \${{ ${expr.source} }}: ${reason}${hint ? `; ${hint}` : ""}`,
+      options,
+    );
+    this.file = expr.file;
+    this.line = expr.line;
+  }
+}
+
+type CelProgram = ((ctx: object) => unknown) & { ast: AstNode; check(): { valid: boolean; error?: Error } };
+interface AstNode {
+  op: string;
+  args: unknown;
+  pos?: number;
+}
+
+/** Compiles `source` (CEL text without `${{ }}`); throws DefinitionError with the problem. */
+export function compileExpression(source: string, loc: SourceLoc): CompiledExpr {
+  const r = tryCompileExpression(source, loc);
+  if (!r.expr) throw new DefinitionError(r.problems);
+  return r.expr;
+}
+
+/** Like compileExpression, but returns the problems instead of throwing. */
+export function tryCompileExpression(
+  source: string,
+  loc: SourceLoc,
+): { expr?: CompiledExpr; problems: Problem[] } {
+  const problem = (pos: number, message: string): { problems: Problem[] } => ({
+    problems: [{ file: loc.file, line: loc.line, column: loc.column + pos, path: loc.path ?? "", message }],
+  });
+  if (source.trim() === "") return problem(0, "empty expression");
+  let program: CelProgram;
+  try {
+    program = celEnvironment().parse(source) as unknown as CelProgram;
+  } catch (err) {
+    const e = err as Error & { range?: { start: number } };
+    return problem(e.range?.start ?? 0, `expression syntax error: ${firstLine(e.message)}`);
+  }
+  const checked = program.check();
+  if (!checked.valid && checked.error) {
+    const e = checked.error as Error & { range?: { start: number } };
+    return problem(e.range?.start ?? 0, compileMessage(firstLine(e.message)));
+  }
+  return { expr: makeExpr(source, loc, program), problems: [] };
+}
+
+function makeExpr(source: string, loc: SourceLoc, program: CelProgram): CompiledExpr {
+  const expr: CompiledExpr = {
+    source,
+    file: loc.file,
+    line: loc.line,
+    column: loc.column,
+    refs: collectRefs(program.ast),
+    evaluate(ctx: ExprContext): unknown {
+      return withResolution(ctx, () => {
+        try {
+          return toJson(program(ctx));
+        } catch (err) {
+          throw new ExpressionError(expr, firstLine((err as Error).message), { cause: err });
+        }
+      });
+    },
+  };
+  return expr;
+}
+
+function firstLine(s: string): string {
+  return s.split("\n")[0]!.trim();
+}
+
+function compileMessage(msg: string): string {
+  const unknownVar = /^Unknown variable: (\w+)/.exec(msg);
+  if (unknownVar) {
+    const name = unknownVar[1]!;
+    const near = nearest(name, CONTEXT_NAMES);
+    return `unknown name "${name}"${near ? ` (did you mean "${near}"?)` : ""}; an expression sees ${CONTEXT_NAMES.join(", ")}`;
+  }
+  const fn = /found no matching overload for '([\w.]+)\(/.exec(msg);
+  if (fn && !knownFunctions().has(fn[1]!.split(".").pop()!)) {
+    const name = fn[1]!.split(".").pop()!;
+    const near = nearest(name, [...knownFunctions()]);
+    return `unknown function ${name}()${near ? ` (did you mean ${near}()?)` : ""}`;
+  }
+  const hint = runtimeHint(msg);
+  return `expression type error: ${msg}${hint ? `; ${hint}` : ""}`;
+}
+
+/** The likely fix for a CEL error message, or "" when there is no useful advice. */
+export function runtimeHint(msg: string): string {
+  if (/overload.*\bint\b.*\bdouble\b|overload.*\bdouble\b.*\bint\b/.test(msg)) {
+    return "JSON numbers are doubles in CEL: write 1.0 instead of 1, or convert with int(...) or double(...)";
+  }
+  if (/overload.*string.*[+].*(int|double)|overload.*(int|double).*[+].*string/.test(msg)) {
+    return 'convert with string(...) to join text and numbers, e.g. "n=" + string(x)';
+  }
+  if (/index out of bounds/.test(msg)) return "check size(list) before indexing";
+  if (/No such key/.test(msg)) {
+    return "the field is missing or its parent is null: guard with has(a.b), or read a.?b.orValue(default)";
+  }
+  if (/division by zero|modulus by zero/.test(msg)) return "guard the divisor, e.g. d == 0 ? 0 : n / d";
+  if (/Unknown variable: error/.test(msg)) return "`error` is only set in on_failure steps";
+  return "";
+}
+
+function isNode(v: unknown): v is AstNode {
+  return typeof v === "object" && v !== null && typeof (v as AstNode).op === "string" && "args" in v;
+}
+
+/** Names read from the context: `steps.x` / `steps["x"]` give {root: steps, name: x}. */
+function collectRefs(ast: AstNode): ExprRef[] {
+  const refs: ExprRef[] = [];
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) visit(x);
+      return;
+    }
+    if (!isNode(v)) return;
+    const a = v.args as unknown[];
+    if (v.op === "id") refs.push({ root: String(v.args) });
+    else if ((v.op === "." || v.op === ".?") && isNode(a[0]) && a[0].op === "id") {
+      refs.push({ root: String(a[0].args), name: String(a[1]) });
+      return;
+    } else if ((v.op === "[]" || v.op === "[?]") && isNode(a[0]) && a[0].op === "id" && isNode(a[1])) {
+      if (a[1].op === "value" && typeof a[1].args === "string") {
+        refs.push({ root: String(a[0].args), name: a[1].args });
+        return;
+      }
+    }
+    if (Array.isArray(v.args)) visit(v.args);
+  };
+  visit(ast);
+  return refs;
+}
