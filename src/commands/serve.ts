@@ -1,12 +1,106 @@
-// Placeholder while the command is being built; replaced by its implementation.
-import type { Command } from "./types.js";
+// `skyflow serve`: the Skygear-compatible development server on its own (database, handler, HTTP and
+// pubsub), until SIGINT/SIGTERM. Development default keys are printed; keys the user supplied never are.
+import { parseArgs } from "node:util";
+import { appSchemaName, type Config, DEV_API_KEY, DEV_MASTER_KEY, loadConfig } from "../config.js";
+import { openDatabase } from "../db/open.js";
+import { ConfigError } from "../errors.js";
+import { createLogger } from "../log.js";
+import { startSkygearServer } from "../server/http.js";
+import { createSkygearHandler } from "../server/index.js";
+import type { Command, CommandIO } from "./types.js";
+
+const USAGE = `usage: skyflow serve [--port 3000] [--host 127.0.0.1] [--app-name NAME] [--api-key KEY] [--master-key KEY]
+  env: PORT, SKYGEAR_APP_NAME, SKYGEAR_API_KEY, SKYGEAR_MASTER_KEY, DATABASE_URL (else an embedded Postgres)`;
+
+function parseFlags(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      port: { type: "string" },
+      host: { type: "string" },
+      "app-name": { type: "string" },
+      "api-key": { type: "string" },
+      "master-key": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+}
+
+/** The lines printed at start; dev default keys are shown so the SDK can be pointed at the server. */
+export function startBanner(config: Config, url: string): string[] {
+  const lines = [
+    `skyflow serve: Skygear v1 server on ${url} (app ${config.appName}, schema ${appSchemaName(config.appName)})`,
+  ];
+  if (config.apiKey === DEV_API_KEY) lines.push(`  API key (development default): ${DEV_API_KEY}`);
+  if (config.masterKey === DEV_MASTER_KEY)
+    lines.push(`  master key (development default): ${DEV_MASTER_KEY}`);
+  if (config.devKeys)
+    lines.push("  pass --api-key/--master-key (or SKYGEAR_API_KEY/SKYGEAR_MASTER_KEY) for real keys");
+  return lines;
+}
+
+async function run(io: CommandIO): Promise<number> {
+  let flags: ReturnType<typeof parseFlags>;
+  let config: Config;
+  try {
+    flags = parseFlags(io.argv);
+    if (flags.help) {
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    }
+    config = loadConfig(io.env, flags);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr.write(`skyflow serve: ${err.message}\n`);
+      return 2;
+    }
+    io.stderr.write(`skyflow serve: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const log = createLogger({ level: config.logLevel, destination: io.stderr });
+  const db = await openDatabase(config, log);
+  const handler = createSkygearHandler({
+    pool: db.pool,
+    config: {
+      appName: config.appName,
+      schema: appSchemaName(config.appName),
+      apiKey: config.apiKey,
+      masterKey: config.masterKey,
+    },
+    log,
+  });
+  let server: Awaited<ReturnType<typeof startSkygearServer>>;
+  try {
+    await handler.ready();
+    server = await startSkygearServer({ handler, host: flags.host ?? "127.0.0.1", port: config.port });
+  } catch (err) {
+    await handler.close();
+    await db.close();
+    throw err;
+  }
+  io.stdout.write(`${startBanner(config, server.url).join("\n")}\n`);
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      io.stdout.write("skyflow serve: stopping\n");
+      resolve();
+    };
+    io.onSignal("SIGINT", stop);
+    io.onSignal("SIGTERM", stop);
+  });
+  await server.close();
+  await handler.close();
+  await db.close();
+  return 0;
+}
 
 export const command: Command = {
   name: "serve",
-  summary: "(not available yet)",
-  usage: "skyflow serve",
-  async run(io) {
-    io.stderr.write("skyflow serve: not available yet\n");
-    return 1;
-  },
+  summary: "run the Skygear-compatible development server",
+  usage: USAGE,
+  run,
 };
