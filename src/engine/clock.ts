@@ -1,0 +1,50 @@
+// The engine's clock: what xstate's delayed transitions (retry waits, step timeouts) and `now()` use.
+// Tests inject a manual clock and move time by hand.
+export interface Clock {
+  now(): number;
+  setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
+};
+
+/** A clock that only moves when `advance` is called; timers fire in due order. */
+export class ManualClock implements Clock {
+  private t: number;
+  private seq = 0;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  constructor(start = Date.parse("2026-01-01T00:00:00Z")) {
+    this.t = start;
+  }
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.t + Math.max(0, ms), fn: () => fn() });
+    return id;
+  }
+  clearTimeout(id: unknown): void {
+    this.timers.delete(id as number);
+  }
+  /** Timers waiting now. */
+  pending(): number {
+    return this.timers.size;
+  }
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.timers) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.t = next[1].at;
+      next[1].fn();
+    }
+    this.t = end;
+  }
+}

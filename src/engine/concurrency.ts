@@ -1,0 +1,24 @@
+// The per-workflow concurrency key: the `concurrency.key` expression evaluated against the run's event
+// when the run is queued. No I/O. Triggers use it too, so runs of one key queue together.
+import type { ExprContext, TriggerEvent, WorkflowDefinition } from "./definition/types.js";
+
+export function concurrencyKeyFor(
+  def: WorkflowDefinition,
+  event: TriggerEvent,
+  opts: { env?: Record<string, string>; now?: Date; runId?: string } = {},
+): string | null {
+  const key = def.concurrency?.key;
+  if (!key) return null;
+  const now = opts.now ?? new Date();
+  const ctx: ExprContext = {
+    event,
+    steps: {},
+    run: { id: opts.runId ?? "", workflow: def.name, attempt: 1, started_at: now.toISOString() },
+    env: opts.env ?? {},
+    now,
+    uuidSeed: `${opts.runId ?? event.id}:concurrency`,
+  };
+  const v = key.evaluate(ctx);
+  if (v === null || v === undefined) return null;
+  return typeof v === "string" ? v : JSON.stringify(v);
+}

@@ -1,0 +1,322 @@
+// The engine: claims runs up to its capacity, executes each with a run machine, keeps their leases, and
+// wakes on engine.wake(), on NOTIFY skyflow_runs from other processes, on parked runs falling due, and on a
+// slow poll. Past 250 lines because start/stop/claim/lease form one lifecycle that reads best together.
+
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { hostname } from "node:os";
+import type pg from "pg";
+import type { Logger } from "../log.js";
+import { stepKinds as builtinKinds } from "../steps/registry.js";
+import type { StepClients, StepKind } from "../steps/types.js";
+import { type Clock, systemClock } from "./clock.js";
+import { concurrencyKeyFor } from "./concurrency.js";
+import { resolveTemplate, type Template } from "./definition/expressions.js";
+import type { Catalog, TriggerEvent } from "./definition/types.js";
+import { Listener } from "./listen.js";
+import type { MachineDeps } from "./machine.js";
+import { type LiveRun, type RunEvent, type StepEvent, startRun } from "./runner.js";
+import { isTerminal } from "./state.js";
+import { type ClaimedRun, claimOwn, claimRuns } from "./store/claim.js";
+import { enqueueRuns } from "./store/enqueue.js";
+import { getRun, type RunRecord, type StepTryRecord } from "./store/inspect.js";
+import { releaseRuns, renewLeases } from "./store/lease.js";
+import { resolveCompiled } from "./template.js";
+import { type CompileSource, createDefinitions } from "./versions.js";
+
+export interface EngineOptions {
+  pool: pg.Pool;
+  catalog: Catalog;
+  clients: StepClients;
+  log: Logger;
+  /** Names this engine in leases; a restarted engine with the same owner resumes its runs at once. */
+  owner?: string;
+  /** Runs in flight at once (default 200). */
+  maxRuns?: number;
+  clock?: Clock;
+  /** What expressions see as `env`. */
+  env?: Record<string, string>;
+  /** Lease length (default 30000); renewed every third of it. */
+  leaseMs?: number;
+  /** Safety-net poll interval (default 1000). */
+  pollMs?: number;
+  /** Retry waits at least this long release the run's actor and lease (default 5000). */
+  parkAfterMs?: number;
+  /** Step kinds (default: the built-in registry); tests add their own. */
+  stepKinds?: Record<string, StepKind>;
+  /** Jitter source (default Math.random). */
+  random?: () => number;
+  /** Strings scrubbed from stored inputs and outputs (the keys). */
+  secrets?: string[];
+  /** Recompiles a stored workflow version (default: the definition loader's loadWorkflowSource). */
+  compile?: CompileSource;
+}
+
+export type RunDetails = RunRecord & { tries: StepTryRecord[] };
+
+export interface Engine {
+  start(): Promise<void>;
+  trigger(workflow: string, event?: Partial<TriggerEvent>): Promise<{ runId: string }>;
+  waitForRun(runId: string, timeoutMs?: number): Promise<RunDetails>;
+  wake(): void;
+  stop(opts?: { graceMs?: number }): Promise<void>;
+  inFlight(): number;
+  /** Cancels a run executing in this engine; false when it is not here. */
+  cancel(runId: string): boolean;
+  on(event: "run", listener: (e: RunEvent) => void): this;
+  on(event: "step", listener: (e: StepEvent) => void): this;
+  off(event: "run", listener: (e: RunEvent) => void): this;
+  off(event: "step", listener: (e: StepEvent) => void): this;
+}
+
+const CLAIM_BATCH = 100;
+
+class EngineImpl extends EventEmitter implements Engine {
+  private readonly owner: string;
+  private readonly maxRuns: number;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly clock: Clock;
+  private readonly live = new Map<string, LiveRun>();
+  private readonly defs;
+  private readonly deps: MachineDeps;
+  private readonly listener: Listener;
+  private running = false;
+  private pumping = false;
+  private again = false;
+  private timers: NodeJS.Timeout[] = [];
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly o: EngineOptions) {
+    super();
+    this.owner = o.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.maxRuns = o.maxRuns ?? 200;
+    this.leaseMs = o.leaseMs ?? 30_000;
+    this.pollMs = o.pollMs ?? 1000;
+    this.clock = o.clock ?? systemClock;
+    this.defs = createDefinitions(o.pool, o.catalog, o.compile ?? defaultCompile);
+    this.deps = {
+      stepKinds: o.stepKinds ?? builtinKinds,
+      clients: o.clients,
+      log: o.log,
+      env: o.env ?? {},
+      now: () => this.clock.now(),
+      random: o.random ?? Math.random,
+      parkAfterMs: o.parkAfterMs ?? 5000,
+      resolve: (t, ctx) =>
+        t && typeof t === "object" && "node" in t
+          ? resolveTemplate(t as Template, ctx)
+          : resolveCompiled(t, ctx),
+    };
+    this.listener = new Listener(o.pool, "skyflow_runs", () => this.wake(), o.log);
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.listener.ensure();
+    for (;;) {
+      const free = this.maxRuns - this.live.size;
+      if (free <= 0) break;
+      const own = await claimOwn(this.o.pool, this.owner, this.leaseMs, Math.min(free, CLAIM_BATCH));
+      for (const r of own) this.launch(r);
+      if (own.length < Math.min(free, CLAIM_BATCH)) break;
+    }
+    this.timers.push(
+      setInterval(() => {
+        void this.listener.ensure();
+        this.wake();
+      }, this.pollMs),
+      setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 3))),
+    );
+    for (const t of this.timers) t.unref();
+    this.wake();
+  }
+
+  wake(): void {
+    void this.pump();
+  }
+
+  inFlight(): number {
+    return this.live.size;
+  }
+
+  cancel(runId: string): boolean {
+    const run = this.live.get(runId);
+    run?.cancel();
+    return run !== undefined;
+  }
+
+  async trigger(workflow: string, event: Partial<TriggerEvent> = {}): Promise<{ runId: string }> {
+    const def = this.o.catalog.get(workflow);
+    if (!def) throw new Error(`no workflow named "${workflow}"`);
+    const ev: TriggerEvent = {
+      ...event,
+      id: event.id ?? randomUUID(),
+      type: event.type ?? "manual",
+      at: event.at ?? new Date(this.clock.now()).toISOString(),
+    };
+    await this.defs.remember(def);
+    const key = concurrencyKeyFor(def, ev, { env: this.o.env, now: new Date(this.clock.now()) });
+    const created = await enqueueRuns(this.o.pool, [
+      { workflow, version: def.version, event: ev, concurrencyKey: key },
+    ]);
+    let runId = created[0]?.id;
+    if (!runId) {
+      const { rows } = await this.o.pool.query<{ id: string }>(
+        "SELECT id FROM skyflow.runs WHERE workflow = $1 AND event_id = $2",
+        [workflow, ev.id],
+      );
+      runId = rows[0]!.id;
+    }
+    this.wake();
+    return { runId };
+  }
+
+  async waitForRun(runId: string, timeoutMs = 60_000): Promise<RunDetails> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const run = await getRun(this.o.pool, runId);
+      if (!run) throw new Error(`no run ${runId}`);
+      if (isTerminal(run.status)) return run;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`run ${runId} still ${run.status} after ${timeoutMs}ms`);
+      await this.nextRunEvent(runId, Math.min(left, 200));
+    }
+  }
+
+  async stop(opts: { graceMs?: number } = {}): Promise<void> {
+    this.running = false;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    await this.listener.close();
+    const grace = opts.graceMs ?? 10_000;
+    const all = Promise.all([...this.live.values()].map((r) => r.done));
+    let graceTimer: NodeJS.Timeout | undefined;
+    await Promise.race([all, new Promise((r) => (graceTimer = setTimeout(r, grace)))]);
+    clearTimeout(graceTimer);
+    const rest = [...this.live.values()];
+    for (const r of rest) r.halt();
+    await releaseRuns(
+      this.o.pool,
+      this.owner,
+      rest.map((r) => r.id),
+    ).catch((err) => this.o.log.error({ err: String(err) }, "could not release runs"));
+    this.live.clear();
+  }
+
+  private nextRunEvent(runId: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.off("run", onRun);
+        resolve();
+      };
+      const onRun = (e: RunEvent) => {
+        if (e.runId === runId && e.type !== "started" && e.type !== "resumed") done();
+      };
+      const timer = setTimeout(done, ms);
+      this.on("run", onRun);
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        if (!this.running) break;
+        const want = Math.min(this.maxRuns - this.live.size, CLAIM_BATCH);
+        if (want <= 0) break;
+        const limited = this.o.catalog
+          .list()
+          .flatMap((d) => (d.concurrency ? [{ workflow: d.name, limit: d.concurrency.limit }] : []));
+        const claimed = await claimRuns(this.o.pool, {
+          owner: this.owner,
+          leaseMs: this.leaseMs,
+          limit: want,
+          limited,
+        });
+        for (const r of claimed) this.launch(r);
+        if (claimed.length === want) this.again = true;
+      } while (this.again);
+    } catch (err) {
+      this.o.log.error({ err: String(err) }, "claiming runs failed; the poll retries");
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private launch(r: ClaimedRun): void {
+    if (this.live.has(r.id)) return;
+    const live = startRun(
+      {
+        pool: this.o.pool,
+        owner: this.owner,
+        clock: this.clock,
+        log: this.o.log,
+        deps: this.deps,
+        secrets: this.o.secrets ?? [],
+        definitionFor: (w, v) => this.defs.definitionFor(w, v),
+        onRun: (e) => this.emit("run", e),
+        onStep: (e) => this.emit("step", e),
+      },
+      r,
+    );
+    this.live.set(r.id, live);
+    void live.done.then((outcome) => {
+      if (this.live.get(r.id) === live) this.live.delete(r.id);
+      if (outcome === "parked" && live.parkedMs !== undefined) this.wakeIn(live.parkedMs);
+      if (outcome !== "stopped") this.wake();
+    });
+  }
+
+  /** One timer for the earliest parked run falling due (the poll covers the rest). */
+  private wakeIn(ms: number): void {
+    const at = Date.now() + ms + 5;
+    if (at >= this.wakeAt && this.wakeTimer) return;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined;
+      this.wakeAt = Number.POSITIVE_INFINITY;
+      this.wake();
+    }, ms + 5);
+    this.wakeTimer.unref();
+  }
+
+  private async renew(): Promise<void> {
+    const ids = [...this.live.keys()];
+    if (ids.length === 0) return;
+    try {
+      const held = await renewLeases(this.o.pool, this.owner, ids, this.leaseMs);
+      for (const id of ids) {
+        const run = this.live.get(id);
+        // A run that finished meanwhile is no longer `running`; only halt the ones still live here.
+        if (run && !held.has(id)) {
+          this.o.log.warn({ runId: id }, "lease lost; this engine stops executing the run");
+          this.live.delete(id);
+          run.halt();
+        }
+      }
+    } catch (err) {
+      this.o.log.error({ err: String(err) }, "lease renewal failed");
+    }
+  }
+}
+
+async function defaultCompile(file: string, source: string) {
+  const { compileStoredSource } = await import("./compile.js");
+  return compileStoredSource(file, source);
+}
+
+export function createEngine(opts: EngineOptions): Engine {
+  return new EngineImpl(opts);
+}

@@ -1,0 +1,61 @@
+// LISTEN on a channel over one dedicated pooled connection; reconnects when asked after a failure. Other
+// processes NOTIFY skyflow_runs (at most once per transaction) when they queue runs.
+import type pg from "pg";
+import type { Logger } from "../log.js";
+
+export class Listener {
+  private client: pg.PoolClient | undefined;
+  private connecting: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly channel: string,
+    private readonly onNotify: () => void,
+    private readonly log: Logger,
+  ) {}
+
+  /** Connects when not connected; failures are logged and retried on the next call. */
+  ensure(): Promise<void> {
+    if (this.closed || this.client) return Promise.resolve();
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<void> {
+    let client: pg.PoolClient | undefined;
+    try {
+      client = await this.pool.connect();
+      const c = client;
+      c.on("notification", (m) => {
+        if (m.channel === this.channel) this.onNotify();
+      });
+      c.on("error", (err) => {
+        this.log.warn({ err: String(err) }, "LISTEN connection lost; reconnecting on the next poll");
+        if (this.client === c) this.client = undefined;
+        c.release(err);
+      });
+      await c.query(`LISTEN ${this.channel}`);
+      if (this.closed) {
+        c.release();
+        return;
+      }
+      this.client = c;
+    } catch (err) {
+      client?.release(err as Error);
+      this.log.warn({ err: String(err) }, "LISTEN failed; the poll still finds work");
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.connecting;
+    const c = this.client;
+    this.client = undefined;
+    if (!c) return;
+    await c.query(`UNLISTEN ${this.channel}`).catch(() => {});
+    c.release();
+  }
+}

@@ -1,0 +1,294 @@
+// The run machine (xstate 5), built once per workflow version: choose the next step, begin a try, run it
+// as an invoked promise with an AbortSignal, time it out, retry after a delay, save after every transition.
+// Side effects live in the invoked actors; the moves themselves are the pure functions of state.ts.
+import { assign, fromPromise, setup } from "xstate";
+import type { StepError } from "../errors.js";
+import { classifyError } from "../steps/classify.js";
+import type { StepClients, StepKind } from "../steps/types.js";
+import type { ExprContext, StepDefinition, TriggerEvent, WorkflowDefinition } from "./definition/types.js";
+import { retryDelayMs, shouldRetry } from "./retry.js";
+import {
+  completeStep,
+  currentStep,
+  exprSteps,
+  markRunning,
+  markWaiting,
+  type RunState,
+  type StepErrorInfo,
+} from "./state.js";
+import type { ResolveTemplate } from "./template.js";
+
+/** A try's end, as saved in step_tries and reported to listeners. */
+export interface TryResult {
+  stepKey: string;
+  kind: string;
+  attempt: number;
+  status: "succeeded" | "failed" | "retrying" | "skipped";
+  output?: unknown;
+  error?: StepErrorInfo;
+  durationMs: number;
+}
+
+/** What one run's machine needs from the runner: durable saves (conditional on the lease) and writes. */
+export interface RunIO {
+  begin(
+    state: RunState,
+    t: { stepKey: string; kind: string; attempt: number; input: unknown },
+  ): Promise<void>;
+  /** `parkMs`: hand the run back to the queue until then, without a live actor. */
+  save(state: RunState, opts: { result?: TryResult; parkMs?: number }): Promise<void>;
+  /** After a successful try, before it is saved (run_writes for save and delete). */
+  afterTry(step: StepDefinition, output: unknown): Promise<void>;
+}
+
+export interface MachineDeps {
+  stepKinds: Record<string, StepKind>;
+  clients: StepClients;
+  log: import("../log.js").Logger;
+  env: Record<string, string>;
+  now: () => number;
+  random: () => number;
+  /** Retry waits at least this long park the run instead of keeping its actor. */
+  parkAfterMs: number;
+  resolve: ResolveTemplate;
+}
+
+export interface RunInput {
+  runId: string;
+  event: TriggerEvent;
+  state: RunState;
+  io: RunIO;
+}
+
+interface Ctx extends RunInput {
+  attempt: number;
+  stepInput: unknown;
+  tryStartedAt: number;
+  error?: StepError;
+  delayMs: number;
+  result?: TryResult;
+  /** Why the machine gave the run up (lease lost, database unreachable). */
+  abandonError?: unknown;
+}
+
+type Begun = { skipped: true } | { skipped: false; state: RunState; attempt: number; stepInput: unknown };
+
+export class LeaseLostError extends Error {
+  constructor(runId: string) {
+    super(`run ${runId}: lease lost to another engine; this engine stops executing it`);
+  }
+}
+
+export function exprContext(
+  def: WorkflowDefinition,
+  ctx: RunInput,
+  now: number,
+  env: Record<string, string>,
+) {
+  const step = currentStep(def, ctx.state);
+  const e: ExprContext = {
+    event: ctx.event,
+    steps: exprSteps(def, ctx.state),
+    run: { id: ctx.runId, workflow: def.name, attempt: ctx.state.attempt, started_at: ctx.state.startedAt },
+    env,
+    now: new Date(now),
+    uuidSeed: `${ctx.runId}:${step?.key ?? ""}`,
+  };
+  if (ctx.state.phase === "on_failure" && ctx.state.error) e.error = ctx.state.error;
+  return e;
+}
+
+function errorInfo(e: StepError): StepErrorInfo {
+  return { name: e.errorName, message: e.message, retryable: e.retryable };
+}
+
+export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
+  const stepOf = (c: Ctx): StepDefinition => currentStep(def, c.state)!;
+  const result = (c: Ctx, status: TryResult["status"], extra: Partial<TryResult>): TryResult => ({
+    stepKey: stepOf(c).key,
+    kind: stepOf(c).kind,
+    attempt: c.attempt,
+    status,
+    durationMs: deps.now() - c.tryStartedAt,
+    ...extra,
+  });
+
+  return setup({
+    types: {} as { context: Ctx; input: RunInput; events: { type: "CANCEL" } },
+    actors: {
+      beginTry: fromPromise<Begun, Ctx>(async ({ input: c }) => {
+        const step = stepOf(c);
+        const ectx = exprContext(def, c, deps.now(), deps.env);
+        if (step.if && step.if.evaluate(ectx) !== true) return { skipped: true };
+        const stepInput = deps.resolve(step.input, ectx);
+        const attempt = (c.state.steps[step.key]?.attempts ?? 0) + 1;
+        const state = markRunning(c.state, step.key, attempt);
+        await c.io.begin(state, { stepKey: step.key, kind: step.kind, attempt, input: stepInput });
+        return { skipped: false, state, attempt, stepInput };
+      }),
+      runTry: fromPromise<unknown, Ctx>(async ({ input: c, signal }) => {
+        const step = stepOf(c);
+        const kind = deps.stepKinds[step.kind];
+        if (!kind) throw new Error(`unknown step kind "${step.kind}"`);
+        const output = await kind.run({
+          input: c.stepInput,
+          signal,
+          attempt: c.attempt,
+          idempotencyKey: `${c.runId}:${step.key}`,
+          log: deps.log,
+          clients: deps.clients,
+        });
+        await c.io.afterTry(step, output);
+        return output ?? {};
+      }),
+      save: fromPromise<void, { c: Ctx; parkMs?: number }>(async ({ input }) => {
+        await input.c.io.save(input.c.state, { result: input.c.result, parkMs: input.parkMs });
+      }),
+    },
+    actions: {
+      noteAbandon: assign({ abandonError: ({ event }) => (event as { error?: unknown }).error }),
+    },
+    delays: {
+      stepTimeout: ({ context }) => stepOf(context).timeoutMs,
+      retryDelay: ({ context }) => context.delayMs,
+    },
+    guards: {
+      succeeded: ({ context }) => context.state.status === "succeeded",
+      failed: ({ context }) => context.state.status === "failed",
+      leaseLost: ({ event }) => (event as { error?: unknown }).error instanceof LeaseLostError,
+      canRetry: ({ context }) =>
+        shouldRetry(stepOf(context).retry, errorInfo(context.error!), context.attempt),
+      parks: ({ context }) => context.delayMs >= deps.parkAfterMs,
+    },
+  }).createMachine({
+    id: "run",
+    context: ({ input }) => ({ ...input, attempt: 0, stepInput: undefined, tryStartedAt: 0, delayMs: 0 }),
+    initial: "choose",
+    on: {
+      CANCEL: {
+        target: ".cancelled",
+        actions: assign({ state: ({ context }) => ({ ...context.state, status: "cancelled" as const }) }),
+      },
+    },
+    states: {
+      choose: {
+        always: [
+          { guard: "succeeded", target: "succeeded" },
+          { guard: "failed", target: "failed" },
+          { target: "starting" },
+        ],
+      },
+      starting: {
+        entry: assign({ tryStartedAt: () => deps.now(), error: undefined, result: undefined }),
+        invoke: {
+          src: "beginTry",
+          input: ({ context }) => context,
+          onDone: [
+            {
+              guard: ({ event }) => event.output.skipped,
+              target: "saving",
+              actions: assign(({ context }) => ({
+                state: completeStep(def, context.state, { status: "skipped" }),
+                result: undefined,
+              })),
+            },
+            {
+              target: "running",
+              actions: assign(({ event }) => {
+                const o = event.output as Extract<Begun, { skipped: false }>;
+                return { state: o.state, attempt: o.attempt, stepInput: o.stepInput };
+              }),
+            },
+          ],
+          onError: [
+            { guard: "leaseLost", target: "abandoned", actions: "noteAbandon" },
+            { target: "tryFailed", actions: assign({ error: ({ event }) => classifyError(event.error) }) },
+          ],
+        },
+      },
+      running: {
+        invoke: {
+          src: "runTry",
+          input: ({ context }) => context,
+          onDone: {
+            target: "saving",
+            actions: assign(({ context, event }) => ({
+              state: completeStep(def, context.state, { status: "succeeded", output: event.output }),
+              result: result(context, "succeeded", { output: event.output }),
+            })),
+          },
+          onError: {
+            target: "tryFailed",
+            actions: assign({ error: ({ event }) => classifyError(event.error) }),
+          },
+        },
+        after: {
+          stepTimeout: {
+            target: "tryFailed",
+            actions: assign({
+              error: ({ context }) =>
+                classifyError(null, {
+                  timedOut: { stepKey: stepOf(context).key, timeoutMs: stepOf(context).timeoutMs },
+                }),
+            }),
+          },
+        },
+      },
+      tryFailed: {
+        always: [
+          {
+            guard: "canRetry",
+            target: "retrySaving",
+            actions: assign(({ context }) => {
+              const err = context.error!;
+              const retryAfterMs = (err as { retryAfterMs?: number }).retryAfterMs;
+              const delayMs = retryDelayMs(stepOf(context).retry, context.attempt, {
+                random: deps.random,
+                retryAfterMs,
+              });
+              return {
+                delayMs,
+                result: result(context, "retrying", { error: errorInfo(err) }),
+                state: markWaiting(context.state, stepOf(context).key, errorInfo(err)),
+              };
+            }),
+          },
+          {
+            target: "saving",
+            actions: assign(({ context }) => ({
+              result: result(context, "failed", { error: errorInfo(context.error!) }),
+              state: completeStep(def, context.state, { status: "failed", error: errorInfo(context.error!) }),
+            })),
+          },
+        ],
+      },
+      retrySaving: {
+        invoke: {
+          src: "save",
+          input: ({ context }) => ({
+            c: context,
+            parkMs: context.delayMs >= deps.parkAfterMs ? context.delayMs : undefined,
+          }),
+          onDone: [{ guard: "parks", target: "parked" }, { target: "retryWaiting" }],
+          onError: { target: "abandoned", actions: "noteAbandon" },
+        },
+      },
+      retryWaiting: { after: { retryDelay: { target: "starting" } } },
+      saving: {
+        invoke: {
+          src: "save",
+          input: ({ context }) => ({ c: context }),
+          onDone: { target: "choose" },
+          onError: { target: "abandoned", actions: "noteAbandon" },
+        },
+      },
+      succeeded: { type: "final" },
+      failed: { type: "final" },
+      cancelled: { type: "final" },
+      parked: { type: "final" },
+      abandoned: { type: "final" },
+    },
+  });
+}
+
+export type RunMachine = ReturnType<typeof buildRunMachine>;

@@ -1,0 +1,203 @@
+// Executes one claimed run: rebuilds its state (new, resumed, or retried), drives its machine on the
+// engine's clock with durable saves conditional on the lease, and reports how it ended. The engine owns
+// claiming, leases and capacity; this module owns one run.
+import type pg from "pg";
+import { createActor } from "xstate";
+import { redact } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { Clock } from "./clock.js";
+import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
+import { buildRunMachine, LeaseLostError, type MachineDeps, type RunIO, type TryResult } from "./machine.js";
+import { currentStep, newRunState, type RunState, retryFromFailure } from "./state.js";
+import type { ClaimedRun } from "./store/claim.js";
+import { markInterrupted } from "./store/lease.js";
+import { saveBegin, saveState } from "./store/save.js";
+import { insertRunWrites, writesOf } from "./store/writes.js";
+
+export type RunOutcome = "succeeded" | "failed" | "cancelled" | "parked" | "abandoned" | "stopped";
+
+export interface RunEvent {
+  type: "started" | "resumed" | "succeeded" | "failed" | "cancelled";
+  runId: string;
+  workflow: string;
+  durationMs?: number;
+  error?: { name: string; message: string; step: string };
+}
+
+export interface StepEvent {
+  type: "succeeded" | "failed" | "retried";
+  runId: string;
+  workflow: string;
+  stepKey: string;
+  kind: string;
+  attempt: number;
+  durationMs: number;
+  error?: { name: string; message: string };
+}
+
+export interface RunnerEnv {
+  pool: pg.Pool;
+  owner: string;
+  clock: Clock;
+  log: Logger;
+  deps: MachineDeps;
+  secrets: string[];
+  definitionFor(workflow: string, version: string): Promise<WorkflowDefinition>;
+  onRun(e: RunEvent): void;
+  onStep(e: StepEvent): void;
+}
+
+export interface LiveRun {
+  id: string;
+  workflow: string;
+  /** Settles when the run stops executing here, with how it ended; never rejects. */
+  done: Promise<RunOutcome>;
+  /** After `done`: the wait before a parked run is due again. */
+  parkedMs?: number;
+  cancel(): void;
+  /** Stops the actor (aborting its try) without saving: for shutdown and lost leases. */
+  halt(): void;
+}
+
+const machines = new WeakMap<WorkflowDefinition, WeakMap<MachineDeps, ReturnType<typeof buildRunMachine>>>();
+
+function machineFor(def: WorkflowDefinition, deps: MachineDeps) {
+  let byDeps = machines.get(def);
+  if (!byDeps) {
+    byDeps = new WeakMap();
+    machines.set(def, byDeps);
+  }
+  let m = byDeps.get(deps);
+  if (!m) {
+    m = buildRunMachine(def, deps);
+    byDeps.set(deps, m);
+  }
+  return m;
+}
+
+/** The state a claimed run starts from, and whether it is a resume. */
+export function initialState(def: WorkflowDefinition, run: ClaimedRun, nowIso: string): RunState {
+  const snap = run.snapshot as (RunState & { retry?: boolean }) | null;
+  if (!snap) return newRunState(nowIso, run.attempt);
+  if (snap.retry) return retryFromFailure(def, snap);
+  return snap;
+}
+
+export function startRun(env: RunnerEnv, run: ClaimedRun): LiveRun {
+  const live: LiveRun = { id: run.id, workflow: run.workflow, done: undefined!, cancel() {}, halt() {} };
+  live.done = execute(env, run, live).catch((err) => {
+    env.log.error({ runId: run.id, err: errText(err) }, "run stopped by an engine error");
+    return "abandoned" as const;
+  });
+  return live;
+}
+
+async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<RunOutcome> {
+  const target = { runId: run.id, owner: env.owner };
+  let def: WorkflowDefinition;
+  try {
+    def = await env.definitionFor(run.workflow, run.version);
+  } catch (err) {
+    return failUnloadable(env, run, err);
+  }
+  const started = env.clock.now();
+  const state = initialState(def, run, new Date(started).toISOString());
+  const step = currentStep(def, state);
+  if (run.snapshot && step && state.steps[step.key]?.status === "running")
+    await markInterrupted(env.pool, run.id);
+  const io = runIO(env, run, def, target);
+  const actor = createActor(machineFor(def, env.deps), {
+    input: { runId: run.id, event: run.event as TriggerEvent, state, io },
+    clock: env.clock,
+  });
+  env.onRun({ type: run.snapshot ? "resumed" : "started", runId: run.id, workflow: run.workflow });
+  const outcome = new Promise<RunOutcome>((resolve) => {
+    live.halt = () => {
+      actor.stop();
+      resolve("stopped");
+    };
+    actor.subscribe({
+      next: (snap) => {
+        if (snap.status !== "done") return;
+        const value = snap.value as string;
+        if (value === "parked") live.parkedMs = snap.context.delayMs;
+        if (value === "abandoned") {
+          const why = snap.context.abandonError;
+          if (!(why instanceof LeaseLostError))
+            env.log.error({ runId: run.id, err: errText(why) }, "run save failed");
+        }
+        resolve(value as RunOutcome);
+      },
+      error: (err) => {
+        env.log.error({ runId: run.id, err: errText(err) }, "run machine error");
+        resolve("abandoned");
+      },
+    });
+  });
+  live.cancel = () => actor.send({ type: "CANCEL" });
+  actor.start();
+  const end = await outcome;
+  if (end === "cancelled") await saveState(env.pool, target, actor.getSnapshot().context.state);
+  if (end === "succeeded" || end === "failed" || end === "cancelled") {
+    const s = actor.getSnapshot().context.state;
+    env.onRun({
+      type: end,
+      runId: run.id,
+      workflow: run.workflow,
+      durationMs: env.clock.now() - started,
+      error: s.error,
+    });
+  }
+  return end;
+}
+
+function runIO(
+  env: RunnerEnv,
+  run: ClaimedRun,
+  def: WorkflowDefinition,
+  target: { runId: string; owner: string },
+): RunIO {
+  return {
+    async begin(state, t) {
+      const input = redact(t.input, env.secrets);
+      if (!(await saveBegin(env.pool, target, state, { ...t, input }))) throw new LeaseLostError(run.id);
+    },
+    async save(state, opts) {
+      const result = opts.result
+        ? { ...opts.result, output: redact(opts.result.output, env.secrets) }
+        : undefined;
+      if (!(await saveState(env.pool, target, state, { ...opts, result }))) throw new LeaseLostError(run.id);
+      if (opts.result) reportTry(env, def, run.id, opts.result);
+    },
+    async afterTry(step, output) {
+      await insertRunWrites(env.pool, run.id, run.depth, writesOf(step.kind, output));
+    },
+  };
+}
+
+function reportTry(env: RunnerEnv, def: WorkflowDefinition, runId: string, r: TryResult): void {
+  if (r.status === "skipped") return;
+  env.onStep({
+    type: r.status === "retrying" ? "retried" : r.status,
+    runId,
+    workflow: def.name,
+    stepKey: r.stepKey,
+    kind: r.kind,
+    attempt: r.attempt,
+    durationMs: r.durationMs,
+    error: r.error ? { name: r.error.name, message: r.error.message } : undefined,
+  });
+}
+
+/** A run whose workflow version cannot be loaded fails at once, saying why. */
+async function failUnloadable(env: RunnerEnv, run: ClaimedRun, err: unknown): Promise<RunOutcome> {
+  const s = newRunState(new Date(env.clock.now()).toISOString(), run.attempt);
+  const error = { name: "DefinitionError", message: errText(err), step: "" };
+  await saveState(env.pool, { runId: run.id, owner: env.owner }, { ...s, status: "failed", error });
+  env.onRun({ type: "failed", runId: run.id, workflow: run.workflow, error });
+  return "failed";
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

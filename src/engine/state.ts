@@ -1,0 +1,136 @@
+// The compact, persisted state of one run (what skyflow.runs.snapshot holds) and the pure moves over it:
+// which step is next, what a step's outcome does to the run. No I/O.
+import type { StepDefinition, StepStatus, WorkflowDefinition } from "./definition/types.js";
+
+export type StepRunStatus = "running" | "waiting" | StepStatus;
+export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
+
+export interface StepErrorInfo {
+  name: string;
+  message: string;
+  retryable?: boolean;
+}
+
+export interface StepState {
+  status: StepRunStatus;
+  /** Tries begun so far, including one interrupted by a crash. */
+  attempts: number;
+  output?: unknown;
+  error?: StepErrorInfo;
+}
+
+export interface RunState {
+  v: 1;
+  status: RunStatus;
+  phase: "main" | "on_failure";
+  /** Index of the current step within the phase's list. */
+  index: number;
+  /** 1, plus one per manual retry of the run. */
+  attempt: number;
+  startedAt: string;
+  steps: Record<string, StepState>;
+  /** Why the run failed (what on_failure steps see as `error`). */
+  error?: { name: string; message: string; step: string };
+  /** Index in `steps` of the step that failed the run, for retryRun. */
+  failedIndex?: number;
+}
+
+export type StepOutcome =
+  | { status: "succeeded"; output: unknown }
+  | { status: "skipped" }
+  | { status: "failed"; error: StepErrorInfo };
+
+export function newRunState(startedAt: string, attempt = 1): RunState {
+  return { v: 1, status: "running", phase: "main", index: 0, attempt, startedAt, steps: {} };
+}
+
+export function phaseSteps(def: WorkflowDefinition, phase: RunState["phase"]): StepDefinition[] {
+  return phase === "main" ? def.steps : def.onFailure;
+}
+
+export function currentStep(def: WorkflowDefinition, s: RunState): StepDefinition | undefined {
+  return s.status === "running" ? phaseSteps(def, s.phase)[s.index] : undefined;
+}
+
+export function isTerminal(status: string): boolean {
+  return status === "succeeded" || status === "failed" || status === "cancelled";
+}
+
+/** Marks the current step as having begun try number `attempt`. */
+export function markRunning(s: RunState, key: string, attempt: number): RunState {
+  return { ...s, steps: { ...s.steps, [key]: { status: "running", attempts: attempt } } };
+}
+
+/** Marks the current step as waiting for its next try after `error`. */
+export function markWaiting(s: RunState, key: string, error: StepErrorInfo): RunState {
+  const prev = s.steps[key];
+  return { ...s, steps: { ...s.steps, [key]: { status: "waiting", attempts: prev?.attempts ?? 1, error } } };
+}
+
+/** Records the current step's final outcome and moves the run on. */
+export function completeStep(def: WorkflowDefinition, s: RunState, outcome: StepOutcome): RunState {
+  const step = currentStep(def, s);
+  if (!step) return s;
+  const attempts = s.steps[step.key]?.attempts ?? 0;
+  const entry: StepState =
+    outcome.status === "succeeded"
+      ? { status: "succeeded", attempts, output: outcome.output }
+      : outcome.status === "failed"
+        ? { status: "failed", attempts, error: outcome.error }
+        : { status: "skipped", attempts };
+  const next: RunState = { ...s, steps: { ...s.steps, [step.key]: entry } };
+  if (outcome.status === "failed" && !step.continueOnError) return failRun(def, next, step, outcome.error);
+  return advance(def, { ...next, index: s.index + 1 });
+}
+
+function failRun(def: WorkflowDefinition, s: RunState, step: StepDefinition, error: StepErrorInfo): RunState {
+  // A failing on_failure step ends the run; the first error stays the run's error.
+  if (s.phase === "on_failure") return { ...s, status: "failed" };
+  const failed: RunState = {
+    ...s,
+    error: { name: error.name, message: error.message, step: step.id ?? step.key },
+    failedIndex: s.index,
+  };
+  if (def.onFailure.length === 0) return { ...failed, status: "failed" };
+  return { ...failed, phase: "on_failure", index: 0 };
+}
+
+function advance(def: WorkflowDefinition, s: RunState): RunState {
+  if (s.index < phaseSteps(def, s.phase).length) return s;
+  return { ...s, status: s.phase === "main" ? "succeeded" : "failed" };
+}
+
+/** `steps.<id>` as expressions see it: only steps with an author id that have finished. */
+export function exprSteps(
+  def: WorkflowDefinition,
+  s: RunState,
+): Record<string, { output: unknown; status: StepStatus }> {
+  const out: Record<string, { output: unknown; status: StepStatus }> = {};
+  for (const step of [...def.steps, ...def.onFailure]) {
+    const st = s.steps[step.key];
+    if (!step.id || !st) continue;
+    if (st.status === "succeeded" || st.status === "failed" || st.status === "skipped") {
+      out[step.id] = { output: st.output ?? null, status: st.status };
+    }
+  }
+  return out;
+}
+
+/** The state a manual retry starts from: the failed step runs again, on_failure progress is dropped. */
+export function retryFromFailure(def: WorkflowDefinition, s: RunState): RunState {
+  const index = s.failedIndex ?? 0;
+  const steps: Record<string, StepState> = {};
+  def.steps.forEach((step, i) => {
+    const st = s.steps[step.key];
+    if (i < index && st) steps[step.key] = st;
+  });
+  return {
+    v: 1,
+    status: "running",
+    phase: "main",
+    index,
+    attempt: s.attempt + 1,
+    startedAt: s.startedAt,
+    steps,
+  };
+}

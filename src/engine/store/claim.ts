@@ -1,0 +1,115 @@
+// Claiming runs for this engine, bounded by its free capacity. Three sources, in this order: runs already in
+// flight whose lease expired or whose retry wait is over; pending runs of workflows with a concurrency
+// limit (serialized by an advisory lock, FIFO per key); other pending runs. Every batch uses the
+// `id = ANY(ARRAY(... FOR UPDATE SKIP LOCKED LIMIT n))` form, which runs its subquery exactly once.
+import type pg from "pg";
+import { withTransaction } from "../../db/pool.js";
+import type { Queryable } from "./enqueue.js";
+
+export interface ClaimedRun {
+  id: string;
+  workflow: string;
+  version: string;
+  event: Record<string, unknown>;
+  depth: number;
+  status: string;
+  snapshot: unknown;
+  attempt: number;
+  concurrency_key: string | null;
+  started_at: Date;
+}
+
+export interface ClaimOptions {
+  owner: string;
+  leaseMs: number;
+  limit: number;
+  /** Workflows with a concurrency limit. */
+  limited: { workflow: string; limit: number }[];
+}
+
+const CONCURRENCY_LOCK = 7_341_220_031;
+
+const SET_LEASE = `SET status = 'running', lease_owner = $1, lease_until = now() + $2::int * interval '1 millisecond',
+  started_at = coalesce(started_at, now()), updated_at = now()`;
+const RETURNING = `RETURNING id, workflow, version, event, depth, status, snapshot, attempt, concurrency_key, started_at`;
+
+/** Runs this owner held before a restart (same owner name): resumed at once, lease or not. */
+export async function claimOwn(
+  db: Queryable,
+  owner: string,
+  leaseMs: number,
+  limit: number,
+): Promise<ClaimedRun[]> {
+  const { rows } = await db.query<ClaimedRun & Record<string, unknown>>(
+    `UPDATE skyflow.runs ${SET_LEASE}
+     WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs WHERE lease_owner = $1 AND status = 'running'
+                          ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED))
+     ${RETURNING}`,
+    [owner, leaseMs, limit],
+  );
+  return rows;
+}
+
+/** In-flight runs with an expired lease (their engine died) or a finished retry wait. */
+async function claimResumable(db: Queryable, o: ClaimOptions, limit: number): Promise<ClaimedRun[]> {
+  const { rows } = await db.query<ClaimedRun & Record<string, unknown>>(
+    `UPDATE skyflow.runs ${SET_LEASE}
+     WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
+                          WHERE status IN ('running', 'waiting') AND available_at <= now()
+                            AND (lease_until IS NULL OR lease_until < now())
+                          ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED))
+     ${RETURNING}`,
+    [o.owner, o.leaseMs, limit],
+  );
+  return rows;
+}
+
+async function claimUnlimited(db: Queryable, o: ClaimOptions, limit: number): Promise<ClaimedRun[]> {
+  const { rows } = await db.query<ClaimedRun & Record<string, unknown>>(
+    `UPDATE skyflow.runs ${SET_LEASE}
+     WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
+                          WHERE status = 'pending' AND available_at <= now() AND NOT (workflow = ANY($4::text[]))
+                          ORDER BY available_at, created_at LIMIT $3 FOR UPDATE SKIP LOCKED))
+     ${RETURNING}`,
+    [o.owner, o.leaseMs, limit, o.limited.map((l) => l.workflow)],
+  );
+  return rows;
+}
+
+/**
+ * Pending runs of limited workflows: per (workflow, key), the oldest ones that fit beside the runs already
+ * in flight. The advisory lock makes the count and the claim one step across engines.
+ */
+async function claimLimited(pool: pg.Pool, o: ClaimOptions, limit: number): Promise<ClaimedRun[]> {
+  return withTransaction(pool, async (c) => {
+    await c.query("SELECT pg_advisory_xact_lock($1)", [CONCURRENCY_LOCK]);
+    const { rows } = await c.query<ClaimedRun>(
+      `UPDATE skyflow.runs ${SET_LEASE}
+       WHERE id = ANY(ARRAY(
+         SELECT id FROM (
+           SELECT r.id, r.available_at, r.created_at, l.lim,
+                  row_number() OVER (PARTITION BY r.workflow, r.concurrency_key
+                                     ORDER BY r.available_at, r.created_at) AS rn,
+                  (SELECT count(*) FROM skyflow.runs a
+                    WHERE a.workflow = r.workflow AND a.concurrency_key IS NOT DISTINCT FROM r.concurrency_key
+                      AND a.status IN ('running', 'waiting')) AS busy
+           FROM skyflow.runs r JOIN unnest($4::text[], $5::int[]) AS l(workflow, lim) ON l.workflow = r.workflow
+           WHERE r.status = 'pending' AND r.available_at <= now()
+         ) c WHERE c.rn + c.busy <= c.lim ORDER BY c.available_at, c.created_at LIMIT $3))
+       ${RETURNING}`,
+      [o.owner, o.leaseMs, limit, o.limited.map((l) => l.workflow), o.limited.map((l) => l.limit)],
+    );
+    return rows;
+  });
+}
+
+export async function claimRuns(pool: pg.Pool, o: ClaimOptions): Promise<ClaimedRun[]> {
+  const out: ClaimedRun[] = [];
+  if (o.limit <= 0) return out;
+  out.push(...(await claimResumable(pool, o, o.limit)));
+  if (o.limited.length > 0 && out.length < o.limit) {
+    out.push(...(await claimLimited(pool, o, o.limit - out.length)));
+  }
+  if (out.length < o.limit) out.push(...(await claimUnlimited(pool, o, o.limit - out.length)));
+  return out;
+}

@@ -1,0 +1,114 @@
+// Reading runs for people and tools (CLI `runs`, dashboard, `trigger`), and the manual moves on a finished
+// run: retry from the failed step, cancel a run that has not finished.
+
+import type pg from "pg";
+import { withTransaction } from "../../db/pool.js";
+import type { Queryable } from "./enqueue.js";
+
+export interface RunRecord {
+  id: string;
+  workflow: string;
+  version: string;
+  eventId: string;
+  event: Record<string, unknown>;
+  depth: number;
+  status: string;
+  attempt: number;
+  concurrencyKey: string | null;
+  /** The saved run state (src/engine/state.ts RunState), null before the first step began. */
+  snapshot: unknown;
+  error: { name: string; message: string; step: string } | null;
+  leaseOwner: string | null;
+  createdAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+  updatedAt: Date;
+}
+
+export interface StepTryRecord {
+  stepKey: string;
+  kind: string;
+  attempt: number;
+  runAttempt: number;
+  status: string;
+  input: unknown;
+  output: unknown;
+  error: { name: string; message: string; retryable?: boolean } | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+const RUN_COLUMNS = `id, workflow, version, event_id AS "eventId", event, depth, status, attempt,
+  concurrency_key AS "concurrencyKey", snapshot, error, lease_owner AS "leaseOwner", created_at AS "createdAt",
+  started_at AS "startedAt", finished_at AS "finishedAt", updated_at AS "updatedAt"`;
+
+export async function listRuns(
+  db: Queryable,
+  opts: { workflow?: string; status?: string; limit?: number } = {},
+): Promise<RunRecord[]> {
+  const { rows } = await db.query<RunRecord & Record<string, unknown>>(
+    `SELECT ${RUN_COLUMNS} FROM skyflow.runs
+     WHERE ($1::text IS NULL OR workflow = $1) AND ($2::text IS NULL OR status = $2)
+     ORDER BY created_at DESC, id LIMIT $3`,
+    [opts.workflow ?? null, opts.status ?? null, opts.limit ?? 50],
+  );
+  return rows;
+}
+
+/** A run and its step tries in the order they began; undefined when there is no such run. */
+export async function getRun(
+  db: Queryable,
+  id: string,
+): Promise<(RunRecord & { tries: StepTryRecord[] }) | undefined> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
+  const { rows } = await db.query<RunRecord & Record<string, unknown>>(
+    `SELECT ${RUN_COLUMNS} FROM skyflow.runs WHERE id = $1`,
+    [id],
+  );
+  const run = rows[0];
+  if (!run) return undefined;
+  const tries = await db.query<StepTryRecord & Record<string, unknown>>(
+    `SELECT step_key AS "stepKey", kind, attempt, run_attempt AS "runAttempt", status, input, output, error,
+            started_at AS "startedAt", finished_at AS "finishedAt"
+     FROM skyflow.step_tries WHERE run_id = $1 ORDER BY started_at, run_attempt, attempt`,
+    [id],
+  );
+  return { ...run, tries: tries.rows };
+}
+
+/**
+ * Queues a failed (or cancelled) run again from the step that failed it: steps before it keep their outputs,
+ * the failed step gets a fresh set of tries. Returns false when the run is not in a state to retry.
+ */
+export async function retryRun(pool: pg.Pool, id: string): Promise<boolean> {
+  return withTransaction(pool, async (c) => {
+    const { rows } = await c.query<{
+      status: string;
+      snapshot: Record<string, unknown> | null;
+      attempt: number;
+    }>("SELECT status, snapshot, attempt FROM skyflow.runs WHERE id = $1 FOR UPDATE", [id]);
+    const run = rows[0];
+    if (!run || (run.status !== "failed" && run.status !== "cancelled")) return false;
+    const snap = run.snapshot;
+    // The engine rebuilds the state from the step list at claim time (state.ts retryFromFailure).
+    const next = snap ? { ...snap, retry: true } : null;
+    await c.query(
+      `UPDATE skyflow.runs SET status = 'pending', snapshot = $2::jsonb, error = NULL, finished_at = NULL,
+         lease_owner = NULL, lease_until = NULL, available_at = now(), attempt = attempt + 1, updated_at = now()
+       WHERE id = $1`,
+      [id, next === null ? null : JSON.stringify(next)],
+    );
+    return true;
+  });
+}
+
+/** Cancels a run that no engine is executing right now (pending or waiting). */
+export async function cancelRun(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE skyflow.runs SET status = 'cancelled', finished_at = now(), updated_at = now(),
+       lease_owner = NULL, lease_until = NULL
+     WHERE id = $1 AND status IN ('pending', 'waiting')`,
+    [id],
+  );
+  return (rowCount ?? 0) > 0;
+}

@@ -1,0 +1,41 @@
+// Lease upkeep for the runs an engine holds: periodic renewal (one statement for all of them) and release
+// on shutdown, so another engine can resume them at once.
+import type { Queryable } from "./enqueue.js";
+
+/** Extends the leases this owner still holds; returns the ids it still holds (the rest were lost). */
+export async function renewLeases(
+  db: Queryable,
+  owner: string,
+  ids: string[],
+  leaseMs: number,
+): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const { rows } = await db.query<{ id: string }>(
+    `UPDATE skyflow.runs SET lease_until = now() + $3::int * interval '1 millisecond'
+     WHERE id = ANY($2::uuid[]) AND lease_owner = $1 AND status = 'running'
+     RETURNING id`,
+    [owner, ids, leaseMs],
+  );
+  return new Set(rows.map((r) => r.id));
+}
+
+/** Gives runs back to the queue (shutdown): their saved state resumes on whichever engine claims them. */
+export async function releaseRuns(db: Queryable, owner: string, ids: string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const { rowCount } = await db.query(
+    `UPDATE skyflow.runs SET lease_owner = NULL, lease_until = NULL, status = 'waiting',
+       available_at = now(), updated_at = now()
+     WHERE id = ANY($2::uuid[]) AND lease_owner = $1 AND status = 'running'`,
+    [owner, ids],
+  );
+  return rowCount ?? 0;
+}
+
+/** Marks tries left `running` by an interrupted try of this run as interrupted (for the timeline). */
+export async function markInterrupted(db: Queryable, runId: string): Promise<void> {
+  await db.query(
+    `UPDATE skyflow.step_tries SET status = 'interrupted', finished_at = now()
+     WHERE run_id = $1 AND status = 'running'`,
+    [runId],
+  );
+}

@@ -1,0 +1,65 @@
+// The `sql` step: one statement on the shared pool, in a transaction whose search_path puts the app schema
+// first. Values only ever arrive as bound parameters; an expression inside `statement` is a load problem.
+
+import { ident } from "../db/pool.js";
+import { FatalStepError } from "../errors.js";
+import { asMap, isMapValue } from "./common.js";
+import type { StepKind } from "./types.js";
+
+export const sql: StepKind<unknown, { rows: unknown[]; row_count: number }> = {
+  kind: "sql",
+  parse(block) {
+    if (!isMapValue(block)) return [];
+    if (typeof block.statement === "string" && block.statement.includes("${{")) {
+      return [
+        {
+          path: ["statement"],
+          message: "an expression inside statement would put values into SQL text; use $1, $2 ... and params",
+        },
+      ];
+    }
+    if (block.params !== undefined && !Array.isArray(block.params) && typeof block.params !== "string") {
+      return [{ path: ["params"], message: "params must be a list" }];
+    }
+    return [];
+  },
+  async run(ctx) {
+    const b = asMap(ctx.input, "sql");
+    if (typeof b.statement !== "string" || b.statement.trim() === "") {
+      throw new FatalStepError("InvalidArgument", "sql.statement: expected SQL text");
+    }
+    const params = b.params === undefined || b.params === null ? [] : b.params;
+    if (!Array.isArray(params)) throw new FatalStepError("InvalidArgument", "sql.params: expected a list");
+    const client = await ctx.clients.pool.connect();
+    // Abort cancels the statement server-side; the connection is then discarded rather than reused.
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      void cancelBackend(ctx.clients.pool, (client as unknown as { processID?: number }).processID);
+    };
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await client.query("BEGIN");
+      await client.query(`SET LOCAL search_path TO ${ident(ctx.clients.appSchema)}, public`);
+      const r = await client.query(b.statement, params.map(bindable));
+      await client.query("COMMIT");
+      return { rows: r.rows, row_count: r.rowCount ?? r.rows.length };
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw err;
+    } finally {
+      ctx.signal.removeEventListener("abort", onAbort);
+      client.release(aborted ? true : undefined);
+    }
+  },
+};
+
+/** Objects and arrays go to Postgres as JSON text (jsonb parameters); scalars as they are. */
+function bindable(v: unknown): unknown {
+  return v !== null && typeof v === "object" ? JSON.stringify(v) : v;
+}
+
+async function cancelBackend(pool: import("pg").Pool, pid: number | undefined): Promise<void> {
+  if (!pid) return;
+  await pool.query("SELECT pg_cancel_backend($1)", [pid]).catch(() => {});
+}
