@@ -1,0 +1,237 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/engine/clock.js";
+import type { WorkflowDefinition } from "../../src/engine/definition/types.js";
+import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
+import type { RunEvent, StepEvent } from "../../src/engine/runner.js";
+import { silentLogger } from "../../src/log.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { catalogOf, expr, poolOnlyClients, probe, step, waitFor, workflow } from "./fixtures/defs.js";
+
+let db: TestDatabase;
+const engines: Engine[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase("engine");
+});
+afterEach(async () => {
+  for (const e of engines.splice(0)) await e.stop({ graceMs: 0 });
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+function engineWith(
+  defs: WorkflowDefinition[],
+  p: ReturnType<typeof probe>,
+  extra: Partial<EngineOptions> = {},
+) {
+  const e = createEngine({
+    pool: db.pool,
+    catalog: catalogOf(defs),
+    clients: poolOnlyClients(db.pool),
+    log: silentLogger(),
+    stepKinds: { probe: p.kind },
+    pollMs: 100,
+    ...extra,
+  });
+  engines.push(e);
+  return e;
+}
+
+describe("engine", () => {
+  it("runs the steps in order, saves each try and passes outputs to later steps", async () => {
+    const p = probe();
+    const wf = workflow("chain", [
+      step("probe", { key: "a", out: { n: 41 } }, { id: "a" }),
+      step(
+        "probe",
+        { key: "b", out: { seen: "${{ steps.a.output.n + 1.0 }}", ev: "${{ event.x }}" } },
+        { id: "b" },
+      ),
+    ]);
+    const e = engineWith([wf], p);
+    const runs: RunEvent[] = [];
+    const steps: StepEvent[] = [];
+    e.on("run", (r) => runs.push(r));
+    e.on("step", (s) => steps.push(s));
+    await e.start();
+    const { runId } = await e.trigger("chain", { x: "hello" });
+    const run = await e.waitForRun(runId);
+    expect(run.status).toBe("succeeded");
+    expect(run.tries.map((t) => [t.stepKey, t.status, t.attempt])).toEqual([
+      ["a", "succeeded", 1],
+      ["b", "succeeded", 1],
+    ]);
+    expect(run.tries[1]!.output).toEqual({ seen: 42, ev: "hello" });
+    expect(run.event.type).toBe("manual");
+    expect(runs.map((r) => r.type)).toEqual(["started", "succeeded"]);
+    expect(steps.map((s) => `${s.stepKey}:${s.type}`)).toEqual(["a:succeeded", "b:succeeded"]);
+  });
+
+  it("retries a retryable error with backoff until the try that succeeds", async () => {
+    const p = probe();
+    const retry = { attempts: 4, backoff: "exponential" as const, delayMs: 5, maxDelayMs: 20, jitter: false };
+    const wf = workflow("flaky", [step("probe", { key: "f", fail: 2 }, { id: "f", retry })]);
+    const e = engineWith([wf], p);
+    const retried: StepEvent[] = [];
+    e.on("step", (s) => s.type === "retried" && retried.push(s));
+    await e.start();
+    const run = await e.waitForRun((await e.trigger("flaky")).runId);
+    expect(run.status).toBe("succeeded");
+    expect(p.tries("f")).toBe(3);
+    expect(run.tries.map((t) => t.status)).toEqual(["failed", "failed", "succeeded"]);
+    expect(retried.map((r) => r.attempt)).toEqual([1, 2]);
+  });
+
+  it("fails at once on an error that no retry can fix, unless retry.on names it", async () => {
+    const p = probe();
+    const retry = { attempts: 3, backoff: "fixed" as const, delayMs: 1, maxDelayMs: 1, jitter: false };
+    const wf = workflow("denied", [
+      step("probe", { key: "d", fail: 5, error: "PermissionDenied", retryable: false }, { retry }),
+    ]);
+    const wf2 = workflow("named", [
+      step(
+        "probe",
+        { key: "n", fail: 1, error: "ResourceNotFound", retryable: false },
+        {
+          retry: { ...retry, on: ["ResourceNotFound"] },
+        },
+      ),
+    ]);
+    const e = engineWith([wf, wf2], p);
+    await e.start();
+    const run = await e.waitForRun((await e.trigger("denied")).runId);
+    expect(run.status).toBe("failed");
+    expect(p.tries("d")).toBe(1);
+    expect(run.error).toMatchObject({ name: "PermissionDenied" });
+    const run2 = await e.waitForRun((await e.trigger("named")).runId);
+    expect(run2.status).toBe("succeeded");
+    expect(p.tries("n")).toBe(2);
+  });
+
+  it("abandons a try at its timeout (on the injected clock) and records error Timeout", async () => {
+    const p = probe();
+    const clock = new ManualClock();
+    const wf = workflow("slow", [step("probe", { key: "t", gate: "never" }, { timeoutMs: 5000 })]);
+    const e = engineWith([wf], p, { clock });
+    await e.start();
+    const { runId } = await e.trigger("slow");
+    await waitFor(() => p.tries("t") === 1);
+    clock.advance(4999);
+    expect(p.aborted("t")).toBe(0);
+    clock.advance(1);
+    const run = await e.waitForRun(runId);
+    expect(run.status).toBe("failed");
+    expect(run.error).toMatchObject({ name: "Timeout" });
+    expect(p.aborted("t")).toBe(1);
+  });
+
+  it("skips a step whose if is false, goes on after continue_on_error, and runs on_failure with the error", async () => {
+    const p = probe();
+    const wf = workflow(
+      "branches",
+      [
+        step("probe", { key: "skip" }, { id: "skipme", if: expr("event.go == true") }),
+        step(
+          "probe",
+          { key: "soft", fail: 9, retryable: false, error: "Soft" },
+          { id: "soft", continueOnError: true },
+        ),
+        step("probe", { key: "hard", fail: 9, retryable: false, error: "Hard" }, { id: "hard" }),
+        step("probe", { key: "never" }, { id: "never" }),
+      ],
+      {
+        onFailure: [
+          step(
+            "probe",
+            { key: "cleanup", out: { why: "${{ error.name }}", at: "${{ error.step }}" } },
+            {
+              id: "cleanup",
+              key: "cleanup",
+            },
+          ),
+        ],
+      },
+    );
+    const e = engineWith([wf], p);
+    await e.start();
+    const run = await e.waitForRun((await e.trigger("branches", { go: false })).runId);
+    expect(run.status).toBe("failed");
+    expect(p.tries("skip")).toBe(0);
+    expect(p.tries("never")).toBe(0);
+    const snap = run.snapshot as { steps: Record<string, { status: string }> };
+    expect(snap.steps.skipme?.status).toBe("skipped");
+    expect(snap.steps.soft?.status).toBe("failed");
+    expect(snap.steps.hard?.status).toBe("failed");
+    expect(run.tries.find((t) => t.stepKey === "cleanup")?.output).toEqual({ why: "Hard", at: "hard" });
+    expect(run.error).toMatchObject({ name: "Hard", step: "hard" });
+  });
+
+  it("keeps runs of a workflow with concurrency 1 one at a time, in the order they were queued", async () => {
+    const p = probe();
+    const wf = workflow("serial", [step("probe", { key: "${{ event.n }}", gate: "${{ event.n }}" })], {
+      concurrency: { limit: 1 },
+    });
+    const e = engineWith([wf], p, { maxRuns: 10 });
+    await e.start();
+    const ids: string[] = [];
+    for (const n of ["r1", "r2", "r3"]) ids.push((await e.trigger("serial", { n })).runId);
+    await waitFor(() => p.tries("r1") === 1);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(e.inFlight()).toBe(1);
+    for (const n of ["r1", "r2", "r3"]) p.open(n);
+    for (const id of ids) expect((await e.waitForRun(id)).status).toBe("succeeded");
+    expect(p.order).toEqual(["r1", "r2", "r3"]);
+    expect(p.maxRunning()).toBe(1);
+  });
+
+  it("never holds more than maxRuns runs in flight", async () => {
+    const p = probe();
+    const wf = workflow("wide", [step("probe", { key: "${{ event.n }}", gate: "all" })]);
+    const e = engineWith([wf], p, { maxRuns: 2 });
+    await e.start();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await e.trigger("wide", { n: `w${i}` })).runId);
+    await waitFor(() => p.maxRunning() === 2);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(e.inFlight()).toBe(2);
+    p.open("all");
+    for (const id of ids) expect((await e.waitForRun(id)).status).toBe("succeeded");
+    expect(p.maxRunning()).toBe(2);
+  });
+
+  it("parks a run during a long retry wait (no live actor, lease released) and resumes it when due", async () => {
+    const p = probe();
+    const retry = { attempts: 2, backoff: "fixed" as const, delayMs: 400, maxDelayMs: 400, jitter: false };
+    const wf = workflow("parked", [step("probe", { key: "pk", fail: 1 }, { id: "pk", retry })]);
+    const e = engineWith([wf], p, { parkAfterMs: 100 });
+    await e.start();
+    const { runId } = await e.trigger("parked");
+    await waitFor(async () => {
+      const { rows } = await db.pool.query("SELECT status, lease_owner FROM skyflow.runs WHERE id = $1", [
+        runId,
+      ]);
+      return rows[0].status === "waiting" && rows[0].lease_owner === null;
+    });
+    expect(e.inFlight()).toBe(0);
+    const run = await e.waitForRun(runId);
+    expect(run.status).toBe("succeeded");
+    expect(p.tries("pk")).toBe(2);
+  });
+
+  it("honours a retry-after from the error over the backoff", async () => {
+    const p = probe();
+    const clock = new ManualClock();
+    const retry = { attempts: 2, backoff: "fixed" as const, delayMs: 10, maxDelayMs: 10, jitter: false };
+    const wf = workflow("later", [step("probe", { key: "ra", fail: 1, retryAfterMs: 3000 }, { retry })]);
+    const e = engineWith([wf], p, { clock, parkAfterMs: 60_000 });
+    await e.start();
+    const { runId } = await e.trigger("later");
+    await waitFor(() => p.tries("ra") === 1 && clock.pending() === 1);
+    clock.advance(2999);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(p.tries("ra")).toBe(1);
+    clock.advance(1);
+    expect((await e.waitForRun(runId)).status).toBe("succeeded");
+  });
+});
