@@ -1,0 +1,36 @@
+// What a trigger's `when` sees: the event and placeholders for run fields (no run exists yet). No I/O.
+import type { ExprContext, TriggerEvent, WorkflowDefinition } from "../definition/types.js";
+
+export function whenContext(
+  event: TriggerEvent,
+  wf: WorkflowDefinition,
+  env: Record<string, string>,
+  now: Date,
+): ExprContext {
+  return {
+    event,
+    steps: {},
+    run: { id: "", workflow: wf.name, attempt: 0, started_at: now.toISOString() },
+    env,
+    now,
+    uuidSeed: `when:${wf.name}:${event.id}`,
+  };
+}
+
+/**
+ * Evaluates a trigger's `when`; a missing `when` passes. An error counts as "no" and is handed to `onError`,
+ * so one bad expression cannot block the outbox for every other workflow.
+ */
+export function passesWhen(
+  when: { evaluate(ctx: ExprContext): unknown } | undefined,
+  ctx: ExprContext,
+  onError: (err: unknown) => void,
+): boolean {
+  if (!when) return true;
+  try {
+    return when.evaluate(ctx) === true;
+  } catch (err) {
+    onError(err);
+    return false;
+  }
+}

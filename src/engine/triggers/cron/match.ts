@@ -1,0 +1,77 @@
+// Cron trigger, match step: given a schedule's stored next fire time and the clock, which times fire now
+// and the next time to store, per catch_up. No I/O (fire-time arithmetic is pure croner).
+import { nextFire, previousFire } from "./parse.js";
+
+export interface FirePlan {
+  /** Times to fire now, oldest first. */
+  fires: Date[];
+  /** The next time to store (strictly after now), or null when the schedule has ended. */
+  next: Date | null;
+  /** Due times not fired because catch_up said so (or because `all` hit its bound). */
+  skipped: number;
+}
+
+export interface PlanOptions {
+  /** A due time at most this late (capped at one period) counts as on time rather than missed. */
+  graceMs?: number;
+  /** catch_up: all fires at most this many missed times (the most recent ones). */
+  maxCatchUp?: number;
+}
+
+const ENUMERATE_MAX = 10_000;
+
+export function planFires(
+  s: { schedule: string; timezone: string; catchUp: "none" | "last" | "all" },
+  nextAt: Date,
+  now: Date,
+  opts: PlanOptions = {},
+): FirePlan {
+  const due: Date[] = [];
+  let t: Date | null = nextAt;
+  while (t && t.getTime() <= now.getTime() && due.length < ENUMERATE_MAX) {
+    due.push(t);
+    t = nextFire(s.schedule, s.timezone, t);
+  }
+  let total = due.length;
+  if (t && t.getTime() <= now.getTime()) {
+    // Far too many to list: keep the latest and jump ahead.
+    const latest = previousFire(s.schedule, s.timezone, now);
+    if (latest) due.push(latest);
+    total = Number.POSITIVE_INFINITY;
+    t = nextFire(s.schedule, s.timezone, now);
+  }
+  const next = t;
+  const period = next ? periodAfter(s, next) : Number.POSITIVE_INFINITY;
+  const grace = Math.min(opts.graceMs ?? 10_000, period);
+  const onTime = due.filter((d) => now.getTime() - d.getTime() <= grace);
+  const missed = due.filter((d) => now.getTime() - d.getTime() > grace);
+  let fires: Date[];
+  if (s.catchUp === "none" || missed.length === 0) fires = onTime;
+  else if (s.catchUp === "last") fires = [missed[missed.length - 1]!, ...onTime];
+  else fires = [...missed.slice(-(opts.maxCatchUp ?? 100)), ...onTime];
+  const skipped = Number.isFinite(total) ? total - fires.length : Number.POSITIVE_INFINITY;
+  return { fires, next, skipped };
+}
+
+function periodAfter(s: { schedule: string; timezone: string }, t: Date): number {
+  const after = nextFire(s.schedule, s.timezone, t);
+  return after ? after.getTime() - t.getTime() : Number.POSITIVE_INFINITY;
+}
+
+/** The event a fire starts a run with; its id makes every engine agree on one run per fire. */
+export function cronEvent(
+  workflow: string,
+  s: { schedule: string; timezone: string },
+  scheduledAt: Date,
+  now: Date,
+): { id: string; type: "cron"; at: string; scheduled_at: string; schedule: string; timezone: string } {
+  const iso = scheduledAt.toISOString();
+  return {
+    id: `${workflow}@${iso}`,
+    type: "cron",
+    at: now.toISOString(),
+    scheduled_at: iso,
+    schedule: s.schedule,
+    timezone: s.timezone,
+  };
+}

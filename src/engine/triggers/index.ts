@@ -1,0 +1,74 @@
+// The triggers of one engine: record changes (outbox + LISTEN), pubsub messages (one leader per channel)
+// and cron schedules (one timer over skyflow.cron_schedules). Each kind is parse -> match -> drive.
+import { hostname } from "node:os";
+import type pg from "pg";
+import type { Logger } from "../../log.js";
+import type { Catalog } from "../definition/types.js";
+import { startCronDriver } from "./cron/drive.js";
+import { type PubsubClientLike, startPubsubDriver } from "./pubsub/drive.js";
+import { startRecordDriver } from "./record/drive.js";
+
+export interface TriggerOptions {
+  pool: pg.Pool;
+  catalog: Catalog;
+  /** The app's Postgres schema holding the record tables (`app_<name>`). */
+  appSchema: string;
+  /** The engine's in-process wake-up, called after runs were enqueued. */
+  wake: () => void;
+  log: Logger;
+  pubsub?: PubsubClientLike;
+  clock?: () => Date;
+  /** Names this engine in cron_fires.fired_by; defaults to host:pid. */
+  owner?: string;
+  /** Deepest chain of runs started by runs' own writes (default 5). */
+  loopDepth?: number;
+  /** Variables `when` expressions may read as env.<NAME>. */
+  env?: Record<string, string>;
+  /** Record changes claimed per transaction (default 500). */
+  batchSize?: number;
+  /** Safety-net poll of the outbox, table attach poll, pubsub lock retry (default 1000 ms). */
+  pollMs?: number;
+}
+
+export interface TriggerStats {
+  outboxDepth: number;
+  lagMs?: number;
+  cronLatenessMs?: number;
+}
+
+export interface Triggers {
+  stop(): Promise<void>;
+  stats(): TriggerStats;
+}
+
+const RUN_WRITES_TTL_MS = 60 * 60 * 1000;
+
+export async function startTriggers(opts: TriggerOptions): Promise<Triggers> {
+  const clock = opts.clock ?? (() => new Date());
+  const env = opts.env ?? {};
+  const base = { pool: opts.pool, catalog: opts.catalog, wake: opts.wake, log: opts.log, clock };
+  const record = await startRecordDriver({
+    ...base,
+    appSchema: opts.appSchema,
+    env,
+    loopDepth: opts.loopDepth ?? 5,
+    runWritesTtlMs: RUN_WRITES_TTL_MS,
+    ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+    ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),
+  });
+  const cron = await startCronDriver({ ...base, owner: opts.owner ?? `${hostname()}:${process.pid}` });
+  const pubsub = opts.pubsub
+    ? await startPubsubDriver({
+        ...base,
+        pubsub: opts.pubsub,
+        env,
+        ...(opts.pollMs ? { retryMs: opts.pollMs } : {}),
+      })
+    : undefined;
+  return {
+    async stop() {
+      await Promise.all([record.stop(), cron.stop(), pubsub?.stop()]);
+    },
+    stats: () => ({ ...record.stats(), ...cron.stats() }),
+  };
+}

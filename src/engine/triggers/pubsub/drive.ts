@@ -1,0 +1,134 @@
+// Pubsub trigger, drive step: per channel in use, the engine holding a session advisory lock (on a dedicated
+// connection) is the one subscriber; the others retry the lock periodically and take over when it dies.
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { withTransaction } from "../../../db/pool.js";
+import type { Logger } from "../../../log.js";
+import type { Catalog } from "../../definition/types.js";
+import { startRuns } from "../start-runs.js";
+import { matchPubsub, pubsubEvent } from "./match.js";
+import { channelsInUse } from "./parse.js";
+
+export interface PubsubClientLike {
+  subscribe(channel: string, handler: (data: unknown) => void): () => void;
+}
+
+export interface PubsubDriverOptions {
+  pool: pg.Pool;
+  catalog: Catalog;
+  pubsub: PubsubClientLike;
+  wake: () => void;
+  log: Logger;
+  clock: () => Date;
+  env: Record<string, string>;
+  /** How often a standby retries the locks it lacks. */
+  retryMs?: number;
+}
+
+/** Namespace of skyflow's pubsub leader locks (first key of the two-int advisory lock). */
+const LOCK_CLASS = 0x5f1f;
+
+export async function startPubsubDriver(o: PubsubDriverOptions) {
+  let stopped = false;
+  let lockClient: pg.Client | undefined;
+  const led = new Map<string, () => void>();
+  let busy: Promise<void> = Promise.resolve();
+
+  const onMessage = (channel: string, data: unknown): void => {
+    if (stopped) return;
+    const now = o.clock();
+    const event = pubsubEvent(randomUUID(), channel, data, now);
+    const wfs = matchPubsub(event, o.catalog.list(), o.env, now, (wf, err) =>
+      o.log.warn({ workflow: wf.name, channel, err: (err as Error).message }, "pubsub trigger `when` failed"),
+    );
+    if (wfs.length === 0) return;
+    withTransaction(o.pool, (tx) =>
+      startRuns(
+        tx,
+        wfs.map((workflow) => ({ workflow, event })),
+      ),
+    ).then(
+      (created) => created.length > 0 && o.wake(),
+      (err) => o.log.error({ channel, err: (err as Error).message }, "pubsub trigger: could not start runs"),
+    );
+  };
+
+  const dropAll = (): void => {
+    for (const [channel, unsubscribe] of led) {
+      unsubscribe();
+      o.log.info({ channel }, "pubsub leadership lost");
+    }
+    led.clear();
+  };
+
+  const connect = async (): Promise<pg.Client> => {
+    const c = new pg.Client({
+      ...(o.pool.options as pg.ClientConfig),
+      application_name: "skyflow-pubsub-leader",
+    });
+    c.on("error", () => {});
+    c.on("end", () => {
+      if (lockClient === c) {
+        lockClient = undefined;
+        dropAll();
+      }
+    });
+    await c.connect();
+    lockClient = c;
+    return c;
+  };
+
+  const syncOnce = async (): Promise<void> => {
+    const want = channelsInUse(o.catalog.list());
+    const c = lockClient ?? (await connect());
+    // A dead session means the locks are gone: stop leading before anyone else may start.
+    await c.query("SELECT 1").catch(async (err) => {
+      await c.end().catch(() => {});
+      throw err;
+    });
+    for (const [channel, unsubscribe] of led) {
+      if (want.has(channel)) continue;
+      unsubscribe();
+      led.delete(channel);
+      await c.query("SELECT pg_advisory_unlock($1, hashtext($2))", [LOCK_CLASS, channel]);
+    }
+    for (const channel of want) {
+      if (led.has(channel) || stopped) continue;
+      const r = await c.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok", [
+        LOCK_CLASS,
+        channel,
+      ]);
+      if (!r.rows[0]?.ok || stopped) continue;
+      led.set(
+        channel,
+        o.pubsub.subscribe(channel, (data) => onMessage(channel, data)),
+      );
+      o.log.info({ channel }, "pubsub leader: subscribed");
+    }
+  };
+  const sync = (): Promise<void> => {
+    busy = busy.then(syncOnce).catch((err) => {
+      o.log.warn({ err: (err as Error).message }, "pubsub leader election failed; retrying");
+    });
+    return busy;
+  };
+
+  await sync();
+  const unsubscribeCatalog = o.catalog.subscribe(() => void sync());
+  const timer = setInterval(() => void sync(), o.retryMs ?? 1_000);
+  return {
+    /** Channels this engine currently subscribes to. */
+    leading: (): string[] => [...led.keys()],
+    async stop(): Promise<void> {
+      stopped = true;
+      clearInterval(timer);
+      unsubscribeCatalog();
+      await busy;
+      const c = lockClient;
+      lockClient = undefined;
+      dropAll();
+      // Ending the session releases every lock, so a standby takes over at its next retry.
+      await c?.end().catch(() => {});
+    },
+  };
+}

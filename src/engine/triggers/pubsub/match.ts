@@ -1,0 +1,27 @@
+// Pubsub trigger, match step: a received message -> its event and the workflows it starts. No I/O.
+import type { TriggerEvent, WorkflowDefinition } from "../../definition/types.js";
+import { passesWhen, whenContext } from "../context.js";
+
+/** `id` is a fresh uuid per received message: pubsub messages carry no id of their own. */
+export function pubsubEvent(id: string, channel: string, data: unknown, at: Date): TriggerEvent {
+  return { id, type: "pubsub", at: at.toISOString(), channel, data };
+}
+
+export function matchPubsub(
+  event: TriggerEvent,
+  workflows: WorkflowDefinition[],
+  env: Record<string, string>,
+  now: Date,
+  onWhenError: (wf: WorkflowDefinition, err: unknown) => void,
+): WorkflowDefinition[] {
+  return workflows.filter(
+    (wf) =>
+      wf.enabled &&
+      wf.triggers.some(
+        (t) =>
+          t.kind === "pubsub" &&
+          t.channel === event["channel"] &&
+          passesWhen(t.when, whenContext(event, wf, env, now), (err) => onWhenError(wf, err)),
+      ),
+  );
+}

@@ -1,0 +1,67 @@
+// Record trigger, match step: a change and its encoded record -> the event and the workflows it starts,
+// and the loop guard's verdict. No I/O.
+import type { TriggerEvent, WorkflowDefinition } from "../../definition/types.js";
+import { passesWhen, whenContext } from "../context.js";
+import type { RecordChange } from "./parse.js";
+
+export function databaseName(databaseId: string): "_public" | "_private" {
+  return databaseId === "" ? "_public" : "_private";
+}
+
+export function recordEvent(
+  change: RecordChange,
+  record: Record<string, unknown>,
+  original: Record<string, unknown> | null,
+): TriggerEvent {
+  return {
+    id: change.eventId,
+    type: "record",
+    at: change.at.toISOString(),
+    op: change.op,
+    record_type: change.recordType,
+    database: databaseName(change.databaseId),
+    record,
+    original,
+  };
+}
+
+function databaseMatches(filter: "_public" | "_private" | "_any", databaseId: string): boolean {
+  return filter === "_any" || filter === databaseName(databaseId);
+}
+
+/** Enabled workflows with a record trigger on this type, database and op whose `when` passes. */
+export function matchRecordChange(
+  change: RecordChange,
+  event: TriggerEvent,
+  workflows: WorkflowDefinition[],
+  env: Record<string, string>,
+  now: Date,
+  onWhenError: (wf: WorkflowDefinition, err: unknown) => void,
+): WorkflowDefinition[] {
+  const out: WorkflowDefinition[] = [];
+  for (const wf of workflows) {
+    if (!wf.enabled) continue;
+    const hit = wf.triggers.some(
+      (t) =>
+        t.kind === "record" &&
+        t.type === change.recordType &&
+        t.events.includes(change.op) &&
+        databaseMatches(t.database, change.databaseId) &&
+        passesWhen(t.when, whenContext(event, wf, env, now), (err) => onWhenError(wf, err)),
+    );
+    if (hit) out.push(wf);
+  }
+  return out;
+}
+
+/**
+ * The loop guard: a change written by a run at depth d starts runs at d + 1; past `maxDepth` it starts none.
+ * `parentDepth` is undefined for a change no run made.
+ */
+export function loopVerdict(
+  parentDepth: number | undefined,
+  maxDepth: number,
+): { depth: number; allowed: boolean } {
+  const depth = parentDepth === undefined ? 0 : parentDepth + 1;
+  return { depth, allowed: depth <= maxDepth };
+}

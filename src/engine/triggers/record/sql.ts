@@ -1,0 +1,142 @@
+// Record trigger: every SQL statement it runs, one function each, over a minimal "query with values" seam.
+import { ident } from "../../../db/pool.js";
+import type { Queryable } from "../../store/enqueue.js";
+import type { OutboxRow } from "./parse.js";
+
+export const CHANNEL = "skyflow_record";
+const TRIGGER = "skyflow_record_change";
+
+/**
+ * Claims up to `limit` changes. The ARRAY(subquery) form runs the locking subquery once (an InitPlan); the
+ * IN (subquery) form can be re-run per row by the planner and claim the whole backlog.
+ */
+export async function claimOutbox(db: Queryable, schema: string, limit: number): Promise<OutboxRow[]> {
+  const { rows } = await db.query<OutboxRow & Record<string, unknown>>(
+    `DELETE FROM skyflow.record_outbox WHERE id = ANY(ARRAY(
+       SELECT id FROM skyflow.record_outbox WHERE schema_name = $1
+       ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $2))
+     RETURNING *`,
+    [schema, limit],
+  );
+  return rows.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
+}
+
+export interface WriteProbe {
+  type: string;
+  key: string;
+  op: string;
+  updatedAt: string | null;
+}
+
+/** For each probe (by index), the depth of the run that made that write, if a run made it. */
+export async function runWriteDepths(db: Queryable, probes: WriteProbe[]): Promise<Map<number, number>> {
+  if (probes.length === 0) return new Map();
+  const { rows } = await db.query<{ i: string; depth: number }>(
+    `SELECT c.i, max(w.depth) AS depth
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS c(type, key, op, at, i)
+     JOIN skyflow.run_writes w ON w.record_type = c.type AND w.record_key = c.key
+      AND ((c.op = 'delete' AND w.op = 'delete') OR (c.op <> 'delete' AND w.op <> 'delete' AND w.updated_at = c.at))
+     GROUP BY c.i`,
+    [
+      probes.map((p) => p.type),
+      probes.map((p) => p.key),
+      probes.map((p) => p.op),
+      probes.map((p) => p.updatedAt),
+    ],
+  );
+  return new Map(rows.map((r) => [Number(r.i) - 1, r.depth]));
+}
+
+export async function cleanRunWrites(db: Queryable, olderThanMs: number): Promise<number> {
+  const r = await db.query(
+    "DELETE FROM skyflow.run_writes WHERE created_at < now() - make_interval(secs => $1::double precision)",
+    [olderThanMs / 1000],
+  );
+  return r.rowCount ?? 0;
+}
+
+/** Replaces the watch list of `schema` and returns the watched types whose table exists and lacks the trigger. */
+export async function setWatched(db: Queryable, schema: string, types: string[]): Promise<void> {
+  await db.query("DELETE FROM skyflow.record_watch WHERE schema_name = $1 AND NOT (record_type = ANY($2))", [
+    schema,
+    types,
+  ]);
+  await db.query(
+    `INSERT INTO skyflow.record_watch (schema_name, record_type) SELECT $1, unnest($2::text[])
+     ON CONFLICT DO NOTHING`,
+    [schema, types],
+  );
+}
+
+/** Tables of `schema` that carry skyflow's trigger, and watched tables that exist without it. */
+export async function triggerState(
+  db: Queryable,
+  schema: string,
+  types: string[],
+): Promise<{ attached: string[]; missing: string[] }> {
+  const { rows } = await db.query<{ tbl: string; has: boolean }>(
+    `SELECT c.relname AS tbl, EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = $3) AS has
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+       AND (c.relname = ANY($2) OR EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = $3))`,
+    [schema, types, TRIGGER],
+  );
+  return {
+    attached: rows.filter((r) => r.has).map((r) => r.tbl),
+    missing: rows.filter((r) => !r.has && types.includes(r.tbl)).map((r) => r.tbl),
+  };
+}
+
+export async function attachTrigger(db: Queryable, schema: string, table: string): Promise<void> {
+  await db.query("SELECT skyflow.attach_record_trigger($1, $2)", [schema, table]);
+}
+
+export async function detachTrigger(db: Queryable, schema: string, table: string): Promise<void> {
+  await db.query(`DROP TRIGGER IF EXISTS ${TRIGGER} ON ${ident(schema)}.${ident(table)}`);
+}
+
+/** Best effort: an event trigger attaches watched tables in the transaction that creates them (superuser only). */
+export async function installEventTrigger(db: Queryable): Promise<boolean> {
+  try {
+    await db.query(
+      `DO $$ BEGIN
+         IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'skyflow_create_table') THEN
+           CREATE EVENT TRIGGER skyflow_create_table ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
+             EXECUTE FUNCTION skyflow.on_create_table();
+         END IF;
+       END $$`,
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function setArmed(db: Queryable, armed: boolean): Promise<void> {
+  await db.query("UPDATE skyflow.record_wake SET armed = $1 WHERE id = 1 AND armed <> $1", [armed]);
+}
+
+/** Transactions in progress now; any of them may have written a change without notifying. */
+export async function inProgressTxids(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ x: string }>(
+    "SELECT txid_snapshot_xip(txid_current_snapshot())::text AS x",
+  );
+  return rows.map((r) => r.x);
+}
+
+/** The subset of `txids` still running. */
+export async function stillRunning(db: Queryable, txids: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ x: string }>(
+    "SELECT x::text FROM unnest($1::bigint[]) x WHERE txid_status(x) = 'in progress'",
+    [txids],
+  );
+  return rows.map((r) => r.x);
+}
+
+export async function outboxDepth(db: Queryable, schema: string): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    "SELECT count(*) AS n FROM skyflow.record_outbox WHERE schema_name = $1",
+    [schema],
+  );
+  return Number(rows[0]?.n ?? 0);
+}

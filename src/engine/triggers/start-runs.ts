@@ -1,0 +1,36 @@
+// Shared by every trigger kind: store the workflow versions the new runs need, then enqueue the runs, on the
+// caller's transaction client so the trigger's claim (outbox rows, cron fire) commits with its runs.
+import type { TriggerEvent, WorkflowDefinition } from "../definition/types.js";
+import { enqueueRuns, type Queryable } from "../store/enqueue.js";
+
+export interface RunRequest {
+  workflow: WorkflowDefinition;
+  event: TriggerEvent;
+  depth?: number;
+}
+
+/** Returns the runs actually created; an (workflow, event.id) already seen creates nothing. */
+export async function startRuns(
+  db: Queryable,
+  requests: RunRequest[],
+): Promise<{ id: string; workflow: string; eventId: string }[]> {
+  if (requests.length === 0) return [];
+  const versions = new Map<string, WorkflowDefinition>();
+  for (const r of requests) versions.set(`${r.workflow.name}\u0000${r.workflow.version}`, r.workflow);
+  const wfs = [...versions.values()];
+  await db.query(
+    `INSERT INTO skyflow.workflow_versions (workflow, version, source, file)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+     ON CONFLICT DO NOTHING`,
+    [wfs.map((w) => w.name), wfs.map((w) => w.version), wfs.map((w) => w.source), wfs.map((w) => w.file)],
+  );
+  return enqueueRuns(
+    db,
+    requests.map((r) => ({
+      workflow: r.workflow.name,
+      version: r.workflow.version,
+      event: r.event,
+      depth: r.depth ?? 0,
+    })),
+  );
+}
