@@ -1,7 +1,7 @@
 // The authentication preprocessors of S: preprocessor/auth.go (protocol §1.3-§1.5): key check, token lookup,
 // `_user_id` impersonation, `_god` for the bare master key, on-the-fly _auth rows, disabled users, roles.
-import { ensureAuth, findAuth, loadRoles } from "./auth/store.js";
-import { lookupToken } from "./auth/tokens.js";
+import { ensureAuth, findAuthByTokenDigest, findAuthWithRoles } from "./auth/store.js";
+import { digest } from "./auth/tokens.js";
 import type { Credentials } from "./envelope.js";
 import { SkygearServerError } from "./errors.js";
 import type { AppContext, AuthInfo, AuthRequirement } from "./types.js";
@@ -32,14 +32,14 @@ export async function authenticate(
     }
     return { accessType, userId: null, roles: [] };
   }
-  const userId = await userFromCredentials(accessType, creds, app);
-  if (userId === null) {
+  const user = await userFromCredentials(accessType, creds, app);
+  if (user === null) {
     if (need === "require_auth") {
       throw new SkygearServerError("NotAuthenticated", "Authentication is needed to access this resource");
     }
     return { accessType, userId: null, roles: [] };
   }
-  return { accessType, userId, roles: await loadRoles(app.pool, app.config.schema, userId) };
+  return { accessType, userId: user.id, roles: user.roles };
 }
 
 /** Token first (no API key needed with a valid token); else the key, with `_user_id` or `_god` for master. */
@@ -47,25 +47,27 @@ async function userFromCredentials(
   accessType: AccessType,
   creds: Credentials,
   app: AppContext,
-): Promise<string | null> {
+): Promise<{ id: string; roles: string[] } | null> {
   const { pool, config } = app;
   if (creds.accessToken !== "") {
-    const tok = await lookupToken(pool, config.schema, creds.accessToken);
-    if (!tok) throw tokenRefused();
-    const auth = await findAuth(pool, config.schema, tok.authId);
+    const auth = await findAuthByTokenDigest(pool, config.schema, digest(creds.accessToken));
     if (!auth) throw tokenRefused();
-    if (auth.tokenValidSince && auth.tokenValidSince.getTime() > tok.issuedAt.getTime()) throw tokenRefused();
+    if (auth.tokenValidSince && auth.tokenValidSince.getTime() > auth.issuedAt.getTime())
+      throw tokenRefused();
     checkDisabled(auth);
-    return auth.id;
+    return auth;
   }
   if (accessType === "none") throw new SkygearServerError("NotAuthenticated", "Api key is empty");
   if (accessType !== "master") return null;
   const id = creds.userId ?? GOD_USER;
-  // A read on the hot path; the insert happens once per new id.
-  const auth = await findAuth(pool, config.schema, id);
-  if (auth) checkDisabled(auth);
-  else await ensureAuth(pool, config.schema, id);
-  return id;
+  // One read on the hot path; the insert happens once per new id.
+  const auth = await findAuthWithRoles(pool, config.schema, id);
+  if (auth) {
+    checkDisabled(auth);
+    return auth;
+  }
+  await ensureAuth(pool, config.schema, id);
+  return { id, roles: [] };
 }
 
 /** For `none` actions: inject what the credentials prove, never refuse. */
@@ -77,9 +79,9 @@ async function softAuth(creds: Credentials, app: AppContext): Promise<AuthInfo> 
     accessType = "none";
   }
   if (creds.accessToken === "") return { accessType, userId: null, roles: [] };
-  const tok = await lookupToken(app.pool, app.config.schema, creds.accessToken);
-  if (!tok) return { accessType, userId: null, roles: [] };
-  return { accessType, userId: tok.authId, roles: await loadRoles(app.pool, app.config.schema, tok.authId) };
+  const auth = await findAuthByTokenDigest(app.pool, app.config.schema, digest(creds.accessToken));
+  if (!auth) return { accessType, userId: null, roles: [] };
+  return { accessType, userId: auth.id, roles: auth.roles };
 }
 
 export function checkDisabled(auth: {

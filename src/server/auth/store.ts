@@ -21,15 +21,51 @@ export async function ensureAuthColumns(pool: pg.Pool, schema: string): Promise<
   );
 }
 
+const AUTH_COLUMNS = `a.id, a.password, a.token_valid_since, a.last_login_at, a.last_seen_at, a.disabled,
+  a.disabled_message, a.disabled_expiry`;
+
+function rolesOf(schema: string): string {
+  return `ARRAY(SELECT role_id FROM ${ident(schema)}._auth_role WHERE auth_id = a.id ORDER BY role_id)`;
+}
+
 export async function findAuth(pool: pg.Pool, schema: string, id: string): Promise<AuthRow | undefined> {
+  const r = await pool.query(`SELECT ${AUTH_COLUMNS} FROM ${ident(schema)}._auth a WHERE a.id = $1`, [id]);
+  return r.rows[0] ? toAuthRow(r.rows[0]) : undefined;
+}
+
+/** The auth row and its roles in one round trip (every authenticated request does this). */
+export async function findAuthWithRoles(
+  pool: pg.Pool,
+  schema: string,
+  id: string,
+): Promise<(AuthRow & { roles: string[] }) | undefined> {
   const r = await pool.query(
-    `SELECT id, password, token_valid_since, last_login_at, last_seen_at, disabled, disabled_message,
-            disabled_expiry
-       FROM ${ident(schema)}._auth WHERE id = $1`,
+    `SELECT ${AUTH_COLUMNS}, ${rolesOf(schema)} AS roles FROM ${ident(schema)}._auth a WHERE a.id = $1`,
     [id],
   );
   const row = r.rows[0];
-  if (!row) return undefined;
+  return row ? { ...toAuthRow(row), roles: row.roles } : undefined;
+}
+
+/** The owner of a live token digest, with issue time and roles, in one round trip. */
+export async function findAuthByTokenDigest(
+  pool: pg.Pool,
+  schema: string,
+  digest: string,
+): Promise<(AuthRow & { roles: string[]; issuedAt: Date }) | undefined> {
+  const s = ident(schema);
+  const r = await pool.query(
+    `SELECT ${AUTH_COLUMNS}, ${rolesOf(schema)} AS roles, t.issued_at
+       FROM ${s}._skyflow_token t JOIN ${s}._auth a ON a.id = t.auth_id
+      WHERE t.token = $1 AND t.revoked_at IS NULL`,
+    [digest],
+  );
+  const row = r.rows[0];
+  return row ? { ...toAuthRow(row), roles: row.roles, issuedAt: row.issued_at } : undefined;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: a pg row
+function toAuthRow(row: any): AuthRow {
   return {
     id: row.id,
     password: row.password,

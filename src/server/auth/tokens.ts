@@ -4,12 +4,7 @@ import { createHash, randomBytes } from "node:crypto";
 import type pg from "pg";
 import { ident } from "../../db/pool.js";
 
-export interface TokenRow {
-  authId: string;
-  issuedAt: Date;
-}
-
-function digest(token: string): string {
+export function digest(token: string): string {
   return createHash("sha256").update(token).digest("hex");
 }
 
@@ -24,20 +19,6 @@ export async function issueToken(pool: pg.Pool, schema: string, authId: string):
     authId,
   ]);
   return token;
-}
-
-/** The token's owner, or undefined when the token is unknown or revoked. */
-export async function lookupToken(
-  pool: pg.Pool,
-  schema: string,
-  token: string,
-): Promise<TokenRow | undefined> {
-  const r = await pool.query<{ auth_id: string; issued_at: Date }>(
-    `SELECT auth_id, issued_at FROM ${table(schema)} WHERE token = $1 AND revoked_at IS NULL`,
-    [digest(token)],
-  );
-  const row = r.rows[0];
-  return row ? { authId: row.auth_id, issuedAt: row.issued_at } : undefined;
 }
 
 export async function revokeToken(pool: pg.Pool, schema: string, token: string): Promise<void> {

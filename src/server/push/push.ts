@@ -52,7 +52,9 @@ function topicMatches(d: DeviceRow, topic: string | null): boolean {
 
 async function pushUser(req: ActionRequest): Promise<ActionResult> {
   const args = parseArgs(req.payload, "user_ids");
-  const devices = await devicesWhere(req.app, "auth_id", args.ids);
+  // The JS SDK sends `user.id` ("user/<id>") when given a user record; v1 would find no devices for it.
+  const userIds = args.ids.map((id) => (id.startsWith("user/") ? id.slice(5) : id));
+  const devices = await devicesWhere(req.app, "auth_id", userIds);
   // v1 answers success per user, devices or not; devices are de-duplicated by token.
   const seen = new Set<string>();
   const reached = devices.filter((d) => {
