@@ -1,12 +1,23 @@
-// Placeholder while the command is being built; replaced by its implementation.
+// `skyflow schema`: prints the JSON Schema of workflow files (the same document as schema/workflow.schema.json),
+// for editors: `# yaml-language-server: $schema=<path or URL of that file>`.
+import { jsonSchema } from "../engine/definition/schema.js";
 import type { Command } from "./types.js";
 
 export const command: Command = {
   name: "schema",
-  summary: "(not available yet)",
+  summary: "print the JSON Schema of workflow files, for editor completion and CI",
   usage: "skyflow schema",
   async run(io) {
-    io.stderr.write("skyflow schema: not available yet\n");
-    return 1;
+    if (io.argv.length > 0) {
+      io.stderr.write("skyflow schema: takes no arguments\nusage: skyflow schema\n");
+      return 2;
+    }
+    io.stdout.write(schemaText());
+    return 0;
   },
 };
+
+/** The exact text of schema/workflow.schema.json. */
+export function schemaText(): string {
+  return `${JSON.stringify(jsonSchema(), null, 2)}\n`;
+}

@@ -1,12 +1,115 @@
-// Placeholder while the command is being built; replaced by its implementation.
-import type { Command } from "./types.js";
+// `skyflow validate [paths...]`: loads workflow files or directories (default ./workflows), prints every
+// problem as file:line:column: path: message and exits 1, or one summary line per workflow and exits 0.
+import { stat } from "node:fs/promises";
+import { isAbsolute, join, relative } from "node:path";
+import { loadWorkflowDir, loadWorkflowFile, uniqueNames } from "../engine/definition/load.js";
+import type { TriggerDefinition, WorkflowDefinition } from "../engine/definition/types.js";
+import { formatProblem, type Problem } from "../errors.js";
+import type { Command, CommandIO } from "./types.js";
+
+const USAGE = "skyflow validate [paths...] [--format text|json]";
 
 export const command: Command = {
   name: "validate",
-  summary: "(not available yet)",
-  usage: "skyflow validate",
+  summary: "check workflow files: every problem with file:line:column, or a summary of each workflow",
+  usage: USAGE,
   async run(io) {
-    io.stderr.write("skyflow validate: not available yet\n");
-    return 1;
+    const args = parseArgs(io.argv);
+    if (typeof args === "string") {
+      io.stderr.write(`skyflow validate: ${args}\nusage: ${USAGE}\n`);
+      return 2;
+    }
+    const envAllow = (io.env.SKYFLOW_ENV_ALLOW ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const { workflows, problems } = await validatePaths(io, args.paths, envAllow);
+    if (args.format === "json")
+      io.stdout.write(`${JSON.stringify(jsonReport(workflows, problems), null, 2)}\n`);
+    else writeText(io, workflows, problems);
+    return problems.length > 0 ? 1 : 0;
   },
 };
+
+function parseArgs(argv: string[]): { paths: string[]; format: "text" | "json" } | string {
+  const paths: string[] = [];
+  let format: "text" | "json" = "text";
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = a.startsWith("--format=") ? a.slice(9) : a === "--format" ? argv[++i] : undefined;
+    if (value !== undefined || a === "--format") {
+      if (value !== "text" && value !== "json")
+        return `--format takes text or json, got ${value ?? "nothing"}`;
+      format = value;
+    } else if (a.startsWith("-")) return `unknown option ${a}`;
+    else paths.push(a);
+  }
+  return { paths: paths.length ? paths : ["workflows"], format };
+}
+
+/** Loads every path (file or directory); workflow names must be unique across all of them. */
+export async function validatePaths(
+  io: Pick<CommandIO, "cwd">,
+  paths: string[],
+  envAllow: string[],
+): Promise<{ workflows: WorkflowDefinition[]; problems: Problem[] }> {
+  const all: WorkflowDefinition[] = [];
+  const problems: Problem[] = [];
+  for (const p of paths) {
+    const abs = isAbsolute(p) ? p : join(io.cwd, p);
+    const shown = isAbsolute(p) ? p : relative(io.cwd, abs) || ".";
+    const isDir = await stat(abs).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    const r = isDir
+      ? await loadWorkflowDir(abs, { envAllow })
+      : await loadWorkflowFile(abs, { envAllow }).then((x) => ({
+          workflows: x.workflow ? [x.workflow] : [],
+          problems: x.problems,
+        }));
+    const rename = (f: string) => (abs === f ? shown : join(shown, relative(abs, f)));
+    for (const w of r.workflows) all.push({ ...w, file: rename(w.file) });
+    for (const pr of r.problems)
+      problems.push({ ...pr, file: rename(pr.file), message: pr.message.split(abs).join(shown) });
+  }
+  const unique = uniqueNames(all);
+  return { workflows: unique.workflows, problems: [...problems, ...unique.problems] };
+}
+
+function triggerText(t: TriggerDefinition): string {
+  if (t.kind === "record") return `record ${t.type} (${t.events.join(", ")})`;
+  if (t.kind === "pubsub") return `pubsub ${t.channel}`;
+  return `cron "${t.schedule}" ${t.timezone}`;
+}
+
+function writeText(io: CommandIO, workflows: WorkflowDefinition[], problems: Problem[]): void {
+  if (problems.length > 0) {
+    for (const p of problems) io.stderr.write(`${formatProblem(p)}\n`);
+    io.stderr.write(`${problems.length} problem${problems.length === 1 ? "" : "s"}\n`);
+    return;
+  }
+  for (const w of workflows) {
+    const n = w.steps.length;
+    const off = w.enabled ? "" : " (disabled)";
+    io.stdout.write(
+      `${w.name}: on ${w.triggers.map(triggerText).join(" | ")}; ${n} step${n === 1 ? "" : "s"}${off}\n`,
+    );
+  }
+  io.stdout.write(`${workflows.length} workflow${workflows.length === 1 ? "" : "s"} valid\n`);
+}
+
+function jsonReport(workflows: WorkflowDefinition[], problems: Problem[]) {
+  return {
+    ok: problems.length === 0,
+    workflows: workflows.map((w) => ({
+      name: w.name,
+      file: w.file,
+      enabled: w.enabled,
+      triggers: w.triggers.map((t) => t.kind),
+      steps: w.steps.length,
+      on_failure: w.onFailure.length,
+    })),
+    problems: problems.map((p) => ({ ...p, text: formatProblem(p) })),
+  };
+}

@@ -22,6 +22,8 @@ export interface ExprRef {
 /** What compileExpression returns: the contract's Expr plus what static checks need. */
 export interface CompiledExpr extends Expr {
   refs: ExprRef[];
+  /** YAML path of the value holding the expression. */
+  path?: string;
 }
 
 /** A CEL expression failed while a step ran; retrying cannot help, so it is fatal. */
@@ -86,6 +88,7 @@ function makeExpr(source: string, loc: SourceLoc, program: CelProgram): Compiled
     line: loc.line,
     column: loc.column,
     refs: collectRefs(program.ast),
+    ...(loc.path !== undefined ? { path: loc.path } : {}),
     evaluate(ctx: ExprContext): unknown {
       return withResolution(ctx, () => {
         try {

@@ -1,0 +1,174 @@
+// Validation against the typebox schema: a compiled check for the fast path, then a walk of the same JSON
+// Schema for messages an author can act on (nearest key, expected type, quoting hints). No I/O.
+import { Compile } from "typebox/compile";
+import { nearest } from "./nearest.js";
+import { WorkflowFile } from "./schema.js";
+
+/** A schema problem before it gets a file position: the YAML path and whether it is about the key. */
+export interface RawProblem {
+  path: string;
+  message: string;
+  atKey?: boolean;
+}
+
+interface Schema {
+  type?: string;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  additionalProperties?: boolean;
+  patternProperties?: Record<string, Schema>;
+  items?: Schema;
+  minItems?: number;
+  anyOf?: Schema[];
+  enum?: unknown[];
+  const?: unknown;
+  pattern?: string;
+  minimum?: number;
+  minLength?: number;
+}
+
+let compiled: { Check(v: unknown): boolean } | undefined;
+const regexps = new Map<string, RegExp>();
+
+/** Every schema problem of a parsed workflow file; [] when it conforms. */
+export function checkSchema(value: unknown, join: (path: string, key: string) => string): RawProblem[] {
+  compiled ??= Compile(WorkflowFile);
+  if (compiled.Check(value)) return [];
+  const out: RawProblem[] = [];
+  walk(WorkflowFile as unknown as Schema, value, "", out, join);
+  if (out.length === 0) out.push({ path: "", message: "does not match the workflow schema" });
+  return out;
+}
+
+function typeOf(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "array";
+  if (typeof v === "number") return Number.isInteger(v) ? "integer" : "number";
+  return typeof v;
+}
+
+const NOUN: Record<string, string> = {
+  object: "a mapping",
+  array: "a list",
+  string: "a string",
+  integer: "an integer",
+  number: "a number",
+  boolean: "true or false",
+  null: "nothing (null)",
+};
+
+/** How a schema reads in "expected ..." messages. */
+export function describe(s: Schema): string {
+  if (s.anyOf) return [...new Set(s.anyOf.map(describe))].join(" or ");
+  if (s.enum) return `one of ${s.enum.join(", ")}`;
+  if (s.pattern?.startsWith("^\\s*\\$\\{\\{")) return "an expression ${{ }}";
+  if (
+    s.type === "object" &&
+    s.properties &&
+    s.required?.length === 1 &&
+    Object.keys(s.properties).length === 1
+  ) {
+    return `a mapping with "${s.required[0]}"`;
+  }
+  return NOUN[s.type ?? ""] ?? "a value";
+}
+
+function matchesType(s: Schema, v: unknown): boolean {
+  if (s.anyOf) return s.anyOf.some((b) => matchesType(b, v));
+  if (!s.type) return true;
+  const t = typeOf(v);
+  return s.type === t || (s.type === "number" && t === "integer");
+}
+
+function walk(s: Schema, v: unknown, path: string, out: RawProblem[], join: Join): void {
+  if (s.anyOf) return walkUnion(s, v, path, out, join);
+  if (s.enum) {
+    if (!s.enum.includes(v))
+      out.push({ path, message: `expected one of ${s.enum.join(", ")}, got ${show(v)}` });
+    return;
+  }
+  if (!matchesType(s, v)) {
+    out.push({ path, message: `expected ${describe(s)}, got ${NOUN[typeOf(v)]}` });
+    return;
+  }
+  if (s.type === "object") return walkObject(s, v as Record<string, unknown>, path, out, join);
+  if (s.type === "array") return walkArray(s, v as unknown[], path, out, join);
+  if (s.type === "string") return walkString(s, v as string, path, out);
+  if ((s.type === "integer" || s.type === "number") && s.minimum !== undefined && (v as number) < s.minimum) {
+    out.push({ path, message: `must be at least ${s.minimum}, got ${v}` });
+  }
+}
+
+type Join = (path: string, key: string) => string;
+
+function walkObject(
+  s: Schema,
+  v: Record<string, unknown>,
+  path: string,
+  out: RawProblem[],
+  join: Join,
+): void {
+  const props = s.properties ?? {};
+  for (const key of s.required ?? []) {
+    if (!(key in v)) out.push({ path, message: `missing required key "${key}"` });
+  }
+  for (const [key, x] of Object.entries(v)) {
+    const p = join(path, key);
+    const sub = props[key] ?? (s.patternProperties ? Object.values(s.patternProperties)[0] : undefined);
+    if (sub) walk(sub, x, p, out, join);
+    else if (s.additionalProperties === false) {
+      const near = nearest(key, Object.keys(props));
+      const hint = near ? ` (did you mean "${near}"?)` : `; valid keys: ${Object.keys(props).join(", ")}`;
+      out.push({ path: p, atKey: true, message: `unknown key "${key}"${hint}` });
+    }
+  }
+}
+
+function walkArray(s: Schema, v: unknown[], path: string, out: RawProblem[], join: Join): void {
+  if (s.minItems !== undefined && v.length < s.minItems) {
+    out.push({ path, message: `needs at least ${s.minItems} item${s.minItems === 1 ? "" : "s"}` });
+  }
+  if (s.items) v.forEach((x, i) => walk(s.items!, x, `${path}[${i}]`, out, join));
+}
+
+function walkString(s: Schema, v: string, path: string, out: RawProblem[]): void {
+  if (s.minLength !== undefined && v.length < s.minLength) out.push({ path, message: "must not be empty" });
+  if (!s.pattern) return;
+  let re = regexps.get(s.pattern);
+  if (!re) regexps.set(s.pattern, (re = new RegExp(s.pattern)));
+  if (!re.test(v)) out.push({ path, message: `${show(v)} does not match ${s.pattern}` });
+}
+
+/** A union: the branch that fits, else the problems of the branch of the right type, else "expected A or B". */
+function walkUnion(s: Schema, v: unknown, path: string, out: RawProblem[], join: Join): void {
+  const tries = s.anyOf!.map((b) => {
+    const probs: RawProblem[] = [];
+    walk(b, v, path, probs, join);
+    return { b, probs };
+  });
+  if (tries.some((t) => t.probs.length === 0)) return;
+  const typed = tries.filter((t) => matchesType(t.b, v) && !t.b.enum);
+  const keyed = typed.filter((t) =>
+    t.b.required?.every((k) => typeof v === "object" && v !== null && k in v),
+  );
+  const pick = keyed.length === 1 ? keyed : typed.length === 1 ? typed : [];
+  if (pick.length === 1) {
+    out.push(...pick[0]!.probs);
+    return;
+  }
+  out.push({ path, message: `expected ${describe(s)}, got ${describeValue(v)}` });
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === "string") return show(v);
+  if (v && typeof v === "object" && !Array.isArray(v)) {
+    const keys = Object.keys(v);
+    return keys.length ? `a mapping with ${keys.map((k) => `"${k}"`).join(", ")}` : "an empty mapping";
+  }
+  return NOUN[typeOf(v)] ?? String(v);
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}

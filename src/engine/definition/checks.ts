@@ -1,0 +1,116 @@
+// Static checks the schema cannot express: one kind per step, unique ids, cron and timezone, no expression
+// in sql.statement, one of record/records and users/devices. Defensive: runs even on a file that failed the
+// schema, so that every problem of a file is reported at once. No I/O.
+import { Cron } from "croner";
+import type { RawProblem } from "./check-schema.js";
+import { KIND_NAMES } from "./schema.js";
+import { hasExpression } from "./template.js";
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
+
+export function staticChecks(raw: Obj): RawProblem[] {
+  const out: RawProblem[] = [];
+  for (const [i, t] of triggersOf(raw.on)) checkTrigger(t, Array.isArray(raw.on) ? `on[${i}]` : "on", out);
+  const ids = new Map<string, string>();
+  for (const list of ["steps", "on_failure"] as const) {
+    const steps = raw[list];
+    if (!Array.isArray(steps)) continue;
+    steps.forEach((s, i) => {
+      if (isObj(s)) checkStep(s, `${list}[${i}]`, ids, out);
+    });
+  }
+  return out;
+}
+
+function triggersOf(on: unknown): [number, Obj][] {
+  const list = Array.isArray(on) ? on : [on];
+  return list.flatMap((t, i): [number, Obj][] => (isObj(t) ? [[i, t]] : []));
+}
+
+/** The one kind key of a step, or undefined. */
+export function kindOf(step: Obj): string | undefined {
+  const kinds = KIND_NAMES.filter((k) => k in step);
+  return kinds.length === 1 ? kinds[0] : undefined;
+}
+
+function checkStep(step: Obj, path: string, ids: Map<string, string>, out: RawProblem[]): void {
+  const kinds = KIND_NAMES.filter((k) => k in step);
+  if (kinds.length === 0) {
+    out.push({ path, message: `a step needs one kind key: ${KIND_NAMES.join(", ")}` });
+  } else if (kinds.length > 1) {
+    out.push({
+      path,
+      message: `a step has exactly one kind key, found ${kinds.join(" and ")}; split it in two steps`,
+    });
+  }
+  if (typeof step.id === "string") {
+    const first = ids.get(step.id);
+    if (first)
+      out.push({ path: `${path}.id`, message: `duplicate step id "${step.id}", already used by ${first}` });
+    else ids.set(step.id, path);
+  }
+  const kind = kinds.length === 1 ? kinds[0]! : undefined;
+  const block = kind ? step[kind] : undefined;
+  if (!kind || !isObj(block)) return;
+  const p = `${path}.${kind}`;
+  if (kind === "sql" && hasExpression(block.statement)) {
+    out.push({
+      path: `${p}.statement`,
+      message: "an expression inside sql.statement is not allowed: pass values as params and use $1, $2 ...",
+    });
+  }
+  if (kind === "save") exactlyOne(block, ["record", "records"], p, out);
+  if (kind === "push") exactlyOne(block, ["users", "devices"], p, out);
+  if (kind === "save" && block.atomic !== undefined && !("records" in block)) {
+    out.push({ path: `${p}.atomic`, message: "atomic applies to records: [...], not to a single record" });
+  }
+}
+
+function exactlyOne(block: Obj, keys: string[], path: string, out: RawProblem[]): void {
+  const found = keys.filter((k) => k in block);
+  if (found.length === 1) return;
+  const message =
+    found.length === 0 ? `needs one of ${keys.join(" or ")}` : `takes ${keys.join(" or ")}, not both`;
+  out.push({ path, message });
+}
+
+function checkTrigger(t: Obj, path: string, out: RawProblem[]): void {
+  const cron = t.cron;
+  if (!isObj(cron)) return;
+  const tz = typeof cron.timezone === "string" ? cron.timezone : "UTC";
+  const tzOk = validTimezone(tz);
+  if (!tzOk) {
+    out.push({
+      path: `${path}.cron.timezone`,
+      message: `unknown timezone "${tz}": use an IANA name such as Asia/Hong_Kong`,
+    });
+  }
+  if (typeof cron.schedule !== "string") return;
+  const problem = cronProblem(cron.schedule, tzOk ? tz : "UTC");
+  if (problem) out.push({ path: `${path}.cron.schedule`, message: problem });
+}
+
+export function validTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why a cron schedule is invalid, or undefined. 5 fields, 6 with seconds first, or a @nickname. */
+export function cronProblem(schedule: string, timezone = "UTC"): string | undefined {
+  const fields = schedule.trim().split(/\s+/);
+  if (!schedule.trim().startsWith("@") && fields.length !== 5 && fields.length !== 6) {
+    return `invalid cron schedule "${schedule}": 5 fields (minute hour day month weekday), or 6 with seconds first`;
+  }
+  try {
+    new Cron(schedule, { paused: true, timezone }).stop();
+    return undefined;
+  } catch (err) {
+    const why = (err as Error).message.replace(/^CronPattern: /, "").split(". ")[0];
+    return `invalid cron schedule "${schedule}": ${why}`;
+  }
+}

@@ -1,0 +1,112 @@
+// Workflow files -> WorkflowDefinition: parse (yaml.ts), schema (check-schema.ts), static checks (checks.ts),
+// compile (build.ts). Every problem of a file at once; a broken file yields problems and no workflow.
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { basename, extname, join } from "node:path";
+import type { Problem } from "../../errors.js";
+import { Builder } from "./build.js";
+import { checkSchema } from "./check-schema.js";
+import { staticChecks } from "./checks.js";
+import type { WorkflowFileShape } from "./schema.js";
+import { joinPath } from "./template.js";
+import type { WorkflowDefinition } from "./types.js";
+import { parseYaml } from "./yaml.js";
+
+export interface LoadOptions {
+  /** Names `env.NAME` may read; undefined skips the check (the engine passes its configuration's list). */
+  envAllow?: string[];
+}
+
+export interface LoadResult {
+  workflow?: WorkflowDefinition;
+  problems: Problem[];
+}
+
+export function loadWorkflowSource(file: string, text: string, opts: LoadOptions = {}): LoadResult {
+  const y = parseYaml(file, text);
+  if (y.problems.length > 0 && y.value === undefined) return { problems: y.problems };
+  const problems = [...y.problems];
+  const raw = y.value;
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
+    const message = "a workflow file is a mapping with at least `on` and `steps`";
+    return { problems: [...problems, { file, line: 1, column: 1, path: "", message }] };
+  }
+  const b = new Builder(y, { file, ...(opts.envAllow ? { envAllow: opts.envAllow } : {}) });
+  const schemaProblems = checkSchema(raw, joinPath);
+  b.raw(schemaProblems);
+  b.raw(staticChecks(raw as Record<string, unknown>));
+  if (schemaProblems.length > 0) return { problems: sortProblems([...problems, ...b.problems]) };
+  const w = raw as WorkflowFileShape;
+  const mainIds = w.steps.flatMap((s) => (s.id ? [s.id] : []));
+  const concurrency = b.concurrency(w.concurrency);
+  const workflow: WorkflowDefinition = {
+    name: w.name ?? basename(file, extname(file)),
+    file,
+    ...(w.description !== undefined ? { description: w.description } : {}),
+    enabled: w.enabled ?? true,
+    version: createHash("sha256").update(text).digest("hex").slice(0, 16),
+    source: text,
+    triggers: b.triggers(w.on),
+    ...(concurrency ? { concurrency } : {}),
+    steps: b.steps(w.steps, "steps", w.defaults, mainIds),
+    onFailure: b.steps(w.on_failure ?? [], "on_failure", w.defaults, mainIds),
+  };
+  const all = sortProblems([...problems, ...b.problems]);
+  return all.length > 0 ? { problems: all } : { workflow, problems: [] };
+}
+
+function sortProblems(ps: Problem[]): Problem[] {
+  return ps.sort((a, b) => a.line - b.line || a.column - b.column);
+}
+
+export async function loadWorkflowFile(file: string, opts: LoadOptions = {}): Promise<LoadResult> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    return {
+      problems: [{ file, line: 1, column: 1, path: "", message: `cannot read: ${(err as Error).message}` }],
+    };
+  }
+  return loadWorkflowSource(file, text, opts);
+}
+
+export function isWorkflowFile(name: string): boolean {
+  return name.endsWith(".yaml") || name.endsWith(".yml");
+}
+
+/** Every *.yaml / *.yml directly in `dir`, sorted; names must be unique across them. */
+export async function loadWorkflowDir(
+  dir: string,
+  opts: LoadOptions = {},
+): Promise<{ workflows: WorkflowDefinition[]; problems: Problem[]; files: string[] }> {
+  const names = (await readdir(dir, { withFileTypes: true }))
+    .filter((d) => d.isFile() && isWorkflowFile(d.name))
+    .map((d) => d.name)
+    .sort();
+  const files = names.map((n) => join(dir, n));
+  const results = await Promise.all(files.map((f) => loadWorkflowFile(f, opts)));
+  const loaded = results.flatMap((r) => (r.workflow ? [r.workflow] : []));
+  const { workflows, problems } = uniqueNames(loaded);
+  return { workflows, problems: [...results.flatMap((r) => r.problems), ...problems], files };
+}
+
+/** Drops every workflow whose name another file also uses, with a problem naming both files. */
+export function uniqueNames(list: WorkflowDefinition[]): {
+  workflows: WorkflowDefinition[];
+  problems: Problem[];
+} {
+  const byName = new Map<string, WorkflowDefinition[]>();
+  for (const w of list) byName.set(w.name, [...(byName.get(w.name) ?? []), w]);
+  const problems: Problem[] = [];
+  for (const [name, ws] of byName) {
+    if (ws.length < 2) continue;
+    for (const w of ws.slice(1)) {
+      const message = `duplicate workflow name "${name}": also used by ${ws[0]!.file}`;
+      problems.push({ file: w.file, line: 1, column: 1, path: "name", message });
+    }
+  }
+  const dup = new Set(problems.map((p) => p.file));
+  const first = new Set([...byName.values()].filter((ws) => ws.length > 1).map((ws) => ws[0]!.file));
+  return { workflows: list.filter((w) => !dup.has(w.file) && !first.has(w.file)), problems };
+}
