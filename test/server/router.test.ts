@@ -184,3 +184,26 @@ describe("keys and tokens", () => {
     expect(r.json.error).toMatchObject({ name: "AccessTokenNotAccepted", code: 104 });
   });
 });
+
+describe("in-process handler", () => {
+  it("mirrors the HTTP quirks: a non-object body is 400 with no body, none at all is home", async () => {
+    expect(await srv.handler.handle({ body: [1, 2], headers: {} })).toEqual({ status: 400, body: undefined });
+    expect(await srv.handler.handle({ body: "text", headers: {} })).toEqual({ status: 400, body: undefined });
+    expect(await srv.handler.handle({ body: undefined, headers: {} })).toEqual({
+      status: 200,
+      body: { result: { status: "OK" } },
+    });
+  });
+
+  it("reads credentials from headers in any letter case", async () => {
+    const r = await srv.handler.handle({
+      pathAction: "test:whoami",
+      body: { _user_id: "imp-3" },
+      headers: { "X-Skygear-API-Key": TEST_MASTER_KEY },
+    });
+    expect(r).toEqual({
+      status: 200,
+      body: { result: { accessType: "master", userId: "imp-3", roles: [] } },
+    });
+  });
+});
