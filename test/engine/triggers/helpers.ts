@@ -1,0 +1,123 @@
+// Shared by the trigger tests: hand-built workflow definitions, a catalog that can change, record tables in
+// the Skygear layout, and polling until the database shows what a test waits for.
+import { createHash } from "node:crypto";
+import type pg from "pg";
+import { ident } from "../../../src/db/pool.js";
+import { compileExpression } from "../../../src/engine/definition/expressions.js";
+import type { Catalog, TriggerDefinition, WorkflowDefinition } from "../../../src/engine/definition/types.js";
+import { createRecordTableSQL } from "../../../src/server/app-schema.js";
+
+export function workflow(name: string, triggers: TriggerDefinition[], enabled = true): WorkflowDefinition {
+  const source = `name: ${name}\n# ${JSON.stringify(triggers.map((t) => t.kind))}\n`;
+  return {
+    name,
+    file: `workflows/${name}.yaml`,
+    enabled,
+    version: createHash("sha256").update(source).digest("hex").slice(0, 12),
+    source,
+    triggers,
+    steps: [],
+    onFailure: [],
+  };
+}
+
+export function when(source: string) {
+  return compileExpression(source, { file: "workflows/test.yaml", line: 3, column: 11 });
+}
+
+export interface MutableCatalog extends Catalog {
+  set(list: WorkflowDefinition[]): void;
+}
+
+export function catalog(list: WorkflowDefinition[]): MutableCatalog {
+  let current = list;
+  const listeners = new Set<() => void>();
+  return {
+    get: (name) => current.find((w) => w.name === name),
+    list: () => current,
+    subscribe(l) {
+      listeners.add(l);
+      return () => listeners.delete(l);
+    },
+    set(next) {
+      current = next;
+      for (const l of listeners) l();
+    },
+  };
+}
+
+export async function createRecordTable(
+  pool: pg.Pool,
+  schema: string,
+  type: string,
+  extra = "",
+): Promise<void> {
+  await pool.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
+  await pool.query(createRecordTableSQL(schema, type));
+  if (extra) await pool.query(`ALTER TABLE ${ident(schema)}.${ident(type)} ${extra}`);
+}
+
+/** Inserts a public record the way the Skygear server stores one. */
+export async function insertRecord(
+  db: { query: pg.Pool["query"] },
+  schema: string,
+  type: string,
+  key: string,
+  fields: Record<string, unknown> = {},
+): Promise<void> {
+  const names = Object.keys(fields);
+  const cols = [
+    "_id",
+    "_database_id",
+    "_owner_id",
+    "_created_at",
+    "_created_by",
+    "_updated_at",
+    "_updated_by",
+    ...names,
+  ];
+  const values = [key, "", "u1", "u1", "u1", ...names.map((n) => fields[n])];
+  const ph = ["$1", "$2", "$3", "now() at time zone 'utc'", "$4", "now() at time zone 'utc'", "$5"];
+  names.forEach((_, i) => ph.push(`$${i + 6}`));
+  await db.query(
+    `INSERT INTO ${ident(schema)}.${ident(type)} (${cols.map(ident).join(", ")}) VALUES (${ph.join(", ")})`,
+    values,
+  );
+}
+
+export async function waitFor<T>(
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (ok(v) || Date.now() > end) return v;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface RunRow {
+  id: string;
+  workflow: string;
+  event_id: string;
+  event: Record<string, unknown> & { record?: Record<string, unknown>; original?: unknown };
+  depth: number;
+}
+
+export async function runsOf(pool: pg.Pool, wf: string): Promise<RunRow[]> {
+  const { rows } = await pool.query<RunRow>(
+    "SELECT id, workflow, event_id, event, depth FROM skyflow.runs WHERE workflow = $1 ORDER BY created_at, event_id",
+    [wf],
+  );
+  return rows;
+}
+
+export async function countRuns(pool: pg.Pool, wf: string): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(
+    "SELECT count(*) AS n FROM skyflow.runs WHERE workflow = $1",
+    [wf],
+  );
+  return Number(rows[0]!.n);
+}

@@ -1,0 +1,234 @@
+// Record trigger against real Postgres: the row trigger, the outbox claim, encoding, filters, restarts and
+// two engines sharing one database.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
+import { silentLogger } from "../../../src/log.js";
+import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+import {
+  catalog,
+  countRuns,
+  createRecordTable,
+  insertRecord,
+  runsOf,
+  waitFor,
+  when,
+  workflow,
+} from "./helpers.js";
+
+const APP = "app_rec";
+let db: TestDatabase;
+const running: Triggers[] = [];
+
+async function start(cat: ReturnType<typeof catalog>, wake: () => void = () => {}): Promise<Triggers> {
+  const t = await startTriggers({ pool: db.pool, catalog: cat, appSchema: APP, wake, log: silentLogger() });
+  running.push(t);
+  return t;
+}
+
+async function stopAll(): Promise<void> {
+  await Promise.all(running.splice(0).map((t) => t.stop()));
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase("triggers_record");
+  await createRecordTable(db.pool, APP, "user");
+  await createRecordTable(
+    db.pool,
+    APP,
+    "task",
+    `ADD COLUMN title text, ADD COLUMN status text, ADD COLUMN priority double precision,
+     ADD COLUMN due timestamp without time zone, ADD COLUMN meta jsonb,
+     ADD COLUMN assignee text CONSTRAINT fk_assignee_user__id REFERENCES ${APP}."user"(_id)`,
+  );
+  await insertRecord(db.pool, APP, "user", "alice");
+});
+afterEach(stopAll);
+afterAll(async () => {
+  await stopAll();
+  await db.drop();
+});
+
+const onTask = (
+  name: string,
+  extra: Partial<{ events: ("create" | "update" | "delete")[]; when: string }> = {},
+) =>
+  workflow(name, [
+    {
+      kind: "record",
+      type: "task",
+      database: "_public",
+      events: extra.events ?? ["create", "update"],
+      ...(extra.when ? { when: when(extra.when) } : {}),
+    },
+  ]);
+
+describe("record trigger", () => {
+  it("starts a run for an insert, with the record encoded as record:query returns it, and wakes the engine", async () => {
+    let woken = 0;
+    await start(catalog([onTask("on_task")]), () => woken++);
+    await insertRecord(db.pool, APP, "task", "t1", {
+      title: "Report",
+      priority: 3,
+      due: "2026-05-01 12:30:00.25",
+      meta: JSON.stringify({ a: [1] }),
+      assignee: "alice",
+    });
+    const runs = await waitFor(
+      () => runsOf(db.pool, "on_task"),
+      (r) => r.length === 1,
+    );
+    expect(runs).toHaveLength(1);
+    const ev = runs[0]!.event;
+    expect(ev).toMatchObject({
+      type: "record",
+      op: "create",
+      record_type: "task",
+      database: "_public",
+      original: null,
+    });
+    expect(ev.record).toMatchObject({
+      _id: "task/t1",
+      _type: "record",
+      _access: null,
+      _ownerID: "u1",
+      title: "Report",
+      priority: 3,
+      due: { $type: "date", $date: "2026-05-01T12:30:00.25Z" },
+      meta: { a: [1] },
+      assignee: { $type: "ref", $id: "user/alice" },
+    });
+    expect(ev.record!["_created_at"]).toMatch(/Z$/);
+    expect(runs[0]!.event_id).toBe(ev["id"]);
+    expect(woken).toBeGreaterThan(0);
+  });
+
+  it("filters updates with `when` on a changed field and gives the original", async () => {
+    const wf = onTask("on_done", {
+      events: ["update"],
+      when: "event.record.status == 'done' && event.original.status != 'done'",
+    });
+    await start(catalog([wf]));
+    await insertRecord(db.pool, APP, "task", "t2", { title: "A", status: "open" });
+    await db.pool.query(`UPDATE ${APP}.task SET title = 'B' WHERE _id = 't2'`);
+    await db.pool.query(`UPDATE ${APP}.task SET status = 'done' WHERE _id = 't2'`);
+    await db.pool.query(`UPDATE ${APP}.task SET title = 'C' WHERE _id = 't2'`);
+    const runs = await waitFor(
+      () => runsOf(db.pool, "on_done"),
+      (r) => r.length >= 1,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const all = await runsOf(db.pool, "on_done");
+    expect(all).toHaveLength(1);
+    expect(runs[0]!.event).toMatchObject({
+      op: "update",
+      record: { status: "done", title: "B" },
+      original: { status: "open" },
+    });
+  });
+
+  it("gives a delete event the record as it was", async () => {
+    await insertRecord(db.pool, APP, "task", "t3", { title: "Gone soon" });
+    await start(catalog([onTask("on_delete", { events: ["delete"] })]));
+    await db.pool.query(`DELETE FROM ${APP}.task WHERE _id = 't3'`);
+    const runs = await waitFor(
+      () => runsOf(db.pool, "on_delete"),
+      (r) => r.length === 1,
+    );
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.event).toMatchObject({
+      op: "delete",
+      record: { _id: "task/t3", title: "Gone soon" },
+      original: null,
+    });
+  });
+
+  it("ignores private-database records for a _public trigger and takes them for _private", async () => {
+    const pub = onTask("pub_only");
+    const priv = workflow("priv_only", [
+      { kind: "record", type: "task", database: "_private", events: ["create"] },
+    ]);
+    await start(catalog([pub, priv]));
+    await db.pool.query(
+      `INSERT INTO ${APP}.task (_id, _database_id, _owner_id, _created_at, _updated_at, title)
+       VALUES ('p1', 'u9', 'u9', now(), now(), 'mine')`,
+    );
+    await waitFor(
+      () => countRuns(db.pool, "priv_only"),
+      (n) => n === 1,
+    );
+    expect(await countRuns(db.pool, "priv_only")).toBe(1);
+    expect(await countRuns(db.pool, "pub_only")).toBe(0);
+  });
+
+  it("processes each of 1,000 changes made while no engine ran exactly once after start", async () => {
+    const cat = catalog([onTask("backlog", { events: ["create"] })]);
+    await start(cat);
+    await stopAll();
+    await db.pool.query(
+      `INSERT INTO ${APP}.task (_id, _database_id, _owner_id, _created_at, _updated_at, title)
+       SELECT 'b' || i, '', 'u1', now(), now(), 'x' || i FROM generate_series(1, 1000) i`,
+    );
+    expect(await countRuns(db.pool, "backlog")).toBe(0);
+    await start(cat);
+    await waitFor(
+      () => countRuns(db.pool, "backlog"),
+      (n) => n >= 1000,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const { rows } = await db.pool.query(
+      "SELECT count(*)::int AS n, count(DISTINCT event->'record'->>'_id')::int AS d FROM skyflow.runs WHERE workflow = 'backlog'",
+    );
+    expect(rows[0]).toEqual({ n: 1000, d: 1000 });
+  });
+
+  it("with two engines, starts one run per change for 5,000 concurrent changes", async () => {
+    const cat = catalog([onTask("pair", { events: ["create"] })]);
+    await start(cat);
+    await start(cat);
+    const writers = Array.from({ length: 8 }, async (_, w) => {
+      for (let i = 0; i < 625; i++) await insertRecord(db.pool, APP, "task", `c${w}-${i}`);
+    });
+    await Promise.all(writers);
+    await waitFor(
+      () => countRuns(db.pool, "pair"),
+      (n) => n >= 5000,
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const { rows } = await db.pool.query(
+      "SELECT count(*)::int AS n, count(DISTINCT event->'record'->>'_id')::int AS d FROM skyflow.runs WHERE workflow = 'pair'",
+    );
+    expect(rows[0]).toEqual({ n: 5000, d: 5000 });
+    const left = await db.pool.query("SELECT count(*)::int AS n FROM skyflow.record_outbox");
+    expect(left.rows[0].n).toBe(0);
+  });
+
+  it("attaches a table created after start and removes a trigger no workflow needs", async () => {
+    const cat = catalog([
+      workflow("late", [{ kind: "record", type: "note", database: "_any", events: ["create"] }]),
+    ]);
+    await start(cat);
+    // Created and written in one transaction, as Skygear does on a record type's first save.
+    const c = await db.pool.connect();
+    await c.query("BEGIN");
+    await c.query(`CREATE TABLE ${APP}.note (LIKE ${APP}.task INCLUDING ALL)`);
+    await insertRecord(c, APP, "note", "n1", { title: "first" });
+    await c.query("COMMIT");
+    c.release();
+    await waitFor(
+      () => countRuns(db.pool, "late"),
+      (n) => n === 1,
+    );
+    expect(await countRuns(db.pool, "late")).toBe(1);
+    const has = async () =>
+      (
+        await db.pool.query(
+          "SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'skyflow_record_change' AND tgrelid = $1::regclass",
+          [`${APP}.note`],
+        )
+      ).rows[0].n;
+    expect(await has()).toBe(1);
+    cat.set([]);
+    expect(await waitFor(has, (n) => n === 0)).toBe(0);
+  });
+});
