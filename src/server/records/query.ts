@@ -1,0 +1,73 @@
+// record:query (protocol §4): predicate, sort, paging, count, desired_keys and transient include over one
+// record table, with the database and access filters of §6.
+import { ident } from "../../db/pool.js";
+import { SkygearServerError } from "../errors.js";
+import type { ActionRequest, ActionResult } from "../types.js";
+import { accessFilterSQL } from "./acl.js";
+import { rowToRecordJSON } from "./codec.js";
+import { databaseFilter, resolveDatabase } from "./database.js";
+import { validRecordType } from "./ids.js";
+import { toSkygearError } from "./pg-errors.js";
+import { joinsSQL, type PredicateContext, predicateSQL } from "./predicate.js";
+import { desiredKeysOf, pageOf, sortSQL } from "./query-options.js";
+import { Params } from "./sql.js";
+import { tableColumns } from "./table.js";
+import { addTransient, parseInclude } from "./transient.js";
+
+export async function queryRecords(req: ActionRequest): Promise<ActionResult> {
+  const { payload, auth, app } = req;
+  const recordType = payload.record_type;
+  if (typeof recordType !== "string" || !validRecordType(recordType)) {
+    throw new SkygearServerError("InvalidArgument", "record_type must be a non-empty record type name", {
+      info: { arguments: ["record_type"] },
+    });
+  }
+  const db = resolveDatabase(payload.database_id, auth);
+  const wantCount = payload.count === true;
+  const { pool } = app;
+  const schema = app.config.schema;
+  const columns = await tableColumns(pool, schema, recordType);
+  if (!columns) return wantCount ? { result: [], info: { count: 0 } } : { result: [] };
+
+  const params = new Params();
+  const ctx: PredicateContext = {
+    schema,
+    recordType,
+    columns,
+    columnsOf: (t) => tableColumns(pool, schema, t),
+    params,
+    joins: new Map(),
+  };
+  const where: string[] = [];
+  const dbCond = databaseFilter(db, "t", (v) => params.add(v));
+  if (dbCond) where.push(dbCond);
+  if (db.kind === "public" && auth.accessType !== "master") where.push(accessFilterSQL("t", auth, params));
+  if (payload.predicate !== undefined && payload.predicate !== null)
+    where.push(await predicateSQL(ctx, payload.predicate));
+  const order = await sortSQL(ctx, payload.sort);
+  const page = pageOf(payload);
+  const desired = desiredKeysOf(payload.desired_keys, columns, recordType);
+  const include = parseInclude(payload.include, columns, recordType);
+
+  const from = `FROM ${ident(schema)}.${ident(recordType)} t${joinsSQL(ctx)}${where.length ? ` WHERE ${where.join(" AND ")}` : ""}`;
+  const whereParams = [...params.values];
+  let sql = `SELECT to_jsonb(t) AS r${wantCount ? ", COUNT(*) OVER () AS c" : ""} ${from}${order}`;
+  if (page.limit !== undefined) sql += ` LIMIT ${params.add(page.limit)}`;
+  if (page.offset !== undefined) sql += ` OFFSET ${params.add(page.offset)}`;
+
+  try {
+    const { rows } = await pool.query<{ r: Record<string, unknown>; c?: string }>(sql, params.values);
+    const raw = rows.map((row) => row.r);
+    const records = raw.map((r) => rowToRecordJSON(recordType, r, columns, desired));
+    await addTransient(pool, schema, db, auth, include, raw, records);
+    if (!wantCount) return { result: records };
+    let count = rows.length ? Number(rows[0]!.c) : 0;
+    if (!rows.length) {
+      const res = await pool.query<{ n: string }>(`SELECT COUNT(*) AS n ${from}`, whereParams);
+      count = Number(res.rows[0]!.n);
+    }
+    return { result: records, info: { count } };
+  } catch (err) {
+    throw toSkygearError(err, "query");
+  }
+}

@@ -1,0 +1,97 @@
+// record:save (protocol §5.1): parse every record, extend the schema before any write, then save atomically
+// (one transaction, 115 on any failure) or record by record (per-item errors in input order).
+import { withTransaction } from "../../db/pool.js";
+import { SkygearServerError } from "../errors.js";
+import type { ActionRequest, ActionResult } from "../types.js";
+import { rowToRecordJSON } from "./codec.js";
+import { type Database, resolveDatabase } from "./database.js";
+import { formatRecordId } from "./ids.js";
+import { toSkygearError } from "./pg-errors.js";
+import { type IncomingRecord, neededColumns, parseIncoming } from "./save-parse.js";
+import { type WriteTarget, writeRecord } from "./save-write.js";
+import { ensureColumns, type TableColumns } from "./table.js";
+
+type Parsed = { ok: true; rec: IncomingRecord } | { ok: false; err: SkygearServerError };
+
+export function writableDatabase(raw: unknown, req: ActionRequest): Exclude<Database, { kind: "union" }> {
+  const db = resolveDatabase(raw, req.auth);
+  if (db.kind === "union") throw new SkygearServerError("NotSupported", "the union database is read-only");
+  return db;
+}
+
+export async function saveRecords(req: ActionRequest): Promise<ActionResult> {
+  const { payload, app } = req;
+  const db = writableDatabase(payload.database_id, req);
+  const rawRecords = payload.records;
+  if (!Array.isArray(rawRecords) || rawRecords.length === 0) {
+    throw new SkygearServerError("InvalidArgument", "records must be a non-empty array", {
+      info: { arguments: ["records"] },
+    });
+  }
+  const atomic = payload.atomic === true;
+  const parsed: Parsed[] = rawRecords.map((raw) => {
+    try {
+      return { ok: true, rec: parseIncoming(raw) };
+    } catch (err) {
+      return { ok: false, err: toSkygearError(err) };
+    }
+  });
+  const bad = parsed.filter((p): p is Extract<Parsed, { ok: false }> => !p.ok);
+  if (atomic && bad.length > 0) {
+    throw new SkygearServerError("InvalidArgument", "fails to de-serialize records", {
+      info: { arguments: "records", errors: bad.map((b) => b.err.toItem()) },
+    });
+  }
+  const good = parsed.flatMap((p) => (p.ok ? [p.rec] : []));
+  const columns = new Map<string, TableColumns>();
+  for (const [type, wanted] of neededColumns(good)) {
+    columns.set(type, await ensureColumns(app.pool, app.config.schema, type, wanted));
+  }
+  const target: WriteTarget = { schema: app.config.schema, databaseId: db.id, auth: req.auth };
+  const save = async (client: Parameters<typeof writeRecord>[0], rec: IncomingRecord) => {
+    const cols = columns.get(rec.id.type)!;
+    return rowToRecordJSON(rec.id.type, await writeRecord(client, target, rec, cols), cols);
+  };
+  if (atomic) return { result: await saveAtomic(req, good, save) };
+  const result: unknown[] = [];
+  for (const p of parsed) {
+    if (!p.ok) {
+      result.push(p.err.toItem());
+      continue;
+    }
+    try {
+      result.push(await withTransaction(app.pool, (client) => save(client, p.rec)));
+    } catch (err) {
+      result.push(toSkygearError(err).toItem(formatRecordId(p.rec.id)));
+    }
+  }
+  return { result };
+}
+
+/** Everything in one transaction; the first failing record rolls all back and answers 115. */
+export async function saveAtomic<T>(
+  req: ActionRequest,
+  recs: IncomingRecord[],
+  save: (client: Parameters<typeof writeRecord>[0], rec: IncomingRecord) => Promise<T>,
+): Promise<T[]> {
+  let failed: { id: string; err: SkygearServerError } | undefined;
+  try {
+    return await withTransaction(req.app.pool, async (client) => {
+      const out: T[] = [];
+      for (const rec of recs) {
+        try {
+          out.push(await save(client, rec));
+        } catch (err) {
+          failed = { id: formatRecordId(rec.id), err: toSkygearError(err) };
+          throw err;
+        }
+      }
+      return out;
+    });
+  } catch (err) {
+    if (!failed) throw toSkygearError(err);
+    throw new SkygearServerError("AtomicOperationFailure", `atomic operation failed: ${failed.err.message}`, {
+      info: { [failed.id]: failed.err.toJSON() },
+    });
+  }
+}
