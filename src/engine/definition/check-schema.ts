@@ -81,20 +81,16 @@ function matchesType(s: Schema, v: unknown): boolean {
 }
 
 function walk(s: Schema, v: unknown, path: string, out: RawProblem[], join: Join): void {
-  if (s.anyOf) return walkUnion(s, v, path, out, join);
-  if (s.enum) {
+  if (s.anyOf) walkUnion(s, v, path, out, join);
+  else if (s.enum) {
     if (!s.enum.includes(v))
       out.push({ path, message: `expected one of ${s.enum.join(", ")}, got ${show(v)}` });
-    return;
-  }
-  if (!matchesType(s, v)) {
+  } else if (!matchesType(s, v)) {
     out.push({ path, message: `expected ${describe(s)}, got ${NOUN[typeOf(v)]}` });
-    return;
-  }
-  if (s.type === "object") return walkObject(s, v as Record<string, unknown>, path, out, join);
-  if (s.type === "array") return walkArray(s, v as unknown[], path, out, join);
-  if (s.type === "string") return walkString(s, v as string, path, out);
-  if ((s.type === "integer" || s.type === "number") && s.minimum !== undefined && (v as number) < s.minimum) {
+  } else if (s.type === "object") walkObject(s, v as Record<string, unknown>, path, out, join);
+  else if (s.type === "array") walkArray(s, v as unknown[], path, out, join);
+  else if (s.type === "string") walkString(s, v as string, path, out);
+  else if (s.minimum !== undefined && typeof v === "number" && v < s.minimum) {
     out.push({ path, message: `must be at least ${s.minimum}, got ${v}` });
   }
 }
@@ -128,14 +124,18 @@ function walkArray(s: Schema, v: unknown[], path: string, out: RawProblem[], joi
   if (s.minItems !== undefined && v.length < s.minItems) {
     out.push({ path, message: `needs at least ${s.minItems} item${s.minItems === 1 ? "" : "s"}` });
   }
-  if (s.items) v.forEach((x, i) => walk(s.items!, x, `${path}[${i}]`, out, join));
+  if (!s.items) return;
+  for (let i = 0; i < v.length; i++) walk(s.items, v[i], `${path}[${i}]`, out, join);
 }
 
 function walkString(s: Schema, v: string, path: string, out: RawProblem[]): void {
   if (s.minLength !== undefined && v.length < s.minLength) out.push({ path, message: "must not be empty" });
   if (!s.pattern) return;
   let re = regexps.get(s.pattern);
-  if (!re) regexps.set(s.pattern, (re = new RegExp(s.pattern)));
+  if (!re) {
+    re = new RegExp(s.pattern);
+    regexps.set(s.pattern, re);
+  }
   if (!re.test(v)) out.push({ path, message: `${show(v)} does not match ${s.pattern}` });
 }
 
