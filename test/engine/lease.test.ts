@@ -1,0 +1,93 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { WorkflowDefinition } from "../../src/engine/definition/types.js";
+import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
+import { silentLogger } from "../../src/log.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { catalogOf, poolOnlyClients, probe, step, waitFor, workflow } from "./fixtures/defs.js";
+
+let db: TestDatabase;
+const engines: Engine[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase("engine_lease");
+});
+afterEach(async () => {
+  for (const e of engines.splice(0)) await e.stop({ graceMs: 0 });
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+function engine(defs: WorkflowDefinition[], p: ReturnType<typeof probe>, extra: Partial<EngineOptions>) {
+  const e = createEngine({
+    pool: db.pool,
+    catalog: catalogOf(defs),
+    clients: poolOnlyClients(db.pool),
+    log: silentLogger(),
+    stepKinds: { probe: p.kind },
+    pollMs: 50,
+    ...extra,
+  });
+  engines.push(e);
+  return e;
+}
+
+describe("leases between engines", () => {
+  it("two engines on one database execute every run exactly once", async () => {
+    const p = probe();
+    const wf = workflow("shared", [
+      step("probe", { key: "${{ event.n }}" }),
+      step("probe", { key: "${{ event.n }}-2" }),
+    ]);
+    const a = engine([wf], p, { owner: "a", maxRuns: 5 });
+    const b = engine([wf], p, { owner: "b", maxRuns: 5 });
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push((await a.trigger("shared", { n: `n${i}` })).runId);
+    await Promise.all([a.start(), b.start()]);
+    for (const id of ids) expect((await a.waitForRun(id)).status).toBe("succeeded");
+    for (let i = 0; i < 40; i++) {
+      expect(p.tries(`n${i}`)).toBe(1);
+      expect(p.tries(`n${i}-2`)).toBe(1);
+    }
+  });
+
+  it("keeps a run on its engine while the lease is renewed, and stops it there when the lease is lost", async () => {
+    const p = probe();
+    const wf = workflow("held", [step("probe", { key: "h", gate: "h" })]);
+    const a = engine([wf], p, { owner: "a", leaseMs: 300 });
+    await a.start();
+    const { runId } = await a.trigger("held");
+    await waitFor(() => p.tries("h") === 1);
+    const b = engine([wf], p, { owner: "b", leaseMs: 300 });
+    await b.start();
+    await new Promise((r) => setTimeout(r, 700));
+    expect(b.inFlight()).toBe(0);
+    expect(p.tries("h")).toBe(1);
+    await b.stop();
+    // Another owner takes the run (as if A had stalled past its lease): A must stop executing it.
+    await db.pool.query("UPDATE skyflow.runs SET lease_owner = 'thief' WHERE id = $1", [runId]);
+    await waitFor(() => p.aborted("h") === 1);
+    expect(a.inFlight()).toBe(0);
+  });
+
+  it("hands its runs back on stop so another engine resumes them at once", async () => {
+    const p = probe();
+    const wf = workflow("handover", [
+      step("probe", { key: "first" }, { id: "first" }),
+      step("probe", { key: "second", gate: "second" }, { id: "second" }),
+    ]);
+    const a = engine([wf], p, { owner: "a", leaseMs: 60_000 });
+    await a.start();
+    const { runId } = await a.trigger("handover");
+    await waitFor(() => p.tries("second") === 1);
+    await a.stop({ graceMs: 0 });
+    const row = await db.pool.query("SELECT status, lease_owner FROM skyflow.runs WHERE id = $1", [runId]);
+    expect(row.rows[0]).toEqual({ status: "waiting", lease_owner: null });
+    p.open("second");
+    const b = engine([wf], p, { owner: "b", leaseMs: 60_000 });
+    await b.start();
+    expect((await b.waitForRun(runId)).status).toBe("succeeded");
+    expect(p.tries("first")).toBe(1);
+    expect(p.tries("second")).toBe(2);
+  });
+});
