@@ -78,7 +78,7 @@ export async function insertRecord(
   ];
   const values = [key, "", "u1", "u1", "u1", ...names.map((n) => fields[n])];
   const ph = ["$1", "$2", "$3", "now() at time zone 'utc'", "$4", "now() at time zone 'utc'", "$5"];
-  names.forEach((_, i) => ph.push(`$${i + 6}`));
+  for (let i = 0; i < names.length; i++) ph.push(`$${i + 6}`);
   await db.query(
     `INSERT INTO ${ident(schema)}.${ident(type)} (${cols.map(ident).join(", ")}) VALUES (${ph.join(", ")})`,
     values,

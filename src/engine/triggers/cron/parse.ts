@@ -60,9 +60,11 @@ export function nextFire(schedule: string, timezone: string, after: Date): Date 
   return pattern(schedule, timezone).nextRun(after);
 }
 
-/** The last fire time at or before `at`. */
-export function previousFire(schedule: string, timezone: string, at: Date): Date | null {
-  return pattern(schedule, timezone).previousRuns(1, new Date(at.getTime() + 1))[0] ?? null;
+/** The last `n` fire times at or before `at`, oldest first. */
+export function previousFires(schedule: string, timezone: string, at: Date, n: number): Date[] {
+  return pattern(schedule, timezone)
+    .previousRuns(n, new Date(at.getTime() + 1))
+    .reverse();
 }
 
 /** Throws croner's message for a bad pattern or timezone (the definition loader may use it). */
