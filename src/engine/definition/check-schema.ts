@@ -1,5 +1,6 @@
 // Validation against the typebox schema: a compiled check for the fast path, then a walk of the same JSON
 // Schema for messages an author can act on (nearest key, expected type, quoting hints). No I/O.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${{ }} is the workflow expression syntax, not a JS template
 import { Compile } from "typebox/compile";
 import { nearest } from "./nearest.js";
 import { WorkflowFile } from "./schema.js";
@@ -25,6 +26,8 @@ interface Schema {
   pattern?: string;
   minimum?: number;
   minLength?: number;
+  /** How "expected ..." messages name this schema. */
+  "x-expected"?: string;
 }
 
 let compiled: { Check(v: unknown): boolean } | undefined;
@@ -59,9 +62,11 @@ const NOUN: Record<string, string> = {
 
 /** How a schema reads in "expected ..." messages. */
 export function describe(s: Schema): string {
+  if (s["x-expected"]) return s["x-expected"];
   if (s.anyOf) return [...new Set(s.anyOf.map(describe))].join(" or ");
   if (s.enum) return `one of ${s.enum.join(", ")}`;
   if (s.pattern?.startsWith("^\\s*\\$\\{\\{")) return "an expression ${{ }}";
+  if (s.pattern) return `text matching ${s.pattern}`;
   if (
     s.type === "object" &&
     s.properties &&
@@ -136,7 +141,7 @@ function walkString(s: Schema, v: string, path: string, out: RawProblem[]): void
     re = new RegExp(s.pattern);
     regexps.set(s.pattern, re);
   }
-  if (!re.test(v)) out.push({ path, message: `${show(v)} does not match ${s.pattern}` });
+  if (!re.test(v)) out.push({ path, message: `expected ${describe(s)}, got ${show(v)}` });
 }
 
 /** A union: the branch that fits, else the problems of the branch of the right type, else "expected A or B". */
@@ -152,11 +157,36 @@ function walkUnion(s: Schema, v: unknown, path: string, out: RawProblem[], join:
     t.b.required?.every((k) => typeof v === "object" && v !== null && k in v),
   );
   const pick = keyed.length === 1 ? keyed : typed.length === 1 ? typed : [];
-  if (pick.length === 1) {
+  const b = pick[0]?.b;
+  if (b && !(typeof v === "string" && b.pattern)) {
     out.push(...pick[0]!.probs);
     return;
   }
+  const kinds = singleKeyBranches(s);
+  const keys = v && typeof v === "object" && !Array.isArray(v) ? Object.keys(v) : [];
+  if (kinds && keys.length > 0) {
+    const unknown = keys.filter((k) => !kinds.includes(k));
+    const near = unknown.length === 1 ? nearest(unknown[0]!, kinds) : undefined;
+    const got = keys.map((k) => `"${k}"`).join(", ");
+    out.push({
+      path,
+      message: `expected one of ${kinds.join(", ")}, got ${got}${near ? ` (did you mean "${near}"?)` : ""}`,
+    });
+    return;
+  }
   out.push({ path, message: `expected ${describe(s)}, got ${describeValue(v)}` });
+}
+
+/** The keys of a union of one-key mappings (the trigger kinds), else undefined. */
+function singleKeyBranches(s: Schema): string[] | undefined {
+  const keys: string[] = [];
+  for (const b of s.anyOf ?? []) {
+    const inner = b.anyOf ? singleKeyBranches(b) : b.required?.length === 1 ? [b.required[0]!] : undefined;
+    if (b.type === "array") continue;
+    if (!inner) return undefined;
+    keys.push(...inner);
+  }
+  return keys.length > 0 ? keys : undefined;
 }
 
 function describeValue(v: unknown): string {

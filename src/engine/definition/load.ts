@@ -24,8 +24,9 @@ export interface LoadResult {
 
 export function loadWorkflowSource(file: string, text: string, opts: LoadOptions = {}): LoadResult {
   const y = parseYaml(file, text);
-  if (y.problems.length > 0 && y.value === undefined) return { problems: y.problems };
-  const problems = [...y.problems];
+  // YAML-level problems (syntax, unknown anchors, expressions read as mappings) make the structure unreliable.
+  if (y.problems.length > 0) return { problems: y.problems };
+  const problems: Problem[] = [];
   const raw = y.value;
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     const message = "a workflow file is a mapping with at least `on` and `steps`";

@@ -1,5 +1,6 @@
 // The one schema of a workflow file (typebox): runtime validation, the TypeScript types of the raw file and
 // the published JSON Schema (`skyflow schema`, schema/workflow.schema.json) all come from here. No I/O.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${{ }} is the workflow expression syntax, not a JS template
 import Type, { type Static, type TObject, type TOptional, type TSchema } from "typebox";
 
 type Props = Record<string, TSchema>;
@@ -41,7 +42,10 @@ const Condition = Type.Union([Type.String({ minLength: 1 }), Type.Boolean()], {
 
 export const Duration = Type.Union(
   [Type.String({ pattern: "^\\d+(ms|s|m|h)$" }), Type.Integer({ minimum: 0 })],
-  { description: "250ms, 10s, 5m, 1h, or a number of milliseconds" },
+  {
+    description: "250ms, 10s, 5m, 1h, or a number of milliseconds",
+    "x-expected": "a duration (250ms, 10s, 5m, 1h, or a number of milliseconds)",
+  },
 );
 
 const StringList = Templated(Type.Array(Type.String()));
@@ -116,7 +120,11 @@ export const KIND_NAMES = Object.keys(KINDS) as StepKindName[];
 
 export const Step = Obj(
   {
-    id: Type.String({ pattern: "^[a-z][a-z0-9_]*$", description: "Needed to read the step's output" }),
+    id: Type.String({
+      pattern: "^[a-z][a-z0-9_]*$",
+      description: "Needed to read the step's output",
+      "x-expected": "an id of lowercase letters, digits and _, starting with a letter",
+    }),
     name: Type.String(),
     if: Condition,
     retry: Retry,
@@ -165,7 +173,11 @@ export const Trigger = Type.Union([RecordTrigger, PubsubTrigger, CronTrigger]);
 
 export const WorkflowFile = Obj(
   {
-    name: Type.String({ pattern: "^[a-z0-9][a-z0-9_-]*$", description: "Default: the file name" }),
+    name: Type.String({
+      pattern: "^[a-z0-9][a-z0-9_-]*$",
+      description: "Default: the file name",
+      "x-expected": "a name of lowercase letters, digits, _ and -",
+    }),
     description: Type.String(),
     enabled: Type.Boolean(),
     on: Type.Union([Trigger, Type.Array(Trigger, { minItems: 1 })]),

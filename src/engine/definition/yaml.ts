@@ -1,5 +1,6 @@
 // YAML text -> plain JS value plus the position of every path, with hints for the usual YAML traps
 // (unquoted ": ", flow collections, expressions read as mappings). Anchors, aliases and << merges work. No I/O.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${{ }} is the workflow expression syntax, not a JS template
 import {
   type Alias,
   type Document,
@@ -129,7 +130,7 @@ function mapValue(node: YAMLMap, path: string, ctx: WalkCtx): unknown {
       ctx,
       node.range![0],
       path,
-      `${src.trim()} was read as a YAML mapping; write an expression as "\${${src.trim()}}" in quotes`,
+      `${src.trim()} was read as a YAML mapping; write an expression as "$${src.trim()}" in quotes`,
     );
     return src;
   }
@@ -188,14 +189,14 @@ function yamlErrors(file: string, text: string, doc: Document, pos: (o: number) 
     if (seen.has(p.line)) continue;
     seen.add(p.line);
     const lineText = lines[p.line - 1] ?? "";
-    const hint = yamlHint(err.code, lineText);
+    const hint = yamlHint(err.code, lineText, err.message);
     const message = `YAML syntax error: ${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+.*$/, "")}`;
     out.push({ file, ...p, path: "", message: hint ? `${message}; ${hint}` : message });
   }
   return out;
 }
 
-function yamlHint(code: string, line: string): string {
+function yamlHint(code: string, line: string, message: string): string {
   const value = /^\s*(?:-\s+)?[^\s:#][^:#]*:\s+(.*)$/.exec(line)?.[1] ?? line.trim();
   if (/\$\{\{/.test(line) && /[[{]/.test(line.replace(/\$\{\{[\s\S]*?\}\}/g, ""))) {
     return 'an expression inside [ ] or { } must be quoted: "${{ ... }}"';
@@ -207,6 +208,7 @@ function yamlHint(code: string, line: string): string {
   if (/^[[{]/.test(value) && code === "UNEXPECTED_TOKEN") {
     return `a value starting with "${value[0]}" is read as a ${value[0] === "[" ? "list" : "mapping"}; quote the whole value`;
   }
+  if (code === "MISSING_CHAR" && /quote/.test(message)) return "a quoted value needs its closing quote";
   if (code === "TAB_AS_INDENT") return "indent with spaces";
   if (code === "DUPLICATE_KEY") return "each key may appear once in a mapping";
   return "";
