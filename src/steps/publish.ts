@@ -12,7 +12,8 @@ export const publish: StepKind<unknown, Record<string, never>> = {
     const b = asMap(ctx.input, "publish");
     const channel = optString(b.channel, "publish.channel");
     if (!channel) throw new FatalStepError("InvalidArgument", "publish.channel: a channel name is required");
-    await ctx.clients.pubsub.publish(channel, b.data ?? null);
+    // A hub closes the socket on a pub without data, so an absent `data` is sent as an empty object.
+    await ctx.clients.pubsub.publish(channel, b.data ?? {});
     return {};
   },
 };

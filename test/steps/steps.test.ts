@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { appSchemaName } from "../../src/config.js";
+import { FatalStepError, type StepError } from "../../src/errors.js";
+import { silentLogger } from "../../src/log.js";
+import { createContainer, type SkygearContainer } from "../../src/skygear/container.js";
+import { createPubsubClient, type PubsubClient } from "../../src/skygear/pubsub.js";
+import { classifyError } from "../../src/steps/classify.js";
+import { stepKinds } from "../../src/steps/registry.js";
+import type { StepClients } from "../../src/steps/types.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import {
+  startTestServer,
+  TEST_API_KEY,
+  TEST_APP_NAME,
+  TEST_MASTER_KEY,
+  type TestServer,
+} from "../helpers/server.js";
+
+let db: TestDatabase;
+let server: TestServer;
+let container: SkygearContainer;
+let pubsub: PubsubClient;
+let listener: PubsubClient;
+let clients: StepClients;
+const schema = appSchemaName(TEST_APP_NAME);
+
+beforeAll(async () => {
+  db = await createTestDatabase("steps");
+  server = await startTestServer(db.pool);
+  container = createContainer({ endpoint: server.url, masterKey: TEST_MASTER_KEY });
+  pubsub = createPubsubClient({ endpoint: server.url, apiKey: TEST_API_KEY });
+  listener = createPubsubClient({ endpoint: server.url, apiKey: TEST_API_KEY });
+  clients = { skygear: container, pool: db.pool, appSchema: schema, pubsub };
+});
+afterAll(async () => {
+  await pubsub.close();
+  await listener.close();
+  await container.transport.close?.();
+  await server.close();
+  await db.drop();
+});
+
+function run(kind: string, input: unknown, signal = new AbortController().signal) {
+  return stepKinds[kind]!.run({
+    input,
+    signal,
+    attempt: 1,
+    idempotencyKey: "r:s",
+    log: silentLogger(),
+    clients,
+  });
+}
+
+async function failure(p: Promise<unknown>): Promise<StepError> {
+  try {
+    await p;
+  } catch (err) {
+    return classifyError(err);
+  }
+  throw new Error("expected the step to fail");
+}
+
+describe("step kinds against the Skygear-compatible server", () => {
+  it("save writes a record as the given user (user/ prefix dropped) and returns it", async () => {
+    const out = (await run("save", {
+      as: "user/alice",
+      record: { _id: "task/t1", title: "Report", status: "open", priority: 4 },
+    })) as { record: Record<string, unknown> };
+    expect(out.record._id).toBe("task/t1");
+    expect(out.record._ownerID).toBe("alice");
+    await run("save", {
+      records: [
+        { _id: "task/t2", title: "Minor", status: "open", priority: 1 },
+        { _id: "task/t3", title: "Done", status: "closed", priority: 5 },
+      ],
+      atomic: true,
+    });
+  });
+
+  it("save fails the step with a per-record error from the server", async () => {
+    const err = await failure(run("save", { records: [{ _id: "task/bad", when: { $type: "nonsense" } }] }));
+    expect(err.errorName).toBe("InvalidArgument");
+    expect(err.retryable).toBe(false);
+  });
+
+  it("query turns the short where and sort forms into predicates and returns records and count", async () => {
+    const out = (await run("query", {
+      type: "task",
+      where: { status: "open", priority: { gte: 1 }, or: [{ title: { like: "Rep%" } }, { title: "Minor" }] },
+      sort: ["-priority"],
+      count: true,
+    })) as { records: { _id: string }[]; count: number };
+    expect(out.records.map((r) => r._id)).toEqual(["task/t1", "task/t2"]);
+    expect(out.count).toBe(2);
+    const notOpen = (await run("query", { type: "task", where: { not: { status: "open" } } })) as {
+      records: { _id: string }[];
+    };
+    expect(notOpen.records.map((r) => r._id)).toEqual(["task/t3"]);
+    const raw = (await run("query", {
+      type: "task",
+      where: ["in", { $type: "keypath", $val: "priority" }, [1, 5]],
+      sort: ["title"],
+      limit: 1,
+    })) as { records: { _id: string }[]; count?: number };
+    expect(raw.records.map((r) => r._id)).toEqual(["task/t3"]);
+    expect(raw.count).toBeUndefined();
+  });
+
+  it("action sends any Skygear action and returns its result", async () => {
+    const out = (await run("action", {
+      name: "record:fetch",
+      params: { database_id: "_public", ids: ["task/t1"] },
+    })) as {
+      result: { _id: string }[];
+    };
+    expect(out.result[0]?._id).toBe("task/t1");
+  });
+
+  it("delete removes records by id and lists them", async () => {
+    const out = await run("delete", { ids: ["task/t3"] });
+    expect(out).toEqual({ deleted: ["task/t3"] });
+    const left = (await run("query", { type: "task" })) as { records: unknown[] };
+    expect(left.records).toHaveLength(2);
+  });
+
+  it("sql runs with the app schema first on the search path and bound parameters only", async () => {
+    await db.pool.query(`CREATE TABLE ${schema}.counters (name text PRIMARY KEY, n int NOT NULL)`);
+    await db.pool.query(`INSERT INTO ${schema}.counters VALUES ('task', 0)`);
+    const out = await run("sql", {
+      statement: "UPDATE counters SET n = n + 1 WHERE name = $1 RETURNING n",
+      params: ["task"],
+    });
+    expect(out).toEqual({ rows: [{ n: 1 }], row_count: 1 });
+    expect(stepKinds.sql!.parse({ statement: "SELECT '${{ event.id }}'" })).toHaveLength(1);
+  });
+
+  it("sql classifies errors by SQLSTATE: a syntax error is fatal, a serialization failure retryable", async () => {
+    const syntax = await failure(run("sql", { statement: "SELEC 1" }));
+    expect(syntax).toBeInstanceOf(FatalStepError);
+    expect(syntax.errorName).toBe("SqlError");
+    const serial = await failure(
+      run("sql", { statement: "DO $$ BEGIN RAISE EXCEPTION 'conflict' USING ERRCODE = '40001'; END $$" }),
+    );
+    expect(serial.errorName).toBe("SqlError");
+    expect(serial.retryable).toBe(true);
+  });
+
+  it("sql stops the statement when the try is aborted", async () => {
+    const ac = new AbortController();
+    const p = failure(run("sql", { statement: "SELECT pg_sleep(10)" }, ac.signal));
+    setTimeout(() => ac.abort(), 100);
+    const started = Date.now();
+    await p;
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it("publish sends data on a channel", async () => {
+    const got = new Promise((resolve) => listener.subscribe("task-events", resolve));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await run("publish", { channel: "task-events", data: { id: "task/t1" } })).toEqual({});
+    expect(await got).toEqual({ id: "task/t1" });
+  });
+
+  it("push returns the server's per-user answer", async () => {
+    const out = (await run("push", {
+      users: ["user/alice"],
+      notification: { fcm: { notification: { title: "Hi" } } },
+    })) as {
+      results: { _id: string }[];
+    };
+    expect(out.results).toEqual([{ _id: "alice" }]);
+  });
+});
