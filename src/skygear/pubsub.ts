@@ -172,9 +172,7 @@ export class PubsubClient extends EventEmitter implements PubsubPublisher {
   }
 
   private nextDelay(): number {
-    const base = Math.min(this.maxMs, this.initialMs * 2 ** Math.min(this.attempt, 30));
-    this.attempt++;
-    return Math.round(base * (0.5 + 0.5 * this.random()));
+    return backoffDelay(this.attempt++, this.initialMs, this.maxMs, this.random());
   }
 
   private write(p: Pending): void {
@@ -198,6 +196,12 @@ export class PubsubClient extends EventEmitter implements PubsubPublisher {
   private sendControl(action: "sub" | "unsub", channel: string): void {
     if (this.isOpen) this.ws!.send(JSON.stringify({ action, channel }));
   }
+}
+
+/** initialMs * 2^attempt capped at maxMs, then scaled to 50-100% so reconnecting clients spread out. */
+export function backoffDelay(attempt: number, initialMs: number, maxMs: number, random: number): number {
+  const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
+  return Math.round(base * (0.5 + 0.5 * random));
 }
 
 export function hubUrl(endpoint: string, hub: "public" | "internal"): string {
