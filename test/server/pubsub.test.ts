@@ -169,6 +169,23 @@ describe("frames", () => {
   });
 });
 
+describe("shutdown", () => {
+  it("closes open pubsub sockets and refuses new connections when the server closes", async () => {
+    const other = await startTestServer(db.pool);
+    const ws = new WebSocket(`${other.url.replace(/^http/, "ws")}pubsub?api_key=${TEST_API_KEY}`);
+    open.push(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+    });
+    const closed = new Promise<void>((r) => ws.once("close", () => r()));
+    await other.close();
+    await closed;
+    expect(other.handler.hubs.public.connectionCount).toBe(0);
+    await expect(fetch(other.url, { method: "POST" })).rejects.toThrow();
+  });
+});
+
 describe("Hub", () => {
   function socket(buffered: number): HubSocket & { sent: string[] } {
     const sent: string[] = [];
