@@ -1,0 +1,113 @@
+// Pubsub trigger: one leader per channel among engines sharing a database, takeover, `when`, event ids.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
+import { silentLogger } from "../../../src/log.js";
+import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+import { catalog, runsOf, waitFor, when, workflow } from "./helpers.js";
+
+let db: TestDatabase;
+const running: Triggers[] = [];
+
+/** An in-process hub: each engine gets its own client; the test sees who subscribed to what. */
+function hub() {
+  const subs = new Map<string, Map<string, (data: unknown) => void>>();
+  return {
+    client(name: string) {
+      return {
+        subscribe(channel: string, handler: (data: unknown) => void) {
+          const m = subs.get(channel) ?? new Map();
+          subs.set(channel, m);
+          m.set(name, handler);
+          return () => m.delete(name);
+        },
+      };
+    },
+    subscribers: (channel: string) => [...(subs.get(channel)?.keys() ?? [])],
+    publish(channel: string, data: unknown) {
+      for (const h of subs.get(channel)?.values() ?? []) h(data);
+    },
+  };
+}
+
+async function start(cat: ReturnType<typeof catalog>, pubsub: ReturnType<ReturnType<typeof hub>["client"]>) {
+  const t = await startTriggers({
+    pool: db.pool,
+    catalog: cat,
+    appSchema: "app_ps",
+    wake: () => {},
+    log: silentLogger(),
+    pubsub,
+    pollMs: 200,
+  });
+  running.push(t);
+  return t;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase("triggers_pubsub");
+});
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((t) => t.stop()));
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+describe("pubsub trigger", () => {
+  it("lets exactly one of two engines subscribe, and the other take over when it stops", async () => {
+    const h = hub();
+    const cat = catalog([workflow("orders", [{ kind: "pubsub", channel: "orders" }])]);
+    const a = await start(cat, h.client("a"));
+    const b = await start(cat, h.client("b"));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(h.subscribers("orders")).toHaveLength(1);
+    const leader = h.subscribers("orders")[0];
+    await (leader === "a" ? a : b).stop();
+    const next = await waitFor(
+      async () => h.subscribers("orders"),
+      (s) => s.length === 1 && s[0] !== leader,
+      5_000,
+    );
+    expect(next).toEqual([leader === "a" ? "b" : "a"]);
+  });
+
+  it("starts a run per message that passes `when`, each with its own event id", async () => {
+    const h = hub();
+    const cat = catalog([
+      workflow("big_orders", [{ kind: "pubsub", channel: "shop", when: when("event.data.total > 100.0") }]),
+    ]);
+    await start(cat, h.client("a"));
+    await waitFor(
+      async () => h.subscribers("shop"),
+      (s) => s.length === 1,
+    );
+    h.publish("shop", { total: 50 });
+    h.publish("shop", { total: 150 });
+    h.publish("shop", { total: 150 });
+    const runs = await waitFor(
+      () => runsOf(db.pool, "big_orders"),
+      (r) => r.length === 2,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await runsOf(db.pool, "big_orders")).toHaveLength(2);
+    expect(runs[0]!.event).toMatchObject({ type: "pubsub", channel: "shop", data: { total: 150 } });
+    expect(runs[0]!.event_id).not.toBe(runs[1]!.event_id);
+  });
+
+  it("unsubscribes from a channel no workflow uses any more", async () => {
+    const h = hub();
+    const cat = catalog([workflow("temp", [{ kind: "pubsub", channel: "tmp" }])]);
+    await start(cat, h.client("a"));
+    await waitFor(
+      async () => h.subscribers("tmp"),
+      (s) => s.length === 1,
+    );
+    cat.set([]);
+    expect(
+      await waitFor(
+        async () => h.subscribers("tmp"),
+        (s) => s.length === 0,
+      ),
+    ).toEqual([]);
+  });
+});
