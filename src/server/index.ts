@@ -56,15 +56,17 @@ export function createSkygearHandler(opts: SkygearHandlerOptions): SkygearServer
 
   let readyPromise: Promise<void> | undefined;
   const ready = () => {
-    readyPromise ??= (async () => {
-      await ensureAppSchema(opts.pool, opts.config.schema);
-      await ensureAuthColumns(opts.pool, opts.config.schema);
-      await ensureOutboxColumns(opts.pool, opts.config.schema);
-    })();
-    // A failed bootstrap (database down) is retried by the next request.
-    readyPromise.catch(() => {
-      readyPromise = undefined;
-    });
+    if (!readyPromise) {
+      readyPromise = (async () => {
+        await ensureAppSchema(opts.pool, opts.config.schema);
+        await ensureAuthColumns(opts.pool, opts.config.schema);
+        await ensureOutboxColumns(opts.pool, opts.config.schema);
+      })();
+      // A failed bootstrap (database down) is retried by the next request.
+      readyPromise.catch(() => {
+        readyPromise = undefined;
+      });
+    }
     return readyPromise;
   };
   let closed = false;
