@@ -115,7 +115,7 @@ function walkObject(
   }
   for (const [key, x] of Object.entries(v)) {
     const p = join(path, key);
-    const sub = props[key] ?? (s.patternProperties ? Object.values(s.patternProperties)[0] : undefined);
+    const sub = props[key] ?? patternSchema(s, key);
     if (sub) walk(sub, x, p, out, join);
     else if (s.additionalProperties === false) {
       const near = nearest(key, Object.keys(props));
@@ -123,6 +123,21 @@ function walkObject(
       out.push({ path: p, atKey: true, message: `unknown key "${key}"${hint}` });
     }
   }
+}
+
+function patternSchema(s: Schema, key: string): Schema | undefined {
+  for (const [pattern, sub] of Object.entries(s.patternProperties ?? {}))
+    if (regexp(pattern).test(key)) return sub;
+  return undefined;
+}
+
+function regexp(pattern: string): RegExp {
+  let re = regexps.get(pattern);
+  if (!re) {
+    re = new RegExp(pattern);
+    regexps.set(pattern, re);
+  }
+  return re;
 }
 
 function walkArray(s: Schema, v: unknown[], path: string, out: RawProblem[], join: Join): void {
@@ -136,12 +151,7 @@ function walkArray(s: Schema, v: unknown[], path: string, out: RawProblem[], joi
 function walkString(s: Schema, v: string, path: string, out: RawProblem[]): void {
   if (s.minLength !== undefined && v.length < s.minLength) out.push({ path, message: "must not be empty" });
   if (!s.pattern) return;
-  let re = regexps.get(s.pattern);
-  if (!re) {
-    re = new RegExp(s.pattern);
-    regexps.set(s.pattern, re);
-  }
-  if (!re.test(v)) out.push({ path, message: `expected ${describe(s)}, got ${show(v)}` });
+  if (!regexp(s.pattern).test(v)) out.push({ path, message: `expected ${describe(s)}, got ${show(v)}` });
 }
 
 /** A union: the branch that fits, else the problems of the branch of the right type, else "expected A or B". */

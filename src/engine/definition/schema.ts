@@ -192,6 +192,8 @@ export const WorkflowFile = Obj(
   ["on", "steps"],
   {
     title: "skyflow workflow",
+    // Free keys for YAML anchors, as in docker-compose: `x-common: &common {...}`.
+    patternProperties: { "^x-": {} },
     description: "One skyflow workflow: a trigger and the steps it runs",
   },
 );

@@ -139,7 +139,7 @@ function mapValue(node: YAMLMap, path: string, ctx: WalkCtx): unknown {
   for (const pair of node.items) {
     if (!isPair(pair)) continue;
     const k = pair.key as Node | null;
-    if (isScalar(k) && k.value === "<<" && !isQuoted(k)) {
+    if (isScalar(k) && isMergeKey(k)) {
       merged.push(...mergeSources(pair.value as Node, path, ctx));
       continue;
     }
@@ -164,8 +164,11 @@ function mapValue(node: YAMLMap, path: string, ctx: WalkCtx): unknown {
   return out;
 }
 
-function isQuoted(s: Scalar): boolean {
-  return s.type === Scalar.QUOTE_DOUBLE || s.type === Scalar.QUOTE_SINGLE;
+/** With `merge: true` the yaml package gives an unquoted `<<` key a symbol value. */
+function isMergeKey(s: Scalar): boolean {
+  const quoted = s.type === Scalar.QUOTE_DOUBLE || s.type === Scalar.QUOTE_SINGLE;
+  const v = s.value;
+  return !quoted && (v === "<<" || (typeof v === "symbol" && v.description === "<<"));
 }
 
 function mergeSources(v: Node, path: string, ctx: WalkCtx): Record<string, unknown>[] {
