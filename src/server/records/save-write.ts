@@ -1,5 +1,5 @@
-// Writes one record of record:save inside a transaction (protocol §5.1, §6.2, §6.3): fetch the stored row,
-// check write or creation access, merge, apply the default access, then UPDATE or INSERT ... RETURNING.
+// Writes one record of record:save inside a transaction (protocol §5.1, §6.2, §6.3): fetch the stored row
+// and the type's rules, check write or creation access, merge, then UPDATE or INSERT ... RETURNING.
 import type pg from "pg";
 import { ident } from "../../db/pool.js";
 import { SkygearServerError } from "../errors.js";
@@ -17,7 +17,24 @@ export interface WriteTarget {
   auth: AuthInfo;
 }
 
+type Row = Record<string, unknown>;
+interface Lookup {
+  existing: Row | undefined;
+  defaultAccess: Ace[] | null;
+  creators: string[];
+}
+
 const NOW = "(now() AT TIME ZONE 'UTC')";
+const SYSTEM = [
+  "_id",
+  "_database_id",
+  "_owner_id",
+  "_access",
+  "_created_at",
+  "_created_by",
+  "_updated_at",
+  "_updated_by",
+];
 
 /** Saves `rec`; returns the stored row as to_jsonb gives it. Errors are SkygearServerErrors or pg errors. */
 export async function writeRecord(
@@ -25,60 +42,95 @@ export async function writeRecord(
   target: WriteTarget,
   rec: IncomingRecord,
   columns: TableColumns,
-): Promise<Record<string, unknown>> {
-  const { auth } = target;
-  const userId = auth.userId;
+): Promise<Row> {
+  const userId = target.auth.userId;
   if (userId === null)
     throw new SkygearServerError("NotAuthenticated", "saving records needs a logged-in user");
-  const table = `${ident(target.schema)}.${ident(rec.id.type)}`;
-  const found = await client.query<{ r: Record<string, unknown> }>(
-    `SELECT to_jsonb(t) AS r FROM ${table} t WHERE t._id = $1 AND t._database_id = $2 FOR UPDATE`,
-    [rec.id.key, target.databaseId],
+  const fields = storable(rec.fields, columns);
+  // Two attempts: a concurrent save may insert the same new record between our lookup and our insert.
+  for (let attempt = 0; ; attempt++) {
+    const found = await lookup(client, target, rec);
+    if (found.existing) return update(client, target, rec, userId, fields, found);
+    checkCreate(rec, target.auth, userId, found.creators);
+    const inserted = await insert(client, target, rec, userId, fields, rec.access ?? found.defaultAccess);
+    if (inserted) return inserted;
+    if (attempt > 0) {
+      throw new SkygearServerError(
+        "Duplicated",
+        `record ${rec.id.type}/${rec.id.key} already exists in another database`,
+      );
+    }
+  }
+}
+
+/** The stored row (locked) and the type's default access and creation roles, in one round trip. */
+async function lookup(client: pg.ClientBase, target: WriteTarget, rec: IncomingRecord): Promise<Lookup> {
+  const s = ident(target.schema);
+  const { rows } = await client.query<{ r: Row | null; dflt: unknown; creators: string[] }>(
+    `WITH cur AS (SELECT to_jsonb(t) AS r FROM ${s}.${ident(rec.id.type)} t
+                   WHERE t._id = $1 AND t._database_id = $2 FOR UPDATE)
+     SELECT (SELECT r FROM cur) AS r,
+            (SELECT default_access FROM ${s}._record_default_access WHERE record_type = $3) AS dflt,
+            ARRAY(SELECT role_id FROM ${s}._record_creation WHERE record_type = $3) AS creators`,
+    [rec.id.key, target.databaseId, rec.id.type],
   );
-  const existing = found.rows[0]?.r;
-  const rules = await typeRules(client, target.schema, rec.id.type);
-  if (existing) {
-    const row = {
-      ownerId: String(existing._owner_id),
-      databaseId: target.databaseId,
-      access: storedAccess(existing._access),
-    };
-    if (!canAccess(row, auth, "write"))
-      throw new SkygearServerError("PermissionDenied", "no permission to modify this record");
-  } else {
-    checkCreate(rec, auth, userId, rules.creators);
+  const row = rows[0]!;
+  return { existing: row.r ?? undefined, defaultAccess: storedAccess(row.dflt), creators: row.creators };
+}
+
+async function update(
+  client: pg.ClientBase,
+  target: WriteTarget,
+  rec: IncomingRecord,
+  userId: string,
+  fields: Map<string, Value>,
+  found: Lookup,
+): Promise<Row> {
+  const existing = found.existing!;
+  const row = {
+    ownerId: String(existing._owner_id),
+    databaseId: target.databaseId,
+    access: storedAccess(existing._access),
+  };
+  if (!canAccess(row, target.auth, "write")) {
+    throw new SkygearServerError("PermissionDenied", "no permission to modify this record");
   }
   // Given _access wins; otherwise the type's default (even over a stored ACL, as v1 does); else keep.
-  const access: Ace[] | null =
-    rec.access ?? rules.defaultAccess ?? (existing ? storedAccess(existing._access) : null);
-  const fields = storable(rec.fields, columns);
+  const access = rec.access ?? found.defaultAccess ?? row.access;
   const params = new Params();
-  const accessSQL = `${params.add(access === null ? null : JSON.stringify(access))}::jsonb`;
-  if (existing) {
-    const sets = [`_access = ${accessSQL}`, `_updated_at = ${NOW}`, `_updated_by = ${params.add(userId)}`];
-    for (const [name, v] of fields) sets.push(`${ident(name)} = ${valueSQL(v, params)}`);
-    const sql = `UPDATE ${table} AS t SET ${sets.join(", ")} WHERE t._id = ${params.add(rec.id.key)}
-      AND t._database_id = ${params.add(target.databaseId)} RETURNING to_jsonb(t) AS r`;
-    return (await client.query<{ r: Record<string, unknown> }>(sql, params.values)).rows[0]!.r;
-  }
-  const user = params.add(userId);
-  const cols = [
-    "_id",
-    "_database_id",
-    "_owner_id",
-    "_access",
-    "_created_at",
-    "_created_by",
-    "_updated_at",
-    "_updated_by",
+  const sets = [
+    `_access = ${params.add(access === null ? null : JSON.stringify(access))}::jsonb`,
+    `_updated_at = ${NOW}`,
+    `_updated_by = ${params.add(userId)}`,
   ];
+  for (const [name, v] of fields) sets.push(`${ident(name)} = ${valueSQL(v, params)}`);
+  const sql = `UPDATE ${ident(target.schema)}.${ident(rec.id.type)} AS t SET ${sets.join(", ")}
+    WHERE t._id = ${params.add(rec.id.key)} AND t._database_id = ${params.add(target.databaseId)}
+    RETURNING to_jsonb(t) AS r`;
+  return (await client.query<{ r: Row }>(sql, params.values)).rows[0]!.r;
+}
+
+/** INSERT; undefined when a row with this `_id` appeared meanwhile (ON CONFLICT on UNIQUE(_id) only). */
+async function insert(
+  client: pg.ClientBase,
+  target: WriteTarget,
+  rec: IncomingRecord,
+  userId: string,
+  fields: Map<string, Value>,
+  access: Ace[] | null,
+): Promise<Row | undefined> {
+  const params = new Params();
+  const user = params.add(userId);
+  const accessSQL = `${params.add(access === null ? null : JSON.stringify(access))}::jsonb`;
+  const cols = [...SYSTEM];
   const vals = [params.add(rec.id.key), params.add(target.databaseId), user, accessSQL, NOW, user, NOW, user];
   for (const [name, v] of fields) {
     cols.push(ident(name));
     vals.push(valueSQL(v, params));
   }
-  const sql = `INSERT INTO ${table} AS t (${cols.join(", ")}) VALUES (${vals.join(", ")}) RETURNING to_jsonb(t) AS r`;
-  return (await client.query<{ r: Record<string, unknown> }>(sql, params.values)).rows[0]!.r;
+  const sql = `INSERT INTO ${ident(target.schema)}.${ident(rec.id.type)} AS t (${cols.join(", ")})
+    VALUES (${vals.join(", ")}) ON CONFLICT (_id) DO NOTHING RETURNING to_jsonb(t) AS r`;
+  return (await client.query<{ r: Row }>(sql, params.values)).rows[0]?.r;
 }
 
 /** Creation ACL (`_record_creation`) and the built-in user table: users are made by auth:signup. */
@@ -95,28 +147,13 @@ function checkCreate(rec: IncomingRecord, auth: AuthInfo, userId: string, creato
   }
 }
 
-async function typeRules(
-  client: pg.ClientBase,
-  schema: string,
-  recordType: string,
-): Promise<{ defaultAccess: Ace[] | null; creators: string[] }> {
-  const s = ident(schema);
-  const { rows } = await client.query<{ dflt: unknown; creators: string[] }>(
-    `SELECT (SELECT default_access FROM ${s}._record_default_access WHERE record_type = $1) AS dflt,
-            ARRAY(SELECT role_id FROM ${s}._record_creation WHERE record_type = $1) AS creators`,
-    [recordType],
-  );
-  return { defaultAccess: storedAccess(rows[0]?.dflt), creators: rows[0]?.creators ?? [] };
-}
-
 /** Fields that become columns: seq and unknown values are never written; null needs an existing column. */
 function storable(fields: Map<string, Value>, columns: TableColumns): Map<string, Value> {
   const out = new Map<string, Value>();
   for (const [name, v] of fields) {
     if (v.kind === "seq" || v.kind === "unknown" || v.kind === "keypath") continue;
-    if (v.kind === "null" && !columns.has(name)) continue;
     const col = columns.get(name);
-    if (v.kind === "null" && col?.type === "seq") continue;
+    if (v.kind === "null" && (!col || col.type === "seq")) continue;
     out.set(name, v);
   }
   return out;

@@ -263,6 +263,16 @@ describe("record:query transient include", () => {
     expect(plain[0]).not.toHaveProperty("_transient");
   });
 
+  it("includes the owner's user record through _owner", async () => {
+    await save(app, [{ _id: "user/alice", nickname: "Al" }], alice);
+    const [rec] = await query(
+      app,
+      { record_type: "item", predicate: ["eq", kp("_id"), "1"], include: { who: kp("_owner") } },
+      bob,
+    );
+    expect((rec!._transient as Rec).who).toMatchObject({ _id: "user/alice", nickname: "Al" });
+  });
+
   it("include of a field that is not a reference is 120", async () => {
     expect(
       (await callError(app, "record:query", { record_type: "item", include: { x: kp("name") } }, alice)).code,

@@ -345,6 +345,19 @@ describe("record:save access", () => {
   });
 });
 
+describe("record:save concurrency", () => {
+  it("concurrent saves of one new record all succeed: one creates it, the others update it", async () => {
+    await save(app, [{ _id: "race/warmup", n: 0 }], alice);
+    for (let round = 1; round <= 5; round++) {
+      const out = await Promise.all(
+        [1, 2, 3, 4, 5, 6].map((n) => save(app, [{ _id: `race/r${round}`, n }], alice).then((r) => r[0]!)),
+      );
+      expect(out.map((r) => r._type)).toEqual(Array(6).fill("record"));
+    }
+    expect(await countRows(db.pool, "race")).toBe(6);
+  });
+});
+
 describe("record:save on user records", () => {
   it("a user may update their own user record but not create one for someone else", async () => {
     const [own] = await save(app, [{ _id: "user/erin", nickname: "E" }], user("erin"));
