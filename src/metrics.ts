@@ -13,16 +13,20 @@ export interface MetricsOptions {
   workflowStatuses?: () => Record<string, number>;
 }
 
+export interface TriggerStatsLike {
+  outboxDepth?: number;
+  lagMs?: number;
+  cronLatenessMs?: number;
+}
+
 export interface Metrics {
   registry: Registry;
   runStarted(workflow: string): void;
   runFinished(workflow: string, status: string, seconds?: number): void;
   stepFinished(workflow: string, kind: string, status: string, seconds: number): void;
   stepRetried(workflow: string, kind: string): void;
-  /** Time from the change (or message) to its run being queued. */
-  triggerLag(trigger: string, seconds: number): void;
-  /** How late a cron fire was against its schedule. */
-  cronLateness(seconds: number): void;
+  /** The triggers' latest figures (outbox depth, record trigger lag, cron lateness), read at scrape time. */
+  setTriggerStats(read: () => TriggerStatsLike): void;
   /** Time from a workflow file's write to its version being live. */
   reloadLatency(seconds: number): void;
   render(): Promise<string>;
@@ -67,26 +71,15 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     labelNames: ["workflow", "kind"],
     ...reg,
   });
-  const lag = new Histogram({
-    name: "skyflow_trigger_lag_seconds",
-    help: "Time from an event to its run being queued, per trigger kind",
-    labelNames: ["trigger"],
-    buckets: FAST,
-    ...reg,
-  });
-  const lateness = new Histogram({
-    name: "skyflow_cron_lateness_seconds",
-    help: "How late cron fires were against their schedule",
-    buckets: FAST,
-    ...reg,
-  });
   const reload = new Histogram({
     name: "skyflow_reload_latency_seconds",
     help: "Time from a workflow file's write to its new version being live",
     buckets: FAST,
     ...reg,
   });
+  let triggerStats: (() => TriggerStatsLike) | undefined;
   registerGauges(registry, opts);
+  registerTriggerGauges(registry, () => triggerStats?.());
   return {
     registry,
     runStarted: (workflow) => started.inc({ workflow }),
@@ -97,8 +90,9 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     stepFinished: (workflow, kind, status, seconds) =>
       stepDuration.observe({ workflow, kind, status }, seconds),
     stepRetried: (workflow, kind) => retries.inc({ workflow, kind }),
-    triggerLag: (trigger, seconds) => lag.observe({ trigger }, seconds),
-    cronLateness: (seconds) => lateness.observe(seconds),
+    setTriggerStats(read) {
+      triggerStats = read;
+    },
     reloadLatency: (seconds) => reload.observe(seconds),
     render: () => registry.metrics(),
     contentType: registry.contentType,
@@ -141,4 +135,32 @@ function registerGauges(registry: Registry, opts: MetricsOptions): void {
       },
     });
   }
+}
+
+/** The triggers keep their latest lag and lateness; these gauges show them (NaN before the first event). */
+function registerTriggerGauges(registry: Registry, read: () => TriggerStatsLike | undefined): void {
+  const gauge = (name: string, help: string, pick: (s: TriggerStatsLike) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const stats = read();
+        const v = stats ? pick(stats) : undefined;
+        this.set(v === undefined ? Number.NaN : v);
+      },
+    });
+  gauge(
+    "skyflow_trigger_outbox_depth",
+    "Record changes waiting in the trigger outbox (as the triggers last saw it)",
+    (s) => s.outboxDepth,
+  );
+  gauge(
+    "skyflow_trigger_lag_seconds",
+    "Latest delay from a record change's commit to its runs being queued",
+    (s) => (s.lagMs === undefined ? undefined : s.lagMs / 1000),
+  );
+  gauge("skyflow_cron_lateness_seconds", "Latest delay of a cron fire behind its scheduled time", (s) =>
+    s.cronLatenessMs === undefined ? undefined : s.cronLatenessMs / 1000,
+  );
 }

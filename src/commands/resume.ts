@@ -1,12 +1,10 @@
-// Placeholder while the command is being built; replaced by its implementation.
+// `skyflow resume <workflow>`: its triggers start runs again (picked up by running daemons within a second).
+import { pauseOrResume } from "./pause-resume.js";
 import type { Command } from "./types.js";
 
 export const command: Command = {
   name: "resume",
-  summary: "(not available yet)",
-  usage: "skyflow resume",
-  async run(io) {
-    io.stderr.write("skyflow resume: not available yet\n");
-    return 1;
-  },
+  summary: "let a paused workflow's triggers start runs again",
+  usage: "usage: skyflow resume <workflow>",
+  run: (io) => pauseOrResume(io, false),
 };

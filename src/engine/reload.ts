@@ -1,7 +1,7 @@
 // Hot reload: a chokidar watcher on the workflows directory. Events are batched for a few milliseconds, each
 // touched file is validated by the loader, and the batch is swapped into the catalog at once (a rename's
 // unlink and add land together). Broken files keep their last good version; their problems are logged.
-import { readdir } from "node:fs/promises";
+import { mkdir, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type FSWatcher, watch } from "chokidar";
 import { formatProblem } from "../errors.js";
@@ -19,6 +19,8 @@ export interface ReloadOptions {
   beforeApply?: (defs: WorkflowDefinition[]) => Promise<void>;
   /** Called after each applied batch with the write-to-live latency of its newest file. */
   onApplied?: (change: CatalogChange, latencyMs: number | undefined) => void;
+  /** Watch the directory (dev); without it only reloadAll (start, SIGHUP) changes the catalog. */
+  watch?: boolean;
   /** Quiet time that closes a batch; small, because the target is write-to-live under 100 ms. */
   debounceMs?: number;
   now?: () => number;
@@ -31,13 +33,23 @@ export interface Reloader {
 }
 
 const WORKFLOW_FILE = /\.ya?ml$/;
+const RECHECK_MS = 40;
+
+interface Pending {
+  removed: boolean;
+  mtimeMs?: number;
+  /** A second look at a file that loaded broken; it schedules no further look. */
+  recheck: boolean;
+}
 
 /** Loads the directory into the catalog, then watches it. */
 export async function startReloader(opts: ReloadOptions): Promise<Reloader> {
   // Paths stay as given (relative to the working directory), so problems read `workflows/x.yaml:3:5`.
   const dir = opts.dir;
   const now = opts.now ?? Date.now;
-  const pending = new Map<string, { removed: boolean; mtimeMs?: number }>();
+  const pending = new Map<string, Pending>();
+  const rechecks = new Set<NodeJS.Timeout>();
+  const logged = new Map<string, string>();
   let timer: NodeJS.Timeout | undefined;
   let chain: Promise<unknown> = Promise.resolve();
   let closed = false;
@@ -50,7 +62,9 @@ export async function startReloader(opts: ReloadOptions): Promise<Reloader> {
     const defs = results.flatMap((r) => (r.workflow ? [r.workflow] : []));
     if (opts.beforeApply && defs.length) await opts.beforeApply(defs);
     const change = full ? opts.catalog.replaceAll(results) : opts.catalog.apply(results, removed);
-    logChange(opts.log, change);
+    const problems = opts.catalog.problems();
+    for (const f of logged.keys()) if (!problems.has(f)) logged.delete(f);
+    logChange(opts.log, change, logged);
     return change;
   };
 
@@ -62,13 +76,23 @@ export async function startReloader(opts: ReloadOptions): Promise<Reloader> {
     const changed = batch.filter(([, e]) => !e.removed);
     const results = await Promise.all(changed.map(([f]) => loadSafely(opts.load, f)));
     const change = await applyBatch(results, removed, false);
+    // A writer that truncates and then writes can be read in between; look once more shortly after, in
+    // case the event of the final write was folded into the one already handled.
+    for (const b of change.broken) {
+      if (pending.get(b.file) || batch.find(([f]) => f === b.file)?.[1].recheck) continue;
+      const t = setTimeout(() => {
+        rechecks.delete(t);
+        if (!closed) schedule(b.file, false, undefined, true);
+      }, RECHECK_MS);
+      rechecks.add(t);
+    }
     const newest = Math.max(...changed.map(([, e]) => e.mtimeMs ?? 0));
     opts.onApplied?.(change, newest > 0 ? now() - newest : undefined);
   };
 
-  const schedule = (file: string, removed: boolean, mtimeMs?: number) => {
+  const schedule = (file: string, removed: boolean, mtimeMs?: number, recheck = false) => {
     if (!WORKFLOW_FILE.test(file)) return;
-    pending.set(file, { removed, mtimeMs });
+    pending.set(file, { removed, mtimeMs, recheck });
     clearTimeout(timer);
     timer = setTimeout(() => {
       chain = chain.then(flush).catch((err) => opts.log.error({ err }, "workflow reload failed"));
@@ -86,6 +110,17 @@ export async function startReloader(opts: ReloadOptions): Promise<Reloader> {
   };
 
   await reloadAll();
+  if (opts.watch === false) {
+    return {
+      reloadAll,
+      async close() {
+        closed = true;
+        await chain.catch(() => {});
+      },
+    };
+  }
+  // Under `dev` a missing directory is created, so the first file written to it is picked up.
+  await mkdir(dir, { recursive: true });
   const watcher: FSWatcher = watch(dir, {
     ignoreInitial: true,
     depth: 0,
@@ -130,15 +165,16 @@ async function loadSafely(load: ReloadOptions["load"], file: string): Promise<Fi
   }
 }
 
-function logChange(log: Logger, change: CatalogChange): void {
+/** Logs what changed; a broken file's problems are logged once until they change or the file is fixed. */
+function logChange(log: Logger, change: CatalogChange, logged: Map<string, string>): void {
   for (const name of change.added) log.info({ workflow: name }, `workflow ${name} loaded`);
   for (const name of change.updated) log.info({ workflow: name }, `workflow ${name} reloaded`);
   for (const name of change.removed) log.info({ workflow: name }, `workflow ${name} removed`);
   for (const b of change.broken) {
+    const text = b.problems.map(formatProblem).join("\n");
+    if (logged.get(b.file) === text) continue;
+    logged.set(b.file, text);
     const keep = b.kept ? `; keeping the last good version of ${b.kept}` : "";
-    log.error(
-      { file: b.file, problems: b.problems.length },
-      `${b.file} has errors${keep}:\n${b.problems.map(formatProblem).join("\n")}`,
-    );
+    log.error({ file: b.file, problems: b.problems.length }, `${b.file} has errors${keep}:\n${text}`);
   }
 }

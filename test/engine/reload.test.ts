@@ -4,10 +4,10 @@ import { mkdtemp, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { loadOneFile } from "../../src/daemon-adapters.js";
 import { LiveCatalog } from "../../src/engine/catalog.js";
 import { type Reloader, startReloader } from "../../src/engine/reload.js";
 import { silentLogger } from "../../src/log.js";
-import { loadOne } from "./load-one.js";
 
 let dir: string;
 let reloader: Reloader | undefined;
@@ -51,7 +51,7 @@ async function start(catalog: LiveCatalog, onApplied?: (latency: number | undefi
   reloader = await startReloader({
     dir,
     catalog,
-    load: loadOne,
+    load: (f) => loadOneFile(f),
     log: silentLogger(),
     onApplied: (_c, latency) => onApplied?.(latency),
   });

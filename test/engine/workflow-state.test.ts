@@ -1,10 +1,10 @@
 // Pause and resume state in Postgres, and the poller that carries it into the catalog's trigger view.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadOneFile } from "../../src/daemon-adapters.js";
 import { LiveCatalog } from "../../src/engine/catalog.js";
 import { pausedWorkflows, setPaused, watchPaused } from "../../src/engine/workflow-state.js";
 import { silentLogger } from "../../src/log.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { loadOne } from "./load-one.js";
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -31,8 +31,11 @@ describe("workflow state", () => {
     const { join } = await import("node:path");
     const { tmpdir } = await import("node:os");
     const dir = await mkdtemp(join(tmpdir(), "skyflow-state-"));
-    await writeFile(join(dir, "w.yaml"), "on: {pubsub: {channel: c}}\nsteps: []\n");
-    catalog.apply([await loadOne(join(dir, "w.yaml"))]);
+    await writeFile(
+      join(dir, "w.yaml"),
+      "on: {pubsub: {channel: c}}\nsteps:\n  - publish: {channel: d, data: {}}\n",
+    );
+    catalog.apply([await loadOneFile(join(dir, "w.yaml"))]);
     await rm(dir, { recursive: true });
     const watcher = await watchPaused({ pool: db.pool, catalog, log: silentLogger(), intervalMs: 60_000 });
     try {

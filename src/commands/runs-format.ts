@@ -1,0 +1,66 @@
+// Text for `skyflow runs`: a run table and one run's step timeline (tries, durations, errors, outputs
+// trimmed to one line). No I/O.
+import type { RunRecord, StepTryRecord } from "../engine/store/inspect.js";
+
+const OUTPUT_CHARS = 160;
+
+export function formatRunList(runs: RunRecord[]): string {
+  if (runs.length === 0) return "no runs\n";
+  const rows = runs.map((r) => [
+    r.id,
+    r.workflow,
+    r.status,
+    r.createdAt.toISOString(),
+    duration(r.startedAt, r.finishedAt),
+    r.error ? `${r.error.step}: ${r.error.name}: ${oneLine(r.error.message, 60)}` : "",
+  ]);
+  return table(["ID", "WORKFLOW", "STATUS", "CREATED", "TOOK", "ERROR"], rows);
+}
+
+export function formatRunTimeline(run: RunRecord & { tries: StepTryRecord[] }): string {
+  const lines = [
+    `run ${run.id}`,
+    `  workflow  ${run.workflow} (version ${run.version.slice(0, 12)})`,
+    `  status    ${run.status}${run.attempt > 1 ? ` (run attempt ${run.attempt})` : ""}`,
+    `  event     ${String(run.event.type ?? "")} ${run.eventId}`,
+    `  created   ${run.createdAt.toISOString()}  took ${duration(run.startedAt, run.finishedAt)}`,
+  ];
+  if (run.error) lines.push(`  error     step ${run.error.step}: ${run.error.name}: ${run.error.message}`);
+  lines.push("", "steps:");
+  if (run.tries.length === 0) lines.push("  (no step has started)");
+  for (const t of run.tries) {
+    const again = t.runAttempt > 1 ? ` (run attempt ${t.runAttempt})` : "";
+    lines.push(
+      `  ${t.stepKey} (${t.kind}) try ${t.attempt}${again}: ${t.status} in ${duration(t.startedAt, t.finishedAt)}`,
+    );
+    if (t.error) lines.push(`      error  ${t.error.name}: ${t.error.message}`);
+    if (t.output !== null && t.output !== undefined) {
+      lines.push(`      output ${oneLine(JSON.stringify(t.output), OUTPUT_CHARS)}`);
+    }
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function duration(from: Date | null, to: Date | null): string {
+  if (!from) return "-";
+  if (!to) return "running";
+  const ms = to.getTime() - from.getTime();
+  return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(2)}s`;
+}
+
+function oneLine(s: string, max: number): string {
+  const flat = s.replace(/\s+/g, " ");
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  return `${[fmt(head), ...rows.map(fmt)].join("\n")}\n`;
+}
+
+export { table };

@@ -1,0 +1,80 @@
+// The Skygear side of the daemon: with SKYGEAR_ENDPOINT, a container over HTTP and a pubsub client to that
+// server; without it, the embedded Skygear-compatible server on PORT, steps calling its handler in-process
+// (no network cost), and a pubsub client on its own hub. Also the readiness checks for both.
+import type pg from "pg";
+import type { Config } from "./config.js";
+import type { ReadyCheck } from "./http/status.js";
+import type { Logger } from "./log.js";
+import { startSkygearServer } from "./server/http.js";
+import { createSkygearHandler } from "./server/index.js";
+import { createContainer, SkygearContainer } from "./skygear/container.js";
+import { createPubsubClient, type PubsubClient } from "./skygear/pubsub.js";
+import { createInProcessTransport } from "./skygear/transport-inprocess.js";
+
+export interface SkygearSide {
+  /** Where an SDK should point (the embedded server's URL or SKYGEAR_ENDPOINT). */
+  url: string;
+  container: SkygearContainer;
+  pubsub: PubsubClient;
+  checks: Record<string, ReadyCheck>;
+  close(): Promise<void>;
+}
+
+export async function connectSkygear(opts: {
+  config: Config;
+  pool: pg.Pool;
+  log: Logger;
+  appSchema: string;
+  /** Interface of the embedded server: loopback under `dev`, all interfaces under `start`. */
+  host: string;
+}): Promise<SkygearSide> {
+  const { config, log } = opts;
+  if (config.skygearEndpoint) {
+    const url = config.skygearEndpoint.endsWith("/") ? config.skygearEndpoint : `${config.skygearEndpoint}/`;
+    const container = createContainer({ endpoint: url, masterKey: config.masterKey });
+    const pubsub = createPubsubClient({ endpoint: url, apiKey: config.apiKey, log });
+    return finish(url, container, pubsub, []);
+  }
+  const handler = createSkygearHandler({
+    pool: opts.pool,
+    log: log.child({ component: "skygear" }),
+    config: {
+      appName: config.appName,
+      schema: opts.appSchema,
+      apiKey: config.apiKey,
+      masterKey: config.masterKey,
+    },
+  });
+  await handler.ready();
+  const server = await startSkygearServer({ handler, port: config.port, host: opts.host });
+  const container = new SkygearContainer({
+    transport: createInProcessTransport(handler),
+    apiKey: config.masterKey,
+  });
+  const pubsub = createPubsubClient({ endpoint: server.url, apiKey: config.apiKey, log });
+  return finish(server.url, container, pubsub, [server.close, handler.close]);
+}
+
+function finish(
+  url: string,
+  container: SkygearContainer,
+  pubsub: PubsubClient,
+  closers: (() => Promise<unknown>)[],
+): SkygearSide {
+  return {
+    url,
+    container,
+    pubsub,
+    checks: {
+      skygear: async () => void (await container.sendAction("_status:healthz", {}, { timeoutMs: 2000 })),
+      pubsub: async () => {
+        if (!pubsub.connected()) throw new Error("the pubsub socket is not connected");
+      },
+    },
+    async close() {
+      await pubsub.close();
+      await container.transport.close?.();
+      for (const c of closers) await c();
+    },
+  };
+}

@@ -1,0 +1,192 @@
+// The daemon's parts, opened in dependency order and closed in reverse: database, Skygear (embedded server
+// with the in-process transport, or SKYGEAR_ENDPOINT over HTTP), pubsub, catalog with reload and pause
+// state, engine, triggers (they see the catalog without paused workflows), and the HTTP endpoints.
+import { appSchemaName, type Config, DEV_API_KEY, DEV_MASTER_KEY } from "./config.js";
+import { loadOneFile, startTriggerSet } from "./daemon-adapters.js";
+import { connectSkygear } from "./daemon-skygear.js";
+import { openDatabase } from "./db/open.js";
+import { LiveCatalog } from "./engine/catalog.js";
+import { createEngine } from "./engine/engine.js";
+import { type Reloader, startReloader } from "./engine/reload.js";
+import { watchPaused } from "./engine/workflow-state.js";
+import { dashboardRoutes } from "./http/dashboard.js";
+import { startHttpServer } from "./http/server.js";
+import { createStatusHandler } from "./http/status.js";
+import type { Logger } from "./log.js";
+import { createMetrics } from "./metrics.js";
+import { observeEngine } from "./observe.js";
+
+export interface DaemonOptions {
+  mode: "dev" | "start";
+  config: Config;
+  log: Logger;
+  /** Variables expressions may read as env.NAME. */
+  exposed: Record<string, string>;
+  /** Port of /healthz, /readyz, /metrics; undefined = off, 0 = any free port. */
+  httpPort?: number;
+}
+
+export interface Daemon {
+  skygearUrl: string;
+  httpPort?: number;
+  reload(): Promise<void>;
+  /** Graceful stop: triggers first, then runs in flight get the grace period, then everything closes. */
+  stop(): Promise<void>;
+  banner(): string;
+  summary(): Record<string, unknown>;
+}
+
+type Closer = [name: string, close: () => Promise<unknown> | unknown];
+
+export async function openDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const { log } = opts;
+  const closers: Closer[] = [];
+  const closeAll = async () => {
+    for (const [name, close] of closers.reverse()) {
+      await Promise.resolve()
+        .then(close)
+        .catch((err) => log.warn({ err }, `closing ${name} failed`));
+    }
+    closers.length = 0;
+  };
+  try {
+    return await open(opts, closers, closeAll);
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function open(opts: DaemonOptions, closers: Closer[], closeAll: () => Promise<void>): Promise<Daemon> {
+  const { config, log } = opts;
+  const appSchema = appSchemaName(config.appName);
+  const db = await openDatabase(config, log, { max: 20 });
+  closers.push(["database", db.close]);
+  const host = opts.mode === "dev" ? "127.0.0.1" : "0.0.0.0";
+  const sky = await connectSkygear({ config, pool: db.pool, log, appSchema, host });
+  closers.push(["skygear", sky.close]);
+
+  const catalog = new LiveCatalog();
+  let stopping = false;
+  const metrics = createMetrics({
+    defaultMetrics: true,
+    inFlight: () => engine.inFlight(),
+    outboxDepth: async () =>
+      Number((await db.pool.query("SELECT count(*) AS n FROM skyflow.record_outbox")).rows[0].n),
+    workflowStatuses: () => countStatuses(catalog),
+  });
+  const paused = await watchPaused({ pool: db.pool, catalog, log });
+  closers.push(["pause watcher", paused.stop]);
+  const reloader: Reloader = await startReloader({
+    dir: config.workflowsDir,
+    catalog,
+    load: (file) => loadOneFile(file, { envAllow: config.envAllow }),
+    log,
+    watch: opts.mode === "dev",
+    onApplied: (_c, ms) => {
+      if (ms !== undefined) metrics.reloadLatency(ms / 1000);
+    },
+  });
+  closers.push(["workflow watcher", reloader.close]);
+
+  const engine = createEngine({
+    pool: db.pool,
+    catalog,
+    clients: { skygear: sky.container, pool: db.pool, appSchema, pubsub: sky.pubsub },
+    log,
+    maxRuns: config.maxRuns,
+    env: opts.exposed,
+    secrets: [config.apiKey, config.masterKey],
+  });
+  observeEngine(engine, log, metrics);
+  await engine.start();
+  let engineStopped = false;
+  closers.push(["engine", () => (engineStopped ? undefined : engine.stop({ graceMs: 0 }))]);
+
+  const triggers = await startTriggerSet({
+    pool: db.pool,
+    catalog: catalog.triggerView(),
+    appSchema,
+    wake: () => engine.wake(),
+    log,
+    pubsub: sky.pubsub,
+    loopDepth: config.loopDepth,
+    env: opts.exposed,
+    metrics,
+  });
+  closers.push(["triggers", triggers.stop]);
+
+  let httpPort: number | undefined;
+  if (opts.httpPort !== undefined) {
+    const handler = createStatusHandler({
+      metrics,
+      stopping: () => stopping,
+      checks: { database: async () => void (await db.pool.query("SELECT 1")), ...sky.checks },
+      routes: dashboardRoutes({ pool: db.pool, catalog }),
+    });
+    const http = await startHttpServer(handler, opts.httpPort, host);
+    httpPort = http.port;
+    closers.push(["http endpoints", http.close]);
+  }
+
+  return {
+    skygearUrl: sky.url,
+    httpPort,
+    reload: async () => void (await reloader.reloadAll()),
+    async stop() {
+      stopping = true;
+      // Intake first: no new runs while the ones in flight finish.
+      await triggers.stop();
+      await reloader.close();
+      paused.stop();
+      await engine.stop({ graceMs: config.graceMs });
+      engineStopped = true;
+      await closeAll();
+      log.info("skyflow stopped");
+    },
+    banner: () => banner(opts, sky.url, httpPort, catalog),
+    summary: () => ({ skygear: sky.url, httpPort, workflows: catalog.list().length, app: config.appName }),
+  };
+}
+
+function countStatuses(catalog: LiveCatalog): Record<string, number> {
+  const out: Record<string, number> = { enabled: 0, disabled: 0, paused: 0, broken: 0 };
+  for (const d of catalog.list()) {
+    const s = catalog.status(d.name);
+    if (s) out[s] = (out[s] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** What `skyflow dev` prints: where things listen and the keys an SDK should use. */
+function banner(
+  opts: DaemonOptions,
+  url: string,
+  httpPort: number | undefined,
+  catalog: LiveCatalog,
+): string {
+  const { config } = opts;
+  const broken = catalog.problems().size;
+  const lines = [
+    "",
+    "skyflow dev",
+    `  Skygear server   ${url}${config.skygearEndpoint ? " (SKYGEAR_ENDPOINT)" : ` app "${config.appName}"`}`,
+  ];
+  // Keys are shown only when they are the public development defaults; a key the user gave never is.
+  lines.push(
+    `  API key          ${config.apiKey === DEV_API_KEY ? `${DEV_API_KEY} (development default)` : "(as configured)"}`,
+  );
+  if (config.masterKey === DEV_MASTER_KEY) {
+    lines.push(`  master key       ${DEV_MASTER_KEY} (development default)`);
+  }
+  if (httpPort !== undefined) {
+    lines.push(`  status           http://127.0.0.1:${httpPort}/ (/healthz /readyz /metrics)`);
+  }
+  lines.push(
+    `  workflows        ${config.workflowsDir}: ${catalog.list().length} live, ${broken} broken; watching for changes`,
+    "",
+    `  SDK: skygear.config({ endPoint: "${url}", apiKey: ${config.apiKey === DEV_API_KEY ? `"${DEV_API_KEY}"` : "<your API key>"} })`,
+    "",
+  );
+  return `${lines.join("\n")}\n`;
+}

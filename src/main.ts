@@ -1,0 +1,111 @@
+// Composition root of the daemon (`dev`, `start`): config -> database -> Skygear (embedded server or an
+// endpoint) -> container + pubsub -> catalog + reload -> engine -> triggers -> HTTP endpoints; and the
+// signals: SIGHUP reloads, SIGTERM/SIGINT stop gracefully, a second one exits at once.
+import { exitNow } from "./cli.js";
+import type { CommandIO } from "./commands/types.js";
+import { type Config, exposedEnv, type Flags, loadConfig } from "./config.js";
+import { type Daemon, openDaemon } from "./daemon.js";
+import { createLogger, type Logger } from "./log.js";
+
+export type Mode = "dev" | "start";
+
+export interface ParsedArgs {
+  flags: Flags;
+  dir?: string;
+}
+
+const VALUE_FLAGS = ["port", "app-name", "api-key", "master-key", "http-port", "dir"] as const;
+
+/** `--name value`, `--name=value` and one positional directory. */
+export function parseDaemonArgs(argv: string[]): ParsedArgs {
+  const flags: Record<string, string> = {};
+  let dir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) {
+      if (dir !== undefined) throw new UsageError(`unexpected argument "${arg}"`);
+      dir = arg;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    if (!(VALUE_FLAGS as readonly string[]).includes(name)) throw new UsageError(`unknown option --${name}`);
+    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    flags[name] = value;
+  }
+  return { flags: flags as Flags, dir: dir ?? flags.dir };
+}
+
+export class UsageError extends Error {}
+
+/** Runs the daemon until a signal stops it; resolves with the exit code. */
+export async function runDaemon(io: CommandIO, mode: Mode, usage: string): Promise<number> {
+  let parsed: ParsedArgs;
+  try {
+    parsed = parseDaemonArgs(io.argv);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    io.stderr.write(`skyflow ${mode}: ${err.message}\nusage: ${usage}\n`);
+    return 2;
+  }
+  const config = loadConfig(io.env, { ...parsed.flags, dir: parsed.dir });
+  const log = daemonLogger(mode, config, io);
+  const daemon = await openDaemon({
+    mode,
+    config,
+    log,
+    exposed: exposedEnv(io.env, config.envAllow),
+    httpPort: httpPortFor(mode, config, io.env),
+  });
+  if (mode === "dev") io.stdout.write(daemon.banner());
+  else log.info(daemon.summary(), "skyflow started");
+  return waitForSignals(io, daemon, log);
+}
+
+function daemonLogger(mode: Mode, config: Config, io: CommandIO): Logger {
+  const pretty = mode === "dev";
+  return createLogger({ level: config.logLevel, pretty, destination: pretty ? undefined : io.stdout });
+}
+
+/**
+ * `start` serves the endpoints on SKYFLOW_HTTP_PORT (0 = off). `dev` always serves them: on
+ * SKYFLOW_HTTP_PORT when set, else on the port after the Skygear server's (any free port when PORT is 0).
+ */
+function httpPortFor(
+  mode: Mode,
+  config: Config,
+  env: Record<string, string | undefined>,
+): number | undefined {
+  if (mode === "start") return config.httpPort > 0 ? config.httpPort : undefined;
+  if (env.SKYFLOW_HTTP_PORT) return config.httpPort > 0 ? config.httpPort : undefined;
+  return config.port > 0 && !config.skygearEndpoint ? config.port + 1 : 0;
+}
+
+function waitForSignals(io: CommandIO, daemon: Daemon, log: Logger): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => () => {
+      if (stopping) {
+        log.warn(`${signal} again: exiting at once`);
+        exitNow(1);
+      }
+      stopping = true;
+      log.info(`${signal}: stopping intake, letting runs in flight finish`);
+      daemon.stop().then(
+        () => resolve(0),
+        (err) => {
+          log.error({ err }, "shutdown failed");
+          resolve(1);
+        },
+      );
+    };
+    io.onSignal("SIGTERM", stop("SIGTERM"));
+    io.onSignal("SIGINT", stop("SIGINT"));
+    io.onSignal("SIGHUP", () => {
+      if (stopping) return;
+      log.info("SIGHUP: reloading every workflow file");
+      daemon.reload().catch((err) => log.error({ err }, "reload failed"));
+    });
+  });
+}
