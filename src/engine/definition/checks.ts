@@ -3,7 +3,8 @@
 // schema, so that every problem of a file is reported at once. No I/O.
 import { Cron } from "croner";
 import type { RawProblem } from "./check-schema.js";
-import { KIND_NAMES } from "./schema.js";
+import { nearest } from "./nearest.js";
+import { KIND_NAMES, Step } from "./schema.js";
 import { hasExpression } from "./template.js";
 
 type Obj = Record<string, unknown>;
@@ -36,7 +37,9 @@ export function kindOf(step: Obj): string | undefined {
 
 function checkStep(step: Obj, path: string, ids: Map<string, string>, out: RawProblem[]): void {
   const kinds = KIND_NAMES.filter((k) => k in step);
-  if (kinds.length === 0) {
+  // A misspelt kind (`publsh:`) is already reported as an unknown key with the right name.
+  const misspelt = Object.keys(step).some((k) => !(k in Step.properties) && nearest(k, KIND_NAMES));
+  if (kinds.length === 0 && !misspelt) {
     out.push({ path, message: `a step needs one kind key: ${KIND_NAMES.join(", ")}` });
   } else if (kinds.length > 1) {
     out.push({
