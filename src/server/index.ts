@@ -4,6 +4,7 @@ import type pg from "pg";
 import type { Logger } from "../log.js";
 import { ensureAppSchema } from "./app-schema.js";
 import { authActions } from "./auth/actions.js";
+import { AuthCache } from "./auth/cache.js";
 import { ensureAuthColumns } from "./auth/store.js";
 import { healthActions } from "./health.js";
 import { Hub, type HubName } from "./pubsub/hub.js";
@@ -20,6 +21,10 @@ export interface SkygearHandlerOptions {
   log: Logger;
   /** Extra actions (added last, so they replace a built-in action of the same name). */
   actions?: ActionSpec[];
+  /** How long master-key requests may reuse an `_auth` row and its roles (default 1000 ms; 0 = never). */
+  authCacheMs?: number;
+  /** Clock for that cache (tests inject one). */
+  now?: () => number;
 }
 
 export interface SkygearServerHandler extends SkygearHandler {
@@ -69,13 +74,14 @@ export function createSkygearHandler(opts: SkygearHandlerOptions): SkygearServer
     }
     return readyPromise;
   };
+  const authCache = new AuthCache(opts.authCacheMs ?? 1000, opts.now);
   let closed = false;
   return {
     app,
     hubs,
     actions: table,
     ready,
-    handle: (req) => handleRequest(req, { app, table, ready, closed: () => closed }),
+    handle: (req) => handleRequest(req, { app, table, ready, authCache, closed: () => closed }),
     async close() {
       closed = true;
       hubs.public.closeAll();

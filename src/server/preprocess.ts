@@ -1,5 +1,7 @@
 // The authentication preprocessors of S: preprocessor/auth.go (protocol §1.3-§1.5): key check, token lookup,
 // `_user_id` impersonation, `_god` for the bare master key, on-the-fly _auth rows, disabled users, roles.
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { AuthCache } from "./auth/cache.js";
 import { ensureAuth, findAuthByTokenDigest, findAuthWithRoles } from "./auth/store.js";
 import { digest } from "./auth/tokens.js";
 import type { Credentials } from "./envelope.js";
@@ -10,18 +12,25 @@ export const GOD_USER = "_god";
 
 type AccessType = AuthInfo["accessType"];
 
-/** Plain string equality against master first, then the API key (§1.3); wrong -> 103. */
+/** Master first, then the API key (§1.3); wrong -> 103. Compared in constant time, unlike v1. */
 export function accessTypeOf(apiKey: string, app: AppContext): AccessType {
   if (apiKey === "") return "none";
-  if (apiKey === app.config.masterKey) return "master";
-  if (apiKey === app.config.apiKey) return "client";
+  if (sameSecret(apiKey, app.config.masterKey)) return "master";
+  if (sameSecret(apiKey, app.config.apiKey)) return "client";
   throw new SkygearServerError("AccessKeyNotAccepted", "Cannot verify api key");
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
 }
 
 export async function authenticate(
   need: AuthRequirement,
   creds: Credentials,
   app: AppContext,
+  cache?: AuthCache,
 ): Promise<AuthInfo> {
   if (need === "none") return softAuth(creds, app);
   const accessType = accessTypeOf(creds.apiKey, app);
@@ -32,7 +41,7 @@ export async function authenticate(
     }
     return { accessType, userId: null, roles: [] };
   }
-  const user = await userFromCredentials(accessType, creds, app);
+  const user = await userFromCredentials(accessType, creds, app, cache);
   if (user === null) {
     if (need === "require_auth") {
       throw new SkygearServerError("NotAuthenticated", "Authentication is needed to access this resource");
@@ -47,6 +56,7 @@ async function userFromCredentials(
   accessType: AccessType,
   creds: Credentials,
   app: AppContext,
+  cache: AuthCache | undefined,
 ): Promise<{ id: string; roles: string[] } | null> {
   const { pool, config } = app;
   if (creds.accessToken !== "") {
@@ -60,14 +70,19 @@ async function userFromCredentials(
   if (accessType === "none") throw new SkygearServerError("NotAuthenticated", "Api key is empty");
   if (accessType !== "master") return null;
   const id = creds.userId ?? GOD_USER;
-  // One read on the hot path; the insert happens once per new id.
-  const auth = await findAuthWithRoles(pool, config.schema, id);
-  if (auth) {
-    checkDisabled(auth);
-    return auth;
+  // One read (or none, when cached) on the hot path; the insert happens once per new id.
+  let auth = cache?.get(id);
+  if (!auth) {
+    auth = await findAuthWithRoles(pool, config.schema, id);
+    if (!auth) {
+      await ensureAuth(pool, config.schema, id);
+      auth = await findAuthWithRoles(pool, config.schema, id);
+      if (!auth) throw new SkygearServerError("UnexpectedAuthInfoNotFound", "auth info not found");
+    }
+    cache?.set(id, auth);
   }
-  await ensureAuth(pool, config.schema, id);
-  return { id, roles: [] };
+  checkDisabled(auth);
+  return auth;
 }
 
 /** For `none` actions: inject what the credentials prove, never refuse. */

@@ -1,6 +1,7 @@
 // The request pipeline shared by both transports: body check, action routing (path wins, then the body's
 // `action`, then home), credentials, preprocessors, the handler, and the v1 envelope. Handler exceptions
 // become UnexpectedError 500 without internals.
+import type { AuthCache } from "./auth/cache.js";
 import {
   asPayload,
   badBody,
@@ -17,6 +18,7 @@ import type { ActionSpec, AppContext, SkygearHandler } from "./types.js";
 
 export interface RouterContext {
   app: AppContext;
+  authCache?: AuthCache;
   table: ReadonlyMap<string, ActionSpec>;
   ready(): Promise<void>;
   closed(): boolean;
@@ -48,7 +50,7 @@ export async function handleRequest(req: HandlerRequest, ctx: RouterContext): Pr
   try {
     await ctx.ready();
     const creds = readCredentials(payload, req.headers);
-    const auth = await authenticate(spec.auth, creds, ctx.app);
+    const auth = await authenticate(spec.auth, creds, ctx.app, ctx.authCache);
     // Handlers see the effective token (a header token overrides the body), as v1's payload does.
     const effective = creds.accessToken ? { ...payload, access_token: creds.accessToken } : payload;
     const res = ok(await spec.handle({ action: spec.name, payload: effective, auth, app: ctx.app }));

@@ -14,6 +14,9 @@ export const TEST_APP_NAME = "testapp";
 export interface TestServerOptions {
   appName?: string;
   actions?: ActionSpec[];
+  /** See SkygearHandlerOptions: master-key auth cache lifetime (default 1000 ms) and its clock. */
+  authCacheMs?: number;
+  now?: () => number;
 }
 
 export interface TestServer {
@@ -33,7 +36,14 @@ export async function startTestServer(pool: pg.Pool, opts: TestServerOptions = {
     apiKey: TEST_API_KEY,
     masterKey: TEST_MASTER_KEY,
   };
-  const handler = createSkygearHandler({ pool, config, log: silentLogger(), actions: opts.actions });
+  const handler = createSkygearHandler({
+    pool,
+    config,
+    log: silentLogger(),
+    actions: opts.actions,
+    authCacheMs: opts.authCacheMs,
+    now: opts.now,
+  });
   await handler.ready();
   const server = await startSkygearServer({ handler, port: 0 });
   return {

@@ -207,3 +207,37 @@ describe("in-process handler", () => {
     });
   });
 });
+
+describe("master-key auth cache", () => {
+  it("reuses an impersonated user's roles until the injected clock passes the TTL", async () => {
+    let clock = 1_000_000;
+    const cached = await startTestServer(db.pool, { actions: probes, authCacheMs: 1000, now: () => clock });
+    try {
+      const ask = async () =>
+        (await post(cached.url, "/test/whoami", { _user_id: "cache-1" }, MASTER)).json.result.roles;
+      expect(await ask()).toEqual([]);
+      await db.pool.query(
+        `INSERT INTO app_testapp._auth_role (auth_id, role_id) VALUES ('cache-1', 'Admin')`,
+      );
+      clock += 999;
+      expect(await ask()).toEqual([]);
+      clock += 1;
+      expect(await ask()).toEqual(["Admin"]);
+    } finally {
+      await cached.close();
+    }
+  });
+
+  it("never caches token requests: a revoked token is refused at once", async () => {
+    const s = await post(
+      srv.url,
+      "/auth/signup",
+      { auth_data: { username: "tok-cache" }, password: "pw" },
+      KEY,
+    );
+    const tok = { "X-Skygear-Access-Token": s.json.result.access_token };
+    expect((await post(srv.url, "/test/whoami", {}, tok)).status).toBe(200);
+    await post(srv.url, "/auth/logout", {}, tok);
+    expect((await post(srv.url, "/test/whoami", {}, tok)).status).toBe(401);
+  });
+});
