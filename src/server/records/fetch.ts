@@ -6,6 +6,7 @@ import type { ActionRequest, ActionResult } from "../types.js";
 import { canAccess, storedAccess } from "./acl.js";
 import { type RecordJSON, rowToRecordJSON } from "./codec.js";
 import { resolveDatabase } from "./database.js";
+import { scrubRecord } from "./field-acl.js";
 import { formatRecordId, parseIdList } from "./ids.js";
 import { toSkygearError } from "./pg-errors.js";
 import { tableColumns } from "./table.js";
@@ -38,7 +39,10 @@ export async function fetchRecords(req: ActionRequest): Promise<ActionResult> {
           auth,
           "read",
         );
-        found.set(`${type}/${String(r._id)}`, readable ? rowToRecordJSON(type, r, columns) : "denied");
+        found.set(
+          `${type}/${String(r._id)}`,
+          readable ? scrubRecord(type, rowToRecordJSON(type, r, columns), auth) : "denied",
+        );
       }
     }
   } catch (err) {

@@ -2,6 +2,7 @@
 // LEFT JOINs for `ref.field` key paths. Structural problems answer 120, bad values 108. No I/O of its own.
 import { ident } from "../../db/pool.js";
 import { SkygearServerError } from "../errors.js";
+import { queryDenied } from "./field-acl.js";
 import type { Params } from "./sql.js";
 import type { TableColumns } from "./table.js";
 import type { ColumnInfo } from "./types.js";
@@ -16,6 +17,8 @@ export interface PredicateContext {
   params: Params;
   /** ref column -> join alias; filled while building, rendered by joinsSQL. */
   joins: Map<string, { alias: string; table: string }>;
+  /** Field access: true when the caller may not compare this field (answers 124). */
+  hidden?: (recordType: string, field: string) => boolean;
 }
 
 export interface Expr {
@@ -45,7 +48,7 @@ export function queryInvalid(message: string): SkygearServerError {
   return new SkygearServerError("RecordQueryInvalid", message);
 }
 
-function column(alias: string, table: string, cols: TableColumns, raw: string): Expr {
+function column(ctx: PredicateContext, alias: string, table: string, cols: TableColumns, raw: string): Expr {
   const name = raw === "_owner" ? "_owner_id" : raw;
   const sys = SYSTEM_COLUMNS[name];
   if (sys) return { sql: `${alias}.${ident(name)}`, info: sys };
@@ -53,6 +56,7 @@ function column(alias: string, table: string, cols: TableColumns, raw: string): 
     throw queryInvalid(`key path "${raw}" names a reserved column that cannot be queried`);
   const info = cols.get(name);
   if (!info) throw queryInvalid(`unknown field "${name}" of record type "${table}"`);
+  if (ctx.hidden?.(table, name)) throw queryDenied(table, name);
   return { sql: `${alias}.${ident(name)}`, info };
 }
 
@@ -62,7 +66,7 @@ export async function resolveKeypath(ctx: PredicateContext, path: string): Promi
   if (parts.length > 2 || parts.some((p) => p === "")) {
     throw queryInvalid(`key path "${path}" must be "field" or "reference.field"`);
   }
-  if (parts.length === 1) return column("t", ctx.recordType, ctx.columns, parts[0]!);
+  if (parts.length === 1) return column(ctx, "t", ctx.recordType, ctx.columns, parts[0]!);
   const [ref, field] = parts as [string, string];
   const info = ctx.columns.get(ref);
   if (info?.type !== "ref" || !info.refType) {
@@ -77,7 +81,7 @@ export async function resolveKeypath(ctx: PredicateContext, path: string): Promi
     join = { alias: `j${ctx.joins.size}`, table: info.refType };
     ctx.joins.set(ref, join);
   }
-  return column(join.alias, info.refType, target, field);
+  return column(ctx, join.alias, info.refType, target, field);
 }
 
 export function joinsSQL(ctx: PredicateContext): string {

@@ -6,6 +6,7 @@ import type { ActionRequest, ActionResult } from "../types.js";
 import { accessFilterSQL } from "./acl.js";
 import { rowToRecordJSON } from "./codec.js";
 import { databaseFilter, resolveDatabase } from "./database.js";
+import { fieldHidden, scrubRecord } from "./field-acl.js";
 import { validRecordType } from "./ids.js";
 import { toSkygearError } from "./pg-errors.js";
 import { joinsSQL, type PredicateContext, predicateSQL } from "./predicate.js";
@@ -37,6 +38,7 @@ export async function queryRecords(req: ActionRequest): Promise<ActionResult> {
     columnsOf: (t) => tableColumns(pool, schema, t),
     params,
     joins: new Map(),
+    hidden: (type, field) => fieldHidden(type, field, auth),
   };
   const where: string[] = [];
   const dbCond = databaseFilter(db, "t", (v) => params.add(v));
@@ -58,7 +60,9 @@ export async function queryRecords(req: ActionRequest): Promise<ActionResult> {
   try {
     const { rows } = await pool.query<{ r: Record<string, unknown>; c?: string }>(sql, params.values);
     const raw = rows.map((row) => row.r);
-    const records = raw.map((r) => rowToRecordJSON(recordType, r, columns, desired));
+    const records = raw.map((r) =>
+      scrubRecord(recordType, rowToRecordJSON(recordType, r, columns, desired), auth),
+    );
     await addTransient(pool, schema, db, auth, include, raw, records);
     if (!wantCount) return { result: records };
     let count = rows.length ? Number(rows[0]!.c) : 0;

@@ -5,6 +5,7 @@ import { ident } from "../../db/pool.js";
 import { SkygearServerError } from "../errors.js";
 import type { AuthInfo } from "../types.js";
 import { type Ace, canAccess, storedAccess } from "./acl.js";
+import { deniedArgument, deniedWrites } from "./field-acl.js";
 import type { IncomingRecord } from "./save-parse.js";
 import { Params } from "./sql.js";
 import type { TableColumns } from "./table.js";
@@ -15,6 +16,8 @@ export interface WriteTarget {
   /** `_database_id` of the rows: '' for public, the owner's id for a private database. */
   databaseId: string;
   auth: AuthInfo;
+  /** Atomic saves refuse a denied field (123); others drop it silently. */
+  atomic: boolean;
 }
 
 type Row = Record<string, unknown>;
@@ -50,9 +53,11 @@ export async function writeRecord(
   // Two attempts: a concurrent save may insert the same new record between our lookup and our insert.
   for (let attempt = 0; ; attempt++) {
     const found = await lookup(client, target, rec);
-    if (found.existing) return update(client, target, rec, userId, fields, found);
+    const owner = found.existing ? String(found.existing._owner_id) : userId;
+    const allowed = writableFields(rec.id.type, fields, owner, target);
+    if (found.existing) return update(client, target, rec, userId, allowed, found);
     checkCreate(rec, target.auth, userId, found.creators);
-    const inserted = await insert(client, target, rec, userId, fields, rec.access ?? found.defaultAccess);
+    const inserted = await insert(client, target, rec, userId, allowed, rec.access ?? found.defaultAccess);
     if (inserted) return inserted;
     if (attempt > 0) {
       throw new SkygearServerError(
@@ -145,6 +150,19 @@ function checkCreate(rec: IncomingRecord, auth: AuthInfo, userId: string, creato
       `no permission to create records of type "${rec.id.type}"`,
     );
   }
+}
+
+/** Field access for writes: protected fields of someone else's record are refused or dropped. */
+function writableFields(
+  recordType: string,
+  fields: Map<string, Value>,
+  ownerId: string,
+  target: WriteTarget,
+): Map<string, Value> {
+  const denied = deniedWrites(recordType, fields.keys(), ownerId, target.auth);
+  if (denied.length === 0) return fields;
+  if (target.atomic) throw deniedArgument(denied);
+  return new Map([...fields].filter(([name]) => !denied.includes(name)));
 }
 
 /** Fields that become columns: seq and unknown values are never written; null needs an existing column. */

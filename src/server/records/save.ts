@@ -47,7 +47,7 @@ export async function saveRecords(req: ActionRequest): Promise<ActionResult> {
   for (const [type, wanted] of neededColumns(good)) {
     columns.set(type, await ensureColumns(app.pool, app.config.schema, type, wanted));
   }
-  const target: WriteTarget = { schema: app.config.schema, databaseId: db.id, auth: req.auth };
+  const target: WriteTarget = { schema: app.config.schema, databaseId: db.id, auth: req.auth, atomic };
   const save = async (client: Parameters<typeof writeRecord>[0], rec: IncomingRecord) => {
     const cols = columns.get(rec.id.type)!;
     return rowToRecordJSON(rec.id.type, await writeRecord(client, target, rec, cols), cols);

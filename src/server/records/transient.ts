@@ -7,6 +7,7 @@ import type { AuthInfo } from "../types.js";
 import { canAccess, storedAccess } from "./acl.js";
 import { type RecordJSON, rowToRecordJSON } from "./codec.js";
 import type { Database } from "./database.js";
+import { scrubRecord } from "./field-acl.js";
 import { queryInvalid } from "./predicate.js";
 import { type TableColumns, tableColumns } from "./table.js";
 import { isTypedObject } from "./values.js";
@@ -96,7 +97,8 @@ async function fetchReadable(
       databaseId: String(r._database_id),
       access: storedAccess(r._access),
     };
-    if (canAccess(access, auth, "read")) out.set(String(r._id), rowToRecordJSON(target, r, columns));
+    if (canAccess(access, auth, "read"))
+      out.set(String(r._id), scrubRecord(target, rowToRecordJSON(target, r, columns), auth));
   }
   return out;
 }
