@@ -9,21 +9,24 @@ export interface RunRequest {
   depth?: number;
 }
 
-/** Returns the runs actually created; an (workflow, event.id) already seen creates nothing. */
+/**
+ * Returns the runs actually created; an (workflow, event.id) already seen creates nothing. `stored` lists
+ * versions already committed by this process, to skip a round trip (clear it after a rolled-back call).
+ */
 export async function startRuns(
   db: Queryable,
   requests: RunRequest[],
+  stored?: Set<string>,
 ): Promise<{ id: string; workflow: string; eventId: string }[]> {
   if (requests.length === 0) return [];
   const versions = new Map<string, WorkflowDefinition>();
-  for (const r of requests) versions.set(`${r.workflow.name}\u0000${r.workflow.version}`, r.workflow);
+  for (const r of requests) {
+    const key = `${r.workflow.name}\u0000${r.workflow.version}`;
+    if (!stored?.has(key)) versions.set(key, r.workflow);
+  }
   const wfs = [...versions.values()];
-  await db.query(
-    `INSERT INTO skyflow.workflow_versions (workflow, version, source, file)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
-     ON CONFLICT DO NOTHING`,
-    [wfs.map((w) => w.name), wfs.map((w) => w.version), wfs.map((w) => w.source), wfs.map((w) => w.file)],
-  );
+  if (wfs.length > 0) await storeVersions(db, wfs);
+  for (const key of versions.keys()) stored?.add(key);
   return enqueueRuns(
     db,
     requests.map((r) => ({
@@ -32,5 +35,14 @@ export async function startRuns(
       event: r.event,
       depth: r.depth ?? 0,
     })),
+  );
+}
+
+async function storeVersions(db: Queryable, wfs: WorkflowDefinition[]): Promise<void> {
+  await db.query(
+    `INSERT INTO skyflow.workflow_versions (workflow, version, source, file)
+     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+     ON CONFLICT DO NOTHING`,
+    [wfs.map((w) => w.name), wfs.map((w) => w.version), wfs.map((w) => w.source), wfs.map((w) => w.file)],
   );
 }

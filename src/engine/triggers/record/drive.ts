@@ -3,7 +3,6 @@
 import type pg from "pg";
 import { withTransaction } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
-import { rowToRecordJSON } from "../../../server/records/codec.js";
 import { loadTableColumns } from "../../../server/records/table.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
 import type { Catalog, WorkflowDefinition } from "../../definition/types.js";
@@ -11,14 +10,8 @@ import { type Listener, startListener } from "../listen.js";
 import type { RunRequest } from "../start-runs.js";
 import { startRuns } from "../start-runs.js";
 import { watchTables } from "./attach.js";
-import { loopVerdict, matchRecordChange, recordEvent } from "./match.js";
-import {
-  hasUnknownColumn,
-  type OutboxRow,
-  parseOutboxRow,
-  type RecordChange,
-  rowUpdatedAt,
-} from "./parse.js";
+import { planChange } from "./match.js";
+import { hasUnknownColumn, type OutboxRow, parseOutboxRow } from "./parse.js";
 import * as q from "./sql.js";
 
 type Cols = ReadonlyMap<string, ColumnInfo>;
@@ -49,6 +42,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   let stopped = false;
   let running: Promise<void> | undefined;
   let again = false;
+  const storedVersions = new Set<string>();
   let depth = 0;
   let lagMs: number | undefined;
   let xidTimer: NodeJS.Timeout | undefined;
@@ -69,84 +63,81 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     const r = await withTransaction(o.pool, async (tx) => {
       const rows = await q.claimOutbox(tx, o.appSchema, batch);
       if (rows.length === 0) return { claimed: 0, created: 0 };
-      const created = await startRuns(tx, await plan(tx, rows, workflows));
+      const requests = await plan(rows, workflows);
+      const created = await startRuns(tx, requests, storedVersions);
       lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
       return { claimed: rows.length, created: created.length };
+    }).catch((err) => {
+      storedVersions.clear(); // the versions insert may have rolled back with the batch
+      throw err;
     });
     if (r.created > 0) o.wake();
     return r.claimed;
   };
 
   const plan = async (
-    tx: pg.PoolClient,
-    rows: OutboxRow[],
+    rows: (OutboxRow & { parent_depth: number | null })[],
     wfs: WorkflowDefinition[],
   ): Promise<RunRequest[]> => {
-    const changes = rows.map(parseOutboxRow);
-    const probes = changes.map((c) => ({
-      type: c.recordType,
-      key: c.key,
-      op: c.op,
-      updatedAt: c.op === "delete" ? null : rowUpdatedAt(c.row),
-    }));
-    const parents = await q.runWriteDepths(tx, probes);
     const byType = new Map<string, OutboxRow[]>();
     for (const r of rows) byType.set(r.record_type, [...(byType.get(r.record_type) ?? []), r]);
     const cols = new Map<string, Cols>();
     for (const [type, list] of byType) cols.set(type, await columnsFor(type, list));
     const out: RunRequest[] = [];
-    changes.forEach((c, i) => {
-      out.push(...planOne(c, cols.get(c.recordType)!, parents.get(i), wfs));
-    });
+    for (const r of rows) {
+      const c = parseOutboxRow(r);
+      const p = planChange(c, cols.get(c.recordType)!, r.parent_depth ?? undefined, wfs, {
+        env: o.env,
+        now: o.clock(),
+        loopDepth: o.loopDepth,
+        onWhenError: (wf, err) =>
+          o.log.warn(
+            { workflow: wf, event: c.eventId, err: (err as Error).message },
+            "record trigger `when` failed",
+          ),
+      });
+      for (const b of p.blocked) {
+        o.log.warn(
+          { workflow: b.workflow, record: b.record, depth: b.depth, max: o.loopDepth },
+          `loop guard: not starting ${b.workflow} for ${b.record}: depth ${b.depth} exceeds ${o.loopDepth}`,
+        );
+      }
+      out.push(...p.runs);
+    }
     return out;
   };
 
-  const planOne = (
-    c: RecordChange,
-    cols: Cols,
-    parentDepth: number | undefined,
-    wfs: WorkflowDefinition[],
-  ): RunRequest[] => {
-    const record = rowToRecordJSON(c.recordType, (c.row ?? c.oldRow)!, cols);
-    const original = c.op === "update" && c.oldRow ? rowToRecordJSON(c.recordType, c.oldRow, cols) : null;
-    const event = recordEvent(c, record, original);
-    const hits = matchRecordChange(c, event, wfs, o.env, o.clock(), (wf, err) =>
-      o.log.warn(
-        { workflow: wf.name, event: event.id, err: (err as Error).message },
-        "record trigger `when` failed",
-      ),
-    );
-    const verdict = loopVerdict(parentDepth, o.loopDepth);
-    if (!verdict.allowed && hits.length > 0) {
-      for (const wf of hits) {
-        o.log.warn(
-          { workflow: wf.name, record: record["_id"], depth: verdict.depth, max: o.loopDepth },
-          `loop guard: not starting ${wf.name} for ${String(record["_id"])}: depth ${verdict.depth} exceeds ${o.loopDepth}`,
-        );
-      }
-      return [];
-    }
-    return hits.map((wf) => ({ workflow: wf, event, depth: verdict.depth }));
+  const drainLoop = async (): Promise<number> => {
+    let total = 0;
+    for (let n = batch; n === batch && !stopped; total += n) n = await drainBatch();
+    return total;
   };
 
-  const drainAll = async (): Promise<void> => {
-    while (!stopped && (await drainBatch()) === batch) {}
+  /** Drains until a claim comes back short; a backlog gets two claimers, overlapping SQL and encoding. */
+  const drainAll = async (): Promise<number> => {
+    const first = await drainBatch();
+    if (first < batch || stopped) return first;
+    const more = await Promise.all([drainLoop(), drainLoop()]);
+    return first + more[0]! + more[1]!;
   };
 
   /**
-   * One wake-up: disarm the flag (writers stop notifying while we are busy), drain, re-arm, then drain again
-   * for writers that saw the flag down. Writers still in flight at the re-arm are watched until they end.
+   * A quiet wake-up (one change) just drains. A busy one lowers the wake flag so writers stop paying for
+   * NOTIFY, drains until nothing is left, raises the flag, and drains once more for writers that saw it
+   * down; writers still in flight at that moment are watched until they end. The poll also re-raises it.
    */
-  const cycle = async (disarm: boolean): Promise<void> => {
+  const cycle = async (kind: "notify" | "poll" | "xids"): Promise<void> => {
+    let n = await drainAll();
+    if (kind === "xids" || (kind === "notify" && n <= 1 && !again)) return;
     const lc = listener.client();
-    if (lc && disarm) void q.setArmed(lc, false).catch(() => {});
+    if (!lc) return;
+    if (kind === "notify") await q.setArmed(lc, false);
+    while (n > 0 && !stopped) n = await drainAll();
+    if (stopped || lc !== listener.client()) return;
+    await q.setArmed(lc, true);
+    const xids = await q.inProgressTxids(lc);
     await drainAll();
-    if (lc && lc === listener.client()) {
-      await q.setArmed(lc, true);
-      const xids = await q.inProgressTxids(lc);
-      await drainAll();
-      if (xids.length > 0) watchXids(xids, 2);
-    }
+    if (xids.length > 0) watchXids(xids, 2);
   };
 
   const watchXids = (xids: string[], delay: number): void => {
@@ -154,29 +145,31 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     xidTimer = setTimeout(async () => {
       xidTimer = undefined;
       const left = await q.stillRunning(o.pool, xids).catch(() => xids);
-      if (left.length < xids.length) kick();
+      if (left.length < xids.length) kick("xids");
       if (left.length > 0) watchXids(left, Math.min(delay * 2, 250));
     }, delay);
   };
 
-  /** `notified`: a writer (or a reconnect) asked; the slow poll only checks and re-arms. */
-  const kick = (notified = true): void => {
+  let next: "notify" | "poll" | "xids" | undefined;
+  const kick = (kind: "notify" | "poll" | "xids"): void => {
     if (stopped) return;
     if (running) {
-      again ||= notified;
+      again = true;
+      if (next !== "notify") next = kind;
       return;
     }
     running = (async () => {
-      let disarm = notified;
-      do {
+      let k: typeof kind | undefined = kind;
+      while (k && !stopped) {
         again = false;
+        next = undefined;
         try {
-          await cycle(disarm);
+          await cycle(k);
         } catch (err) {
           o.log.error({ err: (err as Error).message }, "record trigger drain failed; the slow poll retries");
         }
-        disarm = true;
-      } while (again && !stopped);
+        k = next;
+      }
       running = undefined;
     })();
   };
@@ -184,13 +177,13 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   const listener: Listener = startListener({
     connection: o.pool.options as pg.ClientConfig,
     channel: q.CHANNEL,
-    onNotify: () => kick(),
-    onConnect: () => kick(),
+    onNotify: () => kick("notify"),
+    onConnect: () => kick("poll"),
     log: o.log,
   });
 
   const poll = setInterval(() => {
-    kick(false);
+    kick("poll");
     q.outboxDepth(o.pool, o.appSchema).then(
       (n) => {
         depth = n;
@@ -203,7 +196,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
       o.log.warn({ err: (err as Error).message }, "cleaning run_writes failed"),
     );
   }, 60_000);
-  kick();
+  kick("poll");
 
   return {
     async stop() {

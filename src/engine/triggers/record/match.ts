@@ -1,7 +1,11 @@
 // Record trigger, match step: a change and its encoded record -> the event and the workflows it starts,
 // and the loop guard's verdict. No I/O.
+
+import { rowToRecordJSON } from "../../../server/records/codec.js";
+import type { ColumnInfo } from "../../../server/records/types.js";
 import type { TriggerEvent, WorkflowDefinition } from "../../definition/types.js";
 import { passesWhen, whenContext } from "../context.js";
+import type { RunRequest } from "../start-runs.js";
 import type { RecordChange } from "./parse.js";
 
 export function databaseName(databaseId: string): "_public" | "_private" {
@@ -64,4 +68,35 @@ export function loopVerdict(
 ): { depth: number; allowed: boolean } {
   const depth = parentDepth === undefined ? 0 : parentDepth + 1;
   return { depth, allowed: depth <= maxDepth };
+}
+
+export interface ChangePlan {
+  runs: RunRequest[];
+  /** Workflows the loop guard kept from starting. */
+  blocked: { workflow: string; record: string; depth: number }[];
+}
+
+/** One change -> the runs to start: encode (as record:query would), match, then the loop guard. */
+export function planChange(
+  c: RecordChange,
+  cols: ReadonlyMap<string, ColumnInfo>,
+  parentDepth: number | undefined,
+  wfs: WorkflowDefinition[],
+  o: {
+    env: Record<string, string>;
+    now: Date;
+    loopDepth: number;
+    onWhenError: (wf: string, err: unknown) => void;
+  },
+): ChangePlan {
+  const record = rowToRecordJSON(c.recordType, (c.row ?? c.oldRow)!, cols);
+  const original = c.op === "update" && c.oldRow ? rowToRecordJSON(c.recordType, c.oldRow, cols) : null;
+  const event = recordEvent(c, record, original);
+  const hits = matchRecordChange(c, event, wfs, o.env, o.now, (wf, err) => o.onWhenError(wf.name, err));
+  const verdict = loopVerdict(parentDepth, o.loopDepth);
+  if (!verdict.allowed) {
+    const id = String(record["_id"]);
+    return { runs: [], blocked: hits.map((wf) => ({ workflow: wf.name, record: id, depth: verdict.depth })) };
+  }
+  return { runs: hits.map((wf) => ({ workflow: wf, event, depth: verdict.depth })), blocked: [] };
 }

@@ -59,16 +59,6 @@ export function watchedTypes(workflows: WorkflowDefinition[]): Set<string> {
   return out;
 }
 
-/**
- * The `_updated_at` of a row as a UTC instant with its full microseconds (Skygear stores UTC in a timestamp
- * without time zone; a Date would cut it to milliseconds and break the loop guard's equality test).
- */
-export function rowUpdatedAt(row: Record<string, unknown> | null): string | null {
-  const v = row?.["_updated_at"];
-  if (typeof v !== "string") return null;
-  return /[zZ]|[+-]\d\d(:?\d\d)?$/.test(v) ? v : `${v}Z`;
-}
-
 /** True when the row has a user column the cached column list does not know (the table grew). */
 export function hasUnknownColumn(
   row: Record<string, unknown> | null,

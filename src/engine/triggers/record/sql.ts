@@ -7,44 +7,31 @@ export const CHANNEL = "skyflow_record";
 const TRIGGER = "skyflow_record_change";
 
 /**
- * Claims up to `limit` changes. The ARRAY(subquery) form runs the locking subquery once (an InitPlan); the
- * IN (subquery) form can be re-run per row by the planner and claim the whole backlog.
+ * Claims up to `limit` changes, each with the depth of the run that wrote it (the loop guard: same record
+ * and `_updated_at`, or a delete of that key; NULL for an outside change). The ARRAY(subquery) form runs
+ * the locking subquery once (an InitPlan); IN (subquery) can be re-run per row and claim the whole backlog.
  */
-export async function claimOutbox(db: Queryable, schema: string, limit: number): Promise<OutboxRow[]> {
-  const { rows } = await db.query<OutboxRow & Record<string, unknown>>(
-    `DELETE FROM skyflow.record_outbox WHERE id = ANY(ARRAY(
-       SELECT id FROM skyflow.record_outbox WHERE schema_name = $1
-       ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $2))
-     RETURNING *`,
+export async function claimOutbox(
+  db: Queryable,
+  schema: string,
+  limit: number,
+): Promise<(OutboxRow & { parent_depth: number | null })[]> {
+  const { rows } = await db.query<OutboxRow & { parent_depth: number | null } & Record<string, unknown>>(
+    `WITH claimed AS (
+       DELETE FROM skyflow.record_outbox WHERE id = ANY(ARRAY(
+         SELECT id FROM skyflow.record_outbox WHERE schema_name = $1
+         ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $2))
+       RETURNING *)
+     SELECT c.*, (SELECT max(w.depth) FROM skyflow.run_writes w
+                  WHERE w.record_type = c.record_type AND w.record_key = c.record_key
+                    AND CASE WHEN c.op = 'delete' THEN w.op = 'delete'
+                        ELSE w.op <> 'delete'
+                         AND w.updated_at = (c.new_row->>'_updated_at')::timestamp AT TIME ZONE 'UTC' END
+                 ) AS parent_depth
+     FROM claimed c ORDER BY c.id`,
     [schema, limit],
   );
-  return rows.sort((a, b) => Number(BigInt(a.id) - BigInt(b.id)));
-}
-
-export interface WriteProbe {
-  type: string;
-  key: string;
-  op: string;
-  updatedAt: string | null;
-}
-
-/** For each probe (by index), the depth of the run that made that write, if a run made it. */
-export async function runWriteDepths(db: Queryable, probes: WriteProbe[]): Promise<Map<number, number>> {
-  if (probes.length === 0) return new Map();
-  const { rows } = await db.query<{ i: string; depth: number }>(
-    `SELECT c.i, max(w.depth) AS depth
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY AS c(type, key, op, at, i)
-     JOIN skyflow.run_writes w ON w.record_type = c.type AND w.record_key = c.key
-      AND ((c.op = 'delete' AND w.op = 'delete') OR (c.op <> 'delete' AND w.op <> 'delete' AND w.updated_at = c.at))
-     GROUP BY c.i`,
-    [
-      probes.map((p) => p.type),
-      probes.map((p) => p.key),
-      probes.map((p) => p.op),
-      probes.map((p) => p.updatedAt),
-    ],
-  );
-  return new Map(rows.map((r) => [Number(r.i) - 1, r.depth]));
+  return rows;
 }
 
 export async function cleanRunWrites(db: Queryable, olderThanMs: number): Promise<number> {
