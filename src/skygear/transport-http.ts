@@ -49,8 +49,19 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
         deadline.done();
       }
     },
-    close: () => pool.close(),
+    close: () => closePool(pool),
   };
+}
+
+/** Lets calls in flight finish for a moment, then cuts them: shutdown must not wait out a 30 s timeout. */
+async function closePool(pool: Pool, graceMs = 2000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const grace = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), graceMs);
+  });
+  const outcome = await Promise.race([pool.close(), grace]);
+  clearTimeout(timer);
+  if (outcome === "late") await pool.destroy();
 }
 
 /**

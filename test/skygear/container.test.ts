@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SkygearServerError } from "../../src/server/errors.js";
 import type { ActionSpec } from "../../src/server/types.js";
-import { SkygearContainer } from "../../src/skygear/container.js";
+import { createContainer, SkygearContainer } from "../../src/skygear/container.js";
 import { SkygearError } from "../../src/skygear/errors.js";
 import { createHttpTransport } from "../../src/skygear/transport-http.js";
 import { createInProcessTransport } from "../../src/skygear/transport-inprocess.js";
@@ -183,5 +183,16 @@ describe.each([["http"], ["in-process"]])("the container over %s against the rea
   it("records pushes to users", async () => {
     const out = await master.pushToUsers([alice], { apns: { aps: { alert: "hi" } } });
     expect(out).toEqual([{ _id: alice }]);
+  });
+});
+
+describe("createContainer", () => {
+  it("builds an HTTP container acting with the master key, closed with close()", async () => {
+    const c = createContainer({ endpoint: server.url, apiKey: TEST_API_KEY, masterKey: TEST_MASTER_KEY });
+    const me = (await c.asUser("someone").sendAction("me")) as { user_id: string };
+    expect(me.user_id).toBe("someone");
+    await c.close();
+    const e = await rejection(c.sendAction("me"));
+    expect(e.errorName).toBe("NetworkError");
   });
 });
