@@ -1,12 +1,153 @@
-// Placeholder while the command is being built; replaced by its implementation.
-import type { Command } from "./types.js";
+// `skyflow trigger <workflow> [--event file.json] [--dir workflows]`: runs one workflow by hand with a
+// one-off engine that executes only that run, prints its step timeline, exits 0 when it succeeded, 1 when
+// it failed. Without SKYGEAR_ENDPOINT the steps talk to the in-process development server.
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { appSchemaName, type Config, exposedEnv, loadConfig } from "../config.js";
+import { openDatabase } from "../db/open.js";
+import { loadWorkflowDir } from "../engine/definition/load.js";
+import type { Catalog, TriggerEvent, WorkflowDefinition } from "../engine/definition/types.js";
+import { createEngine } from "../engine/engine.js";
+import { formatProblem } from "../errors.js";
+import { createLogger, type Logger } from "../log.js";
+import { createSkygearHandler } from "../server/index.js";
+import { createContainer, SkygearContainer } from "../skygear/container.js";
+import { createPubsubClient } from "../skygear/pubsub.js";
+import { createInProcessTransport } from "../skygear/transport-inprocess.js";
+import type { StepClients } from "../steps/types.js";
+import { formatRunTimeline } from "./runs-format.js";
+import type { Command, CommandIO } from "./types.js";
+
+const USAGE = "usage: skyflow trigger <workflow> [--event file.json] [--dir workflows]";
 
 export const command: Command = {
   name: "trigger",
-  summary: "(not available yet)",
-  usage: "skyflow trigger",
-  async run(io) {
-    io.stderr.write("skyflow trigger: not available yet\n");
-    return 1;
-  },
+  summary: "run one workflow by hand and print its step timeline (exit 0 succeeded, 1 failed)",
+  usage: USAGE,
+  run,
 };
+
+async function run(io: CommandIO): Promise<number> {
+  let args: { name: string; event?: string; dir?: string };
+  try {
+    const { values, positionals } = parseArgs({
+      args: io.argv,
+      allowPositionals: true,
+      options: { event: { type: "string" }, dir: { type: "string" } },
+    });
+    if (positionals.length !== 1) throw new Error("name one workflow");
+    args = { name: positionals[0]!, event: values.event, dir: values.dir };
+  } catch (err) {
+    io.stderr.write(`skyflow trigger: ${(err as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const config = loadConfig(io.env, { dir: args.dir });
+  const def = await findWorkflow(io, config, args.name);
+  if (!def) return 2;
+  let event: Partial<TriggerEvent> = {};
+  if (args.event) {
+    try {
+      event = readEvent(await readFile(resolve(io.cwd, args.event), "utf8"));
+    } catch (err) {
+      io.stderr.write(`skyflow trigger: --event ${args.event}: ${(err as Error).message}\n`);
+      return 2;
+    }
+  }
+  const log = createLogger({ level: io.env.LOG_LEVEL ?? "warn", destination: io.stderr });
+  return runOnce(io, config, def, event, log);
+}
+
+async function findWorkflow(
+  io: CommandIO,
+  config: Config,
+  name: string,
+): Promise<WorkflowDefinition | undefined> {
+  const dir = resolve(io.cwd, config.workflowsDir);
+  let loaded: Awaited<ReturnType<typeof loadWorkflowDir>>;
+  try {
+    loaded = await loadWorkflowDir(dir, { envAllow: config.envAllow });
+  } catch (err) {
+    io.stderr.write(`skyflow trigger: cannot read ${dir}: ${(err as Error).message}\n`);
+    return undefined;
+  }
+  const def = loaded.workflows.find((w) => w.name === name);
+  if (def) return def;
+  for (const p of loaded.problems) io.stderr.write(`${formatProblem(p)}\n`);
+  io.stderr.write(`skyflow trigger: no valid workflow named "${name}" in ${dir}\n`);
+  return undefined;
+}
+
+function readEvent(text: string): Partial<TriggerEvent> {
+  const v = JSON.parse(text) as unknown;
+  if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error("expected a JSON object");
+  return v as Partial<TriggerEvent>;
+}
+
+async function runOnce(
+  io: CommandIO,
+  config: Config,
+  def: WorkflowDefinition,
+  event: Partial<TriggerEvent>,
+  log: Logger,
+): Promise<number> {
+  const db = await openDatabase(config, log);
+  const clients = await openClients(config, db.pool, log);
+  const only: string[] = [];
+  const catalog: Catalog = {
+    get: (n) => (n === def.name ? def : undefined),
+    list: () => [def],
+    subscribe: () => () => {},
+  };
+  const engine = createEngine({
+    pool: db.pool,
+    catalog,
+    clients: clients.clients,
+    log,
+    maxRuns: 1,
+    env: exposedEnv(io.env, config.envAllow),
+    secrets: [config.apiKey, config.masterKey],
+    claimOnly: only,
+  });
+  try {
+    const { runId } = await engine.trigger(def.name, event);
+    only.push(runId);
+    await engine.start();
+    const details = await engine.waitForRun(runId, 24 * 3600 * 1000);
+    io.stdout.write(formatRunTimeline(details));
+    return details.status === "succeeded" ? 0 : 1;
+  } finally {
+    await engine.stop({ graceMs: 0 });
+    await clients.close();
+    await db.close();
+  }
+}
+
+async function openClients(config: Config, pool: import("pg").Pool, log: Logger) {
+  const appSchema = appSchemaName(config.appName);
+  if (config.skygearEndpoint) {
+    const skygear = createContainer({ endpoint: config.skygearEndpoint, masterKey: config.masterKey });
+    const pubsub = createPubsubClient({ endpoint: config.skygearEndpoint, apiKey: config.apiKey, log });
+    const clients: StepClients = { skygear, pool, appSchema, pubsub };
+    return {
+      clients,
+      close: async () => void (await Promise.all([pubsub.close(), skygear.transport.close?.()])),
+    };
+  }
+  const serverConfig = {
+    appName: config.appName,
+    schema: appSchemaName(config.appName),
+    apiKey: config.apiKey,
+    masterKey: config.masterKey,
+  };
+  const handler = createSkygearHandler({ pool, config: serverConfig, log });
+  await handler.ready();
+  const skygear = new SkygearContainer({
+    transport: createInProcessTransport(handler),
+    apiKey: config.masterKey,
+  });
+  const pubsub = {
+    publish: async (channel: string, data: unknown) => handler.app.publish("public", channel, data),
+  };
+  return { clients: { skygear, pool, appSchema, pubsub }, close: () => handler.close() };
+}

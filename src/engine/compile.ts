@@ -1,19 +1,12 @@
 // Recompiles a stored workflow version with the definition loader, for runs resumed on an older version.
+import { loadWorkflowSource } from "./definition/load.js";
 import type { WorkflowDefinition } from "./definition/types.js";
 
 export async function compileStoredSource(file: string, source: string): Promise<WorkflowDefinition> {
-  const path = "./definition/load.js";
-  const mod = (await import(path)) as {
-    loadWorkflowSource(file: string, text: string, opts?: unknown): unknown;
-  };
-  const r = (await mod.loadWorkflowSource(file, source, {})) as {
-    workflow?: WorkflowDefinition;
-    problems?: { message: string }[];
-  };
+  const r = loadWorkflowSource(file, source);
   if (!r.workflow) {
-    throw new Error(
-      `stored version of ${file} no longer compiles: ${r.problems?.map((p) => p.message).join("; ")}`,
-    );
+    const why = r.problems.map((p) => p.message).join("; ");
+    throw new Error(`the stored version of ${file} no longer compiles: ${why}`);
   }
   return r.workflow;
 }

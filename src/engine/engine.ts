@@ -10,6 +10,7 @@ import type { Logger } from "../log.js";
 import { stepKinds as builtinKinds } from "../steps/registry.js";
 import type { StepClients, StepKind } from "../steps/types.js";
 import { type Clock, systemClock } from "./clock.js";
+import { compileStoredSource } from "./compile.js";
 import { concurrencyKeyFor } from "./concurrency.js";
 import { resolveTemplate, type Template } from "./definition/expressions.js";
 import type { Catalog, TriggerEvent } from "./definition/types.js";
@@ -17,6 +18,7 @@ import { Listener } from "./listen.js";
 import type { MachineDeps } from "./machine.js";
 import { type LiveRun, type RunEvent, type StepEvent, startRun } from "./runner.js";
 import { isTerminal } from "./state.js";
+import { SaveBatcher } from "./store/batch.js";
 import { type ClaimedRun, claimOwn, claimRuns } from "./store/claim.js";
 import { enqueueRuns } from "./store/enqueue.js";
 import { getRun, type RunRecord, type StepTryRecord } from "./store/inspect.js";
@@ -48,6 +50,8 @@ export interface EngineOptions {
   random?: () => number;
   /** Strings scrubbed from stored inputs and outputs (the keys). */
   secrets?: string[];
+  /** Claim only these run ids (read at every claim; `skyflow trigger` adds its run). Default: any run. */
+  claimOnly?: string[];
   /** Recompiles a stored workflow version (default: the definition loader's loadWorkflowSource). */
   compile?: CompileSource;
 }
@@ -81,8 +85,9 @@ class EngineImpl extends EventEmitter implements Engine {
   private readonly defs;
   private readonly deps: MachineDeps;
   private readonly listener: Listener;
+  private readonly batcher: SaveBatcher;
   private running = false;
-  private pumping = false;
+  private pumping: Promise<void> | undefined;
   private again = false;
   private timers: NodeJS.Timeout[] = [];
   private wakeTimer: NodeJS.Timeout | undefined;
@@ -95,7 +100,7 @@ class EngineImpl extends EventEmitter implements Engine {
     this.leaseMs = o.leaseMs ?? 30_000;
     this.pollMs = o.pollMs ?? 1000;
     this.clock = o.clock ?? systemClock;
-    this.defs = createDefinitions(o.pool, o.catalog, o.compile ?? defaultCompile);
+    this.defs = createDefinitions(o.pool, o.catalog, o.compile ?? compileStoredSource);
     this.deps = {
       stepKinds: o.stepKinds ?? builtinKinds,
       clients: o.clients,
@@ -109,6 +114,7 @@ class EngineImpl extends EventEmitter implements Engine {
           ? resolveTemplate(t as Template, ctx)
           : resolveCompiled(t, ctx),
     };
+    this.batcher = new SaveBatcher(o.pool);
     this.listener = new Listener(o.pool, "skyflow_runs", () => this.wake(), o.log);
   }
 
@@ -193,6 +199,7 @@ class EngineImpl extends EventEmitter implements Engine {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
     await this.listener.close();
+    await this.pumping;
     const grace = opts.graceMs ?? 10_000;
     const all = Promise.all([...this.live.values()].map((r) => r.done));
     let graceTimer: NodeJS.Timeout | undefined;
@@ -223,12 +230,18 @@ class EngineImpl extends EventEmitter implements Engine {
     });
   }
 
-  private async pump(): Promise<void> {
+  private pump(): Promise<void> {
     if (this.pumping) {
       this.again = true;
-      return;
+      return this.pumping;
     }
-    this.pumping = true;
+    this.pumping = this.claimLoop().finally(() => {
+      this.pumping = undefined;
+    });
+    return this.pumping;
+  }
+
+  private async claimLoop(): Promise<void> {
     try {
       do {
         this.again = false;
@@ -248,9 +261,7 @@ class EngineImpl extends EventEmitter implements Engine {
         if (claimed.length === want) this.again = true;
       } while (this.again);
     } catch (err) {
-      this.o.log.error({ err: String(err) }, "claiming runs failed; the poll retries");
-    } finally {
-      this.pumping = false;
+      if (this.running) this.o.log.error({ err: String(err) }, "claiming runs failed; the poll retries");
     }
   }
 
@@ -263,6 +274,7 @@ class EngineImpl extends EventEmitter implements Engine {
         clock: this.clock,
         log: this.o.log,
         deps: this.deps,
+        batcher: this.batcher,
         secrets: this.o.secrets ?? [],
         definitionFor: (w, v) => this.defs.definitionFor(w, v),
         onRun: (e) => this.emit("run", e),
@@ -310,11 +322,6 @@ class EngineImpl extends EventEmitter implements Engine {
       this.o.log.error({ err: String(err) }, "lease renewal failed");
     }
   }
-}
-
-async function defaultCompile(file: string, source: string) {
-  const { compileStoredSource } = await import("./compile.js");
-  return compileStoredSource(file, source);
 }
 
 export function createEngine(opts: EngineOptions): Engine {

@@ -9,10 +9,11 @@ import type { Clock } from "./clock.js";
 import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import { buildRunMachine, LeaseLostError, type MachineDeps, type RunIO, type TryResult } from "./machine.js";
 import { currentStep, newRunState, type RunState, retryFromFailure } from "./state.js";
+import type { SaveBatcher } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
 import { markInterrupted } from "./store/lease.js";
-import { saveBegin, saveState } from "./store/save.js";
-import { insertRunWrites, writesOf } from "./store/writes.js";
+import { beginItem, stateItem } from "./store/save.js";
+import { type RunWrite, writesOf } from "./store/writes.js";
 
 export type RunOutcome = "succeeded" | "failed" | "cancelled" | "parked" | "abandoned" | "stopped";
 
@@ -41,6 +42,7 @@ export interface RunnerEnv {
   clock: Clock;
   log: Logger;
   deps: MachineDeps;
+  batcher: SaveBatcher;
   secrets: string[];
   definitionFor(workflow: string, version: string): Promise<WorkflowDefinition>;
   onRun(e: RunEvent): void;
@@ -137,7 +139,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   live.cancel = () => actor.send({ type: "CANCEL" });
   actor.start();
   const end = await outcome;
-  if (end === "cancelled") await saveState(env.pool, target, actor.getSnapshot().context.state);
+  if (end === "cancelled") await env.batcher.save(stateItem(target, actor.getSnapshot().context.state));
   if (end === "succeeded" || end === "failed" || end === "cancelled") {
     const s = actor.getSnapshot().context.state;
     env.onRun({
@@ -157,20 +159,25 @@ function runIO(
   def: WorkflowDefinition,
   target: { runId: string; owner: string },
 ): RunIO {
+  // Records a save or delete step wrote; saved with that step's result, in the same statement.
+  let writes: RunWrite[] = [];
   return {
     async begin(state, t) {
       const input = redact(t.input, env.secrets);
-      if (!(await saveBegin(env.pool, target, state, { ...t, input }))) throw new LeaseLostError(run.id);
+      if (!(await env.batcher.save(beginItem(target, state, { ...t, input }))))
+        throw new LeaseLostError(run.id);
     },
     async save(state, opts) {
       const result = opts.result
         ? { ...opts.result, output: redact(opts.result.output, env.secrets) }
         : undefined;
-      if (!(await saveState(env.pool, target, state, { ...opts, result }))) throw new LeaseLostError(run.id);
+      const item = stateItem(target, state, { ...opts, result, writes: { depth: run.depth, list: writes } });
+      writes = [];
+      if (!(await env.batcher.save(item))) throw new LeaseLostError(run.id);
       if (opts.result) reportTry(env, def, run.id, opts.result);
     },
     async afterTry(step, output) {
-      await insertRunWrites(env.pool, run.id, run.depth, writesOf(step.kind, output));
+      writes = writesOf(step.kind, output);
     },
   };
 }
@@ -193,7 +200,7 @@ function reportTry(env: RunnerEnv, def: WorkflowDefinition, runId: string, r: Tr
 async function failUnloadable(env: RunnerEnv, run: ClaimedRun, err: unknown): Promise<RunOutcome> {
   const s = newRunState(new Date(env.clock.now()).toISOString(), run.attempt);
   const error = { name: "DefinitionError", message: errText(err), step: "" };
-  await saveState(env.pool, { runId: run.id, owner: env.owner }, { ...s, status: "failed", error });
+  await env.batcher.save(stateItem({ runId: run.id, owner: env.owner }, { ...s, status: "failed", error }));
   env.onRun({ type: "failed", runId: run.id, workflow: run.workflow, error });
   return "failed";
 }

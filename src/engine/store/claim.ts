@@ -25,6 +25,8 @@ export interface ClaimOptions {
   limit: number;
   /** Workflows with a concurrency limit. */
   limited: { workflow: string; limit: number }[];
+  /** Claim only these runs (a one-off engine such as `skyflow trigger`); undefined claims any. */
+  only?: string[];
 }
 
 const CONCURRENCY_LOCK = 7_341_220_031;
@@ -57,9 +59,10 @@ async function claimResumable(db: Queryable, o: ClaimOptions, limit: number): Pr
      WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
                           WHERE status IN ('running', 'waiting') AND available_at <= now()
                             AND (lease_until IS NULL OR lease_until < now())
+                            AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
                           ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED))
      ${RETURNING}`,
-    [o.owner, o.leaseMs, limit],
+    [o.owner, o.leaseMs, limit, o.only ?? null],
   );
   return rows;
 }
@@ -69,9 +72,10 @@ async function claimUnlimited(db: Queryable, o: ClaimOptions, limit: number): Pr
     `UPDATE skyflow.runs ${SET_LEASE}
      WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
                           WHERE status = 'pending' AND available_at <= now() AND NOT (workflow = ANY($4::text[]))
+                            AND ($5::uuid[] IS NULL OR id = ANY($5::uuid[]))
                           ORDER BY available_at, created_at LIMIT $3 FOR UPDATE SKIP LOCKED))
      ${RETURNING}`,
-    [o.owner, o.leaseMs, limit, o.limited.map((l) => l.workflow)],
+    [o.owner, o.leaseMs, limit, o.limited.map((l) => l.workflow), o.only ?? null],
   );
   return rows;
 }
@@ -95,9 +99,17 @@ async function claimLimited(pool: pg.Pool, o: ClaimOptions, limit: number): Prom
                       AND a.status IN ('running', 'waiting')) AS busy
            FROM skyflow.runs r JOIN unnest($4::text[], $5::int[]) AS l(workflow, lim) ON l.workflow = r.workflow
            WHERE r.status = 'pending' AND r.available_at <= now()
+             AND ($6::uuid[] IS NULL OR r.id = ANY($6::uuid[]))
          ) c WHERE c.rn + c.busy <= c.lim ORDER BY c.available_at, c.created_at LIMIT $3))
        ${RETURNING}`,
-      [o.owner, o.leaseMs, limit, o.limited.map((l) => l.workflow), o.limited.map((l) => l.limit)],
+      [
+        o.owner,
+        o.leaseMs,
+        limit,
+        o.limited.map((l) => l.workflow),
+        o.limited.map((l) => l.limit),
+        o.only ?? null,
+      ],
     );
     return rows;
   });

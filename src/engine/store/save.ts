@@ -1,96 +1,72 @@
-// The durable saves of a run in flight: one statement per transition, conditional on this engine still
-// holding the run's lease, with the step try row written in the same statement (so both or neither).
+// The durable saves of a run in flight, as items for the group-commit batcher (batch.ts): the run row's new
+// state, conditional on this engine still holding the lease, plus the step try row and run_writes rows
+// written in the same statement (so all or none).
 import type { TryResult } from "../machine.js";
 import type { RunState } from "../state.js";
 import { isTerminal } from "../state.js";
-import type { Queryable } from "./enqueue.js";
+import type { SaveItem } from "./batch.js";
+import type { RunWrite } from "./writes.js";
 
 export interface SaveTarget {
   runId: string;
   owner: string;
 }
 
-/** How the run row changes with a saved state. */
-function runUpdate(first: number): string {
-  return `UPDATE skyflow.runs SET
-      snapshot = $${first}::jsonb,
-      status = $${first + 1},
-      error = $${first + 2}::jsonb,
-      available_at = CASE WHEN $${first + 3}::int IS NULL THEN available_at
-                          ELSE now() + $${first + 3}::int * interval '1 millisecond' END,
-      lease_owner = CASE WHEN $${first + 1} IN ('running') THEN lease_owner END,
-      lease_until = CASE WHEN $${first + 1} IN ('running') THEN lease_until END,
-      finished_at = CASE WHEN $${first + 1} IN ('succeeded', 'failed', 'cancelled') THEN now() END,
-      updated_at = now()
-    WHERE id = $1 AND lease_owner = $2
-    RETURNING id`;
+function runFields(t: SaveTarget, state: RunState, parkMs: number | undefined) {
+  return {
+    runId: t.runId,
+    owner: t.owner,
+    snapshot: JSON.stringify(state),
+    status: parkMs !== undefined ? "waiting" : state.status,
+    error: isTerminal(state.status) && state.error ? JSON.stringify(state.error) : null,
+    parkMs: parkMs ?? null,
+  };
 }
 
-function runValues(state: RunState, parkMs: number | undefined): unknown[] {
-  const status = parkMs !== undefined ? "waiting" : state.status;
-  const error = isTerminal(state.status) && state.error ? JSON.stringify(state.error) : null;
-  return [JSON.stringify(state), status, error, parkMs ?? null];
-}
-
-/** Saves the state as a try begins, with the try's (redacted) input. Returns false when the lease is gone. */
-export async function saveBegin(
-  db: Queryable,
+/** The state as a try begins, with the try's (already redacted) input. */
+export function beginItem(
   t: SaveTarget,
   state: RunState,
   tr: { stepKey: string; kind: string; attempt: number; input: unknown },
-): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `WITH r AS (${runUpdate(3)})
-     INSERT INTO skyflow.step_tries (run_id, run_attempt, step_key, attempt, kind, status, input)
-     SELECT r.id, $7, $8, $9, $10, 'running', $11::jsonb FROM r
-     ON CONFLICT (run_id, run_attempt, step_key, attempt) DO UPDATE
-       SET status = 'running', input = EXCLUDED.input, started_at = now(), finished_at = NULL`,
-    [
-      t.runId,
-      t.owner,
-      ...runValues(state, undefined),
-      state.attempt,
-      tr.stepKey,
-      tr.attempt,
-      tr.kind,
-      json(tr.input),
-    ],
-  );
-  return rowCount === 1;
+): SaveItem {
+  return {
+    ...runFields(t, state, undefined),
+    try: {
+      runAttempt: state.attempt,
+      stepKey: tr.stepKey,
+      attempt: tr.attempt,
+      kind: tr.kind,
+      status: "running",
+      input: json(tr.input),
+      output: null,
+      error: null,
+      finished: false,
+    },
+  };
 }
 
-/** Saves the state after a transition, ending the try row when there is one. False when the lease is gone. */
-export async function saveState(
-  db: Queryable,
+/** The state after a transition, ending the try row when there is one, with the writes the try made. */
+export function stateItem(
   t: SaveTarget,
   state: RunState,
-  opts: { result?: TryResult; parkMs?: number } = {},
-): Promise<boolean> {
+  opts: { result?: TryResult; parkMs?: number; writes?: { depth: number; list: RunWrite[] } } = {},
+): SaveItem {
   const r = opts.result;
-  if (!r || r.status === "skipped") {
-    const { rowCount } = await db.query(runUpdate(3), [t.runId, t.owner, ...runValues(state, opts.parkMs)]);
-    return rowCount === 1;
-  }
-  const { rowCount } = await db.query(
-    `WITH r AS (${runUpdate(3)})
-     INSERT INTO skyflow.step_tries (run_id, run_attempt, step_key, attempt, kind, status, output, error, finished_at)
-     SELECT r.id, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, now() FROM r
-     ON CONFLICT (run_id, run_attempt, step_key, attempt) DO UPDATE
-       SET status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error, finished_at = now()`,
-    [
-      t.runId,
-      t.owner,
-      ...runValues(state, opts.parkMs),
-      state.attempt,
-      r.stepKey,
-      r.attempt,
-      r.kind,
-      r.status === "retrying" ? "failed" : r.status,
-      r.output === undefined ? null : json(r.output),
-      r.error ? JSON.stringify(r.error) : null,
-    ],
-  );
-  return rowCount === 1;
+  const item: SaveItem = { ...runFields(t, state, opts.parkMs) };
+  if (opts.writes && opts.writes.list.length > 0) item.writes = opts.writes;
+  if (!r || r.status === "skipped") return item;
+  item.try = {
+    runAttempt: state.attempt,
+    stepKey: r.stepKey,
+    attempt: r.attempt,
+    kind: r.kind,
+    status: r.status === "retrying" ? "failed" : r.status,
+    input: null,
+    output: json(r.output),
+    error: r.error ? JSON.stringify(r.error) : null,
+    finished: true,
+  };
+  return item;
 }
 
 function json(v: unknown): string | null {

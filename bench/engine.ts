@@ -1,0 +1,293 @@
+// Engine throughput and overhead with durability on, next to a plain script making the same Skygear and SQL
+// calls in the same run; and heap held by 10,000 waiting runs. The Skygear-compatible server runs in this
+// process over HTTP on 127.0.0.1. Run: npx tsx --expose-gc bench/engine.ts [runs] [waiting]
+// Needs DATABASE_URL (a server where a scratch database may be created and dropped).
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import pg from "pg";
+import { appSchemaName } from "../src/config.js";
+import { migrate } from "../src/db/migrate.js";
+import { createPool } from "../src/db/pool.js";
+import type { Clock } from "../src/engine/clock.js";
+import { compileTemplate } from "../src/engine/definition/expressions.js";
+import type { StepDefinition, WorkflowDefinition } from "../src/engine/definition/types.js";
+import { createEngine } from "../src/engine/engine.js";
+import { enqueueRuns } from "../src/engine/store/enqueue.js";
+import { recordVersion } from "../src/engine/store/versions.js";
+import { silentLogger } from "../src/log.js";
+import { startSkygearServer } from "../src/server/http.js";
+import { createSkygearHandler } from "../src/server/index.js";
+import { createContainer } from "../src/skygear/container.js";
+import { createPubsubClient } from "../src/skygear/pubsub.js";
+import type { StepClients } from "../src/steps/types.js";
+
+const RUNS = Number(process.argv[2] ?? 2000);
+const WAITING = Number(process.argv[3] ?? 10_000);
+const CONCURRENCY = 64;
+const API_KEY = "bench-api-key";
+const MASTER_KEY = "bench-master-key";
+const APP = "bench";
+
+const clock: Clock = {
+  now: () => performance.timeOrigin + performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
+};
+
+const locate = (path: string) => ({ file: "bench.yaml", line: 1, column: 1, path });
+function step(
+  id: string,
+  kind: string,
+  input: unknown,
+  retry?: Partial<StepDefinition["retry"]>,
+): StepDefinition {
+  return {
+    id,
+    key: id,
+    name: kind,
+    kind,
+    input: compileTemplate(input, locate),
+    retry: { attempts: 3, backoff: "fixed", delayMs: 100, maxDelayMs: 100, jitter: false, ...retry },
+    timeoutMs: 30_000,
+    continueOnError: false,
+    line: 1,
+    column: 1,
+  };
+}
+function wf(name: string, steps: StepDefinition[]): WorkflowDefinition {
+  return {
+    name,
+    file: `${name}.yaml`,
+    enabled: true,
+    version: `bench-${name}`,
+    source: name,
+    triggers: [],
+    steps,
+    onFailure: [],
+  };
+}
+
+const publishWf = wf("publish1", [
+  step("pub", "publish", { channel: "bench", data: { id: "${{ event.id }}" } }),
+]);
+const threeWf = wf("three", [
+  step("q", "query", { type: "item", where: { group: "${{ event.group }}" }, limit: 5 }),
+  step("s", "save", { record: { _id: "item/${{ uuid() }}", group: "${{ event.group }}", n: 1 } }),
+  step("u", "sql", {
+    statement: "UPDATE counters SET n = n + 1 WHERE name = $1",
+    params: ["${{ event.group }}"],
+  }),
+]);
+const waitWf = wf("waiter", [
+  step(
+    "w",
+    "sql",
+    { statement: "DO $$ BEGIN RAISE EXCEPTION 'busy' USING ERRCODE = '40001'; END $$" },
+    {
+      attempts: 5,
+      delayMs: 600_000,
+      maxDelayMs: 600_000,
+    },
+  ),
+]);
+const defs = new Map([publishWf, threeWf, waitWf].map((d) => [d.name, d]));
+const catalog = {
+  get: (n: string) => defs.get(n),
+  list: () => [...defs.values()],
+  subscribe: () => () => {},
+};
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] ?? Number.NaN;
+};
+const f = (n: number, d = 2) => n.toFixed(d);
+
+async function scratchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const base = process.env.DATABASE_URL;
+  if (!base) throw new Error("set DATABASE_URL to a Postgres server for the bench");
+  const name = `bench_engine_${randomUUID().slice(0, 8)}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+async function enqueue(pool: pg.Pool, def: WorkflowDefinition, n: number, event: (i: number) => object) {
+  await recordVersion(pool, def);
+  for (let i = 0; i < n; i += 1000) {
+    const batch = Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({
+      workflow: def.name,
+      version: def.version,
+      event: { id: randomUUID(), type: "manual" as const, at: new Date().toISOString(), ...event(i + k) },
+    }));
+    await enqueueRuns(pool, batch);
+  }
+}
+
+type EngineT = ReturnType<typeof createEngine>;
+
+/** Queues n runs, wakes the engine, and times them to the last one; per-step overhead from run/step events. */
+async function engineRound(
+  engine: EngineT,
+  pool: pg.Pool,
+  def: WorkflowDefinition,
+  n: number,
+  event: (i: number) => object,
+) {
+  const starts = new Map<string, number>();
+  const stepMs = new Map<string, number>();
+  const overheads: number[] = [];
+  let done = 0;
+  let finish!: () => void;
+  const all = new Promise<void>((r) => {
+    finish = r;
+  });
+  const onRun = (e: { type: string; runId: string }) => {
+    if (e.type === "started") starts.set(e.runId, performance.now());
+    if (e.type === "succeeded" || e.type === "failed") {
+      const total = performance.now() - (starts.get(e.runId) ?? performance.now());
+      overheads.push((total - (stepMs.get(e.runId) ?? 0)) / def.steps.length);
+      if (++done === n) finish();
+    }
+  };
+  const onStep = (e: { runId: string; durationMs: number }) =>
+    stepMs.set(e.runId, (stepMs.get(e.runId) ?? 0) + e.durationMs);
+  engine.on("run", onRun);
+  engine.on("step", onStep);
+  await enqueue(pool, def, n, event);
+  const t0 = performance.now();
+  engine.wake();
+  await all;
+  const secs = (performance.now() - t0) / 1000;
+  engine.off("run", onRun);
+  engine.off("step", onStep);
+  return { rate: n / secs, secs, p50: pct(overheads, 50), p99: pct(overheads, 99) };
+}
+
+/** The same calls without the engine, from CONCURRENCY workers. */
+async function plainRound(n: number, call: (i: number) => Promise<unknown>) {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      for (let i = next++; i < n; i = next++) await call(i);
+    }),
+  );
+  const secs = (performance.now() - t0) / 1000;
+  return { rate: n / secs, secs };
+}
+
+async function heapWaiting(engine: EngineT, pool: pg.Pool, n: number): Promise<number> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const before = process.memoryUsage().heapUsed;
+  await enqueue(pool, waitWf, n, () => ({}));
+  engine.wake();
+  for (;;) {
+    const { rows } = await pool.query(
+      "SELECT count(*)::int AS c FROM skyflow.runs WHERE workflow = 'waiter' AND status = 'waiting'",
+    );
+    if (rows[0].c >= n) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  gc?.();
+  return (process.memoryUsage().heapUsed - before) / 1e6;
+}
+
+async function main(): Promise<void> {
+  const db = await scratchDatabase();
+  const pool = createPool(db.url, { max: 20 });
+  await migrate(pool);
+  const schema = appSchemaName(APP);
+  const handler = createSkygearHandler({
+    pool,
+    config: { appName: APP, schema, apiKey: API_KEY, masterKey: MASTER_KEY },
+    log: silentLogger(),
+  });
+  await handler.ready();
+  const server = await startSkygearServer({ handler, port: 0 });
+  const skygear = createContainer({ endpoint: server.url, masterKey: MASTER_KEY });
+  const pubsub = createPubsubClient({ endpoint: server.url, apiKey: API_KEY });
+  await pool.query(`CREATE TABLE ${schema}.counters (name text PRIMARY KEY, n int NOT NULL DEFAULT 0)`);
+  await pool.query(`INSERT INTO ${schema}.counters (name) SELECT 'g' || i FROM generate_series(0, 49) i`);
+  await skygear.save([{ _id: "item/seed", group: "g0", n: 0 }]);
+  const clients: StepClients = { skygear, pool, appSchema: schema, pubsub };
+  const engine = createEngine({
+    pool,
+    catalog,
+    clients,
+    log: silentLogger(),
+    clock,
+    maxRuns: 200,
+    pollMs: 1000,
+  });
+  await engine.start();
+  const group = (i: number) => ({ group: `g${i % 50}` });
+
+  console.log(
+    `engine bench: ${RUNS} runs per round, plain script with ${CONCURRENCY} workers, engine maxRuns 200`,
+  );
+  await engineRound(engine, pool, publishWf, 200, () => ({}));
+  const pubE = await engineRound(engine, pool, publishWf, RUNS, () => ({}));
+  const pubP = await plainRound(RUNS, (i) => pubsub.publish("bench", { id: i }));
+  console.log(
+    `one-step publish: engine ${f(pubE.rate, 0)} runs/s; plain ${f(pubP.rate, 0)} calls/s; ratio (time) ${f(pubE.secs / pubP.secs)}x`,
+  );
+  console.log(`  engine overhead per step p50 ${f(pubE.p50)} ms, p99 ${f(pubE.p99)} ms`);
+
+  const plainThree = async (i: number) => {
+    const g = group(i).group;
+    await skygear.query({
+      recordType: "item",
+      predicate: ["eq", { $type: "keypath", $val: "group" }, g],
+      limit: 5,
+    });
+    await skygear.save([{ _id: `item/${randomUUID()}`, group: g, n: 1 }]);
+    const c = await pool.connect();
+    try {
+      await c.query("BEGIN");
+      await c.query(`SET LOCAL search_path TO ${schema}, public`);
+      await c.query("UPDATE counters SET n = n + 1 WHERE name = $1", [g]);
+      await c.query("COMMIT");
+    } finally {
+      c.release();
+    }
+  };
+  await plainRound(200, plainThree);
+  const threeE = await engineRound(engine, pool, threeWf, RUNS, group);
+  const threeP = await plainRound(RUNS, plainThree);
+  console.log(
+    `three-step query+save+sql: engine ${f(threeE.rate, 0)} runs/s; plain ${f(threeP.rate, 0)} runs/s; ratio (time) ${f(threeE.secs / threeP.secs)}x`,
+  );
+  console.log(`  engine overhead per step p50 ${f(threeE.p50)} ms, p99 ${f(threeE.p99)} ms`);
+
+  const heapMb = await heapWaiting(engine, pool, WAITING);
+  console.log(
+    `${WAITING} waiting runs (parked retry waits): heap growth ${f(heapMb, 1)} MB; live actors ${engine.inFlight()}`,
+  );
+
+  await engine.stop({ graceMs: 0 });
+  await pubsub.close();
+  await skygear.transport.close?.();
+  await server.close();
+  await handler.close();
+  await pool.end();
+  await db.drop();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,94 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { command } from "../../src/commands/trigger.js";
+import type { CommandIO } from "../../src/commands/types.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+
+let db: TestDatabase;
+let dir: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase("trigger_command");
+  dir = await mkdtemp(join(tmpdir(), "skyflow-trigger-"));
+  await writeFile(
+    join(dir, "greet.yaml"),
+    [
+      "on: { pubsub: { channel: hello } }",
+      "steps:",
+      "  - id: echo",
+      "    sql:",
+      "      statement: SELECT $1::text AS greeting",
+      '      params: ["${{ event.greeting }}"]',
+      "  - id: note",
+      "    save:",
+      "      record: { _id: 'note/${{ uuid() }}', text: '${{ steps.echo.output.rows[0].greeting }}' }",
+      "",
+    ].join("\n"),
+  );
+  await writeFile(
+    join(dir, "broken.yaml"),
+    [
+      "on: { pubsub: { channel: hello } }",
+      "steps:",
+      "  - id: bad",
+      "    sql: { statement: SELEC 1 }",
+      "",
+    ].join("\n"),
+  );
+  await writeFile(join(dir, "event.json"), JSON.stringify({ greeting: "hi there" }));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+  await db.drop();
+});
+
+async function trigger(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (d) => {
+    out += d;
+  });
+  stderr.on("data", (d) => {
+    err += d;
+  });
+  const io: CommandIO = {
+    argv,
+    env: { DATABASE_URL: db.url, SKYGEAR_APP_NAME: "triggertest" },
+    cwd: dir,
+    stdout,
+    stderr,
+    onSignal() {},
+  };
+  const code = await command.run(io);
+  return { code, out, err };
+}
+
+describe("skyflow trigger", () => {
+  it("runs a workflow with the event file, prints its step timeline and exits 0", async () => {
+    const r = await trigger(["greet", "--event", "event.json", "--dir", "."]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("succeeded");
+    expect(r.out).toContain("echo");
+    expect(r.out).toContain("note");
+    const { rows } = await db.pool.query("SELECT text FROM app_triggertest.note");
+    expect(rows).toEqual([{ text: "hi there" }]);
+  });
+
+  it("exits 1 and shows the error when the run fails", async () => {
+    const r = await trigger(["broken", "--dir", "."]);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("SqlError");
+  });
+
+  it("exits 2 for an unknown workflow", async () => {
+    const r = await trigger(["nope", "--dir", "."]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('no valid workflow named "nope"');
+  });
+});
