@@ -9,6 +9,7 @@ import { resolveDatabase } from "./database.js";
 import { scrubRecord } from "./field-acl.js";
 import { formatRecordId, parseIdList } from "./ids.js";
 import { toSkygearError } from "./pg-errors.js";
+import { prepared } from "./sql.js";
 import { tableColumns } from "./table.js";
 
 export async function fetchRecords(req: ActionRequest): Promise<ActionResult> {
@@ -28,7 +29,7 @@ export async function fetchRecords(req: ActionRequest): Promise<ActionResult> {
         params.push(db.id);
         sql += " AND t._database_id = $2";
       }
-      const { rows } = await app.pool.query<{ r: Record<string, unknown> }>(sql, params);
+      const { rows } = await app.pool.query<{ r: Record<string, unknown> }>(prepared(sql, params));
       for (const { r } of rows) {
         const readable = canAccess(
           {

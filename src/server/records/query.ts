@@ -11,7 +11,7 @@ import { validRecordType } from "./ids.js";
 import { toSkygearError } from "./pg-errors.js";
 import { joinsSQL, type PredicateContext, predicateSQL } from "./predicate.js";
 import { desiredKeysOf, pageOf, sortSQL } from "./query-options.js";
-import { Params } from "./sql.js";
+import { Params, prepared } from "./sql.js";
 import { tableColumns } from "./table.js";
 import { addTransient, parseInclude } from "./transient.js";
 
@@ -58,7 +58,9 @@ export async function queryRecords(req: ActionRequest): Promise<ActionResult> {
   if (page.offset !== undefined) sql += ` OFFSET ${params.add(page.offset)}`;
 
   try {
-    const { rows } = await pool.query<{ r: Record<string, unknown>; c?: string }>(sql, params.values);
+    const { rows } = await pool.query<{ r: Record<string, unknown>; c?: string }>(
+      prepared(sql, params.values),
+    );
     const raw = rows.map((row) => row.r);
     const records = raw.map((r) =>
       scrubRecord(recordType, rowToRecordJSON(recordType, r, columns, desired), auth),

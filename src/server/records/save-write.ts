@@ -7,7 +7,7 @@ import type { AuthInfo } from "../types.js";
 import { type Ace, canAccess, storedAccess } from "./acl.js";
 import { deniedArgument, deniedWrites } from "./field-acl.js";
 import type { IncomingRecord } from "./save-parse.js";
-import { Params } from "./sql.js";
+import { Params, prepared } from "./sql.js";
 import type { TableColumns } from "./table.js";
 import { type Value, valueSQL } from "./values.js";
 
@@ -72,12 +72,14 @@ export async function writeRecord(
 async function lookup(client: pg.ClientBase, target: WriteTarget, rec: IncomingRecord): Promise<Lookup> {
   const s = ident(target.schema);
   const { rows } = await client.query<{ r: Row | null; dflt: unknown; creators: string[] }>(
-    `WITH cur AS (SELECT to_jsonb(t) AS r FROM ${s}.${ident(rec.id.type)} t
-                   WHERE t._id = $1 AND t._database_id = $2 FOR UPDATE)
-     SELECT (SELECT r FROM cur) AS r,
-            (SELECT default_access FROM ${s}._record_default_access WHERE record_type = $3) AS dflt,
-            ARRAY(SELECT role_id FROM ${s}._record_creation WHERE record_type = $3) AS creators`,
-    [rec.id.key, target.databaseId, rec.id.type],
+    prepared(
+      `WITH cur AS (SELECT to_jsonb(t) AS r FROM ${s}.${ident(rec.id.type)} t
+                     WHERE t._id = $1 AND t._database_id = $2 FOR UPDATE)
+       SELECT (SELECT r FROM cur) AS r,
+              (SELECT default_access FROM ${s}._record_default_access WHERE record_type = $3) AS dflt,
+              ARRAY(SELECT role_id FROM ${s}._record_creation WHERE record_type = $3) AS creators`,
+      [rec.id.key, target.databaseId, rec.id.type],
+    ),
   );
   const row = rows[0]!;
   return { existing: row.r ?? undefined, defaultAccess: storedAccess(row.dflt), creators: row.creators };

@@ -1,4 +1,7 @@
-// Helpers for building parameterised SQL: values are always bound as $n parameters, never spliced in. No I/O.
+// Helpers for building parameterised SQL: values are always bound as $n parameters, never spliced in; hot
+// statements are sent as named prepared statements (parsed and planned once per connection). No I/O.
+import { createHash } from "node:crypto";
+import type pg from "pg";
 
 export class Params {
   readonly values: unknown[] = [];
@@ -8,4 +11,19 @@ export class Params {
     this.values.push(v);
     return `$${this.values.length}`;
   }
+}
+
+// Predicates make the set of statement texts open-ended, and each named statement lives on every pooled
+// connection until it closes, so only the first MAX_NAMED texts get names; later ones go unnamed.
+const MAX_NAMED = 500;
+const names = new Map<string, string>();
+
+/** A query config that is prepared once per connection (while the name budget lasts). */
+export function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  let name = names.get(text);
+  if (name === undefined && names.size < MAX_NAMED) {
+    name = `skyflow_rec_${createHash("sha1").update(text).digest("hex").slice(0, 16)}`;
+    names.set(text, name);
+  }
+  return name === undefined ? { text, values } : { name, text, values };
 }
