@@ -2,9 +2,9 @@
 // sleeps until the earliest stored next_at, claims due schedules in batches and records each fire with its
 // run in one transaction. Owns all cron I/O.
 import type pg from "pg";
-import { withTransaction } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
 import type { Catalog } from "../../definition/types.js";
+import { claimTransaction } from "../claim-tx.js";
 import { type RunRequest, startRuns } from "../start-runs.js";
 import { cronEvent, planFires } from "./match.js";
 import { cronSchedules, nextFire } from "./parse.js";
@@ -47,7 +47,7 @@ export async function startCronDriver(o: CronDriverOptions) {
   /** Fires one batch of due schedules; returns how many schedules it claimed. */
   const fireBatch = async (): Promise<number> => {
     const now = o.clock();
-    const result = await withTransaction(o.pool, async (tx) => {
+    const result = await claimTransaction(o.pool, async (tx) => {
       const rows = await q.claimDue(tx, now, batch);
       if (rows.length === 0) return { claimed: 0, created: 0 };
       const skipRows = rows.filter((r) => r.overlap === "skip");

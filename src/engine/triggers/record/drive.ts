@@ -1,11 +1,11 @@
 // Record trigger, drive step: keeps skyflow's row trigger on the watched tables, wakes on NOTIFY (or the slow
 // poll), claims outbox batches and starts their runs in the same transaction. Owns all record-trigger I/O.
 import type pg from "pg";
-import { withTransaction } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
 import { loadTableColumns } from "../../../server/records/table.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
 import type { Catalog, WorkflowDefinition } from "../../definition/types.js";
+import { claimTransaction } from "../claim-tx.js";
 import { type Listener, startListener } from "../listen.js";
 import type { RunRequest } from "../start-runs.js";
 import { startRuns } from "../start-runs.js";
@@ -60,7 +60,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   /** Claims one batch and starts its runs in one transaction; returns how many changes it claimed. */
   const drainBatch = async (): Promise<number> => {
     const workflows = o.catalog.list();
-    const r = await withTransaction(o.pool, async (tx) => {
+    const r = await claimTransaction(o.pool, async (tx) => {
       const rows = await q.claimOutbox(tx, o.appSchema, batch);
       if (rows.length === 0) return { claimed: 0, created: 0 };
       const requests = await plan(rows, workflows);
