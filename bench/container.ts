@@ -9,8 +9,8 @@ import { SkygearContainer } from "../src/skygear/container.js";
 import { createHttpTransport } from "../src/skygear/transport-http.js";
 
 const CALLERS = 32;
-const CALLS = Number(process.argv[2] ?? 20_000);
-const ROUNDS = Number(process.argv[3] ?? 5);
+const CALLS = Number(process.argv[2] ?? 10_000);
+const ROUNDS = Number(process.argv[3] ?? 7);
 
 // The answer is about the size the performance facts were measured with (286 bytes).
 const SERVER = `

@@ -6,6 +6,10 @@ import type { CallOptions } from "./types.js";
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
+function fireTimeout(d: Deadline): void {
+  d.fire("timeout");
+}
+
 export class Deadline {
   private reason: "timeout" | "aborted" | undefined;
   private readonly timer: NodeJS.Timeout | undefined;
@@ -14,7 +18,7 @@ export class Deadline {
   private listener: ((err: SkygearError) => void) | undefined;
 
   constructor(
-    private readonly action: string,
+    readonly action: string,
     opts: CallOptions,
   ) {
     this.timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -23,8 +27,9 @@ export class Deadline {
       this.reason = "aborted";
       return;
     }
-    this.timer = setTimeout(this.onTimeout, this.timeoutMs);
-    this.outer?.addEventListener("abort", this.onAbort, { once: true });
+    // A timer argument and handleEvent instead of two closures: this object is made for every call.
+    this.timer = setTimeout(fireTimeout, this.timeoutMs, this);
+    this.outer?.addEventListener("abort", this, { once: true });
   }
 
   /** Why the deadline fired, as the error to throw; undefined while it has not. */
@@ -45,13 +50,15 @@ export class Deadline {
   done(): void {
     this.listener = undefined;
     if (this.timer) clearTimeout(this.timer);
-    this.outer?.removeEventListener("abort", this.onAbort);
+    this.outer?.removeEventListener("abort", this);
   }
 
-  private readonly onTimeout = (): void => this.fire("timeout");
-  private readonly onAbort = (): void => this.fire("aborted");
+  /** The caller's signal fired (EventListener object form). */
+  handleEvent(): void {
+    this.fire("aborted");
+  }
 
-  private fire(reason: "timeout" | "aborted"): void {
+  fire(reason: "timeout" | "aborted"): void {
     if (this.reason) return;
     this.reason = reason;
     const listener = this.listener;

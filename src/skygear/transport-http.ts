@@ -20,15 +20,8 @@ export interface HttpTransport extends Transport {
 
 const HEADERS = { "content-type": "application/json", "x-skygear-sdk-version": "skyflow/0.1" };
 
-/** What the adapter needs per call, carried on the axios config as one object (axios copies it by reference). */
-class CallState {
-  constructor(
-    readonly deadline: Deadline,
-    readonly action: string,
-  ) {}
-}
-
-type SkyflowConfig = InternalAxiosRequestConfig & { skyflowCall?: CallState };
+/** The adapter reads the call's deadline from the config (axios copies class instances by reference). */
+type SkyflowConfig = InternalAxiosRequestConfig & { skyflowCall?: Deadline };
 
 export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
   const url = new URL(opts.endpoint);
@@ -42,7 +35,7 @@ export function createHttpTransport(opts: HttpTransportOptions): HttpTransport {
         const res = await client.request({
           url: basePath + action.replaceAll(":", "/"),
           data: JSON.stringify(body),
-          skyflowCall: new CallState(deadline, action),
+          skyflowCall: deadline,
         } as SkyflowConfig);
         return { status: res.status, body: res.data };
       } finally {
@@ -72,10 +65,7 @@ function createAxios(pool: Pool): Axios {
   return new Axios({
     method: "post",
     adapter: undiciAdapter(pool),
-    headers: {},
-    // The body is serialised and the answer parsed by us: axios's transforms would only re-check both.
-    transformRequest: [],
-    transformResponse: [],
+    // No transforms: the body is serialised and the answer parsed by us (axios would only re-check both).
     validateStatus: null,
   });
 }
@@ -112,12 +102,12 @@ class CallHandler implements Dispatcher.DispatchHandler {
   private fired: Error | undefined;
 
   constructor(
-    private readonly call: CallState,
+    private readonly deadline: Deadline,
     private readonly resolve: (status: number, text: string) => void,
     private readonly reject: (err: unknown) => void,
   ) {
     // Registered now, not in onConnect: a request still queued for a socket must time out too.
-    call.deadline.onFire((err) => {
+    deadline.onFire((err) => {
       this.fired = err;
       this.fail(err);
       this.abort?.(err);
@@ -148,7 +138,7 @@ class CallHandler implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
-    this.fail(this.call.deadline.failure() ?? networkError(this.call.action, err));
+    this.fail(this.deadline.failure() ?? networkError(this.deadline.action, err));
   }
 
   private fail(err: unknown): void {
