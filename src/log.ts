@@ -8,6 +8,8 @@ export interface LogOptions {
   pretty?: boolean;
   /** Where to write; defaults to stdout. Tests pass a stream to capture lines. */
   destination?: NodeJS.WritableStream;
+  /** Extra pino-pretty options (e.g. `ignore`, `colorize`) merged over the defaults when `pretty`. */
+  prettyOptions?: Record<string, unknown>;
 }
 
 const REDACT_PATHS = [
@@ -34,7 +36,12 @@ export function createLogger(opts: LogOptions = {}): Logger {
       ...options,
       transport: {
         target: "pino-pretty",
-        options: { colorize: true, ignore: "pid,hostname", translateTime: "HH:MM:ss.l" },
+        options: {
+          colorize: true,
+          ignore: "pid,hostname",
+          translateTime: "HH:MM:ss.l",
+          ...opts.prettyOptions,
+        },
       },
     });
   }

@@ -1,6 +1,7 @@
 // Composition root of the daemon (`dev`, `start`): config -> database -> Skygear (embedded server or an
 // endpoint) -> container + pubsub -> catalog + reload -> engine -> triggers -> HTTP endpoints; and the
 // signals: SIGHUP reloads, SIGTERM/SIGINT stop gracefully, a second one exits at once.
+
 import { exitNow } from "./cli.js";
 import type { CommandIO } from "./commands/types.js";
 import { type Config, exposedEnv, type Flags, loadConfig } from "./config.js";
@@ -63,9 +64,20 @@ export async function runDaemon(io: CommandIO, mode: Mode, usage: string): Promi
   return waitForSignals(io, daemon, log);
 }
 
+/**
+ * `start` logs JSON lines. `dev` logs one readable line per event: the message already names the run, the
+ * workflow and the step, so the structured fields are left out of the pretty output.
+ */
 function daemonLogger(mode: Mode, config: Config, io: CommandIO): Logger {
-  const pretty = mode === "dev";
-  return createLogger({ level: config.logLevel, pretty, destination: pretty ? undefined : io.stdout });
+  if (mode === "start") return createLogger({ level: config.logLevel, destination: io.stdout });
+  return createLogger({
+    level: config.logLevel,
+    pretty: true,
+    prettyOptions: {
+      colorize: Boolean((io.stdout as { isTTY?: boolean }).isTTY),
+      ignore: "pid,hostname,workflow,run,step,attempt,durationMs,file,problems,paused,component,url",
+    },
+  });
 }
 
 /**

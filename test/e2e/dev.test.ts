@@ -13,7 +13,8 @@ import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { type Child, eventually, freePort, startCli } from "./child.js";
 
 interface SdkRecord {
-  _id: string;
+  /** `type/key`, as the record's `_id` on the wire and in `event.record._id`. */
+  id: string;
   [field: string]: unknown;
 }
 interface Sdk {
@@ -73,7 +74,7 @@ async function replyTo(title: string): Promise<string> {
   const Reply = skygear.Record.extend("reply");
   return eventually(async () => {
     const q = new skygear.Query(Reply);
-    q.equalTo("note", note._id);
+    q.equalTo("note", note.id);
     const [reply] = await skygear.publicDB.query(q);
     return reply ? String(reply.text) : undefined;
   });
