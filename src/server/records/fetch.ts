@@ -10,7 +10,7 @@ import { scrubRecord } from "./field-acl.js";
 import { formatRecordId, parseIdList } from "./ids.js";
 import { toSkygearError } from "./pg-errors.js";
 import { prepared } from "./sql.js";
-import { tableColumns } from "./table.js";
+import { columnsCovering, tableColumns } from "./table.js";
 
 export async function fetchRecords(req: ActionRequest): Promise<ActionResult> {
   const { payload, app, auth } = req;
@@ -20,8 +20,8 @@ export async function fetchRecords(req: ActionRequest): Promise<ActionResult> {
   const found = new Map<string, RecordJSON | "denied">();
   try {
     for (const type of new Set(ids.map((id) => id.type))) {
-      const columns = await tableColumns(app.pool, schema, type);
-      if (!columns) continue;
+      const cached = await tableColumns(app.pool, schema, type);
+      if (!cached) continue;
       const keys = ids.filter((id) => id.type === type).map((id) => id.key);
       const params: unknown[] = [keys];
       let sql = `SELECT to_jsonb(t) AS r FROM ${ident(schema)}.${ident(type)} t WHERE t._id = ANY($1)`;
@@ -30,6 +30,7 @@ export async function fetchRecords(req: ActionRequest): Promise<ActionResult> {
         sql += " AND t._database_id = $2";
       }
       const { rows } = await app.pool.query<{ r: Record<string, unknown> }>(prepared(sql, params));
+      const columns = await columnsCovering(app.pool, schema, type, cached, rows[0]?.r);
       for (const { r } of rows) {
         const readable = canAccess(
           {

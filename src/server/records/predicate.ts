@@ -55,7 +55,11 @@ function column(ctx: PredicateContext, alias: string, table: string, cols: Table
   if (name.startsWith("_"))
     throw queryInvalid(`key path "${raw}" names a reserved column that cannot be queried`);
   const info = cols.get(name);
-  if (!info) throw queryInvalid(`unknown field "${name}" of record type "${table}"`);
+  if (!info) {
+    throw new SkygearServerError("RecordQueryInvalid", `unknown field "${name}" of record type "${table}"`, {
+      info: { unknown_field: name, record_type: table },
+    });
+  }
   if (ctx.hidden?.(table, name)) throw queryDenied(table, name);
   return { sql: `${alias}.${ident(name)}`, info };
 }

@@ -64,6 +64,7 @@ export function desiredKeysOf(
       throw new SkygearServerError(
         "UnexpectedError",
         `desired key "${k}" is not a field of record type "${recordType}"`,
+        { info: { unknown_field: k, record_type: recordType } },
       );
     }
     keys.add(k);

@@ -1,19 +1,27 @@
 // record:query (protocol §4): predicate, sort, paging, count, desired_keys and transient include over one
 // record table, with the database and access filters of §6.
+import type pg from "pg";
 import { ident } from "../../db/pool.js";
 import { SkygearServerError } from "../errors.js";
-import type { ActionRequest, ActionResult } from "../types.js";
+import type { ActionRequest, ActionResult, AuthInfo } from "../types.js";
 import { accessFilterSQL } from "./acl.js";
 import { rowToRecordJSON } from "./codec.js";
-import { databaseFilter, resolveDatabase } from "./database.js";
+import { type Database, databaseFilter, resolveDatabase } from "./database.js";
 import { fieldHidden, scrubRecord } from "./field-acl.js";
 import { validRecordType } from "./ids.js";
 import { toSkygearError } from "./pg-errors.js";
 import { joinsSQL, type PredicateContext, predicateSQL } from "./predicate.js";
 import { desiredKeysOf, pageOf, sortSQL } from "./query-options.js";
 import { Params, prepared } from "./sql.js";
-import { tableColumns } from "./table.js";
+import { columnsCovering, forgetSchema, type TableColumns, tableColumns } from "./table.js";
 import { addTransient, parseInclude } from "./transient.js";
+
+interface Plan {
+  recordType: string;
+  db: Database;
+  auth: AuthInfo;
+  payload: Record<string, unknown>;
+}
 
 export async function queryRecords(req: ActionRequest): Promise<ActionResult> {
   const { payload, auth, app } = req;
@@ -23,13 +31,26 @@ export async function queryRecords(req: ActionRequest): Promise<ActionResult> {
       info: { arguments: ["record_type"] },
     });
   }
-  const db = resolveDatabase(payload.database_id, auth);
-  const wantCount = payload.count === true;
+  const plan: Plan = { recordType, db: resolveDatabase(payload.database_id, auth), auth, payload };
   const { pool } = app;
   const schema = app.config.schema;
+  try {
+    return await runQuery(pool, schema, plan);
+  } catch (err) {
+    // A field we do not know may have been added by another process since we cached the table: re-read once.
+    const info =
+      err instanceof SkygearServerError ? (err.info as { unknown_field?: string } | undefined) : undefined;
+    if (!info?.unknown_field) throw err;
+    forgetSchema(pool, schema);
+    return runQuery(pool, schema, plan);
+  }
+}
+
+async function runQuery(pool: pg.Pool, schema: string, plan: Plan): Promise<ActionResult> {
+  const { recordType, db, auth, payload } = plan;
+  const wantCount = payload.count === true;
   const columns = await tableColumns(pool, schema, recordType);
   if (!columns) return wantCount ? { result: [], info: { count: 0 } } : { result: [] };
-
   const params = new Params();
   const ctx: PredicateContext = {
     schema,
@@ -44,14 +65,16 @@ export async function queryRecords(req: ActionRequest): Promise<ActionResult> {
   const dbCond = databaseFilter(db, "t", (v) => params.add(v));
   if (dbCond) where.push(dbCond);
   if (db.kind === "public" && auth.accessType !== "master") where.push(accessFilterSQL("t", auth, params));
-  if (payload.predicate !== undefined && payload.predicate !== null)
+  if (payload.predicate !== undefined && payload.predicate !== null) {
     where.push(await predicateSQL(ctx, payload.predicate));
+  }
   const order = await sortSQL(ctx, payload.sort);
   const page = pageOf(payload);
   const desired = desiredKeysOf(payload.desired_keys, columns, recordType);
   const include = parseInclude(payload.include, columns, recordType);
 
-  const from = `FROM ${ident(schema)}.${ident(recordType)} t${joinsSQL(ctx)}${where.length ? ` WHERE ${where.join(" AND ")}` : ""}`;
+  const cond = where.length ? ` WHERE ${where.join(" AND ")}` : "";
+  const from = `FROM ${ident(schema)}.${ident(recordType)} t${joinsSQL(ctx)}${cond}`;
   const whereParams = [...params.values];
   let sql = `SELECT to_jsonb(t) AS r${wantCount ? ", COUNT(*) OVER () AS c" : ""} ${from}${order}`;
   if (page.limit !== undefined) sql += ` LIMIT ${params.add(page.limit)}`;
@@ -62,8 +85,9 @@ export async function queryRecords(req: ActionRequest): Promise<ActionResult> {
       prepared(sql, params.values),
     );
     const raw = rows.map((row) => row.r);
+    const cols: TableColumns = await columnsCovering(pool, schema, recordType, columns, raw[0]);
     const records = raw.map((r) =>
-      scrubRecord(recordType, rowToRecordJSON(recordType, r, columns, desired), auth),
+      scrubRecord(recordType, rowToRecordJSON(recordType, r, cols, desired), auth),
     );
     await addTransient(pool, schema, db, auth, include, raw, records);
     if (!wantCount) return { result: records };

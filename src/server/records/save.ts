@@ -9,7 +9,7 @@ import { formatRecordId } from "./ids.js";
 import { toSkygearError } from "./pg-errors.js";
 import { type IncomingRecord, neededColumns, parseIncoming } from "./save-parse.js";
 import { type WriteTarget, writeRecord } from "./save-write.js";
-import { ensureColumns, type TableColumns } from "./table.js";
+import { columnsCovering, ensureColumns, type TableColumns } from "./table.js";
 
 type Parsed = { ok: true; rec: IncomingRecord } | { ok: false; err: SkygearServerError };
 
@@ -49,8 +49,9 @@ export async function saveRecords(req: ActionRequest): Promise<ActionResult> {
   }
   const target: WriteTarget = { schema: app.config.schema, databaseId: db.id, auth: req.auth, atomic };
   const save = async (client: Parameters<typeof writeRecord>[0], rec: IncomingRecord) => {
-    const cols = columns.get(rec.id.type)!;
-    return rowToRecordJSON(rec.id.type, await writeRecord(client, target, rec, cols), cols);
+    const row = await writeRecord(client, target, rec, columns.get(rec.id.type)!);
+    const cols = await columnsCovering(app.pool, target.schema, rec.id.type, columns.get(rec.id.type)!, row);
+    return rowToRecordJSON(rec.id.type, row, cols);
   };
   if (atomic) return { result: await saveAtomic(req, good, save) };
   const result: unknown[] = [];

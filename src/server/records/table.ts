@@ -67,6 +67,28 @@ export async function tableColumns(
   return cols;
 }
 
+/** Drops every cached table of `schema`, so the next use reads the catalog again. */
+export function forgetSchema(pool: pg.Pool, schema: string): void {
+  const m = cacheOf(pool);
+  for (const key of [...m.keys()]) if (key.startsWith(`${schema}.`)) m.delete(key);
+}
+
+/**
+ * `cols`, or fresh columns when `row` (a to_jsonb row) holds a column the cache does not know: another
+ * process added it since we cached the table.
+ */
+export async function columnsCovering(
+  pool: pg.Pool,
+  schema: string,
+  table: string,
+  cols: TableColumns,
+  row: Record<string, unknown> | undefined,
+): Promise<TableColumns> {
+  if (!row || Object.keys(row).every((k) => cols.has(k))) return cols;
+  cacheOf(pool).delete(`${schema}.${table}`);
+  return (await tableColumns(pool, schema, table)) ?? cols;
+}
+
 export async function recordTableExists(pool: pg.Pool, schema: string, table: string): Promise<boolean> {
   return (await tableColumns(pool, schema, table)) !== null;
 }

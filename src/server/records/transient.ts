@@ -9,7 +9,7 @@ import { type RecordJSON, rowToRecordJSON } from "./codec.js";
 import type { Database } from "./database.js";
 import { scrubRecord } from "./field-acl.js";
 import { queryInvalid } from "./predicate.js";
-import { type TableColumns, tableColumns } from "./table.js";
+import { columnsCovering, type TableColumns, tableColumns } from "./table.js";
 import { isTypedObject } from "./values.js";
 
 const USER_REFS = new Set(["_owner_id", "_created_by", "_updated_by"]);
@@ -82,8 +82,8 @@ async function fetchReadable(
   ids: string[],
 ): Promise<Map<string, RecordJSON>> {
   const out = new Map<string, RecordJSON>();
-  const columns = ids.length ? await tableColumns(pool, schema, target) : null;
-  if (!columns) return out;
+  const cached = ids.length ? await tableColumns(pool, schema, target) : null;
+  if (!cached) return out;
   const params: unknown[] = [ids];
   let sql = `SELECT to_jsonb(x) AS r FROM ${ident(schema)}.${ident(target)} x WHERE x._id = ANY($1)`;
   if (db.kind !== "union") {
@@ -91,6 +91,7 @@ async function fetchReadable(
     sql += " AND x._database_id = $2";
   }
   const { rows } = await pool.query<{ r: Record<string, unknown> }>(sql, params);
+  const columns = await columnsCovering(pool, schema, target, cached, rows[0]?.r);
   for (const { r } of rows) {
     const access = {
       ownerId: String(r._owner_id),

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPool } from "../../../src/db/pool.js";
 import type { AppContext } from "../../../src/server/types.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
 import { anonymous, call, callError, kp, makeApp, master, query, type Rec, save, user } from "./helpers.js";
@@ -223,6 +224,32 @@ describe("record:query paging, count, desired_keys", () => {
     expect(empty).toEqual({ result: [], info: { count: 2 } });
     const none = await call(app, "record:query", { record_type: "item" }, alice);
     expect(none.info).toBeUndefined();
+  });
+
+  it("a column added after a query shows up when the same query runs again", async () => {
+    await save(app, [{ _id: "grow/g1", a: 1 }], alice);
+    const q = { record_type: "grow", predicate: ["eq", kp("_id"), "g1"] };
+    for (let i = 0; i < 12; i++) await query(app, q, alice); // past the point where Postgres caches a generic plan
+    await save(app, [{ _id: "grow/g1", b: "new" }], alice);
+    expect((await query(app, q, alice))[0]).toMatchObject({ a: 1, b: "new" });
+  });
+
+  it("a field another process added after we cached the table is queryable and encoded by its type", async () => {
+    await save(app, [{ _id: "shared/s1", a: 1 }], alice);
+    expect(await query(app, { record_type: "shared" }, alice)).toHaveLength(1); // cached now
+    const other = createPool(db.url, { max: 1 });
+    try {
+      const otherApp = { ...app, pool: other };
+      await save(otherApp, [{ _id: "shared/s1", when: d("2030-01-01T00:00:00Z") }], alice);
+    } finally {
+      await other.end();
+    }
+    const [rec] = await query(
+      app,
+      { record_type: "shared", predicate: ["gt", kp("when"), d("2029-01-01T00:00:00Z")] },
+      alice,
+    );
+    expect(rec!.when).toEqual(d("2030-01-01T00:00:00Z"));
   });
 
   it("an unknown record type answers an empty result", async () => {
