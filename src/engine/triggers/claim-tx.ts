@@ -5,12 +5,21 @@
 // the engine starting that run, flushes the WAL past it first.
 import type pg from "pg";
 
-export async function claimTransaction<T>(pool: pg.Pool, fn: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+/**
+ * `first` (SQL without parameters, built with the client's escapeLiteral) is sent in the same round trip
+ * as BEGIN (simple query protocol); `fn` gets its rows.
+ */
+export async function claimTransaction<T, R = Record<string, unknown>>(
+  pool: pg.Pool,
+  first: (client: pg.PoolClient) => string,
+  fn: (tx: pg.PoolClient, rows: R[]) => Promise<T>,
+): Promise<T> {
   const client = await pool.connect();
   try {
-    // One round trip for both statements (simple query protocol).
-    await client.query("BEGIN; SET LOCAL synchronous_commit TO off");
-    const result = await fn(client);
+    const results = (await client.query(
+      `BEGIN; SET LOCAL synchronous_commit TO off; ${first(client)}`,
+    )) as unknown as pg.QueryResult[];
+    const result = await fn(client, (results.at(-1)?.rows ?? []) as R[]);
     await client.query("COMMIT");
     return result;
   } catch (err) {

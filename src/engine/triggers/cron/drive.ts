@@ -47,69 +47,73 @@ export async function startCronDriver(o: CronDriverOptions) {
   /** Fires one batch of due schedules; returns how many schedules it claimed. */
   const fireBatch = async (): Promise<number> => {
     const now = o.clock();
-    const result = await claimTransaction(o.pool, async (tx) => {
-      const rows = await q.claimDue(tx, now, batch);
-      if (rows.length === 0) return { claimed: 0, created: 0 };
-      const skipRows = rows.filter((r) => r.overlap === "skip");
-      const busy = await q.busySchedules(
-        tx,
-        skipRows.map((r) => r.workflow),
-        skipRows.map((r) => r.schedule_key),
-      );
-      const fires: q.FireRow[] = [];
-      const advances: Parameters<typeof q.advance>[1] = [];
-      for (const r of rows) {
-        const spec = { schedule: r.schedule, timezone: r.timezone, catchUp: r.catch_up };
-        const plan = planFires(spec, new Date(r.next_at), now);
-        if (r.catch_up === "all" && plan.skipped > 0) {
-          o.log.warn(
-            { workflow: r.workflow, skipped: plan.skipped },
-            "cron catch_up all: too many missed fires",
-          );
-        }
-        let running = busy.has(`${r.workflow}\u0000${r.schedule_key}`);
-        for (const t of plan.fires) {
-          const skip = r.overlap === "skip" && running;
-          fires.push({
+    const claim = (c: pg.PoolClient) => q.claimDueSQL((v) => c.escapeLiteral(v), now, batch);
+    const result = await claimTransaction<{ claimed: number; created: number }, q.ScheduleRow>(
+      o.pool,
+      claim,
+      async (tx, rows) => {
+        if (rows.length === 0) return { claimed: 0, created: 0 };
+        const skipRows = rows.filter((r) => r.overlap === "skip");
+        const busy = await q.busySchedules(
+          tx,
+          skipRows.map((r) => r.workflow),
+          skipRows.map((r) => r.schedule_key),
+        );
+        const fires: q.FireRow[] = [];
+        const advances: Parameters<typeof q.advance>[1] = [];
+        for (const r of rows) {
+          const spec = { schedule: r.schedule, timezone: r.timezone, catchUp: r.catch_up };
+          const plan = planFires(spec, new Date(r.next_at), now);
+          if (r.catch_up === "all" && plan.skipped > 0) {
+            o.log.warn(
+              { workflow: r.workflow, skipped: plan.skipped },
+              "cron catch_up all: too many missed fires",
+            );
+          }
+          let running = busy.has(`${r.workflow}\u0000${r.schedule_key}`);
+          for (const t of plan.fires) {
+            const skip = r.overlap === "skip" && running;
+            fires.push({
+              workflow: r.workflow,
+              scheduledAt: t,
+              key: r.schedule_key,
+              outcome: skip ? "skipped_overlap" : "started",
+            });
+            running ||= r.overlap === "skip";
+          }
+          advances.push({
             workflow: r.workflow,
-            scheduledAt: t,
             key: r.schedule_key,
-            outcome: skip ? "skipped_overlap" : "started",
+            next: plan.next,
+            firedAt: plan.fires.at(-1) ?? null,
           });
-          running ||= r.overlap === "skip";
         }
-        advances.push({
-          workflow: r.workflow,
-          key: r.schedule_key,
-          next: plan.next,
-          firedAt: plan.fires.at(-1) ?? null,
-        });
-      }
-      const won = await q.recordFires(tx, fires, o.owner);
-      const requests: RunRequest[] = [];
-      const byEvent = new Map<string, q.FireRow>();
-      for (const f of won) {
-        const wf = o.catalog.get(f.workflow);
-        const row = rows.find((r) => r.workflow === f.workflow && r.schedule_key === f.key)!;
-        if (f.outcome !== "started" || !wf) continue;
-        const event = cronEvent(f.workflow, row, f.scheduledAt, now);
-        byEvent.set(`${f.workflow}\u0000${event.id}`, f);
-        requests.push({ workflow: wf, event });
-      }
-      const created = await startRuns(tx, requests);
-      await q.setRunIds(
-        tx,
-        created.map((c) => ({
-          workflow: c.workflow,
-          at: byEvent.get(`${c.workflow}\u0000${c.eventId}`)!.scheduledAt.toISOString(),
-          runId: c.id,
-        })),
-      );
-      await q.advance(tx, advances);
-      const last = won.at(-1);
-      if (last) lateness = o.clock().getTime() - last.scheduledAt.getTime();
-      return { claimed: rows.length, created: created.length };
-    });
+        const won = await q.recordFires(tx, fires, o.owner);
+        const requests: RunRequest[] = [];
+        const byEvent = new Map<string, q.FireRow>();
+        for (const f of won) {
+          const wf = o.catalog.get(f.workflow);
+          const row = rows.find((r) => r.workflow === f.workflow && r.schedule_key === f.key)!;
+          if (f.outcome !== "started" || !wf) continue;
+          const event = cronEvent(f.workflow, row, f.scheduledAt, now);
+          byEvent.set(`${f.workflow}\u0000${event.id}`, f);
+          requests.push({ workflow: wf, event });
+        }
+        const created = await startRuns(tx, requests);
+        await q.setRunIds(
+          tx,
+          created.map((c) => ({
+            workflow: c.workflow,
+            at: byEvent.get(`${c.workflow}\u0000${c.eventId}`)!.scheduledAt.toISOString(),
+            runId: c.id,
+          })),
+        );
+        await q.advance(tx, advances);
+        const last = won.at(-1);
+        if (last) lateness = o.clock().getTime() - last.scheduledAt.getTime();
+        return { claimed: rows.length, created: created.length };
+      },
+    );
     if (result.created > 0) o.wake();
     return result.claimed;
   };

@@ -60,14 +60,18 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   /** Claims one batch and starts its runs in one transaction; returns how many changes it claimed. */
   const drainBatch = async (): Promise<number> => {
     const workflows = o.catalog.list();
-    const r = await claimTransaction(o.pool, async (tx) => {
-      const rows = await q.claimOutbox(tx, o.appSchema, batch);
-      if (rows.length === 0) return { claimed: 0, created: 0 };
-      const requests = await plan(rows, workflows);
-      const created = await startRuns(tx, requests, storedVersions);
-      lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
-      return { claimed: rows.length, created: created.length };
-    }).catch((err) => {
+    const claim = (c: pg.PoolClient) => q.claimOutboxSQL((v) => c.escapeLiteral(v), o.appSchema, batch);
+    const r = await claimTransaction<{ claimed: number; created: number }, q.ClaimedRow>(
+      o.pool,
+      claim,
+      async (tx, rows) => {
+        if (rows.length === 0) return { claimed: 0, created: 0 };
+        const requests = await plan(rows, workflows);
+        const created = await startRuns(tx, requests, storedVersions);
+        lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
+        return { claimed: rows.length, created: created.length };
+      },
+    ).catch((err) => {
       storedVersions.clear(); // the versions insert may have rolled back with the batch
       throw err;
     });
@@ -75,10 +79,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     return r.claimed;
   };
 
-  const plan = async (
-    rows: (OutboxRow & { parent_depth: number | null })[],
-    wfs: WorkflowDefinition[],
-  ): Promise<RunRequest[]> => {
+  const plan = async (rows: q.ClaimedRow[], wfs: WorkflowDefinition[]): Promise<RunRequest[]> => {
     const byType = new Map<string, OutboxRow[]>();
     for (const r of rows) byType.set(r.record_type, [...(byType.get(r.record_type) ?? []), r]);
     const cols = new Map<string, Cols>();

@@ -6,21 +6,19 @@ import type { OutboxRow } from "./parse.js";
 export const CHANNEL = "skyflow_record";
 const TRIGGER = "skyflow_record_change";
 
+export type ClaimedRow = OutboxRow & { parent_depth: number | null };
+
 /**
- * Claims up to `limit` changes, each with the depth of the run that wrote it (the loop guard: same record
- * and `_updated_at`, or a delete of that key; NULL for an outside change). The ARRAY(subquery) form runs
- * the locking subquery once (an InitPlan); IN (subquery) can be re-run per row and claim the whole backlog.
+ * SQL claiming up to `limit` changes, each with the depth of the run that wrote it (the loop guard: same
+ * record and `_updated_at`, or a delete of that key; NULL for an outside change). The ARRAY(subquery) form
+ * runs the locking subquery once (an InitPlan); IN (subquery) can be re-run per row and claim the whole
+ * backlog. Literals rather than parameters, so it can share a round trip with BEGIN.
  */
-export async function claimOutbox(
-  db: Queryable,
-  schema: string,
-  limit: number,
-): Promise<(OutboxRow & { parent_depth: number | null })[]> {
-  const { rows } = await db.query<OutboxRow & { parent_depth: number | null } & Record<string, unknown>>(
-    `WITH claimed AS (
+export function claimOutboxSQL(escapeLiteral: (s: string) => string, schema: string, limit: number): string {
+  return `WITH claimed AS (
        DELETE FROM skyflow.record_outbox WHERE id = ANY(ARRAY(
-         SELECT id FROM skyflow.record_outbox WHERE schema_name = $1
-         ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $2))
+         SELECT id FROM skyflow.record_outbox WHERE schema_name = ${escapeLiteral(schema)}
+         ORDER BY id FOR UPDATE SKIP LOCKED LIMIT ${Math.floor(limit)}))
        RETURNING *)
      SELECT c.*, (SELECT max(w.depth) FROM skyflow.run_writes w
                   WHERE w.record_type = c.record_type AND w.record_key = c.record_key
@@ -28,10 +26,7 @@ export async function claimOutbox(
                         ELSE w.op <> 'delete'
                          AND w.updated_at = (c.new_row->>'_updated_at')::timestamp AT TIME ZONE 'UTC' END
                  ) AS parent_depth
-     FROM claimed c ORDER BY c.id`,
-    [schema, limit],
-  );
-  return rows;
+     FROM claimed c ORDER BY c.id`;
 }
 
 export async function cleanRunWrites(db: Queryable, olderThanMs: number): Promise<number> {
