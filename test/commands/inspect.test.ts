@@ -1,0 +1,148 @@
+// The inspection commands against real runs in a real database: runs list/show/retry, workflows list, and
+// pause/resume (state honoured by the catalog's trigger view). Commands run in-process with captured output.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { command as pause } from "../../src/commands/pause.js";
+import { command as resume } from "../../src/commands/resume.js";
+import { command as runs } from "../../src/commands/runs.js";
+import type { CommandIO } from "../../src/commands/types.js";
+import { command as workflows } from "../../src/commands/workflows.js";
+import { loadOneFile } from "../../src/daemon-adapters.js";
+import { LiveCatalog } from "../../src/engine/catalog.js";
+import { createEngine, type Engine } from "../../src/engine/engine.js";
+import { listWorkflowFiles } from "../../src/engine/reload.js";
+import { pausedWorkflows } from "../../src/engine/workflow-state.js";
+import { silentLogger } from "../../src/log.js";
+import type { SkygearClient } from "../../src/skygear/types.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+
+let db: TestDatabase;
+let dir: string;
+let engine: Engine;
+let okRun: string;
+let badRun: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase("commands_inspect");
+  dir = await mkdtemp(join(tmpdir(), "skyflow-inspect-"));
+  await writeFile(
+    join(dir, "ok.yaml"),
+    "on: {pubsub: {channel: a}}\nsteps:\n  - id: one\n    sql: {statement: SELECT 41 + 1 AS answer}\n",
+  );
+  await writeFile(
+    join(dir, "bad.yaml"),
+    "on: {pubsub: {channel: b}}\nsteps:\n  - id: boom\n    sql: {statement: SELECT * FROM no_such_table}\n    retry: {attempts: 1}\n",
+  );
+  await writeFile(join(dir, "broken.yaml"), "on: {pubsub: {channel: c}}\nsteps:\n  - nope: {}\n");
+  const catalog = new LiveCatalog();
+  catalog.replaceAll(await Promise.all((await listWorkflowFiles(dir)).map((f) => loadOneFile(f))));
+  engine = createEngine({
+    pool: db.pool,
+    catalog,
+    log: silentLogger(),
+    // These workflows only run SQL; no Skygear call is made.
+    clients: {
+      pool: db.pool,
+      appSchema: "public",
+      skygear: {} as SkygearClient,
+      pubsub: { publish: async () => {} },
+    },
+  });
+  await engine.start();
+  okRun = (await engine.trigger("ok")).runId;
+  badRun = (await engine.trigger("bad")).runId;
+  await engine.waitForRun(okRun);
+  await engine.waitForRun(badRun);
+});
+
+afterAll(async () => {
+  await engine?.stop({ graceMs: 0 });
+  await db?.drop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+async function cli(cmd: { run(io: CommandIO): Promise<number> }, argv: string[]) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (c) => {
+    out += c;
+  });
+  stderr.on("data", (c) => {
+    err += c;
+  });
+  const code = await cmd.run({
+    argv,
+    env: { DATABASE_URL: db.url },
+    cwd: dir,
+    stdout,
+    stderr,
+    onSignal: () => {},
+  });
+  return { code, out, err };
+}
+
+describe("skyflow runs", () => {
+  it("lists runs, filtered by workflow and status", async () => {
+    const all = await cli(runs, ["list"]);
+    expect(all.code).toBe(0);
+    expect(all.out).toContain(okRun);
+    expect(all.out).toContain(badRun);
+    const failed = await cli(runs, ["list", "--status", "failed"]);
+    expect(failed.out).toContain(badRun);
+    expect(failed.out).not.toContain(okRun);
+    const byName = await cli(runs, ["list", "--workflow", "ok"]);
+    expect(byName.out).toContain(okRun);
+    expect(byName.out).not.toContain(badRun);
+  });
+
+  it("shows a run's step timeline with tries, the error and the trimmed output", async () => {
+    const bad = await cli(runs, ["show", badRun]);
+    expect(bad.code).toBe(0);
+    expect(bad.out).toMatch(/boom \(sql\) try 1: failed in \d+ms/);
+    expect(bad.out).toMatch(/error {2}\w+: .*no_such_table/);
+    const ok = await cli(runs, ["show", okRun]);
+    expect(ok.out).toContain('"answer":42');
+  });
+
+  it("retries a failed run from its failed step and refuses a run that succeeded", async () => {
+    expect((await cli(runs, ["retry", okRun])).code).toBe(1);
+    const r = await cli(runs, ["retry", badRun]);
+    expect(r.code).toBe(0);
+    const detail = await engine.waitForRun(badRun);
+    expect(detail.attempt).toBe(2);
+    expect(detail.tries.filter((t) => t.stepKey === "boom").length).toBe(2);
+  });
+
+  it("answers an unknown run id with exit 1 and a usage error with exit 2", async () => {
+    expect((await cli(runs, ["show", "00000000-0000-0000-0000-000000000000"])).code).toBe(1);
+    expect((await cli(runs, ["explode"])).code).toBe(2);
+  });
+});
+
+describe("skyflow workflows list, pause and resume", () => {
+  it("lists each workflow's status, trigger and last run, and the broken file's problems", async () => {
+    const r = await cli(workflows, ["list", dir]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/ok\s+enabled\s+\w+\s+pubsub a\s+succeeded/);
+    expect(r.out).toMatch(/bad\s+enabled/);
+    expect(r.out).toMatch(/broken\.yaml\)\s+broken/);
+    expect(r.out).toMatch(/broken\.yaml:3:\d+/);
+  });
+
+  it("pauses and resumes a workflow by name and refuses an unknown name", async () => {
+    const env = ["--dir=" + dir];
+    expect((await cli(pause, ["ok", ...env])).code).toBe(0);
+    expect(await pausedWorkflows(db.pool)).toEqual(["ok"]);
+    expect((await cli(workflows, ["list", dir])).out).toMatch(/ok\s+paused/);
+    expect((await cli(resume, ["ok", ...env])).code).toBe(0);
+    expect(await pausedWorkflows(db.pool)).toEqual([]);
+    const unknown = await cli(pause, ["okk", ...env]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('no workflow named "okk"');
+  });
+});
