@@ -6,7 +6,7 @@ import { loadOneFile, startTriggerSet } from "./daemon-adapters.js";
 import { connectSkygear } from "./daemon-skygear.js";
 import { openDatabase } from "./db/open.js";
 import { LiveCatalog } from "./engine/catalog.js";
-import { createEngine } from "./engine/engine.js";
+import { createEngine, type Engine } from "./engine/engine.js";
 import { type Reloader, startReloader } from "./engine/reload.js";
 import { watchPaused } from "./engine/workflow-state.js";
 import { dashboardRoutes } from "./http/dashboard.js";
@@ -28,6 +28,9 @@ export interface DaemonOptions {
 
 export interface Daemon {
   skygearUrl: string;
+  /** For programs and tests: manual runs, waiting for a run. */
+  engine: Engine;
+  catalog: LiveCatalog;
   httpPort?: number;
   reload(): Promise<void>;
   /** Graceful stop: triggers first, then runs in flight get the grace period, then everything closes. */
@@ -131,6 +134,8 @@ async function open(opts: DaemonOptions, closers: Closer[], closeAll: () => Prom
 
   return {
     skygearUrl: sky.url,
+    engine,
+    catalog,
     httpPort,
     reload: async () => void (await reloader.reloadAll()),
     async stop() {

@@ -1,0 +1,138 @@
+// Every example in workflows/ loads, and each runs through the daemon (embedded server, engine, triggers)
+// the way an author would use it: records saved through the official SDK, messages on pubsub, a cron run by
+// hand. Also runs the README's SDK example.
+import { createRequire } from "node:module";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEV_API_KEY, loadConfig } from "../../src/config.js";
+import { type Daemon, openDaemon } from "../../src/daemon.js";
+import { loadOneFile } from "../../src/daemon-adapters.js";
+import { listWorkflowFiles } from "../../src/engine/reload.js";
+import { formatProblem } from "../../src/errors.js";
+import { silentLogger } from "../../src/log.js";
+import { listPushes } from "../../src/server/push/outbox.js";
+import { createPubsubClient, type PubsubClient } from "../../src/skygear/pubsub.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { eventually } from "./child.js";
+
+interface SdkRecord {
+  id: string;
+  _id: string;
+  [field: string]: unknown;
+}
+interface Sdk {
+  config(o: { endPoint: string; apiKey: string }): Promise<unknown>;
+  auth: { signupAnonymously(): Promise<SdkRecord> };
+  Record: { extend(type: string): new (attrs: Record<string, unknown>) => SdkRecord };
+  Reference: new (id: string) => unknown;
+  Query: new (cls: unknown) => { equalTo(k: string, v: unknown): void };
+  publicDB: {
+    save(r: SdkRecord): Promise<SdkRecord>;
+    query(q: unknown): Promise<SdkRecord[]>;
+  };
+}
+const skygear = createRequire(import.meta.url)("skygear") as Sdk;
+
+let db: TestDatabase;
+let daemon: Daemon;
+let pubsub: PubsubClient;
+const seen: { channel: string; data: Record<string, unknown> }[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase("e2e_examples");
+  const config = loadConfig({ DATABASE_URL: db.url, PORT: "0" }, { dir: "workflows" });
+  daemon = await openDaemon({ mode: "dev", config, log: silentLogger(), exposed: {}, httpPort: 0 });
+  pubsub = createPubsubClient({ endpoint: daemon.skygearUrl, apiKey: DEV_API_KEY });
+  for (const channel of ["task-events", "find-task-result", "fetch-task-result", "reports"]) {
+    pubsub.subscribe(channel, (data) => seen.push({ channel, data: data as Record<string, unknown> }));
+  }
+  await eventually(async () => (pubsub.connected() ? true : undefined));
+  await skygear.config({ endPoint: daemon.skygearUrl, apiKey: DEV_API_KEY });
+}, 60_000);
+
+afterAll(async () => {
+  await pubsub?.close();
+  await daemon?.stop();
+  await db?.drop();
+});
+
+const message = (channel: string, pred: (d: Record<string, unknown>) => boolean) =>
+  eventually(async () => seen.find((m) => m.channel === channel && pred(m.data))?.data);
+
+async function query(type: string, field: string, value: unknown): Promise<SdkRecord[]> {
+  const q = new skygear.Query(skygear.Record.extend(type));
+  q.equalTo(field, value);
+  return skygear.publicDB.query(q);
+}
+
+describe("example workflows", () => {
+  it("all load without problems", async () => {
+    const results = await Promise.all((await listWorkflowFiles("workflows")).map((f) => loadOneFile(f)));
+    expect(results.length).toBeGreaterThanOrEqual(7);
+    expect(results.flatMap((r) => r.problems.map(formatProblem))).toEqual([]);
+    expect(daemon.catalog.list().length).toBe(results.length);
+  });
+
+  it("README example: a task with a reviewer gets a review saved as the reviewer, a push, a count and an event", async () => {
+    const user = await skygear.auth.signupAnonymously();
+    const Task = skygear.Record.extend("task");
+    const task = await skygear.publicDB.save(
+      new Task({
+        title: "Sales report",
+        status: "open",
+        reviewer: new skygear.Reference(`user/${user._id}`),
+      }),
+    );
+    const [review] = await eventually(async () => {
+      const r = await query("review", "task", new skygear.Reference(task.id));
+      return r.length ? r : undefined;
+    });
+    expect(review?.note).toBe("Review Sales report");
+    expect(review?.ownerID ?? review?._ownerID).toBe(user._id);
+    const pushes = await eventually(async () => {
+      const p = await listPushes(db.pool, "app_skyflow");
+      return p.length ? p : undefined;
+    });
+    expect(JSON.stringify(pushes[0])).toContain(user._id);
+    await message("task-events", (d) => d.id === task.id && d.op === "create");
+    const counts = await eventually(async () => {
+      const r = await db.pool
+        .query("SELECT n FROM app_skyflow.task_counts WHERE op = 'create'")
+        .catch(() => undefined);
+      return r?.rows[0]?.n as number | undefined;
+    });
+    expect(counts).toBeGreaterThanOrEqual(1);
+  });
+
+  it("find-task and fetch-task answer a pubsub request for a task", async () => {
+    const Task = skygear.Record.extend("task");
+    const task = await skygear.publicDB.save(new Task({ title: "Find me", status: "open" }));
+    await pubsub.publish("find-task", { id: task._id });
+    const found = await message("find-task-result", (d) => d.id === task._id);
+    expect(found).toMatchObject({ count: 1, title: "Find me" });
+    await pubsub.publish("fetch-task", { id: task.id });
+    const fetched = await message("fetch-task-result", (d) => JSON.stringify(d).includes(task.id));
+    expect(JSON.stringify(fetched)).toContain("Find me");
+  });
+
+  it("archive-done-task deletes a task marked done", async () => {
+    const Task = skygear.Record.extend("task");
+    const task = await skygear.publicDB.save(new Task({ title: "Finish", status: "open" }));
+    task.status = "done";
+    await skygear.publicDB.save(task);
+    await message("task-events", (d) => d.id === task.id && d.op === "delete");
+    expect((await query("task", "_id", task._id)).length).toBe(0);
+  });
+
+  it("daily-report is scheduled in its timezone and publishes the open task count when run", async () => {
+    const { rows } = await db.pool.query(
+      "SELECT timezone, next_at FROM skyflow.cron_schedules WHERE workflow = 'daily-report'",
+    );
+    const schedule = rows[0] as { timezone: string; next_at: Date };
+    expect(schedule.timezone).toBe("Asia/Hong_Kong");
+    expect(schedule.next_at.getUTCHours()).toBe(1);
+    const { runId } = await daemon.engine.trigger("daily-report", { scheduled_at: "2026-01-01T01:00:00Z" });
+    expect((await daemon.engine.waitForRun(runId)).status).toBe("succeeded");
+    const report = await message("reports", (d) => d.at === "2026-01-01T01:00:00Z");
+    expect(report.open_tasks).toBeGreaterThanOrEqual(1);
+  });
+});
