@@ -36,7 +36,8 @@ export interface BuildOptions {
 
 /** Which references an expression may make where it is written. */
 interface Scope {
-  steps: "none" | Set<string>;
+  /** The step ids an expression may read: the first `upTo` of `ids` (no per-step copies: files may be long). */
+  steps: "none" | { ids: string[]; upTo: number };
   error: boolean;
 }
 
@@ -105,11 +106,13 @@ export class Builder {
     defaults: WorkflowFileShape["defaults"],
     main: string[],
   ): StepDefinition[] {
-    const earlier = new Set<string>();
+    let earlier = 0;
     return list.map((s, i) => {
       const path = `${which}[${i}]`;
       const scope: Scope =
-        which === "steps" ? { steps: new Set(earlier), error: false } : { steps: new Set(main), error: true };
+        which === "steps"
+          ? { steps: { ids: main, upTo: earlier }, error: false }
+          : { steps: { ids: main, upTo: main.length }, error: true };
       const kind = kindOf(s as Record<string, unknown>) ?? "unknown";
       const compiled = tryCompileTemplate(
         (s as Record<string, unknown>)[kind],
@@ -119,7 +122,7 @@ export class Builder {
       this.problems.push(...compiled.problems);
       for (const e of compiled.exprs) this.checkRefs(e, scope);
       const cond = s.if === undefined ? undefined : this.condition(s.if, `${path}.if`, scope);
-      if (s.id) earlier.add(s.id);
+      if (s.id) earlier++;
       const at = this.y.at(path);
       return {
         ...(s.id ? { id: s.id } : {}),
@@ -184,8 +187,8 @@ export class Builder {
   private refProblem(ref: ExprRef, scope: Scope): string | undefined {
     if (ref.root === "steps") {
       if (scope.steps === "none") return "steps is not available here: no step has run yet";
-      if (ref.name !== undefined && !scope.steps.has(ref.name)) {
-        const known = [...scope.steps];
+      const known = scope.steps.ids.slice(0, scope.steps.upTo);
+      if (ref.name !== undefined && !known.includes(ref.name)) {
         return `steps.${ref.name} is not an earlier step's id${known.length ? ` (earlier: ${known.join(", ")})` : " (no earlier step has an id)"}`;
       }
     }

@@ -62,32 +62,69 @@ export function tryCompileExpression(
   source: string,
   loc: SourceLoc,
 ): { expr?: CompiledExpr; problems: Problem[] } {
-  const problem = (pos: number, message: string): { problems: Problem[] } => ({
-    problems: [{ file: loc.file, line: loc.line, column: loc.column + pos, path: loc.path ?? "", message }],
-  });
-  if (source.trim() === "") return problem(0, "empty expression");
+  const c = compileSource(source);
+  if (c.error) {
+    const { pos, message } = c.error;
+    const p: Problem = {
+      file: loc.file,
+      line: loc.line,
+      column: loc.column + pos,
+      path: loc.path ?? "",
+      message,
+    };
+    return { problems: [p] };
+  }
+  return { expr: makeExpr(source, loc, c.program!, c.refs!), problems: [] };
+}
+
+interface Compiled {
+  program?: CelProgram;
+  refs?: ExprRef[];
+  error?: { pos: number; message: string };
+}
+
+/**
+ * Parsed and checked programs by source text. Programs are stateless, so every place that writes the same
+ * expression shares one: directories repeat `event.record._id` a lot, and each program costs ~1.5 KB of heap.
+ */
+const programs = new Map<string, Compiled>();
+const PROGRAM_CACHE_LIMIT = 20_000;
+
+function compileSource(source: string): Compiled {
+  let c = programs.get(source);
+  if (c) return c;
+  c = parseAndCheck(source);
+  if (programs.size >= PROGRAM_CACHE_LIMIT) programs.clear();
+  programs.set(source, c);
+  return c;
+}
+
+function parseAndCheck(source: string): Compiled {
+  if (source.trim() === "") return { error: { pos: 0, message: "empty expression" } };
   let program: CelProgram;
   try {
     program = celEnvironment().parse(source) as unknown as CelProgram;
   } catch (err) {
     const e = err as Error & { range?: { start: number } };
-    return problem(e.range?.start ?? 0, `expression syntax error: ${firstLine(e.message)}`);
+    return {
+      error: { pos: e.range?.start ?? 0, message: `expression syntax error: ${firstLine(e.message)}` },
+    };
   }
   const checked = program.check();
   if (!checked.valid && checked.error) {
     const e = checked.error as Error & { range?: { start: number } };
-    return problem(e.range?.start ?? 0, compileMessage(firstLine(e.message)));
+    return { error: { pos: e.range?.start ?? 0, message: compileMessage(firstLine(e.message)) } };
   }
-  return { expr: makeExpr(source, loc, program), problems: [] };
+  return { program, refs: collectRefs(program.ast) };
 }
 
-function makeExpr(source: string, loc: SourceLoc, program: CelProgram): CompiledExpr {
+function makeExpr(source: string, loc: SourceLoc, program: CelProgram, refs: ExprRef[]): CompiledExpr {
   const expr: CompiledExpr = {
     source,
     file: loc.file,
     line: loc.line,
     column: loc.column,
-    refs: collectRefs(program.ast),
+    refs,
     ...(loc.path !== undefined ? { path: loc.path } : {}),
     evaluate(ctx: ExprContext): unknown {
       return withResolution(ctx, () => {

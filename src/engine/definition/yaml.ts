@@ -124,8 +124,8 @@ function toValue(node: Node, path: string, ctx: WalkCtx, keyStart?: number): unk
 }
 
 function mapValue(node: YAMLMap, path: string, ctx: WalkCtx): unknown {
-  const src = node.range ? ctx.text.slice(node.range[0], node.range[1]) : "";
-  if (node.flow && src.startsWith("{{")) {
+  const src = node.flow && node.range ? ctx.text.slice(node.range[0], node.range[1]) : "";
+  if (src.startsWith("{{")) {
     problemAt(
       ctx,
       node.range![0],
