@@ -41,7 +41,8 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   const columns = new Map<string, Cols>();
   let stopped = false;
   let running: Promise<void> | undefined;
-  let again = false;
+  /** A writer notified while a cycle ran: changes are arriving faster than one per wake-up. */
+  let notifiedMeanwhile = false;
   const storedVersions = new Set<string>();
   let depth = 0;
   let lagMs: number | undefined;
@@ -129,7 +130,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
    */
   const cycle = async (kind: "notify" | "poll" | "xids"): Promise<void> => {
     let n = await drainAll();
-    if (kind === "xids" || (kind === "notify" && n <= 1 && !again)) return;
+    if (kind === "xids" || (kind === "notify" && n <= 1 && !notifiedMeanwhile)) return;
     const lc = listener.client();
     if (!lc) return;
     if (kind === "notify") await q.setArmed(lc, false);
@@ -155,14 +156,14 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   const kick = (kind: "notify" | "poll" | "xids"): void => {
     if (stopped) return;
     if (running) {
-      again = true;
+      if (kind === "notify") notifiedMeanwhile = true;
       if (next !== "notify") next = kind;
       return;
     }
     running = (async () => {
       let k: typeof kind | undefined = kind;
       while (k && !stopped) {
-        again = false;
+        notifiedMeanwhile = false;
         next = undefined;
         try {
           await cycle(k);
