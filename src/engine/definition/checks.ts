@@ -6,6 +6,7 @@ import type { RawProblem } from "./check-schema.js";
 import { nearest } from "./nearest.js";
 import { KIND_NAMES, Step } from "./schema.js";
 import { hasExpression } from "./template.js";
+import { checkWhere } from "./where.js";
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -63,6 +64,7 @@ function checkStep(step: Obj, path: string, ids: Map<string, string>, out: RawPr
       message: "an expression inside sql.statement is not allowed: pass values as params and use $1, $2 ...",
     });
   }
+  if (kind === "query") checkWhere(block.where, `${p}.where`, out);
   if (kind === "save") exactlyOne(block, ["record", "records"], p, out);
   if (kind === "push") exactlyOne(block, ["users", "devices"], p, out);
   if (kind === "save" && block.atomic !== undefined && !("records" in block)) {
