@@ -34,10 +34,13 @@ const OPS: [name: string, calls: number, op: Op][] = [
 ];
 
 /** `calls` calls from 32 callers: calls per second and this process's CPU µs per call (client + server). */
-async function measure(c: SkygearContainer, op: Op, calls: number): Promise<{ rate: number; cpuUs: number }> {
+async function measure(
+  call: (i: number) => Promise<unknown>,
+  calls: number,
+): Promise<{ rate: number; cpuUs: number }> {
   let next = 0;
   const worker = async () => {
-    while (next < calls) await op(c, next++);
+    while (next < calls) await call(next++);
   };
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -80,7 +83,7 @@ async function main(): Promise<void> {
   });
   const inproc = new SkygearContainer({ transport: createInProcessTransport(handler), apiKey: MASTER });
   try {
-    await run(http.asUser("bench-user"), inproc.asUser("bench-user"));
+    await run(http.asUser("bench-user"), inproc.asUser("bench-user"), pool, config.schema);
   } finally {
     await http.close();
     await server.close();
@@ -92,7 +95,12 @@ async function main(): Promise<void> {
   }
 }
 
-async function run(http: SkygearContainer, inproc: SkygearContainer): Promise<void> {
+async function run(
+  http: SkygearContainer,
+  inproc: SkygearContainer,
+  pool: pg.Pool,
+  schema: string,
+): Promise<void> {
   for (let i = 0; i < SEEDED; i += 100) {
     const batch = Array.from({ length: 100 }, (_, j) => ({
       _id: `item/${randomUUID()}`,
@@ -105,21 +113,32 @@ async function run(http: SkygearContainer, inproc: SkygearContainer): Promise<vo
   const check = await http.query({ recordType: "item", predicate: ["eq", kp("_id"), keys[0]], limit: 1 });
   if (check.records.length !== 1) throw new Error("query by id did not find the seeded record");
   const results = new Map<string, { rate: number[]; cpu: number[] }>();
+  // The database alone, through the same pool of 10: what a query by id cannot beat.
+  const { rows } = await pool.query(`SELECT _database_id FROM "${schema}".item LIMIT 1`);
+  const dbId = rows[0]._database_id as string;
+  const byId = `SELECT to_jsonb(t) AS r FROM "${schema}".item t WHERE t._database_id = $1 AND t._id = $2 LIMIT 1`;
+  if ((await pool.query(byId, [dbId, keys[0]])).rowCount !== 1)
+    throw new Error("the by-id SELECT found nothing");
+  const direct: [string, (i: number) => Promise<unknown>][] = [
+    ["pg: SELECT 1", () => pool.query("SELECT 1")],
+    ["pg: the by-id SELECT", (i) => pool.query(byId, [dbId, keys[i % keys.length]])],
+  ];
+  const targets = [
+    ["http", http],
+    ["in-process", inproc],
+  ] as const;
   // Warm-up: JIT, sockets and the pg pool, a tenth of each measured run.
-  for (const [, calls, op] of OPS) for (const c of [http, inproc]) await measure(c, op, calls / 10);
+  for (const [, calls, op] of OPS) for (const [, c] of targets) await measure((i) => op(c, i), calls / 10);
+  const add = (key: string, r: { rate: number; cpuUs: number }) => {
+    if (!results.has(key)) results.set(key, { rate: [], cpu: [] });
+    results.get(key)!.rate.push(r.rate);
+    results.get(key)!.cpu.push(r.cpuUs);
+  };
   for (let round = 0; round < ROUNDS; round++) {
     for (const [opName, calls, op] of OPS) {
-      for (const [t, c] of [
-        ["http", http],
-        ["in-process", inproc],
-      ] as const) {
-        const r = await measure(c, op, calls);
-        const key = `${opName}|${t}`;
-        if (!results.has(key)) results.set(key, { rate: [], cpu: [] });
-        results.get(key)!.rate.push(r.rate);
-        results.get(key)!.cpu.push(r.cpuUs);
-      }
+      for (const [t, c] of targets) add(`${opName}|${t}`, await measure((i) => op(c, i), calls));
     }
+    for (const [name, call] of direct) add(`${name}|pg`, await measure(call, 8_000));
   }
   report(results);
 }
@@ -138,6 +157,11 @@ function report(results: Map<string, { rate: number[]; cpu: number[] }>): void {
     const p = rate(op, "in-process");
     console.log(
       `  ${op.padEnd(30)} ${h.toFixed(0).padStart(8)} ${cpu(op, "http").toFixed(0).padStart(7)} ${p.toFixed(0).padStart(10)} ${cpu(op, "in-process").toFixed(0).padStart(7)}  ${(p / h).toFixed(2)}x`,
+    );
+  }
+  for (const name of ["pg: SELECT 1", "pg: the by-id SELECT"]) {
+    console.log(
+      `  ${name.padEnd(30)} ${rate(name, "pg").toFixed(0).padStart(8)} ${cpu(name, "pg").toFixed(0).padStart(7)}  (pool of 10, no server)`,
     );
   }
   const q = "record:query by id";

@@ -112,6 +112,12 @@ describe.each([["http"], ["in-process"]])("the container over the %s transport",
     expect(answer.info).toEqual({ count: 7 });
   });
 
+  it("drops the access token when impersonating, since a token would make the server ignore _user_id", async () => {
+    const result = await c.withAccessToken(TOKEN).asUser("u2").sendAction("t:echo");
+    expect(result).not.toHaveProperty("access_token");
+    expect(result).toMatchObject({ _user_id: "u2", api_key: KEY });
+  });
+
   it("classifies PermissionDenied as not retryable and scrubs the key from message and info", async () => {
     const e = await rejection(c.sendAction("t:denied"));
     expect([e.errorName, e.skygearCode, e.status, e.retryable]).toEqual([
