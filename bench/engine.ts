@@ -162,9 +162,12 @@ async function engineRound(
       if (++done === n) finish();
     }
   };
-  const onStep = (e: { runId: string; durationMs: number }) =>
+  const problems = new Map<string, number>();
+  const onStep = (e: { type: string; runId: string; durationMs: number; error?: { name: string } }) => {
     stepMs.set(e.runId, (stepMs.get(e.runId) ?? 0) + e.durationMs);
-  engine.on("run", onRun);
+    const k = e.error ? `${e.type} ${e.error.name}` : undefined;
+    if (k) problems.set(k, (problems.get(k) ?? 0) + 1);
+  };
   engine.on("step", onStep);
   await enqueue(pool, def, n, event);
   const t0 = performance.now();
@@ -173,7 +176,32 @@ async function engineRound(
   const secs = (performance.now() - t0) / 1000;
   engine.off("run", onRun);
   engine.off("step", onStep);
+  if (problems.size > 0)
+    console.log(`  step errors: ${[...problems].map(([k, v]) => `${k} x${v}`).join(", ")}`);
   return { rate: n / secs, secs, p50: pct(overheads, 50), p99: pct(overheads, 99) };
+}
+
+/** One run at a time: the engine's own cost per step (run time minus the steps' own call time). */
+async function unloadedOverhead(
+  engine: EngineT,
+  def: WorkflowDefinition,
+  n: number,
+  event: (i: number) => object,
+) {
+  const per: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let stepMs = 0;
+    const onStep = (e: { durationMs: number }) => {
+      stepMs += e.durationMs;
+    };
+    engine.on("step", onStep);
+    const t0 = performance.now();
+    const { runId } = await engine.trigger(def.name, event(i));
+    await engine.waitForRun(runId);
+    per.push((performance.now() - t0 - stepMs) / def.steps.length);
+    engine.off("step", onStep);
+  }
+  return { p50: pct(per, 50), p99: pct(per, 99) };
 }
 
 /** The same calls without the engine, from CONCURRENCY workers. */
@@ -245,7 +273,13 @@ async function main(): Promise<void> {
   console.log(
     `one-step publish: engine ${f(pubE.rate, 0)} runs/s; plain ${f(pubP.rate, 0)} calls/s; ratio (time) ${f(pubE.secs / pubP.secs)}x`,
   );
-  console.log(`  engine overhead per step p50 ${f(pubE.p50)} ms, p99 ${f(pubE.p99)} ms`);
+  console.log(
+    `  per step, saturated (200 in flight, queueing included): p50 ${f(pubE.p50)} ms, p99 ${f(pubE.p99)} ms`,
+  );
+  const pubU = await unloadedOverhead(engine, publishWf, 100, () => ({}));
+  console.log(
+    `  per step, one run at a time (trigger to result, minus the call): p50 ${f(pubU.p50)} ms, p99 ${f(pubU.p99)} ms`,
+  );
 
   const plainThree = async (i: number) => {
     const g = group(i).group;
@@ -271,7 +305,13 @@ async function main(): Promise<void> {
   console.log(
     `three-step query+save+sql: engine ${f(threeE.rate, 0)} runs/s; plain ${f(threeP.rate, 0)} runs/s; ratio (time) ${f(threeE.secs / threeP.secs)}x`,
   );
-  console.log(`  engine overhead per step p50 ${f(threeE.p50)} ms, p99 ${f(threeE.p99)} ms`);
+  console.log(
+    `  per step, saturated (200 in flight, queueing included): p50 ${f(threeE.p50)} ms, p99 ${f(threeE.p99)} ms`,
+  );
+  const threeU = await unloadedOverhead(engine, threeWf, 100, group);
+  console.log(
+    `  per step, one run at a time (trigger to result, minus the calls): p50 ${f(threeU.p50)} ms, p99 ${f(threeU.p99)} ms`,
+  );
 
   const heapMb = await heapWaiting(engine, pool, WAITING);
   console.log(

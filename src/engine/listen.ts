@@ -29,24 +29,36 @@ export class Listener {
     try {
       client = await this.pool.connect();
       const c = client;
-      c.on("notification", (m) => {
-        if (m.channel === this.channel) this.onNotify();
-      });
-      c.on("error", (err) => {
-        this.log.warn({ err: String(err) }, "LISTEN connection lost; reconnecting on the next poll");
-        if (this.client === c) this.client = undefined;
-        c.release(err);
-      });
+      c.on("notification", this.notified);
+      c.on("error", this.failed);
       await c.query(`LISTEN ${this.channel}`);
       if (this.closed) {
-        c.release();
+        this.release(c);
         return;
       }
       this.client = c;
     } catch (err) {
-      client?.release(err as Error);
+      if (client) this.release(client, err as Error);
       this.log.warn({ err: String(err) }, "LISTEN failed; the poll still finds work");
     }
+  }
+
+  private readonly notified = (m: { channel: string }) => {
+    if (m.channel === this.channel) this.onNotify();
+  };
+
+  private readonly failed = (err: Error) => {
+    this.log.warn({ err: String(err) }, "LISTEN connection lost; reconnecting on the next poll");
+    const c = this.client;
+    this.client = undefined;
+    if (c) this.release(c, err);
+  };
+
+  /** Back to the pool without our listeners (a pooled client must not call us after it is released). */
+  private release(c: pg.PoolClient, err?: Error): void {
+    c.off("notification", this.notified);
+    c.off("error", this.failed);
+    c.release(err);
   }
 
   async close(): Promise<void> {
@@ -56,6 +68,6 @@ export class Listener {
     this.client = undefined;
     if (!c) return;
     await c.query(`UNLISTEN ${this.channel}`).catch(() => {});
-    c.release();
+    this.release(c);
   }
 }

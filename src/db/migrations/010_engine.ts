@@ -18,10 +18,8 @@ CREATE TABLE IF NOT EXISTS skyflow.step_tries (
 
 ALTER TABLE skyflow.runs ADD COLUMN IF NOT EXISTS attempt int NOT NULL DEFAULT 1;
 
-CREATE INDEX IF NOT EXISTS runs_pending_order ON skyflow.runs (available_at, created_at)
-  WHERE status = 'pending';
+-- Few indexes on purpose: every save of a run changes status and lease columns, so each index here is
+-- written on every transition (no HOT updates). Claims use 002's runs_claimable.
 CREATE INDEX IF NOT EXISTS runs_in_flight ON skyflow.runs (workflow, concurrency_key)
   WHERE status IN ('running', 'waiting');
-CREATE INDEX IF NOT EXISTS runs_by_lease_owner ON skyflow.runs (lease_owner) WHERE lease_owner IS NOT NULL;
-CREATE INDEX IF NOT EXISTS runs_by_status ON skyflow.runs (status, created_at DESC);
 `;

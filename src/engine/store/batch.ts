@@ -35,35 +35,49 @@ const MAX_BATCH = 500;
 
 export class SaveBatcher {
   private queue: Pending[] = [];
-  private flushing = false;
+  private flushes = 0;
+  private scheduled = false;
 
-  constructor(private readonly db: Queryable) {}
+  /** `parallel`: flushes in flight at once, so one batch's commit overlaps the next batch's statement. */
+  constructor(
+    private readonly db: Queryable,
+    private readonly parallel = 2,
+  ) {}
 
   /** Resolves true when saved, false when the run's lease is no longer this owner's. */
   save(item: SaveItem): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => void this.flush());
-      }
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushes >= this.parallel || this.queue.length === 0) return;
+    this.scheduled = true;
+    // Wait one turn of the event loop so that saves made by the same wave of settled promises share a flush.
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
     });
   }
 
   private async flush(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
-      try {
-        const saved = await writeBatch(
-          this.db,
-          batch.map((p) => p.item),
-        );
-        for (const p of batch) p.resolve(saved.has(p.item.runId));
-      } catch (err) {
-        for (const p of batch) p.reject(err);
-      }
+    const batch = this.queue.splice(0, MAX_BATCH);
+    if (batch.length === 0) return;
+    this.flushes++;
+    try {
+      const saved = await writeBatch(
+        this.db,
+        batch.map((p) => p.item),
+      );
+      for (const p of batch) p.resolve(saved.has(p.item.runId));
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+    } finally {
+      this.flushes--;
+      this.schedule();
     }
-    this.flushing = false;
   }
 }
 
