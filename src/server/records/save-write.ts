@@ -57,14 +57,11 @@ export async function writeRecord(
     const allowed = writableFields(rec.id.type, fields, owner, target);
     if (found.existing) return update(client, target, rec, userId, allowed, found);
     checkCreate(rec, target.auth, userId, found.creators);
-    const inserted = await insert(client, target, rec, userId, allowed, rec.access ?? found.defaultAccess);
+    const access = rec.access ?? found.defaultAccess;
+    // The second attempt inserts without ON CONFLICT, so a real duplicate (the same key in another
+    // database, a taken username) surfaces as the unique violation it is (109).
+    const inserted = await insert(client, target, rec, userId, allowed, access, attempt === 0);
     if (inserted) return inserted;
-    if (attempt > 0) {
-      throw new SkygearServerError(
-        "Duplicated",
-        `record ${rec.id.type}/${rec.id.key} already exists in another database`,
-      );
-    }
   }
 }
 
@@ -117,7 +114,11 @@ async function update(
   return (await client.query<{ r: Row }>(sql, params.values)).rows[0]!.r;
 }
 
-/** INSERT; undefined when a row with this `_id` appeared meanwhile (ON CONFLICT on UNIQUE(_id) only). */
+/**
+ * INSERT; with `yieldOnConflict`, undefined when a conflicting row exists (then committed: ON CONFLICT waits
+ * for a concurrent inserter). Every unique index is an arbiter: naming only UNIQUE(_id) still let a
+ * concurrent insert fail on the primary key.
+ */
 async function insert(
   client: pg.ClientBase,
   target: WriteTarget,
@@ -125,6 +126,7 @@ async function insert(
   userId: string,
   fields: Map<string, Value>,
   access: Ace[] | null,
+  yieldOnConflict: boolean,
 ): Promise<Row | undefined> {
   const params = new Params();
   const user = params.add(userId);
@@ -136,7 +138,7 @@ async function insert(
     vals.push(valueSQL(v, params));
   }
   const sql = `INSERT INTO ${ident(target.schema)}.${ident(rec.id.type)} AS t (${cols.join(", ")})
-    VALUES (${vals.join(", ")}) ON CONFLICT (_id) DO NOTHING RETURNING to_jsonb(t) AS r`;
+    VALUES (${vals.join(", ")})${yieldOnConflict ? " ON CONFLICT DO NOTHING" : ""} RETURNING to_jsonb(t) AS r`;
   return (await client.query<{ r: Row }>(sql, params.values)).rows[0]?.r;
 }
 

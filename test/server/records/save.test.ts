@@ -352,7 +352,7 @@ describe("record:save concurrency", () => {
       const out = await Promise.all(
         [1, 2, 3, 4, 5, 6].map((n) => save(app, [{ _id: `race/r${round}`, n }], alice).then((r) => r[0]!)),
       );
-      expect(out.map((r) => r._type)).toEqual(Array(6).fill("record"));
+      expect(out.filter((r) => r._type !== "record")).toEqual([]);
     }
     expect(await countRows(db.pool, "race")).toBe(6);
   });
