@@ -31,9 +31,14 @@ function memoryDriver() {
         cb,
         keys.map((key) => ({ key, value: m.get(key) ?? null })),
       ),
-    multiSet: (pairs: { key: string; value: string }[], cb?: Any) =>
-      done(cb, void pairs.forEach((p) => m.set(p.key, p.value))),
-    multiRemove: (keys: string[], cb?: Any) => done(cb, void keys.forEach((k) => m.delete(k))),
+    multiSet: (pairs: { key: string; value: string }[], cb?: Any) => {
+      for (const p of pairs) m.set(p.key, p.value);
+      return done(cb);
+    },
+    multiRemove: (keys: string[], cb?: Any) => {
+      for (const k of keys) m.delete(k);
+      return done(cb);
+    },
     key: (n: number, cb?: Any) => done(cb, [...m.keys()][n] ?? null),
     keys: (cb?: Any) => done(cb, [...m.keys()]),
     length: (cb?: Any) => done(cb, m.size),
