@@ -73,11 +73,13 @@ export function parseYaml(file: string, text: string): ParsedYaml {
     }
     return pos(place.start + idx);
   };
+  const ctx: WalkCtx = { doc, text, places, problems, file, pos };
   if (doc.errors.length > 0) {
-    problems.push(...yamlErrors(file, text, doc, pos));
+    // The partial document still locates most errors: walk it for paths only, keeping its problems out.
+    if (doc.contents) toValue(doc.contents as Node, "", { ...ctx, problems: [] });
+    problems.push(...yamlErrors(file, text, doc, pos, (o) => pathAt(places, o)));
     return { value: undefined, problems, at, exprAt };
   }
-  const ctx: WalkCtx = { doc, text, places, problems, file, pos };
   const value = doc.contents ? toValue(doc.contents as Node, "", ctx) : null;
   return { value, problems, at, exprAt };
 }
@@ -182,8 +184,32 @@ function mergeSources(v: Node, path: string, ctx: WalkCtx): Record<string, unkno
   return out;
 }
 
+/**
+ * The path of the smallest value whose source contains `offset`, "" when none does. Keys are left out (an
+ * error at a key belongs to the value around it), and so are odd keys that only a misparse produces.
+ */
+function pathAt(places: Map<string, Place>, offset: number): string {
+  let best = "";
+  let size = Number.POSITIVE_INFINITY;
+  for (const [path, p] of places) {
+    if (path.includes("\u0000") || offset < p.start || offset > p.end) continue;
+    if (p.end - p.start <= size) {
+      best = path;
+      size = p.end - p.start;
+    }
+  }
+  const odd = best.search(/\["[^"]*[^\w"-][^"]*"\]|\["\$"\]/);
+  return odd >= 0 ? best.slice(0, odd) : best;
+}
+
 /** YAML syntax errors, at most one per line, with a hint when the line shows a known trap. */
-function yamlErrors(file: string, text: string, doc: Document, pos: (o: number) => Position): Problem[] {
+function yamlErrors(
+  file: string,
+  text: string,
+  doc: Document,
+  pos: (o: number) => Position,
+  pathOf: (offset: number) => string,
+): Problem[] {
   const lines = text.split("\n");
   const seen = new Set<number>();
   const out: Problem[] = [];
@@ -194,7 +220,7 @@ function yamlErrors(file: string, text: string, doc: Document, pos: (o: number) 
     const lineText = lines[p.line - 1] ?? "";
     const hint = yamlHint(err.code, lineText, err.message);
     const message = `YAML syntax error: ${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+.*$/, "")}`;
-    out.push({ file, ...p, path: "", message: hint ? `${message}; ${hint}` : message });
+    out.push({ file, ...p, path: pathOf(err.pos[0]), message: hint ? `${message}; ${hint}` : message });
   }
   return out;
 }
