@@ -16,7 +16,10 @@ export function checkWhere(where: unknown, path: string, out: RawProblem[]): voi
     const p = joinPath(path, key);
     if (key === "or" || key === "and") {
       if (!Array.isArray(value)) out.push({ path: p, message: `${key} takes a list of conditions` });
-      else value.forEach((x, i) => checkNested(x, `${p}[${i}]`, out));
+      else
+        value.forEach((x, i) => {
+          checkNested(x, `${p}[${i}]`, out);
+        });
     } else if (key === "not") {
       checkNested(value, p, out);
     } else if (isObj(value) && !isTypedValue(value)) {
