@@ -2,7 +2,7 @@
 // built-in "user" record table, and skyflow's token and push-outbox tables. Idempotent, under an advisory lock.
 import type pg from "pg";
 import { ident } from "../db/pool.js";
-import { createRecordTableSQL } from "./records/ddl.js";
+import { createRecordTableSQL, ddlLockKey } from "./records/ddl.js";
 
 export { createRecordTableSQL } from "./records/ddl.js";
 export {
@@ -61,14 +61,15 @@ function systemTablesSQL(schema: string): string[] {
 
 /**
  * Creates schema `schema` and its system tables when missing. Safe to call at every start and from two
- * processes at once: everything runs in one transaction under an advisory lock keyed on the schema name.
+ * processes at once: everything runs in one transaction under the schema's DDL advisory lock, the same lock
+ * that record-table creation and column extension take.
  */
 export async function ensureAppSchema(pool: pg.Pool, schema: string): Promise<void> {
   if (!SCHEMA_NAME.test(schema)) throw new Error(`invalid app schema name "${schema}"`);
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
-    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`skyflow:app:${schema}`]);
+    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [ddlLockKey(schema)]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
     for (const sql of systemTablesSQL(schema)) await client.query(sql);
     await client.query("COMMIT");

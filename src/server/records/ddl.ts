@@ -18,3 +18,8 @@ export function createRecordTableSQL(schema: string, recordType: string): string
     UNIQUE (_id)
   )`;
 }
+
+/** The advisory lock key under which every DDL of an app schema runs (bootstrap and column extension). */
+export function ddlLockKey(schema: string): string {
+  return `skyflow:ddl:${schema}`;
+}

@@ -3,7 +3,7 @@
 import type pg from "pg";
 import { ident } from "../../db/pool.js";
 import { SkygearServerError } from "../errors.js";
-import { createRecordTableSQL } from "./ddl.js";
+import { createRecordTableSQL, ddlLockKey } from "./ddl.js";
 import {
   type ColumnInfo,
   type ColumnSpec,
@@ -113,7 +113,7 @@ export async function ensureColumns(
   const client = await pool.connect();
   try {
     await client.query("BEGIN");
-    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`skyflow:ddl:${schema}`]);
+    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [ddlLockKey(schema)]);
     const created = await extendLocked(client, schema, table, wanted);
     await client.query("COMMIT");
     for (const t of created) cacheOf(pool).delete(`${schema}.${t}`);
