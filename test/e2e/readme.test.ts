@@ -1,0 +1,79 @@
+// The README's promises: the quick start is exactly `npm install`, `npx skyflow dev`, `npm test`; its
+// configuration table equals VARIABLES in src/config.ts; and `npx skyflow dev` (the built CLI through the
+// package's bin, as after `npm install`) starts, serves /healthz and stops cleanly on Ctrl-C (SIGINT).
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VARIABLES } from "../../src/config.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { eventually, freePort } from "./child.js";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const README = readFileSync(`${ROOT}README.md`, "utf8");
+
+/** The table the README must contain, rendered from VARIABLES. */
+function configTable(): string {
+  const rows = Object.entries(VARIABLES).map(([name, text]) => `| \`${name}\` | ${text} |`);
+  return ["| variable | meaning |", "|---|---|", ...rows].join("\n");
+}
+
+describe("README", () => {
+  it("opens its quick start with npm install, npx skyflow dev and npm test, nothing else", () => {
+    const block = /## Quick start\s+```sh\n([\s\S]*?)```/.exec(README)?.[1];
+    expect(block?.trim().split("\n")).toEqual(["npm install", "npx skyflow dev", "npm test"]);
+  });
+
+  it("has the configuration table generated from VARIABLES", () => {
+    const table = /<!-- config-table:start -->\n([\s\S]*?)\n<!-- config-table:end -->/.exec(README)?.[1];
+    expect(table).toBe(configTable());
+  });
+});
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase("e2e_readme");
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+// dist/ is built by `npm install` (the prepare script); without it there is no `npx skyflow` to run.
+describe.skipIf(!existsSync(`${ROOT}dist/cli.js`))("npx skyflow dev", () => {
+  it("starts on the example workflows, answers /healthz and stops cleanly on Ctrl-C (SIGINT)", async () => {
+    const [port, httpPort] = [await freePort(), await freePort()];
+    const proc = spawn("npx", ["skyflow", "dev", "--port", String(port)], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: db.url, SKYFLOW_HTTP_PORT: String(httpPort) },
+      stdio: ["ignore", "pipe", "pipe"],
+      // A process group of its own, signalled as a terminal signals Ctrl-C: npm does not pass signals on.
+      detached: true,
+    });
+    const group = -(proc.pid ?? 0);
+    let out = "";
+    proc.stdout.on("data", (c) => {
+      out += c;
+    });
+    proc.stderr.on("data", (c) => {
+      out += c;
+    });
+    const exited = new Promise<[number | null, string | null]>((r) =>
+      proc.once("exit", (code, signal) => r([code, signal])),
+    );
+    try {
+      await eventually(async () => (out.includes("skyflow dev") ? true : undefined), 60_000);
+      expect(out).toContain(`http://127.0.0.1:${port}/`);
+      expect(out).toMatch(/workflows: [1-9]\d* live, 0 broken/);
+      const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
+      expect(res.status).toBe(200);
+    } finally {
+      process.kill(group, "SIGINT");
+    }
+    const timer = setTimeout(() => process.kill(group, "SIGKILL"), 30_000);
+    const [code, signal] = await exited;
+    clearTimeout(timer);
+    // npm ends itself with the signal it received once skyflow has exited.
+    expect(code === 0 || signal === "SIGINT").toBe(true);
+    await eventually(async () => (out.includes("skyflow stopped") ? true : undefined), 10_000);
+  }, 90_000);
+});

@@ -1,0 +1,104 @@
+// `skyflow start` as a child process: JSON log lines, the HTTP endpoints, SIGHUP reloading the files, a
+// SIGTERM that lets the run in flight finish before exiting 0, and a second signal that exits at once.
+import { mkdirSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { DEV_API_KEY } from "../../src/config.js";
+import { createPubsubClient, type PubsubClient } from "../../src/skygear/pubsub.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { type Child, eventually, freePort, startCli } from "./child.js";
+
+const slow = (seconds: number, channel = "slow") => `on: {pubsub: {channel: ${channel}}}
+steps:
+  - id: nap
+    sql: {statement: "SELECT pg_sleep(${seconds}) AS slept"}
+`;
+
+let db: TestDatabase;
+let dir: string;
+let child: Child | undefined;
+let pubsub: PubsubClient | undefined;
+
+beforeAll(async () => {
+  db = await createTestDatabase("e2e_start");
+});
+afterEach(async () => {
+  await pubsub?.close();
+  pubsub = undefined;
+  await child?.stop("SIGKILL");
+  child = undefined;
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+afterAll(async () => {
+  await db?.drop();
+});
+
+async function launch(workflow: string, graceMs: number) {
+  dir = await mkdtemp(join(tmpdir(), "skyflow-start-"));
+  mkdirSync(join(dir, "workflows"));
+  await writeFile(join(dir, "workflows", "slow.yaml"), workflow);
+  const port = await freePort();
+  const httpPort = await freePort();
+  child = startCli(["start", "--port", String(port)], {
+    cwd: dir,
+    env: { DATABASE_URL: db.url, SKYFLOW_HTTP_PORT: String(httpPort), SKYFLOW_GRACE_MS: String(graceMs) },
+  });
+  await child.waitFor('"msg":"skyflow started"', 60_000);
+  pubsub = createPubsubClient({ endpoint: `http://127.0.0.1:${port}/`, apiKey: DEV_API_KEY });
+  await eventually(async () => (pubsub?.connected() ? true : undefined));
+  return { child, httpPort, pubsub };
+}
+
+const runStatus = async (channel: string) => {
+  const { rows } = await db.pool.query(
+    "SELECT status FROM skyflow.runs WHERE event->>'channel' = $1 ORDER BY created_at DESC LIMIT 1",
+    [channel],
+  );
+  return rows[0]?.status as string | undefined;
+};
+
+describe("skyflow start", () => {
+  it("logs JSON, serves the endpoints, reloads on SIGHUP and drains a run in flight on SIGTERM", async () => {
+    const { child, httpPort, pubsub } = await launch(slow(0.1, "one"), 20_000);
+    const lines = child.output().trim().split("\n");
+    for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    const base = `http://127.0.0.1:${httpPort}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${base}/readyz`);
+    expect(await ready.json()).toMatchObject({ ready: true });
+    expect(await (await fetch(`${base}/api/workflows`)).json()).toMatchObject([
+      { name: "slow", status: "enabled" },
+    ]);
+
+    await writeFile(join(dir, "workflows", "slow.yaml"), slow(2, "two"));
+    const mark = child.output().length;
+    child.proc.kill("SIGHUP");
+    await child.waitFor("workflow slow reloaded", 10_000, mark);
+
+    // Pubsub is fire and forget: publish until the trigger (subscribing to the new channel) has seen one.
+    await eventually(async () => {
+      await pubsub.publish("two", { n: 1 });
+      return (await runStatus("two")) === "running" ? true : undefined;
+    });
+    expect(await child.stop("SIGTERM")).toBe(0);
+    expect(await runStatus("two")).toBe("succeeded");
+    expect(child.output()).toContain("skyflow stopped");
+  }, 90_000);
+
+  it("exits at once on a second signal, leaving the unfinished run to be resumed", async () => {
+    const { child, pubsub } = await launch(slow(30, "three"), 60_000);
+    await eventually(async () => {
+      await pubsub.publish("three", { n: 1 });
+      return (await runStatus("three")) === "running" ? true : undefined;
+    });
+    child.proc.kill("SIGTERM");
+    await child.waitFor("SIGTERM: stopping intake", 10_000);
+    const t0 = Date.now();
+    child.proc.kill("SIGTERM");
+    expect(await child.exited).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(await runStatus("three")).not.toBe("succeeded");
+  }, 90_000);
+});
