@@ -1,7 +1,6 @@
 // Workflow definitions: load time of a 200-step workflow and of a directory of 1,000 workflows, evaluations
 // per second of a compiled expression, and the CEL library comparison (@marcbachmann/cel-js vs @bufbuild/cel)
 // on conformance-style cases and speed. Run: npx tsx bench/definitions.ts. Prints medians.
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${{ }} is the workflow expression syntax, not a JS template
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -1,6 +1,5 @@
 // A schema-valid workflow file -> WorkflowDefinition: defaults applied, expressions compiled, and every
 // expression's references checked (earlier steps only, `error` only in on_failure, allowed env names). No I/O.
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${{ }} is the workflow expression syntax, not a JS template
 import type { Problem } from "../../errors.js";
 import type { RawProblem } from "./check-schema.js";
 import { kindOf } from "./checks.js";

@@ -1,6 +1,5 @@
 // Validation against the typebox schema: a compiled check for the fast path, then a walk of the same JSON
 // Schema for messages an author can act on (nearest key, expected type, quoting hints). No I/O.
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${{ }} is the workflow expression syntax, not a JS template
 import { Compile } from "typebox/compile";
 import { nearest } from "./nearest.js";
 import { WorkflowFile } from "./schema.js";

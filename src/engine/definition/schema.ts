@@ -1,6 +1,5 @@
 // The one schema of a workflow file (typebox): runtime validation, the TypeScript types of the raw file and
 // the published JSON Schema (`skyflow schema`, schema/workflow.schema.json) all come from here. No I/O.
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${{ }} is the workflow expression syntax, not a JS template
 import Type, { type Static, type TObject, type TOptional, type TSchema } from "typebox";
 
 type Props = Record<string, TSchema>;

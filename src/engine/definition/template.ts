@@ -1,6 +1,5 @@
 // Values with `${{ }}` inside: compiled once at load, resolved per step try. A scalar that is exactly one
 // expression keeps the value's JSON type; inside a longer string it is interpolated as text. No I/O.
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${{ }} is the workflow expression syntax, not a JS template
 import { DefinitionError, type Problem } from "../../errors.js";
 import { withResolution } from "./cel.js";
 import { type CompiledExpr, type SourceLoc, tryCompileExpression } from "./expr.js";

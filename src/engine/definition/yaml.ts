@@ -1,6 +1,5 @@
 // YAML text -> plain JS value plus the position of every path, with hints for the usual YAML traps
 // (unquoted ": ", flow collections, expressions read as mappings). Anchors, aliases and << merges work. No I/O.
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${{ }} is the workflow expression syntax, not a JS template
 import {
   type Alias,
   type Document,

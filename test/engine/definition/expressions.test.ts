@@ -1,5 +1,4 @@
 // CEL expressions and templates: values, types, errors with file:line and hints, uuid() stability.
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${{ }} is the workflow expression syntax, not a JS template
 import { describe, expect, it } from "vitest";
 import {
   compileExpression,

@@ -1,5 +1,4 @@
 // The loader: defaults, keys, anchors and merges, positions, expressions in steps, and directory loading.
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${{ }} is the workflow expression syntax, not a JS template
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

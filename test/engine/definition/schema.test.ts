@@ -1,6 +1,5 @@
 // The published JSON Schema is generated from the one typebox schema and is up to date; the schema accepts
 // the contract's examples and rejects what the contract forbids.
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${{ }} is the workflow expression syntax, not a JS template
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Compile } from "typebox/compile";

@@ -1,5 +1,4 @@
 // `skyflow validate` and `skyflow schema` as a user runs them: exit codes, problem lines, summaries, JSON.
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${{ }} is the workflow expression syntax, not a JS template
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
