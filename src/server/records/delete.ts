@@ -14,8 +14,13 @@ export async function deleteRecords(req: ActionRequest): Promise<ActionResult> {
   const { payload, app } = req;
   const db = writableDatabase(payload.database_id, req);
   const ids = parseIdList(payload.ids);
+  // Looked up before any transaction: a cache miss must not need a second pooled client.
+  const tables = new Set<string>();
+  for (const type of new Set(ids.map((id) => id.type))) {
+    if (await recordTableExists(app.pool, app.config.schema, type)) tables.add(type);
+  }
   const del = async (client: pg.ClientBase, id: RecordId) => {
-    await deleteOne(client, req, db.id, id);
+    await deleteOne(client, req, db.id, id, tables.has(id.type));
     return { _id: formatRecordId(id), _type: "record" };
   };
   if (payload.atomic === true) {
@@ -43,11 +48,12 @@ async function deleteOne(
   req: ActionRequest,
   databaseId: string,
   id: RecordId,
+  tableExists: boolean,
 ): Promise<void> {
   if (id.type === "user") throw new SkygearServerError("PermissionDenied", "cannot delete user record");
   const schema = req.app.config.schema;
   const notFound = () => new SkygearServerError("ResourceNotFound", `record ${formatRecordId(id)} not found`);
-  if (!(await recordTableExists(req.app.pool, schema, id.type))) throw notFound();
+  if (!tableExists) throw notFound();
   const table = `${ident(schema)}.${ident(id.type)}`;
   const { rows } = await client.query<{ owner: string; access: unknown }>(
     `SELECT _owner_id AS owner, _access AS access FROM ${table} WHERE _id = $1 AND _database_id = $2 FOR UPDATE`,

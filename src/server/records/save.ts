@@ -48,23 +48,31 @@ export async function saveRecords(req: ActionRequest): Promise<ActionResult> {
     columns.set(type, await ensureColumns(app.pool, app.config.schema, type, wanted));
   }
   const target: WriteTarget = { schema: app.config.schema, databaseId: db.id, auth: req.auth, atomic };
-  const save = async (client: Parameters<typeof writeRecord>[0], rec: IncomingRecord) => {
-    const row = await writeRecord(client, target, rec, columns.get(rec.id.type)!);
+  const write = (client: Parameters<typeof writeRecord>[0], rec: IncomingRecord) =>
+    writeRecord(client, target, rec, columns.get(rec.id.type)!);
+  // Encoding runs after the transaction: refreshing stale columns must not need a second pooled client.
+  const encode = async (rec: IncomingRecord, row: Record<string, unknown>) => {
     const cols = await columnsCovering(app.pool, target.schema, rec.id.type, columns.get(rec.id.type)!, row);
     return rowToRecordJSON(rec.id.type, row, cols);
   };
-  if (atomic) return { result: await saveAtomic(req, good, save) };
+  if (atomic) {
+    const rows = await saveAtomic(req, good, write);
+    return { result: await Promise.all(good.map((rec, i) => encode(rec, rows[i]!))) };
+  }
   const result: unknown[] = [];
   for (const p of parsed) {
     if (!p.ok) {
       result.push(p.err.toItem());
       continue;
     }
+    let row: Record<string, unknown>;
     try {
-      result.push(await withTransaction(app.pool, (client) => save(client, p.rec)));
+      row = await withTransaction(app.pool, (client) => write(client, p.rec));
     } catch (err) {
       result.push(toSkygearError(err).toItem(formatRecordId(p.rec.id)));
+      continue;
     }
+    result.push(await encode(p.rec, row));
   }
   return { result };
 }
