@@ -13,6 +13,8 @@ import { joinPath } from "./template.js";
 import type { WorkflowDefinition } from "./types.js";
 import { parseYaml } from "./yaml.js";
 
+const NAME = /^[a-z0-9][a-z0-9_-]*$/;
+
 export interface LoadOptions {
   /** Names `env.NAME` may read; undefined skips the check (the engine passes its configuration's list). */
   envAllow?: string[];
@@ -39,10 +41,15 @@ export function loadWorkflowSource(file: string, text: string, opts: LoadOptions
   b.raw(staticChecks(raw as Record<string, unknown>));
   if (schemaProblems.length > 0) return { problems: sortProblems([...problems, ...b.problems]) };
   const w = raw as WorkflowFileShape;
+  const name = w.name ?? basename(file, extname(file));
+  if (!NAME.test(name)) {
+    const message = `the workflow name "${name}" (from the file name) must be lowercase letters, digits, _ and -; rename the file or add a name: key`;
+    return { problems: [{ file, line: 1, column: 1, path: "", message }] };
+  }
   const mainIds = w.steps.flatMap((s) => (s.id ? [s.id] : []));
   const concurrency = b.concurrency(w.concurrency);
   const workflow: WorkflowDefinition = {
-    name: w.name ?? basename(file, extname(file)),
+    name,
     file,
     ...(w.description !== undefined ? { description: w.description } : {}),
     enabled: w.enabled ?? true,
