@@ -124,8 +124,10 @@ describe("the pubsub client", () => {
     const port = first.port;
     const c = client(port);
     const got: unknown[] = [];
-    c.subscribe("orders", (d) => got.push(d));
+    // Subscribed once connected, so only the resubscription after the restart can bring it back.
     await once(c, "connected");
+    c.subscribe("orders", (d) => got.push(d));
+    await until(() => first.subscribers("orders") === 1);
     const down = once(c, "disconnected");
     await first.stop();
     await down;
