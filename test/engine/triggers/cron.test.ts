@@ -74,6 +74,7 @@ describe("cron trigger", () => {
     const runs = await runsOf(db.pool, "tick");
     expect(runs).toHaveLength(f.length);
     expect(new Set(runs.map((r) => r.event_id)).size).toBe(f.length);
+    expect(f.map((x) => x.run_id).sort()).toEqual(runs.map((r) => r.id).sort());
     expect(runs.map((r) => r.event_id).sort()).toEqual(
       f.map((x) => `tick@${new Date(x.scheduled_at).toISOString()}`).sort(),
     );

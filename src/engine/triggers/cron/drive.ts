@@ -6,7 +6,7 @@ import type { Logger } from "../../../log.js";
 import type { Catalog } from "../../definition/types.js";
 import { claimTransaction } from "../claim-tx.js";
 import { type RunRequest, startRuns } from "../start-runs.js";
-import { cronEvent, planFires } from "./match.js";
+import { planBatch } from "./match.js";
 import { cronSchedules, nextFire } from "./parse.js";
 import * as q from "./sql.js";
 
@@ -28,6 +28,7 @@ export async function startCronDriver(o: CronDriverOptions) {
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
   let lateness: number | undefined;
+  const storedVersions = new Set<string>();
 
   const sync = async (): Promise<void> => {
     const now = o.clock();
@@ -59,56 +60,27 @@ export async function startCronDriver(o: CronDriverOptions) {
           skipRows.map((r) => r.workflow),
           skipRows.map((r) => r.schedule_key),
         );
-        const fires: q.FireRow[] = [];
-        const advances: Parameters<typeof q.advance>[1] = [];
-        for (const r of rows) {
-          const spec = { schedule: r.schedule, timezone: r.timezone, catchUp: r.catch_up };
-          const plan = planFires(spec, new Date(r.next_at), now);
-          if (r.catch_up === "all" && plan.skipped > 0) {
-            o.log.warn(
-              { workflow: r.workflow, skipped: plan.skipped },
-              "cron catch_up all: too many missed fires",
-            );
-          }
-          let running = busy.has(`${r.workflow}\u0000${r.schedule_key}`);
-          for (const t of plan.fires) {
-            const skip = r.overlap === "skip" && running;
-            fires.push({
-              workflow: r.workflow,
-              scheduledAt: t,
-              key: r.schedule_key,
-              outcome: skip ? "skipped_overlap" : "started",
-            });
-            running ||= r.overlap === "skip";
-          }
-          advances.push({
-            workflow: r.workflow,
-            key: r.schedule_key,
-            next: plan.next,
-            firedAt: plan.fires.at(-1) ?? null,
-          });
+        const plan = planBatch(rows, busy, now);
+        for (const w of plan.warnings) {
+          o.log.warn(
+            { workflow: w.workflow, skipped: w.skipped },
+            "cron catch_up all: too many missed fires",
+          );
         }
-        const won = await q.recordFires(tx, fires, o.owner);
         const requests: RunRequest[] = [];
-        const byEvent = new Map<string, q.FireRow>();
-        for (const f of won) {
+        for (const f of plan.fires) {
           const wf = o.catalog.get(f.workflow);
-          const row = rows.find((r) => r.workflow === f.workflow && r.schedule_key === f.key)!;
-          if (f.outcome !== "started" || !wf) continue;
-          const event = cronEvent(f.workflow, row, f.scheduledAt, now);
-          byEvent.set(`${f.workflow}\u0000${event.id}`, f);
-          requests.push({ workflow: wf, event });
+          if (f.outcome === "started" && wf) requests.push({ workflow: wf, event: f.event });
         }
-        const created = await startRuns(tx, requests);
-        await q.setRunIds(
+        // Runs first, so a fire's recorded time (fired_at) includes enqueueing its run.
+        const created = await startRuns(tx, requests, storedVersions);
+        const runIds = new Map(created.map((c) => [`${c.workflow}\u0000${c.eventId}`, c.id]));
+        const won = await q.recordFires(
           tx,
-          created.map((c) => ({
-            workflow: c.workflow,
-            at: byEvent.get(`${c.workflow}\u0000${c.eventId}`)!.scheduledAt.toISOString(),
-            runId: c.id,
-          })),
+          plan.fires.map((f) => ({ ...f, runId: runIds.get(`${f.workflow}\u0000${f.event.id}`) ?? null })),
+          o.owner,
         );
-        await q.advance(tx, advances);
+        await q.advance(tx, plan.advances);
         const last = won.at(-1);
         if (last) lateness = o.clock().getTime() - last.scheduledAt.getTime();
         return { claimed: rows.length, created: created.length };

@@ -78,3 +78,67 @@ export function cronEvent(
     timezone: s.timezone,
   };
 }
+
+export interface DueSchedule {
+  workflow: string;
+  schedule_key: string;
+  schedule: string;
+  timezone: string;
+  catch_up: "none" | "last" | "all";
+  overlap: "skip" | "queue" | "allow";
+  next_at: Date;
+}
+
+export interface PlannedFire {
+  workflow: string;
+  key: string;
+  scheduledAt: Date;
+  outcome: "started" | "skipped_overlap";
+  event: ReturnType<typeof cronEvent>;
+}
+
+/**
+ * A claimed batch of due schedules -> the fires (a fire of an overlap: skip schedule whose previous run is
+ * still going, per `busy`, is recorded but starts nothing), the next times to store, and warnings.
+ */
+export function planBatch(
+  rows: DueSchedule[],
+  busy: Set<string>,
+  now: Date,
+): {
+  fires: PlannedFire[];
+  advances: { workflow: string; key: string; next: Date | null; firedAt: Date | null }[];
+  warnings: { workflow: string; skipped: number }[];
+} {
+  const fires: PlannedFire[] = [];
+  const advances = [];
+  const warnings = [];
+  for (const r of rows) {
+    const plan = planFires(
+      { schedule: r.schedule, timezone: r.timezone, catchUp: r.catch_up },
+      new Date(r.next_at),
+      now,
+    );
+    if (r.catch_up === "all" && plan.skipped > 0)
+      warnings.push({ workflow: r.workflow, skipped: plan.skipped });
+    let running = busy.has(`${r.workflow}\u0000${r.schedule_key}`);
+    for (const t of plan.fires) {
+      const outcome = r.overlap === "skip" && running ? "skipped_overlap" : "started";
+      fires.push({
+        workflow: r.workflow,
+        key: r.schedule_key,
+        scheduledAt: t,
+        outcome,
+        event: cronEvent(r.workflow, r, t, now),
+      });
+      running ||= r.overlap === "skip";
+    }
+    advances.push({
+      workflow: r.workflow,
+      key: r.schedule_key,
+      next: plan.next,
+      firedAt: plan.fires.at(-1) ?? null,
+    });
+  }
+  return { fires, advances, warnings };
+}

@@ -88,34 +88,31 @@ export interface FireRow {
   scheduledAt: Date;
   key: string;
   outcome: "started" | "skipped_overlap";
+  runId: string | null;
 }
 
-/** Records fires; returns the ones this call recorded (a fire another engine recorded is dropped). */
+/**
+ * Records fires; returns the ones this call recorded. The schedule row's lock already keeps two engines
+ * off one schedule; the unique key is the last line of defence, with the run's own event-id idempotency.
+ */
 export async function recordFires(db: Queryable, fires: FireRow[], owner: string): Promise<FireRow[]> {
   if (fires.length === 0) return [];
   const { rows } = await db.query<{ workflow: string; scheduled_at: Date }>(
-    `INSERT INTO skyflow.cron_fires (workflow, scheduled_at, schedule_key, outcome, fired_by)
-     SELECT w, t, k, o, $5 FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[]) u(w, t, k, o)
+    `INSERT INTO skyflow.cron_fires (workflow, scheduled_at, schedule_key, outcome, run_id, fired_by, fired_at)
+     SELECT w, t, k, o, r, $6, clock_timestamp()
+     FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::uuid[]) u(w, t, k, o, r)
      ON CONFLICT DO NOTHING RETURNING workflow, scheduled_at`,
     [
       fires.map((f) => f.workflow),
       fires.map((f) => f.scheduledAt.toISOString()),
       fires.map((f) => f.key),
       fires.map((f) => f.outcome),
+      fires.map((f) => f.runId),
       owner,
     ],
   );
   const won = new Set(rows.map((r) => `${r.workflow}@${new Date(r.scheduled_at).toISOString()}`));
   return fires.filter((f) => won.has(`${f.workflow}@${f.scheduledAt.toISOString()}`));
-}
-
-export async function setRunIds(db: Queryable, ids: { workflow: string; at: string; runId: string }[]) {
-  if (ids.length === 0) return;
-  await db.query(
-    `UPDATE skyflow.cron_fires f SET run_id = u.r FROM unnest($1::text[], $2::timestamptz[], $3::uuid[]) u(w, t, r)
-     WHERE f.workflow = u.w AND f.scheduled_at = u.t`,
-    [ids.map((i) => i.workflow), ids.map((i) => i.at), ids.map((i) => i.runId)],
-  );
 }
 
 export async function advance(
