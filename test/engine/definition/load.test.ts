@@ -185,6 +185,16 @@ on_failure:
     expect(w.onFailure[0]!.key).toBe("on_failure[0]");
   });
 
+  it("names the file, line and column of a failing expression when a step's input is resolved", () => {
+    const w = load(
+      'on: { record: { type: task } }\nsteps:\n  - publish:\n      channel: out\n      data: { next: "${{ event.record.n + 1 }}" }\n',
+      "workflows/count.yaml",
+    );
+    expect(() => resolveTemplate(w.steps[0]!.input, ctx)).toThrow(
+      /^workflows\/count\.yaml:5:25: \$\{\{ event\.record\.n \+ 1 \}\}: no such overload: dyn<double> \+ int; JSON numbers are doubles in CEL: write 1\.0 instead of 1/,
+    );
+  });
+
   it("reports every problem of a file at once, in file order", () => {
     const r = loadWorkflowSource(
       "bad.yaml",
