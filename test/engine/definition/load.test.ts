@@ -191,7 +191,7 @@ on_failure:
       "workflows/count.yaml",
     );
     expect(() => resolveTemplate(w.steps[0]!.input, ctx)).toThrow(
-      /^workflows\/count\.yaml:5:25: \$\{\{ event\.record\.n \+ 1 \}\}: no such overload: dyn<double> \+ int; JSON numbers are doubles in CEL: write 1\.0 instead of 1/,
+      /^workflows\/count\.yaml:5:26: \$\{\{ event\.record\.n \+ 1 \}\}: no such overload: dyn<double> \+ int; JSON numbers are doubles in CEL: write 1\.0 instead of 1/,
     );
   });
 
