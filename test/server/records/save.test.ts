@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPool } from "../../../src/db/pool.js";
 import type { AppContext } from "../../../src/server/types.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
 import {
@@ -372,6 +373,35 @@ describe("record:save concurrency", () => {
       expect(out.filter((r) => r._type !== "record")).toEqual([]);
     }
     expect(await countRows(db.pool, "race")).toBe(6);
+  });
+});
+
+describe("record actions on a pool of one connection", () => {
+  it("never need two pooled clients at once (save, atomic save, query with include, fetch, delete)", async () => {
+    const one = createPool(db.url, { max: 1 });
+    try {
+      const small = { ...app, pool: one };
+      await save(small, [{ _id: "solo/a", n: 1 }], alice);
+      await save(small, [{ _id: "solo/b", a: { $type: "ref", $id: "solo/a" } }, { _id: "solo/c" }], alice, {
+        atomic: true,
+      });
+      const q = await call(
+        small,
+        "record:query",
+        { record_type: "solo", include: { x: { $type: "keypath", $val: "a" } } },
+        alice,
+      );
+      expect((q.result as Rec[]).length).toBe(3);
+      await call(small, "record:fetch", { ids: ["solo/a", "solo/b"] }, alice);
+      const del = await call(small, "record:delete", { ids: ["solo/b", "solo/c"], atomic: true }, alice);
+      expect(del.result).toHaveLength(2);
+      await save(app, [{ _id: "elsewhere/e1" }], alice); // a table the small pool has not cached
+      expect((await call(small, "record:delete", { ids: ["elsewhere/e1"] }, alice)).result).toEqual([
+        { _id: "elsewhere/e1", _type: "record" },
+      ]);
+    } finally {
+      await one.end();
+    }
   });
 });
 
