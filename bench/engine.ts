@@ -168,11 +168,18 @@ async function engineRound(
     const k = e.error ? `${e.type} ${e.error.name}` : undefined;
     if (k) problems.set(k, (problems.get(k) ?? 0) + 1);
   };
+  engine.on("run", onRun);
   engine.on("step", onStep);
   await enqueue(pool, def, n, event);
   const t0 = performance.now();
   engine.wake();
+  const ticker = setInterval(
+    () =>
+      console.log(`  ... ${done}/${n} runs finished, ${starts.size} started, ${engine.inFlight()} in flight`),
+    5000,
+  );
   await all;
+  clearInterval(ticker);
   const secs = (performance.now() - t0) / 1000;
   engine.off("run", onRun);
   engine.off("step", onStep);

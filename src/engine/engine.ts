@@ -22,6 +22,7 @@ import { SaveBatcher } from "./store/batch.js";
 import { type ClaimedRun, claimOwn, claimRuns } from "./store/claim.js";
 import { enqueueRuns } from "./store/enqueue.js";
 import { getRun, type RunRecord, type StepTryRecord } from "./store/inspect.js";
+import { fillConcurrencyKeys } from "./store/keys.js";
 import { releaseRuns, renewLeases } from "./store/lease.js";
 import { resolveCompiled } from "./template.js";
 import { type CompileSource, createDefinitions } from "./versions.js";
@@ -248,9 +249,11 @@ class EngineImpl extends EventEmitter implements Engine {
         if (!this.running) break;
         const want = Math.min(this.maxRuns - this.live.size, CLAIM_BATCH);
         if (want <= 0) break;
-        const limited = this.o.catalog
-          .list()
-          .flatMap((d) => (d.concurrency ? [{ workflow: d.name, limit: d.concurrency.limit }] : []));
+        const defs = this.o.catalog.list();
+        const limited = defs.flatMap((d) =>
+          d.concurrency ? [{ workflow: d.name, limit: d.concurrency.limit }] : [],
+        );
+        if (limited.length > 0) await fillConcurrencyKeys(this.o.pool, defs, this.o.env ?? {});
         const claimed = await claimRuns(this.o.pool, {
           owner: this.owner,
           leaseMs: this.leaseMs,

@@ -3,6 +3,8 @@ import { ManualClock } from "../../src/engine/clock.js";
 import type { WorkflowDefinition } from "../../src/engine/definition/types.js";
 import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
 import type { RunEvent, StepEvent } from "../../src/engine/runner.js";
+import { enqueueRuns } from "../../src/engine/store/enqueue.js";
+import { recordVersion } from "../../src/engine/store/versions.js";
 import { silentLogger } from "../../src/log.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { catalogOf, expr, poolOnlyClients, probe, step, waitFor, workflow } from "./fixtures/defs.js";
@@ -183,6 +185,38 @@ describe("engine", () => {
     for (const id of ids) expect((await e.waitForRun(id)).status).toBe("succeeded");
     expect(p.order).toEqual(["r1", "r2", "r3"]);
     expect(p.maxRunning()).toBe(1);
+  });
+
+  it("limits runs per concurrency key, evaluating the key at claim time for runs queued without one", async () => {
+    const p = probe();
+    const wf = workflow("per-user", [step("probe", { key: "${{ event.n }}", gate: "${{ event.n }}" })], {
+      concurrency: { limit: 1, key: expr("event.user") },
+    });
+    const e = engineWith([wf], p, { maxRuns: 10 });
+    await recordVersion(db.pool, wf);
+    const runs = [
+      ["ann", "a1"],
+      ["bob", "b1"],
+      ["ann", "a2"],
+      ["bob", "b2"],
+    ].map(([user, n]) => ({
+      workflow: wf.name,
+      version: wf.version,
+      event: { id: n!, type: "record" as const, at: "", user, n },
+    }));
+    const ids = (await enqueueRuns(db.pool, runs)).map((r) => r.id);
+    await e.start();
+    await waitFor(() => p.tries("a1") === 1 && p.tries("b1") === 1);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(e.inFlight()).toBe(2);
+    expect(p.tries("a2") + p.tries("b2")).toBe(0);
+    for (const n of ["a1", "b1", "a2", "b2"]) p.open(n);
+    for (const id of ids) expect((await e.waitForRun(id)).status).toBe("succeeded");
+    expect(p.maxRunning()).toBe(2);
+    const { rows } = await db.pool.query(
+      "SELECT DISTINCT concurrency_key FROM skyflow.runs WHERE workflow = 'per-user'",
+    );
+    expect(rows.map((r) => r.concurrency_key).sort()).toEqual(["ann", "bob"]);
   });
 
   it("never holds more than maxRuns runs in flight", async () => {
