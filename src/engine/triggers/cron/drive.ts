@@ -23,7 +23,9 @@ export interface CronDriverOptions {
 }
 
 export async function startCronDriver(o: CronDriverOptions) {
-  const batch = o.batchSize ?? 500;
+  // Small batches on three connections: fires due together commit in parallel rather than one long batch.
+  const batch = o.batchSize ?? 64;
+  const PARALLEL = 3;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
@@ -92,22 +94,34 @@ export async function startCronDriver(o: CronDriverOptions) {
 
   const tick = async (): Promise<void> => {
     let claimed = 0;
-    try {
-      do claimed = await fireBatch();
-      while (claimed === batch && !stopped);
-    } catch (err) {
-      o.log.error({ err: (err as Error).message }, "cron fire failed; retrying");
+    let failed = false;
+    const loop = async (): Promise<number> => {
+      let n = 0;
+      let total = 0;
+      do {
+        n = await fireBatch();
+        total += n;
+      } while (n === batch && !stopped);
+      return total;
+    };
+    // allSettled: one failed batch must not let the tick end while the other loops still run.
+    for (const r of await Promise.allSettled(Array.from({ length: PARALLEL }, loop))) {
+      if (r.status === "fulfilled") claimed += r.value;
+      else {
+        failed = true;
+        o.log.error({ err: (r.reason as Error).message }, "cron fire failed; retrying in 1 s");
+      }
     }
-    await arm(claimed === 0);
+    await arm(claimed === 0, failed);
   };
 
   /** Sleeps until the earliest next_at; if that is already due but locked by another engine, retries soon. */
-  const arm = async (claimedNone: boolean): Promise<void> => {
+  const arm = async (claimedNone: boolean, failed = false): Promise<void> => {
     if (stopped) return;
-    let delay = o.maxSleepMs ?? 5_000;
+    let delay = failed ? 1_000 : (o.maxSleepMs ?? 5_000);
     try {
       const earliest = await q.earliestNext(o.pool);
-      if (earliest) {
+      if (earliest && !failed) {
         const wait = new Date(earliest).getTime() - o.clock().getTime();
         delay = Math.min(delay, wait > 0 ? wait : claimedNone ? 20 : 0);
       }
