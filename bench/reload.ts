@@ -55,7 +55,7 @@ async function reloadLatency(dir: string, file: string): Promise<number[]> {
       const t0 = performance.now();
       await writeFile(file, text(i));
       out.push((await live) - t0);
-      await pause(30);
+      await pause(100);
     }
   } finally {
     await reloader.close();
@@ -72,7 +72,7 @@ async function chokidarLatency(dir: string, file: string): Promise<number[]> {
     const t0 = performance.now();
     await writeFile(file, text(i + 1000));
     out.push((await seen) - t0);
-    await pause(30);
+    await pause(100);
   }
   await watcher.close();
   return out;
@@ -93,9 +93,7 @@ const file = join(dir, "bench.yaml");
 await writeFile(file, text(0));
 try {
   const loader = await loaderTime(file);
-  console.error("loader done");
   const raw = await chokidarLatency(dir, file);
-  console.error("chokidar done");
   const live = await reloadLatency(dir, file);
   console.log(`write -> live (watcher + loader + swap): ${stats(live)}`);
   console.log(`write -> chokidar change event alone:    ${stats(raw)}`);

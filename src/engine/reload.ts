@@ -1,7 +1,7 @@
 // Hot reload: a chokidar watcher on the workflows directory. Events are batched for a few milliseconds, each
 // touched file is validated by the loader, and the batch is swapped into the catalog at once (a rename's
 // unlink and add land together). Broken files keep their last good version; their problems are logged.
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdir, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type FSWatcher, watch } from "chokidar";
 import { formatProblem } from "../errors.js";
@@ -33,13 +33,16 @@ export interface Reloader {
 }
 
 const WORKFLOW_FILE = /\.ya?ml$/;
-const RECHECK_MS = 40;
+/**
+ * chokidar drops a file's `change` event that comes within 50 ms of the previous one (no trailing event),
+ * so a second quick save, or the write after a truncate, can go unseen. After each load the file is looked
+ * at once more past that window, and loaded again if it changed since.
+ */
+const RECHECK_MS = 60;
 
 interface Pending {
   removed: boolean;
   mtimeMs?: number;
-  /** A second look at a file that loaded broken; it schedules no further look. */
-  recheck: boolean;
 }
 
 /** Loads the directory into the catalog, then watches it. */
@@ -74,25 +77,26 @@ export async function startReloader(opts: ReloadOptions): Promise<Reloader> {
     if (closed || batch.length === 0) return;
     const removed = batch.filter(([, e]) => e.removed).map(([f]) => f);
     const changed = batch.filter(([, e]) => !e.removed);
+    const seen = await Promise.all(changed.map(([f]) => fileStamp(f)));
     const results = await Promise.all(changed.map(([f]) => loadSafely(opts.load, f)));
     const change = await applyBatch(results, removed, false);
-    // A writer that truncates and then writes can be read in between; look once more shortly after, in
-    // case the event of the final write was folded into the one already handled.
-    for (const b of change.broken) {
-      if (pending.get(b.file) || batch.find(([f]) => f === b.file)?.[1].recheck) continue;
-      const t = setTimeout(() => {
-        rechecks.delete(t);
-        if (!closed) schedule(b.file, false, undefined, true);
-      }, RECHECK_MS);
-      rechecks.add(t);
-    }
+    for (const [i, [f]] of changed.entries()) recheck(f, seen[i]);
     const newest = Math.max(...changed.map(([, e]) => e.mtimeMs ?? 0));
     opts.onApplied?.(change, newest > 0 ? now() - newest : undefined);
   };
 
-  const schedule = (file: string, removed: boolean, mtimeMs?: number, recheck = false) => {
+  const recheck = (file: string, stamp: string | undefined) => {
+    const t = setTimeout(async () => {
+      rechecks.delete(t);
+      const current = await fileStamp(file);
+      if (!closed && current !== undefined && current !== stamp && !pending.has(file)) schedule(file, false);
+    }, RECHECK_MS);
+    rechecks.add(t);
+  };
+
+  const schedule = (file: string, removed: boolean, mtimeMs?: number) => {
     if (!WORKFLOW_FILE.test(file)) return;
-    pending.set(file, { removed, mtimeMs, recheck });
+    pending.set(file, { removed, mtimeMs });
     clearTimeout(timer);
     timer = setTimeout(() => {
       chain = chain.then(flush).catch((err) => opts.log.error({ err }, "workflow reload failed"));
@@ -153,6 +157,16 @@ export async function listWorkflowFiles(dir: string): Promise<string[]> {
     .filter((n) => WORKFLOW_FILE.test(n))
     .sort()
     .map((n) => join(dir, n));
+}
+
+/** mtime and size, taken before a load: a later difference means a write the load may not have seen. */
+async function fileStamp(file: string): Promise<string | undefined> {
+  try {
+    const st = await stat(file);
+    return `${st.mtimeMs}:${st.size}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A loader that throws (unreadable file, a bug) becomes a problem of that file, never a dead watcher. */

@@ -96,6 +96,18 @@ describe("startReloader", () => {
     expect(catalog.list().map((d) => d.name)).toEqual(["c"]);
   });
 
+  it("ends on the last of two saves made within chokidar's 50 ms change throttle", async () => {
+    await writeFile(join(dir, "a.yaml"), workflow("one"));
+    const catalog = new LiveCatalog();
+    await start(catalog);
+    for (let round = 0; round < 3; round++) {
+      await writeFile(join(dir, "a.yaml"), workflow(`quick${round}`));
+      await new Promise((r) => setTimeout(r, 15));
+      await writeFile(join(dir, "a.yaml"), workflow(`final${round}`));
+      await until(catalog, () => channelOf(catalog, "a") === `final${round}`);
+    }
+  });
+
   it("ignores files that are not YAML", async () => {
     const catalog = new LiveCatalog();
     await start(catalog);
