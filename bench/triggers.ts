@@ -1,7 +1,7 @@
 // Trigger costs, each next to its baseline measured in the same run: record commit -> run enqueued latency
 // vs raw LISTEN/NOTIFY; drain rate of a 100,000-change backlog; the application's concurrent INSERT
 // throughput with and without skyflow's row trigger; cron lateness and heap with 10,000 schedules.
-// Run: DATABASE_URL=postgres://... npx tsx --expose-gc bench/triggers.ts [cron-seconds]
+// Run: DATABASE_URL=postgres://... npx tsx --expose-gc bench/triggers.ts [cron-seconds] [record|cron]
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
@@ -14,6 +14,8 @@ import { createRecordTableSQL } from "../src/server/app-schema.js";
 
 const APP = "app_bench";
 const CRON_SECONDS = Number(process.argv[2] ?? 65);
+/** `record` or `cron` runs only that half. */
+const ONLY = process.argv[3];
 const now = () => performance.now();
 const f = (n: number, d = 2) => n.toFixed(d);
 
@@ -188,10 +190,23 @@ async function recordBenches(url: string, app: pg.Pool, engine: pg.Pool): Promis
 async function writeRounds(app: pg.Pool, label: string): Promise<void> {
   const plain: number[] = [];
   const withTrigger: number[] = [];
+  // Counts the trigger's NOTIFYs during the with-trigger rounds (the wake flag should keep them rare).
+  const counter = new pg.Client({
+    connectionString: (app.options as { connectionString: string }).connectionString,
+  });
+  await counter.connect();
+  await counter.query("LISTEN skyflow_record");
+  let notifies = 0;
+  counter.on("notification", () => notifies++);
   for (let round = 0; round < 5; round++) {
     plain.push(await writeRate(app, "plain", 3_000));
+    const before = seq;
+    const n0 = notifies;
     withTrigger.push(await writeRate(app, "task", 3_000));
+    if (round === 4)
+      console.log(`  NOTIFYs in the last with-trigger round: ${notifies - n0} for ${seq - before} inserts`);
   }
+  await counter.end();
   const cost = 1 - median(withTrigger) / median(plain);
   console.log(
     `app INSERT x32 (${label}): without trigger ${f(median(plain), 0)}/s, with ${f(median(withTrigger), 0)}/s ` +
@@ -256,8 +271,8 @@ async function main(): Promise<void> {
     await app.query(`ALTER TABLE ${APP}.task ADD COLUMN title text`);
     await app.query(createRecordTableSQL(APP, "plain"));
     await app.query(`ALTER TABLE ${APP}.plain ADD COLUMN title text`);
-    await recordBenches(db.url, app, engine);
-    await cronBench(engine);
+    if (ONLY !== "cron") await recordBenches(db.url, app, engine);
+    if (ONLY !== "record") await cronBench(engine);
   } finally {
     await app.end();
     await engine.end();

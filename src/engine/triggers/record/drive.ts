@@ -16,6 +16,8 @@ import * as q from "./sql.js";
 
 type Cols = ReadonlyMap<string, ColumnInfo>;
 
+const BUSY_PAUSE_MS = 5;
+
 export interface RecordDriverOptions {
   pool: pg.Pool;
   catalog: Catalog;
@@ -134,7 +136,12 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     const lc = listener.client();
     if (!lc) return;
     if (kind === "notify") await q.setArmed(lc, false);
-    while (n > 0 && !stopped) n = await drainAll();
+    while (n > 0 && !stopped) {
+      // While changes keep coming, let a few ms of them gather: fewer, larger claims leave the
+      // application's writes more of the machine.
+      if (n < batch) await new Promise((r) => setTimeout(r, BUSY_PAUSE_MS));
+      n = await drainAll();
+    }
     if (stopped || lc !== listener.client()) return;
     await q.setArmed(lc, true);
     const xids = await q.inProgressTxids(lc);
