@@ -42,6 +42,10 @@ export class UsageError extends Error {}
 
 /** Runs the daemon until a signal stops it; resolves with the exit code. */
 export async function runDaemon(io: CommandIO, mode: Mode, usage: string): Promise<number> {
+  if (io.argv.includes("--help") || io.argv.includes("-h")) {
+    io.stdout.write(`usage: ${usage}\n`);
+    return 0;
+  }
   let parsed: ParsedArgs;
   try {
     parsed = parseDaemonArgs(io.argv);

@@ -87,6 +87,22 @@ describe("skyflow start", () => {
     expect(child.output()).toContain("skyflow stopped");
   }, 90_000);
 
+  it("checkpoints a run that outlasts SKYFLOW_GRACE_MS and still exits 0", async () => {
+    const { child, pubsub } = await launch(slow(20, "four"), 500);
+    await eventually(async () => {
+      await pubsub.publish("four", { n: 1 });
+      return (await runStatus("four")) === "running" ? true : undefined;
+    });
+    const t0 = Date.now();
+    expect(await child.stop("SIGTERM")).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    const { rows } = await db.pool.query(
+      "SELECT status, lease_owner FROM skyflow.runs WHERE event->>'channel' = 'four' AND status <> 'succeeded'",
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) expect(r.lease_owner).toBeNull();
+  }, 90_000);
+
   it("exits at once on a second signal, leaving the unfinished run to be resumed", async () => {
     const { child, pubsub } = await launch(slow(30, "three"), 60_000);
     await eventually(async () => {
