@@ -1,6 +1,6 @@
 // The daemon's arguments: flags in both spellings, one positional directory, usage errors. Pure.
 import { describe, expect, it } from "vitest";
-import { parseDaemonArgs, UsageError } from "../../src/main.js";
+import { parseDaemonArgs, UsageError } from "../src/main.js";
 
 describe("parseDaemonArgs", () => {
   it("reads --name value, --name=value and the directory", () => {
