@@ -6,6 +6,7 @@ import type { Logger } from "../../log.js";
 import type { Catalog } from "../definition/types.js";
 import { startCronDriver } from "./cron/drive.js";
 import { type PubsubClientLike, startPubsubDriver } from "./pubsub/drive.js";
+import { channelsInUse } from "./pubsub/parse.js";
 import { startRecordDriver } from "./record/drive.js";
 
 export interface TriggerOptions {
@@ -57,6 +58,9 @@ export async function startTriggers(opts: TriggerOptions): Promise<Triggers> {
     ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),
   });
   const cron = await startCronDriver({ ...base, owner: opts.owner ?? `${hostname()}:${process.pid}` });
+  if (!opts.pubsub && channelsInUse(opts.catalog.list()).size > 0) {
+    opts.log.warn("workflows have pubsub triggers but no pubsub client was given: they will not start");
+  }
   const pubsub = opts.pubsub
     ? await startPubsubDriver({
         ...base,
