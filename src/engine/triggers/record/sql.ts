@@ -37,7 +37,7 @@ export async function cleanRunWrites(db: Queryable, olderThanMs: number): Promis
   return r.rowCount ?? 0;
 }
 
-/** Replaces the watch list of `schema` and returns the watched types whose table exists and lacks the trigger. */
+/** Replaces the watch list of `schema` (read by the CREATE TABLE event trigger). */
 export async function setWatched(db: Queryable, schema: string, types: string[]): Promise<void> {
   await db.query("DELETE FROM skyflow.record_watch WHERE schema_name = $1 AND NOT (record_type = ANY($2))", [
     schema,
