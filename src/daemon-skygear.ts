@@ -3,6 +3,7 @@
 // (no network cost), and a pubsub client on its own hub. Also the readiness checks for both.
 import type pg from "pg";
 import type { Config } from "./config.js";
+import { ConfigError } from "./errors.js";
 import type { ReadyCheck } from "./http/status.js";
 import type { Logger } from "./log.js";
 import { startSkygearServer } from "./server/http.js";
@@ -46,13 +47,27 @@ export async function connectSkygear(opts: {
     },
   });
   await handler.ready();
-  const server = await startSkygearServer({ handler, port: config.port, host: opts.host });
+  const server = await startSkygearServer({ handler, port: config.port, host: opts.host }).catch(
+    async (err) => {
+      await handler.close();
+      throw portError("PORT", "--port", config.port, err);
+    },
+  );
   const container = new SkygearContainer({
     transport: createInProcessTransport(handler),
     apiKey: config.masterKey,
   });
   const pubsub = createPubsubClient({ endpoint: server.url, apiKey: config.apiKey, log });
   return finish(server.url, container, pubsub, [server.close, handler.close]);
+}
+
+/** A port already taken becomes a configuration error naming the variable and the fix (exit code 2). */
+export function portError(variable: string, flag: string, port: number, err: unknown): unknown {
+  if ((err as NodeJS.ErrnoException).code !== "EADDRINUSE") return err;
+  return new ConfigError(
+    variable,
+    `port ${port} is already in use; choose another with ${flag} or ${variable}`,
+  );
 }
 
 function finish(

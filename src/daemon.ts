@@ -3,7 +3,7 @@
 // state, engine, triggers (they see the catalog without paused workflows), and the HTTP endpoints.
 import { appSchemaName, type Config, DEV_API_KEY, DEV_MASTER_KEY } from "./config.js";
 import { loadOneFile, startTriggerSet } from "./daemon-adapters.js";
-import { connectSkygear } from "./daemon-skygear.js";
+import { connectSkygear, portError } from "./daemon-skygear.js";
 import { openDatabase } from "./db/open.js";
 import { LiveCatalog } from "./engine/catalog.js";
 import { createEngine, type Engine } from "./engine/engine.js";
@@ -127,7 +127,9 @@ async function open(opts: DaemonOptions, closers: Closer[], closeAll: () => Prom
       checks: { database: async () => void (await db.pool.query("SELECT 1")), ...sky.checks },
       routes: dashboardRoutes({ pool: db.pool, catalog }),
     });
-    const http = await startHttpServer(handler, opts.httpPort, host);
+    const http = await startHttpServer(handler, opts.httpPort, host).catch((err) => {
+      throw portError("SKYFLOW_HTTP_PORT", "--http-port", opts.httpPort ?? 0, err);
+    });
     httpPort = http.port;
     closers.push(["http endpoints", http.close]);
   }

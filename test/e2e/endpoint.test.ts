@@ -83,3 +83,12 @@ describe("with SKYGEAR_ENDPOINT", () => {
     }
   });
 });
+
+describe("a port in use", () => {
+  it("is a configuration error naming PORT and the fix", async () => {
+    const config = loadConfig({ DATABASE_URL: db.url, PORT: String(server.port) }, { dir });
+    await expect(openDaemon({ mode: "dev", config, log: silentLogger(), exposed: {} })).rejects.toThrow(
+      `PORT: port ${server.port} is already in use; choose another with --port or PORT`,
+    );
+  });
+});
