@@ -13,7 +13,7 @@ import type { SaveBatcher } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
 import { markInterrupted } from "./store/lease.js";
 import { beginItem, stateItem } from "./store/save.js";
-import { type RunWrite, writesOf } from "./store/writes.js";
+import { intentsOf, type RunWrite, writesOf } from "./store/writes.js";
 
 export type RunOutcome = "succeeded" | "failed" | "cancelled" | "parked" | "abandoned" | "stopped";
 
@@ -164,8 +164,10 @@ function runIO(
   return {
     async begin(state, t) {
       const input = redact(t.input, env.secrets);
-      if (!(await env.batcher.save(beginItem(target, state, { ...t, input }))))
-        throw new LeaseLostError(run.id);
+      const item = beginItem(target, state, { ...t, input });
+      const intents = intentsOf(t.kind, t.input);
+      if (intents.length > 0) item.writes = { depth: run.depth, list: intents };
+      if (!(await env.batcher.save(item))) throw new LeaseLostError(run.id);
     },
     async save(state, opts) {
       const result = opts.result

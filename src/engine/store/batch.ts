@@ -119,6 +119,10 @@ async function writeBatch(db: Queryable, items: SaveItem[]): Promise<Set<string>
        SELECT w.t, w.k, w.o, w.u, w.run_id, r.depth
        FROM unnest($17::uuid[], $18::text[], $19::text[], $20::text[], $21::timestamptz[]) AS w(run_id, t, k, o, u)
        JOIN r ON r.id = w.run_id
+     ), d AS (
+       -- A finished try's save intents (see intentsOf) give way to its exact rows, inserted just above.
+       DELETE FROM skyflow.run_writes x USING unnest($7::uuid[], $16::bool[]) AS f(run_id, finished)
+       WHERE f.finished AND x.run_id = f.run_id AND x.op = 'save' AND x.updated_at IS NULL
      )
      SELECT id FROM r`,
     [

@@ -30,6 +30,26 @@ export function writesOf(kind: string, output: unknown): RunWrite[] {
   return [];
 }
 
+/**
+ * The writes a save or delete try is about to make, from its resolved input, saved (durably) when the try
+ * begins. The record trigger may claim the change before the try's end is saved; these rows let it see that
+ * the change is the run's own all the same (they match any change of that record while they live).
+ */
+export function intentsOf(kind: string, input: unknown): RunWrite[] {
+  const i = (input ?? {}) as { record?: { _id?: unknown }; records?: { _id?: unknown }[]; ids?: unknown[] };
+  const ids =
+    kind === "save"
+      ? (i.records ?? (i.record ? [i.record] : [])).map((r) => r?._id)
+      : kind === "delete"
+        ? (i.ids ?? [])
+        : [];
+  const op = kind === "delete" ? ("delete" as const) : ("save" as const);
+  return ids.flatMap((id) => {
+    const split = splitId(id);
+    return split ? [{ ...split, op, updatedAt: null }] : [];
+  });
+}
+
 function splitId(id: unknown): { recordType: string; recordKey: string } | undefined {
   if (typeof id !== "string") return undefined;
   const i = id.indexOf("/");
