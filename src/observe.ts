@@ -1,26 +1,12 @@
 // Turns the engine's run and step events into log lines (readable under `dev`, JSON under `start`) and
 // metrics. Errors are logged by name and message only; inputs and outputs stay in the run store.
+import type { RunEvent, StepEvent } from "./engine/runner.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics.js";
 
-export interface RunEventLike {
-  type: string;
-  runId: string;
-  workflow: string;
-  durationMs?: number;
-  error?: { name: string; message: string; step: string };
-}
-
-export interface StepEventLike {
-  type: string;
-  runId: string;
-  workflow: string;
-  stepKey: string;
-  kind: string;
-  attempt: number;
-  durationMs: number;
-  error?: { name: string; message: string };
-}
+/** The engine's events, as observe.ts reads them. */
+export type RunEventLike = RunEvent;
+export type StepEventLike = StepEvent;
 
 export interface Observable {
   on(event: "run", listener: (e: RunEventLike) => void): unknown;

@@ -1,16 +1,10 @@
 // Cron trigger: every SQL statement it runs, one function each.
 import type { Queryable } from "../../store/enqueue.js";
+import type { DueSchedule } from "./match.js";
 import type { CronSchedule } from "./parse.js";
 
-export interface ScheduleRow {
-  workflow: string;
-  schedule_key: string;
-  schedule: string;
-  timezone: string;
-  catch_up: "none" | "last" | "all";
-  overlap: "skip" | "queue" | "allow";
-  next_at: Date;
-}
+/** A row of skyflow.cron_schedules (the shape match.ts plans fires from). */
+export type ScheduleRow = DueSchedule;
 
 /**
  * Makes the table hold exactly `list`: new schedules start at `nextAt(s)`, existing ones keep their next
