@@ -136,7 +136,9 @@ async function runCount(pool: pg.Pool): Promise<number> {
 
 async function recordBenches(url: string, app: pg.Pool, engine: pg.Pool): Promise<void> {
   const waiters: (() => void)[] = [];
-  const wake = () => waiters.splice(0).forEach((w) => w());
+  const wake = () => {
+    for (const w of waiters.splice(0)) w();
+  };
   const opts = { pool: engine, catalog: staticCatalog([onTask]), appSchema: APP, wake, log: silentLogger() };
   let t: Triggers = await startTriggers(opts);
   await sleep(500);
