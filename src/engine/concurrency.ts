@@ -22,3 +22,15 @@ export function concurrencyKeyFor(
   if (v === null || v === undefined) return null;
   return typeof v === "string" ? v : JSON.stringify(v);
 }
+
+/**
+ * The run limits the claim honours, per workflow: its `concurrency.limit`, or 1 for a workflow with a cron
+ * trigger of `overlap: queue` (a fire whose previous run is still going waits for it, in order). No I/O.
+ */
+export function claimLimits(defs: WorkflowDefinition[]): { workflow: string; limit: number }[] {
+  return defs.flatMap((d) => {
+    if (d.concurrency) return [{ workflow: d.name, limit: d.concurrency.limit }];
+    const queued = d.triggers.some((t) => t.kind === "cron" && t.overlap === "queue");
+    return queued ? [{ workflow: d.name, limit: 1 }] : [];
+  });
+}

@@ -11,7 +11,7 @@ import { stepKinds as builtinKinds } from "../steps/registry.js";
 import type { StepClients, StepKind } from "../steps/types.js";
 import { type Clock, systemClock } from "./clock.js";
 import { compileStoredSource } from "./compile.js";
-import { concurrencyKeyFor } from "./concurrency.js";
+import { claimLimits, concurrencyKeyFor } from "./concurrency.js";
 import { resolveTemplate, type Template } from "./definition/expressions.js";
 import type { Catalog, TriggerEvent } from "./definition/types.js";
 import { Listener } from "./listen.js";
@@ -250,9 +250,7 @@ class EngineImpl extends EventEmitter implements Engine {
         const want = Math.min(this.maxRuns - this.live.size, CLAIM_BATCH);
         if (want <= 0) break;
         const defs = this.o.catalog.list();
-        const limited = defs.flatMap((d) =>
-          d.concurrency ? [{ workflow: d.name, limit: d.concurrency.limit }] : [],
-        );
+        const limited = claimLimits(defs);
         if (limited.length > 0) await fillConcurrencyKeys(this.o.pool, defs, this.o.env ?? {});
         const claimed = await claimRuns(this.o.pool, {
           owner: this.owner,

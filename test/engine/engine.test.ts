@@ -187,6 +187,24 @@ describe("engine", () => {
     expect(p.maxRunning()).toBe(1);
   });
 
+  it("queues the runs of a cron workflow with overlap: queue one at a time, in order", async () => {
+    const p = probe();
+    const wf = workflow("queued-cron", [step("probe", { key: "${{ event.n }}", gate: "${{ event.n }}" })], {
+      triggers: [{ kind: "cron", schedule: "* * * * *", timezone: "UTC", catchUp: "none", overlap: "queue" }],
+    });
+    const e = engineWith([wf], p, { maxRuns: 10 });
+    await e.start();
+    const ids: string[] = [];
+    for (const n of ["q1", "q2"]) ids.push((await e.trigger("queued-cron", { n })).runId);
+    await waitFor(() => p.tries("q1") === 1);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(e.inFlight()).toBe(1);
+    for (const n of ["q1", "q2"]) p.open(n);
+    for (const id of ids) expect((await e.waitForRun(id)).status).toBe("succeeded");
+    expect(p.order).toEqual(["q1", "q2"]);
+    expect(p.maxRunning()).toBe(1);
+  });
+
   it("limits runs per concurrency key, evaluating the key at claim time for runs queued without one", async () => {
     const p = probe();
     const wf = workflow("per-user", [step("probe", { key: "${{ event.n }}", gate: "${{ event.n }}" })], {
