@@ -1,6 +1,7 @@
 // Trigger costs, each next to its baseline measured in the same run: record commit -> run enqueued latency
 // vs raw LISTEN/NOTIFY; drain rate of a 100,000-change backlog; the application's concurrent INSERT
-// throughput with and without skyflow's row trigger; cron lateness and heap with 10,000 schedules.
+// throughput with and without skyflow's row trigger (raw INSERTs, and record:save through the Skygear
+// server's in-process handler); cron lateness and heap with 10,000 schedules.
 // Run: DATABASE_URL=postgres://... npx tsx --expose-gc bench/triggers.ts [cron-seconds] [record|cron]
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
@@ -10,7 +11,10 @@ import { createPool } from "../src/db/pool.js";
 import type { Catalog, WorkflowDefinition } from "../src/engine/definition/types.js";
 import { startTriggers, type Triggers } from "../src/engine/triggers/index.js";
 import { silentLogger } from "../src/log.js";
-import { createRecordTableSQL } from "../src/server/app-schema.js";
+import { createRecordTableSQL, ensureAppSchema } from "../src/server/app-schema.js";
+import { createSkygearHandler } from "../src/server/index.js";
+import { SkygearContainer } from "../src/skygear/container.js";
+import { createInProcessTransport } from "../src/skygear/transport-inprocess.js";
 
 const APP = "app_bench";
 const CRON_SECONDS = Number(process.argv[2] ?? 65);
@@ -183,9 +187,13 @@ async function recordBenches(url: string, app: pg.Pool, engine: pg.Pool): Promis
   // Application write throughput: the same inserts into a table without the trigger and one with it,
   // first with the engine running and draining (as in production), then with it stopped (the trigger
   // alone); alternating rounds, medians.
+  const skygear = saveClient(app);
   await writeRounds(app, "engine draining");
+  await saveRounds(skygear.container, "engine draining");
   await t.stop();
   await writeRounds(app, "engine stopped");
+  await saveRounds(skygear.container, "engine stopped");
+  await skygear.close();
   await engine.query("TRUNCATE skyflow.record_outbox");
 }
 
@@ -216,6 +224,46 @@ async function writeRounds(app: pg.Pool, label: string): Promise<void> {
   );
   console.log(
     `  rounds without: ${plain.map((x) => f(x, 0)).join(", ")}; with: ${withTrigger.map((x) => f(x, 0)).join(", ")}`,
+  );
+}
+
+/** The application's own write path: record:save through the Skygear server, in-process, as master. */
+function saveClient(app: pg.Pool): { container: SkygearContainer; close: () => Promise<void> } {
+  const config = { appName: "bench", schema: APP, apiKey: "bench-api", masterKey: "bench-master" };
+  const handler = createSkygearHandler({ pool: app, config, log: silentLogger() });
+  const container = new SkygearContainer({
+    transport: createInProcessTransport(handler),
+    apiKey: config.masterKey,
+  });
+  return { container, close: () => handler.close() };
+}
+
+async function saveRate(container: SkygearContainer, type: string, ms: number): Promise<number> {
+  let done = 0;
+  const end = now() + ms;
+  const t0 = now();
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (now() < end) {
+        await container.save([{ _id: `${type}/s-${seq++}`, title: "saved" }]);
+        done++;
+      }
+    }),
+  );
+  return done / ((now() - t0) / 1000);
+}
+
+async function saveRounds(container: SkygearContainer, label: string): Promise<void> {
+  const plain: number[] = [];
+  const withTrigger: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    plain.push(await saveRate(container, "plain", 3_000));
+    withTrigger.push(await saveRate(container, "task", 3_000));
+  }
+  const cost = 1 - median(withTrigger) / median(plain);
+  console.log(
+    `app record:save x32 (${label}): without trigger ${f(median(plain), 0)}/s, with ${f(median(withTrigger), 0)}/s ` +
+      `-> cost ${f(cost * 100, 1)}% (target <= 25%)`,
   );
 }
 
@@ -268,7 +316,7 @@ async function main(): Promise<void> {
   const engine = createPool(db.url, { max: 10, applicationName: "bench-engine" });
   try {
     await migrate(engine);
-    await app.query(`CREATE SCHEMA ${APP}`);
+    await ensureAppSchema(app, APP);
     await app.query(createRecordTableSQL(APP, "task"));
     await app.query(`ALTER TABLE ${APP}.task ADD COLUMN title text`);
     await app.query(createRecordTableSQL(APP, "plain"));
