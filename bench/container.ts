@@ -7,6 +7,7 @@ import axios from "axios";
 import { Pool } from "undici";
 import { SkygearContainer } from "../src/skygear/container.js";
 import { createHttpTransport } from "../src/skygear/transport-http.js";
+import { median } from "./lib.js";
 
 const CALLERS = 32;
 const CALLS = Number(process.argv[2] ?? 10_000);
@@ -48,11 +49,6 @@ async function measure(call: Call, calls: number): Promise<{ cpuUs: number; rate
   const cpu = process.cpuUsage(cpu0);
   return { cpuUs: (cpu.user + cpu.system) / calls, rate: calls / (ns / 1e9) };
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 
 async function main(): Promise<void> {
   const { child, url } = await startServer();

@@ -16,8 +16,7 @@ import { celEnvironment } from "../src/engine/definition/cel.js";
 import { compileExpression } from "../src/engine/definition/expressions.js";
 import { loadWorkflowDir, loadWorkflowSource } from "../src/engine/definition/load.js";
 import type { ExprContext } from "../src/engine/definition/types.js";
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+import { median } from "./lib.js";
 
 /** Wall-clock and CPU milliseconds of each run: the machine is shared, so CPU time is the steadier figure. */
 async function timeMs(runs: number, fn: () => unknown): Promise<{ wall: number[]; cpu: number[] }> {

@@ -4,7 +4,7 @@
 // Needs DATABASE_URL (a server where a scratch database may be created and dropped).
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
-import pg from "pg";
+import type pg from "pg";
 import { appSchemaName } from "../src/config.js";
 import { migrate } from "../src/db/migrate.js";
 import { createPool } from "../src/db/pool.js";
@@ -20,6 +20,7 @@ import { createSkygearHandler } from "../src/server/index.js";
 import { createContainer } from "../src/skygear/container.js";
 import { createPubsubClient } from "../src/skygear/pubsub.js";
 import type { StepClients } from "../src/steps/types.js";
+import { pct, scratchDatabase } from "./lib.js";
 
 const RUNS = Number(process.argv[2] ?? 2000);
 const WAITING = Number(process.argv[3] ?? 10_000);
@@ -97,32 +98,7 @@ const catalog = {
   subscribe: () => () => {},
 };
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))] ?? Number.NaN;
-};
 const f = (n: number, d = 2) => n.toFixed(d);
-
-async function scratchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const base = process.env.DATABASE_URL;
-  if (!base) throw new Error("set DATABASE_URL to a Postgres server for the bench");
-  const name = `bench_engine_${randomUUID().slice(0, 8)}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
 
 async function enqueue(pool: pg.Pool, def: WorkflowDefinition, n: number, event: (i: number) => object) {
   await recordVersion(pool, def);
@@ -242,7 +218,7 @@ async function heapWaiting(engine: EngineT, pool: pg.Pool, n: number): Promise<n
 }
 
 async function main(): Promise<void> {
-  const db = await scratchDatabase();
+  const db = await scratchDatabase("engine");
   const pool = createPool(db.url, { max: 20 });
   await migrate(pool);
   const schema = appSchemaName(APP);

@@ -13,6 +13,7 @@ import { createSkygearHandler } from "../src/server/index.js";
 import { SkygearContainer } from "../src/skygear/container.js";
 import { createHttpTransport } from "../src/skygear/transport-http.js";
 import { createInProcessTransport } from "../src/skygear/transport-inprocess.js";
+import { median } from "./lib.js";
 
 const ROUNDS = Number(process.argv[2] ?? 3);
 const CALLERS = 32;
@@ -49,8 +50,6 @@ async function measure(
   const cpu = process.cpuUsage(cpu0);
   return { rate: calls / (ms / 1000), cpuUs: (cpu.user + cpu.system) / calls };
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function database(): Promise<{ url: string; embedded?: EmbeddedPostgres }> {
   const url = process.env.DATABASE_URL;

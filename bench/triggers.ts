@@ -3,7 +3,6 @@
 // throughput with and without skyflow's row trigger (raw INSERTs, and record:save through the Skygear
 // server's in-process handler); cron lateness and heap with 10,000 schedules.
 // Run: DATABASE_URL=postgres://... npx tsx --expose-gc bench/triggers.ts [cron-seconds] [record|cron]
-import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { migrate } from "../src/db/migrate.js";
@@ -15,6 +14,7 @@ import { createRecordTableSQL, ensureAppSchema } from "../src/server/app-schema.
 import { createSkygearHandler } from "../src/server/index.js";
 import { SkygearContainer } from "../src/skygear/container.js";
 import { createInProcessTransport } from "../src/skygear/transport-inprocess.js";
+import { median, pct, scratchDatabase } from "./lib.js";
 
 const APP = "app_bench";
 const CRON_SECONDS = Number(process.argv[2] ?? 65);
@@ -23,33 +23,7 @@ const ONLY = process.argv[3];
 const now = () => performance.now();
 const f = (n: number, d = 2) => n.toFixed(d);
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-}
-const median = (xs: number[]) => pct(xs, 50);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function scratchDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const base = process.env.DATABASE_URL;
-  if (!base) throw new Error("set DATABASE_URL to a Postgres server for the bench");
-  const name = `bench_triggers_${randomUUID().slice(0, 8)}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return {
-    url: u.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
 
 function staticCatalog(list: WorkflowDefinition[]): Catalog {
   const byName = new Map(list.map((w) => [w.name, w]));
@@ -118,21 +92,25 @@ async function recordLatency(
   return { fromSend, fromCommit };
 }
 
-/** Concurrent INSERTs, 32 callers on the app pool, for `ms`; inserts per second. */
-async function writeRate(app: pg.Pool, table: string, ms: number): Promise<number> {
+/** Calls of `op` per second with 32 concurrent callers, for `ms`. */
+async function rate(ms: number, op: () => Promise<unknown>): Promise<number> {
   let done = 0;
   const end = now() + ms;
   const t0 = now();
   await Promise.all(
     Array.from({ length: 32 }, async () => {
       while (now() < end) {
-        await app.query(insertSQL(table), [`w-${seq++}`]);
+        await op();
         done++;
       }
     }),
   );
   return done / ((now() - t0) / 1000);
 }
+
+/** Concurrent INSERTs on the app pool; inserts per second. */
+const writeRate = (app: pg.Pool, table: string, ms: number) =>
+  rate(ms, () => app.query(insertSQL(table), [`w-${seq++}`]));
 
 async function runCount(pool: pg.Pool): Promise<number> {
   return Number((await pool.query("SELECT count(*) AS n FROM skyflow.runs")).rows[0].n);
@@ -238,20 +216,9 @@ function saveClient(app: pg.Pool): { container: SkygearContainer; close: () => P
   return { container, close: () => handler.close() };
 }
 
-async function saveRate(container: SkygearContainer, type: string, ms: number): Promise<number> {
-  let done = 0;
-  const end = now() + ms;
-  const t0 = now();
-  await Promise.all(
-    Array.from({ length: 32 }, async () => {
-      while (now() < end) {
-        await container.save([{ _id: `${type}/s-${seq++}`, title: "saved" }]);
-        done++;
-      }
-    }),
-  );
-  return done / ((now() - t0) / 1000);
-}
+/** Concurrent record:save calls through the Skygear handler; saves per second. */
+const saveRate = (container: SkygearContainer, type: string, ms: number) =>
+  rate(ms, () => container.save([{ _id: `${type}/s-${seq++}`, title: "saved" }]));
 
 async function saveRounds(container: SkygearContainer, label: string): Promise<void> {
   const plain: number[] = [];
@@ -311,7 +278,7 @@ async function cronBench(engine: pg.Pool): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const db = await scratchDatabase();
+  const db = await scratchDatabase("triggers");
   const app = createPool(db.url, { max: 10, applicationName: "bench-app" });
   const engine = createPool(db.url, { max: 10, applicationName: "bench-engine" });
   try {

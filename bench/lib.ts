@@ -1,0 +1,33 @@
+// What every benchmark shares: percentiles and a scratch database on DATABASE_URL's server.
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+
+/** The p-th percentile (0-100) of the samples; NaN when there are none. */
+export function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
+}
+
+export const median = (xs: number[]): number => pct(xs, 50);
+
+/** A fresh database named `bench_<label>_…`, dropped by `drop()`. */
+export async function scratchDatabase(label: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const base = process.env.DATABASE_URL;
+  if (!base) throw new Error("set DATABASE_URL to a Postgres server for the bench");
+  const name = `bench_${label}_${randomUUID().slice(0, 8)}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  return {
+    url: u.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: base });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
