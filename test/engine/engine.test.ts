@@ -1,13 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/engine/clock.js";
 import type { WorkflowDefinition } from "../../src/engine/definition/types.js";
-import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
+import type { Engine, EngineOptions } from "../../src/engine/engine.js";
 import type { RunEvent, StepEvent } from "../../src/engine/runner.js";
 import { enqueueRuns } from "../../src/engine/store/enqueue.js";
 import { recordVersion } from "../../src/engine/store/versions.js";
-import { silentLogger } from "../../src/log.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { catalogOf, expr, poolOnlyClients, probe, step, waitFor, workflow } from "./fixtures/defs.js";
+import { expr, probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
 
 let db: TestDatabase;
 const engines: Engine[] = [];
@@ -22,23 +21,11 @@ afterAll(async () => {
   await db.drop();
 });
 
-function engineWith(
+const engineWith = (
   defs: WorkflowDefinition[],
   p: ReturnType<typeof probe>,
   extra: Partial<EngineOptions> = {},
-) {
-  const e = createEngine({
-    pool: db.pool,
-    catalog: catalogOf(defs),
-    clients: poolOnlyClients(db.pool),
-    log: silentLogger(),
-    stepKinds: { probe: p.kind },
-    pollMs: 100,
-    ...extra,
-  });
-  engines.push(e);
-  return e;
-}
+) => probeEngine(db.pool, engines, defs, p, extra);
 
 describe("engine", () => {
   it("runs the steps in order, saves each try and passes outputs to later steps", async () => {

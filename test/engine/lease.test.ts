@@ -1,9 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { WorkflowDefinition } from "../../src/engine/definition/types.js";
-import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
-import { silentLogger } from "../../src/log.js";
+import type { Engine, EngineOptions } from "../../src/engine/engine.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { catalogOf, poolOnlyClients, probe, step, waitFor, workflow } from "./fixtures/defs.js";
+import { probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
 
 let db: TestDatabase;
 const engines: Engine[] = [];
@@ -18,19 +17,8 @@ afterAll(async () => {
   await db.drop();
 });
 
-function engine(defs: WorkflowDefinition[], p: ReturnType<typeof probe>, extra: Partial<EngineOptions>) {
-  const e = createEngine({
-    pool: db.pool,
-    catalog: catalogOf(defs),
-    clients: poolOnlyClients(db.pool),
-    log: silentLogger(),
-    stepKinds: { probe: p.kind },
-    pollMs: 50,
-    ...extra,
-  });
-  engines.push(e);
-  return e;
-}
+const engine = (defs: WorkflowDefinition[], p: ReturnType<typeof probe>, extra: Partial<EngineOptions>) =>
+  probeEngine(db.pool, engines, defs, p, { pollMs: 50, ...extra });
 
 describe("leases between engines", () => {
   it("two engines on one database execute every run exactly once", async () => {

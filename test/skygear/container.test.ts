@@ -5,11 +5,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { SkygearServerError } from "../../src/server/errors.js";
 import type { ActionSpec } from "../../src/server/types.js";
 import { createContainer, SkygearContainer } from "../../src/skygear/container.js";
-import { SkygearError } from "../../src/skygear/errors.js";
 import { createHttpTransport } from "../../src/skygear/transport-http.js";
 import { createInProcessTransport } from "../../src/skygear/transport-inprocess.js";
 import type { Transport } from "../../src/skygear/types.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { scrubbedRejection } from "../helpers/rejection.js";
 import { startTestServer, TEST_API_KEY, TEST_MASTER_KEY, type TestServer } from "../helpers/server.js";
 
 const kp = (field: string) => ({ $type: "keypath", $val: field });
@@ -48,18 +48,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function rejection(p: Promise<unknown>): Promise<SkygearError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SkygearError);
-  const e = err as SkygearError;
-  const text = `${e.message} ${JSON.stringify(e.info)} ${String(e.cause)} ${e.stack}`;
-  expect(text).not.toContain(TEST_MASTER_KEY);
-  expect(text).not.toContain(TEST_API_KEY);
-  return e;
-}
+const rejection = (p: Promise<unknown>) => scrubbedRejection(p, [TEST_MASTER_KEY, TEST_API_KEY]);
 
 describe.each([["http"], ["in-process"]])("the container over %s against the real server", (kind) => {
   let transport: Transport;

@@ -5,10 +5,10 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SkygearHandler } from "../../src/server/types.js";
 import { SkygearContainer } from "../../src/skygear/container.js";
-import { SkygearError } from "../../src/skygear/errors.js";
 import { createHttpTransport } from "../../src/skygear/transport-http.js";
 import { createInProcessTransport } from "../../src/skygear/transport-inprocess.js";
 import type { Transport } from "../../src/skygear/types.js";
+import { scrubbedRejection } from "../helpers/rejection.js";
 
 const KEY = "secret-master-key-123";
 const TOKEN = "secret-token-456";
@@ -77,19 +77,7 @@ afterAll(async () => {
   await new Promise((r) => server.close(r));
 });
 
-async function rejection(p: Promise<unknown>): Promise<SkygearError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(SkygearError);
-  const e = err as SkygearError;
-  // Wherever an error goes, no key or token goes with it.
-  const text = `${e.message} ${JSON.stringify(e.info)} ${String(e.cause)} ${e.stack}`;
-  expect(text).not.toContain(KEY);
-  expect(text).not.toContain(TOKEN);
-  return e;
-}
+const rejection = (p: Promise<unknown>) => scrubbedRejection(p, [KEY, TOKEN]);
 
 describe.each([["http"], ["in-process"]])("the container over the %s transport", (kind) => {
   let transport: Transport;
