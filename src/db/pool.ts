@@ -20,15 +20,20 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
   return pool;
 }
 
-/** Runs `fn` in a transaction on a pooled client; rolls back on any error. */
+/**
+ * Runs `fn` in a transaction on a pooled client; rolls back on any error. `begin` replaces the plain BEGIN:
+ * text without parameters sent in one round trip (e.g. `BEGIN; SET LOCAL ...; <a first statement>`), whose
+ * results `fn` receives.
+ */
 export async function withTransaction<T>(
   pool: pg.Pool,
-  fn: (client: pg.PoolClient) => Promise<T>,
+  fn: (client: pg.PoolClient, begun: pg.QueryResult[]) => Promise<T>,
+  begin?: (client: pg.PoolClient) => string,
 ): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query("BEGIN");
-    const result = await fn(client);
+    const r = (await client.query(begin ? begin(client) : "BEGIN")) as pg.QueryResult | pg.QueryResult[];
+    const result = await fn(client, Array.isArray(r) ? r : [r]);
     await client.query("COMMIT");
     return result;
   } catch (err) {

@@ -4,28 +4,20 @@
 // schedule) comes back and is claimed again with the same event id; and any later durable commit, such as
 // the engine starting that run, flushes the WAL past it first.
 import type pg from "pg";
+import { withTransaction } from "../../db/pool.js";
 
 /**
  * `first` (SQL without parameters, built with the client's escapeLiteral) is sent in the same round trip
  * as BEGIN (simple query protocol); `fn` gets its rows.
  */
-export async function claimTransaction<T, R = Record<string, unknown>>(
+export function claimTransaction<T, R = Record<string, unknown>>(
   pool: pg.Pool,
   first: (client: pg.PoolClient) => string,
   fn: (tx: pg.PoolClient, rows: R[]) => Promise<T>,
 ): Promise<T> {
-  const client = await pool.connect();
-  try {
-    const results = (await client.query(
-      `BEGIN; SET LOCAL synchronous_commit TO off; ${first(client)}`,
-    )) as unknown as pg.QueryResult[];
-    const result = await fn(client, (results.at(-1)?.rows ?? []) as R[]);
-    await client.query("COMMIT");
-    return result;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  return withTransaction(
+    pool,
+    (tx, begun) => fn(tx, (begun.at(-1)?.rows ?? []) as R[]),
+    (client) => `BEGIN; SET LOCAL synchronous_commit TO off; ${first(client)}`,
+  );
 }
