@@ -1,5 +1,10 @@
 // What a trigger's `when` sees: the event and placeholders for run fields (no run exists yet). No I/O.
-import type { ExprContext, TriggerEvent, WorkflowDefinition } from "../definition/types.js";
+import type {
+  ExprContext,
+  TriggerDefinition,
+  TriggerEvent,
+  WorkflowDefinition,
+} from "../definition/types.js";
 
 export function whenContext(
   event: TriggerEvent,
@@ -33,4 +38,28 @@ export function passesWhen(
     onError(err);
     return false;
   }
+}
+
+/** Enabled workflows with a trigger that `selects` accepts and whose `when` passes for `event`. */
+export function matchTriggers(
+  event: TriggerEvent,
+  workflows: WorkflowDefinition[],
+  opts: {
+    env: Record<string, string>;
+    now: Date;
+    onWhenError: (wf: WorkflowDefinition, err: unknown) => void;
+  },
+  selects: (t: TriggerDefinition) => boolean,
+): WorkflowDefinition[] {
+  return workflows.filter(
+    (wf) =>
+      wf.enabled &&
+      wf.triggers.some(
+        (t) =>
+          selects(t) &&
+          passesWhen("when" in t ? t.when : undefined, whenContext(event, wf, opts.env, opts.now), (err) =>
+            opts.onWhenError(wf, err),
+          ),
+      ),
+  );
 }

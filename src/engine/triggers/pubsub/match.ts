@@ -1,6 +1,6 @@
 // Pubsub trigger, match step: a received message -> its event and the workflows it starts. No I/O.
 import type { TriggerEvent, WorkflowDefinition } from "../../definition/types.js";
-import { passesWhen, whenContext } from "../context.js";
+import { matchTriggers } from "../context.js";
 
 /** `id` is a fresh uuid per received message: pubsub messages carry no id of their own. */
 export function pubsubEvent(id: string, channel: string, data: unknown, at: Date): TriggerEvent {
@@ -14,14 +14,10 @@ export function matchPubsub(
   now: Date,
   onWhenError: (wf: WorkflowDefinition, err: unknown) => void,
 ): WorkflowDefinition[] {
-  return workflows.filter(
-    (wf) =>
-      wf.enabled &&
-      wf.triggers.some(
-        (t) =>
-          t.kind === "pubsub" &&
-          t.channel === event["channel"] &&
-          passesWhen(t.when, whenContext(event, wf, env, now), (err) => onWhenError(wf, err)),
-      ),
+  return matchTriggers(
+    event,
+    workflows,
+    { env, now, onWhenError },
+    (t) => t.kind === "pubsub" && t.channel === event["channel"],
   );
 }

@@ -4,7 +4,7 @@
 import { rowToRecordJSON } from "../../../server/records/codec.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
 import type { TriggerEvent, WorkflowDefinition } from "../../definition/types.js";
-import { passesWhen, whenContext } from "../context.js";
+import { matchTriggers } from "../context.js";
 import type { RunRequest } from "../start-runs.js";
 import type { RecordChange } from "./parse.js";
 
@@ -42,20 +42,16 @@ export function matchRecordChange(
   now: Date,
   onWhenError: (wf: WorkflowDefinition, err: unknown) => void,
 ): WorkflowDefinition[] {
-  const out: WorkflowDefinition[] = [];
-  for (const wf of workflows) {
-    if (!wf.enabled) continue;
-    const hit = wf.triggers.some(
-      (t) =>
-        t.kind === "record" &&
-        t.type === change.recordType &&
-        t.events.includes(change.op) &&
-        databaseMatches(t.database, change.databaseId) &&
-        passesWhen(t.when, whenContext(event, wf, env, now), (err) => onWhenError(wf, err)),
-    );
-    if (hit) out.push(wf);
-  }
-  return out;
+  return matchTriggers(
+    event,
+    workflows,
+    { env, now, onWhenError },
+    (t) =>
+      t.kind === "record" &&
+      t.type === change.recordType &&
+      t.events.includes(change.op) &&
+      databaseMatches(t.database, change.databaseId),
+  );
 }
 
 /**
