@@ -309,15 +309,13 @@ class EngineImpl extends EventEmitter implements Engine {
     const ids = [...this.live.keys()];
     if (ids.length === 0) return;
     try {
-      const held = await renewLeases(this.o.pool, this.owner, ids, this.leaseMs);
-      for (const id of ids) {
+      const lost = await renewLeases(this.o.pool, this.owner, ids, this.leaseMs);
+      for (const id of lost) {
         const run = this.live.get(id);
-        // A run that finished meanwhile is no longer `running`; only halt the ones still live here.
-        if (run && !held.has(id)) {
-          this.o.log.warn({ runId: id }, "lease lost; this engine stops executing the run");
-          this.live.delete(id);
-          run.halt();
-        }
+        if (!run) continue;
+        this.o.log.warn({ runId: id }, "lease lost; this engine stops executing the run");
+        this.live.delete(id);
+        run.halt();
       }
     } catch (err) {
       this.o.log.error({ err: String(err) }, "lease renewal failed");

@@ -2,7 +2,10 @@
 // on shutdown, so another engine can resume them at once.
 import type { Queryable } from "./enqueue.js";
 
-/** Extends the leases this owner still holds; returns the ids it still holds (the rest were lost). */
+/**
+ * Extends the leases this owner still holds; returns the ids another engine now holds. A run whose own
+ * final or parking save committed meanwhile (no owner, or not running) is not lost: its actor is finishing.
+ */
 export async function renewLeases(
   db: Queryable,
   owner: string,
@@ -11,9 +14,11 @@ export async function renewLeases(
 ): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
   const { rows } = await db.query<{ id: string }>(
-    `UPDATE skyflow.runs SET lease_until = now() + $3::int * interval '1 millisecond'
-     WHERE id = ANY($2::uuid[]) AND lease_owner = $1 AND status = 'running'
-     RETURNING id`,
+    `WITH renewed AS (
+       UPDATE skyflow.runs SET lease_until = now() + $3::int * interval '1 millisecond'
+       WHERE id = ANY($2::uuid[]) AND lease_owner = $1 AND status = 'running'
+     )
+     SELECT id FROM skyflow.runs WHERE id = ANY($2::uuid[]) AND lease_owner <> $1`,
     [owner, ids, leaseMs],
   );
   return new Set(rows.map((r) => r.id));

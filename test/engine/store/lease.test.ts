@@ -1,0 +1,39 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { enqueueRuns } from "../../../src/engine/store/enqueue.js";
+import { renewLeases } from "../../../src/engine/store/lease.js";
+import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase("store_lease");
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+async function run(event: string, status: string, owner: string | null): Promise<string> {
+  const [r] = await enqueueRuns(db.pool, [{ workflow: "w", version: "v1", event: { id: event } as never }]);
+  await db.pool.query(
+    "UPDATE skyflow.runs SET status = $2, lease_owner = $3, lease_until = now() WHERE id = $1",
+    [r!.id, status, owner],
+  );
+  return r!.id;
+}
+
+describe("renewLeases", () => {
+  it("extends this owner's running leases and reports as lost only the runs another engine holds", async () => {
+    const mine = await run("mine", "running", "a");
+    const taken = await run("taken", "running", "b");
+    // Its own final save committed just before the renewal: finishing here, not lost.
+    const finished = await run("finished", "succeeded", null);
+    const parked = await run("parked", "waiting", null);
+    const lost = await renewLeases(db.pool, "a", [mine, taken, finished, parked], 60_000);
+    expect([...lost]).toEqual([taken]);
+    const { rows } = await db.pool.query(
+      "SELECT id, lease_until > now() + interval '50 seconds' AS extended FROM skyflow.runs WHERE id = ANY($1)",
+      [[mine, taken]],
+    );
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.extended]))).toEqual({ [mine]: true, [taken]: false });
+  });
+});
