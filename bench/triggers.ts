@@ -167,8 +167,19 @@ async function recordBenches(url: string, app: pg.Pool, engine: pg.Pool): Promis
   // alone); alternating rounds, medians.
   const skygear = saveClient(app);
   await writeRounds(app, "engine draining");
+  const since = new Date();
   await saveRounds(skygear.container, "engine draining");
   await t.stop();
+  // Under that load changes are claimed in batches a few ms apart: change -> run created, per run.
+  const { rows: lag } = await engine.query<{ ms: number }>(
+    `SELECT extract(epoch FROM created_at - (event->>'at')::timestamptz) * 1000 AS ms
+     FROM skyflow.runs WHERE created_at >= $1`,
+    [since],
+  );
+  const lagMs = lag.map((r) => Number(r.ms));
+  console.log(
+    `  under that load, change -> run created: p50 ${f(median(lagMs))} ms, p99 ${f(pct(lagMs, 99))} ms (n=${lagMs.length})`,
+  );
   await writeRounds(app, "engine stopped");
   await saveRounds(skygear.container, "engine stopped");
   await skygear.close();
