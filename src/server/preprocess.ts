@@ -15,15 +15,24 @@ type AccessType = AuthInfo["accessType"];
 /** Master first, then the API key (§1.3); wrong -> 103. Compared in constant time, unlike v1. */
 export function accessTypeOf(apiKey: string, app: AppContext): AccessType {
   if (apiKey === "") return "none";
-  if (sameSecret(apiKey, app.config.masterKey)) return "master";
-  if (sameSecret(apiKey, app.config.apiKey)) return "client";
+  const given = sha256(apiKey);
+  const keys = keyDigests(app.config);
+  if (timingSafeEqual(given, keys.master)) return "master";
+  if (timingSafeEqual(given, keys.api)) return "client";
   throw new SkygearServerError("AccessKeyNotAccepted", "Cannot verify api key");
 }
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = createHash("sha256").update(given).digest();
-  const b = createHash("sha256").update(expected).digest();
-  return timingSafeEqual(a, b);
+const sha256 = (s: string): Buffer => createHash("sha256").update(s).digest();
+
+// The configured keys' digests, computed once per server configuration.
+const digests = new WeakMap<AppContext["config"], { master: Buffer; api: Buffer }>();
+function keyDigests(config: AppContext["config"]): { master: Buffer; api: Buffer } {
+  let d = digests.get(config);
+  if (!d) {
+    d = { master: sha256(config.masterKey), api: sha256(config.apiKey) };
+    digests.set(config, d);
+  }
+  return d;
 }
 
 export async function authenticate(
