@@ -5,6 +5,9 @@ import type { Queryable } from "./enqueue.js";
 /**
  * Extends the leases this owner still holds; returns the ids another engine now holds. A run whose own
  * final or parking save committed meanwhile (no owner, or not running) is not lost: its actor is finishing.
+ * Rows that a save of this engine has locked are skipped, not waited for: waiting deadlocked against the
+ * group-commit save, which locks its runs in another order (seen in bench/engine.ts); the lease is long
+ * enough to wait for the next renewal.
  */
 export async function renewLeases(
   db: Queryable,
@@ -16,7 +19,9 @@ export async function renewLeases(
   const { rows } = await db.query<{ id: string }>(
     `WITH renewed AS (
        UPDATE skyflow.runs SET lease_until = now() + $3::int * interval '1 millisecond'
-       WHERE id = ANY($2::uuid[]) AND lease_owner = $1 AND status = 'running'
+       WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
+                            WHERE id = ANY($2::uuid[]) AND lease_owner = $1 AND status = 'running'
+                            FOR UPDATE SKIP LOCKED))
      )
      SELECT id FROM skyflow.runs WHERE id = ANY($2::uuid[]) AND lease_owner <> $1`,
     [owner, ids, leaseMs],

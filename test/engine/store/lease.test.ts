@@ -36,4 +36,27 @@ describe("renewLeases", () => {
     );
     expect(Object.fromEntries(rows.map((r) => [r.id, r.extended]))).toEqual({ [mine]: true, [taken]: false });
   });
+
+  it("skips a run whose row a save holds locked instead of waiting for it (which deadlocked)", async () => {
+    const busy = await run("busy", "running", "a");
+    const free = await run("free", "running", "a");
+    const saver = await db.pool.connect();
+    try {
+      await saver.query("BEGIN");
+      await saver.query("SELECT 1 FROM skyflow.runs WHERE id = $1 FOR UPDATE", [busy]);
+      const lost = await Promise.race([
+        renewLeases(db.pool, "a", [busy, free], 60_000),
+        new Promise<"blocked">((r) => setTimeout(() => r("blocked"), 3000)),
+      ]);
+      expect(lost).toEqual(new Set());
+    } finally {
+      await saver.query("ROLLBACK");
+      saver.release();
+    }
+    const { rows } = await db.pool.query(
+      "SELECT id, lease_until > now() + interval '50 seconds' AS extended FROM skyflow.runs WHERE id = ANY($1)",
+      [[busy, free]],
+    );
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.extended]))).toEqual({ [busy]: false, [free]: true });
+  });
 });
