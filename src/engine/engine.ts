@@ -208,6 +208,8 @@ class EngineImpl extends EventEmitter implements Engine {
     clearTimeout(graceTimer);
     const rest = [...this.live.values()];
     for (const r of rest) r.halt();
+    // Saves of halted runs still in flight lock their rows: let them land before releasing those rows.
+    await this.batcher.idle();
     await releaseRuns(
       this.o.pool,
       this.owner,

@@ -16,6 +16,7 @@ import {
   type RunState,
   type StepErrorInfo,
 } from "./state.js";
+import type { BeginTry } from "./store/save.js";
 import type { ResolveTemplate } from "./template.js";
 
 /** A try's end, as saved in step_tries and reported to listeners. */
@@ -31,12 +32,12 @@ export interface TryResult {
 
 /** What one run's machine needs from the runner: durable saves (conditional on the lease) and writes. */
 export interface RunIO {
-  begin(
-    state: RunState,
-    t: { stepKey: string; kind: string; attempt: number; input: unknown },
-  ): Promise<void>;
-  /** `parkMs`: hand the run back to the queue until then, without a live actor. */
-  save(state: RunState, opts: { result?: TryResult; parkMs?: number }): Promise<void>;
+  begin(state: RunState, t: BeginTry): Promise<void>;
+  /**
+   * `parkMs`: hand the run back to the queue until then, without a live actor. `next`: the next step's try
+   * begins in the same save (one durable commit per step instead of two); `state` is then as it begins.
+   */
+  save(state: RunState, opts: { result?: TryResult; parkMs?: number; next?: BeginTry }): Promise<void>;
   /** After a successful try, before it is saved (run_writes for save and delete). */
   afterTry(step: StepDefinition, output: unknown): Promise<void>;
 }
@@ -71,7 +72,11 @@ interface Ctx extends RunInput {
   abandonError?: unknown;
 }
 
-type Begun = { skipped: true } | { skipped: false; state: RunState; attempt: number; stepInput: unknown };
+/** A run's state moved past the steps whose `if` is false, with the try of the first step that runs. */
+interface Planned {
+  state: RunState;
+  begun?: { stepKey: string; kind: string; attempt: number; stepInput: unknown };
+}
 
 export class LeaseLostError extends Error {
   constructor(runId: string) {
@@ -113,18 +118,48 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
     ...extra,
   });
 
+  /**
+   * Skips the steps whose `if` is false and begins the next one (its input resolved). An error evaluating
+   * them throws (`lenient`: stops there instead, leaving that step to `starting`, where it fails the try).
+   */
+  const planTry = (c: Ctx, from: RunState, lenient: boolean): Planned => {
+    let state = from;
+    for (;;) {
+      const step = currentStep(def, state);
+      if (!step) return { state };
+      let stepInput: unknown;
+      try {
+        const ectx = exprContext(def, { ...c, state }, deps.now(), deps.env);
+        if (step.if && step.if.evaluate(ectx) !== true) {
+          state = completeStep(def, state, { status: "skipped" });
+          continue;
+        }
+        stepInput = deps.resolve(step.input, ectx);
+      } catch (err) {
+        if (lenient) return { state };
+        throw err;
+      }
+      const attempt = (state.steps[step.key]?.attempts ?? 0) + 1;
+      return {
+        state: markRunning(state, step.key, attempt),
+        begun: { stepKey: step.key, kind: step.kind, attempt, stepInput },
+      };
+    }
+  };
+  const beginOf = (b: NonNullable<Planned["begun"]>): BeginTry => ({
+    stepKey: b.stepKey,
+    kind: b.kind,
+    attempt: b.attempt,
+    input: b.stepInput,
+  });
+
   return setup({
     types: {} as { context: Ctx; input: RunInput; events: { type: "CANCEL" } },
     actors: {
-      beginTry: fromPromise<Begun, Ctx>(async ({ input: c }) => {
-        const step = stepOf(c);
-        const ectx = exprContext(def, c, deps.now(), deps.env);
-        if (step.if && step.if.evaluate(ectx) !== true) return { skipped: true };
-        const stepInput = deps.resolve(step.input, ectx);
-        const attempt = (c.state.steps[step.key]?.attempts ?? 0) + 1;
-        const state = markRunning(c.state, step.key, attempt);
-        await c.io.begin(state, { stepKey: step.key, kind: step.kind, attempt, input: stepInput });
-        return { skipped: false, state, attempt, stepInput };
+      beginTry: fromPromise<Planned, Ctx>(async ({ input: c }) => {
+        const p = planTry(c, c.state, false);
+        if (p.begun) await c.io.begin(p.state, beginOf(p.begun));
+        return p;
       }),
       runTry: fromPromise<unknown, Ctx>(async ({ input: c, signal }) => {
         const step = stepOf(c);
@@ -141,9 +176,14 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
         await c.io.afterTry(step, output);
         return output ?? {};
       }),
-      save: fromPromise<void, { c: Ctx; parkMs?: number }>(async ({ input }) => {
-        await input.c.io.save(input.c.state, { result: input.c.result, parkMs: input.parkMs });
-      }),
+      save: fromPromise<Planned | undefined, { c: Ctx; parkMs?: number; fold?: boolean }>(
+        async ({ input: { c, parkMs, fold } }) => {
+          const p = fold ? planTry(c, c.state, true) : undefined;
+          const next = p?.begun ? beginOf(p.begun) : undefined;
+          await c.io.save(p?.state ?? c.state, { result: c.result, parkMs, next });
+          return p;
+        },
+      ),
     },
     actions: {
       noteAbandon: assign({ abandonError: ({ event }) => (event as { error?: unknown }).error }),
@@ -185,19 +225,18 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
           input: ({ context }) => context,
           onDone: [
             {
-              guard: ({ event }) => event.output.skipped,
-              target: "saving",
-              actions: assign(({ context }) => ({
-                state: completeStep(def, context.state, { status: "skipped" }),
-                result: undefined,
+              guard: ({ event }) => event.output.begun !== undefined,
+              target: "running",
+              actions: assign(({ event }) => ({
+                state: event.output.state,
+                attempt: event.output.begun!.attempt,
+                stepInput: event.output.begun!.stepInput,
               })),
             },
+            // Every step left was skipped: save that and end the run.
             {
-              target: "running",
-              actions: assign(({ event }) => {
-                const o = event.output as Extract<Begun, { skipped: false }>;
-                return { state: o.state, attempt: o.attempt, stepInput: o.stepInput };
-              }),
+              target: "saving",
+              actions: assign(({ event }) => ({ state: event.output.state, result: undefined })),
             },
           ],
           onError: [
@@ -277,8 +316,26 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
       saving: {
         invoke: {
           src: "save",
-          input: ({ context }) => ({ c: context }),
-          onDone: { target: "choose" },
+          input: ({ context }) => ({ c: context, fold: true }),
+          onDone: [
+            {
+              // The next try began in this save: run it.
+              guard: ({ event }) => event.output?.begun !== undefined,
+              target: "running",
+              actions: assign(({ event }) => ({
+                state: event.output!.state,
+                attempt: event.output!.begun!.attempt,
+                stepInput: event.output!.begun!.stepInput,
+                tryStartedAt: deps.now(),
+                error: undefined,
+                result: undefined,
+              })),
+            },
+            {
+              target: "choose",
+              actions: assign(({ context, event }) => ({ state: event.output?.state ?? context.state })),
+            },
+          ],
           onError: { target: "abandoned", actions: "noteAbandon" },
         },
       },

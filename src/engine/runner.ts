@@ -12,7 +12,7 @@ import { currentStep, newRunState, type RunState, retryFromFailure } from "./sta
 import type { SaveBatcher } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
 import { markInterrupted } from "./store/lease.js";
-import { beginItem, stateItem } from "./store/save.js";
+import { type BeginTry, beginItem, stateItem } from "./store/save.js";
 import { intentsOf, type RunWrite, writesOf } from "./store/writes.js";
 
 export type RunOutcome = "succeeded" | "failed" | "cancelled" | "parked" | "abandoned" | "stopped";
@@ -161,11 +161,14 @@ function runIO(
 ): RunIO {
   // Records a save or delete step wrote; saved with that step's result, in the same statement.
   let writes: RunWrite[] = [];
+  const beginning = (t: BeginTry) => {
+    const input = redact(t.input, env.secrets);
+    return { begin: { ...t, input }, intents: intentsOf(t.kind, t.input) };
+  };
   return {
     async begin(state, t) {
-      const input = redact(t.input, env.secrets);
-      const item = beginItem(target, state, { ...t, input });
-      const intents = intentsOf(t.kind, t.input);
+      const { begin, intents } = beginning(t);
+      const item = beginItem(target, state, begin);
       if (intents.length > 0) item.writes = { depth: run.depth, list: intents };
       if (!(await env.batcher.save(item))) throw new LeaseLostError(run.id);
     },
@@ -173,7 +176,15 @@ function runIO(
       const result = opts.result
         ? { ...opts.result, output: redact(opts.result.output, env.secrets) }
         : undefined;
-      const item = stateItem(target, state, { ...opts, result, writes: { depth: run.depth, list: writes } });
+      // A folded begin adds the next try's intents to the ended try's exact writes (see batch.ts).
+      const next = opts.next ? beginning(opts.next) : undefined;
+      const list = next ? [...writes, ...next.intents] : writes;
+      const item = stateItem(target, state, {
+        result,
+        parkMs: opts.parkMs,
+        next: next?.begin,
+        writes: { depth: run.depth, list },
+      });
       writes = [];
       if (!(await env.batcher.save(item))) throw new LeaseLostError(run.id);
       if (opts.result) reportTry(env, def, run.id, opts.result);

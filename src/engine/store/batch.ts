@@ -4,6 +4,18 @@
 import type { Queryable } from "./enqueue.js";
 import type { RunWrite } from "./writes.js";
 
+export interface TryRow {
+  runAttempt: number;
+  stepKey: string;
+  attempt: number;
+  kind: string;
+  status: string;
+  input: string | null;
+  output: string | null;
+  error: string | null;
+  finished: boolean;
+}
+
 export interface SaveItem {
   runId: string;
   owner: string;
@@ -11,17 +23,8 @@ export interface SaveItem {
   status: string;
   error: string | null;
   parkMs: number | null;
-  try?: {
-    runAttempt: number;
-    stepKey: string;
-    attempt: number;
-    kind: string;
-    status: string;
-    input: string | null;
-    output: string | null;
-    error: string | null;
-    finished: boolean;
-  };
+  /** A try that ends, a try that begins, or one of each (a step's end folded with the next one's begin). */
+  tries: TryRow[];
   writes?: { depth: number; list: RunWrite[] };
 }
 
@@ -37,6 +40,7 @@ export class SaveBatcher {
   private queue: Pending[] = [];
   private flushes = 0;
   private scheduled = false;
+  private waiters: (() => void)[] = [];
 
   /** `parallel`: flushes in flight at once, so one batch's commit overlaps the next batch's statement. */
   constructor(
@@ -50,6 +54,15 @@ export class SaveBatcher {
       this.queue.push({ item, resolve, reject });
       this.schedule();
     });
+  }
+
+  /** Resolves once every save queued so far has been written (or has failed). */
+  async idle(): Promise<void> {
+    while (this.queue.length > 0 || this.flushes > 0 || this.scheduled) {
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+      });
+    }
   }
 
   private schedule(): void {
@@ -77,6 +90,7 @@ export class SaveBatcher {
     } finally {
       this.flushes--;
       this.schedule();
+      for (const w of this.waiters.splice(0)) w();
     }
   }
 }
@@ -84,7 +98,7 @@ export class SaveBatcher {
 const col = <T>(items: SaveItem[], f: (i: SaveItem) => T): T[] => items.map(f);
 
 async function writeBatch(db: Queryable, items: SaveItem[]): Promise<Set<string>> {
-  const tries = items.filter((i) => i.try);
+  const tries = items.flatMap((i) => i.tries.map((t) => ({ runId: i.runId, t })));
   const writes = items.flatMap((i) => (i.writes ? i.writes.list.map((w) => ({ i, w })) : []));
   const { rows } = await db.query<{ id: string }>(
     `WITH v AS (
@@ -132,16 +146,16 @@ async function writeBatch(db: Queryable, items: SaveItem[]): Promise<Set<string>
       col(items, (i) => i.status),
       col(items, (i) => i.error),
       col(items, (i) => i.parkMs),
-      col(tries, (i) => i.runId),
-      col(tries, (i) => i.try!.runAttempt),
-      col(tries, (i) => i.try!.stepKey),
-      col(tries, (i) => i.try!.attempt),
-      col(tries, (i) => i.try!.kind),
-      col(tries, (i) => i.try!.status),
-      col(tries, (i) => i.try!.input),
-      col(tries, (i) => i.try!.output),
-      col(tries, (i) => i.try!.error),
-      col(tries, (i) => i.try!.finished),
+      tries.map((x) => x.runId),
+      tries.map((x) => x.t.runAttempt),
+      tries.map((x) => x.t.stepKey),
+      tries.map((x) => x.t.attempt),
+      tries.map((x) => x.t.kind),
+      tries.map((x) => x.t.status),
+      tries.map((x) => x.t.input),
+      tries.map((x) => x.t.output),
+      tries.map((x) => x.t.error),
+      tries.map((x) => x.t.finished),
       writes.map((x) => x.i.runId),
       writes.map((x) => x.w.recordType),
       writes.map((x) => x.w.recordKey),

@@ -1,15 +1,23 @@
 // The durable saves of a run in flight, as items for the group-commit batcher (batch.ts): the run row's new
-// state, conditional on this engine still holding the lease, plus the step try row and run_writes rows
+// state, conditional on this engine still holding the lease, plus the step try rows and run_writes rows
 // written in the same statement (so all or none).
 import type { TryResult } from "../machine.js";
 import type { RunState } from "../state.js";
 import { isTerminal } from "../state.js";
-import type { SaveItem } from "./batch.js";
+import type { SaveItem, TryRow } from "./batch.js";
 import type { RunWrite } from "./writes.js";
 
 export interface SaveTarget {
   runId: string;
   owner: string;
+}
+
+/** A try as it begins, with its (already redacted) input. */
+export interface BeginTry {
+  stepKey: string;
+  kind: string;
+  attempt: number;
+  input: unknown;
 }
 
 function runFields(t: SaveTarget, state: RunState, parkMs: number | undefined) {
@@ -23,49 +31,56 @@ function runFields(t: SaveTarget, state: RunState, parkMs: number | undefined) {
   };
 }
 
-/** The state as a try begins, with the try's (already redacted) input. */
-export function beginItem(
-  t: SaveTarget,
-  state: RunState,
-  tr: { stepKey: string; kind: string; attempt: number; input: unknown },
-): SaveItem {
+function beginRow(state: RunState, tr: BeginTry): TryRow {
   return {
-    ...runFields(t, state, undefined),
-    try: {
-      runAttempt: state.attempt,
-      stepKey: tr.stepKey,
-      attempt: tr.attempt,
-      kind: tr.kind,
-      status: "running",
-      input: json(tr.input),
-      output: null,
-      error: null,
-      finished: false,
-    },
+    runAttempt: state.attempt,
+    stepKey: tr.stepKey,
+    attempt: tr.attempt,
+    kind: tr.kind,
+    status: "running",
+    input: json(tr.input),
+    output: null,
+    error: null,
+    finished: false,
   };
 }
 
-/** The state after a transition, ending the try row when there is one, with the writes the try made. */
+/** The state as a try begins. */
+export function beginItem(t: SaveTarget, state: RunState, tr: BeginTry): SaveItem {
+  return { ...runFields(t, state, undefined), tries: [beginRow(state, tr)] };
+}
+
+/**
+ * The state after a transition, ending the try row when there is one, with the writes the try made; with
+ * `next`, the next step's try begins in the same save (`state` is then the state as that try begins).
+ */
 export function stateItem(
   t: SaveTarget,
   state: RunState,
-  opts: { result?: TryResult; parkMs?: number; writes?: { depth: number; list: RunWrite[] } } = {},
+  opts: {
+    result?: TryResult;
+    parkMs?: number;
+    writes?: { depth: number; list: RunWrite[] };
+    next?: BeginTry;
+  } = {},
 ): SaveItem {
   const r = opts.result;
-  const item: SaveItem = { ...runFields(t, state, opts.parkMs) };
+  const item: SaveItem = { ...runFields(t, state, opts.parkMs), tries: [] };
   if (opts.writes && opts.writes.list.length > 0) item.writes = opts.writes;
-  if (!r || r.status === "skipped") return item;
-  item.try = {
-    runAttempt: state.attempt,
-    stepKey: r.stepKey,
-    attempt: r.attempt,
-    kind: r.kind,
-    status: r.status === "retrying" ? "failed" : r.status,
-    input: null,
-    output: json(r.output),
-    error: r.error ? JSON.stringify(r.error) : null,
-    finished: true,
-  };
+  if (r && r.status !== "skipped") {
+    item.tries.push({
+      runAttempt: state.attempt,
+      stepKey: r.stepKey,
+      attempt: r.attempt,
+      kind: r.kind,
+      status: r.status === "retrying" ? "failed" : r.status,
+      input: null,
+      output: json(r.output),
+      error: r.error ? JSON.stringify(r.error) : null,
+      finished: true,
+    });
+  }
+  if (opts.next) item.tries.push(beginRow(state, opts.next));
   return item;
 }
 

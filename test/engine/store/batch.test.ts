@@ -1,0 +1,65 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newRunState } from "../../../src/engine/state.js";
+import { SaveBatcher } from "../../../src/engine/store/batch.js";
+import { enqueueRuns } from "../../../src/engine/store/enqueue.js";
+import { stateItem } from "../../../src/engine/store/save.js";
+import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase("store_batch");
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+describe("SaveBatcher", () => {
+  it("writes a step's end and the next step's begin in one save, and idle() waits for queued saves", async () => {
+    const runs = await enqueueRuns(
+      db.pool,
+      Array.from({ length: 20 }, (_, i) => ({
+        workflow: "w",
+        version: "v1",
+        event: { id: `e${i}` } as never,
+      })),
+    );
+    const ids = runs.map((r) => r.id);
+    await db.pool.query(
+      "UPDATE skyflow.runs SET status = 'running', lease_owner = 'a', lease_until = now() + interval '1 minute' WHERE id = ANY($1)",
+      [ids],
+    );
+    const batcher = new SaveBatcher(db.pool);
+    const state = { ...newRunState(new Date().toISOString()), index: 1 };
+    const saved: Promise<boolean>[] = [];
+    for (const id of ids) {
+      const item = stateItem({ runId: id, owner: id === ids[0] ? "b" : "a" }, state, {
+        result: {
+          stepKey: "s0",
+          kind: "sql",
+          attempt: 1,
+          status: "succeeded",
+          output: { n: 1 },
+          durationMs: 1,
+        },
+        next: { stepKey: "s1", kind: "save", attempt: 1, input: { record: { _id: "note/x" } } },
+      });
+      saved.push(batcher.save(item));
+    }
+    await batcher.idle();
+    const { rows } = await db.pool.query(
+      "SELECT step_key, status, finished_at IS NOT NULL AS finished FROM skyflow.step_tries WHERE run_id = $1 ORDER BY step_key",
+      [ids[1]],
+    );
+    expect(rows).toEqual([
+      { step_key: "s0", status: "succeeded", finished: true },
+      { step_key: "s1", status: "running", finished: false },
+    ]);
+    // The first run's lease is another owner's: nothing of it is written, and its caller learns that.
+    expect(await Promise.all(saved)).toEqual(ids.map((id) => id !== ids[0]));
+    const other = await db.pool.query("SELECT count(*)::int AS n FROM skyflow.step_tries WHERE run_id = $1", [
+      ids[0],
+    ]);
+    expect(other.rows[0].n).toBe(0);
+  });
+});
