@@ -95,15 +95,52 @@ export class SaveBatcher {
   }
 }
 
-const col = <T>(items: SaveItem[], f: (i: SaveItem) => T): T[] => items.map(f);
+// The batch travels as three JSON documents. Snapshots, inputs and outputs are already JSON text, so they are
+// spliced in as they are: as elements of text or jsonb arrays they were escaped again, quote by quote.
+const str = JSON.stringify;
+const raw = (json: string | null): string => json ?? "null";
+
+function runsJSON(items: SaveItem[]): string {
+  const parts = items.map(
+    (i) =>
+      `{"id":${str(i.runId)},"owner":${str(i.owner)},"snapshot":${i.snapshot},"status":${str(i.status)},` +
+      `"error":${raw(i.error)},"park_ms":${i.parkMs ?? "null"}}`,
+  );
+  return `[${parts.join(",")}]`;
+}
+
+function triesJSON(items: SaveItem[]): string {
+  const parts: string[] = [];
+  for (const i of items) {
+    for (const t of i.tries) {
+      parts.push(
+        `{"run_id":${str(i.runId)},"run_attempt":${t.runAttempt},"step_key":${str(t.stepKey)},` +
+          `"attempt":${t.attempt},"kind":${str(t.kind)},"status":${str(t.status)},"input":${raw(t.input)},` +
+          `"output":${raw(t.output)},"error":${raw(t.error)},"finished":${t.finished}}`,
+      );
+    }
+  }
+  return `[${parts.join(",")}]`;
+}
+
+function writesJSON(items: SaveItem[]): string {
+  const rows = items.flatMap((i) =>
+    (i.writes?.list ?? []).map((w) => ({
+      run_id: i.runId,
+      t: w.recordType,
+      k: w.recordKey,
+      o: w.op,
+      u: w.updatedAt,
+    })),
+  );
+  return str(rows);
+}
 
 async function writeBatch(db: Queryable, items: SaveItem[]): Promise<Set<string>> {
-  const tries = items.flatMap((i) => i.tries.map((t) => ({ runId: i.runId, t })));
-  const writes = items.flatMap((i) => (i.writes ? i.writes.list.map((w) => ({ i, w })) : []));
   const { rows } = await db.query<{ id: string }>(
     `WITH v AS (
-       SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::text[], $5::jsonb[], $6::int[])
-         AS v(id, owner, snapshot, status, error, park_ms)
+       SELECT * FROM jsonb_to_recordset($1::jsonb)
+         AS v(id uuid, owner text, snapshot jsonb, status text, error jsonb, park_ms int)
      ), r AS (
        UPDATE skyflow.runs AS x SET
          snapshot = v.snapshot, status = v.status, error = v.error,
@@ -115,14 +152,15 @@ async function writeBatch(db: Queryable, items: SaveItem[]): Promise<Set<string>
          updated_at = now()
        FROM v WHERE x.id = v.id AND x.lease_owner = v.owner
        RETURNING x.id, x.depth
+     ), tr AS (
+       SELECT * FROM jsonb_to_recordset($2::jsonb)
+         AS t(run_id uuid, run_attempt int, step_key text, attempt int, kind text, status text, input jsonb,
+              output jsonb, error jsonb, finished bool)
      ), t AS (
        INSERT INTO skyflow.step_tries AS s (run_id, run_attempt, step_key, attempt, kind, status, input, output, error, finished_at)
        SELECT t.run_id, t.run_attempt, t.step_key, t.attempt, t.kind, t.status, t.input, t.output, t.error,
               CASE WHEN t.finished THEN now() END
-       FROM unnest($7::uuid[], $8::int[], $9::text[], $10::int[], $11::text[], $12::text[], $13::jsonb[],
-                   $14::jsonb[], $15::jsonb[], $16::bool[])
-         AS t(run_id, run_attempt, step_key, attempt, kind, status, input, output, error, finished)
-       JOIN r ON r.id = t.run_id
+       FROM tr t JOIN r ON r.id = t.run_id
        ON CONFLICT (run_id, run_attempt, step_key, attempt) DO UPDATE SET
          status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error,
          input = coalesce(EXCLUDED.input, s.input),
@@ -131,37 +169,15 @@ async function writeBatch(db: Queryable, items: SaveItem[]): Promise<Set<string>
      ), w AS (
        INSERT INTO skyflow.run_writes (record_type, record_key, op, updated_at, run_id, depth)
        SELECT w.t, w.k, w.o, w.u, w.run_id, r.depth
-       FROM unnest($17::uuid[], $18::text[], $19::text[], $20::text[], $21::timestamptz[]) AS w(run_id, t, k, o, u)
+       FROM jsonb_to_recordset($3::jsonb) AS w(run_id uuid, t text, k text, o text, u timestamptz)
        JOIN r ON r.id = w.run_id
      ), d AS (
        -- A finished try's save intents (see intentsOf) give way to its exact rows, inserted just above.
-       DELETE FROM skyflow.run_writes x USING unnest($7::uuid[], $16::bool[]) AS f(run_id, finished)
+       DELETE FROM skyflow.run_writes x USING tr f
        WHERE f.finished AND x.run_id = f.run_id AND x.op = 'save' AND x.updated_at IS NULL
      )
      SELECT id FROM r`,
-    [
-      col(items, (i) => i.runId),
-      col(items, (i) => i.owner),
-      col(items, (i) => i.snapshot),
-      col(items, (i) => i.status),
-      col(items, (i) => i.error),
-      col(items, (i) => i.parkMs),
-      tries.map((x) => x.runId),
-      tries.map((x) => x.t.runAttempt),
-      tries.map((x) => x.t.stepKey),
-      tries.map((x) => x.t.attempt),
-      tries.map((x) => x.t.kind),
-      tries.map((x) => x.t.status),
-      tries.map((x) => x.t.input),
-      tries.map((x) => x.t.output),
-      tries.map((x) => x.t.error),
-      tries.map((x) => x.t.finished),
-      writes.map((x) => x.i.runId),
-      writes.map((x) => x.w.recordType),
-      writes.map((x) => x.w.recordKey),
-      writes.map((x) => x.w.op),
-      writes.map((x) => x.w.updatedAt),
-    ],
+    [runsJSON(items), triesJSON(items), writesJSON(items)],
   );
   return new Set(rows.map((r) => r.id));
 }
