@@ -45,7 +45,7 @@ export async function claimOwn(
   const { rows } = await db.query<ClaimedRun & Record<string, unknown>>(
     `UPDATE skyflow.runs ${SET_LEASE}
      WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs WHERE lease_owner = $1 AND status = 'running'
-                          ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED))
+                          ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED))
      ${RETURNING}`,
     [owner, leaseMs, limit],
   );
@@ -73,7 +73,7 @@ async function claimUnlimited(db: Queryable, o: ClaimOptions, limit: number): Pr
      WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
                           WHERE status = 'pending' AND available_at <= now() AND NOT (workflow = ANY($4::text[]))
                             AND ($5::uuid[] IS NULL OR id = ANY($5::uuid[]))
-                          ORDER BY available_at, created_at LIMIT $3 FOR UPDATE SKIP LOCKED))
+                          ORDER BY available_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED))
      ${RETURNING}`,
     [o.owner, o.leaseMs, limit, o.limited.map((l) => l.workflow), o.only ?? null],
   );
@@ -91,16 +91,16 @@ async function claimLimited(pool: pg.Pool, o: ClaimOptions, limit: number): Prom
       `UPDATE skyflow.runs ${SET_LEASE}
        WHERE id = ANY(ARRAY(
          SELECT id FROM (
-           SELECT r.id, r.available_at, r.created_at, l.lim,
+           SELECT r.id, r.available_at, r.seq, l.lim,
                   row_number() OVER (PARTITION BY r.workflow, r.concurrency_key
-                                     ORDER BY r.available_at, r.created_at) AS rn,
+                                     ORDER BY r.available_at, r.seq) AS rn,
                   (SELECT count(*) FROM skyflow.runs a
                     WHERE a.workflow = r.workflow AND a.concurrency_key IS NOT DISTINCT FROM r.concurrency_key
                       AND a.status IN ('running', 'waiting')) AS busy
            FROM skyflow.runs r JOIN unnest($4::text[], $5::int[]) AS l(workflow, lim) ON l.workflow = r.workflow
            WHERE r.status = 'pending' AND r.available_at <= now()
              AND ($6::uuid[] IS NULL OR r.id = ANY($6::uuid[]))
-         ) c WHERE c.rn + c.busy <= c.lim ORDER BY c.available_at, c.created_at LIMIT $3))
+         ) c WHERE c.rn + c.busy <= c.lim ORDER BY c.available_at, c.seq LIMIT $3))
        ${RETURNING}`,
       [
         o.owner,

@@ -20,7 +20,10 @@ export interface NewRun {
   concurrencyKey?: string | null;
 }
 
-/** Returns the runs actually created (an event id already seen for that workflow creates nothing). */
+/**
+ * Returns the runs actually created (an event id already seen for that workflow creates nothing). Runs are
+ * numbered (`seq`) in the order given, which claims follow.
+ */
 export async function enqueueRuns(
   db: Queryable,
   runs: NewRun[],
@@ -28,7 +31,10 @@ export async function enqueueRuns(
   if (runs.length === 0) return [];
   const { rows } = await db.query<{ id: string; workflow: string; event_id: string }>(
     `INSERT INTO skyflow.runs (id, workflow, version, event_id, event, depth, concurrency_key)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[], $7::text[])
+     SELECT id, workflow, version, event_id, event, depth, concurrency_key
+     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[], $7::text[])
+       WITH ORDINALITY AS u(id, workflow, version, event_id, event, depth, concurrency_key, ord)
+     ORDER BY ord
      ON CONFLICT (workflow, event_id) DO NOTHING
      RETURNING id, workflow, event_id`,
     [

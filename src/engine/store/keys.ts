@@ -16,7 +16,7 @@ export async function fillConcurrencyKeys(
   const { rows } = await db.query<{ id: string; workflow: string; event: TriggerEvent }>(
     `SELECT id, workflow, event FROM skyflow.runs
      WHERE status = 'pending' AND concurrency_key IS NULL AND workflow = ANY($1::text[])
-     ORDER BY created_at LIMIT 1000`,
+     ORDER BY seq LIMIT 1000`,
     [keyed.map((d) => d.name)],
   );
   if (rows.length === 0) return 0;
