@@ -116,20 +116,39 @@ export class ConfigError extends SkyflowError {
 
 const SECRET_KEYS = /^(api_key|master_key|access_token|password|apiKey|masterKey|accessToken)$/i;
 
-/** Deep copy of a JSON-ish value with secret-looking fields replaced; for logs, stored runs and errors. */
+/**
+ * A JSON-ish value with secret-looking fields and the given secrets replaced; for logs, stored runs and
+ * errors. Parts that hold no secret are shared, not copied; values other than strings, arrays and plain
+ * objects (a Date from a SQL row, say) are kept as they are.
+ */
 export function redact(value: unknown, secrets: readonly string[] = []): unknown {
   if (typeof value === "string") {
     let out = value;
-    for (const s of secrets) if (s) out = out.split(s).join("[redacted]");
+    for (const s of secrets) if (s && out.includes(s)) out = out.split(s).join("[redacted]");
     return out;
   }
-  if (Array.isArray(value)) return value.map((v) => redact(v, secrets));
-  if (value && typeof value === "object") {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEYS.test(k) ? "[redacted]" : redact(v, secrets);
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const r = redact(value[i], secrets);
+      if (r !== value[i]) (out ??= value.slice())[i] = r;
     }
-    return out;
+    return out ?? value;
+  }
+  if (isPlainObject(value)) {
+    let out: Record<string, unknown> | undefined;
+    for (const k of Object.keys(value)) {
+      const v = value[k];
+      const r = SECRET_KEYS.test(k) ? "[redacted]" : redact(v, secrets);
+      if (r !== v) (out ??= { ...value })[k] = r;
+    }
+    return out ?? value;
   }
   return value;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (v === null || typeof v !== "object") return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }

@@ -38,8 +38,11 @@ export interface RunIO {
    * begins in the same save (one durable commit per step instead of two); `state` is then as it begins.
    */
   save(state: RunState, opts: { result?: TryResult; parkMs?: number; next?: BeginTry }): Promise<void>;
-  /** After a successful try, before it is saved (run_writes for save and delete). */
-  afterTry(step: StepDefinition, output: unknown): Promise<void>;
+  /**
+   * After a successful try, before it is saved (run_writes for save and delete). Returns the output as the
+   * run keeps it, for later steps and in its saved state: with secrets redacted.
+   */
+  afterTry(step: StepDefinition, output: unknown): Promise<unknown>;
 }
 
 export interface MachineDeps {
@@ -173,8 +176,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
           log: deps.log,
           clients: deps.clients,
         });
-        await c.io.afterTry(step, output);
-        return output ?? {};
+        return c.io.afterTry(step, output ?? {});
       }),
       save: fromPromise<Planned | undefined, { c: Ctx; parkMs?: number; fold?: boolean }>(
         async ({ input: { c, parkMs, fold } }) => {

@@ -173,14 +173,11 @@ function runIO(
       if (!(await env.batcher.save(item))) throw new LeaseLostError(run.id);
     },
     async save(state, opts) {
-      const result = opts.result
-        ? { ...opts.result, output: redact(opts.result.output, env.secrets) }
-        : undefined;
       // A folded begin adds the next try's intents to the ended try's exact writes (see batch.ts).
       const next = opts.next ? beginning(opts.next) : undefined;
       const list = next ? [...writes, ...next.intents] : writes;
       const item = stateItem(target, state, {
-        result,
+        result: opts.result,
         parkMs: opts.parkMs,
         next: next?.begin,
         writes: { depth: run.depth, list },
@@ -191,6 +188,7 @@ function runIO(
     },
     async afterTry(step, output) {
       writes = writesOf(step.kind, output);
+      return redact(output, env.secrets);
     },
   };
 }

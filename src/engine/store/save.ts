@@ -24,11 +24,32 @@ function runFields(t: SaveTarget, state: RunState, parkMs: number | undefined) {
   return {
     runId: t.runId,
     owner: t.owner,
-    snapshot: JSON.stringify(state),
+    snapshot: snapshotJSON(state),
     status: parkMs !== undefined ? "waiting" : state.status,
     error: isTerminal(state.status) && state.error ? JSON.stringify(state.error) : null,
     parkMs: parkMs ?? null,
   };
+}
+
+// A step's entry never changes once made (the moves of state.ts make new ones), and each save of a run
+// holds every entry so far: each is serialized once, not once per later save.
+const entryJSON = new WeakMap<object, string>();
+
+/** JSON.stringify(state), with the step entries' text reused from earlier saves. */
+export function snapshotJSON(state: RunState): string {
+  const { steps, ...rest } = state;
+  const parts: string[] = [];
+  for (const key of Object.keys(steps)) {
+    const entry = steps[key]!;
+    let text = entryJSON.get(entry);
+    if (text === undefined) {
+      text = JSON.stringify(entry);
+      entryJSON.set(entry, text);
+    }
+    parts.push(`${JSON.stringify(key)}:${text}`);
+  }
+  const head = JSON.stringify(rest);
+  return `${head.slice(0, -1)},"steps":{${parts.join(",")}}}`;
 }
 
 function beginRow(state: RunState, tr: BeginTry): TryRow {
