@@ -51,13 +51,17 @@ async function launch(workflow: string, graceMs: number) {
   return { child, httpPort, pubsub };
 }
 
-const runStatus = async (channel: string) => {
+// Publishing is fire and forget, so a test publishes until some run of the channel is running; runs of
+// earlier publishes may still arrive after that one, so the test follows that run by its id.
+const runningRun = async (channel: string) => {
   const { rows } = await db.pool.query(
-    "SELECT status FROM skyflow.runs WHERE event->>'channel' = $1 ORDER BY created_at DESC LIMIT 1",
+    "SELECT id FROM skyflow.runs WHERE event->>'channel' = $1 AND status = 'running' LIMIT 1",
     [channel],
   );
-  return rows[0]?.status as string | undefined;
+  return rows[0]?.id as string | undefined;
 };
+const statusOf = async (id: string) =>
+  (await db.pool.query("SELECT status FROM skyflow.runs WHERE id = $1", [id])).rows[0]?.status as string;
 
 describe("skyflow start", () => {
   it("logs JSON, serves the endpoints, reloads on SIGHUP and drains a run in flight on SIGTERM", async () => {
@@ -78,12 +82,12 @@ describe("skyflow start", () => {
     await child.waitFor("workflow slow reloaded", 10_000, mark);
 
     // Pubsub is fire and forget: publish until the trigger (subscribing to the new channel) has seen one.
-    await eventually(async () => {
+    const run = await eventually(async () => {
       await pubsub.publish("two", { n: 1 });
-      return (await runStatus("two")) === "running" ? true : undefined;
+      return runningRun("two");
     });
     expect(await child.stop("SIGTERM")).toBe(0);
-    expect(await runStatus("two")).toBe("succeeded");
+    expect(await statusOf(run)).toBe("succeeded");
     expect(child.output()).toContain("skyflow stopped");
   }, 90_000);
 
@@ -91,7 +95,7 @@ describe("skyflow start", () => {
     const { child, pubsub } = await launch(slow(20, "four"), 500);
     await eventually(async () => {
       await pubsub.publish("four", { n: 1 });
-      return (await runStatus("four")) === "running" ? true : undefined;
+      return runningRun("four");
     });
     const t0 = Date.now();
     expect(await child.stop("SIGTERM")).toBe(0);
@@ -105,9 +109,9 @@ describe("skyflow start", () => {
 
   it("exits at once on a second signal, leaving the unfinished run to be resumed", async () => {
     const { child, pubsub } = await launch(slow(30, "three"), 60_000);
-    await eventually(async () => {
+    const run = await eventually(async () => {
       await pubsub.publish("three", { n: 1 });
-      return (await runStatus("three")) === "running" ? true : undefined;
+      return runningRun("three");
     });
     child.proc.kill("SIGTERM");
     await child.waitFor("SIGTERM: stopping intake", 10_000);
@@ -115,6 +119,6 @@ describe("skyflow start", () => {
     child.proc.kill("SIGTERM");
     expect(await child.exited).toBe(1);
     expect(Date.now() - t0).toBeLessThan(10_000);
-    expect(await runStatus("three")).not.toBe("succeeded");
+    expect(await statusOf(run)).not.toBe("succeeded");
   }, 90_000);
 });
