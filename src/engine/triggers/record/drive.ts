@@ -17,12 +17,15 @@ import * as q from "./sql.js";
 type Cols = ReadonlyMap<string, ColumnInfo>;
 
 /**
- * While changes keep arriving, the pause before the next claim. Measured with record:save from 32 callers
- * (bench/triggers.ts): at 5 ms the claims were small and draining cost the application about 30% of its
- * write throughput; at 20 ms, under 25%. Changes then wait up to this long more under load (the bench
- * prints that lag); a lone change still starts its run on the NOTIFY at once.
+ * While changes keep arriving, the pause before the next claim: short while claims stay small (a change
+ * every few ms, where latency matters most), longer once a claim brings BUSY_ROWS or more. Measured with
+ * record:save from 32 callers (bench/triggers.ts): always 5 ms left claims of about 9 changes and draining
+ * cost the application about 30% of its write throughput; always 20 ms kept it under 25% but delayed
+ * changes arriving every 3 ms by up to 20 ms (p99). A lone change still starts its run on the NOTIFY.
  */
+const QUIET_PAUSE_MS = 5;
 const BUSY_PAUSE_MS = 20;
+const BUSY_ROWS = 8;
 
 export interface RecordDriverOptions {
   pool: pg.Pool;
@@ -145,7 +148,10 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     while (n > 0 && !stopped) {
       // While changes keep coming, let a few ms of them gather: fewer, larger claims leave the
       // application's writes more of the machine.
-      if (n < batch) await new Promise((r) => setTimeout(r, BUSY_PAUSE_MS));
+      if (n < batch) {
+        const pause = n >= BUSY_ROWS ? BUSY_PAUSE_MS : QUIET_PAUSE_MS;
+        await new Promise((r) => setTimeout(r, pause));
+      }
       n = await drainAll();
     }
     if (stopped || lc !== listener.client()) return;
