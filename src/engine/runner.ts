@@ -9,7 +9,7 @@ import type { Clock } from "./clock.js";
 import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import { buildRunMachine, LeaseLostError, type MachineDeps, type RunIO, type TryResult } from "./machine.js";
 import { currentStep, newRunState, type RunState, retryFromFailure } from "./state.js";
-import type { SaveBatcher } from "./store/batch.js";
+import type { SaveBatcher, SaveItem } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
 import { markInterrupted } from "./store/lease.js";
 import { type BeginTry, beginItem, stateItem } from "./store/save.js";
@@ -139,7 +139,11 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   live.cancel = () => actor.send({ type: "CANCEL" });
   actor.start();
   const end = await outcome;
-  if (end === "cancelled") await env.batcher.save(stateItem(target, actor.getSnapshot().context.state));
+  if (end === "cancelled") {
+    // A save the machine had in flight must land first, or it could overwrite the cancellation.
+    await io.settled();
+    await env.batcher.save(stateItem(target, actor.getSnapshot().context.state));
+  }
   if (end === "succeeded" || end === "failed" || end === "cancelled") {
     const s = actor.getSnapshot().context.state;
     env.onRun({
@@ -158,19 +162,28 @@ function runIO(
   run: ClaimedRun,
   def: WorkflowDefinition,
   target: { runId: string; owner: string },
-): RunIO {
+): RunIO & { settled(): Promise<void> } {
   // Records a save or delete step wrote; saved with that step's result, in the same statement.
   let writes: RunWrite[] = [];
   const beginning = (t: BeginTry) => {
     const input = redact(t.input, env.secrets);
     return { begin: { ...t, input }, intents: intentsOf(t.kind, t.input) };
   };
+  // The machine's last save; a run has at most one in flight.
+  let last: Promise<boolean> = Promise.resolve(true);
+  const saved = (item: SaveItem) => {
+    last = env.batcher.save(item);
+    return last;
+  };
   return {
+    async settled() {
+      await last.catch(() => {});
+    },
     async begin(state, t) {
       const { begin, intents } = beginning(t);
       const item = beginItem(target, state, begin);
       if (intents.length > 0) item.writes = { depth: run.depth, list: intents };
-      if (!(await env.batcher.save(item))) throw new LeaseLostError(run.id);
+      if (!(await saved(item))) throw new LeaseLostError(run.id);
     },
     async save(state, opts) {
       // A folded begin adds the next try's intents to the ended try's exact writes (see batch.ts).
@@ -183,7 +196,7 @@ function runIO(
         writes: { depth: run.depth, list },
       });
       writes = [];
-      if (!(await env.batcher.save(item))) throw new LeaseLostError(run.id);
+      if (!(await saved(item))) throw new LeaseLostError(run.id);
       if (opts.result) reportTry(env, def, run.id, opts.result);
     },
     async afterTry(step, output) {
