@@ -11,6 +11,7 @@ import { fieldHidden, scrubRecord } from "./field-acl.js";
 import { validRecordType } from "./ids.js";
 import { toSkygearError } from "./pg-errors.js";
 import { joinsSQL, type PredicateContext, predicateSQL } from "./predicate.js";
+import { byIdLookup, coalescedLookup } from "./query-batch.js";
 import { desiredKeysOf, pageOf, sortSQL } from "./query-options.js";
 import { Params, prepared } from "./sql.js";
 import { columnsCovering, forgetSchema, type TableColumns, tableColumns } from "./table.js";
@@ -21,6 +22,8 @@ interface Plan {
   db: Database;
   auth: AuthInfo;
   payload: Record<string, unknown>;
+  /** Coalesced lookups: these _ids instead of the payload's predicate, sort, paging and count. */
+  ids?: string[];
 }
 
 export async function queryRecords(req: ActionRequest): Promise<ActionResult> {
@@ -34,21 +37,29 @@ export async function queryRecords(req: ActionRequest): Promise<ActionResult> {
   const plan: Plan = { recordType, db: resolveDatabase(payload.database_id, auth), auth, payload };
   const { pool } = app;
   const schema = app.config.schema;
+  const lookup = byIdLookup(payload, recordType, plan.db, auth);
+  const run = (p: Plan) =>
+    lookup
+      ? coalescedLookup(pool, lookup, recordType, {
+          single: () => runQuery(pool, schema, p),
+          many: (ids) => runQuery(pool, schema, { ...p, ids }),
+        })
+      : runQuery(pool, schema, p);
   try {
-    return await runQuery(pool, schema, plan);
+    return await run(plan);
   } catch (err) {
     // A field we do not know may have been added by another process since we cached the table: re-read once.
     const info =
       err instanceof SkygearServerError ? (err.info as { unknown_field?: string } | undefined) : undefined;
     if (!info?.unknown_field) throw err;
     forgetSchema(pool, schema);
-    return runQuery(pool, schema, plan);
+    return run(plan);
   }
 }
 
 async function runQuery(pool: pg.Pool, schema: string, plan: Plan): Promise<ActionResult> {
-  const { recordType, db, auth, payload } = plan;
-  const wantCount = payload.count === true;
+  const { recordType, db, auth, payload, ids } = plan;
+  const wantCount = !ids && payload.count === true;
   const columns = await tableColumns(pool, schema, recordType);
   if (!columns) return wantCount ? { result: [], info: { count: 0 } } : { result: [] };
   const params = new Params();
@@ -65,11 +76,12 @@ async function runQuery(pool: pg.Pool, schema: string, plan: Plan): Promise<Acti
   const dbCond = databaseFilter(db, "t", (v) => params.add(v));
   if (dbCond) where.push(dbCond);
   if (db.kind === "public" && auth.accessType !== "master") where.push(accessFilterSQL("t", auth, params));
-  if (payload.predicate !== undefined && payload.predicate !== null) {
+  if (ids) where.push(`t._id = ANY(${params.add(ids)}::text[])`);
+  else if (payload.predicate !== undefined && payload.predicate !== null) {
     where.push(await predicateSQL(ctx, payload.predicate));
   }
-  const order = await sortSQL(ctx, payload.sort);
-  const page = pageOf(payload);
+  const order = ids ? "" : await sortSQL(ctx, payload.sort);
+  const page = ids ? {} : pageOf(payload);
   const desired = desiredKeysOf(payload.desired_keys, columns, recordType);
   const include = parseInclude(payload.include, columns, recordType);
 
