@@ -30,7 +30,7 @@ describe("byIdLookup", () => {
     expect(byIdLookup(eq("k1"), "item", { kind: "union" }, master)).toBeUndefined();
   });
   it("groups only lookups of the same caller, type, database and desired keys", () => {
-    const key = (p: Record<string, unknown>, type = "item", db = pub, auth = alice) =>
+    const key = (p: Record<string, unknown>, type = "item", db: Database = pub, auth = alice) =>
       byIdLookup({ ...eq("x"), ...p }, type, db, auth)!.group;
     const base = key({});
     expect(key({ limit: 1 })).toBe(base);
