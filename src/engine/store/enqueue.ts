@@ -29,23 +29,29 @@ export async function enqueueRuns(
   runs: NewRun[],
 ): Promise<{ id: string; workflow: string; eventId: string }[]> {
   if (runs.length === 0) return [];
+  // One JSON document rather than one array per column: as jsonb[] elements, the events (whole records, for
+  // record triggers) were escaped a second time, quote by quote.
+  const doc = JSON.stringify(
+    runs.map((r, i) => ({
+      ord: i,
+      id: randomUUID(),
+      workflow: r.workflow,
+      version: r.version,
+      event_id: r.event.id,
+      event: r.event,
+      depth: r.depth ?? 0,
+      concurrency_key: r.concurrencyKey ?? null,
+    })),
+  );
   const { rows } = await db.query<{ id: string; workflow: string; event_id: string }>(
     `INSERT INTO skyflow.runs (id, workflow, version, event_id, event, depth, concurrency_key)
      SELECT id, workflow, version, event_id, event, depth, concurrency_key
-     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int[], $7::text[])
-       WITH ORDINALITY AS u(id, workflow, version, event_id, event, depth, concurrency_key, ord)
+     FROM jsonb_to_recordset($1::jsonb) AS u(ord int, id uuid, workflow text, version text, event_id text,
+                                             event jsonb, depth int, concurrency_key text)
      ORDER BY ord
      ON CONFLICT (workflow, event_id) DO NOTHING
      RETURNING id, workflow, event_id`,
-    [
-      runs.map(() => randomUUID()),
-      runs.map((r) => r.workflow),
-      runs.map((r) => r.version),
-      runs.map((r) => r.event.id),
-      runs.map((r) => JSON.stringify(r.event)),
-      runs.map((r) => r.depth ?? 0),
-      runs.map((r) => r.concurrencyKey ?? null),
-    ],
+    [doc],
   );
   return rows.map((r) => ({ id: r.id, workflow: r.workflow, eventId: r.event_id }));
 }
