@@ -131,7 +131,9 @@ export function redact(value: unknown, secrets: readonly string[] = []): unknown
     let out: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
       const r = redact(value[i], secrets);
-      if (r !== value[i]) (out ??= value.slice())[i] = r;
+      if (r === value[i]) continue;
+      out ??= value.slice();
+      out[i] = r;
     }
     return out ?? value;
   }
@@ -140,7 +142,9 @@ export function redact(value: unknown, secrets: readonly string[] = []): unknown
     for (const k of Object.keys(value)) {
       const v = value[k];
       const r = SECRET_KEYS.test(k) ? "[redacted]" : redact(v, secrets);
-      if (r !== v) (out ??= { ...value })[k] = r;
+      if (r === v) continue;
+      out ??= { ...value };
+      out[k] = r;
     }
     return out ?? value;
   }
