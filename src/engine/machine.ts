@@ -78,7 +78,7 @@ interface Ctx extends RunInput {
 /** A run's state moved past the steps whose `if` is false, with the try of the first step that runs. */
 interface Planned {
   state: RunState;
-  begun?: { stepKey: string; kind: string; attempt: number; stepInput: unknown };
+  begun?: BeginTry;
 }
 
 export class LeaseLostError extends Error {
@@ -145,23 +145,19 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
       const attempt = (state.steps[step.key]?.attempts ?? 0) + 1;
       return {
         state: markRunning(state, step.key, attempt),
-        begun: { stepKey: step.key, kind: step.kind, attempt, stepInput },
+        begun: { stepKey: step.key, kind: step.kind, attempt, input: stepInput },
       };
     }
   };
-  const beginOf = (b: NonNullable<Planned["begun"]>): BeginTry => ({
-    stepKey: b.stepKey,
-    kind: b.kind,
-    attempt: b.attempt,
-    input: b.stepInput,
-  });
+  /** The context of a run whose planned try has begun (durably). */
+  const begunContext = (p: Planned) => ({ state: p.state, attempt: p.begun!.attempt, stepInput: p.begun!.input });
 
   return setup({
     types: {} as { context: Ctx; input: RunInput; events: { type: "CANCEL" } },
     actors: {
       beginTry: fromPromise<Planned, Ctx>(async ({ input: c }) => {
         const p = planTry(c, c.state, false);
-        if (p.begun) await c.io.begin(p.state, beginOf(p.begun));
+        if (p.begun) await c.io.begin(p.state, p.begun);
         return p;
       }),
       runTry: fromPromise<unknown, Ctx>(async ({ input: c, signal }) => {
@@ -181,8 +177,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
       save: fromPromise<Planned | undefined, { c: Ctx; parkMs?: number; fold?: boolean }>(
         async ({ input: { c, parkMs, fold } }) => {
           const p = fold ? planTry(c, c.state, true) : undefined;
-          const next = p?.begun ? beginOf(p.begun) : undefined;
-          await c.io.save(p?.state ?? c.state, { result: c.result, parkMs, next });
+          await c.io.save(p?.state ?? c.state, { result: c.result, parkMs, next: p?.begun });
           return p;
         },
       ),
@@ -229,11 +224,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
             {
               guard: ({ event }) => event.output.begun !== undefined,
               target: "running",
-              actions: assign(({ event }) => ({
-                state: event.output.state,
-                attempt: event.output.begun!.attempt,
-                stepInput: event.output.begun!.stepInput,
-              })),
+              actions: assign(({ event }) => begunContext(event.output)),
             },
             // Every step left was skipped: save that and end the run.
             {
@@ -325,9 +316,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
               guard: ({ event }) => event.output?.begun !== undefined,
               target: "running",
               actions: assign(({ event }) => ({
-                state: event.output!.state,
-                attempt: event.output!.begun!.attempt,
-                stepInput: event.output!.begun!.stepInput,
+                ...begunContext(event.output!),
                 tryStartedAt: deps.now(),
                 error: undefined,
                 result: undefined,
