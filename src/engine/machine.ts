@@ -150,7 +150,11 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
     }
   };
   /** The context of a run whose planned try has begun (durably). */
-  const begunContext = (p: Planned) => ({ state: p.state, attempt: p.begun!.attempt, stepInput: p.begun!.input });
+  const begunContext = (p: Planned) => ({
+    state: p.state,
+    attempt: p.begun!.attempt,
+    stepInput: p.begun!.input,
+  });
 
   return setup({
     types: {} as { context: Ctx; input: RunInput; events: { type: "CANCEL" } },
