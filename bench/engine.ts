@@ -99,6 +99,11 @@ const catalog = {
 };
 
 const f = (n: number, d = 2) => n.toFixed(d);
+/** This process's CPU (user + system) since `from`, in ms per run. */
+const cpuMsPer = (from: NodeJS.CpuUsage, n: number) => {
+  const c = process.cpuUsage(from);
+  return (c.user + c.system) / 1000 / n;
+};
 
 async function enqueue(pool: pg.Pool, def: WorkflowDefinition, n: number, event: (i: number) => object) {
   await recordVersion(pool, def);
@@ -147,6 +152,7 @@ async function engineRound(
   engine.on("run", onRun);
   engine.on("step", onStep);
   await enqueue(pool, def, n, event);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   engine.wake();
   const ticker = setInterval(
@@ -161,7 +167,7 @@ async function engineRound(
   engine.off("step", onStep);
   if (problems.size > 0)
     console.log(`  step errors: ${[...problems].map(([k, v]) => `${k} x${v}`).join(", ")}`);
-  return { rate: n / secs, secs, p50: pct(overheads, 50), p99: pct(overheads, 99) };
+  return { rate: n / secs, secs, cpuMs: cpuMsPer(cpu0, n), p50: pct(overheads, 50), p99: pct(overheads, 99) };
 }
 
 /** One run at a time: the engine's own cost per step (run time minus the steps' own call time). */
@@ -190,6 +196,7 @@ async function unloadedOverhead(
 /** The same calls without the engine, from CONCURRENCY workers. */
 async function plainRound(n: number, call: (i: number) => Promise<unknown>) {
   let next = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -197,7 +204,7 @@ async function plainRound(n: number, call: (i: number) => Promise<unknown>) {
     }),
   );
   const secs = (performance.now() - t0) / 1000;
-  return { rate: n / secs, secs };
+  return { rate: n / secs, secs, cpuMs: cpuMsPer(cpu0, n) };
 }
 
 async function heapWaiting(engine: EngineT, pool: pg.Pool, n: number): Promise<number> {
@@ -287,6 +294,9 @@ async function main(): Promise<void> {
   const threeP = await plainRound(RUNS, plainThree);
   console.log(
     `three-step query+save+sql: engine ${f(threeE.rate, 0)} runs/s; plain ${f(threeP.rate, 0)} runs/s; ratio (time) ${f(threeE.secs / threeP.secs)}x`,
+  );
+  console.log(
+    `  CPU of this process (server, client and engine) per run: engine ${f(threeE.cpuMs, 3)} ms, plain ${f(threeP.cpuMs, 3)} ms`,
   );
   console.log(
     `  per step, saturated (200 in flight, queueing included): p50 ${f(threeE.p50)} ms, p99 ${f(threeE.p99)} ms`,
