@@ -1,5 +1,5 @@
 // record:query by _id alone, coalesced: while two such statements for the same caller, record type and
-// database are in flight, further ones wait and then go together as one `_id IN (...)` statement, whose
+// database are in flight, further ones wait and then go together as one `_id = ANY($n)` statement, whose
 // rows are handed back to each caller by _id. Uncontended, a lookup runs at once on its own. The answer
 // is the one the lookup would get alone: same access and database filters, same encoding.
 import type pg from "pg";
@@ -75,28 +75,32 @@ export interface LookupRunners {
 
 const groups = new WeakMap<pg.Pool, Map<string, Group>>();
 
+function groupOf(pool: pg.Pool, key: string): { group: Group; forget: () => void } {
+  let byGroup = groups.get(pool);
+  if (!byGroup) {
+    byGroup = new Map();
+    groups.set(pool, byGroup);
+  }
+  let group = byGroup.get(key);
+  if (!group) {
+    group = { inFlight: 0, waiting: [] };
+    byGroup.set(key, group);
+  }
+  const map = byGroup;
+  return { group, forget: () => map.delete(key) };
+}
+
 export function coalescedLookup(
   pool: pg.Pool,
   lookup: ByIdLookup,
   recordType: string,
   run: LookupRunners,
 ): Promise<ActionResult> {
-  let byGroup = groups.get(pool);
-  if (!byGroup) {
-    byGroup = new Map();
-    groups.set(pool, byGroup);
-  }
-  let g = byGroup.get(lookup.group);
-  if (!g) {
-    g = { inFlight: 0, waiting: [] };
-    byGroup.set(lookup.group, g);
-  }
-  const group = g;
-  const map = byGroup;
+  const { group, forget } = groupOf(pool, lookup.group);
   const finish = () => {
     group.inFlight--;
     if (group.waiting.length > 0) dispatch();
-    else if (group.inFlight === 0) map.delete(lookup.group);
+    else if (group.inFlight === 0) forget();
   };
   const dispatch = () => {
     const batch = group.waiting.splice(0, MAX_IDS);
