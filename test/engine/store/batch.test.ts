@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { newRunState } from "../../../src/engine/state.js";
 import { SaveBatcher } from "../../../src/engine/store/batch.js";
-import { enqueueRuns } from "../../../src/engine/store/enqueue.js";
 import { stateItem } from "../../../src/engine/store/save.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+import { storedRuns } from "../fixtures/defs.js";
 
 let db: TestDatabase;
 
@@ -16,19 +16,8 @@ afterAll(async () => {
 
 describe("SaveBatcher", () => {
   it("writes a step's end and the next step's begin in one save, and idle() waits for queued saves", async () => {
-    const runs = await enqueueRuns(
-      db.pool,
-      Array.from({ length: 20 }, (_, i) => ({
-        workflow: "w",
-        version: "v1",
-        event: { id: `e${i}` } as never,
-      })),
-    );
-    const ids = runs.map((r) => r.id);
-    await db.pool.query(
-      "UPDATE skyflow.runs SET status = 'running', lease_owner = 'a', lease_until = now() + interval '1 minute' WHERE id = ANY($1)",
-      [ids],
-    );
+    const events = Array.from({ length: 20 }, (_, i) => `e${i}`);
+    const ids = await storedRuns(db.pool, events, "running", "a", "1 minute");
     const batcher = new SaveBatcher(db.pool);
     const state = { ...newRunState(new Date().toISOString()), index: 1 };
     const saved: Promise<boolean>[] = [];

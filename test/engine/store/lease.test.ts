@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { enqueueRuns } from "../../../src/engine/store/enqueue.js";
 import { renewLeases } from "../../../src/engine/store/lease.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+import { storedRuns } from "../fixtures/defs.js";
 
 let db: TestDatabase;
 
@@ -12,14 +12,8 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function run(event: string, status: string, owner: string | null): Promise<string> {
-  const [r] = await enqueueRuns(db.pool, [{ workflow: "w", version: "v1", event: { id: event } as never }]);
-  await db.pool.query(
-    "UPDATE skyflow.runs SET status = $2, lease_owner = $3, lease_until = now() WHERE id = $1",
-    [r!.id, status, owner],
-  );
-  return r!.id;
-}
+const run = async (event: string, status: string, owner: string | null) =>
+  (await storedRuns(db.pool, [event], status, owner))[0]!;
 
 describe("renewLeases", () => {
   it("extends this owner's running leases and reports as lost only the runs another engine holds", async () => {
