@@ -1,5 +1,6 @@
 // Record trigger against real Postgres: the row trigger, the outbox claim, encoding, filters, restarts and
 // two engines sharing one database.
+import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
 import { silentLogger } from "../../../src/log.js";
@@ -201,6 +202,44 @@ describe("record trigger", () => {
     expect(rows[0]).toEqual({ n: 5000, d: 5000 });
     const left = await db.pool.query("SELECT count(*)::int AS n FROM skyflow.record_outbox");
     expect(left.rows[0].n).toBe(0);
+  });
+
+  it("notifies once per transaction, and only while the wake flag is armed", async () => {
+    // No engine runs here: the test arms the flag itself and counts what a listener receives.
+    await db.pool.query("SELECT skyflow.attach_record_trigger($1, 'task')", [APP]);
+    const listener = new pg.Client({ connectionString: db.url });
+    await listener.connect();
+    let got = 0;
+    listener.on("notification", () => got++);
+    await listener.query("LISTEN skyflow_record");
+    const writeMany = async (prefix: string) => {
+      const c = await db.pool.connect();
+      try {
+        await c.query("BEGIN");
+        for (let i = 0; i < 20; i++) await insertRecord(c, APP, "task", `${prefix}-${i}`);
+        await c.query("COMMIT");
+      } finally {
+        c.release();
+      }
+    };
+    try {
+      await db.pool.query("UPDATE skyflow.record_wake SET armed = true");
+      await writeMany("armed");
+      await db.pool.query("UPDATE skyflow.record_wake SET armed = false");
+      await writeMany("disarmed");
+      // A round trip on the listener's own connection delivers anything already sent to it.
+      await new Promise((r) => setTimeout(r, 100));
+      await listener.query("SELECT 1");
+      expect(got).toBe(1);
+      const { rows } = await db.pool.query(
+        "SELECT count(*)::int AS n FROM skyflow.record_outbox WHERE record_key LIKE 'armed-%' OR record_key LIKE 'disarmed-%'",
+      );
+      expect(rows[0].n).toBe(40);
+    } finally {
+      await listener.end();
+      await db.pool.query("DELETE FROM skyflow.record_outbox");
+      await db.pool.query("UPDATE skyflow.record_wake SET armed = true");
+    }
   });
 
   it("attaches a table created after start and removes a trigger no workflow needs", async () => {
