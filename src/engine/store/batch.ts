@@ -137,8 +137,9 @@ function writesJSON(items: SaveItem[]): string {
 }
 
 async function writeBatch(db: Queryable, items: SaveItem[]): Promise<Set<string>> {
-  const { rows } = await db.query<{ id: string }>(
-    `WITH v AS (
+  const { rows } = await db.query<{ id: string }>({
+    name: "skyflow_save_runs",
+    text: `WITH v AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb)
          AS v(id uuid, owner text, snapshot jsonb, status text, error jsonb, park_ms int)
      ), r AS (
@@ -177,7 +178,7 @@ async function writeBatch(db: Queryable, items: SaveItem[]): Promise<Set<string>
        WHERE f.finished AND x.run_id = f.run_id AND x.op = 'save' AND x.updated_at IS NULL
      )
      SELECT id FROM r`,
-    [runsJSON(items), triesJSON(items), writesJSON(items)],
-  );
+    values: [runsJSON(items), triesJSON(items), writesJSON(items)],
+  });
   return new Set(rows.map((r) => r.id));
 }

@@ -2,8 +2,8 @@
 // flight whose lease expired or whose retry wait is over; pending runs of workflows with a concurrency
 // limit (serialized by an advisory lock, FIFO per key); other pending runs. Every batch uses the
 // `id = ANY(ARRAY(... FOR UPDATE SKIP LOCKED LIMIT n))` form, which runs its subquery exactly once.
-import type pg from "pg";
-import { withTransaction } from "../../db/pool.js";
+import pg from "pg";
+import { preparedCall, withTransaction } from "../../db/pool.js";
 import type { Queryable } from "./enqueue.js";
 
 export interface ClaimedRun {
@@ -52,32 +52,69 @@ export async function claimOwn(
   return rows;
 }
 
-/** In-flight runs with an expired lease (their engine died) or a finished retry wait. */
-async function claimResumable(db: Queryable, o: ClaimOptions, limit: number): Promise<ClaimedRun[]> {
-  const { rows } = await db.query<ClaimedRun & Record<string, unknown>>(
-    `UPDATE skyflow.runs ${SET_LEASE}
-     WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
-                          WHERE status IN ('running', 'waiting') AND available_at <= now()
-                            AND (lease_until IS NULL OR lease_until < now())
-                            AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
-                          ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED))
-     ${RETURNING}`,
-    [o.owner, o.leaseMs, limit, o.only ?? null],
-  );
-  return rows;
-}
+// The claims below commit without waiting for the WAL flush, which saves a claimed run a disk flush (0.35 ms
+// here) on its way to its first step. Safe: a claim only takes the lease, and nothing of the run happens
+// before its first save, which is durable and conditional on that lease, so flushing it flushes the claim
+// too. A crash that loses a claim leaves the run claimable, and the engine's save on the dead connection
+// fails. Each claim is one round trip: SET LOCAL and the EXECUTE of a statement prepared on the connection,
+// sent as one simple query (one implicit transaction).
+const lit = (v: string) => pg.escapeLiteral(v);
+const int = (n: number) => String(Math.max(0, Math.floor(n)));
+const arrayLit = (xs: string[] | undefined, type: string) =>
+  xs ? `ARRAY[${xs.map(lit).join(",")}]::${type}[]` : `NULL::${type}[]`;
 
-async function claimUnlimited(db: Queryable, o: ClaimOptions, limit: number): Promise<ClaimedRun[]> {
-  const { rows } = await db.query<ClaimedRun & Record<string, unknown>>(
-    `UPDATE skyflow.runs ${SET_LEASE}
-     WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
-                          WHERE status = 'pending' AND available_at <= now() AND NOT (workflow = ANY($4::text[]))
-                            AND ($5::uuid[] IS NULL OR id = ANY($5::uuid[]))
-                          ORDER BY available_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED))
-     ${RETURNING}`,
-    [o.owner, o.leaseMs, limit, o.limited.map((l) => l.workflow), o.only ?? null],
-  );
-  return rows;
+/** Parameters of every claim below: owner, lease ms, limit, limited workflows, only these run ids. */
+const CLAIM_TYPES = ["text", "int", "int", "text[]", "uuid[]"];
+
+/** In-flight runs with an expired lease (their engine died) or a finished retry wait. */
+const RESUMABLE = `UPDATE skyflow.runs ${SET_LEASE}
+  WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
+                       WHERE status IN ('running', 'waiting') AND available_at <= now()
+                         AND (lease_until IS NULL OR lease_until < now())
+                         AND ($5::uuid[] IS NULL OR id = ANY($5::uuid[]))
+                       ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED))
+  ${RETURNING}`;
+
+/** Pending runs of workflows without a concurrency limit, oldest first; `limit` is SQL. */
+const unlimited = (limit: string) => `UPDATE skyflow.runs ${SET_LEASE}
+  WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
+                       WHERE status = 'pending' AND available_at <= now() AND NOT (workflow = ANY($4::text[]))
+                         AND ($5::uuid[] IS NULL OR id = ANY($5::uuid[]))
+                       ORDER BY available_at, seq LIMIT ${limit} FOR UPDATE SKIP LOCKED))
+  ${RETURNING}`;
+
+/** Both in one statement (the common case: no limited workflows); resumable runs take capacity first. */
+const RESUMABLE_THEN_PENDING = `WITH res AS (${RESUMABLE}),
+  fresh AS (${unlimited("greatest($3 - (SELECT count(*) FROM res), 0)")})
+  SELECT * FROM res UNION ALL SELECT * FROM fresh`;
+
+async function claimAsync(
+  pool: pg.Pool,
+  o: ClaimOptions,
+  limit: number,
+  name: string,
+  statement: string,
+): Promise<ClaimedRun[]> {
+  const client = await pool.connect();
+  try {
+    const args = [
+      lit(o.owner),
+      int(o.leaseMs),
+      int(limit),
+      arrayLit(
+        o.limited.map((l) => l.workflow),
+        "text",
+      ),
+      arrayLit(o.only, "uuid"),
+    ];
+    const call = await preparedCall(client, name, CLAIM_TYPES, statement, args);
+    const r = (await client.query(
+      `SET LOCAL synchronous_commit TO off; ${call}`,
+    )) as unknown as pg.QueryResult[];
+    return r[r.length - 1]!.rows as ClaimedRun[];
+  } finally {
+    client.release();
+  }
 }
 
 /**
@@ -85,10 +122,13 @@ async function claimUnlimited(db: Queryable, o: ClaimOptions, limit: number): Pr
  * in flight. The advisory lock makes the count and the claim one step across engines.
  */
 async function claimLimited(pool: pg.Pool, o: ClaimOptions, limit: number): Promise<ClaimedRun[]> {
-  return withTransaction(pool, async (c) => {
-    await c.query("SELECT pg_advisory_xact_lock($1)", [CONCURRENCY_LOCK]);
-    const { rows } = await c.query<ClaimedRun>(
-      `UPDATE skyflow.runs ${SET_LEASE}
+  const begin = () =>
+    `BEGIN; SET LOCAL synchronous_commit TO off; SELECT pg_advisory_xact_lock(${CONCURRENCY_LOCK})`;
+  return withTransaction(
+    pool,
+    async (c) => {
+      const { rows } = await c.query<ClaimedRun>(
+        `UPDATE skyflow.runs ${SET_LEASE}
        WHERE id = ANY(ARRAY(
          SELECT id FROM (
            SELECT r.id, r.available_at, r.seq, l.lim,
@@ -102,26 +142,28 @@ async function claimLimited(pool: pg.Pool, o: ClaimOptions, limit: number): Prom
              AND ($6::uuid[] IS NULL OR r.id = ANY($6::uuid[]))
          ) c WHERE c.rn + c.busy <= c.lim ORDER BY c.available_at, c.seq LIMIT $3))
        ${RETURNING}`,
-      [
-        o.owner,
-        o.leaseMs,
-        limit,
-        o.limited.map((l) => l.workflow),
-        o.limited.map((l) => l.limit),
-        o.only ?? null,
-      ],
-    );
-    return rows;
-  });
+        [
+          o.owner,
+          o.leaseMs,
+          limit,
+          o.limited.map((l) => l.workflow),
+          o.limited.map((l) => l.limit),
+          o.only ?? null,
+        ],
+      );
+      return rows;
+    },
+    begin,
+  );
 }
 
 export async function claimRuns(pool: pg.Pool, o: ClaimOptions): Promise<ClaimedRun[]> {
-  const out: ClaimedRun[] = [];
-  if (o.limit <= 0) return out;
-  out.push(...(await claimResumable(pool, o, o.limit)));
-  if (o.limited.length > 0 && out.length < o.limit) {
-    out.push(...(await claimLimited(pool, o, o.limit - out.length)));
-  }
-  if (out.length < o.limit) out.push(...(await claimUnlimited(pool, o, o.limit - out.length)));
+  if (o.limit <= 0) return [];
+  if (o.limited.length === 0)
+    return claimAsync(pool, o, o.limit, "skyflow_claim_runs", RESUMABLE_THEN_PENDING);
+  const out = await claimAsync(pool, o, o.limit, "skyflow_claim_resumable", RESUMABLE);
+  if (out.length < o.limit) out.push(...(await claimLimited(pool, o, o.limit - out.length)));
+  if (out.length < o.limit)
+    out.push(...(await claimAsync(pool, o, o.limit - out.length, "skyflow_claim_pending", unlimited("$3"))));
   return out;
 }

@@ -5,9 +5,16 @@ import type { TriggerEvent } from "../definition/types.js";
 
 export interface Queryable {
   query<R extends Record<string, unknown> = Record<string, unknown>>(
-    text: string,
+    text: string | NamedQuery,
     values?: unknown[],
   ): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+/** A statement prepared once per connection: for hot statements of fixed text (no re-parse, no re-plan). */
+export interface NamedQuery {
+  name: string;
+  text: string;
+  values: unknown[];
 }
 
 export interface NewRun {
@@ -43,15 +50,16 @@ export async function enqueueRuns(
       concurrency_key: r.concurrencyKey ?? null,
     })),
   );
-  const { rows } = await db.query<{ id: string; workflow: string; event_id: string }>(
-    `INSERT INTO skyflow.runs (id, workflow, version, event_id, event, depth, concurrency_key)
+  const { rows } = await db.query<{ id: string; workflow: string; event_id: string }>({
+    name: "skyflow_enqueue_runs",
+    text: `INSERT INTO skyflow.runs (id, workflow, version, event_id, event, depth, concurrency_key)
      SELECT id, workflow, version, event_id, event, depth, concurrency_key
      FROM jsonb_to_recordset($1::jsonb) AS u(ord int, id uuid, workflow text, version text, event_id text,
                                              event jsonb, depth int, concurrency_key text)
      ORDER BY ord
      ON CONFLICT (workflow, event_id) DO NOTHING
      RETURNING id, workflow, event_id`,
-    [doc],
-  );
+    values: [doc],
+  });
   return rows.map((r) => ({ id: r.id, workflow: r.workflow, eventId: r.event_id }));
 }
