@@ -9,7 +9,6 @@ import { appSchemaName } from "../src/config.js";
 import { migrate } from "../src/db/migrate.js";
 import { createPool } from "../src/db/pool.js";
 import type { Clock } from "../src/engine/clock.js";
-import { compileTemplate } from "../src/engine/definition/expressions.js";
 import type { StepDefinition, WorkflowDefinition } from "../src/engine/definition/types.js";
 import { createEngine } from "../src/engine/engine.js";
 import { enqueueRuns } from "../src/engine/store/enqueue.js";
@@ -20,7 +19,7 @@ import { createSkygearHandler } from "../src/server/index.js";
 import { createContainer } from "../src/skygear/container.js";
 import { createPubsubClient } from "../src/skygear/pubsub.js";
 import type { StepClients } from "../src/steps/types.js";
-import { pct, scratchDatabase } from "./lib.js";
+import { pct, scratchDatabase, step } from "./lib.js";
 
 const RUNS = Number(process.argv[2] ?? 2000);
 const WAITING = Number(process.argv[3] ?? 10_000);
@@ -35,26 +34,6 @@ const clock: Clock = {
   clearTimeout: (id) => clearTimeout(id as NodeJS.Timeout),
 };
 
-const locate = (path: string) => ({ file: "bench.yaml", line: 1, column: 1, path });
-function step(
-  id: string,
-  kind: string,
-  input: unknown,
-  retry?: Partial<StepDefinition["retry"]>,
-): StepDefinition {
-  return {
-    id,
-    key: id,
-    name: kind,
-    kind,
-    input: compileTemplate(input, locate),
-    retry: { attempts: 3, backoff: "fixed", delayMs: 100, maxDelayMs: 100, jitter: false, ...retry },
-    timeoutMs: 30_000,
-    continueOnError: false,
-    line: 1,
-    column: 1,
-  };
-}
 function wf(name: string, steps: StepDefinition[]): WorkflowDefinition {
   return {
     name,

@@ -1,6 +1,8 @@
 // What every benchmark shares: percentiles and a scratch database on DATABASE_URL's server.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
+import { compileTemplate } from "../src/engine/definition/expressions.js";
+import type { StepDefinition } from "../src/engine/definition/types.js";
 
 /** The p-th percentile (0-100) of the samples; NaN when there are none. */
 export function pct(xs: number[], p: number): number {
@@ -9,6 +11,29 @@ export function pct(xs: number[], p: number): number {
 }
 
 export const median = (xs: number[]): number => pct(xs, 50);
+
+const locate = (path: string) => ({ file: "bench.yaml", line: 1, column: 1, path });
+
+/** A step as the definition loader builds it from YAML; `input` may hold `${{ }}` expressions. */
+export function step(
+  id: string,
+  kind: string,
+  input: unknown,
+  retry?: Partial<StepDefinition["retry"]>,
+): StepDefinition {
+  return {
+    id,
+    key: id,
+    name: kind,
+    kind,
+    input: compileTemplate(input, locate),
+    retry: { attempts: 3, backoff: "fixed", delayMs: 100, maxDelayMs: 100, jitter: false, ...retry },
+    timeoutMs: 30_000,
+    continueOnError: false,
+    line: 1,
+    column: 1,
+  };
+}
 
 /** A fresh database named `bench_<label>_…`, dropped by `drop()`. */
 export async function scratchDatabase(label: string): Promise<{ url: string; drop: () => Promise<void> }> {
