@@ -28,13 +28,11 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
 export async function withTransaction<T>(
   pool: pg.Pool,
   fn: (client: pg.PoolClient, begun: pg.QueryResult[]) => Promise<T>,
-  begin?: (client: pg.PoolClient) => string | Promise<string>,
+  begin?: (client: pg.PoolClient) => string,
 ): Promise<T> {
   const client = await pool.connect();
   try {
-    const r = (await client.query(begin ? await begin(client) : "BEGIN")) as
-      | pg.QueryResult
-      | pg.QueryResult[];
+    const r = (await client.query(begin ? begin(client) : "BEGIN")) as pg.QueryResult | pg.QueryResult[];
     const result = await fn(client, Array.isArray(r) ? r : [r]);
     await client.query("COMMIT");
     return result;
@@ -44,33 +42,6 @@ export async function withTransaction<T>(
   } finally {
     client.release();
   }
-}
-
-const preparedOn = new WeakMap<pg.ClientBase, Set<string>>();
-
-/**
- * `EXECUTE name(args)` text for `statement`, PREPAREd on this connection the first time: for a hot statement
- * sent as part of one simple query (after BEGIN or SET LOCAL, in the same round trip), where the extended
- * protocol's named statements cannot go. `args` are SQL literals (see pg.escapeLiteral); `types` are the
- * parameter types of `statement` ($1, $2, ...).
- */
-export async function preparedCall(
-  client: pg.ClientBase,
-  name: string,
-  types: string[],
-  statement: string,
-  args: string[],
-): Promise<string> {
-  let names = preparedOn.get(client);
-  if (!names) {
-    names = new Set();
-    preparedOn.set(client, names);
-  }
-  if (!names.has(name)) {
-    await client.query(`PREPARE ${name}(${types.join(", ")}) AS ${statement}`);
-    names.add(name);
-  }
-  return `EXECUTE ${name}(${args.join(", ")})`;
 }
 
 /** `"a"."b"`: quotes an identifier for SQL text (names of schemas, tables, columns). */

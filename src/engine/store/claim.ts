@@ -3,7 +3,7 @@
 // limit (serialized by an advisory lock, FIFO per key); other pending runs. Every batch uses the
 // `id = ANY(ARRAY(... FOR UPDATE SKIP LOCKED LIMIT n))` form, which runs its subquery exactly once.
 import pg from "pg";
-import { preparedCall, withTransaction } from "../../db/pool.js";
+import { withTransaction } from "../../db/pool.js";
 import type { Queryable } from "./enqueue.js";
 
 export interface ClaimedRun {
@@ -56,15 +56,15 @@ export async function claimOwn(
 // here) on its way to its first step. Safe: a claim only takes the lease, and nothing of the run happens
 // before its first save, which is durable and conditional on that lease, so flushing it flushes the claim
 // too. A crash that loses a claim leaves the run claimable, and the engine's save on the dead connection
-// fails. Each claim is one round trip: SET LOCAL and the EXECUTE of a statement prepared on the connection,
-// sent as one simple query (one implicit transaction).
+// fails. Each claim is one round trip: SET LOCAL and the statement, its values inlined as literals, sent as
+// one simple query (one implicit transaction). Not a prepared statement: a generic plan would not know the
+// LIMIT, and a claim planned for a short queue must not be reused on a long one.
 const lit = (v: string) => pg.escapeLiteral(v);
 const int = (n: number) => String(Math.max(0, Math.floor(n)));
 const arrayLit = (xs: string[] | undefined, type: string) =>
   xs ? `ARRAY[${xs.map(lit).join(",")}]::${type}[]` : `NULL::${type}[]`;
 
-/** Parameters of every claim below: owner, lease ms, limit, limited workflows, only these run ids. */
-const CLAIM_TYPES = ["text", "int", "int", "text[]", "uuid[]"];
+// Parameters of every claim below: $1 owner, $2 lease ms, $3 limit, $4 limited workflows, $5 only these runs.
 
 /** In-flight runs with an expired lease (their engine died) or a finished retry wait. */
 const RESUMABLE = `UPDATE skyflow.runs ${SET_LEASE}
@@ -88,33 +88,30 @@ const RESUMABLE_THEN_PENDING = `WITH res AS (${RESUMABLE}),
   fresh AS (${unlimited("greatest($3 - (SELECT count(*) FROM res), 0)")})
   SELECT * FROM res UNION ALL SELECT * FROM fresh`;
 
+/** `statement` with its $n replaced by the literal args (the statements here hold `$` only there). */
+const inline = (statement: string, args: string[]) =>
+  statement.replace(/\$(\d+)/g, (_, n) => args[Number(n) - 1]!);
+
 async function claimAsync(
   pool: pg.Pool,
   o: ClaimOptions,
   limit: number,
-  name: string,
   statement: string,
 ): Promise<ClaimedRun[]> {
-  const client = await pool.connect();
-  try {
-    const args = [
-      lit(o.owner),
-      int(o.leaseMs),
-      int(limit),
-      arrayLit(
-        o.limited.map((l) => l.workflow),
-        "text",
-      ),
-      arrayLit(o.only, "uuid"),
-    ];
-    const call = await preparedCall(client, name, CLAIM_TYPES, statement, args);
-    const r = (await client.query(
-      `SET LOCAL synchronous_commit TO off; ${call}`,
-    )) as unknown as pg.QueryResult[];
-    return r[r.length - 1]!.rows as ClaimedRun[];
-  } finally {
-    client.release();
-  }
+  const args = [
+    lit(o.owner),
+    int(o.leaseMs),
+    int(limit),
+    arrayLit(
+      o.limited.map((l) => l.workflow),
+      "text",
+    ),
+    arrayLit(o.only, "uuid"),
+  ];
+  const r = (await pool.query(
+    `SET LOCAL synchronous_commit TO off; ${inline(statement, args)}`,
+  )) as unknown as pg.QueryResult[];
+  return r[r.length - 1]!.rows as ClaimedRun[];
 }
 
 /**
@@ -159,11 +156,9 @@ async function claimLimited(pool: pg.Pool, o: ClaimOptions, limit: number): Prom
 
 export async function claimRuns(pool: pg.Pool, o: ClaimOptions): Promise<ClaimedRun[]> {
   if (o.limit <= 0) return [];
-  if (o.limited.length === 0)
-    return claimAsync(pool, o, o.limit, "skyflow_claim_runs", RESUMABLE_THEN_PENDING);
-  const out = await claimAsync(pool, o, o.limit, "skyflow_claim_resumable", RESUMABLE);
+  if (o.limited.length === 0) return claimAsync(pool, o, o.limit, RESUMABLE_THEN_PENDING);
+  const out = await claimAsync(pool, o, o.limit, RESUMABLE);
   if (out.length < o.limit) out.push(...(await claimLimited(pool, o, o.limit - out.length)));
-  if (out.length < o.limit)
-    out.push(...(await claimAsync(pool, o, o.limit - out.length, "skyflow_claim_pending", unlimited("$3"))));
+  if (out.length < o.limit) out.push(...(await claimAsync(pool, o, o.limit - out.length, unlimited("$3"))));
   return out;
 }

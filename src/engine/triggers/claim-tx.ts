@@ -12,12 +12,12 @@ import { withTransaction } from "../../db/pool.js";
  */
 export function claimTransaction<T, R = Record<string, unknown>>(
   pool: pg.Pool,
-  first: (client: pg.PoolClient) => string | Promise<string>,
+  first: (client: pg.PoolClient) => string,
   fn: (tx: pg.PoolClient, rows: R[]) => Promise<T>,
 ): Promise<T> {
   return withTransaction(
     pool,
     (tx, begun) => fn(tx, (begun.at(-1)?.rows ?? []) as R[]),
-    async (client) => `BEGIN; SET LOCAL synchronous_commit TO off; ${await first(client)}`,
+    (client) => `BEGIN; SET LOCAL synchronous_commit TO off; ${first(client)}`,
   );
 }

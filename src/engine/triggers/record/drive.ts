@@ -72,7 +72,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   /** Claims one batch and starts its runs in one transaction; returns how many changes it claimed. */
   const drainBatch = async (): Promise<number> => {
     const workflows = o.catalog.list();
-    const claim = (c: pg.PoolClient) => q.claimOutboxCall(c, o.appSchema, batch);
+    const claim = (c: pg.PoolClient) => q.claimOutboxSQL((v) => c.escapeLiteral(v), o.appSchema, batch);
     const r = await claimTransaction<{ claimed: number; created: number }, q.ClaimedRow>(
       o.pool,
       claim,

@@ -1,6 +1,5 @@
 // Record trigger: every SQL statement it runs, one function each, over a minimal "query with values" seam.
-import type pg from "pg";
-import { ident, preparedCall } from "../../../db/pool.js";
+import { ident } from "../../../db/pool.js";
 import type { Queryable } from "../../store/enqueue.js";
 import type { OutboxRow } from "./parse.js";
 
@@ -9,33 +8,28 @@ const TRIGGER = "skyflow_record_change";
 
 export type ClaimedRow = OutboxRow & { parent_depth: number | null };
 
-const CLAIM_OUTBOX = `WITH claimed AS (
-     DELETE FROM skyflow.record_outbox WHERE id = ANY(ARRAY(
-       SELECT id FROM skyflow.record_outbox WHERE schema_name = $1
-       ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $2))
-     RETURNING *)
-   SELECT c.*, (SELECT max(w.depth) FROM skyflow.run_writes w
-                WHERE w.record_type = c.record_type AND w.record_key = c.record_key
-                  AND CASE WHEN c.op = 'delete' THEN w.op = 'delete'
-                      ELSE w.op <> 'delete'
-                       AND (w.updated_at IS NULL
-                            OR w.updated_at = (c.new_row->>'_updated_at')::timestamp AT TIME ZONE 'UTC') END
-               ) AS parent_depth
-   FROM claimed c ORDER BY c.id`;
-
 /**
  * SQL claiming up to `limit` changes, each with the depth of the run that wrote it (the loop guard: same
  * record and `_updated_at`, or a delete of that key, or a run's intent row written when its save/delete try
  * began, which has no `_updated_at` and covers the window before the try's end is saved; NULL for an
- * outside change). The ARRAY(subquery) form runs the locking subquery once (an InitPlan); IN (subquery) can
- * be re-run per row and claim the whole backlog. An EXECUTE of a statement prepared on `client`, so that it
- * shares a round trip with BEGIN and is not planned again each time.
+ * outside change). The ARRAY(subquery) form
+ * runs the locking subquery once (an InitPlan); IN (subquery) can be re-run per row and claim the whole
+ * backlog. Literals rather than parameters, so it can share a round trip with BEGIN.
  */
-export function claimOutboxCall(client: pg.ClientBase, schema: string, limit: number): Promise<string> {
-  return preparedCall(client, "skyflow_claim_outbox", ["text", "int"], CLAIM_OUTBOX, [
-    client.escapeLiteral(schema),
-    String(Math.max(1, Math.floor(limit))),
-  ]);
+export function claimOutboxSQL(escapeLiteral: (s: string) => string, schema: string, limit: number): string {
+  return `WITH claimed AS (
+       DELETE FROM skyflow.record_outbox WHERE id = ANY(ARRAY(
+         SELECT id FROM skyflow.record_outbox WHERE schema_name = ${escapeLiteral(schema)}
+         ORDER BY id FOR UPDATE SKIP LOCKED LIMIT ${Math.floor(limit)}))
+       RETURNING *)
+     SELECT c.*, (SELECT max(w.depth) FROM skyflow.run_writes w
+                  WHERE w.record_type = c.record_type AND w.record_key = c.record_key
+                    AND CASE WHEN c.op = 'delete' THEN w.op = 'delete'
+                        ELSE w.op <> 'delete'
+                         AND (w.updated_at IS NULL
+                              OR w.updated_at = (c.new_row->>'_updated_at')::timestamp AT TIME ZONE 'UTC') END
+                 ) AS parent_depth
+     FROM claimed c ORDER BY c.id`;
 }
 
 export async function cleanRunWrites(db: Queryable, olderThanMs: number): Promise<number> {
