@@ -95,9 +95,9 @@ async function recordLatency(
 }
 
 /**
- * Record commit to the run's first step starting, with an engine in this process: the trigger wakes it, it
- * claims the run and begins the step (a durable save), and the step notes the time it starts. Serial, 3 ms
- * apart, like recordLatency.
+ * Record commit to the run's first step starting, with an engine in this process, wired as the daemon wires
+ * it: the trigger creates the run leased to the engine and hands it over, the engine begins the step (a
+ * durable save), and the step notes the time it starts. Serial, 3 ms apart, like recordLatency.
  */
 async function firstStepLatency(
   app: pg.Pool,
@@ -125,7 +125,13 @@ async function firstStepLatency(
   };
   const engine = createEngine({ pool: enginePool, catalog, clients, log: opts.log, stepKinds: { mark } });
   await engine.start();
-  const t = await startTriggers({ ...opts, pool: enginePool, catalog, wake: () => engine.wake() });
+  const t = await startTriggers({
+    ...opts,
+    pool: enginePool,
+    catalog,
+    wake: () => engine.wake(),
+    handoff: engine.handoff(),
+  });
   await sleep(500);
   const fromSend: number[] = [];
   const fromCommit: number[] = [];

@@ -4,6 +4,7 @@ import type pg from "pg";
 import type { FileResult } from "./engine/catalog.js";
 import { type LoadOptions, loadWorkflowFile } from "./engine/definition/load.js";
 import type { Catalog } from "./engine/definition/types.js";
+import type { RunHandoff } from "./engine/store/claim.js";
 import { startTriggers } from "./engine/triggers/index.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics.js";
@@ -19,6 +20,7 @@ export interface TriggerSetOptions {
   catalog: Catalog;
   appSchema: string;
   wake: () => void;
+  handoff?: RunHandoff;
   log: Logger;
   pubsub: PubsubClient;
   loopDepth: number;
@@ -32,6 +34,7 @@ export async function startTriggerSet(o: TriggerSetOptions): Promise<{ stop(): P
     catalog: o.catalog,
     appSchema: o.appSchema,
     wake: o.wake,
+    ...(o.handoff ? { handoff: o.handoff } : {}),
     log: o.log,
     pubsub: o.pubsub,
     loopDepth: o.loopDepth,

@@ -111,6 +111,7 @@ async function open(opts: DaemonOptions, closers: Closer[], closeAll: () => Prom
     catalog: catalog.triggerView(),
     appSchema,
     wake: () => engine.wake(),
+    handoff: engine.handoff(),
     log,
     pubsub: sky.pubsub,
     loopDepth: config.loopDepth,

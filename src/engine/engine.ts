@@ -19,7 +19,7 @@ import type { MachineDeps } from "./machine.js";
 import { type LiveRun, type RunEvent, type StepEvent, startRun } from "./runner.js";
 import { isTerminal } from "./state.js";
 import { SaveBatcher } from "./store/batch.js";
-import { type ClaimedRun, claimOwn, claimRuns } from "./store/claim.js";
+import { type ClaimedRun, claimOwn, claimRuns, type RunHandoff } from "./store/claim.js";
 import { enqueueRuns } from "./store/enqueue.js";
 import { getRun, type RunRecord, type StepTryRecord } from "./store/inspect.js";
 import { fillConcurrencyKeys } from "./store/keys.js";
@@ -64,6 +64,8 @@ export interface Engine {
   trigger(workflow: string, event?: Partial<TriggerEvent>): Promise<{ runId: string }>;
   waitForRun(runId: string, timeoutMs?: number): Promise<RunDetails>;
   wake(): void;
+  /** For triggers in this process: runs they create leased to this engine, handed over without a claim. */
+  handoff(): RunHandoff;
   stop(opts?: { graceMs?: number }): Promise<void>;
   inFlight(): number;
   /** Cancels a run executing in this engine; false when it is not here. */
@@ -81,6 +83,8 @@ class EngineImpl extends EventEmitter implements Engine {
   private readonly maxRuns: number;
   private readonly leaseMs: number;
   private readonly pollMs: number;
+  /** Room promised to triggers for runs they are creating leased to this engine (see handoff). */
+  private reserved = 0;
   private readonly clock: Clock;
   private readonly live = new Map<string, LiveRun>();
   private readonly defs;
@@ -143,6 +147,32 @@ class EngineImpl extends EventEmitter implements Engine {
 
   wake(): void {
     void this.pump();
+  }
+
+  handoff(): RunHandoff {
+    return {
+      owner: this.owner,
+      leaseMs: this.leaseMs,
+      reserve: (n) => {
+        if (!this.running || this.o.claimOnly) return 0;
+        const k = Math.max(0, Math.min(n, this.maxRuns - this.live.size - this.reserved));
+        this.reserved += k;
+        return k;
+      },
+      adopt: (runs, reserved) => {
+        this.reserved -= reserved;
+        if (this.running) {
+          for (const r of runs) this.launch(r);
+        } else if (runs.length > 0) {
+          // Stopped meanwhile: give them back to the queue, for any engine.
+          releaseRuns(
+            this.o.pool,
+            this.owner,
+            runs.map((r) => r.id),
+          ).catch((err) => this.o.log.error({ err: String(err) }, "could not release handed-over runs"));
+        }
+      },
+    };
   }
 
   inFlight(): number {
@@ -249,7 +279,7 @@ class EngineImpl extends EventEmitter implements Engine {
       do {
         this.again = false;
         if (!this.running) break;
-        const want = Math.min(this.maxRuns - this.live.size, CLAIM_BATCH);
+        const want = Math.min(this.maxRuns - this.live.size - this.reserved, CLAIM_BATCH);
         if (want <= 0) break;
         const defs = this.o.catalog.list();
         const limited = claimLimits(defs);

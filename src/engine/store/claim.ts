@@ -19,6 +19,20 @@ export interface ClaimedRun {
   started_at: Date;
 }
 
+/**
+ * An engine in this process that takes new runs straight from a trigger's transaction: they are created
+ * leased to it and handed over once that transaction commits, with no claim (a round trip and a wake-up
+ * less between a change and its run's first step). Only for workflows without a concurrency limit.
+ */
+export interface RunHandoff {
+  owner: string;
+  leaseMs: number;
+  /** Reserves room for up to `n` runs (within the engine's free capacity); returns how many. */
+  reserve(n: number): number;
+  /** After the commit: the runs created leased to this engine. Releases the whole reservation. */
+  adopt(runs: ClaimedRun[], reserved: number): void;
+}
+
 export interface ClaimOptions {
   owner: string;
   leaseMs: number;

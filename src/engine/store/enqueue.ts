@@ -25,16 +25,29 @@ export interface NewRun {
   /** How many runs' writes led to this one (the loop guard); 0 for outside events. */
   depth?: number;
   concurrencyKey?: string | null;
+  /** Created already leased to `lease.owner` (handed to that engine without a claim); needs `lease`. */
+  leased?: boolean;
+}
+
+/** The engine that leased runs are created for, and for how long. */
+export interface NewRunLease {
+  owner: string;
+  leaseMs: number;
+}
+
+export interface CreatedRun {
+  id: string;
+  workflow: string;
+  eventId: string;
+  /** Set for a run created leased: it is running, owned by the lease's engine, from this time. */
+  startedAt?: Date;
 }
 
 /**
  * Returns the runs actually created (an event id already seen for that workflow creates nothing). Runs are
  * numbered (`seq`) in the order given, which claims follow.
  */
-export async function enqueueRuns(
-  db: Queryable,
-  runs: NewRun[],
-): Promise<{ id: string; workflow: string; eventId: string }[]> {
+export async function enqueueRuns(db: Queryable, runs: NewRun[], lease?: NewRunLease): Promise<CreatedRun[]> {
   if (runs.length === 0) return [];
   // One JSON document rather than one array per column: as jsonb[] elements, the events (whole records, for
   // record triggers) were escaped a second time, quote by quote.
@@ -48,18 +61,34 @@ export async function enqueueRuns(
       event: r.event,
       depth: r.depth ?? 0,
       concurrency_key: r.concurrencyKey ?? null,
+      leased: lease !== undefined && r.leased === true,
     })),
   );
-  const { rows } = await db.query<{ id: string; workflow: string; event_id: string }>({
+  const { rows } = await db.query<{
+    id: string;
+    workflow: string;
+    event_id: string;
+    started_at: Date | null;
+  }>({
     name: "skyflow_enqueue_runs",
-    text: `INSERT INTO skyflow.runs (id, workflow, version, event_id, event, depth, concurrency_key)
-     SELECT id, workflow, version, event_id, event, depth, concurrency_key
+    text: `INSERT INTO skyflow.runs (id, workflow, version, event_id, event, depth, concurrency_key,
+                                status, lease_owner, lease_until, started_at)
+     SELECT id, workflow, version, event_id, event, depth, concurrency_key,
+            CASE WHEN leased THEN 'running' ELSE 'pending' END,
+            CASE WHEN leased THEN $2::text END,
+            CASE WHEN leased THEN now() + $3::int * interval '1 millisecond' END,
+            CASE WHEN leased THEN now() END
      FROM jsonb_to_recordset($1::jsonb) AS u(ord int, id uuid, workflow text, version text, event_id text,
-                                             event jsonb, depth int, concurrency_key text)
+                                             event jsonb, depth int, concurrency_key text, leased bool)
      ORDER BY ord
      ON CONFLICT (workflow, event_id) DO NOTHING
-     RETURNING id, workflow, event_id`,
-    values: [doc],
+     RETURNING id, workflow, event_id, started_at`,
+    values: [doc, lease?.owner ?? null, lease?.leaseMs ?? null],
   });
-  return rows.map((r) => ({ id: r.id, workflow: r.workflow, eventId: r.event_id }));
+  return rows.map((r) => ({
+    id: r.id,
+    workflow: r.workflow,
+    eventId: r.event_id,
+    ...(r.started_at ? { startedAt: r.started_at } : {}),
+  }));
 }

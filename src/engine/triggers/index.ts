@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import type pg from "pg";
 import type { Logger } from "../../log.js";
 import type { Catalog } from "../definition/types.js";
+import type { RunHandoff } from "../store/claim.js";
 import { startCronDriver } from "./cron/drive.js";
 import { type PubsubClientLike, startPubsubDriver } from "./pubsub/drive.js";
 import { channelsInUse } from "./pubsub/parse.js";
@@ -16,6 +17,8 @@ export interface TriggerOptions {
   appSchema: string;
   /** The engine's in-process wake-up, called after runs were enqueued. */
   wake: () => void;
+  /** An engine in this process that record changes hand their runs to without a claim (see RunHandoff). */
+  handoff?: RunHandoff;
   log: Logger;
   pubsub?: PubsubClientLike;
   clock?: () => Date;
@@ -53,6 +56,7 @@ export async function startTriggers(opts: TriggerOptions): Promise<Triggers> {
     appSchema: opts.appSchema,
     env,
     loopDepth: opts.loopDepth ?? 5,
+    ...(opts.handoff ? { handoff: opts.handoff } : {}),
     runWritesTtlMs: RUN_WRITES_TTL_MS,
     ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
     ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),

@@ -1,12 +1,14 @@
 // Shared by every trigger kind: store the workflow versions the new runs need, then enqueue the runs, on the
 // caller's transaction client so the trigger's claim (outbox rows, cron fire) commits with its runs.
 import type { TriggerEvent, WorkflowDefinition } from "../definition/types.js";
-import { enqueueRuns, type Queryable } from "../store/enqueue.js";
+import { type CreatedRun, enqueueRuns, type NewRunLease, type Queryable } from "../store/enqueue.js";
 
 export interface RunRequest {
   workflow: WorkflowDefinition;
   event: TriggerEvent;
   depth?: number;
+  /** Created leased to `lease.owner` (see enqueueRuns). */
+  leased?: boolean;
 }
 
 /**
@@ -17,7 +19,8 @@ export async function startRuns(
   db: Queryable,
   requests: RunRequest[],
   stored?: Set<string>,
-): Promise<{ id: string; workflow: string; eventId: string }[]> {
+  lease?: NewRunLease,
+): Promise<CreatedRun[]> {
   if (requests.length === 0) return [];
   const versions = new Map<string, WorkflowDefinition>();
   for (const r of requests) {
@@ -34,7 +37,9 @@ export async function startRuns(
       version: r.workflow.version,
       event: r.event,
       depth: r.depth ?? 0,
+      leased: r.leased,
     })),
+    lease,
   );
 }
 

@@ -1,0 +1,118 @@
+// Record trigger + engine in one process: new runs are created leased to the engine and handed over
+// without a claim or a wake-up; workflows with a concurrency limit still go through the queue.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createEngine, type Engine } from "../../../src/engine/engine.js";
+import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
+import { silentLogger } from "../../../src/log.js";
+import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+import { poolOnlyClients, step } from "../fixtures/defs.js";
+import { catalog, createRecordTable, insertRecord, waitFor, workflow } from "./helpers.js";
+
+const APP = "app_handoff";
+let db: TestDatabase;
+let engine: Engine | undefined;
+let triggers: Triggers | undefined;
+
+beforeAll(async () => {
+  db = await createTestDatabase("triggers_handoff");
+  await createRecordTable(db.pool, APP, "task", "ADD COLUMN title text");
+});
+afterEach(async () => {
+  await triggers?.stop();
+  await engine?.stop({ graceMs: 0 });
+  triggers = engine = undefined;
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+const onTask = (name: string) => ({
+  ...workflow(name, [{ kind: "record", type: "task", database: "_public", events: ["create"] }]),
+  steps: [step("sql", { statement: "SELECT 1" })],
+});
+
+/** An engine that never polls in time and triggers that never wake it: only the handoff can start runs. */
+async function start(list: ReturnType<typeof onTask>[], maxRuns = 200) {
+  const cat = catalog(list);
+  const clients = poolOnlyClients(db.pool);
+  engine = createEngine({
+    pool: db.pool,
+    catalog: cat,
+    clients,
+    log: silentLogger(),
+    pollMs: 600_000,
+    maxRuns,
+  });
+  await engine.start();
+  triggers = await startTriggers({
+    pool: db.pool,
+    catalog: cat,
+    appSchema: APP,
+    wake: () => {},
+    handoff: engine.handoff(),
+    log: silentLogger(),
+  });
+}
+
+const statusOf = async (wf: string) =>
+  (
+    await db.pool.query<{ status: string; lease_owner: string | null }>(
+      "SELECT status, lease_owner FROM skyflow.runs WHERE workflow = $1 ORDER BY seq",
+      [wf],
+    )
+  ).rows.map((r) => r.status);
+
+describe("handing runs to an engine in the same process", () => {
+  it("runs a change's workflow with no claim and no wake-up", async () => {
+    await start([onTask("handed")]);
+    for (let i = 0; i < 5; i++) await insertRecord(db.pool, APP, "task", `h${i}`);
+    const s = await waitFor(
+      () => statusOf("handed"),
+      (v) => v.length === 5 && v.every((x) => x === "succeeded"),
+    );
+    expect(s).toEqual(Array(5).fill("succeeded"));
+  });
+
+  it("hands over no more runs than the engine has room for", async () => {
+    const slow = { ...onTask("slow"), steps: [step("sql", { statement: "SELECT pg_sleep(0.5)" })] };
+    await start([slow], 2);
+    const c = await db.pool.connect();
+    try {
+      // One transaction, so that one claim of the outbox brings all four changes.
+      await c.query("BEGIN");
+      for (let i = 0; i < 4; i++) await insertRecord(c, APP, "task", `s${i}`);
+      await c.query("COMMIT");
+    } finally {
+      c.release();
+    }
+    const first = await waitFor(
+      () => statusOf("slow"),
+      (v) => v.length === 4 && v.includes("running"),
+    );
+    expect([...first].sort()).toEqual(["pending", "pending", "running", "running"]);
+    // The other two wait in the queue until a run ends and the engine claims again.
+    const all = await waitFor(
+      () => statusOf("slow"),
+      (v) => v.every((x) => x === "succeeded"),
+    );
+    expect(all).toEqual(Array(4).fill("succeeded"));
+  });
+
+  it("leaves runs of a workflow with a concurrency limit to the queue", async () => {
+    await start([{ ...onTask("limited"), concurrency: { limit: 1 } }]);
+    await insertRecord(db.pool, APP, "task", "q1");
+    await waitFor(
+      () => statusOf("limited"),
+      (v) => v.length === 1,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await statusOf("limited")).toEqual(["pending"]);
+    engine!.wake();
+    expect(
+      await waitFor(
+        () => statusOf("limited"),
+        (v) => v[0] === "succeeded",
+      ),
+    ).toEqual(["succeeded"]);
+  });
+});
