@@ -71,33 +71,39 @@ async function rawNotify(url: string, n: number): Promise<number[]> {
 }
 
 /**
- * Record path to the trigger's wake(), called after the run's enqueue commits: from the INSERT's send
- * (autocommit, so it includes the app's durable commit, like the raw NOTIFY figure) and from its answer.
+ * Inserts n records one at a time, 3 ms apart, and times each from the INSERT's send (autocommit, so it
+ * includes the app's durable commit, like the raw NOTIFY figure) and from its answer to the moment `arrived`
+ * resolves (it is called just before each insert).
  */
-async function recordLatency(
+async function serialLatency(
   app: pg.PoolClient,
-  waiters: (() => void)[],
   n: number,
+  prefix: string,
+  arrived: () => Promise<number>,
 ): Promise<{ fromSend: number[]; fromCommit: number[] }> {
   const fromSend: number[] = [];
   const fromCommit: number[] = [];
   for (let i = 0; i < n; i++) {
-    const woken = new Promise<number>((res) => waiters.push(() => res(now())));
+    const at = arrived();
     const t0 = now();
-    await app.query(insertSQL("task"), [`lat-${seq++}`]);
+    await app.query(insertSQL("task"), [`${prefix}-${seq++}`]);
     const t1 = now();
-    const tw = await woken;
-    fromSend.push(tw - t0);
-    fromCommit.push(tw - t1);
+    const ta = await at;
+    fromSend.push(ta - t0);
+    fromCommit.push(ta - t1);
     await sleep(3);
   }
   return { fromSend, fromCommit };
 }
 
+/** Record path to the trigger's wake(), called after the run's enqueue commits. */
+const recordLatency = (app: pg.PoolClient, waiters: (() => void)[], n: number) =>
+  serialLatency(app, n, "lat", () => new Promise<number>((res) => waiters.push(() => res(now()))));
+
 /**
  * Record commit to the run's first step starting, with an engine in this process, wired as the daemon wires
  * it: the trigger creates the run leased to the engine and hands it over, the engine begins the step (a
- * durable save), and the step notes the time it starts. Serial, 3 ms apart, like recordLatency.
+ * durable save), and the step notes the time it starts.
  */
 async function firstStepLatency(
   app: pg.Pool,
@@ -133,29 +139,23 @@ async function firstStepLatency(
     handoff: engine.handoff(),
   });
   await sleep(500);
-  const fromSend: number[] = [];
-  const fromCommit: number[] = [];
   const writer = await app.connect();
   try {
-    for (let i = 0; i < n; i++) {
-      const begun = new Promise<number>((res) => {
-        started = res;
-      });
-      const t0 = now();
-      await writer.query(insertSQL("task"), [`first-${seq++}`]);
-      const t1 = now();
-      const ts = await begun;
-      fromSend.push(ts - t0);
-      fromCommit.push(ts - t1);
-      await sleep(3);
-    }
+    return await serialLatency(
+      writer,
+      n,
+      "first",
+      () =>
+        new Promise<number>((res) => {
+          started = res;
+        }),
+    );
   } finally {
     writer.release();
     await t.stop();
     await engine.stop();
     await skygear.close();
   }
-  return { fromSend, fromCommit };
 }
 
 /** Calls of `op` per second with 32 concurrent callers, for `ms`. */
