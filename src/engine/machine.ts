@@ -10,6 +10,7 @@ import { retryDelayMs, shouldRetry } from "./retry.js";
 import {
   completeStep,
   currentStep,
+  endIfDone,
   exprSteps,
   markRunning,
   markWaiting,
@@ -129,7 +130,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
     let state = from;
     for (;;) {
       const step = currentStep(def, state);
-      if (!step) return { state };
+      if (!step) return { state: endIfDone(def, state) };
       let stepInput: unknown;
       try {
         const ectx = exprContext(def, { ...c, state }, deps.now(), deps.env);

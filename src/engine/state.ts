@@ -95,6 +95,11 @@ function failRun(def: WorkflowDefinition, s: RunState, step: StepDefinition, err
   return { ...failed, phase: "on_failure", index: 0 };
 }
 
+/** A running state past its phase's last step ends (a workflow built with no steps at all ends at once). */
+export function endIfDone(def: WorkflowDefinition, s: RunState): RunState {
+  return s.status === "running" ? advance(def, s) : s;
+}
+
 function advance(def: WorkflowDefinition, s: RunState): RunState {
   if (s.index < phaseSteps(def, s.phase).length) return s;
   return { ...s, status: s.phase === "main" ? "succeeded" : "failed" };

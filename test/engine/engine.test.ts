@@ -180,6 +180,14 @@ describe("engine", () => {
     expect(run.error).toMatchObject({ name: "Hard", step: "hard" });
   });
 
+  it("ends a run of a workflow built with no steps (the API allows it; the loader does not) at once", async () => {
+    const e = engineWith([workflow("empty", [])], probe());
+    await e.start();
+    const run = await e.waitForRun((await e.trigger("empty")).runId, 5_000);
+    expect(run.status).toBe("succeeded");
+    expect(run.tries).toEqual([]);
+  });
+
   it("keeps runs of a workflow with concurrency 1 one at a time, in the order they were queued", async () => {
     const p = probe();
     const wf = workflow("serial", [step("probe", { key: "${{ event.n }}", gate: "${{ event.n }}" })], {
