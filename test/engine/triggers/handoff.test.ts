@@ -115,4 +115,50 @@ describe("handing runs to an engine in the same process", () => {
       ),
     ).toEqual(["succeeded"]);
   });
+
+  it("gives runs handed to an engine that stopped meanwhile back to the queue", async () => {
+    await start([onTask("late")]);
+    const h = engine!.handoff();
+    expect(h.reserve(1)).toBe(1);
+    // The trigger's transaction commits a leased run while the engine shuts down.
+    const { rows } = await db.pool.query<{ id: string; started_at: Date }>(
+      `INSERT INTO skyflow.runs (id, workflow, version, event_id, event, status, lease_owner, lease_until, started_at)
+       VALUES (gen_random_uuid(), 'late', 'v', 'e1', '{"id":"e1"}', 'running', $1, now() + interval '30 seconds', now())
+       RETURNING id, started_at`,
+      [h.owner],
+    );
+    await triggers?.stop();
+    await engine!.stop({ graceMs: 0 });
+    const run = rows[0]!;
+    h.adopt(
+      [
+        {
+          id: run.id,
+          workflow: "late",
+          version: "v",
+          event: { id: "e1" },
+          depth: 0,
+          status: "running",
+          snapshot: null,
+          attempt: 1,
+          concurrency_key: null,
+          started_at: run.started_at,
+        },
+      ],
+      1,
+    );
+    const released = await waitFor(
+      async () =>
+        (
+          await db.pool.query<{ status: string; lease_owner: string | null }>(
+            "SELECT status, lease_owner FROM skyflow.runs WHERE id = $1",
+            [run.id],
+          )
+        ).rows[0],
+      (r) => r?.lease_owner === null,
+    );
+    expect(released).toEqual({ status: "waiting", lease_owner: null });
+    // A stopped engine reserves nothing.
+    expect(h.reserve(1)).toBe(0);
+  });
 });
