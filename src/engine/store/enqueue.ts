@@ -2,6 +2,7 @@
 // transaction that claims their outbox rows, so a claimed change and its run commit together.
 import { randomUUID } from "node:crypto";
 import type { TriggerEvent } from "../definition/types.js";
+import type { ClaimedRun } from "./claim.js";
 
 export interface Queryable {
   query<R extends Record<string, unknown> = Record<string, unknown>>(
@@ -39,8 +40,8 @@ export interface CreatedRun {
   id: string;
   workflow: string;
   eventId: string;
-  /** Set for a run created leased: it is running, owned by the lease's engine, from this time. */
-  startedAt?: Date;
+  /** For a run created leased: the run as a claim would have returned it, for the lease's engine. */
+  leased?: ClaimedRun;
 }
 
 /**
@@ -85,10 +86,24 @@ export async function enqueueRuns(db: Queryable, runs: NewRun[], lease?: NewRunL
      RETURNING id, workflow, event_id, started_at`,
     values: [doc, lease?.owner ?? null, lease?.leaseMs ?? null],
   });
-  return rows.map((r) => ({
-    id: r.id,
-    workflow: r.workflow,
-    eventId: r.event_id,
-    ...(r.started_at ? { startedAt: r.started_at } : {}),
-  }));
+  const given = new Map(runs.map((r) => [`${r.workflow}\u0000${r.event.id}`, r]));
+  return rows.map((row) => {
+    const created: CreatedRun = { id: row.id, workflow: row.workflow, eventId: row.event_id };
+    const r = given.get(`${row.workflow}\u0000${row.event_id}`);
+    if (row.started_at && r) {
+      created.leased = {
+        id: row.id,
+        workflow: row.workflow,
+        version: r.version,
+        event: r.event as unknown as Record<string, unknown>,
+        depth: r.depth ?? 0,
+        status: "running",
+        snapshot: null,
+        attempt: 1,
+        concurrency_key: r.concurrencyKey ?? null,
+        started_at: row.started_at,
+      };
+    }
+    return created;
+  });
 }

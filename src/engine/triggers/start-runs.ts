@@ -1,6 +1,8 @@
 // Shared by every trigger kind: store the workflow versions the new runs need, then enqueue the runs, on the
 // caller's transaction client so the trigger's claim (outbox rows, cron fire) commits with its runs.
+import { claimLimits } from "../concurrency.js";
 import type { TriggerEvent, WorkflowDefinition } from "../definition/types.js";
+import type { RunHandoff } from "../store/claim.js";
 import { type CreatedRun, enqueueRuns, type NewRunLease, type Queryable } from "../store/enqueue.js";
 
 export interface RunRequest {
@@ -9,6 +11,20 @@ export interface RunRequest {
   depth?: number;
   /** Created leased to `lease.owner` (see enqueueRuns). */
   leased?: boolean;
+}
+
+/**
+ * Marks as many requests as `handoff`'s engine has room for to be created leased to it (workflows without a
+ * concurrency limit only) and returns how many it reserved: the caller hands the runs over, or releases the
+ * reservation, with `handoff.adopt` once its transaction ends.
+ */
+export function leaseRequests(requests: RunRequest[], handoff: RunHandoff | undefined): number {
+  if (!handoff) return 0;
+  const limited = new Set(claimLimits([...new Set(requests.map((r) => r.workflow))]).map((l) => l.workflow));
+  const eligible = requests.filter((r) => !limited.has(r.workflow.name));
+  const k = eligible.length > 0 ? handoff.reserve(eligible.length) : 0;
+  for (const r of eligible.slice(0, k)) r.leased = true;
+  return k;
 }
 
 /**

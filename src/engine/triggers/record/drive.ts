@@ -4,13 +4,12 @@ import type pg from "pg";
 import type { Logger } from "../../../log.js";
 import { loadTableColumns } from "../../../server/records/table.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
-import { claimLimits } from "../../concurrency.js";
 import type { Catalog, WorkflowDefinition } from "../../definition/types.js";
 import type { ClaimedRun, RunHandoff } from "../../store/claim.js";
 import { claimTransaction } from "../claim-tx.js";
 import { type Listener, startListener } from "../listen.js";
 import type { RunRequest } from "../start-runs.js";
-import { startRuns } from "../start-runs.js";
+import { leaseRequests, startRuns } from "../start-runs.js";
 import { watchTables } from "./attach.js";
 import { planChange } from "./match.js";
 import { hasUnknownColumn, type OutboxRow, parseOutboxRow } from "./parse.js";
@@ -84,11 +83,12 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     >(o.pool, claim, async (tx, rows) => {
       if (rows.length === 0) return { claimed: 0, created: 0, handed: [] };
       const requests = await plan(rows, workflows);
-      reserved = leaseSome(requests);
+      reserved = leaseRequests(requests, o.handoff);
       const lease = reserved > 0 ? o.handoff : undefined;
       const created = await startRuns(tx, requests, storedVersions, lease);
       lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
-      return { claimed: rows.length, created: created.length, handed: handedOver(requests, created) };
+      const handed = created.flatMap((c) => (c.leased ? [c.leased] : []));
+      return { claimed: rows.length, created: created.length, handed };
     }).catch((err) => {
       storedVersions.clear(); // the versions insert may have rolled back with the batch
       if (reserved > 0) o.handoff?.adopt([], reserved);
@@ -97,15 +97,6 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     if (reserved > 0) o.handoff?.adopt(r.handed, reserved);
     if (r.created > r.handed.length) o.wake();
     return r.claimed;
-  };
-
-  /** Marks as many requests as the handoff engine has room for to be created leased to it; returns that. */
-  const leaseSome = (requests: RunRequest[]): number => {
-    if (!o.handoff) return 0;
-    const eligible = requests.filter((r) => claimLimits([r.workflow]).length === 0);
-    const k = eligible.length > 0 ? o.handoff.reserve(eligible.length) : 0;
-    for (const r of eligible.slice(0, k)) r.leased = true;
-    return k;
   };
 
   const plan = async (rows: q.ClaimedRow[], wfs: WorkflowDefinition[]): Promise<RunRequest[]> => {
@@ -135,31 +126,6 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
       out.push(...p.runs);
     }
     return out;
-  };
-
-  const handedOver = (
-    requests: RunRequest[],
-    created: { workflow: string; eventId: string; id: string; startedAt?: Date }[],
-  ): ClaimedRun[] => {
-    const byKey = new Map(requests.map((r) => [`${r.workflow.name}\u0000${r.event.id}`, r]));
-    return created.flatMap((c) => {
-      const r = byKey.get(`${c.workflow}\u0000${c.eventId}`);
-      if (!c.startedAt || !r) return [];
-      return [
-        {
-          id: c.id,
-          workflow: c.workflow,
-          version: r.workflow.version,
-          event: r.event as unknown as Record<string, unknown>,
-          depth: r.depth ?? 0,
-          status: "running",
-          snapshot: null,
-          attempt: 1,
-          concurrency_key: null,
-          started_at: c.startedAt,
-        },
-      ];
-    });
   };
 
   const drainLoop = async (): Promise<number> => {
