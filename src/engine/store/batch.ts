@@ -173,9 +173,15 @@ async function writeBatch(db: Queryable, items: SaveItem[]): Promise<Set<string>
        FROM jsonb_to_recordset($3::jsonb) AS w(run_id uuid, t text, k text, o text, u timestamptz)
        JOIN r ON r.id = w.run_id
      ), d AS (
-       -- A finished try's save intents (see intentsOf) give way to its exact rows, inserted just above.
-       DELETE FROM skyflow.run_writes x USING tr f
-       WHERE f.finished AND x.run_id = f.run_id AND x.op = 'save' AND x.updated_at IS NULL
+       -- A finished save try's intents (see intentsOf) give way to its exact rows, inserted just above. They
+       -- are looked up run by run through run_writes_intents (OFFSET 0 keeps each lookup apart): a join
+       -- read every intent in the table, and the dead ones too until vacuum came (migration 033).
+       DELETE FROM skyflow.run_writes x
+       WHERE x.ctid = ANY(ARRAY(
+         SELECT i.ctid FROM tr f CROSS JOIN LATERAL (
+           SELECT w.ctid FROM skyflow.run_writes w
+           WHERE w.run_id = f.run_id AND w.op = 'save' AND w.updated_at IS NULL OFFSET 0) i
+         WHERE f.finished AND f.kind = 'save'))
      )
      SELECT id FROM r`,
     values: [runsJSON(items), triesJSON(items), writesJSON(items)],

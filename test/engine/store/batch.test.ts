@@ -51,4 +51,48 @@ describe("SaveBatcher", () => {
     ]);
     expect(other.rows[0].n).toBe(0);
   });
+
+  it("replaces a finished save try's intents with its exact rows, and leaves other runs' intents", async () => {
+    const [done, busy] = await storedRuns(db.pool, ["w1", "w2"], "running", "a", "1 minute");
+    const batcher = new SaveBatcher(db.pool);
+    const state = newRunState(new Date().toISOString());
+    const intent = (key: string) => ({
+      depth: 0,
+      list: [{ recordType: "note", recordKey: key, op: "save" as const, updatedAt: null }],
+    });
+    const begin = (id: string, key: string) => ({
+      ...stateItem({ runId: id, owner: "a" }, state, {
+        next: { stepKey: "s", kind: "save", attempt: 1, input: { record: { _id: `note/${key}` } } },
+      }),
+      writes: intent(key),
+    });
+    await Promise.all([batcher.save(begin(done!, "k1")), batcher.save(begin(busy!, "k2"))]);
+    const at = "2026-11-29T12:00:00.000Z";
+    await batcher.save(
+      stateItem(
+        { runId: done!, owner: "a" },
+        { ...state, status: "succeeded" },
+        {
+          result: {
+            stepKey: "s",
+            kind: "save",
+            attempt: 1,
+            status: "succeeded",
+            output: { record: { _id: "note/k1" } },
+            durationMs: 1,
+          },
+          writes: { depth: 0, list: [{ recordType: "note", recordKey: "k1", op: "save", updatedAt: at }] },
+        },
+      ),
+    );
+    const { rows } = await db.pool.query(
+      `SELECT run_id, record_key, updated_at IS NOT NULL AS exact FROM skyflow.run_writes
+       WHERE run_id = ANY($1) ORDER BY record_key`,
+      [[done, busy]],
+    );
+    expect(rows).toEqual([
+      { run_id: done, record_key: "k1", exact: true },
+      { run_id: busy, record_key: "k2", exact: false },
+    ]);
+  });
 });
