@@ -94,6 +94,16 @@ class EngineImpl extends EventEmitter implements Engine {
   private running = false;
   private pumping: Promise<void> | undefined;
   private again = false;
+  /**
+   * Pending runs may be left for this engine: its last claim filled all the room it asked for, or a wake-up
+   * found no room. Only then does a run's end trigger a claim; otherwise the queue is known empty until a
+   * wake-up (a trigger, NOTIFY, the poll, a parked run falling due) says otherwise.
+   */
+  private backlog = true;
+  /** The next claim also looks for in-flight runs to resume (see ClaimOptions.resumable). */
+  private sweep = true;
+  /** Workflows with a concurrency limit, as of the last claim: their runs' ends free a queued run's turn. */
+  private limitedNames = new Set<string>();
   private timers: NodeJS.Timeout[] = [];
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
@@ -146,6 +156,8 @@ class EngineImpl extends EventEmitter implements Engine {
   }
 
   wake(): void {
+    this.backlog = true;
+    this.sweep = true;
     void this.pump();
   }
 
@@ -280,18 +292,26 @@ class EngineImpl extends EventEmitter implements Engine {
         this.again = false;
         if (!this.running) break;
         const want = Math.min(this.maxRuns - this.live.size - this.reserved, CLAIM_BATCH);
-        if (want <= 0) break;
+        if (want <= 0) {
+          this.backlog = true; // no room to look: the next run to end looks
+          break;
+        }
         const defs = this.o.catalog.list();
         const limited = claimLimits(defs);
+        this.limitedNames = new Set(limited.map((l) => l.workflow));
         if (limited.length > 0) await fillConcurrencyKeys(this.o.pool, defs, this.o.env ?? {});
+        const resumable = this.sweep;
+        this.sweep = false;
         const claimed = await claimRuns(this.o.pool, {
           owner: this.owner,
           leaseMs: this.leaseMs,
           limit: want,
           limited,
+          resumable,
         });
         for (const r of claimed) this.launch(r);
-        if (claimed.length === want) this.again = true;
+        this.backlog = claimed.length === want;
+        if (this.backlog) this.again = true;
       } while (this.again);
     } catch (err) {
       if (this.running) this.o.log.error({ err: String(err) }, "claiming runs failed; the poll retries");
@@ -319,7 +339,7 @@ class EngineImpl extends EventEmitter implements Engine {
     void live.done.then((outcome) => {
       if (this.live.get(r.id) === live) this.live.delete(r.id);
       if (outcome === "parked" && live.parkedMs !== undefined) this.wakeIn(live.parkedMs);
-      if (outcome !== "stopped") this.wake();
+      if (outcome !== "stopped" && (this.backlog || this.limitedNames.has(r.workflow))) void this.pump();
     });
   }
 

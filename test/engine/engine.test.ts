@@ -193,7 +193,8 @@ describe("engine", () => {
     const wf = workflow("serial", [step("probe", { key: "${{ event.n }}", gate: "${{ event.n }}" })], {
       concurrency: { limit: 1 },
     });
-    const e = engineWith([wf], p, { maxRuns: 10 });
+    // No poll in time: each run's end must claim the next one itself.
+    const e = engineWith([wf], p, { maxRuns: 10, pollMs: 600_000 });
     await e.start();
     const ids: string[] = [];
     for (const n of ["r1", "r2", "r3"]) ids.push((await e.trigger("serial", { n })).runId);

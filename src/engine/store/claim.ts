@@ -41,6 +41,12 @@ export interface ClaimOptions {
   limited: { workflow: string; limit: number }[];
   /** Claim only these runs (a one-off engine such as `skyflow trigger`); undefined claims any. */
   only?: string[];
+  /**
+   * Also look for in-flight runs to resume (expired leases, retry waits over). That search reads every run in
+   * flight, on every engine, so the engine does it on its poll and its wake-ups, not each time a run ends.
+   * Default true.
+   */
+  resumable?: boolean;
 }
 
 const CONCURRENCY_LOCK = 7_341_220_031;
@@ -170,8 +176,10 @@ async function claimLimited(pool: pg.Pool, o: ClaimOptions, limit: number): Prom
 
 export async function claimRuns(pool: pg.Pool, o: ClaimOptions): Promise<ClaimedRun[]> {
   if (o.limit <= 0) return [];
-  if (o.limited.length === 0) return claimAsync(pool, o, o.limit, RESUMABLE_THEN_PENDING);
-  const out = await claimAsync(pool, o, o.limit, RESUMABLE);
+  const resumable = o.resumable !== false;
+  if (o.limited.length === 0)
+    return claimAsync(pool, o, o.limit, resumable ? RESUMABLE_THEN_PENDING : unlimited("$3"));
+  const out = resumable ? await claimAsync(pool, o, o.limit, RESUMABLE) : [];
   if (out.length < o.limit) out.push(...(await claimLimited(pool, o, o.limit - out.length)));
   if (out.length < o.limit) out.push(...(await claimAsync(pool, o, o.limit - out.length, unlimited("$3"))));
   return out;

@@ -32,13 +32,19 @@ export async function renewLeases(
 /** Gives runs back to the queue (shutdown): their saved state resumes on whichever engine claims them. */
 export async function releaseRuns(db: Queryable, owner: string, ids: string[]): Promise<number> {
   if (ids.length === 0) return 0;
-  const { rowCount } = await db.query(
-    `UPDATE skyflow.runs SET lease_owner = NULL, lease_until = NULL, status = 'waiting',
-       available_at = now(), updated_at = now()
-     WHERE id = ANY($2::uuid[]) AND lease_owner = $1 AND status = 'running'`,
+  // The NOTIFY wakes the other engines: they look for runs to resume on wake-ups and polls, not after
+  // each run of theirs ends.
+  const { rows } = await db.query<{ n: number }>(
+    `WITH released AS (
+       UPDATE skyflow.runs SET lease_owner = NULL, lease_until = NULL, status = 'waiting',
+         available_at = now(), updated_at = now()
+       WHERE id = ANY($2::uuid[]) AND lease_owner = $1 AND status = 'running'
+       RETURNING 1
+     )
+     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('skyflow_runs', '') END FROM released`,
     [owner, ids],
   );
-  return rowCount ?? 0;
+  return rows[0]?.n ?? 0;
 }
 
 /** Marks tries left `running` by an interrupted try of this run as interrupted (for the timeline). */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renewLeases } from "../../../src/engine/store/lease.js";
+import { releaseRuns, renewLeases } from "../../../src/engine/store/lease.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
 import { storedRuns } from "../fixtures/defs.js";
 
@@ -52,5 +52,23 @@ describe("renewLeases", () => {
       [[busy, free]],
     );
     expect(Object.fromEntries(rows.map((r) => [r.id, r.extended]))).toEqual({ [busy]: false, [free]: true });
+  });
+
+  it("releases a stopping engine's runs to the queue and wakes the other engines", async () => {
+    const held = await run("held", "running", "gone");
+    const listener = await db.pool.connect();
+    try {
+      await listener.query("LISTEN skyflow_runs");
+      const woken = new Promise<string>((r) => listener.once("notification", (n) => r(n.channel)));
+      expect(await releaseRuns(db.pool, "gone", [held])).toBe(1);
+      expect(await woken).toBe("skyflow_runs");
+    } finally {
+      await listener.query("UNLISTEN *");
+      listener.release();
+    }
+    const { rows } = await db.pool.query("SELECT status, lease_owner FROM skyflow.runs WHERE id = $1", [
+      held,
+    ]);
+    expect(rows).toEqual([{ status: "waiting", lease_owner: null }]);
   });
 });
