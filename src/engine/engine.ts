@@ -226,12 +226,18 @@ class EngineImpl extends EventEmitter implements Engine {
   async waitForRun(runId: string, timeoutMs = 60_000): Promise<RunDetails> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const run = await getRun(this.o.pool, runId);
-      if (!run) throw new Error(`no run ${runId}`);
-      if (isTerminal(run.status)) return run;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`run ${runId} still ${run.status} after ${timeoutMs}ms`);
-      await this.nextRunEvent(runId, Math.min(left, 200));
+      // Listening before reading: a run that ends while its row is read is not waited for until the timer.
+      const next = this.nextRunEvent(runId, Math.max(0, Math.min(deadline - Date.now(), 200)));
+      try {
+        const run = await getRun(this.o.pool, runId);
+        if (!run) throw new Error(`no run ${runId}`);
+        if (isTerminal(run.status)) return run;
+        if (deadline - Date.now() <= 0)
+          throw new Error(`run ${runId} still ${run.status} after ${timeoutMs}ms`);
+        await next.ended;
+      } finally {
+        next.cancel();
+      }
     }
   }
 
@@ -260,19 +266,22 @@ class EngineImpl extends EventEmitter implements Engine {
     this.live.clear();
   }
 
-  private nextRunEvent(runId: string, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
+  /** Settles when the run ends here or after `ms`, whichever comes first; `cancel` stops listening. */
+  private nextRunEvent(runId: string, ms: number): { ended: Promise<void>; cancel(): void } {
+    let done!: () => void;
+    const ended = new Promise<void>((resolve) => {
+      done = () => {
         clearTimeout(timer);
         this.off("run", onRun);
         resolve();
       };
-      const onRun = (e: RunEvent) => {
-        if (e.runId === runId && e.type !== "started" && e.type !== "resumed") done();
-      };
-      const timer = setTimeout(done, ms);
-      this.on("run", onRun);
     });
+    const onRun = (e: RunEvent) => {
+      if (e.runId === runId && e.type !== "started" && e.type !== "resumed") done();
+    };
+    const timer = setTimeout(done, ms);
+    this.on("run", onRun);
+    return { ended, cancel: done };
   }
 
   private pump(): Promise<void> {
