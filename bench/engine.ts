@@ -18,8 +18,9 @@ import { startSkygearServer } from "../src/server/http.js";
 import { createSkygearHandler } from "../src/server/index.js";
 import { createContainer } from "../src/skygear/container.js";
 import { createPubsubClient } from "../src/skygear/pubsub.js";
-import type { StepClients } from "../src/steps/types.js";
-import { pct, scratchDatabase, step } from "./lib.js";
+import { stepKinds } from "../src/steps/registry.js";
+import type { StepClients, StepKind } from "../src/steps/types.js";
+import { pct, postgresCpuMs, scratchDatabase, step } from "./lib.js";
 
 const RUNS = Number(process.argv[2] ?? 2000);
 const WAITING = Number(process.argv[3] ?? 10_000);
@@ -70,7 +71,10 @@ const waitWf = wf("waiter", [
     },
   ),
 ]);
-const defs = new Map([publishWf, threeWf, waitWf].map((d) => [d.name, d]));
+// The engine's own cost: three steps of a kind that does nothing, with every save of the three-step run.
+const noopWf = wf("noop3", [step("a", "noop", {}), step("b", "noop", {}), step("c", "noop", {})]);
+const noop: StepKind = { kind: "noop", parse: () => [], run: async () => ({}) };
+const defs = new Map([publishWf, threeWf, waitWf, noopWf].map((d) => [d.name, d]));
 const catalog = {
   get: (n: string) => defs.get(n),
   list: () => [...defs.values()],
@@ -79,6 +83,11 @@ const catalog = {
 
 const f = (n: number, d = 2) => n.toFixed(d);
 /** This process's CPU (user + system) since `from`, in ms per run. */
+/** Postgres's CPU on this machine since `from` (postgresCpuMs), in ms per run. */
+const pgMsPer = (from: number | undefined, n: number) => {
+  const now = postgresCpuMs();
+  return from === undefined || now === undefined ? undefined : (now - from) / n;
+};
 const cpuMsPer = (from: NodeJS.CpuUsage, n: number) => {
   const c = process.cpuUsage(from);
   return (c.user + c.system) / 1000 / n;
@@ -132,6 +141,7 @@ async function engineRound(
   engine.on("step", onStep);
   await enqueue(pool, def, n, event);
   const cpu0 = process.cpuUsage();
+  const pg0 = postgresCpuMs();
   const t0 = performance.now();
   engine.wake();
   const ticker = setInterval(
@@ -146,7 +156,15 @@ async function engineRound(
   engine.off("step", onStep);
   if (problems.size > 0)
     console.log(`  step errors: ${[...problems].map(([k, v]) => `${k} x${v}`).join(", ")}`);
-  return { rate: n / secs, secs, cpuMs: cpuMsPer(cpu0, n), p50: pct(overheads, 50), p99: pct(overheads, 99) };
+  const cpuMs = cpuMsPer(cpu0, n);
+  return {
+    rate: n / secs,
+    secs,
+    cpuMs,
+    pgMs: pgMsPer(pg0, n),
+    p50: pct(overheads, 50),
+    p99: pct(overheads, 99),
+  };
 }
 
 /** One run at a time: the engine's own cost per step (run time minus the steps' own call time). */
@@ -176,6 +194,7 @@ async function unloadedOverhead(
 async function plainRound(n: number, call: (i: number) => Promise<unknown>) {
   let next = 0;
   const cpu0 = process.cpuUsage();
+  const pg0 = postgresCpuMs();
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -183,7 +202,8 @@ async function plainRound(n: number, call: (i: number) => Promise<unknown>) {
     }),
   );
   const secs = (performance.now() - t0) / 1000;
-  return { rate: n / secs, secs, cpuMs: cpuMsPer(cpu0, n) };
+  const cpuMs = cpuMsPer(cpu0, n);
+  return { rate: n / secs, secs, cpuMs, pgMs: pgMsPer(pg0, n) };
 }
 
 async function heapWaiting(engine: EngineT, pool: pg.Pool, n: number): Promise<number> {
@@ -229,6 +249,7 @@ async function main(): Promise<void> {
     clock,
     maxRuns: 200,
     pollMs: 1000,
+    stepKinds: { ...stepKinds, noop },
   });
   await engine.start();
   const group = (i: number) => ({ group: `g${i % 50}` });
@@ -277,12 +298,21 @@ async function main(): Promise<void> {
   console.log(
     `  CPU of this process (server, client and engine) per run: engine ${f(threeE.cpuMs, 3)} ms, plain ${f(threeP.cpuMs, 3)} ms`,
   );
+  if (threeE.pgMs !== undefined && threeP.pgMs !== undefined)
+    console.log(
+      `  CPU of the Postgres server per run: engine ${f(threeE.pgMs, 3)} ms, plain ${f(threeP.pgMs, 3)} ms`,
+    );
   console.log(
     `  per step, saturated (200 in flight, queueing included): p50 ${f(threeE.p50)} ms, p99 ${f(threeE.p99)} ms`,
   );
   const threeU = await unloadedOverhead(engine, threeWf, 100, group);
   console.log(
     `  per step, one run at a time (trigger to result, minus the calls): p50 ${f(threeU.p50)} ms, p99 ${f(threeU.p99)} ms`,
+  );
+  const noopE = await engineRound(engine, pool, noopWf, RUNS, () => ({}));
+  console.log(
+    `three no-op steps (the engine alone, durability on): ${f(noopE.rate, 0)} runs/s; CPU per run: this process ${f(noopE.cpuMs, 3)} ms` +
+      (noopE.pgMs === undefined ? "" : `, Postgres ${f(noopE.pgMs, 3)} ms`),
   );
 
   const heapMb = await heapWaiting(engine, pool, WAITING);

@@ -1,5 +1,6 @@
 // What every benchmark shares: percentiles and a scratch database on DATABASE_URL's server.
 import { randomUUID } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import pg from "pg";
 import { compileTemplate } from "../src/engine/definition/expressions.js";
 import type { StepDefinition } from "../src/engine/definition/types.js";
@@ -55,4 +56,34 @@ export async function scratchDatabase(label: string): Promise<{ url: string; dro
       await c.end();
     },
   };
+}
+
+/**
+ * CPU time (ms) used so far by the Postgres server's processes on this machine, from /proc; undefined when
+ * Postgres runs elsewhere or /proc is missing. Clock ticks are 1/100 s (Linux USER_HZ).
+ */
+export function postgresCpuMs(): number | undefined {
+  let ticks = 0;
+  let found = false;
+  let dirs: string[];
+  try {
+    dirs = readdirSync("/proc");
+  } catch {
+    return undefined;
+  }
+  for (const d of dirs) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, "utf8");
+    } catch {
+      continue; // ended meanwhile
+    }
+    if (!stat.includes("(postgres)")) continue;
+    // Fields after "(comm) ": state is 0, utime 11, stime 12.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(f[11]) + Number(f[12]);
+    found = true;
+  }
+  return found ? ticks * 10 : undefined;
 }
