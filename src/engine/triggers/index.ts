@@ -17,7 +17,7 @@ export interface TriggerOptions {
   appSchema: string;
   /** The engine's in-process wake-up, called after runs were enqueued. */
   wake: () => void;
-  /** An engine in this process that record changes hand their runs to without a claim (see RunHandoff). */
+  /** An engine in this process that the triggers hand their new runs to without a claim (see RunHandoff). */
   handoff?: RunHandoff;
   log: Logger;
   pubsub?: PubsubClientLike;
@@ -50,13 +50,19 @@ const RUN_WRITES_TTL_MS = 60 * 60 * 1000;
 export async function startTriggers(opts: TriggerOptions): Promise<Triggers> {
   const clock = opts.clock ?? (() => new Date());
   const env = opts.env ?? {};
-  const base = { pool: opts.pool, catalog: opts.catalog, wake: opts.wake, log: opts.log, clock };
+  const base = {
+    pool: opts.pool,
+    catalog: opts.catalog,
+    wake: opts.wake,
+    log: opts.log,
+    clock,
+    ...(opts.handoff ? { handoff: opts.handoff } : {}),
+  };
   const record = await startRecordDriver({
     ...base,
     appSchema: opts.appSchema,
     env,
     loopDepth: opts.loopDepth ?? 5,
-    ...(opts.handoff ? { handoff: opts.handoff } : {}),
     runWritesTtlMs: RUN_WRITES_TTL_MS,
     ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
     ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),

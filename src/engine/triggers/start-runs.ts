@@ -2,7 +2,7 @@
 // caller's transaction client so the trigger's claim (outbox rows, cron fire) commits with its runs.
 import { claimLimits } from "../concurrency.js";
 import type { TriggerEvent, WorkflowDefinition } from "../definition/types.js";
-import type { RunHandoff } from "../store/claim.js";
+import type { ClaimedRun, RunHandoff } from "../store/claim.js";
 import { type CreatedRun, enqueueRuns, type NewRunLease, type Queryable } from "../store/enqueue.js";
 
 export interface RunRequest {
@@ -25,6 +25,36 @@ export function leaseRequests(requests: RunRequest[], handoff: RunHandoff | unde
   const k = eligible.length > 0 ? handoff.reserve(eligible.length) : 0;
   for (const r of eligible.slice(0, k)) r.leased = true;
   return k;
+}
+
+/** Starting runs in a trigger's transaction, handing to `handoff`'s engine those it has room for. */
+export interface Handover {
+  /** In the transaction: startRuns, with the requests the engine has room for created leased to it. */
+  start(tx: Queryable, requests: RunRequest[], stored?: Set<string>): Promise<CreatedRun[]>;
+  /**
+   * After the transaction. Committed: the leased runs go to the engine, and the engine is woken to claim
+   * any others. Rolled back: the engine's reservation is released.
+   */
+  settle(committed: boolean): void;
+}
+
+export function handover(handoff: RunHandoff | undefined, wake: () => void): Handover {
+  let reserved = 0;
+  let created = 0;
+  const handed: ClaimedRun[] = [];
+  return {
+    async start(tx, requests, stored) {
+      reserved += leaseRequests(requests, handoff);
+      const runs = await startRuns(tx, requests, stored, reserved > 0 ? handoff : undefined);
+      created += runs.length;
+      for (const r of runs) if (r.leased) handed.push(r.leased);
+      return runs;
+    },
+    settle(committed) {
+      if (reserved > 0) handoff?.adopt(committed ? handed : [], reserved);
+      if (committed && created > handed.length) wake();
+    },
+  };
 }
 
 /**

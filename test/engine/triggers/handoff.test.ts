@@ -1,12 +1,13 @@
-// Record trigger + engine in one process: new runs are created leased to the engine and handed over
-// without a claim or a wake-up; workflows with a concurrency limit still go through the queue.
+// Triggers + engine in one process: new runs (of record changes, cron fires and pubsub messages) are created
+// leased to the engine and handed over without a claim or a wake-up; workflows with a concurrency limit
+// still go through the queue.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createEngine, type Engine } from "../../../src/engine/engine.js";
 import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
 import { silentLogger } from "../../../src/log.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
 import { poolOnlyClients, step } from "../fixtures/defs.js";
-import { catalog, createRecordTable, insertRecord, waitFor, workflow } from "./helpers.js";
+import { catalog, createRecordTable, hub, insertRecord, waitFor, workflow } from "./helpers.js";
 
 const APP = "app_handoff";
 let db: TestDatabase;
@@ -35,7 +36,12 @@ const onTask = (name: string) => ({
  * An engine that never polls in time and (unless `wakes`) triggers that never wake it: only the handoff can
  * start runs.
  */
-async function start(list: ReturnType<typeof onTask>[], maxRuns = 200, wakes = false) {
+async function start(
+  list: ReturnType<typeof onTask>[],
+  maxRuns = 200,
+  wakes = false,
+  pubsub?: ReturnType<ReturnType<typeof hub>["client"]>,
+) {
   const cat = catalog(list);
   const clients = poolOnlyClients(db.pool);
   engine = createEngine({
@@ -54,6 +60,7 @@ async function start(list: ReturnType<typeof onTask>[], maxRuns = 200, wakes = f
     wake: wakes ? () => engine?.wake() : () => {},
     handoff: engine.handoff(),
     log: silentLogger(),
+    ...(pubsub ? { pubsub, pollMs: 100 } : {}),
   });
 }
 
@@ -74,6 +81,47 @@ describe("handing runs to an engine in the same process", () => {
       (v) => v.length === 5 && v.every((x) => x === "succeeded"),
     );
     expect(s).toEqual(Array(5).fill("succeeded"));
+  });
+
+  it("runs a cron fire's workflow with no claim and no wake-up", async () => {
+    const everySecond = {
+      ...workflow("tick", [
+        {
+          kind: "cron",
+          schedule: "* * * * * *",
+          timezone: "Europe/Paris",
+          catchUp: "none",
+          overlap: "allow",
+        },
+      ]),
+      steps: [step("sql", { statement: "SELECT 1" })],
+    };
+    await start([everySecond]);
+    const s = await waitFor(
+      () => statusOf("tick"),
+      (v) => v.includes("succeeded"),
+    );
+    expect(s).toContain("succeeded");
+  });
+
+  it("runs a pubsub message's workflow with no claim and no wake-up", async () => {
+    const h = hub();
+    const onOrder = {
+      ...workflow("order", [{ kind: "pubsub", channel: "orders" }]),
+      steps: [step("sql", { statement: "SELECT 1" })],
+    };
+    await start([onOrder], 200, false, h.client("e1"));
+    await waitFor(
+      async () => h.subscribers("orders"),
+      (v) => v.length === 1,
+    );
+    h.publish("orders", { id: 1 });
+    expect(
+      await waitFor(
+        () => statusOf("order"),
+        (v) => v.length === 1 && v[0] === "succeeded",
+      ),
+    ).toEqual(["succeeded"]);
   });
 
   it("hands over no more runs than the engine has room for", async () => {

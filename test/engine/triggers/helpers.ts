@@ -121,3 +121,24 @@ export async function countRuns(pool: pg.Pool, wf: string): Promise<number> {
   );
   return Number(rows[0]!.n);
 }
+
+/** An in-process hub: each engine gets its own client; the test sees who subscribed to what. */
+export function hub() {
+  const subs = new Map<string, Map<string, (data: unknown) => void>>();
+  return {
+    client(name: string) {
+      return {
+        subscribe(channel: string, handler: (data: unknown) => void) {
+          const m = subs.get(channel) ?? new Map();
+          subs.set(channel, m);
+          m.set(name, handler);
+          return () => m.delete(name);
+        },
+      };
+    },
+    subscribers: (channel: string) => [...(subs.get(channel)?.keys() ?? [])],
+    publish(channel: string, data: unknown) {
+      for (const h of subs.get(channel)?.values() ?? []) h(data);
+    },
+  };
+}

@@ -3,31 +3,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
 import { silentLogger } from "../../../src/log.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
-import { catalog, runsOf, waitFor, when, workflow } from "./helpers.js";
+import { catalog, hub, runsOf, waitFor, when, workflow } from "./helpers.js";
 
 let db: TestDatabase;
 const running: Triggers[] = [];
-
-/** An in-process hub: each engine gets its own client; the test sees who subscribed to what. */
-function hub() {
-  const subs = new Map<string, Map<string, (data: unknown) => void>>();
-  return {
-    client(name: string) {
-      return {
-        subscribe(channel: string, handler: (data: unknown) => void) {
-          const m = subs.get(channel) ?? new Map();
-          subs.set(channel, m);
-          m.set(name, handler);
-          return () => m.delete(name);
-        },
-      };
-    },
-    subscribers: (channel: string) => [...(subs.get(channel)?.keys() ?? [])],
-    publish(channel: string, data: unknown) {
-      for (const h of subs.get(channel)?.values() ?? []) h(data);
-    },
-  };
-}
 
 async function start(cat: ReturnType<typeof catalog>, pubsub: ReturnType<ReturnType<typeof hub>["client"]>) {
   const t = await startTriggers({

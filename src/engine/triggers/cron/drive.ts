@@ -4,8 +4,9 @@
 import type pg from "pg";
 import type { Logger } from "../../../log.js";
 import type { Catalog } from "../../definition/types.js";
+import type { RunHandoff } from "../../store/claim.js";
 import { claimTransaction } from "../claim-tx.js";
-import { type RunRequest, startRuns } from "../start-runs.js";
+import { handover, type RunRequest } from "../start-runs.js";
 import { planBatch } from "./match.js";
 import { cronSchedules, nextFire } from "./parse.js";
 import * as q from "./sql.js";
@@ -14,6 +15,8 @@ export interface CronDriverOptions {
   pool: pg.Pool;
   catalog: Catalog;
   wake: () => void;
+  /** An engine in this process that takes the fires' runs without a claim (see RunHandoff). */
+  handoff?: RunHandoff;
   log: Logger;
   clock: () => Date;
   owner: string;
@@ -51,45 +54,43 @@ export async function startCronDriver(o: CronDriverOptions) {
   const fireBatch = async (): Promise<number> => {
     const now = o.clock();
     const claim = (c: pg.PoolClient) => q.claimDueSQL((v) => c.escapeLiteral(v), now, batch);
-    const result = await claimTransaction<{ claimed: number; created: number }, q.ScheduleRow>(
-      o.pool,
-      claim,
-      async (tx, rows) => {
-        if (rows.length === 0) return { claimed: 0, created: 0 };
-        const skipRows = rows.filter((r) => r.overlap === "skip");
-        const busy = await q.busySchedules(
-          tx,
-          skipRows.map((r) => r.workflow),
-          skipRows.map((r) => r.schedule_key),
-        );
-        const plan = planBatch(rows, busy, now);
-        for (const w of plan.warnings) {
-          o.log.warn(
-            { workflow: w.workflow, skipped: w.skipped },
-            "cron catch_up all: too many missed fires",
-          );
-        }
-        const requests: RunRequest[] = [];
-        for (const f of plan.fires) {
-          const wf = o.catalog.get(f.workflow);
-          if (f.outcome === "started" && wf) requests.push({ workflow: wf, event: f.event });
-        }
-        // Runs first, so a fire's recorded time (fired_at) includes enqueueing its run.
-        const created = await startRuns(tx, requests, storedVersions);
-        const runIds = new Map(created.map((c) => [`${c.workflow}\u0000${c.eventId}`, c.id]));
-        const won = await q.recordFires(
-          tx,
-          plan.fires.map((f) => ({ ...f, runId: runIds.get(`${f.workflow}\u0000${f.event.id}`) ?? null })),
-          o.owner,
-        );
-        await q.advance(tx, plan.advances);
-        const last = won.at(-1);
-        if (last) lateness = o.clock().getTime() - last.scheduledAt.getTime();
-        return { claimed: rows.length, created: created.length };
-      },
-    );
-    if (result.created > 0) o.wake();
-    return result.claimed;
+    const runs = handover(o.handoff, o.wake);
+    const claimed = await claimTransaction<number, q.ScheduleRow>(o.pool, claim, async (tx, rows) => {
+      if (rows.length === 0) return 0;
+      const skipRows = rows.filter((r) => r.overlap === "skip");
+      const busy = await q.busySchedules(
+        tx,
+        skipRows.map((r) => r.workflow),
+        skipRows.map((r) => r.schedule_key),
+      );
+      const plan = planBatch(rows, busy, now);
+      for (const w of plan.warnings) {
+        o.log.warn({ workflow: w.workflow, skipped: w.skipped }, "cron catch_up all: too many missed fires");
+      }
+      const requests: RunRequest[] = [];
+      for (const f of plan.fires) {
+        const wf = o.catalog.get(f.workflow);
+        if (f.outcome === "started" && wf) requests.push({ workflow: wf, event: f.event });
+      }
+      // Runs first, so a fire's recorded time (fired_at) includes enqueueing its run.
+      const created = await runs.start(tx, requests, storedVersions);
+      const runIds = new Map(created.map((c) => [`${c.workflow}\u0000${c.eventId}`, c.id]));
+      const won = await q.recordFires(
+        tx,
+        plan.fires.map((f) => ({ ...f, runId: runIds.get(`${f.workflow}\u0000${f.event.id}`) ?? null })),
+        o.owner,
+      );
+      await q.advance(tx, plan.advances);
+      const last = won.at(-1);
+      if (last) lateness = o.clock().getTime() - last.scheduledAt.getTime();
+      return rows.length;
+    }).catch((err) => {
+      storedVersions.clear(); // the versions insert may have rolled back with the batch
+      runs.settle(false);
+      throw err;
+    });
+    runs.settle(true);
+    return claimed;
   };
 
   const tick = async (): Promise<void> => {

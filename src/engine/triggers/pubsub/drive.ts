@@ -5,7 +5,8 @@ import pg from "pg";
 import { withTransaction } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
 import type { Catalog } from "../../definition/types.js";
-import { startRuns } from "../start-runs.js";
+import type { RunHandoff } from "../../store/claim.js";
+import { handover } from "../start-runs.js";
 import { matchPubsub, pubsubEvent } from "./match.js";
 import { channelsInUse } from "./parse.js";
 
@@ -18,6 +19,8 @@ export interface PubsubDriverOptions {
   catalog: Catalog;
   pubsub: PubsubClientLike;
   wake: () => void;
+  /** An engine in this process that takes the messages' runs without a claim (see RunHandoff). */
+  handoff?: RunHandoff;
   log: Logger;
   clock: () => Date;
   env: Record<string, string>;
@@ -42,14 +45,18 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
       o.log.warn({ workflow: wf.name, channel, err: (err as Error).message }, "pubsub trigger `when` failed"),
     );
     if (wfs.length === 0) return;
+    const runs = handover(o.handoff, o.wake);
     withTransaction(o.pool, (tx) =>
-      startRuns(
+      runs.start(
         tx,
         wfs.map((workflow) => ({ workflow, event })),
       ),
     ).then(
-      (created) => created.length > 0 && o.wake(),
-      (err) => o.log.error({ channel, err: (err as Error).message }, "pubsub trigger: could not start runs"),
+      () => runs.settle(true),
+      (err) => {
+        runs.settle(false);
+        o.log.error({ channel, err: (err as Error).message }, "pubsub trigger: could not start runs");
+      },
     );
   };
 

@@ -5,11 +5,10 @@ import type { Logger } from "../../../log.js";
 import { loadTableColumns } from "../../../server/records/table.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
 import type { Catalog, WorkflowDefinition } from "../../definition/types.js";
-import type { ClaimedRun, RunHandoff } from "../../store/claim.js";
+import type { RunHandoff } from "../../store/claim.js";
 import { claimTransaction } from "../claim-tx.js";
 import { type Listener, startListener } from "../listen.js";
-import type { RunRequest } from "../start-runs.js";
-import { leaseRequests, startRuns } from "../start-runs.js";
+import { handover, type RunRequest } from "../start-runs.js";
 import { watchTables } from "./attach.js";
 import { planChange } from "./match.js";
 import { hasUnknownColumn, type OutboxRow, parseOutboxRow } from "./parse.js";
@@ -76,27 +75,19 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   const drainBatch = async (): Promise<number> => {
     const workflows = o.catalog.list();
     const claim = (c: pg.PoolClient) => q.claimOutboxSQL((v) => c.escapeLiteral(v), o.appSchema, batch);
-    let reserved = 0;
-    const r = await claimTransaction<
-      { claimed: number; created: number; handed: ClaimedRun[] },
-      q.ClaimedRow
-    >(o.pool, claim, async (tx, rows) => {
-      if (rows.length === 0) return { claimed: 0, created: 0, handed: [] };
-      const requests = await plan(rows, workflows);
-      reserved = leaseRequests(requests, o.handoff);
-      const lease = reserved > 0 ? o.handoff : undefined;
-      const created = await startRuns(tx, requests, storedVersions, lease);
+    const runs = handover(o.handoff, o.wake);
+    const claimed = await claimTransaction<number, q.ClaimedRow>(o.pool, claim, async (tx, rows) => {
+      if (rows.length === 0) return 0;
+      await runs.start(tx, await plan(rows, workflows), storedVersions);
       lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
-      const handed = created.flatMap((c) => (c.leased ? [c.leased] : []));
-      return { claimed: rows.length, created: created.length, handed };
+      return rows.length;
     }).catch((err) => {
       storedVersions.clear(); // the versions insert may have rolled back with the batch
-      if (reserved > 0) o.handoff?.adopt([], reserved);
+      runs.settle(false);
       throw err;
     });
-    if (reserved > 0) o.handoff?.adopt(r.handed, reserved);
-    if (r.created > r.handed.length) o.wake();
-    return r.claimed;
+    runs.settle(true);
+    return claimed;
   };
 
   const plan = async (rows: q.ClaimedRow[], wfs: WorkflowDefinition[]): Promise<RunRequest[]> => {
