@@ -151,7 +151,9 @@ async function writeBatch(db: Queryable, items: SaveItem[]): Promise<Set<string>
          lease_until = CASE WHEN v.status = 'running' THEN x.lease_until END,
          finished_at = CASE WHEN v.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,
          updated_at = now()
-       FROM v WHERE x.id = v.id AND x.lease_owner = v.owner
+       -- The ANY(ARRAY(...)) makes it a lookup by primary key whatever the table's size: joined with v alone
+       -- (estimated at 100 rows), a table of a few thousand runs was read in full on every flush.
+       FROM v WHERE x.id = v.id AND x.lease_owner = v.owner AND x.id = ANY(ARRAY(SELECT id FROM v))
        RETURNING x.id, x.depth
      ), tr AS (
        SELECT * FROM jsonb_to_recordset($2::jsonb)
