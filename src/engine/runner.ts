@@ -8,11 +8,11 @@ import type { Logger } from "../log.js";
 import type { Clock } from "./clock.js";
 import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import { buildRunMachine, LeaseLostError, type MachineDeps, type RunIO, type TryResult } from "./machine.js";
-import { currentStep, newRunState, type RunState, retryFromFailure } from "./state.js";
+import { currentStep, newRunState, type RunState, retryFromFailure, withOutputs } from "./state.js";
 import type { SaveBatcher, SaveItem } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
 import { markInterrupted } from "./store/lease.js";
-import { type BeginTry, beginItem, stateItem } from "./store/save.js";
+import { type BeginTry, beginItem, stateItem, stepOutputs } from "./store/save.js";
 import { intentsOf, type RunWrite, writesOf } from "./store/writes.js";
 
 export type RunOutcome = "succeeded" | "failed" | "cancelled" | "parked" | "abandoned" | "stopped";
@@ -103,7 +103,9 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     return failUnloadable(env, run, err);
   }
   const started = env.clock.now();
-  const state = initialState(def, run, new Date(started).toISOString());
+  let state = initialState(def, run, new Date(started).toISOString());
+  if (Object.values(state.steps).some((st) => st.status === "succeeded"))
+    state = withOutputs(state, await stepOutputs(env.pool, run.id));
   const step = currentStep(def, state);
   if (run.snapshot && step && state.steps[step.key]?.status === "running")
     await markInterrupted(env.pool, run.id);

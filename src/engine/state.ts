@@ -105,6 +105,15 @@ function advance(def: WorkflowDefinition, s: RunState): RunState {
   return { ...s, status: s.phase === "main" ? "succeeded" : "failed" };
 }
 
+/** The succeeded steps of a state read back from runs.snapshot (which holds no outputs) with their outputs. */
+export function withOutputs(s: RunState, outputs: ReadonlyMap<string, unknown>): RunState {
+  const steps: Record<string, StepState> = {};
+  for (const [key, st] of Object.entries(s.steps)) {
+    steps[key] = st.status === "succeeded" && outputs.has(key) ? { ...st, output: outputs.get(key) } : st;
+  }
+  return { ...s, steps };
+}
+
 /** `steps.<id>` as expressions see it: only steps with an author id that have finished. */
 export function exprSteps(
   def: WorkflowDefinition,

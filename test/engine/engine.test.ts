@@ -291,6 +291,31 @@ describe("engine", () => {
     expect(p.tries("pk")).toBe(2);
   });
 
+  it("gives a resumed run the outputs of the steps before, from their tries (the snapshot holds none)", async () => {
+    const p = probe();
+    const retry = { attempts: 2, backoff: "fixed" as const, delayMs: 300, maxDelayMs: 300, jitter: false };
+    const wf = workflow("carry", [
+      step("probe", { key: "c1", out: { n: 41 } }, { id: "c1" }),
+      step(
+        "probe",
+        { key: "c2", fail: 1, out: { seen: "${{ steps.c1.output.n + 1.0 }}" } },
+        { id: "c2", retry },
+      ),
+    ]);
+    // The retry wait parks the run: its actor ends, and the run comes back through a claim of its row.
+    const e = engineWith([wf], p, { parkAfterMs: 100 });
+    await e.start();
+    const { runId } = await e.trigger("carry");
+    const run = await e.waitForRun(runId);
+    expect(run.status).toBe("succeeded");
+    expect(p.tries("c2")).toBe(2);
+    expect(run.tries.at(-1)!.output).toEqual({ seen: 42 });
+    const { rows } = await db.pool.query("SELECT snapshot::text AS s FROM skyflow.runs WHERE id = $1", [
+      runId,
+    ]);
+    expect(rows[0].s).not.toContain("output");
+  });
+
   it("honours a retry-after from the error over the backoff", async () => {
     const p = probe();
     const clock = new ManualClock();
