@@ -36,6 +36,11 @@ export interface Handover {
    * any others. Rolled back: the engine's reservation is released.
    */
   settle(committed: boolean): void;
+  /**
+   * `settle` once `transaction` (the one `start` ran in) ends; when it fails, `stored` (see startRuns) is
+   * cleared too, since the versions insert rolled back with it.
+   */
+  after<T>(transaction: Promise<T>, stored?: Set<string>): Promise<T>;
 }
 
 export function handover(handoff: RunHandoff | undefined, wake: () => void): Handover {
@@ -53,6 +58,18 @@ export function handover(handoff: RunHandoff | undefined, wake: () => void): Han
     settle(committed) {
       if (reserved > 0) handoff?.adopt(committed ? handed : [], reserved);
       if (committed && created > handed.length) wake();
+    },
+    async after(transaction, stored) {
+      let out: Awaited<typeof transaction>;
+      try {
+        out = await transaction;
+      } catch (err) {
+        stored?.clear();
+        this.settle(false);
+        throw err;
+      }
+      this.settle(true);
+      return out;
     },
   };
 }

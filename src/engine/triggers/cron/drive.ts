@@ -55,7 +55,7 @@ export async function startCronDriver(o: CronDriverOptions) {
     const now = o.clock();
     const claim = (c: pg.PoolClient) => q.claimDueSQL((v) => c.escapeLiteral(v), now, batch);
     const runs = handover(o.handoff, o.wake);
-    const claimed = await claimTransaction<number, q.ScheduleRow>(o.pool, claim, async (tx, rows) => {
+    const transaction = claimTransaction<number, q.ScheduleRow>(o.pool, claim, async (tx, rows) => {
       if (rows.length === 0) return 0;
       const skipRows = rows.filter((r) => r.overlap === "skip");
       const busy = await q.busySchedules(
@@ -84,13 +84,8 @@ export async function startCronDriver(o: CronDriverOptions) {
       const last = won.at(-1);
       if (last) lateness = o.clock().getTime() - last.scheduledAt.getTime();
       return rows.length;
-    }).catch((err) => {
-      storedVersions.clear(); // the versions insert may have rolled back with the batch
-      runs.settle(false);
-      throw err;
     });
-    runs.settle(true);
-    return claimed;
+    return runs.after(transaction, storedVersions);
   };
 
   const tick = async (): Promise<void> => {

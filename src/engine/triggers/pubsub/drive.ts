@@ -46,18 +46,12 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
     );
     if (wfs.length === 0) return;
     const runs = handover(o.handoff, o.wake);
-    withTransaction(o.pool, (tx) =>
-      runs.start(
-        tx,
-        wfs.map((workflow) => ({ workflow, event })),
-      ),
-    ).then(
-      () => runs.settle(true),
-      (err) => {
-        runs.settle(false);
-        o.log.error({ channel, err: (err as Error).message }, "pubsub trigger: could not start runs");
-      },
-    );
+    const requests = wfs.map((workflow) => ({ workflow, event }));
+    runs
+      .after(withTransaction(o.pool, (tx) => runs.start(tx, requests)))
+      .catch((err) =>
+        o.log.error({ channel, err: (err as Error).message }, "pubsub trigger: could not start runs"),
+      );
   };
 
   const dropAll = (): void => {

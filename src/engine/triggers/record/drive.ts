@@ -76,18 +76,13 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     const workflows = o.catalog.list();
     const claim = (c: pg.PoolClient) => q.claimOutboxSQL((v) => c.escapeLiteral(v), o.appSchema, batch);
     const runs = handover(o.handoff, o.wake);
-    const claimed = await claimTransaction<number, q.ClaimedRow>(o.pool, claim, async (tx, rows) => {
+    const transaction = claimTransaction<number, q.ClaimedRow>(o.pool, claim, async (tx, rows) => {
       if (rows.length === 0) return 0;
       await runs.start(tx, await plan(rows, workflows), storedVersions);
       lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
       return rows.length;
-    }).catch((err) => {
-      storedVersions.clear(); // the versions insert may have rolled back with the batch
-      runs.settle(false);
-      throw err;
     });
-    runs.settle(true);
-    return claimed;
+    return runs.after(transaction, storedVersions);
   };
 
   const plan = async (rows: q.ClaimedRow[], wfs: WorkflowDefinition[]): Promise<RunRequest[]> => {
