@@ -32,13 +32,9 @@ export interface Handover {
   /** In the transaction: startRuns, with the requests the engine has room for created leased to it. */
   start(tx: Queryable, requests: RunRequest[], stored?: Set<string>): Promise<CreatedRun[]>;
   /**
-   * After the transaction. Committed: the leased runs go to the engine, and the engine is woken to claim
-   * any others. Rolled back: the engine's reservation is released.
-   */
-  settle(committed: boolean): void;
-  /**
-   * `settle` once `transaction` (the one `start` ran in) ends; when it fails, `stored` (see startRuns) is
-   * cleared too, since the versions insert rolled back with it.
+   * Once `transaction` (the one `start` ran in) ends. Committed: the leased runs go to the engine, and the
+   * engine is woken to claim any others. Failed: the engine's reservation is released, and `stored` (see
+   * startRuns) is cleared, since the versions insert rolled back too.
    */
   after<T>(transaction: Promise<T>, stored?: Set<string>): Promise<T>;
 }
@@ -47,6 +43,10 @@ export function handover(handoff: RunHandoff | undefined, wake: () => void): Han
   let reserved = 0;
   let created = 0;
   const handed: ClaimedRun[] = [];
+  const settle = (committed: boolean) => {
+    if (reserved > 0) handoff?.adopt(committed ? handed : [], reserved);
+    if (committed && created > handed.length) wake();
+  };
   return {
     async start(tx, requests, stored) {
       reserved += leaseRequests(requests, handoff);
@@ -55,20 +55,16 @@ export function handover(handoff: RunHandoff | undefined, wake: () => void): Han
       for (const r of runs) if (r.leased) handed.push(r.leased);
       return runs;
     },
-    settle(committed) {
-      if (reserved > 0) handoff?.adopt(committed ? handed : [], reserved);
-      if (committed && created > handed.length) wake();
-    },
     async after(transaction, stored) {
       let out: Awaited<typeof transaction>;
       try {
         out = await transaction;
       } catch (err) {
         stored?.clear();
-        this.settle(false);
+        settle(false);
         throw err;
       }
-      this.settle(true);
+      settle(true);
       return out;
     },
   };
