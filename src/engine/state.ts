@@ -1,5 +1,5 @@
-// The compact, persisted state of one run (what skyflow.runs.snapshot holds) and the pure moves over it:
-// which step is next, what a step's outcome does to the run. No I/O.
+// The compact state of one run (what skyflow.runs.snapshot holds, less the steps' outputs) and the pure
+// moves over it: which step is next, what a step's outcome does to the run. No I/O.
 import type { StepDefinition, StepStatus, WorkflowDefinition } from "./definition/types.js";
 
 export type StepRunStatus = "running" | "waiting" | StepStatus;
@@ -15,6 +15,7 @@ export interface StepState {
   status: StepRunStatus;
   /** Tries begun so far, including one interrupted by a crash. */
   attempts: number;
+  /** Held while the run executes; runs.snapshot leaves it out (the try's row in step_tries has it). */
   output?: unknown;
   error?: StepErrorInfo;
 }
