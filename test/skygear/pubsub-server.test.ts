@@ -2,6 +2,7 @@
 // the publisher's own subscription gets the echo, and a restart of the HTTP server on the same port is
 // survived (reconnect, resubscribe, queued publishes flushed).
 import { once } from "node:events";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningServer, startSkygearServer } from "../../src/server/http.js";
 import { createPubsubClient, type PubsubClient } from "../../src/skygear/pubsub.js";
@@ -53,6 +54,24 @@ describe("the pubsub client on the real hub", () => {
     const c = client(server.url, "not-the-key");
     await new Promise((r) => setTimeout(r, 300));
     expect(c.isConnected()).toBe(false);
+  });
+
+  it("survives clients that reset the connection while their handshake is refused", async () => {
+    // Unlistened, the server socket's ECONNRESET was an uncaught 'error' event (seen once in this file).
+    const port = Number(new URL(server.url).port);
+    for (let i = 0; i < 30; i++) {
+      const s = connect(port, "127.0.0.1");
+      await once(s, "connect");
+      s.write(
+        "GET /pubsub HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+          "X-Skygear-API-Key: wrong\r\n\r\n",
+      );
+      s.resetAndDestroy();
+    }
+    const c = client(server.url);
+    await once(c, "connected");
+    expect(c.isConnected()).toBe(true);
   });
 
   it("survives a restart of the server: resubscribes and flushes what was queued", async () => {

@@ -81,5 +81,8 @@ function refuse(socket: Duplex, status: number, body: unknown, headers: Record<s
     "Connection: close",
     ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
   ];
+  // A client that resets the connection meanwhile (a refused one often does) is no error of the server's:
+  // unlistened, its ECONNRESET would be an uncaught 'error' event and end the process.
+  socket.on("error", () => {});
   socket.end(`${lines.join("\r\n")}\r\n\r\n${text}`);
 }
