@@ -45,6 +45,8 @@ export class PubsubClient extends EventEmitter implements PubsubPublisher {
   private readonly initialMs: number;
   private readonly maxMs: number;
   private readonly random: () => number;
+  /** The hub refused the API key at the last handshake (cleared when a socket opens). */
+  private refused: SkygearError | undefined;
 
   constructor(private readonly opts: PubsubClientOptions) {
     super();
@@ -77,6 +79,8 @@ export class PubsubClient extends EventEmitter implements PubsubPublisher {
     if (data === undefined || data === null) {
       return Promise.reject(pubsubError("InvalidArgument", `pubsub data for ${channel} is null`, false));
     }
+    // While the hub refuses the key, a publish fails at once (not retryable) rather than waiting in the queue.
+    if (this.refused && !this.isOpen) return Promise.reject(this.refused);
     const frame = JSON.stringify({ action: "pub", channel, data });
     return new Promise((resolve, reject) => {
       const pending = { frame, resolve, reject };
@@ -127,12 +131,33 @@ export class PubsubClient extends EventEmitter implements PubsubPublisher {
     ws.on("open", () => this.onOpen());
     ws.on("message", (raw, isBinary) => this.onMessage(isBinary ? "" : raw.toString()));
     // ws reports handshake refusals ("Unexpected server response: 401") here; the URL carries no key.
-    ws.on("error", (err) => this.opts.log?.warn({ err: err.message, url: this.url }, "pubsub socket error"));
+    ws.on("error", (err) => {
+      const status = /Unexpected server response: (40[13])\b/.exec(err.message)?.[1];
+      if (status) this.onRefused(Number(status));
+      else this.opts.log?.warn({ err: err.message, url: this.url }, "pubsub socket error");
+    });
     ws.on("close", () => this.onClose(ws));
+  }
+
+  /**
+   * The hub answered the handshake with 401 or 403: the API key is wrong. Said once per streak at error
+   * level; publishes waiting for a connection fail now, as do new ones until a socket opens. Reconnecting
+   * goes on with the usual backoff, so a key fixed on the server's side is picked up.
+   */
+  private onRefused(status: number): void {
+    if (!this.refused) {
+      const message =
+        `the pubsub hub at ${this.url} refused the API key (HTTP ${status}): check SKYGEAR_API_KEY ` +
+        "(the app's API key or master key)";
+      this.refused = pubsubError("AccessKeyNotAccepted", message, false);
+      this.opts.log?.error({ url: this.url, status }, message);
+    }
+    for (const p of this.queue.splice(0)) p.reject(this.refused);
   }
 
   private onOpen(): void {
     this.isOpen = true;
+    this.refused = undefined;
     this.attempt = 0;
     for (const channel of this.handlers.keys()) this.sendControl("sub", channel);
     for (const p of this.queue.splice(0)) this.write(p);

@@ -3,7 +3,9 @@
 // survived (reconnect, resubscribe, queued publishes flushed).
 import { once } from "node:events";
 import { connect } from "node:net";
+import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../src/log.js";
 import { type RunningServer, startSkygearServer } from "../../src/server/http.js";
 import { createPubsubClient, type PubsubClient } from "../../src/skygear/pubsub.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
@@ -50,10 +52,34 @@ describe("the pubsub client on the real hub", () => {
     expect(got).toEqual([{ hello: "world" }]);
   });
 
-  it("stays disconnected with a wrong key", async () => {
-    const c = client(server.url, "not-the-key");
-    await new Promise((r) => setTimeout(r, 300));
+  it("stays disconnected with a wrong key, says so once at error level, and fails publishes at once", async () => {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const log = createLogger({ level: "error", destination });
+    const c = createPubsubClient({
+      endpoint: server.url,
+      apiKey: "not-the-key",
+      log,
+      backoff: { initialMs: 20, maxMs: 50 },
+    });
+    closers.push(() => c.close());
+    // Made before the hub answered: it waits for the connection, then fails with the refusal.
+    const early = c.publish("x", { n: 1 });
+    await expect(early).rejects.toMatchObject({ errorName: "AccessKeyNotAccepted", retryable: false });
+    await new Promise((r) => setTimeout(r, 300)); // several more refused handshakes
     expect(c.isConnected()).toBe(false);
+    await expect(c.publish("x", { n: 2 })).rejects.toThrow(
+      /refused the API key \(HTTP 401\): check SKYGEAR_API_KEY/,
+    );
+    const errors = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.msg).toMatch(/SKYGEAR_API_KEY/);
+    expect(lines.join("")).not.toContain("not-the-key");
   });
 
   it("survives clients that reset the connection while their handshake is refused", async () => {
