@@ -80,7 +80,7 @@ export class PubsubClient extends EventEmitter implements PubsubPublisher {
       return Promise.reject(pubsubError("InvalidArgument", `pubsub data for ${channel} is null`, false));
     }
     // While the hub refuses the key, a publish fails at once (not retryable) rather than waiting in the queue.
-    if (this.refused && !this.isOpen) return Promise.reject(this.refused);
+    if (this.refused) return Promise.reject(this.refused);
     const frame = JSON.stringify({ action: "pub", channel, data });
     return new Promise((resolve, reject) => {
       const pending = { frame, resolve, reject };

@@ -18,7 +18,7 @@ export interface RunRequest {
  * concurrency limit only) and returns how many it reserved: the caller hands the runs over, or releases the
  * reservation, with `handoff.adopt` once its transaction ends.
  */
-export function leaseRequests(requests: RunRequest[], handoff: RunHandoff | undefined): number {
+function leaseRequests(requests: RunRequest[], handoff: RunHandoff | undefined): number {
   if (!handoff) return 0;
   const limited = new Set(claimLimits([...new Set(requests.map((r) => r.workflow))]).map((l) => l.workflow));
   const eligible = requests.filter((r) => !limited.has(r.workflow.name));
@@ -27,19 +27,22 @@ export function leaseRequests(requests: RunRequest[], handoff: RunHandoff | unde
   return k;
 }
 
-/** Starting runs in a trigger's transaction, handing to `handoff`'s engine those it has room for. */
+/**
+ * Starting runs in a trigger's transaction, handing to `handoff`'s engine those it has room for. `stored`
+ * (see startRuns) is the caller's set of versions already committed.
+ */
 export interface Handover {
   /** In the transaction: startRuns, with the requests the engine has room for created leased to it. */
-  start(tx: Queryable, requests: RunRequest[], stored?: Set<string>): Promise<CreatedRun[]>;
+  start(tx: Queryable, requests: RunRequest[]): Promise<CreatedRun[]>;
   /**
    * Once `transaction` (the one `start` ran in) ends. Committed: the leased runs go to the engine, and the
-   * engine is woken to claim any others. Failed: the engine's reservation is released, and `stored` (see
-   * startRuns) is cleared, since the versions insert rolled back too.
+   * engine is woken to claim any others. Failed: the engine's reservation is released, and `stored` is
+   * cleared, since the versions insert rolled back too.
    */
-  after<T>(transaction: Promise<T>, stored?: Set<string>): Promise<T>;
+  after<T>(transaction: Promise<T>): Promise<T>;
 }
 
-export function handover(handoff: RunHandoff | undefined, wake: () => void): Handover {
+export function handover(handoff: RunHandoff | undefined, wake: () => void, stored?: Set<string>): Handover {
   let reserved = 0;
   let created = 0;
   const handed: ClaimedRun[] = [];
@@ -48,14 +51,14 @@ export function handover(handoff: RunHandoff | undefined, wake: () => void): Han
     if (committed && created > handed.length) wake();
   };
   return {
-    async start(tx, requests, stored) {
+    async start(tx, requests) {
       reserved += leaseRequests(requests, handoff);
       const runs = await startRuns(tx, requests, stored, reserved > 0 ? handoff : undefined);
       created += runs.length;
       for (const r of runs) if (r.leased) handed.push(r.leased);
       return runs;
     },
-    async after(transaction, stored) {
+    async after(transaction) {
       let out: Awaited<typeof transaction>;
       try {
         out = await transaction;
@@ -74,7 +77,7 @@ export function handover(handoff: RunHandoff | undefined, wake: () => void): Han
  * Returns the runs actually created; an (workflow, event.id) already seen creates nothing. `stored` lists
  * versions already committed by this process, to skip a round trip (clear it after a rolled-back call).
  */
-export async function startRuns(
+async function startRuns(
   db: Queryable,
   requests: RunRequest[],
   stored?: Set<string>,

@@ -54,7 +54,7 @@ export async function startCronDriver(o: CronDriverOptions) {
   const fireBatch = async (): Promise<number> => {
     const now = o.clock();
     const claim = (c: pg.PoolClient) => q.claimDueSQL((v) => c.escapeLiteral(v), now, batch);
-    const runs = handover(o.handoff, o.wake);
+    const runs = handover(o.handoff, o.wake, storedVersions);
     const transaction = claimTransaction<number, q.ScheduleRow>(o.pool, claim, async (tx, rows) => {
       if (rows.length === 0) return 0;
       const skipRows = rows.filter((r) => r.overlap === "skip");
@@ -73,7 +73,7 @@ export async function startCronDriver(o: CronDriverOptions) {
         if (f.outcome === "started" && wf) requests.push({ workflow: wf, event: f.event });
       }
       // Runs first, so a fire's recorded time (fired_at) includes enqueueing its run.
-      const created = await runs.start(tx, requests, storedVersions);
+      const created = await runs.start(tx, requests);
       const runIds = new Map(created.map((c) => [`${c.workflow}\u0000${c.eventId}`, c.id]));
       const won = await q.recordFires(
         tx,
@@ -85,7 +85,7 @@ export async function startCronDriver(o: CronDriverOptions) {
       if (last) lateness = o.clock().getTime() - last.scheduledAt.getTime();
       return rows.length;
     });
-    return runs.after(transaction, storedVersions);
+    return runs.after(transaction);
   };
 
   const tick = async (): Promise<void> => {

@@ -75,14 +75,14 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   const drainBatch = async (): Promise<number> => {
     const workflows = o.catalog.list();
     const claim = (c: pg.PoolClient) => q.claimOutboxSQL((v) => c.escapeLiteral(v), o.appSchema, batch);
-    const runs = handover(o.handoff, o.wake);
+    const runs = handover(o.handoff, o.wake, storedVersions);
     const transaction = claimTransaction<number, q.ClaimedRow>(o.pool, claim, async (tx, rows) => {
       if (rows.length === 0) return 0;
-      await runs.start(tx, await plan(rows, workflows), storedVersions);
+      await runs.start(tx, await plan(rows, workflows));
       lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
       return rows.length;
     });
-    return runs.after(transaction, storedVersions);
+    return runs.after(transaction);
   };
 
   const plan = async (rows: q.ClaimedRow[], wfs: WorkflowDefinition[]): Promise<RunRequest[]> => {
