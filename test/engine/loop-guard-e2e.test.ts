@@ -1,14 +1,13 @@
 // The loop guard end to end: the real engine runs a workflow whose save step saves the record that started
 // it, through the Skygear-compatible server, while the real record trigger watches that type.
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadWorkflowSource } from "../../src/engine/definition/load.js";
 import { createEngine, type Engine } from "../../src/engine/engine.js";
 import { startTriggers, type Triggers } from "../../src/engine/triggers/index.js";
-import { createLogger } from "../../src/log.js";
 import { SkygearContainer } from "../../src/skygear/container.js";
 import { createInProcessTransport } from "../../src/skygear/transport-inprocess.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { capturedLogger } from "../helpers/log.js";
 import { startTestServer, TEST_MASTER_KEY, type TestServer } from "../helpers/server.js";
 import { catalogOf } from "./fixtures/defs.js";
 
@@ -29,7 +28,7 @@ let srv: TestServer;
 let engine: Engine;
 let triggers: Triggers;
 let container: SkygearContainer;
-const lines: string[] = [];
+const { log, lines } = capturedLogger("warn");
 
 beforeAll(async () => {
   db = await createTestDatabase("loop_guard_e2e");
@@ -37,13 +36,6 @@ beforeAll(async () => {
   const loaded = loadWorkflowSource("workflows/bump.yaml", YAML);
   expect(loaded.problems).toEqual([]);
   const catalog = catalogOf([loaded.workflow!]);
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(String(chunk));
-      cb();
-    },
-  });
-  const log = createLogger({ level: "warn", destination: sink });
   container = new SkygearContainer({
     transport: createInProcessTransport(srv.handler),
     apiKey: TEST_MASTER_KEY,

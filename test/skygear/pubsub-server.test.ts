@@ -3,12 +3,11 @@
 // survived (reconnect, resubscribe, queued publishes flushed).
 import { once } from "node:events";
 import { connect } from "node:net";
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../src/log.js";
 import { type RunningServer, startSkygearServer } from "../../src/server/http.js";
 import { createPubsubClient, type PubsubClient } from "../../src/skygear/pubsub.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { capturedLogger } from "../helpers/log.js";
 import { startTestServer, TEST_API_KEY, type TestServer } from "../helpers/server.js";
 
 let db: TestDatabase;
@@ -53,14 +52,7 @@ describe("the pubsub client on the real hub", () => {
   });
 
   it("stays disconnected with a wrong key, says so once at error level, and fails publishes at once", async () => {
-    const lines: string[] = [];
-    const destination = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
-    const log = createLogger({ level: "error", destination });
+    const { log, lines } = capturedLogger("error");
     const c = createPubsubClient({
       endpoint: server.url,
       apiKey: "not-the-key",

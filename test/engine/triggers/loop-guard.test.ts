@@ -1,9 +1,8 @@
 // The loop guard: a workflow whose run saves the record type it watches stops at the configured depth.
-import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTriggers } from "../../../src/engine/triggers/index.js";
-import { createLogger } from "../../../src/log.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+import { capturedLogger } from "../../helpers/log.js";
 import { catalog, createRecordTable, insertRecord, runsOf, waitFor, workflow } from "./helpers.js";
 
 const APP = "app_loop";
@@ -48,13 +47,7 @@ async function runPending(): Promise<number> {
 
 describe("loop guard", () => {
   it("stops a self-triggering chain at the configured depth with a warning naming workflow, record and depth", async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    });
+    const { log, lines } = capturedLogger("warn");
     const cat = catalog([
       workflow("bump", [
         { kind: "record", type: "counter", database: "_public", events: ["create", "update"] },
@@ -65,7 +58,7 @@ describe("loop guard", () => {
       catalog: cat,
       appSchema: APP,
       wake: () => {},
-      log: createLogger({ level: "warn", destination: sink }),
+      log,
       loopDepth: 3,
     });
     try {
