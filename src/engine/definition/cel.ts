@@ -1,7 +1,7 @@
 // The one CEL environment (@marcbachmann/cel-js), skyflow's functions uuid() and now(), and the conversion of
 // CEL values back to JSON. No I/O. Chosen over @bufbuild/cel by measurement (see bench/definitions.ts).
-import { createHash } from "node:crypto";
 import { Environment } from "@marcbachmann/cel-js";
+import { deterministicUuid } from "../ids.js";
 import type { ExprContext } from "./types.js";
 
 /** The names an expression may read; everything else is a load error. */
@@ -27,15 +27,6 @@ export function withResolution<T>(ctx: ExprContext, fn: () => T): T {
   } finally {
     current = previous;
   }
-}
-
-/** A UUID v4-shaped value derived from the seed and the call number: the same on every retry and resume. */
-export function deterministicUuid(seed: string, n: number): string {
-  const b = createHash("sha256").update(`${seed}\u0000${n}`).digest();
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.subarray(0, 16).toString("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }
 
 function uuid(): string {

@@ -1,7 +1,7 @@
 // Inserts new runs into the queue, idempotently on (workflow, event id). Triggers call it inside the same
 // transaction that claims their outbox rows, so a claimed change and its run commit together.
-import { randomUUID } from "node:crypto";
 import type { TriggerEvent } from "../definition/types.js";
+import { runIdFor } from "../ids.js";
 import type { ClaimedRun } from "./claim.js";
 
 export interface Queryable {
@@ -55,7 +55,7 @@ export async function enqueueRuns(db: Queryable, runs: NewRun[], lease?: NewRunL
   const doc = JSON.stringify(
     runs.map((r, i) => ({
       ord: i,
-      id: randomUUID(),
+      id: runIdFor(r.workflow, r.event.id),
       workflow: r.workflow,
       version: r.version,
       event_id: r.event.id,

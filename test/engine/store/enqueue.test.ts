@@ -1,0 +1,44 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TriggerEvent } from "../../../src/engine/definition/types.js";
+import { runIdFor } from "../../../src/engine/ids.js";
+import { enqueueRuns } from "../../../src/engine/store/enqueue.js";
+import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase("store_enqueue");
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+const run = (workflow: string, id: string) => ({ workflow, version: "v1", event: { id } as TriggerEvent });
+
+describe("enqueueRuns", () => {
+  it("derives a run's id from its workflow and event id, so a run created again has the same id", async () => {
+    const [a] = await enqueueRuns(db.pool, [run("w1", "ev-1")]);
+    expect(a!.id).toBe(runIdFor("w1", "ev-1"));
+    // Another workflow's run of the same event is another run.
+    const [b] = await enqueueRuns(db.pool, [run("w2", "ev-1")]);
+    expect(b!.id).not.toBe(a!.id);
+    // As if the first run's transaction had been lost: the same event brings back the same id.
+    await db.pool.query("DELETE FROM skyflow.runs WHERE id = $1", [a!.id]);
+    const [again] = await enqueueRuns(db.pool, [run("w1", "ev-1")]);
+    expect(again!.id).toBe(a!.id);
+  });
+
+  it("creates one run for an event given twice, or already run under an id that was not derived", async () => {
+    const twice = await enqueueRuns(db.pool, [run("w3", "ev-2"), run("w3", "ev-2"), run("w3", "ev-3")]);
+    expect(twice.map((r) => r.eventId)).toEqual(["ev-2", "ev-3"]);
+    // A run created before ids were derived (a random id) still makes its event's later runs nothing.
+    await db.pool.query(
+      "INSERT INTO skyflow.runs (id, workflow, version, event_id, event) VALUES ($1, 'w3', 'v1', 'ev-4', '{}')",
+      [randomUUID()],
+    );
+    expect(await enqueueRuns(db.pool, [run("w3", "ev-4")])).toEqual([]);
+    const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM skyflow.runs WHERE workflow = 'w3'");
+    expect(rows[0].n).toBe(3);
+  });
+});
