@@ -177,6 +177,15 @@ function runIO(
     last = env.batcher.save(item);
     return last;
   };
+  // A new run's first try may start while the save that begins it is in flight (see `begin`); the next
+  // save waits for that one, and fails as it failed.
+  let fresh = run.snapshot === null;
+  let beginning$: Promise<void> | undefined;
+  const landed = async () => {
+    const b = beginning$;
+    beginning$ = undefined;
+    await b;
+  };
   return {
     async settled() {
       await last.catch(() => {});
@@ -185,9 +194,25 @@ function runIO(
       const { begin, intents } = beginning(t);
       const item = beginItem(target, state, begin);
       if (intents.length > 0) item.writes = { depth: run.depth, list: intents };
-      if (!(await saved(item))) throw new LeaseLostError(run.id);
+      const first = fresh;
+      fresh = false;
+      const ok = saved(item).then((done) => {
+        if (!done) throw new LeaseLostError(run.id);
+      });
+      // The first try of a new run starts without waiting for its begin save when it records no loop-guard
+      // intents. A crash before that save lands leaves a run with no state, which is claimed again and
+      // begins again: the same try, with the same input (its uuid() values and idempotency key derive from
+      // the run id, which derives from the event), just as a crash after the save resumes the interrupted
+      // try. A save or delete step waits: its intents must be in place before its records change.
+      if (first && intents.length === 0) {
+        ok.catch(() => {});
+        beginning$ = ok;
+        return;
+      }
+      await ok;
     },
     async save(state, opts) {
+      await landed();
       // A folded begin adds the next try's intents to the ended try's exact writes (see batch.ts).
       const next = opts.next ? beginning(opts.next) : undefined;
       const list = next ? [...writes, ...next.intents] : writes;

@@ -5,6 +5,7 @@ import type { Engine, EngineOptions } from "../../src/engine/engine.js";
 import type { RunEvent, StepEvent } from "../../src/engine/runner.js";
 import { enqueueRuns } from "../../src/engine/store/enqueue.js";
 import { recordVersion } from "../../src/engine/store/versions.js";
+import type { StepKind } from "../../src/steps/types.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { expr, probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
 
@@ -314,6 +315,53 @@ describe("engine", () => {
       runId,
     ]);
     expect(rows[0].s).not.toContain("output");
+  });
+
+  it("starts a new run's first step while its begin save is in flight, unless the step records loop-guard intents", async () => {
+    const p = probe();
+    // A stand-in delete step: its input names records, so it has intents that must be stored before it runs.
+    let deletes = 0;
+    const del: StepKind = {
+      kind: "delete",
+      parse: () => [],
+      run: async () => {
+        deletes++;
+        return { deleted: ["note/n1"] };
+      },
+    };
+    const early = workflow("early", [
+      step("probe", { key: "e1" }, { id: "e1" }),
+      step("probe", { key: "e2" }),
+    ]);
+    const guarded = workflow("guarded", [step("delete", { ids: ["note/n1"] }, { id: "d1" })]);
+    const e = engineWith([early, guarded], p, { stepKinds: { probe: p.kind, delete: del } });
+    await e.start();
+    // Every save writes step_tries: holding this lock holds them all (claims only touch runs).
+    const lock = await db.pool.connect();
+    let a: string;
+    let b: string;
+    try {
+      await lock.query("BEGIN");
+      await lock.query("LOCK TABLE skyflow.step_tries IN EXCLUSIVE MODE");
+      a = (await e.trigger("early")).runId;
+      b = (await e.trigger("guarded")).runId;
+      await waitFor(() => p.tries("e1") === 1, 5_000);
+      await new Promise((r) => setTimeout(r, 300));
+      // The first step ran; the second waits for the first's end to be saved, the delete for its intents.
+      expect(p.tries("e2")).toBe(0);
+      expect(deletes).toBe(0);
+      await lock.query("COMMIT");
+    } finally {
+      lock.release();
+    }
+    const ra = await e.waitForRun(a);
+    expect(ra.status).toBe("succeeded");
+    expect(ra.tries.map((t) => [t.stepKey, t.status])).toEqual([
+      ["e1", "succeeded"],
+      [expect.any(String), "succeeded"],
+    ]);
+    expect((await e.waitForRun(b)).status).toBe("succeeded");
+    expect(deletes).toBe(1);
   });
 
   it("honours a retry-after from the error over the backoff", async () => {
