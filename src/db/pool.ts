@@ -23,18 +23,22 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
 /**
  * Runs `fn` in a transaction on a pooled client; rolls back on any error. `begin` replaces the plain BEGIN:
  * text without parameters sent in one round trip (e.g. `BEGIN; SET LOCAL ...; <a first statement>`), whose
- * results `fn` receives.
+ * results `fn` receives. `fn` calls `committed` when its last statement was sent with the COMMIT (as
+ * `<statement>; COMMIT`, a round trip less); the COMMIT is then not sent again.
  */
 export async function withTransaction<T>(
   pool: pg.Pool,
-  fn: (client: pg.PoolClient, begun: pg.QueryResult[]) => Promise<T>,
+  fn: (client: pg.PoolClient, begun: pg.QueryResult[], committed: () => void) => Promise<T>,
   begin?: (client: pg.PoolClient) => string,
 ): Promise<T> {
   const client = await pool.connect();
+  let done = false;
   try {
     const r = (await client.query(begin ? begin(client) : "BEGIN")) as pg.QueryResult | pg.QueryResult[];
-    const result = await fn(client, Array.isArray(r) ? r : [r]);
-    await client.query("COMMIT");
+    const result = await fn(client, Array.isArray(r) ? r : [r], () => {
+      done = true;
+    });
+    if (!done) await client.query("COMMIT");
     return result;
   } catch (err) {
     await client.query("ROLLBACK").catch(() => {});

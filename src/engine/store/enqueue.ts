@@ -44,11 +44,38 @@ export interface CreatedRun {
   leased?: ClaimedRun;
 }
 
+/** A transaction's client that can send its last statement with the COMMIT (see `commit` of enqueueRuns). */
+export interface Committer {
+  client: { escapeLiteral(v: string): string; query(text: string): Promise<unknown> };
+  /** Called once the COMMIT went with the statement. */
+  committed(): void;
+}
+
+const ENQUEUE_SQL = `INSERT INTO skyflow.runs (id, workflow, version, event_id, event, depth, concurrency_key,
+                                status, lease_owner, lease_until, started_at)
+     SELECT id, workflow, version, event_id, event, depth, concurrency_key,
+            CASE WHEN leased THEN 'running' ELSE 'pending' END,
+            CASE WHEN leased THEN $2::text END,
+            CASE WHEN leased THEN now() + $3::int * interval '1 millisecond' END,
+            CASE WHEN leased THEN now() END
+     FROM jsonb_to_recordset($1::jsonb) AS u(ord int, id uuid, workflow text, version text, event_id text,
+                                             event jsonb, depth int, concurrency_key text, leased bool)
+     ORDER BY ord
+     ON CONFLICT (workflow, event_id) DO NOTHING
+     RETURNING id, workflow, event_id, started_at`;
+
 /**
  * Returns the runs actually created (an event id already seen for that workflow creates nothing). Runs are
- * numbered (`seq`) in the order given, which claims follow.
+ * numbered (`seq`) in the order given, which claims follow. With `commit`, the insert is the transaction's
+ * last statement and goes with its COMMIT, in one round trip (simple query protocol, values as literals):
+ * a trigger's transaction is one round trip shorter, between a change and its run's first step.
  */
-export async function enqueueRuns(db: Queryable, runs: NewRun[], lease?: NewRunLease): Promise<CreatedRun[]> {
+export async function enqueueRuns(
+  db: Queryable,
+  runs: NewRun[],
+  lease?: NewRunLease,
+  commit?: Committer,
+): Promise<CreatedRun[]> {
   if (runs.length === 0) return [];
   // One JSON document rather than one array per column: as jsonb[] elements, the events (whole records, for
   // record triggers) were escaped a second time, quote by quote.
@@ -65,27 +92,24 @@ export async function enqueueRuns(db: Queryable, runs: NewRun[], lease?: NewRunL
       leased: lease !== undefined && r.leased === true,
     })),
   );
-  const { rows } = await db.query<{
-    id: string;
-    workflow: string;
-    event_id: string;
-    started_at: Date | null;
-  }>({
-    name: "skyflow_enqueue_runs",
-    text: `INSERT INTO skyflow.runs (id, workflow, version, event_id, event, depth, concurrency_key,
-                                status, lease_owner, lease_until, started_at)
-     SELECT id, workflow, version, event_id, event, depth, concurrency_key,
-            CASE WHEN leased THEN 'running' ELSE 'pending' END,
-            CASE WHEN leased THEN $2::text END,
-            CASE WHEN leased THEN now() + $3::int * interval '1 millisecond' END,
-            CASE WHEN leased THEN now() END
-     FROM jsonb_to_recordset($1::jsonb) AS u(ord int, id uuid, workflow text, version text, event_id text,
-                                             event jsonb, depth int, concurrency_key text, leased bool)
-     ORDER BY ord
-     ON CONFLICT (workflow, event_id) DO NOTHING
-     RETURNING id, workflow, event_id, started_at`,
-    values: [doc, lease?.owner ?? null, lease?.leaseMs ?? null],
-  });
+  type Row = { id: string; workflow: string; event_id: string; started_at: Date | null };
+  let rows: Row[];
+  if (commit) {
+    const c = commit.client;
+    const args = [
+      c.escapeLiteral(doc),
+      lease ? c.escapeLiteral(lease.owner) : "NULL",
+      lease ? String(Math.floor(lease.leaseMs)) : "NULL",
+    ];
+    // The statement's only `$` are its parameters (the values are spliced in after this replace).
+    const text = ENQUEUE_SQL.replace(/\$(\d+)/g, (_, n) => args[Number(n) - 1]!);
+    const results = (await c.query(`${text}; COMMIT`)) as { rows: Row[] }[];
+    commit.committed();
+    rows = results[0]!.rows;
+  } else {
+    const values = [doc, lease?.owner ?? null, lease?.leaseMs ?? null];
+    rows = (await db.query<Row>({ name: "skyflow_enqueue_runs", text: ENQUEUE_SQL, values })).rows;
+  }
   const given = new Map(runs.map((r) => [`${r.workflow}\u0000${r.event.id}`, r]));
   return rows.map((row) => {
     const created: CreatedRun = { id: row.id, workflow: row.workflow, eventId: row.event_id };

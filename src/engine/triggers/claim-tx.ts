@@ -8,16 +8,16 @@ import { withTransaction } from "../../db/pool.js";
 
 /**
  * `first` (SQL without parameters, built with the client's escapeLiteral) is sent in the same round trip
- * as BEGIN (simple query protocol); `fn` gets its rows.
+ * as BEGIN (simple query protocol); `fn` gets its rows, and `committed` (see withTransaction).
  */
 export function claimTransaction<T, R = Record<string, unknown>>(
   pool: pg.Pool,
   first: (client: pg.PoolClient) => string,
-  fn: (tx: pg.PoolClient, rows: R[]) => Promise<T>,
+  fn: (tx: pg.PoolClient, rows: R[], committed: () => void) => Promise<T>,
 ): Promise<T> {
   return withTransaction(
     pool,
-    (tx, begun) => fn(tx, (begun.at(-1)?.rows ?? []) as R[]),
+    (tx, begun, committed) => fn(tx, (begun.at(-1)?.rows ?? []) as R[], committed),
     (client) => `BEGIN; SET LOCAL synchronous_commit TO off; ${first(client)}`,
   );
 }

@@ -3,7 +3,13 @@
 import { claimLimits } from "../concurrency.js";
 import type { TriggerEvent, WorkflowDefinition } from "../definition/types.js";
 import type { ClaimedRun, RunHandoff } from "../store/claim.js";
-import { type CreatedRun, enqueueRuns, type NewRunLease, type Queryable } from "../store/enqueue.js";
+import {
+  type Committer,
+  type CreatedRun,
+  enqueueRuns,
+  type NewRunLease,
+  type Queryable,
+} from "../store/enqueue.js";
 
 export interface RunRequest {
   workflow: WorkflowDefinition;
@@ -32,8 +38,11 @@ function leaseRequests(requests: RunRequest[], handoff: RunHandoff | undefined):
  * (see startRuns) is the caller's set of versions already committed.
  */
 export interface Handover {
-  /** In the transaction: startRuns, with the requests the engine has room for created leased to it. */
-  start(tx: Queryable, requests: RunRequest[]): Promise<CreatedRun[]>;
+  /**
+   * In the transaction: startRuns, with the requests the engine has room for created leased to it. With
+   * `commit`, the runs' insert is the transaction's last statement and commits it (see enqueueRuns).
+   */
+  start(tx: Queryable, requests: RunRequest[], commit?: Committer): Promise<CreatedRun[]>;
   /**
    * Once `transaction` (the one `start` ran in) ends. Committed: the leased runs go to the engine, and the
    * engine is woken to claim any others. Failed: the engine's reservation is released, and `stored` is
@@ -51,9 +60,9 @@ export function handover(handoff: RunHandoff | undefined, wake: () => void, stor
     if (committed && created > handed.length) wake();
   };
   return {
-    async start(tx, requests) {
+    async start(tx, requests, commit) {
       reserved += leaseRequests(requests, handoff);
-      const runs = await startRuns(tx, requests, stored, reserved > 0 ? handoff : undefined);
+      const runs = await startRuns(tx, requests, stored, reserved > 0 ? handoff : undefined, commit);
       created += runs.length;
       for (const r of runs) if (r.leased) handed.push(r.leased);
       return runs;
@@ -82,6 +91,7 @@ async function startRuns(
   requests: RunRequest[],
   stored?: Set<string>,
   lease?: NewRunLease,
+  commit?: Committer,
 ): Promise<CreatedRun[]> {
   if (requests.length === 0) return [];
   const versions = new Map<string, WorkflowDefinition>();
@@ -102,6 +112,7 @@ async function startRuns(
       leased: r.leased,
     })),
     lease,
+    commit,
   );
 }
 

@@ -41,4 +41,38 @@ describe("enqueueRuns", () => {
     const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM skyflow.runs WHERE workflow = 'w3'");
     expect(rows[0].n).toBe(3);
   });
+
+  it("can send the insert with its transaction's COMMIT, values spliced in as literals", async () => {
+    const tx = await db.pool.connect();
+    let committed = 0;
+    try {
+      await tx.query("BEGIN");
+      const tricky = { id: "ev-5", note: "it's $1 and $2::text; \\ DROP TABLE x; --", n: [1, "'"] };
+      const [r] = await enqueueRuns(
+        tx,
+        [
+          { workflow: "w4", version: "v1", event: tricky as unknown as TriggerEvent },
+          { workflow: "w4", version: "v1", event: { id: "ev-6" } as TriggerEvent, leased: true },
+        ],
+        { owner: "engine-'a'", leaseMs: 30_000 },
+        { client: tx, committed: () => committed++ },
+      );
+      expect(committed).toBe(1);
+      expect(r!.id).toBe(runIdFor("w4", "ev-5"));
+    } finally {
+      tx.release();
+    }
+    // Committed: another connection sees the runs, the event exact, the lease where one was asked for.
+    const { rows } = await db.pool.query(
+      "SELECT event, lease_owner, status FROM skyflow.runs WHERE workflow = 'w4' ORDER BY seq",
+    );
+    expect(rows).toEqual([
+      {
+        event: { id: "ev-5", note: "it's $1 and $2::text; \\ DROP TABLE x; --", n: [1, "'"] },
+        lease_owner: null,
+        status: "pending",
+      },
+      { event: { id: "ev-6" }, lease_owner: "engine-'a'", status: "running" },
+    ]);
+  });
 });

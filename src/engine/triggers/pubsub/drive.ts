@@ -48,7 +48,9 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
     const runs = handover(o.handoff, o.wake);
     const requests = wfs.map((workflow) => ({ workflow, event }));
     runs
-      .after(withTransaction(o.pool, (tx) => runs.start(tx, requests)))
+      .after(
+        withTransaction(o.pool, (tx, _, committed) => runs.start(tx, requests, { client: tx, committed })),
+      )
       .catch((err) =>
         o.log.error({ channel, err: (err as Error).message }, "pubsub trigger: could not start runs"),
       );

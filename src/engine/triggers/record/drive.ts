@@ -76,9 +76,9 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     const workflows = o.catalog.list();
     const claim = (c: pg.PoolClient) => q.claimOutboxSQL((v) => c.escapeLiteral(v), o.appSchema, batch);
     const runs = handover(o.handoff, o.wake, storedVersions);
-    const transaction = claimTransaction<number, q.ClaimedRow>(o.pool, claim, async (tx, rows) => {
+    const transaction = claimTransaction<number, q.ClaimedRow>(o.pool, claim, async (tx, rows, committed) => {
       if (rows.length === 0) return 0;
-      await runs.start(tx, await plan(rows, workflows));
+      await runs.start(tx, await plan(rows, workflows), { client: tx, committed });
       lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
       return rows.length;
     });
