@@ -47,7 +47,11 @@ describe("enqueueRuns", () => {
     let committed = 0;
     try {
       await tx.query("BEGIN");
-      const tricky = { id: "ev-5", note: "it's $1 and $2::text; \\ DROP TABLE x; --", n: [1, "'"] };
+      const tricky = {
+        id: "ev-5",
+        note: "it's $1 and $2::text, $j$ or $j0$; \\ DROP TABLE x; --",
+        n: [1, "'"],
+      };
       const [r] = await enqueueRuns(
         tx,
         [
@@ -68,7 +72,7 @@ describe("enqueueRuns", () => {
     );
     expect(rows).toEqual([
       {
-        event: { id: "ev-5", note: "it's $1 and $2::text; \\ DROP TABLE x; --", n: [1, "'"] },
+        event: { id: "ev-5", note: "it's $1 and $2::text, $j$ or $j0$; \\ DROP TABLE x; --", n: [1, "'"] },
         lease_owner: null,
         status: "pending",
       },
