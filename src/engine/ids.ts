@@ -1,10 +1,10 @@
 // Identifiers derived from what they name, so that the same thing gets the same id on every try: uuid()
 // values (seeded by run and step) and run ids (by workflow and event id).
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /** A UUID v4-shaped value derived from the seed and the call number: the same on every retry and resume. */
 export function deterministicUuid(seed: string, n: number): string {
-  const b = createHash("sha256").update(`${seed}\u0000${n}`).digest();
+  const b = hash("sha256", `${seed}\u0000${n}`, "buffer");
   b[6] = (b[6]! & 0x0f) | 0x40;
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = b.subarray(0, 16).toString("hex");
