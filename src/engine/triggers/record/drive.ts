@@ -132,6 +132,8 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
    * A quiet wake-up (one change) just drains. A busy one lowers the wake flag so writers stop paying for
    * NOTIFY, drains until nothing is left, raises the flag, and drains once more for writers that saw it
    * down; writers still in flight at that moment are watched until they end. The poll also re-raises it.
+   * Only the engine that raises the flag does that last part: with the flag found up, every writer since
+   * whoever raised it has notified, and that engine looked after the writers that came before.
    */
   const cycle = async (kind: "notify" | "poll" | "xids"): Promise<void> => {
     let n = await drainAll();
@@ -149,7 +151,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
       n = await drainAll();
     }
     if (stopped || lc !== listener.client()) return;
-    await q.setArmed(lc, true);
+    if (!(await q.setArmed(lc, true))) return;
     const xids = await q.inProgressTxids(lc);
     await drainAll();
     if (xids.length > 0) watchXids(xids, 2);

@@ -97,8 +97,10 @@ export async function installEventTrigger(db: Queryable): Promise<boolean> {
   }
 }
 
-export async function setArmed(db: Queryable, armed: boolean): Promise<void> {
-  await db.query("UPDATE skyflow.record_wake SET armed = $1 WHERE id = 1 AND armed <> $1", [armed]);
+/** Sets the wake flag; true when this call changed it. */
+export async function setArmed(db: Queryable, armed: boolean): Promise<boolean> {
+  const r = await db.query("UPDATE skyflow.record_wake SET armed = $1 WHERE id = 1 AND armed <> $1", [armed]);
+  return (r.rowCount ?? 0) > 0;
 }
 
 /** Transactions in progress now; any of them may have written a change without notifying. */
