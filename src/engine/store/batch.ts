@@ -86,13 +86,30 @@ export class SaveBatcher {
       );
       for (const p of batch) p.resolve(saved.has(p.item.runId));
     } catch (err) {
-      for (const p of batch) p.reject(err);
+      // A value Postgres refuses (a data or constraint error) fails the whole statement: the saves are
+      // written again one by one, so that only the run whose save it is fails, not every run in the batch.
+      if (batch.length > 1 && isDataError(err)) await Promise.all(batch.map((p) => this.writeOne(p)));
+      else for (const p of batch) p.reject(err);
     } finally {
       this.flushes--;
       this.schedule();
       for (const w of this.waiters.splice(0)) w();
     }
   }
+
+  private async writeOne(p: Pending): Promise<void> {
+    try {
+      p.resolve((await writeBatch(this.db, [p.item])).has(p.item.runId));
+    } catch (err) {
+      p.reject(err);
+    }
+  }
+}
+
+/** SQLSTATE classes 22 (data exception) and 23 (integrity constraint violation). */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && (code.startsWith("22") || code.startsWith("23"));
 }
 
 // The batch travels as three JSON documents. Snapshots, inputs and outputs are already JSON text, so they are

@@ -95,4 +95,27 @@ describe("SaveBatcher", () => {
       { run_id: busy, record_key: "k2", exact: false },
     ]);
   });
+
+  it("writes the saves of a batch one by one when Postgres refuses one of them, so only that one fails", async () => {
+    const [good, bad] = await storedRuns(db.pool, ["p1", "p2"], "running", "a", "1 minute");
+    const batcher = new SaveBatcher(db.pool);
+    const state = newRunState(new Date().toISOString());
+    const ended = (id: string, output: unknown) =>
+      stateItem({ runId: id, owner: "a" }, state, {
+        result: { stepKey: "s", kind: "action", attempt: 1, status: "succeeded", output, durationMs: 1 },
+      });
+    // jsonb holds no NUL character (the runner makes outputs storable first; this item skips that).
+    const results = await Promise.allSettled([
+      batcher.save(ended(good!, { n: 1 })),
+      batcher.save(ended(bad!, { body: "a\u0000b" })),
+    ]);
+    expect(results[0]).toEqual({ status: "fulfilled", value: true });
+    expect(results[1]!.status).toBe("rejected");
+    expect(((results[1] as PromiseRejectedResult).reason as { code?: string }).code).toMatch(/^22/);
+    const { rows } = await db.pool.query(
+      "SELECT run_id, output FROM skyflow.step_tries WHERE run_id = ANY($1) ORDER BY run_id = $2 DESC",
+      [[good, bad], good],
+    );
+    expect(rows).toEqual([{ run_id: good, output: { n: 1 } }]);
+  });
 });
