@@ -13,6 +13,7 @@ import type { SaveBatcher, SaveItem } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
 import { markInterrupted } from "./store/lease.js";
 import { type BeginTry, beginItem, stateItem, stepOutputs } from "./store/save.js";
+import { storable } from "./store/storable.js";
 import { intentsOf, type RunWrite, writesOf } from "./store/writes.js";
 
 export type RunOutcome = "succeeded" | "failed" | "cancelled" | "parked" | "abandoned" | "stopped";
@@ -168,7 +169,7 @@ function runIO(
   // Records a save or delete step wrote; saved with that step's result, in the same statement.
   let writes: RunWrite[] = [];
   const beginning = (t: BeginTry) => {
-    const input = redact(t.input, env.secrets);
+    const input = storable(redact(t.input, env.secrets));
     return { begin: { ...t, input }, intents: intentsOf(t.kind, t.input) };
   };
   // The machine's last save; a run has at most one in flight.
@@ -228,7 +229,7 @@ function runIO(
     },
     async afterTry(step, output) {
       writes = writesOf(step.kind, output);
-      return redact(output, env.secrets);
+      return storable(redact(output, env.secrets));
     },
   };
 }

@@ -364,6 +364,50 @@ describe("engine", () => {
     expect(deletes).toBe(1);
   });
 
+  it("gives up a run whose early first step outran a failed begin save; the run begins again, as after a crash", async () => {
+    const p = probe();
+    const wf = workflow("outrun", [step("probe", { key: "o1" }, { id: "o1" })]);
+    // The first save of a try fails once (as a database error would), after the step has started. A
+    // sequence counts the calls: unlike a row, its value survives the failed statement's rollback.
+    await db.pool.query("CREATE SEQUENCE public.fail_try_calls");
+    await db.pool.query(`CREATE FUNCTION public.fail_try_once() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF nextval('public.fail_try_calls') = 1 THEN RAISE EXCEPTION 'injected save failure'; END IF;
+        RETURN NEW;
+      END $$`);
+    await db.pool.query(
+      "CREATE TRIGGER fail_try_once BEFORE INSERT ON skyflow.step_tries FOR EACH ROW EXECUTE FUNCTION public.fail_try_once()",
+    );
+    try {
+      const e = engineWith([wf], p, { leaseMs: 600 });
+      await e.start();
+      const { runId } = await e.trigger("outrun");
+      const run = await e.waitForRun(runId, 20_000);
+      expect(run.status).toBe("succeeded");
+      // At least once: the step ran before its begin save failed, and again when the run began again.
+      expect(p.tries("o1")).toBe(2);
+      expect(run.tries.map((t) => [t.stepKey, t.attempt, t.status])).toEqual([["o1", 1, "succeeded"]]);
+    } finally {
+      await db.pool.query("DROP TRIGGER fail_try_once ON skyflow.step_tries");
+      await db.pool.query("DROP FUNCTION public.fail_try_once(); DROP SEQUENCE public.fail_try_calls");
+    }
+  });
+
+  it("stores an output holding characters jsonb refuses (NUL, a lone surrogate) as U+FFFD, and later steps see the same", async () => {
+    const p = probe();
+    const wf = workflow("odd", [
+      step("probe", { key: "n1", out: { body: "a\u0000b\ud800" } }, { id: "n1" }),
+      step("probe", { key: "n2", out: { seen: "${{ steps.n1.output.body }}" } }, { id: "n2" }),
+    ]);
+    const e = engineWith([wf], p);
+    await e.start();
+    const { runId } = await e.trigger("odd");
+    const run = await e.waitForRun(runId);
+    expect(run.status).toBe("succeeded");
+    expect(run.tries.map((t) => t.output)).toEqual([{ body: "a\uFFFDb\uFFFD" }, { seen: "a\uFFFDb\uFFFD" }]);
+    expect(p.tries("n1")).toBe(1);
+  });
+
   it("honours a retry-after from the error over the backoff", async () => {
     const p = probe();
     const clock = new ManualClock();

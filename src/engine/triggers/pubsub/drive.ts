@@ -6,6 +6,7 @@ import { withTransaction } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
 import type { Catalog } from "../../definition/types.js";
 import type { RunHandoff } from "../../store/claim.js";
+import { storable } from "../../store/storable.js";
 import { handover } from "../start-runs.js";
 import { matchPubsub, pubsubEvent } from "./match.js";
 import { channelsInUse } from "./parse.js";
@@ -40,7 +41,8 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
   const onMessage = (channel: string, data: unknown): void => {
     if (stopped) return;
     const now = o.clock();
-    const event = pubsubEvent(randomUUID(), channel, data, now);
+    // A message is anyone's JSON: what its run's row could not store is replaced (see storable).
+    const event = pubsubEvent(randomUUID(), channel, storable(data), now);
     const wfs = matchPubsub(event, o.catalog.list(), o.env, now, (wf, err) =>
       o.log.warn({ workflow: wf.name, channel, err: (err as Error).message }, "pubsub trigger `when` failed"),
     );
