@@ -208,9 +208,21 @@ class EngineImpl extends EventEmitter implements Engine {
     };
     await this.defs.remember(def);
     const key = concurrencyKeyFor(def, ev, { env: this.o.env, now: new Date(this.clock.now()) });
-    const created = await enqueueRuns(this.o.pool, [
-      { workflow, version: def.version, event: ev, concurrencyKey: key },
-    ]);
+    // Like a trigger's runs (see RunHandoff): created leased to this engine when it has room and the
+    // workflow has no concurrency limit, and started at once, without a wake-up and a claim.
+    const handoff = this.handoff();
+    const reserved = claimLimits([def]).length === 0 ? handoff.reserve(1) : 0;
+    let created: Awaited<ReturnType<typeof enqueueRuns>> = [];
+    try {
+      created = await enqueueRuns(
+        this.o.pool,
+        [{ workflow, version: def.version, event: ev, concurrencyKey: key, leased: reserved > 0 }],
+        reserved > 0 ? handoff : undefined,
+      );
+    } finally {
+      const leased = created[0]?.leased;
+      handoff.adopt(leased ? [leased] : [], reserved);
+    }
     let runId = created[0]?.id;
     if (!runId) {
       const { rows } = await this.o.pool.query<{ id: string }>(
@@ -219,7 +231,7 @@ class EngineImpl extends EventEmitter implements Engine {
       );
       runId = rows[0]!.id;
     }
-    this.wake();
+    if (!created[0]?.leased) this.wake();
     return { runId };
   }
 

@@ -408,6 +408,29 @@ describe("engine", () => {
     expect(p.tries("n1")).toBe(1);
   });
 
+  it("starts a manual run at once, created leased to the engine, without a claim", async () => {
+    const p = probe();
+    const wf = workflow("direct", [step("probe", { key: "m1" }, { id: "m1" })]);
+    // Any claim of a pending run fails while this trigger is in place: only a run created leased can start.
+    await db.pool.query(`CREATE FUNCTION public.no_claims() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF OLD.status = 'pending' AND NEW.status = 'running' THEN RAISE EXCEPTION 'no claims here'; END IF;
+        RETURN NEW;
+      END $$`);
+    await db.pool.query(
+      "CREATE TRIGGER no_claims BEFORE UPDATE ON skyflow.runs FOR EACH ROW EXECUTE FUNCTION public.no_claims()",
+    );
+    try {
+      const e = engineWith([wf], p, { pollMs: 600_000 });
+      await e.start();
+      const { runId } = await e.trigger("direct");
+      expect((await e.waitForRun(runId, 5_000)).status).toBe("succeeded");
+      expect(p.tries("m1")).toBe(1);
+    } finally {
+      await db.pool.query("DROP TRIGGER no_claims ON skyflow.runs; DROP FUNCTION public.no_claims()");
+    }
+  });
+
   it("honours a retry-after from the error over the backoff", async () => {
     const p = probe();
     const clock = new ManualClock();
