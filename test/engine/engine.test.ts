@@ -6,7 +6,7 @@ import type { RunEvent, StepEvent } from "../../src/engine/runner.js";
 import { enqueueRuns } from "../../src/engine/store/enqueue.js";
 import { recordVersion } from "../../src/engine/store/versions.js";
 import type { StepKind } from "../../src/steps/types.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { createTestDatabase, type TestDatabase, withRowTrigger } from "../helpers/db.js";
 import { expr, probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
 
 let db: TestDatabase;
@@ -370,15 +370,13 @@ describe("engine", () => {
     // The first save of a try fails once (as a database error would), after the step has started. A
     // sequence counts the calls: unlike a row, its value survives the failed statement's rollback.
     await db.pool.query("CREATE SEQUENCE public.fail_try_calls");
-    await db.pool.query(`CREATE FUNCTION public.fail_try_once() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF nextval('public.fail_try_calls') = 1 THEN RAISE EXCEPTION 'injected save failure'; END IF;
-        RETURN NEW;
-      END $$`);
-    await db.pool.query(
-      "CREATE TRIGGER fail_try_once BEFORE INSERT ON skyflow.step_tries FOR EACH ROW EXECUTE FUNCTION public.fail_try_once()",
-    );
-    try {
+    const failOnce = {
+      name: "fail_try_once",
+      table: "skyflow.step_tries",
+      timing: "BEFORE INSERT",
+      body: "IF nextval('public.fail_try_calls') = 1 THEN RAISE EXCEPTION 'injected save failure'; END IF;",
+    };
+    await withRowTrigger(db.pool, failOnce, async () => {
       const e = engineWith([wf], p, { leaseMs: 600 });
       await e.start();
       const { runId } = await e.trigger("outrun");
@@ -387,10 +385,7 @@ describe("engine", () => {
       // At least once: the step ran before its begin save failed, and again when the run began again.
       expect(p.tries("o1")).toBe(2);
       expect(run.tries.map((t) => [t.stepKey, t.attempt, t.status])).toEqual([["o1", 1, "succeeded"]]);
-    } finally {
-      await db.pool.query("DROP TRIGGER fail_try_once ON skyflow.step_tries");
-      await db.pool.query("DROP FUNCTION public.fail_try_once(); DROP SEQUENCE public.fail_try_calls");
-    }
+    });
   });
 
   it("stores an output holding characters jsonb refuses (NUL, a lone surrogate) as U+FFFD, and later steps see the same", async () => {
@@ -412,23 +407,19 @@ describe("engine", () => {
     const p = probe();
     const wf = workflow("direct", [step("probe", { key: "m1" }, { id: "m1" })]);
     // Any claim of a pending run fails while this trigger is in place: only a run created leased can start.
-    await db.pool.query(`CREATE FUNCTION public.no_claims() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF OLD.status = 'pending' AND NEW.status = 'running' THEN RAISE EXCEPTION 'no claims here'; END IF;
-        RETURN NEW;
-      END $$`);
-    await db.pool.query(
-      "CREATE TRIGGER no_claims BEFORE UPDATE ON skyflow.runs FOR EACH ROW EXECUTE FUNCTION public.no_claims()",
-    );
-    try {
+    const noClaims = {
+      name: "no_claims",
+      table: "skyflow.runs",
+      timing: "BEFORE UPDATE",
+      body: "IF OLD.status = 'pending' AND NEW.status = 'running' THEN RAISE EXCEPTION 'no claims here'; END IF;",
+    };
+    await withRowTrigger(db.pool, noClaims, async () => {
       const e = engineWith([wf], p, { pollMs: 600_000 });
       await e.start();
       const { runId } = await e.trigger("direct");
       expect((await e.waitForRun(runId, 5_000)).status).toBe("succeeded");
       expect(p.tries("m1")).toBe(1);
-    } finally {
-      await db.pool.query("DROP TRIGGER no_claims ON skyflow.runs; DROP FUNCTION public.no_claims()");
-    }
+    });
   });
 
   it("honours a retry-after from the error over the backoff", async () => {

@@ -53,3 +53,27 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
     },
   };
 }
+
+/**
+ * Runs `fn` while a plpgsql row trigger `name` is on `table` (`timing`: e.g. "BEFORE UPDATE"), its body
+ * `body` followed by RETURN NEW: for tests that make Postgres refuse a given write. Removed afterwards.
+ */
+export async function withRowTrigger<T>(
+  pool: pg.Pool,
+  t: { name: string; table: string; timing: string; body: string },
+  fn: () => Promise<T>,
+): Promise<T> {
+  await pool.query(`CREATE FUNCTION public.${t.name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      ${t.body}
+      RETURN NEW;
+    END $$`);
+  await pool.query(
+    `CREATE TRIGGER ${t.name} ${t.timing} ON ${t.table} FOR EACH ROW EXECUTE FUNCTION public.${t.name}()`,
+  );
+  try {
+    return await fn();
+  } finally {
+    await pool.query(`DROP TRIGGER ${t.name} ON ${t.table}; DROP FUNCTION public.${t.name}()`);
+  }
+}
