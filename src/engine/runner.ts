@@ -110,7 +110,9 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   const step = currentStep(def, state);
   if (run.snapshot && step && state.steps[step.key]?.status === "running")
     await markInterrupted(env.pool, run.id);
-  const io = runIO(env, run, def, target);
+  // Set below, once the actor exists: an early first try whose begin save failed is stopped at once.
+  let stopEarly: (err: unknown) => void = () => {};
+  const io = runIO(env, run, def, target, (err) => stopEarly(err));
   const actor = createActor(machineFor(def, env.deps), {
     input: { runId: run.id, event: run.event as TriggerEvent, state, io },
     clock: env.clock,
@@ -120,6 +122,12 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     live.halt = () => {
       actor.stop();
       resolve("stopped");
+    };
+    stopEarly = (err) => {
+      actor.stop();
+      if (!(err instanceof LeaseLostError))
+        env.log.error({ runId: run.id, err: errText(err) }, "run save failed; its first try is stopped");
+      resolve("abandoned");
     };
     actor.subscribe({
       next: (snap) => {
@@ -165,6 +173,7 @@ function runIO(
   run: ClaimedRun,
   def: WorkflowDefinition,
   target: { runId: string; owner: string },
+  stopEarly: (err: unknown) => void,
 ): RunIO & { settled(): Promise<void> } {
   // Records a save or delete step wrote; saved with that step's result, in the same statement.
   let writes: RunWrite[] = [];
@@ -205,8 +214,11 @@ function runIO(
       // begins again: the same try, with the same input (its uuid() values and idempotency key derive from
       // the run id, which derives from the event), just as a crash after the save resumes the interrupted
       // try. A save or delete step waits: its intents must be in place before its records change.
+      // Should that save fail or find the lease gone, the try is stopped (its AbortSignal fires) at once:
+      // the run may not be this engine's (a database crash can lose the commit that leased it, and another
+      // engine may claim the run once the database is back), and it must not run in two places.
       if (first && intents.length === 0) {
-        ok.catch(() => {});
+        ok.catch(stopEarly);
         beginning$ = ok;
         return;
       }

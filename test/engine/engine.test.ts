@@ -364,9 +364,10 @@ describe("engine", () => {
     expect(deletes).toBe(1);
   });
 
-  it("gives up a run whose early first step outran a failed begin save; the run begins again, as after a crash", async () => {
+  it("stops an early first step whose begin save fails, and gives the run up; it begins again, as after a crash", async () => {
     const p = probe();
-    const wf = workflow("outrun", [step("probe", { key: "o1" }, { id: "o1" })]);
+    // The step waits on a gate: it is still running when its begin save fails.
+    const wf = workflow("outrun", [step("probe", { key: "o1", gate: "g" }, { id: "o1" })]);
     // The first save of a try fails once (as a database error would), after the step has started. A
     // sequence counts the calls: unlike a row, its value survives the failed statement's rollback.
     await db.pool.query("CREATE SEQUENCE public.fail_try_calls");
@@ -380,9 +381,12 @@ describe("engine", () => {
       const e = engineWith([wf], p, { leaseMs: 600 });
       await e.start();
       const { runId } = await e.trigger("outrun");
+      // Its AbortSignal fired: the run may no longer be this engine's, and must not run in two places.
+      await waitFor(() => p.aborted("o1") === 1, 5_000);
+      p.open("g");
       const run = await e.waitForRun(runId, 20_000);
       expect(run.status).toBe("succeeded");
-      // At least once: the step ran before its begin save failed, and again when the run began again.
+      // At least once: the step began before its begin save failed, and again when the run began again.
       expect(p.tries("o1")).toBe(2);
       expect(run.tries.map((t) => [t.stepKey, t.attempt, t.status])).toEqual([["o1", 1, "succeeded"]]);
     });

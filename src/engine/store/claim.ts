@@ -73,10 +73,11 @@ export async function claimOwn(
 }
 
 // The claims below commit without waiting for the WAL flush, which saves a claimed run a disk flush (0.35 ms
-// here) on its way to its first step. Safe: a claim only takes the lease, and nothing of the run happens
-// before its first save, which is durable and conditional on that lease, so flushing it flushes the claim
-// too. A crash that loses a claim leaves the run claimable, and the engine's save on the dead connection
-// fails. Each claim is one round trip: SET LOCAL and the statement, its values inlined as literals, sent as
+// here) on its way to its first step. Safe: a claim only takes the lease, and the run's first save is durable
+// and conditional on that lease, so flushing it flushes the claim too; its first try either waits for that
+// save or, started early (runner.ts), is stopped when the save fails. A database crash that loses a claim
+// leaves the run claimable, and fails the engine's save on the dead connection before the database is back
+// for another engine to claim the run. Each claim is one round trip: SET LOCAL and the statement, its values inlined as literals, sent as
 // one simple query (one implicit transaction). Not a prepared statement: a generic plan would not know the
 // LIMIT, and a claim planned for a short queue must not be reused on a long one.
 const lit = (v: string) => pg.escapeLiteral(v);

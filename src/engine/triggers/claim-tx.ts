@@ -1,8 +1,9 @@
 // The transaction a trigger claims work in (outbox rows, due cron schedules) and enqueues the runs.
 // It commits without waiting for the WAL flush: safe because the claim and its runs are one atomic commit
 // whose inputs are already durable. A crash that loses it loses both halves, so the change (or the due
-// schedule) comes back and is claimed again with the same event id; and any later durable commit, such as
-// the engine starting that run, flushes the WAL past it first.
+// schedule) comes back and is claimed again with the same event id (and its run with the same id); any later
+// durable commit, such as the engine's first save of that run, flushes the WAL past it first; and a first try
+// started before that save lands is stopped when the save fails (runner.ts).
 import type pg from "pg";
 import { withTransaction } from "../../db/pool.js";
 
