@@ -9,12 +9,27 @@ const TRIGGER = "skyflow_record_change";
 export type ClaimedRow = OutboxRow & { parent_depth: number | null };
 
 /**
- * SQL claiming up to `limit` changes, each with the depth of the run that wrote it (see
- * skyflow.claim_record_changes, migration 036). Literals rather than parameters, so it can share a round
- * trip with BEGIN.
+ * SQL claiming up to `limit` changes, each with the depth of the run that wrote it (the loop guard: same
+ * record and `_updated_at`, or a delete of that key, or a run's intent row written when its save/delete try
+ * began, which has no `_updated_at` and covers the window before the try's end is saved; NULL for an
+ * outside change). The ARRAY(subquery) form
+ * runs the locking subquery once (an InitPlan); IN (subquery) can be re-run per row and claim the whole
+ * backlog. Literals rather than parameters, so it can share a round trip with BEGIN.
  */
 export function claimOutboxSQL(escapeLiteral: (s: string) => string, schema: string, limit: number): string {
-  return `SELECT * FROM skyflow.claim_record_changes(${escapeLiteral(schema)}, ${Math.floor(limit)})`;
+  return `WITH claimed AS (
+       DELETE FROM skyflow.record_outbox WHERE id = ANY(ARRAY(
+         SELECT id FROM skyflow.record_outbox WHERE schema_name = ${escapeLiteral(schema)}
+         ORDER BY id FOR UPDATE SKIP LOCKED LIMIT ${Math.floor(limit)}))
+       RETURNING *)
+     SELECT c.*, (SELECT max(w.depth) FROM skyflow.run_writes w
+                  WHERE w.record_type = c.record_type AND w.record_key = c.record_key
+                    AND CASE WHEN c.op = 'delete' THEN w.op = 'delete'
+                        ELSE w.op <> 'delete'
+                         AND (w.updated_at IS NULL
+                              OR w.updated_at = (c.new_row->>'_updated_at')::timestamp AT TIME ZONE 'UTC') END
+                 ) AS parent_depth
+     FROM claimed c ORDER BY c.id`;
 }
 
 export async function cleanRunWrites(db: Queryable, olderThanMs: number): Promise<number> {
