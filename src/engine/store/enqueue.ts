@@ -101,7 +101,8 @@ export async function enqueueRuns(
       lease ? c.escapeLiteral(lease.owner) : "NULL",
       lease ? String(Math.floor(lease.leaseMs)) : "NULL",
     ];
-    // The statement's only `$` are its parameters (the values are spliced in after this replace).
+    // The statement's only `$` are its parameters; one pass splices the values in, so a `$` inside a value
+    // is never read as one.
     const text = ENQUEUE_SQL.replace(/\$(\d+)/g, (_, n) => args[Number(n) - 1]!);
     const results = (await c.query(`${text}; COMMIT`)) as { rows: Row[] }[];
     commit.committed();
