@@ -78,8 +78,9 @@ export async function claimOwn(
 // save or, started early (runner.ts), is stopped when the save fails. A database crash that loses a claim
 // leaves the run claimable, and fails the engine's save on the dead connection before the database is back
 // for another engine to claim the run. Each claim is one round trip: SET LOCAL and the statement, its values
-// inlined as literals, sent as one simple query (one implicit transaction). Not a prepared statement: a generic plan would not know the
-// LIMIT, and a claim planned for a short queue must not be reused on a long one.
+// inlined as literals, sent as one simple query (one implicit transaction). Not a prepared statement: a
+// generic plan would not know the LIMIT, and a claim planned for a short queue must not be reused on a long
+// one.
 const lit = (v: string) => pg.escapeLiteral(v);
 const int = (n: number) => String(Math.max(0, Math.floor(n)));
 const arrayLit = (xs: string[] | undefined, type: string) =>
