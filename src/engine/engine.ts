@@ -20,11 +20,11 @@ import { type LiveRun, type RunEvent, type StepEvent, startRun } from "./runner.
 import { isTerminal } from "./state.js";
 import { SaveBatcher } from "./store/batch.js";
 import { type ClaimedRun, claimOwn, claimRuns, type RunHandoff } from "./store/claim.js";
-import { enqueueRuns } from "./store/enqueue.js";
 import { getRun, type RunRecord, type StepTryRecord } from "./store/inspect.js";
 import { fillConcurrencyKeys } from "./store/keys.js";
 import { releaseRuns, renewLeases } from "./store/lease.js";
 import { resolveCompiled } from "./template.js";
+import { handover } from "./triggers/start-runs.js";
 import { type CompileSource, createDefinitions } from "./versions.js";
 
 export interface EngineOptions {
@@ -85,6 +85,8 @@ class EngineImpl extends EventEmitter implements Engine {
   private readonly pollMs: number;
   /** Room promised to triggers for runs they are creating leased to this engine (see handoff). */
   private reserved = 0;
+  /** Workflow versions this engine's manual runs have stored (see handover). */
+  private readonly storedVersions = new Set<string>();
   private readonly clock: Clock;
   private readonly live = new Map<string, LiveRun>();
   private readonly defs;
@@ -206,23 +208,13 @@ class EngineImpl extends EventEmitter implements Engine {
       type: event.type ?? "manual",
       at: event.at ?? new Date(this.clock.now()).toISOString(),
     };
-    await this.defs.remember(def);
     const key = concurrencyKeyFor(def, ev, { env: this.o.env, now: new Date(this.clock.now()) });
-    // Like a trigger's runs (see RunHandoff): created leased to this engine when it has room and the
-    // workflow has no concurrency limit, and started at once, without a wake-up and a claim.
-    const handoff = this.handoff();
-    const reserved = claimLimits([def]).length === 0 ? handoff.reserve(1) : 0;
-    let created: Awaited<ReturnType<typeof enqueueRuns>> = [];
-    try {
-      created = await enqueueRuns(
-        this.o.pool,
-        [{ workflow, version: def.version, event: ev, concurrencyKey: key, leased: reserved > 0 }],
-        reserved > 0 ? handoff : undefined,
-      );
-    } finally {
-      const leased = created[0]?.leased;
-      handoff.adopt(leased ? [leased] : [], reserved);
-    }
+    // As a trigger's runs: created leased to this engine when it has room (and the workflow no concurrency
+    // limit) and started at once; otherwise queued, and the engine woken to claim it.
+    const runs = handover(this.handoff(), () => this.wake(), this.storedVersions);
+    const created = await runs.after(
+      runs.start(this.o.pool, [{ workflow: def, event: ev, concurrencyKey: key }]),
+    );
     let runId = created[0]?.id;
     if (!runId) {
       const { rows } = await this.o.pool.query<{ id: string }>(
@@ -230,8 +222,8 @@ class EngineImpl extends EventEmitter implements Engine {
         [workflow, ev.id],
       );
       runId = rows[0]!.id;
+      this.wake();
     }
-    if (!created[0]?.leased) this.wake();
     return { runId };
   }
 

@@ -2,20 +2,17 @@
 // version it started on, recompiled from skyflow.workflow_versions (cached per process).
 import type pg from "pg";
 import type { Catalog, WorkflowDefinition } from "./definition/types.js";
-import { loadVersion, recordVersion } from "./store/versions.js";
+import { loadVersion } from "./store/versions.js";
 
 /** Compiles a stored workflow text, as the loader does for a file. */
 export type CompileSource = (file: string, source: string) => Promise<WorkflowDefinition>;
 
 export interface Definitions {
   definitionFor(workflow: string, version: string): Promise<WorkflowDefinition>;
-  /** Makes sure the version's text is stored before a run of it is queued. */
-  remember(def: WorkflowDefinition): Promise<void>;
 }
 
 export function createDefinitions(pool: pg.Pool, catalog: Catalog, compile: CompileSource): Definitions {
   const compiled = new Map<string, Promise<WorkflowDefinition>>();
-  const stored = new Set<string>();
   return {
     async definitionFor(workflow, version) {
       const live = catalog.get(workflow);
@@ -32,12 +29,6 @@ export function createDefinitions(pool: pg.Pool, catalog: Catalog, compile: Comp
         p.catch(() => compiled.delete(key));
       }
       return p;
-    },
-    async remember(def) {
-      const key = `${def.name}@${def.version}`;
-      if (stored.has(key)) return;
-      await recordVersion(pool, def);
-      stored.add(key);
     },
   };
 }

@@ -1,5 +1,6 @@
-// Shared by every trigger kind: store the workflow versions the new runs need, then enqueue the runs, on the
-// caller's transaction client so the trigger's claim (outbox rows, cron fire) commits with its runs.
+// Shared by every trigger kind, and by engine.trigger: store the workflow versions the new runs need, then
+// enqueue the runs, on the caller's transaction client so the trigger's claim (outbox rows, cron fire)
+// commits with its runs.
 import { claimLimits } from "../concurrency.js";
 import type { TriggerEvent, WorkflowDefinition } from "../definition/types.js";
 import type { ClaimedRun, RunHandoff } from "../store/claim.js";
@@ -15,6 +16,7 @@ export interface RunRequest {
   workflow: WorkflowDefinition;
   event: TriggerEvent;
   depth?: number;
+  concurrencyKey?: string | null;
   /** Created leased to `lease.owner` (see enqueueRuns). */
   leased?: boolean;
 }
@@ -109,6 +111,7 @@ async function startRuns(
       version: r.workflow.version,
       event: r.event,
       depth: r.depth ?? 0,
+      concurrencyKey: r.concurrencyKey,
       leased: r.leased,
     })),
     lease,
