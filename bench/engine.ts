@@ -283,8 +283,7 @@ async function main(): Promise<void> {
     await skygear.save([{ _id: `item/${randomUUID()}`, group: g, n: 1 }]);
     const c = await pool.connect();
     try {
-      await c.query("BEGIN");
-      await c.query(`SET LOCAL search_path TO ${schema}, public`);
+      await c.query(`BEGIN; SET LOCAL search_path TO ${schema}, public`);
       await c.query("UPDATE counters SET n = n + 1 WHERE name = $1", [g]);
       await c.query("COMMIT");
     } finally {

@@ -39,8 +39,8 @@ export const sql: StepKind<unknown, { rows: unknown[]; row_count: number }> = {
     };
     ctx.signal.addEventListener("abort", onAbort, { once: true });
     try {
-      await client.query("BEGIN");
-      await client.query(`SET LOCAL search_path TO ${ident(ctx.clients.appSchema)}, public`);
+      // One round trip: both go as one simple query (no parameters).
+      await client.query(`BEGIN; SET LOCAL search_path TO ${ident(ctx.clients.appSchema)}, public`);
       const r = await client.query(b.statement, params.map(bindable));
       await client.query("COMMIT");
       return { rows: r.rows, row_count: r.rowCount ?? r.rows.length };
