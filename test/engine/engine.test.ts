@@ -140,6 +140,96 @@ describe("engine", () => {
     expect(p.aborted("t")).toBe(1);
   });
 
+  it("does not time out a try whose step has returned while its result is being saved", async () => {
+    const p = probe();
+    const clock = new ManualClock();
+    const wf = workflow("slowsave", [
+      step("probe", { key: "ss1" }, { id: "ss1", timeoutMs: 5000 }),
+      step("probe", { key: "ss2" }, { timeoutMs: 5000 }),
+    ]);
+    const e = engineWith([wf], p, { clock });
+    await e.start();
+    // Every save writes step_tries: holding this lock holds the first step's result save.
+    const lock = await db.pool.connect();
+    let runId: string;
+    try {
+      await lock.query("BEGIN");
+      await lock.query("LOCK TABLE skyflow.step_tries IN EXCLUSIVE MODE");
+      runId = (await e.trigger("slowsave")).runId;
+      await waitFor(() => p.tries("ss1") === 1, 5_000);
+      await new Promise((r) => setTimeout(r, 100));
+      // Far past the step's timeout, on the engine's clock, while its save waits for the lock.
+      clock.advance(60_000);
+      await lock.query("COMMIT");
+    } finally {
+      lock.release();
+    }
+    const run = await e.waitForRun(runId);
+    expect(run.status).toBe("succeeded");
+    expect(run.tries.map((t) => [t.stepKey, t.attempt, t.status])).toEqual([
+      ["ss1", 1, "succeeded"],
+      [expect.any(String), 1, "succeeded"],
+    ]);
+    expect(p.aborted("ss1")).toBe(0);
+  });
+
+  it("never saves a try that returns after its timeout, even while its retry runs", async () => {
+    const clock = new ManualClock();
+    // Ignores its AbortSignal: each try returns only when the test releases it.
+    const releases: (() => void)[] = [];
+    const stubborn: StepKind = {
+      kind: "stubborn",
+      parse: () => [],
+      run: () => new Promise((resolve) => releases.push(() => resolve({ late: releases.length }))),
+    };
+    const wf = workflow("stubborn", [
+      step(
+        "stubborn",
+        {},
+        {
+          id: "st1",
+          timeoutMs: 1000,
+          retry: {
+            attempts: 2,
+            backoff: "fixed",
+            delayMs: 10,
+            maxDelayMs: 10,
+            jitter: false,
+            on: ["Timeout"],
+          },
+        },
+      ),
+    ]);
+    const e = engineWith([wf], probe(), { clock, stepKinds: { stubborn } });
+    await e.start();
+    const { runId } = await e.trigger("stubborn");
+    await waitFor(() => releases.length === 1, 5_000);
+    clock.advance(1000);
+    // The retry wait is a delayed transition on the same clock.
+    await waitFor(() => {
+      clock.advance(10);
+      return releases.length === 2;
+    }, 5_000);
+    // The first try returns now, while the second is in flight: it must not be saved as a success.
+    releases[0]!();
+    await new Promise((r) => setTimeout(r, 300));
+    const mid = await db.pool.query(
+      "SELECT attempt, status, error->>'name' AS error FROM skyflow.step_tries WHERE run_id = $1 ORDER BY attempt",
+      [runId],
+    );
+    expect(mid.rows).toEqual([
+      { attempt: 1, status: "failed", error: "Timeout" },
+      { attempt: 2, status: "running", error: null },
+    ]);
+    releases[1]!();
+    const run = await e.waitForRun(runId);
+    expect(run.status).toBe("succeeded");
+    expect(run.tries.map((t) => [t.attempt, t.status])).toEqual([
+      [1, "failed"],
+      [2, "succeeded"],
+    ]);
+  });
+
   it("skips a step whose if is false, goes on after continue_on_error, and runs on_failure with the error", async () => {
     const p = probe();
     const wf = workflow(
