@@ -119,14 +119,29 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     await markInterrupted(env.pool, run.id);
   // Set below, once the actor exists: an early first try whose begin save failed is stopped at once.
   let stopEarly: (err: unknown) => void = () => {};
-  const io = runIO(env, run, def, target, (err) => stopEarly(err));
+  // Set when the run is cancelled: a save the machine had yet to send (waiting for an early begin save) is
+  // then dropped, or it could overwrite the cancellation. (After a halt such a save may still land: it is
+  // conditional on the lease, which the stopping engine gives back only afterwards.)
+  let cancelled = false;
+  const io = runIO(
+    env,
+    run,
+    def,
+    target,
+    (err) => stopEarly(err),
+    () => cancelled,
+  );
   const actor = createActor(machineFor(def, env.deps), {
     input: { runId: run.id, event: run.event as TriggerEvent, state, io },
     clock: env.clock,
     systemId: RUN_SYSTEM_ID,
   });
   env.onRun({ type: run.snapshot ? "resumed" : "started", runId: run.id, workflow: run.workflow });
-  const outcome = new Promise<RunOutcome>((resolve) => {
+  const outcome = new Promise<RunOutcome>((settle) => {
+    const resolve = (o: RunOutcome) => {
+      if (o === "cancelled") cancelled = true;
+      settle(o);
+    };
     live.halt = () => {
       actor.stop();
       resolve("stopped");
@@ -182,6 +197,7 @@ function runIO(
   def: WorkflowDefinition,
   target: { runId: string; owner: string },
   stopEarly: (err: unknown) => void,
+  cancelled: () => boolean,
 ): RunIO & { settled(): Promise<void> } {
   // Records a save or delete step wrote; saved with that step's result, in the same statement.
   let writes: RunWrite[] = [];
@@ -234,6 +250,7 @@ function runIO(
     },
     async save(state, opts) {
       await landed();
+      if (cancelled()) throw new Error(`run ${run.id}: cancelled; save dropped`);
       // A folded begin adds the next try's intents to the ended try's exact writes (see batch.ts).
       const next = opts.next ? beginning(opts.next) : undefined;
       const list = next ? [...writes, ...next.intents] : writes;
