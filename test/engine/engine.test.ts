@@ -230,6 +230,55 @@ describe("engine", () => {
     ]);
   });
 
+  it("finishes every run, each step once per run, after the database drops all its connections mid-flight", async () => {
+    const p = probe();
+    const wf = workflow("blip", [
+      step("probe", { key: "b1" }),
+      step("probe", { key: "b2" }),
+      step("probe", { key: "b3" }),
+    ]);
+    const e = engineWith([wf], p, { leaseMs: 1000 });
+    await e.start();
+    const N = 400;
+    await recordVersion(db.pool, wf);
+    await enqueueRuns(
+      db.pool,
+      Array.from({ length: N }, (_, i) => ({
+        workflow: "blip",
+        version: wf.version,
+        event: { id: `blip-${i}`, type: "manual" as const, at: new Date().toISOString() },
+      })),
+    );
+    e.wake();
+    await waitFor(() => p.tries("b1") >= 50, 10_000);
+    // As a database restart would: every other connection to this database ends at once (the engine's
+    // LISTEN, its idle pooled clients, and saves and claims in flight).
+    const { rows: killed } = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) k`,
+    );
+    expect(killed[0]!.n).toBeGreaterThan(0);
+    const counts = async () =>
+      (
+        await db.pool.query<{ status: string; n: number }>(
+          "SELECT status, count(*)::int AS n FROM skyflow.runs WHERE workflow = 'blip' GROUP BY status",
+        )
+      ).rows;
+    await waitFor(async () => (await counts()).some((r) => r.status === "succeeded" && r.n === N), 30_000);
+    // Each run's steps succeeded exactly once (a try cut off by the drop may have run twice: at least once).
+    const { rows } = await db.pool.query<{ step_key: string; n: number; runs: number }>(
+      `SELECT t.step_key, count(*)::int AS n, count(DISTINCT t.run_id)::int AS runs
+       FROM skyflow.step_tries t JOIN skyflow.runs r ON r.id = t.run_id
+       WHERE r.workflow = 'blip' AND t.status = 'succeeded' GROUP BY t.step_key ORDER BY t.step_key`,
+    );
+    expect(rows.map((r) => [r.n, r.runs])).toEqual([
+      [N, N],
+      [N, N],
+      [N, N],
+    ]);
+    for (const k of ["b1", "b2", "b3"]) expect(p.tries(k)).toBeGreaterThanOrEqual(N);
+  });
+
   it("skips a step whose if is false, goes on after continue_on_error, and runs on_failure with the error", async () => {
     const p = probe();
     const wf = workflow(
