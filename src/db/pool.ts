@@ -17,6 +17,12 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
   });
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
   pool.on("error", () => {});
+  // Nor may a checked-out one (in a transaction, or a step's statement): pg emits "error" on a client
+  // whose connection drops even while a query of it is failing with that error, and a checked-out client
+  // has no pool listener. Its queries fail, and the pool discards it when it is released.
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
   return pool;
 }
 

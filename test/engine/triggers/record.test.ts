@@ -2,6 +2,7 @@
 // two engines sharing one database.
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createPool } from "../../../src/db/pool.js";
 import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
 import { silentLogger } from "../../../src/log.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
@@ -202,6 +203,46 @@ describe("record trigger", () => {
     expect(rows[0]).toEqual({ n: 5000, d: 5000 });
     const left = await db.pool.query("SELECT count(*)::int AS n FROM skyflow.record_outbox");
     expect(left.rows[0].n).toBe(0);
+  });
+
+  it("loses and doubles no change when the database drops the trigger drivers' connections while they work", async () => {
+    // The drivers get their own pool, so that only their connections are cut (the writers' are not).
+    const drivers = createPool(db.url, { max: 10, applicationName: "skyflow-blip" });
+    const cat = catalog([onTask("blip", { events: ["create"] })]);
+    const opts = { pool: drivers, catalog: cat, appSchema: APP, wake: () => {}, log: silentLogger() };
+    running.push(await startTriggers(opts), await startTriggers(opts));
+    let cuts = 0;
+    const cutter = setInterval(() => {
+      void db.pool
+        .query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name IN ('skyflow-blip', 'skyflow-listen')) k`,
+        )
+        .then((r) => {
+          cuts += r.rows[0]!.n;
+        });
+    }, 150);
+    try {
+      const writers = Array.from({ length: 4 }, async (_, w) => {
+        for (let i = 0; i < 750; i++) await insertRecord(db.pool, APP, "task", `blip${w}-${i}`);
+      });
+      await Promise.all(writers);
+    } finally {
+      clearInterval(cutter);
+    }
+    expect(cuts).toBeGreaterThan(0);
+    await waitFor(
+      () => countRuns(db.pool, "blip"),
+      (n) => n >= 3000,
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const { rows } = await db.pool.query(
+      "SELECT count(*)::int AS n, count(DISTINCT event->'record'->>'_id')::int AS d FROM skyflow.runs WHERE workflow = 'blip'",
+    );
+    expect(rows[0]).toEqual({ n: 3000, d: 3000 });
+    await stopAll();
+    await drivers.end();
   });
 
   it("notifies once per transaction, and only while the wake flag is armed", async () => {
