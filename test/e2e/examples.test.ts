@@ -57,6 +57,15 @@ afterAll(async () => {
 
 const message = (channel: string, pred: (d: Record<string, unknown>) => boolean) =>
   eventually(async () => seen.find((m) => m.channel === channel && pred(m.data))?.data);
+/** A message on `channel` that `pred` accepts, waiting up to a second for one; else undefined. */
+const eventuallyOnce = async (channel: string, pred: (d: Record<string, unknown>) => boolean) => {
+  for (let i = 0; i < 20; i++) {
+    const m = seen.find((x) => x.channel === channel && pred(x.data));
+    if (m) return m.data;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return undefined;
+};
 
 async function query(type: string, field: string, value: unknown): Promise<SdkRecord[]> {
   const q = new skygear.Query(skygear.Record.extend(type));
@@ -134,5 +143,25 @@ describe("example workflows", () => {
     expect((await daemon.engine.waitForRun(runId)).status).toBe("succeeded");
     const report = await message("reports", (d) => d.at === "2026-01-01T01:00:00Z");
     expect(report.open_tasks).toBeGreaterThanOrEqual(1);
+  });
+
+  it("goes on after the database drops every one of the daemon's connections (as in a database restart)", async () => {
+    const { rows } = await db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) k`,
+    );
+    // The engine's LISTEN, the record trigger's, the pubsub leader's session and the pool's clients.
+    expect(rows[0]!.n).toBeGreaterThanOrEqual(3);
+    const Task = skygear.Record.extend("task");
+    const task = await eventually(() =>
+      skygear.publicDB.save(new Task({ title: "After the restart", status: "open" })).catch(() => undefined),
+    );
+    await message("task-events", (d) => d.id === task.id && d.op === "create");
+    // The pubsub leader took its channels again.
+    const found = await eventually(async () => {
+      await pubsub.publish("find-task", { id: task._id });
+      return eventuallyOnce("find-task-result", (d) => d.id === task._id);
+    });
+    expect(found).toMatchObject({ count: 1, title: "After the restart" });
   });
 });
