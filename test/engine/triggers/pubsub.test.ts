@@ -2,7 +2,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
 import { silentLogger } from "../../../src/log.js";
-import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+import { createTestDatabase, type TestDatabase, withRowTrigger } from "../../helpers/db.js";
 import { catalog, hub, runsOf, waitFor, when, workflow } from "./helpers.js";
 
 let db: TestDatabase;
@@ -71,6 +71,40 @@ describe("pubsub trigger", () => {
     expect(await runsOf(db.pool, "big_orders")).toHaveLength(2);
     expect(runs[0]!.event).toMatchObject({ type: "pubsub", channel: "shop", data: { total: 150 } });
     expect(runs[0]!.event_id).not.toBe(runs[1]!.event_id);
+  });
+
+  it("tries a message's runs again when their transaction fails (the database restarting), and starts them once", async () => {
+    const h = hub();
+    const cat = catalog([workflow("resilient", [{ kind: "pubsub", channel: "jobs" }])]);
+    await start(cat, h.client("a"));
+    await waitFor(
+      async () => h.subscribers("jobs"),
+      (s) => s.length === 1,
+    );
+    // The first two tries to store the run fail, as statements do while a database restarts. A sequence
+    // counts the tries: unlike a row, its value survives the failed statement's rollback.
+    await db.pool.query("CREATE SEQUENCE public.run_insert_tries");
+    const failTwice = {
+      name: "fail_run_insert_twice",
+      table: "skyflow.runs",
+      timing: "BEFORE INSERT",
+      body: "IF nextval('public.run_insert_tries') <= 2 THEN RAISE EXCEPTION 'injected: database restarting'; END IF;",
+    };
+    await withRowTrigger(db.pool, failTwice, async () => {
+      h.publish("jobs", { n: 1 });
+      const runs = await waitFor(
+        () => runsOf(db.pool, "resilient"),
+        (r) => r.length === 1,
+        5_000,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await runsOf(db.pool, "resilient")).toHaveLength(1);
+      expect(runs[0]!.event).toMatchObject({ type: "pubsub", channel: "jobs", data: { n: 1 } });
+    });
+    const { rows } = await db.pool.query<{ n: string }>(
+      "SELECT last_value AS n FROM public.run_insert_tries",
+    );
+    expect(Number(rows[0]!.n)).toBe(3);
   });
 
   it("unsubscribes from a channel no workflow uses any more", async () => {

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { withTransaction } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
-import type { Catalog } from "../../definition/types.js";
+import type { Catalog, TriggerEvent, WorkflowDefinition } from "../../definition/types.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { storable } from "../../store/storable.js";
 import { handover } from "../start-runs.js";
@@ -29,6 +29,11 @@ export interface PubsubDriverOptions {
   retryMs?: number;
 }
 
+/** Waits between tries of a message's runs whose transaction failed: about 30 s in all. */
+const RETRY_MS = [100, 250, 500, 1_000, 2_000, 4_000, 8_000, 15_000];
+/** Messages waiting for a retry at most; past this, a failed message is dropped (and logged) at once. */
+const MAX_RETRYING = 10_000;
+
 /** Namespace of skyflow's pubsub leader locks (first key of the two-int advisory lock). */
 const LOCK_CLASS = 0x5f1f;
 
@@ -38,6 +43,39 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
   const led = new Map<string, () => void>();
   let busy: Promise<void> = Promise.resolve();
 
+  // A message exists only in memory until its runs commit: when that fails (the database restarting, say),
+  // it is tried again with backoff for about half a minute. The event keeps its id, and a run's id derives
+  // from it, so a try whose commit did land but went unacknowledged starts nothing twice.
+  const retries = new Set<NodeJS.Timeout>();
+  const startRuns = (channel: string, wfs: WorkflowDefinition[], event: TriggerEvent, attempt = 0): void => {
+    if (stopped) return;
+    const runs = handover(o.handoff, o.wake);
+    const requests = wfs.map((workflow) => ({ workflow, event }));
+    runs
+      .after(
+        withTransaction(o.pool, (tx, _, committed) => runs.start(tx, requests, { client: tx, committed })),
+      )
+      .catch((err) => {
+        const delay = RETRY_MS[attempt];
+        if (delay === undefined || stopped || retries.size >= MAX_RETRYING) {
+          o.log.error(
+            { channel, eventId: event.id, err: (err as Error).message },
+            "pubsub trigger: could not start runs; message dropped",
+          );
+          return;
+        }
+        o.log.warn(
+          { channel, eventId: event.id, err: (err as Error).message, retryInMs: delay },
+          "pubsub trigger: could not start runs; retrying",
+        );
+        const t = setTimeout(() => {
+          retries.delete(t);
+          startRuns(channel, wfs, event, attempt + 1);
+        }, delay);
+        retries.add(t);
+      });
+  };
+
   const onMessage = (channel: string, data: unknown): void => {
     if (stopped) return;
     const now = o.clock();
@@ -46,16 +84,7 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
     const wfs = matchPubsub(event, o.catalog.list(), o.env, now, (wf, err) =>
       o.log.warn({ workflow: wf.name, channel, err: (err as Error).message }, "pubsub trigger `when` failed"),
     );
-    if (wfs.length === 0) return;
-    const runs = handover(o.handoff, o.wake);
-    const requests = wfs.map((workflow) => ({ workflow, event }));
-    runs
-      .after(
-        withTransaction(o.pool, (tx, _, committed) => runs.start(tx, requests, { client: tx, committed })),
-      )
-      .catch((err) =>
-        o.log.error({ channel, err: (err as Error).message }, "pubsub trigger: could not start runs"),
-      );
+    if (wfs.length > 0) startRuns(channel, wfs, event);
   };
 
   const dropAll = (): void => {
@@ -127,6 +156,13 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
     async stop(): Promise<void> {
       stopped = true;
       clearInterval(timer);
+      if (retries.size > 0)
+        o.log.error(
+          { messages: retries.size },
+          "pubsub trigger stopped with messages still waiting to start runs",
+        );
+      for (const t of retries) clearTimeout(t);
+      retries.clear();
       unsubscribeCatalog();
       await busy;
       const c = lockClient;
