@@ -6,7 +6,13 @@ import type { RunEvent, StepEvent } from "../../src/engine/runner.js";
 import { enqueueRuns } from "../../src/engine/store/enqueue.js";
 import { recordVersion } from "../../src/engine/store/versions.js";
 import type { StepKind } from "../../src/steps/types.js";
-import { createTestDatabase, type TestDatabase, withRowTrigger } from "../helpers/db.js";
+import {
+  createTestDatabase,
+  type TestDatabase,
+  terminateBackends,
+  withFailingInserts,
+  withRowTrigger,
+} from "../helpers/db.js";
 import { expr, probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
 
 let db: TestDatabase;
@@ -253,11 +259,7 @@ describe("engine", () => {
     await waitFor(() => p.tries("b1") >= 50, 10_000);
     // As a database restart would: every other connection to this database ends at once (the engine's
     // LISTEN, its idle pooled clients, and saves and claims in flight).
-    const { rows: killed } = await db.pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND pid <> pg_backend_pid()) k`,
-    );
-    expect(killed[0]!.n).toBeGreaterThan(0);
+    expect(await terminateBackends(db.pool)).toBeGreaterThan(0);
     const counts = async () =>
       (
         await db.pool.query<{ status: string; n: number }>(
@@ -507,16 +509,8 @@ describe("engine", () => {
     const p = probe();
     // The step waits on a gate: it is still running when its begin save fails.
     const wf = workflow("outrun", [step("probe", { key: "o1", gate: "g" }, { id: "o1" })]);
-    // The first save of a try fails once (as a database error would), after the step has started. A
-    // sequence counts the calls: unlike a row, its value survives the failed statement's rollback.
-    await db.pool.query("CREATE SEQUENCE public.fail_try_calls");
-    const failOnce = {
-      name: "fail_try_once",
-      table: "skyflow.step_tries",
-      timing: "BEFORE INSERT",
-      body: "IF nextval('public.fail_try_calls') = 1 THEN RAISE EXCEPTION 'injected save failure'; END IF;",
-    };
-    await withRowTrigger(db.pool, failOnce, async () => {
+    // The first save of a try fails once (as a database error would), after the step has started.
+    await withFailingInserts(db.pool, "skyflow.step_tries", 1, async () => {
       const e = engineWith([wf], p, { leaseMs: 600 });
       await e.start();
       const { runId } = await e.trigger("outrun");

@@ -77,3 +77,66 @@ export async function withRowTrigger<T>(
     await pool.query(`DROP TRIGGER ${t.name} ON ${t.table}; DROP FUNCTION public.${t.name}()`);
   }
 }
+
+let failing = 0;
+
+/**
+ * Runs `fn` while the first `n` inserts into `table` fail, as statements do while a database restarts, and
+ * returns its result with how many inserts were tried. A sequence counts them: unlike a row, its value
+ * survives the failed statement's rollback.
+ */
+export async function withFailingInserts<T>(
+  pool: pg.Pool,
+  table: string,
+  n: number,
+  fn: () => Promise<T>,
+): Promise<{ result: T; tries: number }> {
+  const name = `fail_inserts_${++failing}_${randomBytes(3).toString("hex")}`;
+  await pool.query(`CREATE SEQUENCE public.${name}`);
+  try {
+    const body = `IF nextval('public.${name}') <= ${n} THEN RAISE EXCEPTION 'injected insert failure'; END IF;`;
+    const result = await withRowTrigger(pool, { name, table, timing: "BEFORE INSERT", body }, fn);
+    const { rows } = await pool.query<{ n: string; called: boolean }>(
+      `SELECT last_value AS n, is_called AS called FROM public.${name}`,
+    );
+    return { result, tries: rows[0]!.called ? Number(rows[0]!.n) : 0 };
+  } finally {
+    await pool.query(`DROP SEQUENCE public.${name}`);
+  }
+}
+
+/**
+ * Ends the connections to the pool's database, as a database restart would: those of the given application
+ * names, or all but the one that asks. Returns how many.
+ */
+export async function terminateBackends(pool: pg.Pool, applicationNames?: string[]): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE datname = current_database() AND pid <> pg_backend_pid()
+         AND ($1::text[] IS NULL OR application_name = ANY($1::text[]))) k`,
+    [applicationNames ?? null],
+  );
+  return rows[0]!.n;
+}
+
+/** terminateBackends every `ms` until stop(), which returns how many connections were ended in all. */
+export function cutConnectionsEvery(
+  pool: pg.Pool,
+  applicationNames: string[],
+  ms: number,
+): { stop(): Promise<number> } {
+  let total = 0;
+  let last: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    last = terminateBackends(pool, applicationNames).then((n) => {
+      total += n;
+    });
+  }, ms);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await last;
+      return total;
+    },
+  };
+}

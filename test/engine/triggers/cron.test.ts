@@ -4,7 +4,7 @@ import { createPool } from "../../../src/db/pool.js";
 import type { TriggerDefinition } from "../../../src/engine/definition/types.js";
 import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
 import { silentLogger } from "../../../src/log.js";
-import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+import { createTestDatabase, cutConnectionsEvery, type TestDatabase } from "../../helpers/db.js";
 import { catalog, runsOf, waitFor, workflow } from "./helpers.js";
 
 let db: TestDatabase;
@@ -96,19 +96,9 @@ describe("cron trigger", () => {
       await startTriggers({ ...opts, owner: "blip-a" }),
       await startTriggers({ ...opts, owner: "blip-b" }),
     );
-    let cuts = 0;
-    const cutter = setInterval(() => {
-      void db.pool
-        .query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name IN ('skyflow-cronblip', 'skyflow-listen')) k`,
-        )
-        .then((r) => {
-          cuts += r.rows[0]!.n;
-        });
-    }, 250);
+    const cutter = cutConnectionsEvery(db.pool, ["skyflow-cronblip", "skyflow-listen"], 250);
     await new Promise((r) => setTimeout(r, 4_200));
-    clearInterval(cutter);
+    const cuts = await cutter.stop();
     await stopAll();
     await drivers.end();
     expect(cuts).toBeGreaterThan(0);

@@ -2,7 +2,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
 import { silentLogger } from "../../../src/log.js";
-import { createTestDatabase, type TestDatabase, withRowTrigger } from "../../helpers/db.js";
+import { createTestDatabase, type TestDatabase, withFailingInserts } from "../../helpers/db.js";
 import { catalog, hub, runsOf, waitFor, when, workflow } from "./helpers.js";
 
 let db: TestDatabase;
@@ -81,16 +81,8 @@ describe("pubsub trigger", () => {
       async () => h.subscribers("jobs"),
       (s) => s.length === 1,
     );
-    // The first two tries to store the run fail, as statements do while a database restarts. A sequence
-    // counts the tries: unlike a row, its value survives the failed statement's rollback.
-    await db.pool.query("CREATE SEQUENCE public.run_insert_tries");
-    const failTwice = {
-      name: "fail_run_insert_twice",
-      table: "skyflow.runs",
-      timing: "BEFORE INSERT",
-      body: "IF nextval('public.run_insert_tries') <= 2 THEN RAISE EXCEPTION 'injected: database restarting'; END IF;",
-    };
-    await withRowTrigger(db.pool, failTwice, async () => {
+    // The first two tries to store the run fail, as statements do while a database restarts.
+    const { tries } = await withFailingInserts(db.pool, "skyflow.runs", 2, async () => {
       h.publish("jobs", { n: 1 });
       const runs = await waitFor(
         () => runsOf(db.pool, "resilient"),
@@ -101,10 +93,7 @@ describe("pubsub trigger", () => {
       expect(await runsOf(db.pool, "resilient")).toHaveLength(1);
       expect(runs[0]!.event).toMatchObject({ type: "pubsub", channel: "jobs", data: { n: 1 } });
     });
-    const { rows } = await db.pool.query<{ n: string }>(
-      "SELECT last_value AS n FROM public.run_insert_tries",
-    );
-    expect(Number(rows[0]!.n)).toBe(3);
+    expect(tries).toBe(3);
   });
 
   it("unsubscribes from a channel no workflow uses any more", async () => {

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../../../src/db/pool.js";
 import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
 import { silentLogger } from "../../../src/log.js";
-import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+import { createTestDatabase, cutConnectionsEvery, type TestDatabase } from "../../helpers/db.js";
 import {
   catalog,
   countRuns,
@@ -211,24 +211,15 @@ describe("record trigger", () => {
     const cat = catalog([onTask("blip", { events: ["create"] })]);
     const opts = { pool: drivers, catalog: cat, appSchema: APP, wake: () => {}, log: silentLogger() };
     running.push(await startTriggers(opts), await startTriggers(opts));
-    let cuts = 0;
-    const cutter = setInterval(() => {
-      void db.pool
-        .query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name IN ('skyflow-blip', 'skyflow-listen')) k`,
-        )
-        .then((r) => {
-          cuts += r.rows[0]!.n;
-        });
-    }, 150);
+    const cutter = cutConnectionsEvery(db.pool, ["skyflow-blip", "skyflow-listen"], 150);
+    let cuts: number;
     try {
       const writers = Array.from({ length: 4 }, async (_, w) => {
         for (let i = 0; i < 750; i++) await insertRecord(db.pool, APP, "task", `blip${w}-${i}`);
       });
       await Promise.all(writers);
     } finally {
-      clearInterval(cutter);
+      cuts = await cutter.stop();
     }
     expect(cuts).toBeGreaterThan(0);
     await waitFor(
