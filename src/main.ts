@@ -56,13 +56,22 @@ export async function runDaemon(io: CommandIO, mode: Mode, usage: string): Promi
   }
   const config = loadConfig(io.env, { ...parsed.flags, dir: parsed.dir });
   const log = daemonLogger(mode, config, io);
-  const daemon = await openDaemon({
-    mode,
-    config,
-    log,
-    exposed: exposedEnv(io.env, config.envAllow),
-    httpPort: httpPortFor(mode, config, io.env),
-  });
+  let daemon: Daemon;
+  try {
+    daemon = await openDaemon({
+      mode,
+      config,
+      log,
+      exposed: exposedEnv(io.env, config.envAllow),
+      httpPort: httpPortFor(mode, config, io.env),
+    });
+  } catch (err) {
+    // `start` also says it as a JSON line, for whatever collects its logs.
+    const message = err instanceof Error ? err.message : String(err);
+    if (mode === "start") log.fatal({ err: message }, "skyflow could not start");
+    io.stderr.write(`skyflow ${mode}: ${message}\n`);
+    return 1;
+  }
   if (mode === "dev") io.stdout.write(daemon.banner());
   else log.info(daemon.summary(), "skyflow started");
   return waitForSignals(io, daemon, log);

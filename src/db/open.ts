@@ -53,10 +53,26 @@ export async function openDatabase(
     if (opts.migrate !== false) {
       const applied = await migrate(pool);
       if (applied.length > 0) log.info({ applied }, "migrations applied");
+    } else {
+      await pool.query("SELECT 1");
     }
   } catch (err) {
     await close();
-    throw err;
+    const from = config.databaseUrl ? "DATABASE_URL" : "the embedded Postgres";
+    throw new Error(`cannot use the database ${describeDatabase(url)} (${from}): ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   return { pool, url, embedded: embedded !== undefined, close };
+}
+
+/** `user@host:port/database` of a connection URL: where it points, without its password. */
+export function describeDatabase(url: string): string {
+  try {
+    const u = new URL(url);
+    const user = u.username ? `${decodeURIComponent(u.username)}@` : "";
+    return `${user}${u.hostname}:${u.port || "5432"}${u.pathname}`;
+  } catch {
+    return "(an unparsable URL)";
+  }
 }
