@@ -8,7 +8,7 @@ import { appSchemaName, type Config, exposedEnv, loadConfig } from "../config.js
 import { openDatabase } from "../db/open.js";
 import { loadWorkflowDir } from "../engine/definition/load.js";
 import type { Catalog, TriggerEvent, WorkflowDefinition } from "../engine/definition/types.js";
-import { createEngine } from "../engine/engine.js";
+import { checkManualEvent, createEngine } from "../engine/engine.js";
 import { formatProblem } from "../errors.js";
 import { createLogger, type Logger } from "../log.js";
 import { createSkygearHandler } from "../server/index.js";
@@ -79,9 +79,26 @@ async function findWorkflow(
 }
 
 function readEvent(text: string): Partial<TriggerEvent> {
-  const v = JSON.parse(text) as unknown;
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new Error(jsonErrorAt(text, err as Error));
+  }
   if (v === null || typeof v !== "object" || Array.isArray(v)) throw new Error("expected a JSON object");
+  checkManualEvent(v as Partial<TriggerEvent>);
   return v as Partial<TriggerEvent>;
+}
+
+/** JSON.parse's message with its character position as line and column (1-based). */
+function jsonErrorAt(text: string, err: Error): string {
+  const m = /^(.*?)(?: in JSON)? at position (\d+)/.exec(err.message);
+  const pos = m ? Number(m[2]) : /end of JSON input/.test(err.message) ? text.length : undefined;
+  if (pos === undefined) return err.message;
+  const before = text.slice(0, pos);
+  const line = before.split("\n").length;
+  const column = pos - before.lastIndexOf("\n");
+  return `line ${line}, column ${column}: ${m ? m[1] : err.message}`;
 }
 
 async function runOnce(

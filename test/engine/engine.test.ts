@@ -540,6 +540,20 @@ describe("engine", () => {
     expect(p.tries("n1")).toBe(1);
   });
 
+  it("refuses a manual event whose id or at has the wrong type, naming the field", async () => {
+    const wf = workflow("typed", [step("probe", { key: "ty" })]);
+    const e = engineWith([wf], probe());
+    await e.start();
+    await expect(e.trigger("typed", { id: 7 as unknown as string })).rejects.toThrow(
+      "event.id: expected a non-empty string, got 7",
+    );
+    await expect(e.trigger("typed", { at: "soon" })).rejects.toThrow("event.at: expected an ISO time");
+    const { rows } = await db.pool.query(
+      "SELECT count(*)::int AS n FROM skyflow.runs WHERE workflow = 'typed'",
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
   it("starts a manual run at once, created leased to the engine, without a claim", async () => {
     const p = probe();
     const wf = workflow("direct", [step("probe", { key: "m1" }, { id: "m1" })]);

@@ -91,4 +91,24 @@ describe("skyflow trigger", () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('no valid workflow named "nope"');
   });
+
+  it("exits 2 for an event file that is not valid JSON, naming the line and column", async () => {
+    await writeFile(join(dir, "bad.json"), '{\n  "greeting": "hi",\n}\n');
+    const r = await trigger(["greet", "--event", "bad.json", "--dir", "."]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("--event bad.json: line 3, column 1:");
+  });
+
+  it("exits 2 for an event whose id or at has the wrong type, naming the field", async () => {
+    await writeFile(join(dir, "id.json"), JSON.stringify({ id: 42 }));
+    const id = await trigger(["greet", "--event", "id.json", "--dir", "."]);
+    expect(id.code).toBe(2);
+    expect(id.err).toContain("event.id: expected a non-empty string, got 42");
+    await writeFile(join(dir, "at.json"), JSON.stringify({ at: "yesterday" }));
+    const at = await trigger(["greet", "--event", "at.json", "--dir", "."]);
+    expect(at.code).toBe(2);
+    expect(at.err).toContain(
+      'event.at: expected an ISO time such as "2026-01-01T09:00:00Z", got "yesterday"',
+    );
+  });
 });
