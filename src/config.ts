@@ -14,6 +14,8 @@ export const VARIABLES = {
   SKYFLOW_MAX_RUNS: "runs in flight at once in this engine (default 200)",
   SKYFLOW_LOOP_DEPTH: "longest chain of runs started by runs' own writes (default 5)",
   SKYFLOW_GRACE_MS: "how long shutdown waits for runs in flight (default 10000)",
+  SKYFLOW_LEASE_MS:
+    "how long a run's lease lasts unrenewed: when an engine dies, others take its runs over after this (default 30000)",
   SKYFLOW_ENV_ALLOW: "comma-separated names of environment variables that expressions may read as env.NAME",
   LOG_LEVEL: "trace, debug, info, warn, error (default info)",
 } as const;
@@ -39,6 +41,7 @@ export interface Config {
   maxRuns: number;
   loopDepth: number;
   graceMs: number;
+  leaseMs: number;
   envAllow: string[];
   logLevel: string;
 }
@@ -70,6 +73,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Flags
     maxRuns: int("SKYFLOW_MAX_RUNS", env.SKYFLOW_MAX_RUNS, 200, 1, 100_000),
     loopDepth: int("SKYFLOW_LOOP_DEPTH", env.SKYFLOW_LOOP_DEPTH, 5, 0, 1000),
     graceMs: int("SKYFLOW_GRACE_MS", env.SKYFLOW_GRACE_MS, 10_000, 0, 3_600_000),
+    leaseMs: int("SKYFLOW_LEASE_MS", env.SKYFLOW_LEASE_MS, 30_000, 1_000, 3_600_000),
     envAllow: (env.SKYFLOW_ENV_ALLOW ?? "")
       .split(",")
       .map((s) => s.trim())

@@ -98,6 +98,7 @@ async function open(opts: DaemonOptions, closers: Closer[], closeAll: () => Prom
     clients: { skygear: sky.container, pool: db.pool, appSchema, pubsub: sky.pubsub },
     log,
     maxRuns: config.maxRuns,
+    leaseMs: config.leaseMs,
     env: opts.exposed,
     secrets: [config.apiKey, config.masterKey],
   });
