@@ -8,7 +8,8 @@ import { appSchemaName, type Config, exposedEnv, loadConfig } from "../config.js
 import { openDatabase } from "../db/open.js";
 import { loadWorkflowDir } from "../engine/definition/load.js";
 import type { Catalog, TriggerEvent, WorkflowDefinition } from "../engine/definition/types.js";
-import { checkManualEvent, createEngine } from "../engine/engine.js";
+import { createEngine } from "../engine/engine.js";
+import { checkManualEvent } from "../engine/manual-event.js";
 import { formatProblem } from "../errors.js";
 import { createLogger, type Logger } from "../log.js";
 import { createSkygearHandler } from "../server/index.js";

@@ -16,6 +16,7 @@ import { resolveTemplate, type Template } from "./definition/expressions.js";
 import type { Catalog, TriggerEvent } from "./definition/types.js";
 import { Listener } from "./listen.js";
 import type { MachineDeps } from "./machine.js";
+import { checkManualEvent } from "./manual-event.js";
 import { type LiveRun, type RunEvent, type StepEvent, startRun } from "./runner.js";
 import { isTerminal } from "./state.js";
 import { SaveBatcher } from "./store/batch.js";
@@ -391,20 +392,4 @@ class EngineImpl extends EventEmitter implements Engine {
 
 export function createEngine(opts: EngineOptions): Engine {
   return new EngineImpl(opts);
-}
-
-/**
- * The fields of a manual run's event that skyflow fills in when absent must have their contract's types when
- * given (from a program, or `skyflow trigger --event`): `event.id` keys the run, `event.at` is an ISO time.
- */
-export function checkManualEvent(event: Partial<TriggerEvent>): void {
-  const e = event as Record<string, unknown>;
-  if (e.id !== undefined && (typeof e.id !== "string" || e.id === ""))
-    throw new TypeError(`event.id: expected a non-empty string, got ${JSON.stringify(e.id)}`);
-  if (e.type !== undefined && typeof e.type !== "string")
-    throw new TypeError(`event.type: expected a string, got ${JSON.stringify(e.type)}`);
-  if (e.at !== undefined && (typeof e.at !== "string" || Number.isNaN(Date.parse(e.at))))
-    throw new TypeError(
-      `event.at: expected an ISO time such as "2026-01-01T09:00:00Z", got ${JSON.stringify(e.at)}`,
-    );
 }
