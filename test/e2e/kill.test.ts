@@ -1,10 +1,11 @@
-// `skyflow start` SIGKILLed while an application keeps writing records: after a restart, every record has
-// started its workflow exactly once, every run has finished, and the run's generated-id save made one record.
+// `skyflow start` SIGKILLed while an application keeps writing records. Whether the same daemon restarts or
+// a second one already running takes over, every record starts its workflow exactly once, every run
+// finishes, and each run's generated-id save makes one record.
 import { mkdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createRecordTable } from "../engine/triggers/helpers.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { type Child, eventually, freePort, startCli } from "./child.js";
@@ -25,44 +26,38 @@ steps:
         task: "\${{ event.record._id }}"
 `;
 
-let db: TestDatabase;
-let dir: string;
-const children: Child[] = [];
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
 
-beforeAll(async () => {
-  db = await createTestDatabase("e2e_kill");
+/** A database with the app's `task` table and a directory with the workflow; `launch` starts a daemon. */
+async function scenario(label: string) {
+  const db: TestDatabase = await createTestDatabase(label);
+  cleanup.push(() => db.drop());
   await createRecordTable(db.pool, APP, "task");
   await db.pool.query(`CREATE TABLE ${APP}.task_log (task_id text NOT NULL)`);
-  dir = await mkdtemp(join(tmpdir(), "skyflow-kill-"));
+  const dir = await mkdtemp(join(tmpdir(), "skyflow-kill-"));
+  cleanup.push(() => rm(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, "workflows"));
   await writeFile(join(dir, "workflows", "on-task.yaml"), workflow);
-});
-afterAll(async () => {
-  for (const c of children) await c.stop("SIGKILL");
-  await rm(dir, { recursive: true, force: true });
-  await db?.drop();
-});
-
-async function launch(): Promise<Child> {
-  const child = startCli(["start", "--port", String(await freePort())], {
-    cwd: dir,
-    // A short lease, so that the runs the killed process held are taken up soon after the restart.
-    env: { DATABASE_URL: db.url, SKYFLOW_LEASE_MS: "2000" },
-  });
-  children.push(child);
-  await child.waitFor('"msg":"skyflow started"', 60_000);
-  return child;
-}
-
-const count = async (sql: string) => Number((await db.pool.query(sql)).rows[0].n);
-
-describe("skyflow start, killed mid-flight", () => {
-  it("starts each record's run once and finishes them all after a restart; the save makes one record per run", async () => {
-    const first = await launch();
-    let written = 0;
-    // The application writes records in small transactions: half of them while the first process runs (and
-    // is killed), the other half while no process runs.
-    const write = async (upTo: number) => {
+  const count = async (sql: string) => Number((await db.pool.query(sql)).rows[0].n);
+  let written = 0;
+  return {
+    db,
+    count,
+    async launch(): Promise<Child> {
+      const child = startCli(["start", "--port", String(await freePort())], {
+        cwd: dir,
+        // A short lease, so that the runs of a killed process are taken over soon.
+        env: { DATABASE_URL: db.url, SKYFLOW_LEASE_MS: "2000" },
+      });
+      cleanup.push(async () => void (await child.stop("SIGKILL")));
+      await child.waitFor('"msg":"skyflow started"', 60_000);
+      return child;
+    },
+    /** The application writes records in small transactions up to `upTo` in all. */
+    async write(upTo: number): Promise<void> {
       while (written < upTo) {
         const ids = Array.from({ length: 10 }, (_, i) => `t${written + i}`);
         await db.pool.query(
@@ -73,37 +68,51 @@ describe("skyflow start, killed mid-flight", () => {
         written += ids.length;
         await new Promise((r) => setTimeout(r, 15));
       }
-    };
-    const firstHalf = write(TASKS / 2);
-    await eventually(async () =>
-      (await count("SELECT count(*) AS n FROM skyflow.runs WHERE status = 'succeeded'")) >= 100
-        ? true
-        : undefined,
-    );
+    },
+    succeeded: () => count("SELECT count(*) AS n FROM skyflow.runs WHERE status = 'succeeded'"),
+    async expectEachOnce(): Promise<void> {
+      await eventually(async () => ((await this.succeeded()) === TASKS ? true : undefined), 60_000);
+      const runs = await db.pool.query(
+        `SELECT count(*)::int AS n, count(DISTINCT event->'record'->>'_id')::int AS tasks,
+                count(*) FILTER (WHERE status <> 'succeeded')::int AS unfinished
+         FROM skyflow.runs WHERE workflow = 'on-task'`,
+      );
+      expect(runs.rows[0]).toEqual({ n: TASKS, tasks: TASKS, unfinished: 0 });
+      // The sql step is at least once: a try the kill cut off may have run twice.
+      expect(await count(`SELECT count(DISTINCT task_id) AS n FROM ${APP}.task_log`)).toBe(TASKS);
+      // The save's record id comes from uuid(), the same on every try: one record per run.
+      const marks = await db.pool.query(
+        `SELECT count(*)::int AS n, count(DISTINCT task)::int AS tasks FROM ${APP}.mark`,
+      );
+      expect(marks.rows[0]).toEqual({ n: TASKS, tasks: TASKS });
+    },
+  };
+}
+
+describe("skyflow start, killed mid-flight", () => {
+  it("restarted: starts each record's run once and finishes them all; the save makes one record per run", async () => {
+    const s = await scenario("e2e_kill_restart");
+    const first = await s.launch();
+    // Half the records while the first process runs (and is killed), the other half while none runs.
+    const firstHalf = s.write(TASKS / 2);
+    await eventually(async () => ((await s.succeeded()) >= 100 ? true : undefined));
     first.proc.kill("SIGKILL");
     await first.exited;
     await firstHalf;
-    await write(TASKS);
-    await launch();
-    await eventually(
-      async () =>
-        (await count("SELECT count(*) AS n FROM skyflow.runs WHERE status = 'succeeded'")) === TASKS
-          ? true
-          : undefined,
-      60_000,
-    );
-    const runs = await db.pool.query(
-      `SELECT count(*)::int AS n, count(DISTINCT event->'record'->>'_id')::int AS tasks,
-              count(*) FILTER (WHERE status <> 'succeeded')::int AS unfinished
-       FROM skyflow.runs WHERE workflow = 'on-task'`,
-    );
-    expect(runs.rows[0]).toEqual({ n: TASKS, tasks: TASKS, unfinished: 0 });
-    // The sql step is at least once: a try the kill cut off may have run twice.
-    expect(await count(`SELECT count(DISTINCT task_id) AS n FROM ${APP}.task_log`)).toBe(TASKS);
-    // The save's record id comes from uuid(), the same on every try: one record per run, however often tried.
-    const marks = await db.pool.query(
-      `SELECT count(*)::int AS n, count(DISTINCT task)::int AS tasks FROM ${APP}.mark`,
-    );
-    expect(marks.rows[0]).toEqual({ n: TASKS, tasks: TASKS });
+    await s.write(TASKS);
+    await s.launch();
+    await s.expectEachOnce();
+  }, 120_000);
+
+  it("with a second daemon on the same database: it takes over the killed one's runs and changes", async () => {
+    const s = await scenario("e2e_kill_takeover");
+    const a = await s.launch();
+    await s.launch();
+    const writing = s.write(TASKS);
+    await eventually(async () => ((await s.succeeded()) >= 100 ? true : undefined));
+    a.proc.kill("SIGKILL");
+    await a.exited;
+    await writing;
+    await s.expectEachOnce();
   }, 120_000);
 });
