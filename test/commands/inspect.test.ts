@@ -3,7 +3,6 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { command as pause } from "../../src/commands/pause.js";
 import { command as resume } from "../../src/commands/resume.js";
@@ -17,6 +16,7 @@ import { listWorkflowFiles } from "../../src/engine/reload.js";
 import { pausedWorkflows } from "../../src/engine/workflow-state.js";
 import { silentLogger } from "../../src/log.js";
 import type { SkygearClient } from "../../src/skygear/types.js";
+import { runCommand } from "../helpers/command.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
 let db: TestDatabase;
@@ -64,27 +64,8 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function cli(cmd: { run(io: CommandIO): Promise<number> }, argv: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c) => {
-    out += c;
-  });
-  stderr.on("data", (c) => {
-    err += c;
-  });
-  const code = await cmd.run({
-    argv,
-    env: { DATABASE_URL: db.url },
-    cwd: dir,
-    stdout,
-    stderr,
-    onSignal: () => {},
-  });
-  return { code, out, err };
-}
+const cli = (cmd: { run(io: CommandIO): Promise<number> }, argv: string[]) =>
+  runCommand(cmd, argv, { DATABASE_URL: db.url }, dir);
 
 describe("skyflow runs", () => {
   it("lists runs, filtered by workflow and status", async () => {

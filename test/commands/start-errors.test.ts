@@ -1,32 +1,13 @@
 // `skyflow start` and `dev` that cannot reach their database: exit 1 with a line that says where it pointed
 // (never its password), and, for `start`, a JSON log line too.
-import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { command as dev } from "../../src/commands/dev.js";
 import { command as start } from "../../src/commands/start.js";
 import type { CommandIO } from "../../src/commands/types.js";
+import { runCommand } from "../helpers/command.js";
 
-async function run(cmd: { run(io: CommandIO): Promise<number> }, env: Record<string, string>) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c) => {
-    out += c;
-  });
-  stderr.on("data", (c) => {
-    err += c;
-  });
-  const code = await cmd.run({
-    argv: ["--port", "0"],
-    env: { ...env, SKYFLOW_HTTP_PORT: "0" },
-    cwd: process.cwd(),
-    stdout,
-    stderr,
-    onSignal: () => {},
-  });
-  return { code, out, err };
-}
+const run = (cmd: { run(io: CommandIO): Promise<number> }, env: Record<string, string>) =>
+  runCommand(cmd, ["--port", "0"], { ...env, SKYFLOW_HTTP_PORT: "0" });
 
 // Nothing listens on port 1.
 const unreachable = "postgres://ops:Sup3rSecret@127.0.0.1:1/shop";

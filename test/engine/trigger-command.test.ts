@@ -1,10 +1,9 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { command } from "../../src/commands/trigger.js";
-import type { CommandIO } from "../../src/commands/types.js";
+import { runCommand } from "../helpers/command.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
 let db: TestDatabase;
@@ -45,28 +44,8 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function trigger(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (d) => {
-    out += d;
-  });
-  stderr.on("data", (d) => {
-    err += d;
-  });
-  const io: CommandIO = {
-    argv,
-    env: { DATABASE_URL: db.url, SKYGEAR_APP_NAME: "triggertest" },
-    cwd: dir,
-    stdout,
-    stderr,
-    onSignal() {},
-  };
-  const code = await command.run(io);
-  return { code, out, err };
-}
+const trigger = (argv: string[]) =>
+  runCommand(command, argv, { DATABASE_URL: db.url, SKYGEAR_APP_NAME: "triggertest" }, dir);
 
 describe("skyflow trigger", () => {
   it("runs a workflow with the event file, prints its step timeline and exits 0", async () => {

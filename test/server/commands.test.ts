@@ -1,51 +1,13 @@
 // `skyflow serve` and `skyflow pushes` run as commands with captured streams and a captured signal handler.
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { command as pushes } from "../../src/commands/pushes.js";
 import { command as serve } from "../../src/commands/serve.js";
-import type { CommandIO } from "../../src/commands/types.js";
 import { DEV_API_KEY, DEV_MASTER_KEY } from "../../src/config.js";
+import { captureIO } from "../helpers/command.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { post } from "./http-client.js";
 
-interface Captured {
-  io: CommandIO;
-  out: () => string;
-  err: () => string;
-  signal: (name: "SIGINT" | "SIGTERM") => void;
-}
-
-function capture(argv: string[], env: Record<string, string | undefined>): Captured {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c) => {
-    out += c;
-  });
-  stderr.on("data", (c) => {
-    err += c;
-  });
-  const handlers = new Map<string, (() => void)[]>();
-  const io: CommandIO = {
-    argv,
-    env,
-    cwd: process.cwd(),
-    stdout,
-    stderr,
-    onSignal(signal, fn) {
-      handlers.set(signal, [...(handlers.get(signal) ?? []), fn]);
-    },
-  };
-  return {
-    io,
-    out: () => out,
-    err: () => err,
-    signal: (name) => {
-      for (const fn of handlers.get(name) ?? []) fn();
-    },
-  };
-}
+const capture = (argv: string[], env: Record<string, string | undefined>) => captureIO(argv, env);
 
 async function until(cond: () => boolean, ms = 20_000): Promise<void> {
   const end = Date.now() + ms;
