@@ -17,6 +17,8 @@ export interface TriggerStatsLike {
   outboxDepth?: number;
   lagMs?: number;
   cronLatenessMs?: number;
+  pubsubRetrying?: number;
+  pubsubDropped?: number;
 }
 
 export interface Metrics {
@@ -162,5 +164,15 @@ function registerTriggerGauges(registry: Registry, read: () => TriggerStatsLike 
   );
   gauge("skyflow_cron_lateness_seconds", "Latest delay of a cron fire behind its scheduled time", (s) =>
     s.cronLatenessMs === undefined ? undefined : s.cronLatenessMs / 1000,
+  );
+  gauge(
+    "skyflow_pubsub_messages_retrying",
+    "Pubsub messages waiting to try storing their runs again (the database was unavailable)",
+    (s) => s.pubsubRetrying,
+  );
+  gauge(
+    "skyflow_pubsub_messages_dropped",
+    "Pubsub messages given up since this process started: their runs could not be stored",
+    (s) => s.pubsubDropped,
   );
 }

@@ -69,6 +69,20 @@ describe("status endpoints", () => {
     expect(text).toContain("skyflow_runs_in_flight 3");
     expect(text).toContain("skyflow_outbox_depth 7");
   });
+
+  it("answers /metrics with the triggers' figures, pubsub retries and drops included", async () => {
+    metrics.setTriggerStats(() => ({
+      outboxDepth: 2,
+      cronLatenessMs: 40,
+      pubsubRetrying: 5,
+      pubsubDropped: 1,
+    }));
+    const text = await (await get("/_skyflow/metrics")).text();
+    expect(text).toContain("skyflow_trigger_outbox_depth 2");
+    expect(text).toContain("skyflow_cron_lateness_seconds 0.04");
+    expect(text).toContain("skyflow_pubsub_messages_retrying 5");
+    expect(text).toContain("skyflow_pubsub_messages_dropped 1");
+  });
 });
 
 describe("readiness while stopping", () => {

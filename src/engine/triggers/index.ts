@@ -32,12 +32,18 @@ export interface TriggerOptions {
   batchSize?: number;
   /** Safety-net poll of the outbox, table attach poll, pubsub lock retry (default 1000 ms). */
   pollMs?: number;
+  /** Waits between the tries of a pubsub message whose runs could not be stored (about 30 s in all). */
+  pubsubMessageRetryMs?: number[];
 }
 
 export interface TriggerStats {
   outboxDepth: number;
   lagMs?: number;
   cronLatenessMs?: number;
+  /** Pubsub messages waiting to try their runs again (the database was unavailable). */
+  pubsubRetrying?: number;
+  /** Pubsub messages given up since start (see the pubsub driver's retries). */
+  pubsubDropped?: number;
 }
 
 export interface Triggers {
@@ -77,12 +83,13 @@ export async function startTriggers(opts: TriggerOptions): Promise<Triggers> {
         pubsub: opts.pubsub,
         env,
         ...(opts.pollMs ? { retryMs: opts.pollMs } : {}),
+        ...(opts.pubsubMessageRetryMs ? { messageRetryMs: opts.pubsubMessageRetryMs } : {}),
       })
     : undefined;
   return {
     async stop() {
       await Promise.all([record.stop(), cron.stop(), pubsub?.stop()]);
     },
-    stats: () => ({ ...record.stats(), ...cron.stats() }),
+    stats: () => ({ ...record.stats(), ...cron.stats(), ...pubsub?.stats() }),
   };
 }

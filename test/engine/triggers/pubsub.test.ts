@@ -96,6 +96,37 @@ describe("pubsub trigger", () => {
     expect(tries).toBe(3);
   });
 
+  it("gives a message up after its last try, counting it in the triggers' stats", async () => {
+    const h = hub();
+    const cat = catalog([workflow("doomed", [{ kind: "pubsub", channel: "lost" }])]);
+    const t = await startTriggers({
+      pool: db.pool,
+      catalog: cat,
+      appSchema: "app_ps",
+      wake: () => {},
+      log: silentLogger(),
+      pubsub: h.client("a"),
+      pollMs: 200,
+      pubsubMessageRetryMs: [20, 20],
+    });
+    running.push(t);
+    await waitFor(
+      async () => h.subscribers("lost"),
+      (s) => s.length === 1,
+    );
+    const { tries } = await withFailingInserts(db.pool, "skyflow.runs", 1_000, async () => {
+      h.publish("lost", { n: 1 });
+      await waitFor(
+        async () => t.stats().pubsubDropped,
+        (n) => n === 1,
+        5_000,
+      );
+    });
+    expect(tries).toBe(3);
+    expect(t.stats().pubsubRetrying).toBe(0);
+    expect(await runsOf(db.pool, "doomed")).toHaveLength(0);
+  });
+
   it("unsubscribes from a channel no workflow uses any more", async () => {
     const h = hub();
     const cat = catalog([workflow("temp", [{ kind: "pubsub", channel: "tmp" }])]);

@@ -27,6 +27,8 @@ export interface PubsubDriverOptions {
   env: Record<string, string>;
   /** How often a standby retries the locks it lacks. */
   retryMs?: number;
+  /** Waits between the tries of a message whose runs' transaction failed (default RETRY_MS). */
+  messageRetryMs?: number[];
 }
 
 /** Waits between tries of a message's runs whose transaction failed: about 30 s in all. */
@@ -47,6 +49,8 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
   // it is tried again with backoff for about half a minute. The event keeps its id, and a run's id derives
   // from it, so a try whose commit did land but went unacknowledged starts nothing twice.
   const retries = new Set<NodeJS.Timeout>();
+  const delays = o.messageRetryMs ?? RETRY_MS;
+  let dropped = 0;
   const startRuns = (channel: string, wfs: WorkflowDefinition[], event: TriggerEvent, attempt = 0): void => {
     if (stopped) return;
     const runs = handover(o.handoff, o.wake);
@@ -56,8 +60,9 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
         withTransaction(o.pool, (tx, _, committed) => runs.start(tx, requests, { client: tx, committed })),
       )
       .catch((err) => {
-        const delay = RETRY_MS[attempt];
+        const delay = delays[attempt];
         if (delay === undefined || stopped || retries.size >= MAX_RETRYING) {
+          dropped++;
           o.log.error(
             { channel, eventId: event.id, err: (err as Error).message },
             "pubsub trigger: could not start runs; message dropped",
@@ -153,6 +158,8 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
   return {
     /** Channels this engine currently subscribes to. */
     leading: (): string[] => [...led.keys()],
+    /** Messages waiting to try their runs again, and messages given up since start. */
+    stats: () => ({ pubsubRetrying: retries.size, pubsubDropped: dropped }),
     async stop(): Promise<void> {
       stopped = true;
       clearInterval(timer);
@@ -161,6 +168,7 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
           { messages: retries.size },
           "pubsub trigger stopped with messages still waiting to start runs",
         );
+      dropped += retries.size;
       for (const t of retries) clearTimeout(t);
       retries.clear();
       unsubscribeCatalog();
