@@ -302,4 +302,50 @@ describe("record trigger", () => {
     cat.set([]);
     expect(await waitFor(has, (n) => n === 0)).toBe(0);
   });
+
+  it("without an event trigger, replays a brand-new table's rows written before the poll attached it, and no older table's", async () => {
+    const cat = catalog([
+      workflow("fresh", [{ kind: "record", type: "memo", database: "_any", events: ["create"] }]),
+      workflow("old_users", [{ kind: "record", type: "user", database: "_any", events: ["create"] }]),
+    ]);
+    await start(cat);
+    // As when skyflow may not create event triggers (no superuser): only the poll attaches new tables.
+    await db.pool.query("DROP EVENT TRIGGER skyflow_create_table");
+    try {
+      const c = await db.pool.connect();
+      await c.query("BEGIN");
+      await c.query(`CREATE TABLE ${APP}.memo (LIKE ${APP}.task INCLUDING ALL)`);
+      for (const k of ["m1", "m2", "m3"]) await insertRecord(c, APP, "memo", k, { title: k });
+      await c.query("COMMIT");
+      c.release();
+      await insertRecord(db.pool, APP, "memo", "m4");
+      await waitFor(
+        () => countRuns(db.pool, "fresh"),
+        (n) => n >= 4,
+        5_000,
+      );
+      // Attached now: a later record is seen by the trigger itself.
+      await insertRecord(db.pool, APP, "memo", "m5");
+      await waitFor(
+        () => countRuns(db.pool, "fresh"),
+        (n) => n >= 5,
+        5_000,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      const runs = await runsOf(db.pool, "fresh");
+      expect(runs.map((r) => (r.event as { record: { _id: string } }).record._id).sort()).toEqual([
+        "memo/m1",
+        "memo/m2",
+        "memo/m3",
+        "memo/m4",
+        "memo/m5",
+      ]);
+      expect(runs.every((r) => (r.event as { op: string }).op === "create")).toBe(true);
+      // `user` existed (with alice) before anything watched it: its rows are not replayed.
+      expect(await countRuns(db.pool, "old_users")).toBe(0);
+    } finally {
+      await stopAll();
+      await db.pool.query(`DROP TABLE ${APP}.memo`);
+    }
+  });
 });

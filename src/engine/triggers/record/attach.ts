@@ -25,9 +25,16 @@ export async function watchTables(o: {
       watchedKey = key;
     }
     const state = await q.triggerState(o.pool, o.schema, types);
+    const absent = types.filter((t) => !state.attached.includes(t) && !state.missing.includes(t));
+    if (absent.length > 0) await q.markAbsent(o.pool, o.schema, absent);
     for (const t of state.missing) {
-      await q.attachTrigger(o.pool, o.schema, t);
-      o.log.info({ table: `${o.schema}.${t}` }, "record trigger attached");
+      const replayed = await q.attachFound(o.pool, o.schema, t);
+      if (replayed > 0)
+        o.log.info(
+          { table: `${o.schema}.${t}`, replayed },
+          "record trigger attached to a new table; its rows so far recorded as creates",
+        );
+      else o.log.info({ table: `${o.schema}.${t}` }, "record trigger attached");
     }
     for (const t of state.attached.filter((t) => !types.includes(t))) {
       await q.detachTrigger(o.pool, o.schema, t);

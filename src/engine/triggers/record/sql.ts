@@ -46,11 +46,34 @@ export async function setWatched(db: Queryable, schema: string, types: string[])
     schema,
     types,
   ]);
+  // A new watch notes whether its table exists yet: one that appears later is brand new (see migration 036).
   await db.query(
-    `INSERT INTO skyflow.record_watch (schema_name, record_type) SELECT $1, unnest($2::text[])
+    `INSERT INTO skyflow.record_watch (schema_name, record_type, table_seen)
+     SELECT $1, t, to_regclass(format('%I.%I', $1::text, t)) IS NOT NULL FROM unnest($2::text[]) t
      ON CONFLICT DO NOTHING`,
     [schema, types],
   );
+}
+
+/** Watched types whose table does not exist (now): when one appears, it is brand new. */
+export async function markAbsent(db: Queryable, schema: string, types: string[]): Promise<void> {
+  await db.query(
+    `UPDATE skyflow.record_watch SET table_seen = false
+     WHERE schema_name = $1 AND record_type = ANY($2) AND table_seen`,
+    [schema, types],
+  );
+}
+
+/**
+ * Attaches a watched table the poll found without the trigger; returns how many rows of a brand-new one were
+ * recorded as creates (see migration 036).
+ */
+export async function attachFound(db: Queryable, schema: string, table: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>("SELECT skyflow.attach_found_record_table($1, $2) AS n", [
+    schema,
+    table,
+  ]);
+  return rows[0]?.n ?? 0;
 }
 
 /** Tables of `schema` that carry skyflow's trigger, and watched tables that exist without it. */
@@ -70,10 +93,6 @@ export async function triggerState(
     attached: rows.filter((r) => r.has).map((r) => r.tbl),
     missing: rows.filter((r) => !r.has && types.includes(r.tbl)).map((r) => r.tbl),
   };
-}
-
-export async function attachTrigger(db: Queryable, schema: string, table: string): Promise<void> {
-  await db.query("SELECT skyflow.attach_record_trigger($1, $2)", [schema, table]);
 }
 
 export async function detachTrigger(db: Queryable, schema: string, table: string): Promise<void> {
