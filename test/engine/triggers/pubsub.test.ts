@@ -1,6 +1,6 @@
 // Pubsub trigger: one leader per channel among engines sharing a database, takeover, `when`, event ids.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
+import { startTriggers, type TriggerOptions, type Triggers } from "../../../src/engine/triggers/index.js";
 import { silentLogger } from "../../../src/log.js";
 import { createTestDatabase, type TestDatabase, withFailingInserts } from "../../helpers/db.js";
 import { catalog, hub, runsOf, waitFor, when, workflow } from "./helpers.js";
@@ -8,7 +8,11 @@ import { catalog, hub, runsOf, waitFor, when, workflow } from "./helpers.js";
 let db: TestDatabase;
 const running: Triggers[] = [];
 
-async function start(cat: ReturnType<typeof catalog>, pubsub: ReturnType<ReturnType<typeof hub>["client"]>) {
+async function start(
+  cat: ReturnType<typeof catalog>,
+  pubsub: ReturnType<ReturnType<typeof hub>["client"]>,
+  extra: Partial<TriggerOptions> = {},
+) {
   const t = await startTriggers({
     pool: db.pool,
     catalog: cat,
@@ -17,10 +21,18 @@ async function start(cat: ReturnType<typeof catalog>, pubsub: ReturnType<ReturnT
     log: silentLogger(),
     pubsub,
     pollMs: 200,
+    ...extra,
   });
   running.push(t);
   return t;
 }
+
+/** Until one engine has subscribed to `channel`. */
+const subscribed = (h: ReturnType<typeof hub>, channel: string) =>
+  waitFor(
+    async () => h.subscribers(channel),
+    (s) => s.length === 1,
+  );
 
 beforeAll(async () => {
   db = await createTestDatabase("triggers_pubsub");
@@ -56,10 +68,7 @@ describe("pubsub trigger", () => {
       workflow("big_orders", [{ kind: "pubsub", channel: "shop", when: when("event.data.total > 100.0") }]),
     ]);
     await start(cat, h.client("a"));
-    await waitFor(
-      async () => h.subscribers("shop"),
-      (s) => s.length === 1,
-    );
+    await subscribed(h, "shop");
     h.publish("shop", { total: 50 });
     h.publish("shop", { total: 150 });
     h.publish("shop", { total: 150 });
@@ -77,10 +86,7 @@ describe("pubsub trigger", () => {
     const h = hub();
     const cat = catalog([workflow("resilient", [{ kind: "pubsub", channel: "jobs" }])]);
     await start(cat, h.client("a"));
-    await waitFor(
-      async () => h.subscribers("jobs"),
-      (s) => s.length === 1,
-    );
+    await subscribed(h, "jobs");
     // The first two tries to store the run fail, as statements do while a database restarts.
     const { tries } = await withFailingInserts(db.pool, "skyflow.runs", 2, async () => {
       h.publish("jobs", { n: 1 });
@@ -99,21 +105,8 @@ describe("pubsub trigger", () => {
   it("gives a message up after its last try, counting it in the triggers' stats", async () => {
     const h = hub();
     const cat = catalog([workflow("doomed", [{ kind: "pubsub", channel: "lost" }])]);
-    const t = await startTriggers({
-      pool: db.pool,
-      catalog: cat,
-      appSchema: "app_ps",
-      wake: () => {},
-      log: silentLogger(),
-      pubsub: h.client("a"),
-      pollMs: 200,
-      pubsubMessageRetryMs: [20, 20],
-    });
-    running.push(t);
-    await waitFor(
-      async () => h.subscribers("lost"),
-      (s) => s.length === 1,
-    );
+    const t = await start(cat, h.client("a"), { pubsubMessageRetryMs: [20, 20] });
+    await subscribed(h, "lost");
     const { tries } = await withFailingInserts(db.pool, "skyflow.runs", 1_000, async () => {
       h.publish("lost", { n: 1 });
       await waitFor(
@@ -131,10 +124,7 @@ describe("pubsub trigger", () => {
     const h = hub();
     const cat = catalog([workflow("temp", [{ kind: "pubsub", channel: "tmp" }])]);
     await start(cat, h.client("a"));
-    await waitFor(
-      async () => h.subscribers("tmp"),
-      (s) => s.length === 1,
-    );
+    await subscribed(h, "tmp");
     cat.set([]);
     expect(
       await waitFor(
