@@ -7,14 +7,7 @@ import { redact } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Clock } from "./clock.js";
 import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
-import {
-  buildRunMachine,
-  LeaseLostError,
-  type MachineDeps,
-  RUN_SYSTEM_ID,
-  type RunIO,
-  type TryResult,
-} from "./machine.js";
+import { buildRunMachine, LeaseLostError, type MachineDeps, type RunIO, type TryResult } from "./machine.js";
 import { currentStep, newRunState, type RunState, retryFromFailure, withOutputs } from "./state.js";
 import type { SaveBatcher, SaveItem } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
@@ -134,7 +127,6 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   const actor = createActor(machineFor(def, env.deps), {
     input: { runId: run.id, event: run.event as TriggerEvent, state, io },
     clock: env.clock,
-    systemId: RUN_SYSTEM_ID,
   });
   env.onRun({ type: run.snapshot ? "resumed" : "started", runId: run.id, workflow: run.workflow });
   const outcome = new Promise<RunOutcome>((settle) => {
