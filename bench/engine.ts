@@ -290,9 +290,11 @@ async function main(): Promise<void> {
       c.release();
     }
   };
-  // Warm both up, then alternate rounds: on a shared machine one pair can land on a noisy moment.
-  await engineRound(engine, pool, threeWf, 200, group);
-  await plainRound(200, plainThree);
+  // Warm both up with a full round each (with 200 runs, the engine's first measured round was its slowest
+  // in every run, at 2.4 to 2.5x against 1.8 to 2.2x after it), then alternate rounds: on a shared machine
+  // one pair can land on a noisy moment.
+  await engineRound(engine, pool, threeWf, RUNS, group);
+  await plainRound(RUNS, plainThree);
   const pairs: { e: Awaited<ReturnType<typeof engineRound>>; p: Awaited<ReturnType<typeof plainRound>> }[] =
     [];
   for (let k = 0; k < PAIRS; k++) {
