@@ -58,3 +58,12 @@ export async function withTransaction<T>(
 export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
+
+/**
+ * `statement` with each `$n` replaced by `args[n - 1]`, SQL literals already quoted by the caller: for text
+ * sent as a simple query (several statements in one round trip). One pass, so a `$` inside a value is never
+ * read as a parameter; the statement itself must hold `$` only in its parameters.
+ */
+export function inlineParams(statement: string, args: string[]): string {
+  return statement.replace(/\$(\d+)/g, (_, n) => args[Number(n) - 1]!);
+}

@@ -3,7 +3,7 @@
 // limit (serialized by an advisory lock, FIFO per key); other pending runs. Every batch uses the
 // `id = ANY(ARRAY(... FOR UPDATE SKIP LOCKED LIMIT n))` form, which runs its subquery exactly once.
 import pg from "pg";
-import { withTransaction } from "../../db/pool.js";
+import { inlineParams, withTransaction } from "../../db/pool.js";
 import type { Queryable } from "./enqueue.js";
 
 export interface ClaimedRun {
@@ -110,10 +110,6 @@ const RESUMABLE_THEN_PENDING = `WITH res AS (${RESUMABLE}),
   fresh AS (${unlimited("greatest($3 - (SELECT count(*) FROM res), 0)")})
   SELECT * FROM res UNION ALL SELECT * FROM fresh`;
 
-/** `statement` with its $n replaced by the literal args (the statements here hold `$` only there). */
-const inline = (statement: string, args: string[]) =>
-  statement.replace(/\$(\d+)/g, (_, n) => args[Number(n) - 1]!);
-
 async function claimAsync(
   pool: pg.Pool,
   o: ClaimOptions,
@@ -131,7 +127,7 @@ async function claimAsync(
     arrayLit(o.only, "uuid"),
   ];
   const r = (await pool.query(
-    `SET LOCAL synchronous_commit TO off; ${inline(statement, args)}`,
+    `SET LOCAL synchronous_commit TO off; ${inlineParams(statement, args)}`,
   )) as unknown as pg.QueryResult[];
   return r[r.length - 1]!.rows as ClaimedRun[];
 }

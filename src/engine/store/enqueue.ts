@@ -1,5 +1,6 @@
 // Inserts new runs into the queue, idempotently on (workflow, event id). Triggers call it inside the same
 // transaction that claims their outbox rows, so a claimed change and its run commit together.
+import { inlineParams } from "../../db/pool.js";
 import type { TriggerEvent } from "../definition/types.js";
 import { runIdFor } from "../ids.js";
 import type { ClaimedRun } from "./claim.js";
@@ -101,10 +102,7 @@ export async function enqueueRuns(
       lease ? c.escapeLiteral(lease.owner) : "NULL",
       lease ? String(Math.floor(lease.leaseMs)) : "NULL",
     ];
-    // The statement's only `$` are its parameters; one pass splices the values in, so a `$` inside a value
-    // is never read as one.
-    const text = ENQUEUE_SQL.replace(/\$(\d+)/g, (_, n) => args[Number(n) - 1]!);
-    const results = (await c.query(`${text}; COMMIT`)) as { rows: Row[] }[];
+    const results = (await c.query(`${inlineParams(ENQUEUE_SQL, args)}; COMMIT`)) as { rows: Row[] }[];
     commit.committed();
     rows = results[0]!.rows;
   } else {
