@@ -62,6 +62,27 @@ export interface LiveRun {
   halt(): void;
 }
 
+/**
+ * How long the begin save of a new run's first try is held back: a try that ends sooner is saved once, as it
+ * ends. In bench/engine.ts this saves one durable save of four per three-step run.
+ */
+export const BEGIN_HOLD_MS = 500;
+
+interface Held {
+  item: SaveItem;
+  startedAt: number;
+  timer: unknown;
+}
+
+interface RunnerIO extends RunIO {
+  /** Resolves once the machine's last save has settled. */
+  settled(): Promise<void>;
+  /** The item with the held begin save's try row merged in (the begin is then no longer held). */
+  withHeld(item: SaveItem): SaveItem;
+  /** Drops a begin save still held (the run stopped here without another save). */
+  dispose(): void;
+}
+
 const machines = new WeakMap<WorkflowDefinition, WeakMap<MachineDeps, ReturnType<typeof buildRunMachine>>>();
 
 function machineFor(def: WorkflowDefinition, deps: MachineDeps) {
@@ -168,8 +189,9 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   if (end === "cancelled") {
     // A save the machine had in flight must land first, or it could overwrite the cancellation.
     await io.settled();
-    await env.batcher.save(stateItem(target, actor.getSnapshot().context.state));
+    await env.batcher.save(io.withHeld(stateItem(target, actor.getSnapshot().context.state)));
   }
+  io.dispose();
   if (end === "succeeded" || end === "failed" || end === "cancelled") {
     const s = actor.getSnapshot().context.state;
     env.onRun({
@@ -190,7 +212,7 @@ function runIO(
   target: { runId: string; owner: string },
   stopEarly: (err: unknown) => void,
   cancelled: () => boolean,
-): RunIO & { settled(): Promise<void> } {
+): RunnerIO {
   // Records a save or delete step wrote; saved with that step's result, in the same statement.
   let writes: RunWrite[] = [];
   const beginning = (t: BeginTry) => {
@@ -212,7 +234,13 @@ function runIO(
     beginning$ = undefined;
     await b;
   };
-  return {
+  const sent = (item: SaveItem) =>
+    saved(item).then((done) => {
+      if (!done) throw new LeaseLostError(run.id);
+    });
+  // The begin save of a new run's first try while it is held back (see `begin`).
+  let held: Held | undefined;
+  const io: RunnerIO = {
     async settled() {
       await last.catch(() => {});
     },
@@ -222,23 +250,48 @@ function runIO(
       if (intents.length > 0) item.writes = { depth: run.depth, list: intents };
       const first = fresh;
       fresh = false;
-      const ok = saved(item).then((done) => {
-        if (!done) throw new LeaseLostError(run.id);
-      });
       // The first try of a new run starts without waiting for its begin save when it records no loop-guard
       // intents. A crash before that save lands leaves a run with no state, which is claimed again and
       // begins again: the same try, with the same input (its uuid() values and idempotency key derive from
       // the run id, which derives from the event), just as a crash after the save resumes the interrupted
       // try. A save or delete step waits: its intents must be in place before its records change.
-      // Should that save fail or find the lease gone, the try is stopped (its AbortSignal fires) at once:
-      // the run may not be this engine's (a database crash can lose the commit that leased it, and another
-      // engine may claim the run once the database is back), and it must not run in two places.
+      // That begin save is held back for BEGIN_HOLD_MS: a try that ends sooner writes its row once, with
+      // its result (one durable save per step, the first one included). A try still running then is saved
+      // as begun, and should that save fail or find the lease gone, it is stopped (its AbortSignal fires)
+      // at once: the run may not be this engine's (a database crash can lose the commit that leased it, and
+      // another engine may claim the run once the database is back), and it must not run in two places.
       if (first && intents.length === 0) {
-        ok.catch(stopEarly);
-        beginning$ = ok;
+        const h: Held = { item, startedAt: env.clock.now(), timer: undefined };
+        h.timer = env.clock.setTimeout(() => {
+          if (held !== h) return;
+          held = undefined;
+          const ok = sent(item);
+          ok.catch(stopEarly);
+          beginning$ = ok;
+        }, BEGIN_HOLD_MS);
+        held = h;
         return;
       }
-      await ok;
+      await sent(item);
+    },
+    withHeld(item) {
+      const h = held;
+      if (!h) return item;
+      held = undefined;
+      env.clock.clearTimeout(h.timer);
+      const row = h.item.tries[0]!;
+      const startedAgoMs = Math.max(0, env.clock.now() - h.startedAt);
+      const i = item.tries.findIndex(
+        (r) => r.stepKey === row.stepKey && r.attempt === row.attempt && r.runAttempt === row.runAttempt,
+      );
+      const tries = [...item.tries];
+      if (i >= 0) tries[i] = { ...tries[i]!, input: row.input, startedAgoMs };
+      else tries.unshift({ ...row, startedAgoMs });
+      return { ...item, tries };
+    },
+    dispose() {
+      if (held) env.clock.clearTimeout(held.timer);
+      held = undefined;
     },
     async save(state, opts) {
       await landed();
@@ -253,7 +306,7 @@ function runIO(
         writes: { depth: run.depth, list },
       });
       writes = [];
-      if (!(await saved(item))) throw new LeaseLostError(run.id);
+      if (!(await saved(io.withHeld(item)))) throw new LeaseLostError(run.id);
       if (opts.result) reportTry(env, def, run.id, opts.result);
     },
     async afterTry(step, output) {
@@ -261,6 +314,7 @@ function runIO(
       return storable(redact(output, env.secrets));
     },
   };
+  return io;
 }
 
 function reportTry(env: RunnerEnv, def: WorkflowDefinition, runId: string, r: TryResult): void {

@@ -505,6 +505,34 @@ describe("engine", () => {
     expect(deletes).toBe(1);
   });
 
+  it("writes a quick first try's row once, as it ends, with its input and the time it started", async () => {
+    // A first step that ends before BEGIN_HOLD_MS: its begin save is held back, and never sent.
+    const nap: StepKind = {
+      kind: "nap",
+      parse: () => [],
+      run: async () => {
+        await new Promise((r) => setTimeout(r, 25));
+        return { napped: true };
+      },
+    };
+    const wf = workflow("quick", [step("nap", { ms: 25 }, { id: "n1" })]);
+    const e = engineWith([wf], probe(), { stepKinds: { nap } });
+    await e.start();
+    const { runId } = await e.trigger("quick");
+    expect((await e.waitForRun(runId)).status).toBe("succeeded");
+    const { rows } = await db.pool.query(
+      `SELECT status, input, output, extract(epoch FROM finished_at - started_at) * 1000 AS ms
+       FROM skyflow.step_tries WHERE run_id = $1`,
+      [runId],
+    );
+    expect(rows.map((r) => [r.status, r.input, r.output])).toEqual([
+      ["succeeded", { ms: 25 }, { napped: true }],
+    ]);
+    // Its start, not the save's time: now() - startedAgoMs.
+    expect(Number(rows[0].ms)).toBeGreaterThanOrEqual(20);
+    expect(Number(rows[0].ms)).toBeLessThan(5_000);
+  });
+
   it("stops an early first step whose begin save fails, and gives the run up; it begins again, as after a crash", async () => {
     const p = probe();
     // The step waits on a gate: it is still running when its begin save fails.

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { systemClock } from "../../src/engine/clock.js";
 import { resolveTemplate, type Template } from "../../src/engine/definition/expressions.js";
 import type { MachineDeps } from "../../src/engine/machine.js";
-import { startRun } from "../../src/engine/runner.js";
+import { BEGIN_HOLD_MS, startRun } from "../../src/engine/runner.js";
 import type { SaveBatcher, SaveItem } from "../../src/engine/store/batch.js";
 import type { ClaimedRun } from "../../src/engine/store/claim.js";
 import { silentLogger } from "../../src/log.js";
@@ -74,37 +74,111 @@ function started(def: ReturnType<typeof workflow>, p: ReturnType<typeof probe>) 
   return { g, live };
 }
 
+/** The number of a step in its workflow (1 for the first), by its step key. */
+const keyOf = (def: ReturnType<typeof workflow>, stepKey: string) =>
+  def.steps.findIndex((st) => st.key === stepKey) + 1;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 describe("runner", () => {
+  it("saves a new run's quick first try once, as it ends, with its input and start", async () => {
+    const p = probe();
+    const def = workflow("q", [step("probe", { key: "q1" }), step("probe", { key: "q2", gate: "q2" })]);
+    const { g, live } = started(def, p);
+    await until(() => g.items.length === 1);
+    // The begin save of q1 was held back, and q1 ended first: one save ends q1 and begins q2.
+    const tries = g.items[0]!.tries;
+    expect(tries.map((t) => [keyOf(def, t.stepKey), t.status, t.finished])).toEqual([
+      [1, "succeeded", true],
+      [2, "running", false],
+    ]);
+    expect(JSON.parse(tries[0]!.input!)).toEqual({ key: "q1" });
+    expect(tries[0]!.startedAgoMs).toBeGreaterThanOrEqual(0);
+    expect(tries[0]!.startedAgoMs).toBeLessThan(BEGIN_HOLD_MS);
+    expect(tries[1]!.startedAgoMs).toBeUndefined();
+    live.halt();
+    g.release();
+    expect(await live.done).toBe("stopped");
+  });
+
+  it("saves a first try still running after BEGIN_HOLD_MS as begun", async () => {
+    const p = probe();
+    const def = workflow("s", [step("probe", { key: "s1", gate: "s1" })]);
+    const { g, live } = started(def, p);
+    await until(() => p.tries("s1") === 1);
+    expect(g.items.length).toBe(0);
+    await until(() => g.items.length === 1);
+    expect(g.items[0]!.tries.map((t) => [keyOf(def, t.stepKey), t.status, t.startedAgoMs])).toEqual([
+      [1, "running", undefined],
+    ]);
+    g.release();
+    p.open("s1");
+    await until(() => g.items.length === 2);
+    expect(g.items[1]!.tries.map((t) => [keyOf(def, t.stepKey), t.status, t.input])).toEqual([
+      [1, "succeeded", null],
+    ]);
+    g.release();
+    expect(await live.done).toBe("succeeded");
+  });
+
+  it("saves the begun first try with the cancellation when it is cancelled while its begin is held", async () => {
+    const p = probe();
+    const def = workflow("h", [step("probe", { key: "h1", gate: "h1" })]);
+    const { g, live } = started(def, p);
+    await until(() => p.tries("h1") === 1);
+    live.cancel();
+    await until(() => g.items.length === 1);
+    g.release();
+    expect(await live.done).toBe("cancelled");
+    expect(g.items[0]!.status).toBe("cancelled");
+    expect(g.items[0]!.tries.map((t) => [keyOf(def, t.stepKey), t.status, JSON.parse(t.input!)])).toEqual([
+      [1, "running", { key: "h1", gate: "h1" }],
+    ]);
+    await sleep(BEGIN_HOLD_MS + 20);
+    expect(g.items.length).toBe(1); // the held begin was not sent as well
+  });
+
+  it("sends no held begin save after a halt", async () => {
+    const p = probe();
+    const def = workflow("x", [step("probe", { key: "x1", gate: "x1" })]);
+    const { g, live } = started(def, p);
+    await until(() => p.tries("x1") === 1);
+    live.halt();
+    expect(await live.done).toBe("stopped");
+    await sleep(BEGIN_HOLD_MS + 20);
+    expect(g.items.length).toBe(0);
+  });
+
   it("saves a cancellation after the save the machine had in flight, never before it", async () => {
     const p = probe();
     const def = workflow("c", [step("probe", { key: "c1" }), step("probe", { key: "c2", gate: "c2" })]);
     const { g, live } = started(def, p);
-    await until(() => g.items.length === 1); // c1 begins
-    g.release();
-    await until(() => g.items.length === 2); // c1 ends, c2 begins: this save is in flight
+    await until(() => g.items.length === 1); // c1 ends, c2 begins: this save is in flight
     live.cancel();
-    await new Promise((r) => setTimeout(r, 20));
-    expect(g.items.length).toBe(2); // the cancellation waits for it
+    await sleep(20);
+    expect(g.items.length).toBe(1); // the cancellation waits for it
     g.release();
-    await until(() => g.items.length === 3);
+    await until(() => g.items.length === 2);
     g.release();
     expect(await live.done).toBe("cancelled");
-    expect(g.landed.map((i) => i.status)).toEqual(["running", "running", "cancelled"]);
+    expect(g.landed.map((i) => i.status)).toEqual(["running", "cancelled"]);
   });
 
   it("drops a try's result save still waiting for its begin save when the run is cancelled", async () => {
     const p = probe();
-    const def = workflow("d", [step("probe", { key: "d1" }), step("probe", { key: "d2" })]);
+    const def = workflow("d", [step("probe", { key: "d1", gate: "d1" }), step("probe", { key: "d2" })]);
     const { g, live } = started(def, p);
-    // d1 begins: its begin save is in flight, and d1 runs meanwhile (it records no loop-guard intents).
+    // d1 begins, and its begin save is sent once d1 has run for BEGIN_HOLD_MS; d1 runs meanwhile (it
+    // records no loop-guard intents).
     await until(() => g.items.length === 1 && p.tries("d1") === 1);
-    await new Promise((r) => setTimeout(r, 20)); // d1 has returned; its result save waits for the begin
+    p.open("d1");
+    await sleep(20); // d1 has returned; its result save waits for the begin
     live.cancel();
     g.release();
     await until(() => g.items.length === 2);
     g.release();
     expect(await live.done).toBe("cancelled");
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     g.release();
     // The cancellation is the run's last save: d1's result (which would begin d2) is never made.
     expect(g.items.map((i) => i.status)).toEqual(["running", "cancelled"]);

@@ -14,6 +14,11 @@ export interface TryRow {
   output: string | null;
   error: string | null;
   finished: boolean;
+  /**
+   * For a try whose row is first written as it ends (its begin save was held back: see runner.ts), how long
+   * ago it started; its started_at is then now() minus this, not now().
+   */
+  startedAgoMs?: number;
 }
 
 export interface SaveItem {
@@ -133,7 +138,7 @@ function triesJSON(items: SaveItem[]): string {
       parts.push(
         `{"run_id":${str(i.runId)},"run_attempt":${t.runAttempt},"step_key":${str(t.stepKey)},` +
           `"attempt":${t.attempt},"kind":${str(t.kind)},"status":${str(t.status)},"input":${raw(t.input)},` +
-          `"output":${raw(t.output)},"error":${raw(t.error)},"finished":${t.finished}}`,
+          `"output":${raw(t.output)},"error":${raw(t.error)},"finished":${t.finished},"ago":${t.startedAgoMs ?? "null"}}`,
       );
     }
   }
@@ -175,11 +180,11 @@ async function writeBatch(db: Queryable, items: SaveItem[]): Promise<Set<string>
      ), tr AS (
        SELECT * FROM jsonb_to_recordset($2::jsonb)
          AS t(run_id uuid, run_attempt int, step_key text, attempt int, kind text, status text, input jsonb,
-              output jsonb, error jsonb, finished bool)
+              output jsonb, error jsonb, finished bool, ago double precision)
      ), t AS (
-       INSERT INTO skyflow.step_tries AS s (run_id, run_attempt, step_key, attempt, kind, status, input, output, error, finished_at)
+       INSERT INTO skyflow.step_tries AS s (run_id, run_attempt, step_key, attempt, kind, status, input, output, error, started_at, finished_at)
        SELECT t.run_id, t.run_attempt, t.step_key, t.attempt, t.kind, t.status, t.input, t.output, t.error,
-              CASE WHEN t.finished THEN now() END
+              now() - coalesce(t.ago, 0) * interval '1 millisecond', CASE WHEN t.finished THEN now() END
        FROM tr t JOIN r ON r.id = t.run_id
        ON CONFLICT (run_id, run_attempt, step_key, attempt) DO UPDATE SET
          status = EXCLUDED.status, output = EXCLUDED.output, error = EXCLUDED.error,
