@@ -34,6 +34,8 @@ export interface TriggerOptions {
   pollMs?: number;
   /** Waits between the tries of a pubsub message whose runs could not be stored (about 30 s in all). */
   pubsubMessageRetryMs?: number[];
+  /** How long the pubsub leader waits for its lock session to answer before it stops leading. */
+  pubsubLivenessMs?: number;
 }
 
 export interface TriggerStats {
@@ -84,6 +86,7 @@ export async function startTriggers(opts: TriggerOptions): Promise<Triggers> {
         env,
         ...(opts.pollMs ? { retryMs: opts.pollMs } : {}),
         ...(opts.pubsubMessageRetryMs ? { messageRetryMs: opts.pubsubMessageRetryMs } : {}),
+        ...(opts.pubsubLivenessMs ? { livenessMs: opts.pubsubLivenessMs } : {}),
       })
     : undefined;
   return {

@@ -1,8 +1,10 @@
 // Pubsub trigger: one leader per channel among engines sharing a database, takeover, `when`, event ids.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createPool } from "../../../src/db/pool.js";
 import { startTriggers, type TriggerOptions, type Triggers } from "../../../src/engine/triggers/index.js";
 import { silentLogger } from "../../../src/log.js";
 import { createTestDatabase, type TestDatabase, withFailingInserts } from "../../helpers/db.js";
+import { tcpProxy } from "../../helpers/proxy.js";
 import { catalog, hub, runsOf, waitFor, when, workflow } from "./helpers.js";
 
 let db: TestDatabase;
@@ -60,6 +62,51 @@ describe("pubsub trigger", () => {
       5_000,
     );
     expect(next).toEqual([leader === "a" ? "b" : "a"]);
+  });
+
+  it("stops leading when its lock session stops answering (a partition), and another engine leads once that session is gone", async () => {
+    const h = hub();
+    const cat = catalog([workflow("cut", [{ kind: "pubsub", channel: "cut" }])]);
+    // Engine a reaches the database through a proxy that the test freezes.
+    const proxy = await tcpProxy(Number(new URL(db.url).port || 5432));
+    const url = new URL(db.url);
+    url.hostname = "127.0.0.1";
+    url.port = String(proxy.port);
+    const pool = createPool(url.toString(), { max: 4 });
+    try {
+      await start(cat, h.client("a"), { pool, pubsubLivenessMs: 500 });
+      await subscribed(h, "cut");
+      await start(cat, h.client("b"));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(h.subscribers("cut")).toEqual(["a"]);
+      proxy.freeze();
+      // a's liveness check gets no answer: a stops leading, though its session still holds the lock.
+      expect(
+        await waitFor(
+          async () => h.subscribers("cut"),
+          (s) => s.length === 0,
+          5_000,
+        ),
+      ).toEqual([]);
+      // The server ends that session (as its TCP keepalive would): b takes the channel.
+      const { rows } = await db.pool.query<{ n: number }>(
+        `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'skyflow-pubsub-leader' AND client_port = ANY($1)`,
+        [proxy.upstreamPorts()],
+      );
+      expect(rows[0]!.n).toBe(1);
+      expect(
+        await waitFor(
+          async () => h.subscribers("cut"),
+          (s) => s[0] === "b",
+          5_000,
+        ),
+      ).toEqual(["b"]);
+    } finally {
+      await proxy.close();
+      await Promise.all(running.splice(0).map((t) => t.stop()));
+      await pool.end();
+    }
   });
 
   it("starts a run per message that passes `when`, each with its own event id", async () => {

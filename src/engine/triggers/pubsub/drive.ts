@@ -29,12 +29,21 @@ export interface PubsubDriverOptions {
   retryMs?: number;
   /** Waits between the tries of a message whose runs' transaction failed (default RETRY_MS). */
   messageRetryMs?: number[];
+  /** How long the lock session may take to answer its liveness check (default LIVENESS_MS). */
+  livenessMs?: number;
 }
 
 /** Waits between tries of a message's runs whose transaction failed: about 30 s in all. */
 const RETRY_MS = [100, 250, 500, 1_000, 2_000, 4_000, 8_000, 15_000];
 /** Messages waiting for a retry at most; past this, a failed message is dropped (and logged) at once. */
 const MAX_RETRYING = 10_000;
+
+/**
+ * A leader whose lock session does not answer its liveness check within this long stops leading. Without
+ * it, a network partition left the check waiting for TCP to give up (minutes to hours), the engine still
+ * subscribed, while the server could end the session and let another engine lead.
+ */
+const LIVENESS_MS = 10_000;
 
 /** Namespace of skyflow's pubsub leader locks (first key of the two-int advisory lock). */
 const LOCK_CLASS = 0x5f1f;
@@ -120,11 +129,28 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
   const syncOnce = async (): Promise<void> => {
     const want = channelsInUse(o.catalog.list());
     const c = lockClient ?? (await connect());
-    // A dead session means the locks are gone: stop leading before anyone else may start.
-    await c.query("SELECT 1").catch(async (err) => {
-      await c.end().catch(() => {});
-      throw err;
+    // A dead session means the locks are gone: stop leading before anyone else may start. A session that
+    // does not answer may be cut off: stop leading too, and close it without waiting for it.
+    let timer: NodeJS.Timeout | undefined;
+    const silent = new Promise<"silent">((resolve) => {
+      timer = setTimeout(() => resolve("silent"), o.livenessMs ?? LIVENESS_MS);
     });
+    const answer = await Promise.race([c.query("SELECT 1").then(() => "ok" as const), silent])
+      .catch(async (err) => {
+        await c.end().catch(() => {});
+        throw err;
+      })
+      .finally(() => clearTimeout(timer));
+    if (answer === "silent") {
+      if (lockClient === c) {
+        lockClient = undefined;
+        dropAll();
+      }
+      void c.end().catch(() => {});
+      throw new Error(
+        `the lock session did not answer within ${o.livenessMs ?? LIVENESS_MS} ms; leadership dropped`,
+      );
+    }
     for (const [channel, unsubscribe] of led) {
       if (want.has(channel)) continue;
       unsubscribe();
