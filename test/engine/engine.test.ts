@@ -458,7 +458,7 @@ describe("engine", () => {
     expect(rows[0].s).not.toContain("output");
   });
 
-  it("starts a new run's first step while its begin save is in flight, unless the step records loop-guard intents", async () => {
+  it("starts a new run's first step without waiting for its begin save, unless the step records loop-guard intents", async () => {
     const p = probe();
     // A stand-in delete step: its input names records, so it has intents that must be stored before it runs.
     let deletes = 0;
