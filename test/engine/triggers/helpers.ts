@@ -93,7 +93,12 @@ export async function waitFor<T>(
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (ok(v) || Date.now() > end) return v;
+    if (ok(v)) return v;
+    // A wait that runs out is a failure here, not a value for the caller to check (which it may forget).
+    if (Date.now() > end)
+      throw new Error(
+        `waitFor: not met within ${timeoutMs} ms; last value: ${JSON.stringify(v)?.slice(0, 500)}`,
+      );
     await new Promise((r) => setTimeout(r, 25));
   }
 }
