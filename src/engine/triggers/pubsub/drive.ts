@@ -29,7 +29,7 @@ export interface PubsubDriverOptions {
   retryMs?: number;
   /** Waits between the tries of a message whose runs' transaction failed (default RETRY_MS). */
   messageRetryMs?: number[];
-  /** How long the lock session may take to answer its liveness check (default LIVENESS_MS). */
+  /** How long the lock session may take to answer a query, its liveness check included (default LIVENESS_MS). */
   livenessMs?: number;
 }
 
@@ -39,9 +39,9 @@ const RETRY_MS = [100, 250, 500, 1_000, 2_000, 4_000, 8_000, 15_000];
 const MAX_RETRYING = 10_000;
 
 /**
- * A leader whose lock session does not answer its liveness check within this long stops leading. Without
- * it, a network partition left the check waiting for TCP to give up (minutes to hours), the engine still
- * subscribed, while the server could end the session and let another engine lead.
+ * The lock session's query timeout: a leader whose liveness check gets no answer within this long stops
+ * leading. Without it, a network partition left the check waiting for TCP to give up (minutes to hours), the
+ * engine still subscribed, while the server could end the session and let another engine lead.
  */
 const LIVENESS_MS = 10_000;
 
@@ -109,18 +109,21 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
     led.clear();
   };
 
+  /** The lock session `c` is lost (or given up): its channels are no longer led here. */
+  const stopLeadingOn = (c: pg.Client): void => {
+    if (lockClient !== c) return;
+    lockClient = undefined;
+    dropAll();
+  };
+
   const connect = async (): Promise<pg.Client> => {
     const c = new pg.Client({
       ...(o.pool.options as pg.ClientConfig),
       application_name: "skyflow-pubsub-leader",
+      query_timeout: o.livenessMs ?? LIVENESS_MS,
     });
     c.on("error", () => {});
-    c.on("end", () => {
-      if (lockClient === c) {
-        lockClient = undefined;
-        dropAll();
-      }
-    });
+    c.on("end", () => stopLeadingOn(c));
     await c.connect();
     lockClient = c;
     return c;
@@ -129,28 +132,13 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
   const syncOnce = async (): Promise<void> => {
     const want = channelsInUse(o.catalog.list());
     const c = lockClient ?? (await connect());
-    // A dead session means the locks are gone: stop leading before anyone else may start. A session that
-    // does not answer may be cut off: stop leading too, and close it without waiting for it.
-    let timer: NodeJS.Timeout | undefined;
-    const silent = new Promise<"silent">((resolve) => {
-      timer = setTimeout(() => resolve("silent"), o.livenessMs ?? LIVENESS_MS);
-    });
-    const answer = await Promise.race([c.query("SELECT 1").then(() => "ok" as const), silent])
-      .catch(async (err) => {
-        await c.end().catch(() => {});
-        throw err;
-      })
-      .finally(() => clearTimeout(timer));
-    if (answer === "silent") {
-      if (lockClient === c) {
-        lockClient = undefined;
-        dropAll();
-      }
+    // A dead session means the locks are gone, and one that does not answer (its queries time out) may be
+    // cut off: either way, stop leading before anyone else may start, and close it without waiting for it.
+    await c.query("SELECT 1").catch((err) => {
+      stopLeadingOn(c);
       void c.end().catch(() => {});
-      throw new Error(
-        `the lock session did not answer within ${o.livenessMs ?? LIVENESS_MS} ms; leadership dropped`,
-      );
-    }
+      throw err;
+    });
     for (const [channel, unsubscribe] of led) {
       if (want.has(channel)) continue;
       unsubscribe();
