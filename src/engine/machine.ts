@@ -170,6 +170,13 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
     stepInput: p.begun!.input,
     returned: { value: false },
   });
+  /** The context as a try that a save began (folded with the step before) starts. */
+  const foldedContext = (p: Planned) => ({
+    ...begunContext(p),
+    tryStartedAt: deps.now(),
+    error: undefined,
+    result: undefined,
+  });
 
   return setup({
     types: {} as { context: Ctx; input: RunInput; events: { type: "CANCEL" } },
@@ -294,12 +301,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
               guard: ({ event }) => event.output.begun !== undefined,
               target: "running",
               reenter: true,
-              actions: assign(({ event }) => ({
-                ...begunContext(event.output),
-                tryStartedAt: deps.now(),
-                error: undefined,
-                result: undefined,
-              })),
+              actions: assign(({ event }) => foldedContext(event.output)),
             },
             { target: "choose", actions: assign(({ event }) => ({ state: event.output.state })) },
           ],
@@ -371,12 +373,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
               // The next try began in this save: run it.
               guard: ({ event }) => event.output?.begun !== undefined,
               target: "running",
-              actions: assign(({ event }) => ({
-                ...begunContext(event.output!),
-                tryStartedAt: deps.now(),
-                error: undefined,
-                result: undefined,
-              })),
+              actions: assign(({ event }) => foldedContext(event.output!)),
             },
             {
               target: "choose",
