@@ -2,13 +2,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../../../src/db/pool.js";
 import { startTriggers, type TriggerOptions, type Triggers } from "../../../src/engine/triggers/index.js";
+import { startPubsubDriver } from "../../../src/engine/triggers/pubsub/drive.js";
 import { silentLogger } from "../../../src/log.js";
 import { createTestDatabase, type TestDatabase, withFailingInserts } from "../../helpers/db.js";
 import { tcpProxy } from "../../helpers/proxy.js";
 import { catalog, hub, runsOf, waitFor, when, workflow } from "./helpers.js";
 
 let db: TestDatabase;
-const running: Triggers[] = [];
+const running: Pick<Triggers, "stop">[] = [];
 
 async function start(
   cat: ReturnType<typeof catalog>,
@@ -74,7 +75,20 @@ describe("pubsub trigger", () => {
     url.port = String(proxy.port);
     const pool = createPool(url.toString(), { max: 4 });
     try {
-      await start(cat, h.client("a"), { pool, pubsubLivenessMs: 500 });
+      // a is the pubsub driver alone: the record and cron triggers' queries through the partition would
+      // hold their own stops (the pool has no query timeout).
+      const a = await startPubsubDriver({
+        pool,
+        catalog: cat,
+        pubsub: h.client("a"),
+        wake: () => {},
+        log: silentLogger(),
+        clock: () => new Date(),
+        env: {},
+        retryMs: 200,
+        livenessMs: 500,
+      });
+      running.push(a);
       await subscribed(h, "cut");
       await start(cat, h.client("b"));
       await new Promise((r) => setTimeout(r, 300));
@@ -102,6 +116,14 @@ describe("pubsub trigger", () => {
           5_000,
         ),
       ).toEqual(["b"]);
+      // Meanwhile a tries to reconnect through the partition, and gives up within its liveness window: its
+      // stop, which waits for that election, returns while the partition lasts.
+      await new Promise((r) => setTimeout(r, 1_200));
+      const stopped = await Promise.race([
+        a.stop().then(() => "stopped"),
+        new Promise((r) => setTimeout(() => r("still waiting after 3 s"), 3_000)),
+      ]);
+      expect(stopped).toBe("stopped");
     } finally {
       await proxy.close();
       await Promise.all(running.splice(0).map((t) => t.stop()));

@@ -29,7 +29,10 @@ export interface PubsubDriverOptions {
   retryMs?: number;
   /** Waits between the tries of a message whose runs' transaction failed (default RETRY_MS). */
   messageRetryMs?: number[];
-  /** How long the lock session may take to answer a query, its liveness check included (default LIVENESS_MS). */
+  /**
+   * How long the lock session may take to connect, and to answer a query, its liveness check included
+   * (default LIVENESS_MS).
+   */
   livenessMs?: number;
 }
 
@@ -121,6 +124,9 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
       ...(o.pool.options as pg.ClientConfig),
       application_name: "skyflow-pubsub-leader",
       query_timeout: o.livenessMs ?? LIVENESS_MS,
+      // Across a partition a connect waits for TCP to give up (minutes), and stop() waits for the election
+      // it is part of: bounded like the session's queries, the next election tries again.
+      connectionTimeoutMillis: o.livenessMs ?? LIVENESS_MS,
     });
     c.on("error", () => {});
     c.on("end", () => stopLeadingOn(c));
@@ -159,10 +165,21 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
       o.log.info({ channel }, "pubsub leader: subscribed");
     }
   };
+  // Elections run one at a time, and at most one waits its turn: a timer tick or catalog change while one
+  // waits adds nothing (that one will see the latest catalog). Queued behind a slow election (a reconnect
+  // across a partition), one per tick, they made stop() wait for every one of them.
+  let queued = false;
   const sync = (): Promise<void> => {
-    busy = busy.then(syncOnce).catch((err) => {
-      o.log.warn({ err: (err as Error).message }, "pubsub leader election failed; retrying");
-    });
+    if (queued) return busy;
+    queued = true;
+    busy = busy
+      .then(() => {
+        queued = false;
+        return stopped ? undefined : syncOnce();
+      })
+      .catch((err) => {
+        o.log.warn({ err: (err as Error).message }, "pubsub leader election failed; retrying");
+      });
     return busy;
   };
 
