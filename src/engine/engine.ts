@@ -14,6 +14,7 @@ import { compileStoredSource } from "./compile.js";
 import { claimLimits, concurrencyKeyFor } from "./concurrency.js";
 import { resolveTemplate, type Template } from "./definition/expressions.js";
 import type { Catalog, TriggerEvent } from "./definition/types.js";
+import { LeaseFence } from "./lease-fence.js";
 import { Listener } from "./listen.js";
 import type { MachineDeps } from "./machine.js";
 import { checkManualEvent } from "./manual-event.js";
@@ -108,6 +109,9 @@ class EngineImpl extends EventEmitter implements Engine {
   /** Workflows with a concurrency limit, as of the last claim: their runs' ends free a queued run's turn. */
   private limitedNames = new Set<string>();
   private timers: NodeJS.Timeout[] = [];
+  /** Stops executing the runs whose lease this engine could not renew in time (a network partition). */
+  private readonly fence: LeaseFence;
+  private renewing = false;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt = Number.POSITIVE_INFINITY;
 
@@ -132,7 +136,13 @@ class EngineImpl extends EventEmitter implements Engine {
           ? resolveTemplate(t as Template, ctx)
           : resolveCompiled(t, ctx),
     };
-    this.batcher = new SaveBatcher(o.pool);
+    // A save of a running run extends its lease, as a renewal does (a renewal skips the rows a save holds).
+    this.batcher = new SaveBatcher(o.pool, {
+      leaseMs: this.leaseMs,
+      timeoutMs: this.leaseMs,
+      onLeased: (ids, sentAt) => this.fence.confirm(ids, sentAt),
+    });
+    this.fence = new LeaseFence(this.leaseMs, (id) => this.expire(id));
     this.listener = new Listener(o.pool, "skyflow_runs", () => this.wake(), o.log);
   }
 
@@ -143,8 +153,9 @@ class EngineImpl extends EventEmitter implements Engine {
     for (;;) {
       const free = this.maxRuns - this.live.size;
       if (free <= 0) break;
+      const sentAt = performance.now();
       const own = await claimOwn(this.o.pool, this.owner, this.leaseMs, Math.min(free, CLAIM_BATCH));
-      for (const r of own) this.launch(r);
+      for (const r of own) this.launch(r, sentAt);
       if (own.length < Math.min(free, CLAIM_BATCH)) break;
     }
     this.timers.push(
@@ -174,10 +185,11 @@ class EngineImpl extends EventEmitter implements Engine {
         this.reserved += k;
         return k;
       },
-      adopt: (runs, reserved) => {
+      adopt: (runs, reserved, leasedAt) => {
         this.reserved -= reserved;
         if (this.running) {
-          for (const r of runs) this.launch(r);
+          const at = leasedAt ?? performance.now();
+          for (const r of runs) this.launch(r, at);
         } else if (runs.length > 0) {
           // Stopped meanwhile: give them back to the queue, for any engine.
           releaseRuns(
@@ -251,6 +263,7 @@ class EngineImpl extends EventEmitter implements Engine {
     this.running = false;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.fence.clear();
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
     await this.listener.close();
@@ -270,6 +283,7 @@ class EngineImpl extends EventEmitter implements Engine {
       rest.map((r) => r.id),
     ).catch((err) => this.o.log.error({ err: String(err) }, "could not release runs"));
     this.live.clear();
+    this.fence.clear();
   }
 
   /** Settles when the run ends here or after `ms`, whichever comes first; `cancel` stops listening. */
@@ -317,6 +331,7 @@ class EngineImpl extends EventEmitter implements Engine {
         if (limited.length > 0) await fillConcurrencyKeys(this.o.pool, defs, this.o.env ?? {});
         const resumable = this.sweep;
         this.sweep = false;
+        const sentAt = performance.now();
         const claimed = await claimRuns(this.o.pool, {
           owner: this.owner,
           leaseMs: this.leaseMs,
@@ -324,7 +339,7 @@ class EngineImpl extends EventEmitter implements Engine {
           limited,
           resumable,
         });
-        for (const r of claimed) this.launch(r);
+        for (const r of claimed) this.launch(r, sentAt);
         this.backlog = claimed.length === want;
         if (this.backlog) this.again = true;
       } while (this.again);
@@ -333,7 +348,8 @@ class EngineImpl extends EventEmitter implements Engine {
     }
   }
 
-  private launch(r: ClaimedRun): void {
+  /** `leasedAt`: a moment (performance.now()) before the statement that leased the run to this engine. */
+  private launch(r: ClaimedRun, leasedAt: number): void {
     if (this.live.has(r.id)) return;
     const live = startRun(
       {
@@ -351,8 +367,12 @@ class EngineImpl extends EventEmitter implements Engine {
       r,
     );
     this.live.set(r.id, live);
+    this.fence.track(r.id, leasedAt);
     void live.done.then((outcome) => {
-      if (this.live.get(r.id) === live) this.live.delete(r.id);
+      if (this.live.get(r.id) === live) {
+        this.live.delete(r.id);
+        this.fence.forget(r.id);
+      }
       if (outcome === "parked" && live.parkedMs !== undefined) this.wakeIn(live.parkedMs);
       if (outcome !== "stopped" && (this.backlog || this.limitedNames.has(r.workflow))) void this.pump();
     });
@@ -374,19 +394,38 @@ class EngineImpl extends EventEmitter implements Engine {
 
   private async renew(): Promise<void> {
     const ids = [...this.live.keys()];
-    if (ids.length === 0) return;
+    // One renewal at a time: across a partition they would pile up on the pool, each waiting for TCP.
+    if (ids.length === 0 || this.renewing) return;
+    this.renewing = true;
+    const sentAt = performance.now();
     try {
-      const lost = await renewLeases(this.o.pool, this.owner, ids, this.leaseMs);
+      const { renewed, lost } = await renewLeases(this.o.pool, this.owner, ids, this.leaseMs, this.leaseMs);
+      this.fence.confirm(renewed, sentAt);
       for (const id of lost) {
         const run = this.live.get(id);
         if (!run) continue;
         this.o.log.warn({ runId: id }, "lease lost; this engine stops executing the run");
         this.live.delete(id);
+        this.fence.forget(id);
         run.halt();
       }
     } catch (err) {
       this.o.log.error({ err: String(err) }, "lease renewal failed");
+    } finally {
+      this.renewing = false;
     }
+  }
+
+  /** Cut off from the database past the run's lease (see LeaseFence): stop executing it before anyone else may. */
+  private expire(id: string): void {
+    const run = this.live.get(id);
+    if (!run) return;
+    this.o.log.error(
+      { runId: id },
+      "lease not renewed in time (is the database reachable?); this engine stops executing the run",
+    );
+    this.live.delete(id);
+    run.halt();
   }
 }
 

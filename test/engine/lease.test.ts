@@ -1,8 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createPool } from "../../src/db/pool.js";
 import type { WorkflowDefinition } from "../../src/engine/definition/types.js";
-import type { Engine, EngineOptions } from "../../src/engine/engine.js";
+import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
+import { silentLogger } from "../../src/log.js";
+import type { StepKind } from "../../src/steps/types.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
+import { tcpProxy } from "../helpers/proxy.js";
+import { catalogOf, poolOnlyClients, probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
 
 let db: TestDatabase;
 const engines: Engine[] = [];
@@ -42,13 +46,15 @@ describe("leases between engines", () => {
   it("keeps a run on its engine while the lease is renewed, and stops it there when the lease is lost", async () => {
     const p = probe();
     const wf = workflow("held", [step("probe", { key: "h", gate: "h" })]);
-    const a = engine([wf], p, { owner: "a", leaseMs: 300 });
+    // Short leases, but not so short that a loaded machine misses a renewal: an engine that cannot renew
+    // a lease in time stops executing the run (see the partition test below).
+    const a = engine([wf], p, { owner: "a", leaseMs: 600 });
     await a.start();
     const { runId } = await a.trigger("held");
     await waitFor(() => p.tries("h") === 1);
-    const b = engine([wf], p, { owner: "b", leaseMs: 300 });
+    const b = engine([wf], p, { owner: "b", leaseMs: 600 });
     await b.start();
-    await new Promise((r) => setTimeout(r, 700));
+    await new Promise((r) => setTimeout(r, 1500));
     expect(b.inFlight()).toBe(0);
     expect(p.tries("h")).toBe(1);
     await b.stop();
@@ -56,6 +62,59 @@ describe("leases between engines", () => {
     await db.pool.query("UPDATE skyflow.runs SET lease_owner = 'thief' WHERE id = $1", [runId]);
     await waitFor(() => p.aborted("h") === 1);
     expect(a.inFlight()).toBe(0);
+  });
+
+  it("stops executing a run before its lease can expire when the database stops answering, so another engine never runs it at the same time", async () => {
+    const pa = probe();
+    const pb = probe();
+    const wf = workflow("cut_off", [step("probe", { key: "k", gate: "k" })]);
+    // Engine a reaches the database through a proxy that the test freezes, as a network partition would.
+    const proxy = await tcpProxy(Number(new URL(db.url).port || 5432));
+    const url = new URL(db.url);
+    url.hostname = "127.0.0.1";
+    url.port = String(proxy.port);
+    const pool = createPool(url.toString(), { max: 4 });
+    const a = createEngine({
+      pool,
+      catalog: catalogOf([wf]),
+      clients: poolOnlyClients(pool),
+      log: silentLogger(),
+      stepKinds: { probe: pa.kind },
+      owner: "a",
+      leaseMs: 1200,
+      pollMs: 50,
+    });
+    // What b's try finds when it starts: whether a's try of the same step was stopped by then.
+    let aStoppedWhenBStarted: number | undefined;
+    const watched: StepKind = {
+      ...pb.kind,
+      run: (ctx) => {
+        aStoppedWhenBStarted ??= pa.aborted("k");
+        return pb.kind.run(ctx);
+      },
+    };
+    try {
+      await a.start();
+      const { runId } = await a.trigger("cut_off");
+      // The try has begun, durably: its begin save (held back at first) has landed.
+      await waitFor(
+        async () =>
+          (await db.pool.query("SELECT 1 FROM skyflow.step_tries WHERE run_id = $1", [runId])).rowCount === 1,
+      );
+      proxy.freeze();
+      const b = engine([wf], pb, { owner: "b", leaseMs: 1200, stepKinds: { probe: watched } });
+      await b.start();
+      await waitFor(() => pb.tries("k") === 1, 10_000);
+      expect(aStoppedWhenBStarted).toBe(1);
+      expect(a.inFlight()).toBe(0);
+      pb.open("k");
+      expect((await b.waitForRun(runId)).status).toBe("succeeded");
+      expect(pa.tries("k")).toBe(1);
+    } finally {
+      await proxy.close();
+      await a.stop({ graceMs: 0 });
+      await pool.end();
+    }
   });
 
   it("hands its runs back on stop so another engine resumes them at once", async () => {

@@ -41,17 +41,33 @@ interface Pending {
 
 const MAX_BATCH = 500;
 
+export interface BatcherOptions {
+  /** Flushes in flight at once, so one batch's commit overlaps the next batch's statement (default 2). */
+  parallel?: number;
+  /** Each save of a run still running extends its lease to now() plus this (default: left as it is). */
+  leaseMs?: number;
+  /**
+   * A flush with no answer after this long fails, and so do its saves (default: no limit). Across a
+   * network partition a statement waits for TCP to give up, and every later save would wait behind it.
+   */
+  timeoutMs?: number;
+  /** After each flush: the runs it saved as still running (their leases extended), and when it was sent. */
+  onLeased?: (runIds: string[], sentAt: number) => void;
+}
+
 export class SaveBatcher {
   private queue: Pending[] = [];
   private flushes = 0;
   private scheduled = false;
   private waiters: (() => void)[] = [];
+  private readonly parallel: number;
 
-  /** `parallel`: flushes in flight at once, so one batch's commit overlaps the next batch's statement. */
   constructor(
     private readonly db: Queryable,
-    private readonly parallel = 2,
-  ) {}
+    private readonly opts: BatcherOptions = {},
+  ) {
+    this.parallel = opts.parallel ?? 2;
+  }
 
   /** Resolves true when saved, false when the run's lease is no longer this owner's. */
   save(item: SaveItem): Promise<boolean> {
@@ -85,10 +101,7 @@ export class SaveBatcher {
     if (batch.length === 0) return;
     this.flushes++;
     try {
-      const saved = await writeBatch(
-        this.db,
-        batch.map((p) => p.item),
-      );
+      const saved = await this.write(batch.map((p) => p.item));
       for (const p of batch) p.resolve(saved.has(p.item.runId));
     } catch (err) {
       // A value Postgres refuses (a data or constraint error) fails the whole statement: the saves are
@@ -104,10 +117,20 @@ export class SaveBatcher {
 
   private async writeOne(p: Pending): Promise<void> {
     try {
-      p.resolve((await writeBatch(this.db, [p.item])).has(p.item.runId));
+      p.resolve((await this.write([p.item])).has(p.item.runId));
     } catch (err) {
       p.reject(err);
     }
+  }
+
+  private async write(items: SaveItem[]): Promise<Set<string>> {
+    const sentAt = performance.now();
+    const saved = await writeBatch(this.db, items, this.opts);
+    if (this.opts.onLeased) {
+      const running = items.filter((i) => i.status === "running" && saved.has(i.runId)).map((i) => i.runId);
+      if (running.length > 0) this.opts.onLeased(running, sentAt);
+    }
+    return saved;
   }
 }
 
@@ -158,9 +181,10 @@ function writesJSON(items: SaveItem[]): string {
   return str(rows);
 }
 
-async function writeBatch(db: Queryable, items: SaveItem[]): Promise<Set<string>> {
+async function writeBatch(db: Queryable, items: SaveItem[], o: BatcherOptions): Promise<Set<string>> {
   const { rows } = await db.query<{ id: string }>({
     name: "skyflow_save_runs",
+    ...(o.timeoutMs ? { query_timeout: o.timeoutMs } : {}),
     text: `WITH v AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb)
          AS v(id uuid, owner text, snapshot jsonb, status text, error jsonb, park_ms int)
@@ -170,7 +194,8 @@ async function writeBatch(db: Queryable, items: SaveItem[]): Promise<Set<string>
          available_at = CASE WHEN v.park_ms IS NULL THEN x.available_at
                              ELSE now() + v.park_ms * interval '1 millisecond' END,
          lease_owner = CASE WHEN v.status = 'running' THEN x.lease_owner END,
-         lease_until = CASE WHEN v.status = 'running' THEN x.lease_until END,
+         lease_until = CASE WHEN v.status = 'running'
+                            THEN coalesce(now() + $4::int * interval '1 millisecond', x.lease_until) END,
          finished_at = CASE WHEN v.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,
          updated_at = now()
        -- The ANY(ARRAY(...)) makes it a lookup by primary key whatever the table's size: joined with v alone
@@ -208,7 +233,7 @@ async function writeBatch(db: Queryable, items: SaveItem[]): Promise<Set<string>
          WHERE f.finished AND f.kind = 'save'))
      )
      SELECT id FROM r`,
-    values: [runsJSON(items), triesJSON(items), writesJSON(items)],
+    values: [runsJSON(items), triesJSON(items), writesJSON(items), o.leaseMs ?? null],
   });
   return new Set(rows.map((r) => r.id));
 }

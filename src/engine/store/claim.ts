@@ -29,8 +29,11 @@ export interface RunHandoff {
   leaseMs: number;
   /** Reserves room for up to `n` runs (within the engine's free capacity); returns how many. */
   reserve(n: number): number;
-  /** After the commit: the runs created leased to this engine. Releases the whole reservation. */
-  adopt(runs: ClaimedRun[], reserved: number): void;
+  /**
+   * After the commit: the runs created leased to this engine. Releases the whole reservation. `leasedAt`
+   * (performance.now()): a moment before the statement that leased them was sent.
+   */
+  adopt(runs: ClaimedRun[], reserved: number, leasedAt?: number): void;
 }
 
 export interface ClaimOptions {

@@ -17,6 +17,8 @@ export interface NamedQuery {
   name: string;
   text: string;
   values: unknown[];
+  /** Fails the query when no answer came in this long (pg's query_timeout). */
+  query_timeout?: number;
 }
 
 export interface NewRun {
@@ -57,7 +59,9 @@ const ENQUEUE_SQL = `INSERT INTO skyflow.runs (id, workflow, version, event_id, 
      SELECT id, workflow, version, event_id, event, depth, concurrency_key,
             CASE WHEN leased THEN 'running' ELSE 'pending' END,
             CASE WHEN leased THEN $2::text END,
-            CASE WHEN leased THEN now() + $3::int * interval '1 millisecond' END,
+            -- From the statement's own time, not the transaction's start: the engine counts its lease from
+            -- a moment before this statement was sent (see fence in engine.ts).
+            CASE WHEN leased THEN clock_timestamp() + $3::int * interval '1 millisecond' END,
             CASE WHEN leased THEN now() END
      FROM jsonb_to_recordset($1::jsonb) AS u(ord int, id uuid, workflow text, version text, event_id text,
                                              event jsonb, depth int, concurrency_key text, leased bool)

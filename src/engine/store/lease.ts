@@ -3,30 +3,39 @@
 import type { Queryable } from "./enqueue.js";
 
 /**
- * Extends the leases this owner still holds; returns the ids another engine now holds. A run whose own
- * final or parking save committed meanwhile (no owner, or not running) is not lost: its actor is finishing.
- * Rows that a save of this engine has locked are skipped, not waited for: waiting deadlocked against the
- * group-commit save, which locks its runs in another order (seen in bench/engine.ts); the lease is long
- * enough to wait for the next renewal.
+ * Extends the leases this owner still holds: `renewed`, the runs whose lease now lasts leaseMs from this
+ * statement, and `lost`, the runs another engine now holds. A run whose own final or parking save committed
+ * meanwhile (no owner, or not running) is in neither: its actor is finishing. Rows that a save of this engine
+ * has locked are skipped, not waited for: waiting deadlocked against the group-commit save, which locks its
+ * runs in another order (seen in bench/engine.ts); that save extends the lease itself.
  */
 export async function renewLeases(
   db: Queryable,
   owner: string,
   ids: string[],
   leaseMs: number,
-): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const { rows } = await db.query<{ id: string }>(
-    `WITH renewed AS (
+  timeoutMs?: number,
+): Promise<{ renewed: Set<string>; lost: Set<string> }> {
+  if (ids.length === 0) return { renewed: new Set(), lost: new Set() };
+  const { rows } = await db.query<{ id: string; renewed: boolean }>({
+    name: "skyflow_renew_leases",
+    text: `WITH renewed AS (
        UPDATE skyflow.runs SET lease_until = now() + $3::int * interval '1 millisecond'
        WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
                             WHERE id = ANY($2::uuid[]) AND lease_owner = $1 AND status = 'running'
                             FOR UPDATE SKIP LOCKED))
+       RETURNING id
      )
-     SELECT id FROM skyflow.runs WHERE id = ANY($2::uuid[]) AND lease_owner <> $1`,
-    [owner, ids, leaseMs],
-  );
-  return new Set(rows.map((r) => r.id));
+     SELECT id, true AS renewed FROM renewed
+     UNION ALL
+     SELECT id, false FROM skyflow.runs WHERE id = ANY($2::uuid[]) AND lease_owner <> $1`,
+    values: [owner, ids, leaseMs],
+    ...(timeoutMs ? { query_timeout: timeoutMs } : {}),
+  });
+  const renewed = new Set<string>();
+  const lost = new Set<string>();
+  for (const r of rows) (r.renewed ? renewed : lost).add(r.id);
+  return { renewed, lost };
 }
 
 /** Gives runs back to the queue (shutdown): their saved state resumes on whichever engine claims them. */

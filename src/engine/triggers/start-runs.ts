@@ -56,13 +56,15 @@ export interface Handover {
 export function handover(handoff: RunHandoff | undefined, wake: () => void, stored?: Set<string>): Handover {
   let reserved = 0;
   let created = 0;
+  let leasedAt: number | undefined;
   const handed: ClaimedRun[] = [];
   const settle = (committed: boolean) => {
-    if (reserved > 0) handoff?.adopt(committed ? handed : [], reserved);
+    if (reserved > 0) handoff?.adopt(committed ? handed : [], reserved, leasedAt);
     if (committed && created > handed.length) wake();
   };
   return {
     async start(tx, requests, commit) {
+      leasedAt ??= performance.now();
       reserved += leaseRequests(requests, handoff);
       const runs = await startRuns(tx, requests, stored, reserved > 0 ? handoff : undefined, commit);
       created += runs.length;

@@ -118,4 +118,31 @@ describe("SaveBatcher", () => {
     );
     expect(rows).toEqual([{ run_id: good, output: { n: 1 } }]);
   });
+
+  it("extends the lease of each run it saves as running, tells when that save was sent, and ends the lease of a finished run", async () => {
+    const [going, ending] = await storedRuns(db.pool, ["l1", "l2"], "running", "a", "1 second");
+    const leased: { ids: string[]; sentAt: number }[] = [];
+    const batcher = new SaveBatcher(db.pool, {
+      leaseMs: 60_000,
+      onLeased: (ids, sentAt) => leased.push({ ids, sentAt }),
+    });
+    const before = performance.now();
+    const state = newRunState(new Date().toISOString());
+    await Promise.all([
+      batcher.save(stateItem({ runId: going!, owner: "a" }, state)),
+      batcher.save(stateItem({ runId: ending!, owner: "a" }, { ...state, status: "succeeded" })),
+    ]);
+    const { rows } = await db.pool.query(
+      `SELECT id, lease_owner, lease_until > now() + interval '50 seconds' AS extended
+       FROM skyflow.runs WHERE id = ANY($1)`,
+      [[going, ending]],
+    );
+    expect(Object.fromEntries(rows.map((r) => [r.id, [r.lease_owner, r.extended]]))).toEqual({
+      [going!]: ["a", true],
+      [ending!]: [null, null],
+    });
+    expect(leased.map((l) => l.ids)).toEqual([[going]]);
+    expect(leased[0]!.sentAt).toBeGreaterThanOrEqual(before);
+    expect(leased[0]!.sentAt).toBeLessThanOrEqual(performance.now());
+  });
 });

@@ -16,13 +16,14 @@ const run = async (event: string, status: string, owner: string | null) =>
   (await storedRuns(db.pool, [event], status, owner))[0]!;
 
 describe("renewLeases", () => {
-  it("extends this owner's running leases and reports as lost only the runs another engine holds", async () => {
+  it("extends this owner's running leases, naming them, and reports as lost only the runs another engine holds", async () => {
     const mine = await run("mine", "running", "a");
     const taken = await run("taken", "running", "b");
     // Its own final save committed just before the renewal: finishing here, not lost.
     const finished = await run("finished", "succeeded", null);
     const parked = await run("parked", "waiting", null);
-    const lost = await renewLeases(db.pool, "a", [mine, taken, finished, parked], 60_000);
+    const { renewed, lost } = await renewLeases(db.pool, "a", [mine, taken, finished, parked], 60_000);
+    expect([...renewed]).toEqual([mine]);
     expect([...lost]).toEqual([taken]);
     const { rows } = await db.pool.query(
       "SELECT id, lease_until > now() + interval '50 seconds' AS extended FROM skyflow.runs WHERE id = ANY($1)",
@@ -38,11 +39,12 @@ describe("renewLeases", () => {
     try {
       await saver.query("BEGIN");
       await saver.query("SELECT 1 FROM skyflow.runs WHERE id = $1 FOR UPDATE", [busy]);
-      const lost = await Promise.race([
+      const out = await Promise.race([
         renewLeases(db.pool, "a", [busy, free], 60_000),
         new Promise<"blocked">((r) => setTimeout(() => r("blocked"), 3000)),
       ]);
-      expect(lost).toEqual(new Set());
+      // The skipped run is not among the renewed: its engine counts its lease from the save instead.
+      expect(out).toEqual({ renewed: new Set([free]), lost: new Set() });
     } finally {
       await saver.query("ROLLBACK");
       saver.release();
