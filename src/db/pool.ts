@@ -14,6 +14,11 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
     connectionString: url,
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? "skyflow",
+    // A connection whose peer is gone (a partition, a host that died) is probed by TCP keepalive after 10 s of
+    // silence and given up when the probes go unanswered (about 11 minutes with Linux's defaults) instead of
+    // never: a statement waiting on it then fails, and the pool replaces it.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
   });
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
   pool.on("error", () => {});

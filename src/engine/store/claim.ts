@@ -129,9 +129,13 @@ async function claimAsync(
     ),
     arrayLit(o.only, "uuid"),
   ];
-  const r = (await pool.query(
-    `SET LOCAL synchronous_commit TO off; ${inlineParams(statement, args)}`,
-  )) as unknown as pg.QueryResult[];
+  // No answer within a lease (a network partition): the claim fails and the next wake-up claims again, where
+  // a claim waiting for TCP to give up held up every claim after it. A claim that did land meanwhile leaves
+  // its runs leased to this engine until their leases run out; then any engine takes them.
+  const r = (await pool.query({
+    text: `SET LOCAL synchronous_commit TO off; ${inlineParams(statement, args)}`,
+    query_timeout: o.leaseMs,
+  } as pg.QueryConfig)) as unknown as pg.QueryResult[];
   return r[r.length - 1]!.rows as ClaimedRun[];
 }
 

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPool } from "../../../src/db/pool.js";
 import { claimRuns } from "../../../src/engine/store/claim.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+import { tcpProxy } from "../../helpers/proxy.js";
 import { storedRuns } from "../fixtures/defs.js";
 
 let db: TestDatabase;
@@ -22,5 +24,30 @@ describe("claimRuns", () => {
     expect(first.map((r) => r.id)).toEqual([fresh]);
     const second = await claimRuns(db.pool, opts);
     expect(second.map((r) => r.id)).toEqual([orphan]);
+  });
+
+  it("fails a claim that gets no answer within a lease (a partition) instead of waiting for TCP", async () => {
+    const proxy = await tcpProxy(Number(new URL(db.url).port || 5432));
+    const url = new URL(db.url);
+    url.hostname = "127.0.0.1";
+    url.port = String(proxy.port);
+    const pool = createPool(url.toString(), { max: 1 });
+    try {
+      await pool.query("SELECT 1"); // connected before the partition
+      proxy.freeze();
+      const t0 = Date.now();
+      const outcome = await Promise.race([
+        claimRuns(pool, { owner: "me", leaseMs: 500, limit: 10, limited: [] }).then(
+          () => "claimed",
+          (err: Error) => err.message,
+        ),
+        new Promise((r) => setTimeout(() => r("still waiting after 5 s"), 5_000)),
+      ]);
+      expect(outcome).toMatch(/timeout/i);
+      expect(Date.now() - t0).toBeLessThan(2_000);
+    } finally {
+      await proxy.close();
+      await pool.end();
+    }
   });
 });
