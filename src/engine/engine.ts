@@ -263,7 +263,6 @@ class EngineImpl extends EventEmitter implements Engine {
     this.running = false;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    this.fence.clear();
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
     await this.listener.close();
