@@ -42,7 +42,16 @@ export interface RunIO {
    * `parkMs`: hand the run back to the queue until then, without a live actor. `next`: the next step's try
    * begins in the same save (one durable commit per step instead of two); `state` is then as it begins.
    */
-  save(state: RunState, opts: { result?: TryResult; parkMs?: number; next?: BeginTry }): Promise<void>;
+  save(
+    state: RunState,
+    opts: { result?: TryResult; parkMs?: number; next?: BeginTry; committed?: boolean },
+  ): Promise<void>;
+  /**
+   * Commits a step's own transaction on `client` with the record that try `r` succeeded (see
+   * StepContext.commit); `committed` saves then leave that try's row as it is. Throws SaveFailed when the
+   * run must be given up: its lease is lost, or the COMMIT's outcome is unknown (its resume will read it).
+   */
+  commitTry(client: import("pg").PoolClient, runAttempt: number, r: TryResult): Promise<void>;
   /**
    * After a successful try, before it is saved (run_writes for save and delete). Returns the output as the
    * run keeps it, for later steps and in its saved state: with secrets redacted.
@@ -89,7 +98,7 @@ interface Planned {
 }
 
 /** A save made by a try's actor failed (a lost lease, an unreachable database): the run is given up. */
-class SaveFailed extends Error {
+export class SaveFailed extends Error {
   constructor(readonly reason: unknown) {
     super("run save failed");
   }
@@ -191,6 +200,8 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
         const step = stepOf(c);
         const kind = deps.stepKinds[step.kind];
         if (!kind) throw new Error(`unknown step kind "${step.kind}"`);
+        // Set when the step's transaction committed with the record of this try (StepContext.commit).
+        let committed: { output: unknown } | undefined;
         const raw = await kind.run({
           input: c.stepInput,
           signal,
@@ -198,8 +209,16 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
           idempotencyKey: `${c.runId}:${step.key}`,
           log: deps.log,
           clients: deps.clients,
+          commit: async (client, out) => {
+            const output = await c.io.afterTry(step, out ?? {});
+            if (signal.aborted) throw signal.reason;
+            // The COMMIT decides now, not the step's timeout.
+            c.returned.value = true;
+            await c.io.commitTry(client, c.state.attempt, result(c, "succeeded", { output }));
+            committed = { output };
+          },
         });
-        const output = await c.io.afterTry(step, raw ?? {});
+        const output = committed ? committed.output : await c.io.afterTry(step, raw ?? {});
         // Timed out or cancelled meanwhile: the machine has moved on, and this try must not be saved.
         if (signal.aborted) throw signal.reason;
         const done = result(c, "succeeded", { output });
@@ -208,7 +227,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
         const ended = { ...c, state: completeStep(def, c.state, { status: "succeeded", output }) };
         const p = planTry(ended, ended.state, true);
         try {
-          await c.io.save(p.state, { result: done, next: p.begun });
+          await c.io.save(p.state, { result: done, next: p.begun, committed: committed !== undefined });
         } catch (err) {
           throw new SaveFailed(err);
         }

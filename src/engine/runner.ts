@@ -7,10 +7,25 @@ import { redact } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Clock } from "./clock.js";
 import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
-import { buildRunMachine, LeaseLostError, type MachineDeps, type RunIO, type TryResult } from "./machine.js";
-import { currentStep, newRunState, type RunState, retryFromFailure, withOutputs } from "./state.js";
+import {
+  buildRunMachine,
+  LeaseLostError,
+  type MachineDeps,
+  type RunIO,
+  SaveFailed,
+  type TryResult,
+} from "./machine.js";
+import {
+  completeStep,
+  currentStep,
+  newRunState,
+  type RunState,
+  retryFromFailure,
+  withOutputs,
+} from "./state.js";
 import type { SaveBatcher, SaveItem } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
+import { commitTryText, committedOutput, LEASE_LOST_SQLSTATE } from "./store/commit-try.js";
 import { markInterrupted } from "./store/lease.js";
 import { type BeginTry, beginItem, stateItem, stepOutputs } from "./store/save.js";
 import { storable } from "./store/storable.js";
@@ -129,8 +144,21 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   if (Object.values(state.steps).some((st) => st.status === "succeeded"))
     state = withOutputs(state, await stepOutputs(env.pool, run.id));
   const step = currentStep(def, state);
-  if (run.snapshot && step && state.steps[step.key]?.status === "running")
-    await markInterrupted(env.pool, run.id);
+  if (run.snapshot && step && state.steps[step.key]?.status === "running") {
+    const done = await committedOutput(
+      env.pool,
+      run.id,
+      state.attempt,
+      step.key,
+      state.steps[step.key]!.attempts,
+    );
+    if (done) {
+      // The step's transaction committed with the record of its success (see commitTry), and the run stopped
+      // before saving the state after it: the step is finished, and does not run again.
+      state = completeStep(def, state, { status: "succeeded", output: done.output });
+      if (!(await env.batcher.save(stateItem(target, state)))) return "abandoned";
+    } else await markInterrupted(env.pool, run.id);
+  }
   // Set below, once the actor exists: an early first try whose begin save failed is stopped at once.
   let stopEarly: (err: unknown) => void = () => {};
   // Set when the run is cancelled: a save the machine had yet to send (waiting for an early begin save) is
@@ -254,13 +282,14 @@ function runIO(
       // intents. A crash before that save lands leaves a run with no state, which is claimed again and
       // begins again: the same try, with the same input (its uuid() values and idempotency key derive from
       // the run id, which derives from the event), just as a crash after the save resumes the interrupted
-      // try. A save or delete step waits: its intents must be in place before its records change.
+      // try. A save or delete step waits: its intents must be in place before its records change. So does a
+      // step that commits its own transaction with the record of its try (see commitTry).
       // That begin save is held back for BEGIN_HOLD_MS: a try that ends sooner writes its row once, with
       // its result (one durable save per step, the first one included). A try still running then is saved
       // as begun, and should that save fail or find the lease gone, it is stopped (its AbortSignal fires)
       // at once: the run may not be this engine's (a database crash can lose the commit that leased it, and
       // another engine may claim the run once the database is back), and it must not run in two places.
-      if (first && intents.length === 0) {
+      if (first && intents.length === 0 && !env.deps.stepKinds[t.kind]?.transactional) {
         const h: Held = { item, startedAt: env.clock.now(), timer: undefined };
         h.timer = env.clock.setTimeout(() => {
           if (held !== h) return;
@@ -301,6 +330,7 @@ function runIO(
       const list = next ? [...writes, ...next.intents] : writes;
       const item = stateItem(target, state, {
         result: opts.result,
+        resultSaved: opts.committed,
         parkMs: opts.parkMs,
         next: next?.begin,
         writes: { depth: run.depth, list },
@@ -308,6 +338,32 @@ function runIO(
       writes = [];
       if (!(await saved(io.withHeld(item)))) throw new LeaseLostError(run.id);
       if (opts.result) reportTry(env, def, run.id, opts.result);
+    },
+    async commitTry(client, runAttempt, r) {
+      // The save that began this try has landed (a transactional step's begin is not held back: see
+      // `begin`), so a resumed run finds this record from its saved state. Nothing here may wait for a
+      // pooled connection: the step holds one, and all of them could be held so.
+      if (held) throw new Error(`run ${run.id}: a transactional step's begin must be saved before it runs`);
+      if (cancelled()) throw new Error(`run ${run.id}: cancelled; not committed`);
+      const text = commitTryText({
+        runId: run.id,
+        owner: env.owner,
+        runAttempt,
+        stepKey: r.stepKey,
+        attempt: r.attempt,
+        kind: r.kind,
+        output: JSON.stringify(r.output ?? {}),
+      });
+      try {
+        await client.query(text);
+      } catch (err) {
+        const code = (err as { code?: unknown }).code;
+        if (code === LEASE_LOST_SQLSTATE) throw new SaveFailed(new LeaseLostError(run.id));
+        // An error the server answered with rolled the transaction back; without an answer (the connection
+        // lost) the COMMIT may have landed: give the run up, and its resume reads what committed.
+        if (!answered(err)) throw new SaveFailed(err);
+        throw err;
+      }
     },
     async afterTry(step, output) {
       writes = writesOf(step.kind, output);
@@ -338,6 +394,13 @@ async function failUnloadable(env: RunnerEnv, run: ClaimedRun, err: unknown): Pr
   await env.batcher.save(stateItem({ runId: run.id, owner: env.owner }, { ...s, status: "failed", error }));
   env.onRun({ type: "failed", runId: run.id, workflow: run.workflow, error });
   return "failed";
+}
+
+/** An error the server sent (it has a SQLSTATE), other than a connection failure or a shutdown. */
+function answered(err: unknown): boolean {
+  const e = err as { code?: unknown; severity?: unknown };
+  if (typeof e.code !== "string" || typeof e.severity !== "string") return false;
+  return !e.code.startsWith("08") && !e.code.startsWith("57P");
 }
 
 function errText(err: unknown): string {

@@ -1,5 +1,6 @@
 // The `sql` step: one statement on the shared pool, in a transaction whose search_path puts the app schema
-// first. Values only ever arrive as bound parameters; an expression inside `statement` is a load problem.
+// first, committed with the engine's record of the try. Values only ever arrive as bound parameters; an
+// expression inside `statement` is a load problem.
 
 import { ident } from "../db/pool.js";
 import { FatalStepError } from "../errors.js";
@@ -8,6 +9,7 @@ import type { StepKind } from "./types.js";
 
 export const sql: StepKind<unknown, { rows: unknown[]; row_count: number }> = {
   kind: "sql",
+  transactional: true,
   parse(block) {
     if (!isMapValue(block)) return [];
     if (typeof block.statement === "string" && block.statement.includes("${{")) {
@@ -42,8 +44,11 @@ export const sql: StepKind<unknown, { rows: unknown[]; row_count: number }> = {
       // One round trip: both go as one simple query (no parameters).
       await client.query(`BEGIN; SET LOCAL search_path TO ${ident(ctx.clients.appSchema)}, public`);
       const r = await client.query(b.statement, params.map(bindable));
-      await client.query("COMMIT");
-      return { rows: r.rows, row_count: r.rowCount ?? r.rows.length };
+      const out = { rows: r.rows, row_count: r.rowCount ?? r.rows.length };
+      // Under the engine, the COMMIT carries the record of this try's success: exactly once across crashes.
+      if (ctx.commit) await ctx.commit(client, out);
+      else await client.query("COMMIT");
+      return out;
     } catch (err) {
       await client.query("ROLLBACK").catch(() => {});
       throw err;

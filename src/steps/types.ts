@@ -25,6 +25,13 @@ export interface StepContext<I = unknown> {
   idempotencyKey: string;
   log: Logger;
   clients: StepClients;
+  /**
+   * For a step whose effect is a transaction on `clients.pool`: commits that transaction, with the engine's
+   * record that this try succeeded (with `output`) in it, so that the effect and that record commit together
+   * or not at all, and a resumed run never does the effect twice. Call it instead of sending COMMIT; on a
+   * throw, roll back. Absent, the step commits itself.
+   */
+  commit?: (client: pg.PoolClient, output: unknown) => Promise<void>;
 }
 
 /** A static problem found in a step block at load time; `path` is relative to the block. */
@@ -42,4 +49,9 @@ export interface StepKind<I = unknown, O = unknown> {
   parse(block: unknown): BlockProblem[];
   /** One try. Throws StepError subclasses (or errors the engine classifies). */
   run(ctx: StepContext<I>): Promise<O>;
+  /**
+   * The step commits its own transaction through `ctx.commit`: the save that begins its try must land
+   * before it runs (that record updates the try's row), never while it holds a pooled connection.
+   */
+  transactional?: boolean;
 }

@@ -1,6 +1,6 @@
 // `skyflow start` SIGKILLed while an application keeps writing records. Whether the same daemon restarts or
 // a second one already running takes over, every record starts its workflow exactly once, every run
-// finishes, and each run's generated-id save makes one record.
+// finishes, its sql step's insert is made once, and each run's generated-id save makes one record.
 import { mkdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -78,7 +78,9 @@ async function scenario(label: string) {
          FROM skyflow.runs WHERE workflow = 'on-task'`,
       );
       expect(runs.rows[0]).toEqual({ n: TASKS, tasks: TASKS, unfinished: 0 });
-      // The sql step is at least once: a try the kill cut off may have run twice.
+      // The sql step commits with the record of its try: a try the kill cut off either committed, and is
+      // not run again, or rolled back. One row per task.
+      expect(await count(`SELECT count(*) AS n FROM ${APP}.task_log`)).toBe(TASKS);
       expect(await count(`SELECT count(DISTINCT task_id) AS n FROM ${APP}.task_log`)).toBe(TASKS);
       // The save's record id comes from uuid(), the same on every try: one record per run.
       const marks = await db.pool.query(

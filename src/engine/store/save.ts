@@ -88,6 +88,8 @@ export function stateItem(
   state: RunState,
   opts: {
     result?: TryResult;
+    /** The result's try row is written already (in its step's transaction: see commitTry). */
+    resultSaved?: boolean;
     parkMs?: number;
     writes?: { depth: number; list: RunWrite[] };
     next?: BeginTry;
@@ -96,7 +98,7 @@ export function stateItem(
   const r = opts.result;
   const item: SaveItem = { ...runFields(t, state, opts.parkMs), tries: [] };
   if (opts.writes && opts.writes.list.length > 0) item.writes = opts.writes;
-  if (r && r.status !== "skipped") {
+  if (r && r.status !== "skipped" && !opts.resultSaved) {
     item.tries.push({
       runAttempt: state.attempt,
       stepKey: r.stepKey,
