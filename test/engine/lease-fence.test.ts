@@ -8,14 +8,20 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
+/** A fence of a 600 ms lease on the (faked) clock, and the runs it has given up so far. */
+function fence600() {
+  const expired: string[] = [];
+  const fence = new LeaseFence(
+    600,
+    (id) => expired.push(id),
+    () => Date.now(),
+  );
+  return { fence, expired };
+}
+
 describe("LeaseFence", () => {
   it("expires a run a sixth of its lease before the lease runs out, unless a later statement extended it", async () => {
-    const expired: string[] = [];
-    const fence = new LeaseFence(
-      600,
-      (id) => expired.push(id),
-      () => Date.now(),
-    );
+    const { fence, expired } = fence600();
     const t0 = Date.now();
     fence.track("a", t0);
     fence.track("b", t0);
@@ -39,12 +45,7 @@ describe("LeaseFence", () => {
   });
 
   it("a run leased earlier than the one the timer waits for is still given up on time", async () => {
-    const expired: string[] = [];
-    const fence = new LeaseFence(
-      600,
-      (id) => expired.push(id),
-      () => Date.now(),
-    );
+    const { fence, expired } = fence600();
     const t0 = Date.now();
     fence.track("late", t0 + 400);
     fence.track("early", t0 - 300); // leased by a statement sent before (a trigger's transaction)

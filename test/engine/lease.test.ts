@@ -1,11 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createPool } from "../../src/db/pool.js";
 import type { WorkflowDefinition } from "../../src/engine/definition/types.js";
 import { createEngine, type Engine, type EngineOptions } from "../../src/engine/engine.js";
 import { silentLogger } from "../../src/log.js";
 import type { StepKind } from "../../src/steps/types.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { tcpProxy } from "../helpers/proxy.js";
+import { proxiedPool } from "../helpers/proxy.js";
 import { catalogOf, poolOnlyClients, probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
 
 let db: TestDatabase;
@@ -69,11 +68,7 @@ describe("leases between engines", () => {
     const pb = probe();
     const wf = workflow("cut_off", [step("probe", { key: "k", gate: "k" })]);
     // Engine a reaches the database through a proxy that the test freezes, as a network partition would.
-    const proxy = await tcpProxy(Number(new URL(db.url).port || 5432));
-    const url = new URL(db.url);
-    url.hostname = "127.0.0.1";
-    url.port = String(proxy.port);
-    const pool = createPool(url.toString(), { max: 4 });
+    const { proxy, pool } = await proxiedPool(db.url, 4);
     const a = createEngine({
       pool,
       catalog: catalogOf([wf]),

@@ -1,6 +1,8 @@
 // A TCP proxy on loopback whose traffic can be frozen, as a network partition freezes it: the connections stay
 // open and nothing is refused, but nothing arrives any more. close() destroys every connection through it.
 import net from "node:net";
+import type pg from "pg";
+import { createPool } from "../../src/db/pool.js";
 
 export interface TcpProxy {
   port: number;
@@ -49,4 +51,13 @@ export async function tcpProxy(targetPort: number, targetHost = "127.0.0.1"): Pr
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A pool that reaches the database at `url` through a new freezable proxy (close the proxy before ending it). */
+export async function proxiedPool(url: string, max: number): Promise<{ proxy: TcpProxy; pool: pg.Pool }> {
+  const u = new URL(url);
+  const proxy = await tcpProxy(Number(u.port || 5432), u.hostname === "localhost" ? "127.0.0.1" : u.hostname);
+  u.hostname = "127.0.0.1";
+  u.port = String(proxy.port);
+  return { proxy, pool: createPool(u.toString(), { max }) };
 }

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool } from "../../../src/db/pool.js";
 import { claimRuns } from "../../../src/engine/store/claim.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
-import { tcpProxy } from "../../helpers/proxy.js";
+import { proxiedPool } from "../../helpers/proxy.js";
 import { storedRuns } from "../fixtures/defs.js";
 
 let db: TestDatabase;
@@ -27,11 +26,7 @@ describe("claimRuns", () => {
   });
 
   it("fails a claim that gets no answer within a lease (a partition) instead of waiting for TCP", async () => {
-    const proxy = await tcpProxy(Number(new URL(db.url).port || 5432));
-    const url = new URL(db.url);
-    url.hostname = "127.0.0.1";
-    url.port = String(proxy.port);
-    const pool = createPool(url.toString(), { max: 1 });
+    const { proxy, pool } = await proxiedPool(db.url, 1);
     try {
       await pool.query("SELECT 1"); // connected before the partition
       proxy.freeze();

@@ -1,11 +1,10 @@
 // Pubsub trigger: one leader per channel among engines sharing a database, takeover, `when`, event ids.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createPool } from "../../../src/db/pool.js";
 import { startTriggers, type TriggerOptions, type Triggers } from "../../../src/engine/triggers/index.js";
 import { startPubsubDriver } from "../../../src/engine/triggers/pubsub/drive.js";
 import { silentLogger } from "../../../src/log.js";
 import { createTestDatabase, type TestDatabase, withFailingInserts } from "../../helpers/db.js";
-import { tcpProxy } from "../../helpers/proxy.js";
+import { proxiedPool } from "../../helpers/proxy.js";
 import { catalog, hub, runsOf, waitFor, when, workflow } from "./helpers.js";
 
 let db: TestDatabase;
@@ -69,11 +68,7 @@ describe("pubsub trigger", () => {
     const h = hub();
     const cat = catalog([workflow("cut", [{ kind: "pubsub", channel: "cut" }])]);
     // Engine a reaches the database through a proxy that the test freezes.
-    const proxy = await tcpProxy(Number(new URL(db.url).port || 5432));
-    const url = new URL(db.url);
-    url.hostname = "127.0.0.1";
-    url.port = String(proxy.port);
-    const pool = createPool(url.toString(), { max: 4 });
+    const { proxy, pool } = await proxiedPool(db.url, 4);
     try {
       // a is the pubsub driver alone: the record and cron triggers' queries through the partition would
       // hold their own stops (the pool has no query timeout).
