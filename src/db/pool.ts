@@ -35,28 +35,43 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
  * Runs `fn` in a transaction on a pooled client; rolls back on any error. `begin` replaces the plain BEGIN:
  * text without parameters sent in one round trip (e.g. `BEGIN; SET LOCAL ...; <a first statement>`), whose
  * results `fn` receives. `fn` calls `committed` when its last statement was sent with the COMMIT (as
- * `<statement>; COMMIT`, a round trip less); the COMMIT is then not sent again.
+ * `<statement>; COMMIT`, a round trip less); the COMMIT is then not sent again. `timeoutMs` bounds the BEGIN
+ * and the COMMIT (fn bounds its own statements); a client whose statement timed out is discarded, not
+ * reused: its connection still waits for that statement's answer.
  */
 export async function withTransaction<T>(
   pool: pg.Pool,
   fn: (client: pg.PoolClient, begun: pg.QueryResult[], committed: () => void) => Promise<T>,
   begin?: (client: pg.PoolClient) => string,
+  opts: { timeoutMs?: number } = {},
 ): Promise<T> {
   const client = await pool.connect();
+  const send = (text: string) =>
+    client.query(
+      opts.timeoutMs ? ({ text, query_timeout: opts.timeoutMs } as pg.QueryConfig) : text,
+    ) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>;
   let done = false;
+  let stuck = false;
   try {
-    const r = (await client.query(begin ? begin(client) : "BEGIN")) as pg.QueryResult | pg.QueryResult[];
+    const r = await send(begin ? begin(client) : "BEGIN");
     const result = await fn(client, Array.isArray(r) ? r : [r], () => {
       done = true;
     });
-    if (!done) await client.query("COMMIT");
+    if (!done) await send("COMMIT");
     return result;
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
+    stuck = isQueryTimeout(err);
+    // Behind a statement with no answer, the ROLLBACK would wait as long: discarding the client ends it.
+    if (!stuck) await client.query("ROLLBACK").catch(() => {});
     throw err;
   } finally {
-    client.release();
+    client.release(stuck || undefined);
   }
+}
+
+/** The error pg gives a query whose query_timeout ran out. */
+export function isQueryTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === "Query read timeout";
 }
 
 /** `"a"."b"`: quotes an identifier for SQL text (names of schemas, tables, columns). */

@@ -65,13 +65,15 @@ export async function claimOwn(
   leaseMs: number,
   limit: number,
 ): Promise<ClaimedRun[]> {
-  const { rows } = await db.query<ClaimedRun & Record<string, unknown>>(
-    `UPDATE skyflow.runs ${SET_LEASE}
+  const { rows } = await db.query<ClaimedRun & Record<string, unknown>>({
+    name: "skyflow_claim_own",
+    text: `UPDATE skyflow.runs ${SET_LEASE}
      WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs WHERE lease_owner = $1 AND status = 'running'
                           ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED))
      ${RETURNING}`,
-    [owner, leaseMs, limit],
-  );
+    values: [owner, leaseMs, limit],
+    query_timeout: leaseMs,
+  });
   return rows;
 }
 
@@ -149,8 +151,9 @@ async function claimLimited(pool: pg.Pool, o: ClaimOptions, limit: number): Prom
   return withTransaction(
     pool,
     async (c) => {
-      const { rows } = await c.query<ClaimedRun>(
-        `UPDATE skyflow.runs ${SET_LEASE}
+      const { rows } = await c.query<ClaimedRun>({
+        query_timeout: o.leaseMs,
+        text: `UPDATE skyflow.runs ${SET_LEASE}
        WHERE id = ANY(ARRAY(
          SELECT id FROM (
            SELECT r.id, r.available_at, r.seq, l.lim,
@@ -164,7 +167,7 @@ async function claimLimited(pool: pg.Pool, o: ClaimOptions, limit: number): Prom
              AND ($6::uuid[] IS NULL OR r.id = ANY($6::uuid[]))
          ) c WHERE c.rn + c.busy <= c.lim ORDER BY c.available_at, c.seq LIMIT $3))
        ${RETURNING}`,
-        [
+        values: [
           o.owner,
           o.leaseMs,
           limit,
@@ -172,10 +175,12 @@ async function claimLimited(pool: pg.Pool, o: ClaimOptions, limit: number): Prom
           o.limited.map((l) => l.limit),
           o.only ?? null,
         ],
-      );
+      } as pg.QueryConfig);
       return rows;
     },
     begin,
+    // As every claim: no answer within a lease fails it (see claimAsync).
+    { timeoutMs: o.leaseMs },
   );
 }
 

@@ -26,20 +26,24 @@ describe("claimRuns", () => {
   });
 
   it("fails a claim that gets no answer within a lease (a partition) instead of waiting for TCP", async () => {
-    const { proxy, pool } = await proxiedPool(db.url, 1);
+    const { proxy, pool } = await proxiedPool(db.url, 2);
     try {
-      await pool.query("SELECT 1"); // connected before the partition
+      // Two connections open before the partition (a new one would wait for TCP to give up on its connect).
+      await Promise.all([pool.query("SELECT pg_sleep(0.05)"), pool.query("SELECT pg_sleep(0.05)")]);
       proxy.freeze();
       const t0 = Date.now();
-      const outcome = await Promise.race([
-        claimRuns(pool, { owner: "me", leaseMs: 500, limit: 10, limited: [] }).then(
-          () => "claimed",
-          (err: Error) => err.message,
-        ),
-        new Promise((r) => setTimeout(() => r("still waiting after 5 s"), 5_000)),
-      ]);
-      expect(outcome).toMatch(/timeout/i);
+      const claim = (limited: { workflow: string; limit: number }[]) =>
+        Promise.race([
+          claimRuns(pool, { owner: "me", leaseMs: 500, limit: 10, limited, resumable: false }).then(
+            () => "claimed",
+            (err: Error) => err.message,
+          ),
+          new Promise((r) => setTimeout(() => r("still waiting after 5 s"), 5_000)),
+        ]);
+      expect(await claim([])).toMatch(/timeout/i);
       expect(Date.now() - t0).toBeLessThan(2_000);
+      // A claim of a workflow with a concurrency limit (a transaction on a connection of its own) too.
+      expect(await claim([{ workflow: "w", limit: 1 }])).toMatch(/timeout/i);
     } finally {
       await proxy.close();
       await pool.end();
