@@ -15,7 +15,7 @@ export const VARIABLES = {
   SKYFLOW_LOOP_DEPTH: "longest chain of runs started by runs' own writes (default 5)",
   SKYFLOW_GRACE_MS: "how long shutdown waits for runs in flight (default 10000)",
   SKYFLOW_LEASE_MS:
-    "how long a run's lease lasts unrenewed: when an engine dies, others take its runs over after this (default 30000)",
+    "how long a run's lease lasts unrenewed: when an engine dies, others take its runs over after this; an engine that cannot renew stops its runs a sixth of it before (default 30000)",
   SKYFLOW_ENV_ALLOW: "comma-separated names of environment variables that expressions may read as env.NAME",
   LOG_LEVEL: "trace, debug, info, warn, error (default info)",
 } as const;
