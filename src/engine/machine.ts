@@ -209,14 +209,16 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
           idempotencyKey: `${c.runId}:${step.key}`,
           log: deps.log,
           clients: deps.clients,
-          commit: async (client, out) => {
-            const output = await c.io.afterTry(step, out ?? {});
-            if (signal.aborted) throw signal.reason;
-            // The COMMIT decides now, not the step's timeout.
-            c.returned.value = true;
-            await c.io.commitTry(client, c.state.attempt, result(c, "succeeded", { output }));
-            committed = { output };
-          },
+          commit: kind.transactional
+            ? async (client, out) => {
+                const output = await c.io.afterTry(step, out ?? {});
+                if (signal.aborted) throw signal.reason;
+                // The COMMIT decides now, not the step's timeout.
+                c.returned.value = true;
+                await c.io.commitTry(client, c.state.attempt, result(c, "succeeded", { output }));
+                committed = { output };
+              }
+            : undefined,
         });
         const output = committed ? committed.output : await c.io.afterTry(step, raw ?? {});
         // Timed out or cancelled meanwhile: the machine has moved on, and this try must not be saved.

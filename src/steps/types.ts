@@ -29,7 +29,7 @@ export interface StepContext<I = unknown> {
    * For a step whose effect is a transaction on `clients.pool`: commits that transaction, with the engine's
    * record that this try succeeded (with `output`) in it, so that the effect and that record commit together
    * or not at all, and a resumed run never does the effect twice. Call it instead of sending COMMIT; on a
-   * throw, roll back. Absent, the step commits itself.
+   * throw, roll back. Given to kinds marked `transactional` only; absent, the step commits itself.
    */
   commit?: (client: pg.PoolClient, output: unknown) => Promise<void>;
 }
