@@ -103,7 +103,7 @@ describe("a sql step commits with the record of its try", () => {
       async () =>
         (
           await db.pool.query(
-            "SELECT 1 FROM pg_stat_activity WHERE query LIKE 'UPDATE counters%' AND state = 'active'",
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'UPDATE counters%' AND state = 'active'",
           )
         ).rowCount === 1,
       5_000,
