@@ -70,7 +70,7 @@ export async function withTransaction<T>(
 }
 
 /** The error pg gives a query whose query_timeout ran out. */
-export function isQueryTimeout(err: unknown): boolean {
+function isQueryTimeout(err: unknown): boolean {
   return err instanceof Error && err.message === "Query read timeout";
 }
 

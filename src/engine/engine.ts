@@ -139,7 +139,6 @@ class EngineImpl extends EventEmitter implements Engine {
     // A save of a running run extends its lease, as a renewal does (a renewal skips the rows a save holds).
     this.batcher = new SaveBatcher(o.pool, {
       leaseMs: this.leaseMs,
-      timeoutMs: this.leaseMs,
       onLeased: (ids, sentAt) => this.fence.confirm(ids, sentAt),
     });
     this.fence = new LeaseFence(this.leaseMs, (id) => this.expire(id));
@@ -398,7 +397,7 @@ class EngineImpl extends EventEmitter implements Engine {
     this.renewing = true;
     const sentAt = performance.now();
     try {
-      const { renewed, lost } = await renewLeases(this.o.pool, this.owner, ids, this.leaseMs, this.leaseMs);
+      const { renewed, lost } = await renewLeases(this.o.pool, this.owner, ids, this.leaseMs);
       this.fence.confirm(renewed, sentAt);
       for (const id of lost) {
         const run = this.live.get(id);

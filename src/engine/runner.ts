@@ -145,13 +145,10 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     state = withOutputs(state, await stepOutputs(env.pool, run.id));
   const step = currentStep(def, state);
   if (run.snapshot && step && state.steps[step.key]?.status === "running") {
-    const done = await committedOutput(
-      env.pool,
-      run.id,
-      state.attempt,
-      step.key,
-      state.steps[step.key]!.attempts,
-    );
+    // Only a transactional step's try can have been recorded as succeeded before the run's state was saved.
+    const done = env.deps.stepKinds[step.kind]?.transactional
+      ? await committedOutput(env.pool, run.id, state.attempt, step.key, state.steps[step.key]!.attempts)
+      : undefined;
     if (done) {
       // The step's transaction committed with the record of its success (see commitTry), and the run stopped
       // before saving the state after it: the step is finished, and does not run again.

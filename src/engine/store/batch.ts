@@ -44,13 +44,12 @@ const MAX_BATCH = 500;
 export interface BatcherOptions {
   /** Flushes in flight at once, so one batch's commit overlaps the next batch's statement (default 2). */
   parallel?: number;
-  /** Each save of a run still running extends its lease to now() plus this (default: left as it is). */
-  leaseMs?: number;
   /**
-   * A flush with no answer after this long fails, and so do its saves (default: no limit). Across a
-   * network partition a statement waits for TCP to give up, and every later save would wait behind it.
+   * Each save of a run still running extends its lease to now() plus this (default: left as it is). A flush
+   * with no answer within it fails, and so do its saves (default: no limit): across a network partition a
+   * statement waits for TCP to give up, and every later save would wait behind it.
    */
-  timeoutMs?: number;
+  leaseMs?: number;
   /** After each flush: the runs it saved as still running (their leases extended), and when it was sent. */
   onLeased?: (runIds: string[], sentAt: number) => void;
 }
@@ -184,7 +183,7 @@ function writesJSON(items: SaveItem[]): string {
 async function writeBatch(db: Queryable, items: SaveItem[], o: BatcherOptions): Promise<Set<string>> {
   const { rows } = await db.query<{ id: string }>({
     name: "skyflow_save_runs",
-    ...(o.timeoutMs ? { query_timeout: o.timeoutMs } : {}),
+    ...(o.leaseMs ? { query_timeout: o.leaseMs } : {}),
     text: `WITH v AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb)
          AS v(id uuid, owner text, snapshot jsonb, status text, error jsonb, park_ms int)

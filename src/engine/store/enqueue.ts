@@ -60,7 +60,7 @@ const ENQUEUE_SQL = `INSERT INTO skyflow.runs (id, workflow, version, event_id, 
             CASE WHEN leased THEN 'running' ELSE 'pending' END,
             CASE WHEN leased THEN $2::text END,
             -- From the statement's own time, not the transaction's start: the engine counts its lease from
-            -- a moment before this statement was sent (see fence in engine.ts).
+            -- a moment before this statement was sent (see LeaseFence).
             CASE WHEN leased THEN clock_timestamp() + $3::int * interval '1 millisecond' END,
             CASE WHEN leased THEN now() END
      FROM jsonb_to_recordset($1::jsonb) AS u(ord int, id uuid, workflow text, version text, event_id text,

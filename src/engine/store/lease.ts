@@ -14,7 +14,6 @@ export async function renewLeases(
   owner: string,
   ids: string[],
   leaseMs: number,
-  timeoutMs?: number,
 ): Promise<{ renewed: Set<string>; lost: Set<string> }> {
   if (ids.length === 0) return { renewed: new Set(), lost: new Set() };
   const { rows } = await db.query<{ id: string; renewed: boolean }>({
@@ -30,7 +29,8 @@ export async function renewLeases(
      UNION ALL
      SELECT id, false FROM skyflow.runs WHERE id = ANY($2::uuid[]) AND lease_owner <> $1`,
     values: [owner, ids, leaseMs],
-    ...(timeoutMs ? { query_timeout: timeoutMs } : {}),
+    // An answer later than a lease is of no use: by then the engine has stopped these runs (LeaseFence).
+    query_timeout: leaseMs,
   });
   const renewed = new Set<string>();
   const lost = new Set<string>();
