@@ -400,12 +400,8 @@ class EngineImpl extends EventEmitter implements Engine {
       const { renewed, lost } = await renewLeases(this.o.pool, this.owner, ids, this.leaseMs);
       this.fence.confirm(renewed, sentAt);
       for (const id of lost) {
-        const run = this.live.get(id);
-        if (!run) continue;
-        this.o.log.warn({ runId: id }, "lease lost; this engine stops executing the run");
-        this.live.delete(id);
-        this.fence.forget(id);
-        run.halt();
+        if (this.haltHere(id))
+          this.o.log.warn({ runId: id }, "lease lost; this engine stops executing the run");
       }
     } catch (err) {
       this.o.log.error({ err: String(err) }, "lease renewal failed");
@@ -416,14 +412,21 @@ class EngineImpl extends EventEmitter implements Engine {
 
   /** Cut off from the database past the run's lease (see LeaseFence): stop executing it before anyone else may. */
   private expire(id: string): void {
+    if (this.haltHere(id))
+      this.o.log.error(
+        { runId: id },
+        "lease not renewed in time (is the database reachable?); this engine stops executing the run",
+      );
+  }
+
+  /** Stops executing run `id` here, without a save (its lease is gone or about to be); false if not here. */
+  private haltHere(id: string): boolean {
     const run = this.live.get(id);
-    if (!run) return;
-    this.o.log.error(
-      { runId: id },
-      "lease not renewed in time (is the database reachable?); this engine stops executing the run",
-    );
+    if (!run) return false;
     this.live.delete(id);
+    this.fence.forget(id);
     run.halt();
+    return true;
   }
 }
 
