@@ -84,6 +84,17 @@ export function ident(name: string): string {
  * sent as a simple query (several statements in one round trip). One pass, so a `$` inside a value is never
  * read as a parameter; the statement itself must hold `$` only in its parameters.
  */
+/**
+ * `s` as a dollar-quoted literal, with a tag that `s` does not hold: no character of it is escaped. The
+ * client's escapeLiteral, char by char, cost the backlog drain's 500-run inserts about 60 µs per run
+ * (store/enqueue.ts).
+ */
+export function dollarQuoted(s: string): string {
+  let tag = "$j$";
+  for (let n = 0; s.includes(tag); n++) tag = `$j${n}$`;
+  return `${tag}${s}${tag}`;
+}
+
 export function inlineParams(statement: string, args: string[]): string {
   return statement.replace(/\$(\d+)/g, (_, n) => args[Number(n) - 1]!);
 }

@@ -1,6 +1,7 @@
 // A try recorded as succeeded inside its step's own transaction (skyflow.commit_try, migration 037), and
 // read back when a run resumes: such a try is finished, whatever the run's saved state says.
 import pg from "pg";
+import { dollarQuoted, inlineParams } from "../../db/pool.js";
 import type { Queryable } from "./enqueue.js";
 
 export interface CommittedTry {
@@ -17,18 +18,23 @@ export interface CommittedTry {
 /** The SQLSTATE commit_try raises when the run is no longer this engine's. */
 export const LEASE_LOST_SQLSTATE = "SF409";
 
-const lit = (v: string) => pg.escapeLiteral(v);
-const int = (n: number) => String(Math.floor(n));
+const COMMIT_TRY = "SELECT skyflow.commit_try($1::uuid, $2, $3, $4, $5, $6, $7::jsonb); COMMIT";
 
 /**
  * The record of the try and the COMMIT, as one simple query (values as literals): the step's transaction
  * takes no round trip more than its own COMMIT would.
  */
 export function commitTryText(t: CommittedTry): string {
-  return (
-    `SELECT skyflow.commit_try(${lit(t.runId)}::uuid, ${lit(t.owner)}, ${int(t.runAttempt)}, ${lit(t.stepKey)}, ` +
-    `${int(t.attempt)}, ${lit(t.kind)}, ${lit(t.output)}::jsonb); COMMIT`
-  );
+  const lit = pg.escapeLiteral;
+  return inlineParams(COMMIT_TRY, [
+    lit(t.runId),
+    lit(t.owner),
+    String(Math.floor(t.runAttempt)),
+    lit(t.stepKey),
+    String(Math.floor(t.attempt)),
+    lit(t.kind),
+    dollarQuoted(t.output),
+  ]);
 }
 
 /** The try's output when it was recorded as succeeded; undefined when it was not. */

@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { commitTryText, committedOutput, LEASE_LOST_SQLSTATE } from "../../../src/engine/store/commit-try.js";
+import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+import { storedRuns } from "../fixtures/defs.js";
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase("store_commit_try");
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+const record = (runId: string, owner: string, output: unknown) =>
+  commitTryText({
+    runId,
+    owner,
+    runAttempt: 1,
+    stepKey: "s",
+    attempt: 1,
+    kind: "sql",
+    output: JSON.stringify(output),
+  });
+
+describe("commitTryText", () => {
+  it("records the try with its output as given, quotes and dollar signs included, and commits", async () => {
+    const [run] = await storedRuns(db.pool, ["c1"], "running", "a", "1 minute");
+    const output = { rows: [{ t: "it's $j$ a \\ test $$" }], row_count: 1 };
+    const c = await db.pool.connect();
+    try {
+      await c.query("BEGIN");
+      await c.query(record(run!, "a", output));
+    } finally {
+      c.release();
+    }
+    expect(await committedOutput(db.pool, run!, 1, "s", 1)).toEqual({ output });
+    expect(await committedOutput(db.pool, run!, 1, "s", 2)).toBeUndefined();
+  });
+
+  it("fails, committing nothing, when the run's lease is another engine's", async () => {
+    const [run] = await storedRuns(db.pool, ["c2"], "running", "b", "1 minute");
+    const c = await db.pool.connect();
+    try {
+      await c.query("BEGIN");
+      await expect(c.query(record(run!, "a", {}))).rejects.toMatchObject({ code: LEASE_LOST_SQLSTATE });
+      await c.query("ROLLBACK");
+    } finally {
+      c.release();
+    }
+    expect(await committedOutput(db.pool, run!, 1, "s", 1)).toBeUndefined();
+  });
+});
