@@ -5,6 +5,7 @@ import type pg from "pg";
 import { createActor } from "xstate";
 import { redact } from "../errors.js";
 import type { Logger } from "../log.js";
+import { isPgError } from "../steps/classify.js";
 import type { Clock } from "./clock.js";
 import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import {
@@ -393,11 +394,9 @@ async function failUnloadable(env: RunnerEnv, run: ClaimedRun, err: unknown): Pr
   return "failed";
 }
 
-/** An error the server sent (it has a SQLSTATE), other than a connection failure or a shutdown. */
+/** An error the server sent, other than a connection failure or a shutdown. */
 function answered(err: unknown): boolean {
-  const e = err as { code?: unknown; severity?: unknown };
-  if (typeof e.code !== "string" || typeof e.severity !== "string") return false;
-  return !e.code.startsWith("08") && !e.code.startsWith("57P");
+  return isPgError(err) && !err.code.startsWith("08") && !err.code.startsWith("57P");
 }
 
 function errText(err: unknown): string {

@@ -54,7 +54,9 @@ export function classifyError(err: unknown, opts: ClassifyOptions = {}): StepErr
   return new FatalStepError("InternalError", message, { cause: err });
 }
 
-function isPgError(e: Record<string, unknown>): boolean {
+/** An error the Postgres server sent: it has a SQLSTATE and a severity. */
+export function isPgError(err: unknown): err is { code: string; severity: string } {
+  const e = (err ?? {}) as Record<string, unknown>;
   return typeof e.code === "string" && /^[0-9A-Z]{5}$/.test(e.code) && typeof e.severity === "string";
 }
 
