@@ -5,14 +5,19 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type pg from "pg";
+import { createActor } from "xstate";
 import { appSchemaName } from "../src/config.js";
 import { migrate } from "../src/db/migrate.js";
 import { createPool } from "../src/db/pool.js";
 import type { Clock } from "../src/engine/clock.js";
+import { resolveTemplate, type Template } from "../src/engine/definition/expressions.js";
 import type { StepDefinition, WorkflowDefinition } from "../src/engine/definition/types.js";
 import { createEngine } from "../src/engine/engine.js";
+import { buildRunMachine, type MachineDeps, type RunIO } from "../src/engine/machine.js";
+import { newRunState } from "../src/engine/state.js";
 import { enqueueRuns } from "../src/engine/store/enqueue.js";
 import { recordVersion } from "../src/engine/store/versions.js";
+import { resolveCompiled } from "../src/engine/template.js";
 import { silentLogger } from "../src/log.js";
 import { startSkygearServer } from "../src/server/http.js";
 import { createSkygearHandler } from "../src/server/index.js";
@@ -208,6 +213,59 @@ async function plainRound(n: number, call: (i: number) => Promise<unknown>) {
   return { rate: n / secs, secs, cpuMs, pgMs: pgMsPer(pg0, n) };
 }
 
+/**
+ * The run machine alone: xstate, the moves of state.ts and input resolution, with no engine, database or
+ * network around it. Three no-op steps whose saves land in memory at once, 200 runs at a time; this
+ * process's CPU per run. This much of every engine run's cost is the xstate machine the issue asks for.
+ */
+async function machineAlone(n: number, clients: StepClients): Promise<number> {
+  const deps: MachineDeps = {
+    stepKinds: { noop },
+    clients,
+    log: silentLogger(),
+    env: {},
+    now: clock.now,
+    random: Math.random,
+    parkAfterMs: 5000,
+    resolve: (t, ctx) =>
+      t && typeof t === "object" && "node" in t
+        ? resolveTemplate(t as Template, ctx)
+        : resolveCompiled(t, ctx),
+  };
+  const machine = buildRunMachine(noopWf, deps);
+  const io: RunIO = {
+    begin: async () => {},
+    save: async () => {},
+    commitTry: async () => {},
+    afterTry: async (_step, output) => output,
+  };
+  const one = (i: number) =>
+    new Promise<void>((resolve, reject) => {
+      const at = new Date().toISOString();
+      const actor = createActor(machine, {
+        input: { runId: `r${i}`, event: { id: `e${i}`, type: "manual", at }, state: newRunState(at), io },
+        clock,
+      });
+      actor.subscribe({
+        next: (snap) => {
+          if (snap.status !== "done") return;
+          if (snap.value === "succeeded") resolve();
+          else reject(new Error(`machine ended ${String(snap.value)}`));
+        },
+        error: reject,
+      });
+      actor.start();
+    });
+  const wave = async (from: number) => {
+    for (let i = from; i < n; i += 200)
+      await Promise.all(Array.from({ length: Math.min(200, n - i) }, (_, k) => one(i + k)));
+  };
+  await wave(n - Math.min(n, 2000)); // warm up
+  const cpu0 = process.cpuUsage();
+  await wave(0);
+  return cpuMsPer(cpu0, n);
+}
+
 async function heapWaiting(engine: EngineT, pool: pg.Pool, n: number): Promise<number> {
   const gc = (globalThis as { gc?: () => void }).gc;
   gc?.();
@@ -331,6 +389,12 @@ async function main(): Promise<void> {
   console.log(
     `three no-op steps (the engine alone, durability on): ${f(noopE.rate, 0)} runs/s; CPU per run: this process ${f(noopE.cpuMs, 3)} ms` +
       (noopE.pgMs === undefined ? "" : `, Postgres ${f(noopE.pgMs, 3)} ms`),
+  );
+
+  const alone = await machineAlone(RUNS * 5, clients);
+  const plainCpu = mid((x) => x.p.cpuMs)! + (pgP ?? 0);
+  console.log(
+    `the run machine alone (xstate, three no-op steps, saves in memory): ${f(alone, 3)} ms CPU per run, ${f((100 * alone) / plainCpu, 0)}% of the plain three-step run's CPU (this process plus Postgres)`,
   );
 
   const heapMb = await heapWaiting(engine, pool, WAITING);
