@@ -33,7 +33,12 @@ export interface Daemon {
   catalog: LiveCatalog;
   httpPort?: number;
   reload(): Promise<void>;
-  /** Graceful stop: triggers first, then runs in flight get the grace period, then everything closes. */
+  /**
+   * Graceful stop: triggers first, then runs in flight get the grace period, then everything closes. Each
+   * part gets a bounded time (STOP_PART_MS, the engine its grace period more); a part that takes longer (a
+   * database cut off by the network: its statements wait for TCP to give up, for minutes) is left behind,
+   * and stop() rejects with ShutdownIncomplete once the rest has closed.
+   */
   stop(): Promise<void>;
   banner(): string;
   summary(): Record<string, unknown>;
@@ -41,26 +46,65 @@ export interface Daemon {
 
 type Closer = [name: string, close: () => Promise<unknown> | unknown];
 
+/** How long one part of a shutdown may take (the engine: its grace period more) before it is left behind. */
+export const STOP_PART_MS = 5_000;
+
+/** Parts of a shutdown that did not finish in their time; the process should exit without them. */
+export class ShutdownIncomplete extends Error {
+  constructor(readonly parts: string[]) {
+    super(`shutdown did not finish: ${parts.join(", ")} still closing (is the database reachable?)`);
+  }
+}
+
+interface Closing {
+  /** Closes everything left, last opened first. */
+  all(): Promise<void>;
+  /** Closes the part of that name now (given `ms` instead of STOP_PART_MS). */
+  one(name: string, ms?: number): Promise<void>;
+  /** The parts that did not close in their time. */
+  late: string[];
+}
+
 export async function openDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { log } = opts;
   const closers: Closer[] = [];
-  const closeAll = async () => {
-    for (const [name, close] of closers.reverse()) {
-      await Promise.resolve()
+  const late: string[] = [];
+  const run = async ([name, close]: Closer, ms = STOP_PART_MS) => {
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      Promise.resolve()
         .then(close)
-        .catch((err) => log.warn({ err }, `closing ${name} failed`));
+        .catch((err) => log.warn({ err }, `closing ${name} failed`))
+        .then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), ms);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!finished) {
+      late.push(name);
+      log.error({ part: name, ms }, `closing ${name} did not finish within ${ms} ms; going on without it`);
     }
-    closers.length = 0;
+  };
+  const closing: Closing = {
+    late,
+    async all() {
+      for (const c of closers.splice(0).reverse()) await run(c);
+    },
+    async one(name, ms) {
+      const i = closers.findIndex((c) => c[0] === name);
+      if (i >= 0) await run(closers.splice(i, 1)[0]!, ms);
+    },
   };
   try {
-    return await open(opts, closers, closeAll);
+    return await open(opts, closers, closing);
   } catch (err) {
-    await closeAll();
+    await closing.all();
     throw err;
   }
 }
 
-async function open(opts: DaemonOptions, closers: Closer[], closeAll: () => Promise<void>): Promise<Daemon> {
+async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): Promise<Daemon> {
   const { config, log } = opts;
   const appSchema = appSchemaName(config.appName);
   const db = await openDatabase(config, log, { max: 20 });
@@ -104,8 +148,9 @@ async function open(opts: DaemonOptions, closers: Closer[], closeAll: () => Prom
   });
   observeEngine(engine, log, metrics);
   await engine.start();
-  let engineStopped = false;
-  closers.push(["engine", () => (engineStopped ? undefined : engine.stop({ graceMs: 0 }))]);
+  // Runs in flight get the grace period in a stop(); none when opening failed.
+  let graceMs = 0;
+  closers.push(["engine", () => engine.stop({ graceMs })]);
 
   const triggers = await startTriggerSet({
     pool: db.pool,
@@ -144,13 +189,14 @@ async function open(opts: DaemonOptions, closers: Closer[], closeAll: () => Prom
     reload: async () => void (await reloader.reloadAll()),
     async stop() {
       stopping = true;
-      // Intake first: no new runs while the ones in flight finish.
-      await triggers.stop();
-      await reloader.close();
-      paused.stop();
-      await engine.stop({ graceMs: config.graceMs });
-      engineStopped = true;
-      await closeAll();
+      // Intake first: no new runs while the ones in flight finish. The status endpoints close last.
+      await closing.one("triggers");
+      await closing.one("workflow watcher");
+      await closing.one("pause watcher");
+      graceMs = config.graceMs;
+      await closing.one("engine", config.graceMs + STOP_PART_MS);
+      await closing.all();
+      if (closing.late.length > 0) throw new ShutdownIncomplete(closing.late);
       log.info("skyflow stopped");
     },
     banner: () => banner(opts, sky.url, httpPort, catalog),

@@ -5,7 +5,7 @@
 import { exitNow } from "./cli.js";
 import type { CommandIO } from "./commands/types.js";
 import { type Config, exposedEnv, type Flags, loadConfig } from "./config.js";
-import { type Daemon, openDaemon } from "./daemon.js";
+import { type Daemon, openDaemon, ShutdownIncomplete } from "./daemon.js";
 import { createLogger, type Logger } from "./log.js";
 
 export type Mode = "dev" | "start";
@@ -120,6 +120,12 @@ function waitForSignals(io: CommandIO, daemon: Daemon, log: Logger): Promise<num
       daemon.stop().then(
         () => resolve(0),
         (err) => {
+          if (err instanceof ShutdownIncomplete) {
+            // What was left behind holds connections open, and the process would not end by itself. Runs
+            // not checkpointed resume on another engine (or the next start) once their leases run out.
+            log.error({ parts: err.parts }, `${err.message}; exiting`);
+            exitNow(1);
+          }
           log.error({ err }, "shutdown failed");
           resolve(1);
         },
