@@ -80,11 +80,6 @@ export function ident(name: string): string {
 }
 
 /**
- * `statement` with each `$n` replaced by `args[n - 1]`, SQL literals already quoted by the caller: for text
- * sent as a simple query (several statements in one round trip). One pass, so a `$` inside a value is never
- * read as a parameter; the statement itself must hold `$` only in its parameters.
- */
-/**
  * `s` as a dollar-quoted literal, with a tag that `s` does not hold: no character of it is escaped. The
  * client's escapeLiteral, char by char, cost the backlog drain's 500-run inserts about 60 µs per run
  * (store/enqueue.ts).
@@ -95,6 +90,11 @@ export function dollarQuoted(s: string): string {
   return `${tag}${s}${tag}`;
 }
 
+/**
+ * `statement` with each `$n` replaced by `args[n - 1]`, SQL literals already quoted by the caller: for text
+ * sent as a simple query (several statements in one round trip). One pass, so a `$` inside a value is never
+ * read as a parameter; the statement itself must hold `$` only in its parameters.
+ */
 export function inlineParams(statement: string, args: string[]): string {
   return statement.replace(/\$(\d+)/g, (_, n) => args[Number(n) - 1]!);
 }
