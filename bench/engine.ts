@@ -10,14 +10,13 @@ import { appSchemaName } from "../src/config.js";
 import { migrate } from "../src/db/migrate.js";
 import { createPool } from "../src/db/pool.js";
 import type { Clock } from "../src/engine/clock.js";
-import { resolveTemplate, type Template } from "../src/engine/definition/expressions.js";
 import type { StepDefinition, WorkflowDefinition } from "../src/engine/definition/types.js";
 import { createEngine } from "../src/engine/engine.js";
 import { buildRunMachine, type MachineDeps, type RunIO } from "../src/engine/machine.js";
 import { newRunState } from "../src/engine/state.js";
 import { enqueueRuns } from "../src/engine/store/enqueue.js";
 import { recordVersion } from "../src/engine/store/versions.js";
-import { resolveCompiled } from "../src/engine/template.js";
+import { resolveStepInput } from "../src/engine/template.js";
 import { silentLogger } from "../src/log.js";
 import { startSkygearServer } from "../src/server/http.js";
 import { createSkygearHandler } from "../src/server/index.js";
@@ -227,10 +226,7 @@ async function machineAlone(n: number, clients: StepClients): Promise<number> {
     now: clock.now,
     random: Math.random,
     parkAfterMs: 5000,
-    resolve: (t, ctx) =>
-      t && typeof t === "object" && "node" in t
-        ? resolveTemplate(t as Template, ctx)
-        : resolveCompiled(t, ctx),
+    resolve: resolveStepInput,
   };
   const machine = buildRunMachine(noopWf, deps);
   const io: RunIO = {

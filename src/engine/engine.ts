@@ -12,7 +12,6 @@ import type { StepClients, StepKind } from "../steps/types.js";
 import { type Clock, systemClock } from "./clock.js";
 import { compileStoredSource } from "./compile.js";
 import { claimLimits, concurrencyKeyFor } from "./concurrency.js";
-import { resolveTemplate, type Template } from "./definition/expressions.js";
 import type { Catalog, TriggerEvent } from "./definition/types.js";
 import { LeaseFence } from "./lease-fence.js";
 import { Listener } from "./listen.js";
@@ -25,7 +24,7 @@ import { type ClaimedRun, claimOwn, claimRuns, type RunHandoff } from "./store/c
 import { getRun, type RunRecord, type StepTryRecord } from "./store/inspect.js";
 import { fillConcurrencyKeys } from "./store/keys.js";
 import { releaseRuns, renewLeases } from "./store/lease.js";
-import { resolveCompiled } from "./template.js";
+import { resolveStepInput } from "./template.js";
 import { handover } from "./triggers/start-runs.js";
 import { type CompileSource, createDefinitions } from "./versions.js";
 
@@ -131,10 +130,7 @@ class EngineImpl extends EventEmitter implements Engine {
       now: () => this.clock.now(),
       random: o.random ?? Math.random,
       parkAfterMs: o.parkAfterMs ?? 5000,
-      resolve: (t, ctx) =>
-        t && typeof t === "object" && "node" in t
-          ? resolveTemplate(t as Template, ctx)
-          : resolveCompiled(t, ctx),
+      resolve: resolveStepInput,
     };
     // A save of a running run extends its lease, as a renewal does (a renewal skips the rows a save holds).
     this.batcher = new SaveBatcher(o.pool, {
