@@ -7,10 +7,31 @@ export type { Pool, PoolClient } from "pg";
 export interface PoolOptions {
   max?: number;
   applicationName?: string;
+  /** A new connection that gets no answer within this fails (default CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs?: number;
 }
 
+/**
+ * Across a partition a new connection waits for TCP to give up on it (about 2 minutes for an unanswered
+ * SYN, for ever behind a peer that accepts and then says nothing), and so does whatever needed it: a claim,
+ * an engine's stop waiting for that claim.
+ */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
 export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
+  const connectTimeoutMs = opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+  // pg-pool's connectionTimeoutMillis would also fail a checkout that waits for a free client under load; a
+  // client of our own bounds its connect alone.
+  class BoundedClient extends pg.Client {
+    constructor(config?: string | pg.ClientConfig) {
+      super({
+        ...(typeof config === "string" ? { connectionString: config } : config),
+        connectionTimeoutMillis: connectTimeoutMs,
+      });
+    }
+  }
   const pool = new pg.Pool({
+    Client: BoundedClient as unknown as new () => pg.ClientBase,
     connectionString: url,
     max: opts.max ?? 10,
     application_name: opts.applicationName ?? "skyflow",

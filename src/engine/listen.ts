@@ -67,7 +67,7 @@ export class Listener {
     const c = this.client;
     this.client = undefined;
     if (!c) return;
-    await c.query(`UNLISTEN ${this.channel}`).catch(() => {});
-    this.release(c);
+    // Closed rather than sent UNLISTEN and reused: across a partition the UNLISTEN waited for TCP to give up.
+    this.release(c, new Error("listener closed"));
   }
 }

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, withTransaction } from "../../src/db/pool.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { proxiedPool } from "../helpers/proxy.js";
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -32,6 +33,28 @@ describe("pool", () => {
       expect(uncaught).toEqual([]);
     } finally {
       process.off("uncaughtException", onUncaught);
+      await pool.end();
+    }
+  });
+
+  it("fails a new connection that gets no answer within its connect timeout, but not a checkout waiting for a free client", async () => {
+    const { proxy, pool } = await proxiedPool(db.url, 1);
+    try {
+      // One client, held for 1.5 s: the second checkout waits longer than the 1 s connect timeout, and works.
+      const held = await pool.connect();
+      const waiting = pool.query("SELECT 1 AS n");
+      await new Promise((r) => setTimeout(r, 1_500));
+      held.release();
+      expect((await waiting).rows[0].n).toBe(1);
+      // Through the frozen proxy a new connection (the pool's one client discarded first) fails in time.
+      const c = await pool.connect();
+      c.release(true);
+      proxy.freeze();
+      const t0 = Date.now();
+      await expect(pool.query("SELECT 1")).rejects.toThrow(/timeout/i);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    } finally {
+      await proxy.close();
       await pool.end();
     }
   });

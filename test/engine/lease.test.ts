@@ -105,6 +105,12 @@ describe("leases between engines", () => {
       pb.open("k");
       expect((await b.waitForRun(runId)).status).toBe("succeeded");
       expect(pa.tries("k")).toBe(1);
+      // a's stop returns while the partition lasts: it waits for no statement beyond a lease.
+      const stopped = await Promise.race([
+        a.stop({ graceMs: 0 }).then(() => "stopped"),
+        new Promise((r) => setTimeout(() => r("still waiting after 5 s"), 5_000)),
+      ]);
+      expect(stopped).toBe("stopped");
     } finally {
       await proxy.close();
       await a.stop({ graceMs: 0 });
