@@ -10,6 +10,8 @@ export const VARIABLES = {
   SKYGEAR_APP_NAME: "app name; records live in Postgres schema app_<name>",
   PORT: "port of the Skygear-compatible server (`serve`, `dev`)",
   SKYFLOW_HTTP_PORT: "port of /healthz, /readyz, /metrics and the dashboard under `start` (0 = off)",
+  SKYFLOW_DASHBOARD_TOKEN:
+    "token (16+ characters) that opens the dashboard and its API besides the master key; `dev` on loopback needs neither",
   SKYFLOW_STATE_DIR: "where the embedded Postgres keeps its data (default .skyflow)",
   SKYFLOW_MAX_RUNS: "runs in flight at once in this engine (default 200)",
   SKYFLOW_LOOP_DEPTH: "longest chain of runs started by runs' own writes (default 5)",
@@ -36,6 +38,8 @@ export interface Config {
   devKeys: boolean;
   port: number;
   httpPort: number;
+  /** Opens the dashboard besides the master key (undefined: the master key alone). */
+  dashboardToken?: string;
   stateDir: string;
   workflowsDir: string;
   maxRuns: number;
@@ -68,6 +72,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Flags
     devKeys: !apiKey || !masterKey,
     port: int("PORT", flags.port ?? env.PORT, 3000, 0, 65535),
     httpPort: int("SKYFLOW_HTTP_PORT", flags["http-port"] ?? env.SKYFLOW_HTTP_PORT, 0, 0, 65535),
+    dashboardToken: nonEmpty(env.SKYFLOW_DASHBOARD_TOKEN),
     stateDir: env.SKYFLOW_STATE_DIR || ".skyflow",
     workflowsDir: flags.dir ?? "workflows",
     maxRuns: int("SKYFLOW_MAX_RUNS", env.SKYFLOW_MAX_RUNS, 200, 1, 100_000),
@@ -86,6 +91,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Flags
   if (cfg.apiKey === cfg.masterKey) {
     throw new ConfigError("SKYGEAR_MASTER_KEY", "the master key must differ from the API key");
   }
+  checkDashboardToken(cfg);
   for (const name of cfg.envAllow) {
     if (/KEY|TOKEN|SECRET|PASSWORD/i.test(name)) {
       throw new ConfigError(
@@ -95,6 +101,21 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Flags
     }
   }
   return cfg;
+}
+
+/** A dashboard token opens what the master key opens: it must not be short or the app's public API key. */
+function checkDashboardToken(cfg: Config): void {
+  const token = cfg.dashboardToken;
+  if (token === undefined) return;
+  if (token.length < 16) {
+    throw new ConfigError("SKYFLOW_DASHBOARD_TOKEN", "use at least 16 characters (a random string)");
+  }
+  if (token === cfg.apiKey) {
+    throw new ConfigError(
+      "SKYFLOW_DASHBOARD_TOKEN",
+      "must differ from the API key, which apps ship to clients",
+    );
+  }
 }
 
 /** `app_<name lowercased, '.' and ':' replaced by '_'>` (protocol §7). */

@@ -8,6 +8,7 @@ import type { ReadyCheck } from "./http/status.js";
 import type { Logger } from "./log.js";
 import { startSkygearServer } from "./server/http.js";
 import { createSkygearHandler } from "./server/index.js";
+import type { Hub } from "./server/pubsub/hub.js";
 import { createContainer, SkygearContainer } from "./skygear/container.js";
 import { createPubsubClient, type PubsubClient } from "./skygear/pubsub.js";
 import { createInProcessTransport } from "./skygear/transport-inprocess.js";
@@ -18,6 +19,8 @@ export interface SkygearSide {
   container: SkygearContainer;
   pubsub: PubsubClient;
   checks: Record<string, ReadyCheck>;
+  /** The embedded server's pubsub hubs (none with SKYGEAR_ENDPOINT), for the dashboard's log under `dev`. */
+  hubs: Hub[];
   close(): Promise<void>;
 }
 
@@ -34,7 +37,7 @@ export async function connectSkygear(opts: {
     const url = config.skygearEndpoint.endsWith("/") ? config.skygearEndpoint : `${config.skygearEndpoint}/`;
     const container = createContainer({ endpoint: url, masterKey: config.masterKey });
     const pubsub = createPubsubClient({ endpoint: url, apiKey: config.apiKey, log });
-    return finish(url, container, pubsub, []);
+    return finish(url, container, pubsub, [], []);
   }
   const handler = createSkygearHandler({
     pool: opts.pool,
@@ -58,7 +61,8 @@ export async function connectSkygear(opts: {
     apiKey: config.masterKey,
   });
   const pubsub = createPubsubClient({ endpoint: server.url, apiKey: config.apiKey, log });
-  return finish(server.url, container, pubsub, [server.close, handler.close]);
+  const hubs = [handler.hubs.public, handler.hubs.internal];
+  return finish(server.url, container, pubsub, [server.close, handler.close], hubs);
 }
 
 /** A port already taken becomes a configuration error naming the variable and the fix (exit code 2). */
@@ -75,9 +79,11 @@ function finish(
   container: SkygearContainer,
   pubsub: PubsubClient,
   closers: (() => Promise<unknown>)[],
+  hubs: Hub[],
 ): SkygearSide {
   return {
     url,
+    hubs,
     container,
     pubsub,
     checks: {

@@ -9,9 +9,10 @@ import { LiveCatalog } from "./engine/catalog.js";
 import { createEngine, type Engine } from "./engine/engine.js";
 import { type Reloader, startReloader } from "./engine/reload.js";
 import { watchPaused } from "./engine/workflow-state.js";
-import { dashboardRoutes } from "./http/dashboard.js";
+import { CancelWatcher } from "./http/actions.js";
+import { mountDashboard } from "./http/mount.js";
 import { startHttpServer } from "./http/server.js";
-import { createStatusHandler } from "./http/status.js";
+import { createStatusHandler, type RouteHandler } from "./http/status.js";
 import type { Logger } from "./log.js";
 import { createMetrics } from "./metrics.js";
 import { observeEngine } from "./observe.js";
@@ -151,6 +152,8 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
   // Runs in flight get the grace period in a stop(); none when opening failed.
   let graceMs = 0;
   closers.push(["engine", () => engine.stop({ graceMs })]);
+  const cancels = new CancelWatcher({ db: db.pool, engine, log });
+  closers.push(["cancel watcher", () => cancels.stop()]);
 
   const triggers = await startTriggerSet({
     pool: db.pool,
@@ -168,12 +171,24 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
 
   let httpPort: number | undefined;
   if (opts.httpPort !== undefined) {
-    const handler = createStatusHandler({
+    const status = createStatusHandler({
       metrics,
       stopping: () => stopping,
       checks: { database: async () => void (await db.pool.query("SELECT 1")), ...sky.checks },
-      routes: dashboardRoutes({ pool: db.pool, catalog }),
     });
+    const dashboard = mountDashboard({
+      mode: opts.mode,
+      config,
+      pool: db.pool,
+      catalog,
+      engine,
+      log,
+      appSchema,
+      hubs: sky.hubs,
+      refreshPaused: paused.refresh,
+    });
+    closers.push(["dashboard", dashboard.close]);
+    const handler: RouteHandler = async (req, res) => (await status(req, res)) || dashboard.handler(req, res);
     const http = await startHttpServer(handler, opts.httpPort, host).catch((err) => {
       throw portError("SKYFLOW_HTTP_PORT", "--http-port", opts.httpPort ?? 0, err);
     });
@@ -235,7 +250,7 @@ function banner(
     lines.push(`  master key       ${DEV_MASTER_KEY} (development default)`);
   }
   if (httpPort !== undefined) {
-    lines.push(`  status           http://127.0.0.1:${httpPort}/ (/healthz /readyz /metrics)`);
+    lines.push(`  dashboard        http://127.0.0.1:${httpPort}/ (also /healthz /readyz /metrics)`);
   }
   lines.push(
     `  workflows        ${config.workflowsDir}: ${catalog.list().length} live, ${broken} broken; watching for changes`,

@@ -1,20 +1,12 @@
 // One row per workflow for `skyflow workflows list` and the dashboard: status, version, last run and trigger
 // state (cron's next fire, whether a record table is watched), from a catalog plus the database.
 import type pg from "pg";
-import type { LiveCatalog, WorkflowStatus } from "../engine/catalog.js";
+import type { LiveCatalog } from "../engine/catalog.js";
 import type { TriggerDefinition } from "../engine/definition/types.js";
 import { formatProblem } from "../errors.js";
+import type { WorkflowRow } from "./api-types.js";
 
-export interface WorkflowRow {
-  name: string;
-  status: WorkflowStatus;
-  version: string;
-  file: string;
-  description?: string;
-  triggers: string[];
-  lastRun: { id: string; status: string; at: string } | null;
-  problems: string[];
-}
+export type { WorkflowRow };
 
 /** Files that never loaded have no workflow; they are listed by file with status broken. */
 export async function workflowRows(pool: pg.Pool, catalog: LiveCatalog): Promise<WorkflowRow[]> {

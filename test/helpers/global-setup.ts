@@ -1,8 +1,10 @@
-// Once per test run: find a Postgres (DATABASE_URL, else the embedded one under .skyflow-test/), migrate a
-// template database, and hand both names to the test files, which clone the template per file.
+// Once per test run: build the dashboard's bundle, find a Postgres (DATABASE_URL, else the embedded one under
+// .skyflow-test/), migrate a template database, and hand both names to the test files, which clone the
+// template per file.
 import { createHash } from "node:crypto";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
+import { buildDashboard } from "../../scripts/build-dashboard.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../src/db/embedded.js";
 import { loadMigrations, migrate } from "../../src/db/migrate.js";
 import { createPool } from "../../src/db/pool.js";
@@ -17,6 +19,8 @@ declare module "vitest" {
 let embedded: EmbeddedPostgres | undefined;
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The daemon serves the dashboard's bundle from dist/dashboard: built from the current client sources.
+  await buildDashboard();
   let url = process.env.DATABASE_URL;
   if (!url) {
     embedded = await startEmbeddedPostgres({ dir: ".skyflow-test" });

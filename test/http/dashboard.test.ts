@@ -1,24 +1,31 @@
-// The read-only dashboard over a real database: workflow rows with status, trigger and last run, runs as
-// JSON with filters, and an HTML page that escapes what it shows.
+// The dashboard's HTTP side over a real database and a loopback server: the JSON API (the old fields kept,
+// filters, id prefixes, a run's tries with nested keys, redaction), and the actions (retry, cancel here, in
+// the database, and through another daemon's CancelWatcher).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LiveCatalog } from "../../src/engine/catalog.js";
 import type { WorkflowDefinition } from "../../src/engine/definition/types.js";
 import { enqueueRuns } from "../../src/engine/store/enqueue.js";
-import { dashboardRoutes } from "../../src/http/dashboard.js";
+import { CancelWatcher } from "../../src/http/actions.js";
+import { DashboardAccess } from "../../src/http/auth.js";
+import { createDashboardHandler } from "../../src/http/dashboard.js";
+import { LiveFeed } from "../../src/http/live.js";
+import { idRange } from "../../src/http/runs-api.js";
 import { type HttpServer, startHttpServer } from "../../src/http/server.js";
-import { createStatusHandler } from "../../src/http/status.js";
-import { createMetrics } from "../../src/metrics.js";
+import { silentLogger } from "../../src/log.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
 let db: TestDatabase;
 let server: HttpServer;
+let live: LiveFeed;
+const cancelledHere: string[] = [];
+const engine = { cancel: (id: string) => cancelledHere.includes(id), wake: () => {} };
 
 const def = (name: string): WorkflowDefinition => ({
   name,
   file: `w/${name}.yaml`,
   version: "abcdef1234567890",
   enabled: true,
-  source: "",
+  source: "name: daily\n",
   description: "<script>alert(1)</script>",
   triggers: [
     { kind: "cron", schedule: "0 9 * * *", timezone: "Asia/Hong_Kong", catchUp: "none", overlap: "skip" },
@@ -27,6 +34,17 @@ const def = (name: string): WorkflowDefinition => ({
   steps: [],
   onFailure: [],
 });
+
+async function newRun(eventId: string, event: Record<string, unknown> = {}): Promise<string> {
+  const [r] = await enqueueRuns(db.pool, [
+    {
+      workflow: "daily",
+      version: "abcdef1234567890",
+      event: { id: eventId, type: "manual", at: "2026-01-01T00:00:00Z", ...event },
+    },
+  ]);
+  return r!.id;
+}
 
 beforeAll(async () => {
   db = await createTestDatabase("http_dashboard");
@@ -38,55 +56,154 @@ beforeAll(async () => {
       problems: [{ file: "w/bad.yaml", line: 2, column: 3, path: "on", message: "<b>bad</b>" }],
     },
   ]);
-  await enqueueRuns(db.pool, [
-    {
-      workflow: "daily",
-      version: "abcdef1234567890",
-      event: { id: "e1", type: "manual", at: "2026-01-01T00:00:00Z" },
-    },
-  ]);
-  await db.pool.query("UPDATE skyflow.runs SET status = 'failed', error = $1", [
-    JSON.stringify({ step: "s", name: "SqlError", message: "<oops>" }),
-  ]);
-  const handler = createStatusHandler({
-    metrics: createMetrics(),
-    checks: {},
-    routes: dashboardRoutes({ pool: db.pool, catalog }),
+  live = new LiveFeed({ db: db.pool, catalog, log: silentLogger() });
+  const handler = createDashboardHandler({
+    pool: db.pool,
+    catalog,
+    mode: "start",
+    access: new DashboardAccess({ openOnLoopback: false, secrets: ["master-key-for-tests"] }),
+    live,
+    secrets: ["master-key-for-tests"],
+    engine,
   });
   server = await startHttpServer(handler, 0, "127.0.0.1");
 });
 afterAll(async () => {
+  live?.close();
   await server?.close();
   await db?.drop();
 });
 
-const get = (path: string) => fetch(`http://127.0.0.1:${server.port}${path}`);
+const AUTH = { authorization: "Bearer master-key-for-tests" };
+const get = (path: string) => fetch(`http://127.0.0.1:${server.port}${path}`, { headers: AUTH });
+const post = (path: string) =>
+  fetch(`http://127.0.0.1:${server.port}${path}`, { method: "POST", headers: AUTH });
 
-describe("dashboard", () => {
+describe("dashboard JSON API", () => {
   it("lists workflows with status, triggers and last run, and broken files with their problems", async () => {
+    const id = await newRun("e-wf");
+    await db.pool.query("UPDATE skyflow.runs SET status = 'failed', error = $2 WHERE id = $1", [
+      id,
+      JSON.stringify({ step: "s", name: "SqlError", message: "<oops>" }),
+    ]);
     const rows = (await (await get("/api/workflows")).json()) as Record<string, unknown>[];
     expect(rows[0]).toMatchObject({
       name: "daily",
       status: "enabled",
       version: "abcdef123456",
       triggers: ['cron "0 9 * * *" Asia/Hong_Kong', "record task create"],
-      lastRun: { status: "failed" },
+      lastRun: { status: "failed", id },
     });
     expect(rows[1]).toMatchObject({ status: "broken", problems: ["w/bad.yaml:2:3: on: <b>bad</b>"] });
   });
 
-  it("filters runs by status", async () => {
-    expect(await (await get("/api/runs?status=failed")).json()).toHaveLength(1);
-    expect(await (await get("/api/runs?status=succeeded")).json()).toHaveLength(0);
+  it("keeps the run list's fields and filters by status, workflow and id prefix", async () => {
+    const runs = (await (await get("/api/runs?status=failed")).json()) as Record<string, unknown>[];
+    expect(runs.length).toBeGreaterThan(0);
+    for (const key of ["id", "workflow", "status", "createdAt", "finishedAt", "error"])
+      expect(runs[0]).toHaveProperty(key);
+    expect(await (await get("/api/runs?status=cancelled")).json()).toEqual([]);
+    expect(await (await get("/api/runs?workflow=other")).json()).toEqual([]);
+    const id = String(runs[0]!.id);
+    const byPrefix = (await (await get(`/api/runs?q=${id.slice(0, 8)}`)).json()) as { id: string }[];
+    expect(byPrefix.map((r) => r.id)).toEqual([id]);
   });
 
-  it("renders an HTML page that escapes workflow and run text", async () => {
-    const res = await get("/");
-    expect(res.headers.get("content-type")).toContain("text/html");
-    const html = await res.text();
-    expect(html).toContain("daily");
-    expect(html).toContain("&#60;oops&#62;");
-    expect(html).not.toContain("<oops>");
-    expect(html).not.toContain("<b>bad</b>");
+  it("turns an id prefix into the range of uuids that start with it", () => {
+    expect(idRange("ABC")).toEqual([
+      "abc00000-0000-0000-0000-000000000000",
+      "abcfffff-ffff-ffff-ffff-ffffffffffff",
+    ]);
+    expect(idRange("abcdef12-34")?.[0]).toBe("abcdef12-3400-0000-0000-000000000000");
+    expect(idRange("xyz")).toBeUndefined();
+  });
+
+  it("shows a run with every try, nested step keys as stored, and keys and passwords redacted", async () => {
+    const id = await newRun("e-detail", { data: { password: "hunter2", note: "uses master-key-for-tests" } });
+    await db.pool.query(
+      `INSERT INTO skyflow.step_tries (run_id, step_key, attempt, kind, status, input, output, error, started_at, finished_at)
+       VALUES ($1, 'remind', 1, 'foreach', 'succeeded', '{}', '{"items":[]}', NULL, now(), now()),
+              ($1, 'remind[0].tell', 1, 'push', 'failed', '{"users":["u1"]}', NULL, '{"name":"NetworkError","message":"down"}', now(), now()),
+              ($1, 'remind[0].tell', 2, 'push', 'succeeded', '{"users":["u1"]}', '{"results":[]}', NULL, now(), now())`,
+      [id],
+    );
+    const run = (await (await get(`/api/runs/${id}`)).json()) as Record<string, unknown> & {
+      tries: Record<string, unknown>[];
+    };
+    expect(run.tries.map((t) => `${t.stepKey}#${t.attempt}:${t.status}`)).toEqual([
+      "remind#1:succeeded",
+      "remind[0].tell#1:failed",
+      "remind[0].tell#2:succeeded",
+    ]);
+    expect(run.tries[1]).toMatchObject({ error: { name: "NetworkError" }, input: { users: ["u1"] } });
+    expect(JSON.stringify(run)).not.toContain("hunter2");
+    expect(JSON.stringify(run)).not.toContain("master-key-for-tests");
+    expect((await get("/api/runs/00000000-0000-0000-0000-000000000000")).status).toBe(404);
+  });
+
+  it("shows a workflow with its source, triggers and versions", async () => {
+    const wf = (await (await get("/api/workflows/daily")).json()) as Record<string, unknown>;
+    expect(wf).toMatchObject({ name: "daily", source: "name: daily\n", paused: false });
+    expect((wf.triggers as { text: string }[]).map((t) => t.text)).toContain("record task create");
+    const broken = (await (await get("/api/workflows/(w%2Fbad.yaml)")).json()) as Record<string, unknown>;
+    expect(broken).toMatchObject({ status: "broken", problems: [{ line: 2, column: 3 }] });
+  });
+});
+
+describe("dashboard actions", () => {
+  it("retries a failed run from its failed step and refuses one that has not failed", async () => {
+    const id = await newRun("e-retry");
+    expect((await post(`/api/runs/${id}/retry`)).status).toBe(409);
+    await db.pool.query("UPDATE skyflow.runs SET status = 'failed', finished_at = now() WHERE id = $1", [id]);
+    expect((await post(`/api/runs/${id}/retry`)).status).toBe(200);
+    const { rows } = await db.pool.query("SELECT status, attempt FROM skyflow.runs WHERE id = $1", [id]);
+    expect(rows[0]).toEqual({ status: "pending", attempt: 2 });
+  });
+
+  it("cancels a queued run in the database", async () => {
+    const id = await newRun("e-cancel-queued");
+    expect((await post(`/api/runs/${id}/cancel`)).status).toBe(200);
+    const { rows } = await db.pool.query("SELECT status FROM skyflow.runs WHERE id = $1", [id]);
+    expect(rows[0].status).toBe("cancelled");
+    expect((await post(`/api/runs/${id}/cancel`)).status).toBe(409);
+  });
+
+  it("asks for the cancel of a run another daemon executes, and that daemon's watcher carries it out", async () => {
+    const id = await newRun("e-cancel-elsewhere");
+    await db.pool.query("UPDATE skyflow.runs SET status = 'running', lease_owner = 'other' WHERE id = $1", [
+      id,
+    ]);
+    const res = await post(`/api/runs/${id}/cancel`);
+    expect(((await res.json()) as { message: string }).message).toContain("cancel requested");
+    const flagged = await db.pool.query("SELECT cancel_requested_at FROM skyflow.runs WHERE id = $1", [id]);
+    expect(flagged.rows[0].cancel_requested_at).not.toBeNull();
+    // The other daemon: its engine holds the run, so its cancel() answers true.
+    const asked: string[] = [];
+    const other = new CancelWatcher({
+      db: db.pool,
+      engine: {
+        cancel: (r) => {
+          asked.push(r);
+          return r === id;
+        },
+        wake: () => {},
+      },
+      log: silentLogger(),
+      intervalMs: 60_000,
+    });
+    await other.tick();
+    other.stop();
+    expect(asked).toEqual([id]);
+    const after = await db.pool.query("SELECT cancel_requested_at FROM skyflow.runs WHERE id = $1", [id]);
+    expect(after.rows[0].cancel_requested_at).toBeNull();
+  });
+
+  it("cancels a run this daemon's engine executes without touching the database", async () => {
+    const id = await newRun("e-cancel-here");
+    await db.pool.query("UPDATE skyflow.runs SET status = 'running', lease_owner = 'me' WHERE id = $1", [id]);
+    cancelledHere.push(id);
+    expect(((await (await post(`/api/runs/${id}/cancel`)).json()) as { message: string }).message).toBe(
+      "cancelled",
+    );
   });
 });

@@ -22,6 +22,7 @@ export class Hub {
   private readonly sockets = new Map<HubSocket, Set<string>>();
   /** Messages skipped because a subscriber's buffer was stuck (for tests and metrics). */
   dropped = 0;
+  private readonly taps = new Set<(channel: string, data: unknown, sent: number) => void>();
 
   constructor(name: HubName) {
     this.name = name;
@@ -56,8 +57,20 @@ export class Hub {
     this.sockets.delete(socket);
   }
 
+  /** Sees every message published, with how many got it (the dashboard's log under `dev`). */
+  tap(fn: (channel: string, data: unknown, sent: number) => void): () => void {
+    this.taps.add(fn);
+    return () => this.taps.delete(fn);
+  }
+
   /** Sends to every open subscriber; returns how many got it. */
   publish(channel: string, data: unknown): number {
+    const sent = this.fanOut(channel, data);
+    for (const fn of this.taps) fn(channel, data, sent);
+    return sent;
+  }
+
+  private fanOut(channel: string, data: unknown): number {
     const subs = this.channels.get(channel);
     if (!subs || subs.size === 0) return 0;
     const frame = JSON.stringify({ channel, data });

@@ -1,0 +1,103 @@
+// The dashboard's actions on runs: retry a failed run from its failed step, and cancel one that has not
+// finished, wherever it executes. A run this daemon's engine executes is cancelled at once; one queued, parked,
+// waiting or sleeping is cancelled in the database; one another daemon's engine executes gets
+// cancel_requested_at, which every daemon's CancelWatcher looks for, so the engine holding it cancels it.
+import type pg from "pg";
+import type { Queryable } from "../engine/store/enqueue.js";
+import { retryRun } from "../engine/store/inspect.js";
+import type { Logger } from "../log.js";
+
+/** What the actions need of this daemon's engine. */
+export interface EngineControl {
+  cancel(runId: string): boolean;
+  wake(): void;
+}
+
+export type ActionResult = { ok: true; message: string } | { ok: false; status: number; message: string };
+
+export async function retryAction(
+  pool: pg.Pool,
+  engine: EngineControl | undefined,
+  id: string,
+): Promise<ActionResult> {
+  if (!(await retryRun(pool, id))) {
+    return { ok: false, status: 409, message: "only a failed or cancelled run can be retried" };
+  }
+  // A cancel asked for before it failed must not cancel the retry.
+  await pool.query(
+    "UPDATE skyflow.runs SET cancel_requested_at = NULL WHERE id = $1 AND cancel_requested_at IS NOT NULL",
+    [id],
+  );
+  await pool.query("NOTIFY skyflow_runs");
+  engine?.wake();
+  return { ok: true, message: "queued again from its failed step" };
+}
+
+export async function cancelAction(
+  db: Queryable,
+  engine: EngineControl | undefined,
+  id: string,
+): Promise<ActionResult> {
+  if (engine?.cancel(id)) return { ok: true, message: "cancelled" };
+  if (await cancelIdle(db, id)) return { ok: true, message: "cancelled" };
+  const { rowCount } = await db.query(
+    `UPDATE skyflow.runs SET cancel_requested_at = now() WHERE id = $1 AND status = 'running'`,
+    [id],
+  );
+  if (rowCount)
+    return { ok: true, message: "cancel requested; the engine running it stops it within a second" };
+  return { ok: false, status: 409, message: "the run has already finished" };
+}
+
+/** A run no engine executes now: queued, parked for a retry, waiting for an event or sleeping. */
+async function cancelIdle(db: Queryable, id: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE skyflow.runs SET status = 'cancelled', finished_at = now(), updated_at = now(),
+       lease_owner = NULL, lease_until = NULL, cancel_requested_at = NULL,
+       error = jsonb_build_object('name', 'Cancelled', 'message', 'cancelled from the dashboard', 'step', '')
+     WHERE id = $1 AND status IN ('pending', 'waiting', 'sleeping') AND lease_owner IS NULL`,
+    [id],
+  );
+  return (rowCount ?? 0) > 0;
+}
+
+/**
+ * Carries out cancels requested through the database: each second, the flagged runs are handed to this
+ * engine's cancel (true only where it executes them), or cancelled when idle by now; flags on finished runs
+ * are cleared. The query reads a partial index that is empty unless a cancel is outstanding.
+ */
+export class CancelWatcher {
+  private readonly timer: NodeJS.Timeout;
+  private busy = false;
+
+  constructor(
+    private readonly o: { db: Queryable; engine: EngineControl; log: Logger; intervalMs?: number },
+  ) {
+    this.timer = setInterval(() => void this.tick(), o.intervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  async tick(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const { rows } = await this.o.db.query<{ id: string; status: string }>(
+        "SELECT id, status FROM skyflow.runs WHERE cancel_requested_at IS NOT NULL",
+      );
+      for (const r of rows) {
+        const done = ["succeeded", "failed", "cancelled"].includes(r.status);
+        if (done || this.o.engine.cancel(r.id) || (await cancelIdle(this.o.db, r.id))) {
+          await this.o.db.query("UPDATE skyflow.runs SET cancel_requested_at = NULL WHERE id = $1", [r.id]);
+        }
+      }
+    } catch (err) {
+      this.o.log.warn({ err: String(err) }, "could not read requested cancels; trying again");
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}

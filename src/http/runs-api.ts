@@ -1,0 +1,206 @@
+// The dashboard's run data: the filtered run list (workflow, status, since, id prefix) and one run with its
+// step tries, parent and child runs. Rows are read as to_jsonb so columns added later (a run's output, who a
+// step acted as) reach the page without a change here; everything shown is redacted again.
+
+import type { Queryable } from "../engine/store/enqueue.js";
+import { redact } from "../errors.js";
+import type { RunDetail, RunSummary, TryView } from "./api-types.js";
+
+export interface RunFilter {
+  workflow?: string;
+  statuses?: string[];
+  since?: Date;
+  /** A run id or the start of one (the logs print the first 8 characters). */
+  idPrefix?: string;
+  limit: number;
+}
+
+const SUMMARY = `id, workflow, version, status, attempt, error, created_at, started_at, finished_at, updated_at`;
+
+export async function listRunSummaries(db: Queryable, f: RunFilter): Promise<RunSummary[]> {
+  const range = f.idPrefix === undefined ? undefined : idRange(f.idPrefix);
+  const { rows } = await db.query<RunRow & Record<string, unknown>>(
+    `SELECT ${SUMMARY} FROM skyflow.runs
+     WHERE ($1::text IS NULL OR workflow = $1) AND ($2::text[] IS NULL OR status = ANY($2))
+       AND ($3::timestamptz IS NULL OR created_at >= $3)
+       AND ($4::uuid IS NULL OR id BETWEEN $4 AND $5)
+     ORDER BY created_at DESC, id LIMIT $6`,
+    [
+      f.workflow ?? null,
+      f.statuses ?? null,
+      f.since ?? null,
+      range?.[0] ?? null,
+      range?.[1] ?? null,
+      f.limit,
+    ],
+  );
+  return rows.map(summary);
+}
+
+/** The uuids that start with a hex prefix (dashes optional), as a range the primary key answers. */
+export function idRange(prefix: string): [string, string] | undefined {
+  const hex = prefix.toLowerCase().replace(/-/g, "");
+  if (!/^[0-9a-f]{1,32}$/.test(hex)) return undefined;
+  const pad = (c: string) => {
+    const h = hex + c.repeat(32 - hex.length);
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  };
+  return [pad("0"), pad("f")];
+}
+
+interface RunRow {
+  id: string;
+  workflow: string;
+  version: string;
+  status: string;
+  attempt: number;
+  error: RunSummary["error"];
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  updated_at: Date;
+}
+
+function summary(r: RunRow): RunSummary {
+  return {
+    id: r.id,
+    workflow: r.workflow,
+    version: r.version.slice(0, 12),
+    status: r.status,
+    attempt: r.attempt,
+    createdAt: r.created_at.toISOString(),
+    startedAt: r.started_at?.toISOString() ?? null,
+    finishedAt: r.finished_at?.toISOString() ?? null,
+    updatedAt: r.updated_at.toISOString(),
+    durationMs: r.started_at && r.finished_at ? r.finished_at.getTime() - r.started_at.getTime() : null,
+    error: r.error,
+  };
+}
+
+/** Values past this size are cut (a query's records can be large); the page says how large they were. */
+const MAX_VALUE_CHARS = 64 * 1024;
+const KNOWN_RUN = new Set([
+  "id",
+  "workflow",
+  "version",
+  "status",
+  "attempt",
+  "error",
+  "created_at",
+  "started_at",
+  "finished_at",
+  "updated_at",
+  "event",
+  "event_id",
+  "depth",
+  "concurrency_key",
+  "available_at",
+  "lease_owner",
+  "lease_until",
+  "seq",
+  "cancel_requested_at",
+  "output",
+]);
+const KNOWN_TRY = new Set([
+  "run_id",
+  "step_key",
+  "attempt",
+  "run_attempt",
+  "kind",
+  "status",
+  "input",
+  "output",
+  "error",
+  "started_at",
+  "finished_at",
+]);
+
+export async function runDetail(
+  db: Queryable,
+  id: string,
+  secrets: string[],
+): Promise<RunDetail | undefined> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
+  const run = await db.query<{
+    row: Record<string, unknown>;
+    snapshot: { steps?: RunDetail["steps"] } | null;
+  }>("SELECT to_jsonb(r) - 'snapshot' AS row, r.snapshot FROM skyflow.runs r WHERE id = $1", [id]);
+  const found = run.rows[0];
+  if (!found) return undefined;
+  const r = found.row;
+  const [tries, children] = await Promise.all([
+    db.query<{ row: Record<string, unknown> }>(
+      `SELECT to_jsonb(t) AS row FROM skyflow.step_tries t WHERE run_id = $1
+       ORDER BY started_at, run_attempt, attempt, step_key`,
+      [id],
+    ),
+    db.query<RunRow & { parent_step: string | null } & Record<string, unknown>>(
+      `SELECT ${SUMMARY}, event->'parent'->>'step' AS parent_step FROM skyflow.runs WHERE created_at >= $2 AND event->'parent'->>'run' = $1::text
+       ORDER BY created_at LIMIT 200`,
+      [id, r.created_at],
+    ),
+  ]);
+  const clean = (v: unknown) => cut(redact(v, secrets));
+  const tryViews = tries.rows.map(({ row: t }) => ({
+    stepKey: String(t.step_key),
+    kind: String(t.kind),
+    attempt: Number(t.attempt),
+    runAttempt: Number(t.run_attempt),
+    status: String(t.status),
+    startedAt: iso(t.started_at)!,
+    finishedAt: iso(t.finished_at),
+    input: clean(t.input),
+    output: clean(t.output),
+    error: clean(t.error),
+    extra: clean(rest(t, KNOWN_TRY)) as Record<string, unknown>,
+  }));
+  const output =
+    "output" in r ? { v: r.output, from: "run" as const } : lastStepOutput(tryViews, String(r.status));
+  const event = redact(r.event, secrets) as Record<string, unknown> | null;
+  const parent = event?.parent as RunDetail["parent"] | undefined;
+  return {
+    ...summary({
+      ...(r as unknown as RunRow),
+      created_at: new Date(String(r.created_at)),
+      started_at: r.started_at ? new Date(String(r.started_at)) : null,
+      finished_at: r.finished_at ? new Date(String(r.finished_at)) : null,
+      updated_at: new Date(String(r.updated_at)),
+    }),
+    error: clean(r.error) as RunSummary["error"],
+    event: cut(event),
+    eventId: String(r.event_id),
+    output: output ? clean(output.v) : null,
+    outputFrom: output?.from ?? null,
+    availableAt: iso(r.available_at),
+    leaseOwner: (r.lease_owner as string | null) ?? null,
+    cancelRequestedAt: iso(r.cancel_requested_at),
+    steps: found.snapshot?.steps ?? {},
+    tries: tryViews,
+    parent: parent && typeof parent.run === "string" ? parent : null,
+    children: children.rows.map((c) => ({ ...summary(c), parentStep: c.parent_step })),
+    extra: clean(rest(r, KNOWN_RUN)) as Record<string, unknown>,
+  };
+}
+
+function lastStepOutput(tries: TryView[], status: string): { v: unknown; from: "last step" } | undefined {
+  if (status !== "succeeded") return undefined;
+  const top = tries.filter((t) => t.status === "succeeded" && !/[.[]/.test(t.stepKey));
+  const last = top.sort((a, b) => (a.finishedAt ?? "").localeCompare(b.finishedAt ?? "")).at(-1);
+  return last ? { v: last.output, from: "last step" } : undefined;
+}
+
+function rest(row: Record<string, unknown>, known: Set<string>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(row).filter(([k, v]) => !known.has(k) && v !== null));
+}
+
+function iso(v: unknown): string | null {
+  return v === null || v === undefined ? null : new Date(String(v)).toISOString();
+}
+
+/** A value whose JSON is too long becomes `{$truncated, bytes, preview}`. */
+export function cut(v: unknown): unknown {
+  if (v === null || v === undefined) return v ?? null;
+  const text = JSON.stringify(v);
+  if (text === undefined || text.length <= MAX_VALUE_CHARS) return v;
+  return { $truncated: true, bytes: text.length, preview: text.slice(0, 2000) };
+}

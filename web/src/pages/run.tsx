@@ -1,0 +1,278 @@
+// `/runs/<id>`: the run's status and controls (retry a failed run from its failed step, cancel one not
+// finished), what it waits for, its event and output, child and parent runs, and the step timeline: one bar
+// per try placed by start offset and duration, each try's input, output and error as stored (redacted).
+import { useRef } from "preact/hooks";
+import type { RunDetail, TryView } from "../../../src/http/api-types.js";
+import { useLive, useNow } from "../api.js";
+import { between, cancellable, duration, finished, localTime, retryable, shortId } from "../format.js";
+import { href } from "../router.js";
+import { buildRows, place, type Row, runWindow } from "../timeline.js";
+import { ActionButton, Json, Layout, Loading, RunsTable, Status } from "../ui.js";
+
+export function RunPage(props: { id: string }) {
+  const current = useRef<RunDetail | undefined>(undefined);
+  // While the run goes on, any run's change may be a new child of it; once it finished, only its own or a
+  // known child's change matters.
+  const run = useLive<RunDetail>(`/api/runs/${encodeURIComponent(props.id)}`, (e) => {
+    if (e.type !== "runs") return false;
+    const r = current.current;
+    if (!r || !finished(r.status)) return true;
+    const mine = new Set([r.id, ...r.children.map((c) => c.id)]);
+    return e.runs.some((c) => mine.has(c.id) || c.workflow === "");
+  });
+  const r = run.data;
+  current.current = r;
+  const now = useNow(r ? !finished(r.status) : false);
+  if (!r) {
+    return (
+      <Layout title={`run ${shortId(props.id)}`}>
+        <h1>Run {shortId(props.id)}</h1>
+        <Loading error={run.error} />
+      </Layout>
+    );
+  }
+  const took = r.durationMs ?? between(r.startedAt, r.finishedAt, now);
+  return (
+    <Layout title={`run ${shortId(r.id)} ${r.workflow}`}>
+      <h1>
+        Run <span class="mono">{shortId(r.id)}</span> of <a href={href.workflow(r.workflow)}>{r.workflow}</a>{" "}
+        <Status status={r.status} />
+      </h1>
+      <div class="controls">
+        {retryable(r.status) ? (
+          <ActionButton
+            path={`/api/runs/${r.id}/retry`}
+            label="Retry from the failed step"
+            done={run.reload}
+            kind="primary"
+          />
+        ) : null}
+        {cancellable(r.status) ? (
+          <ActionButton
+            path={`/api/runs/${r.id}/cancel`}
+            label="Cancel run"
+            confirm="Cancel this run?"
+            done={run.reload}
+            kind="danger"
+          />
+        ) : null}
+      </div>
+      {r.error ? (
+        <div class="run-error" role="alert">
+          <strong>
+            {r.error.step ? `step ${r.error.step}: ` : ""}
+            {r.error.name}
+          </strong>
+          : {r.error.message}
+        </div>
+      ) : null}
+      <Waiting run={r} />
+      <dl class="facts">
+        <dt>Run id</dt>
+        <dd class="mono">{r.id}</dd>
+        <dt>Version</dt>
+        <dd class="mono">{r.version}</dd>
+        <dt>Event</dt>
+        <dd class="mono wrap">{r.eventId}</dd>
+        <dt>Created</dt>
+        <dd>{localTime(r.createdAt)}</dd>
+        <dt>Started</dt>
+        <dd>{localTime(r.startedAt)}</dd>
+        <dt>Finished</dt>
+        <dd>{localTime(r.finishedAt)}</dd>
+        <dt>Duration</dt>
+        <dd>{duration(took)}</dd>
+        <dt>Run attempt</dt>
+        <dd>{r.attempt}</dd>
+        {r.parent ? (
+          <>
+            <dt>Called by</dt>
+            <dd>
+              <a href={href.run(r.parent.run)}>
+                {r.parent.workflow ?? "run"} {shortId(r.parent.run)}
+              </a>
+              {r.parent.step ? ` (step ${r.parent.step})` : ""}
+            </dd>
+          </>
+        ) : null}
+        {Object.entries(r.extra).map(([k, v]) => (
+          <Extra key={k} name={k} value={v} />
+        ))}
+      </dl>
+      <h2>Steps</h2>
+      <Timeline run={r} now={now} />
+      {r.children.length ? (
+        <>
+          <h2>Child runs</h2>
+          <RunsTable runs={r.children} now={now} />
+        </>
+      ) : null}
+      <div class="two">
+        <section>
+          <h2>Event</h2>
+          <Json value={r.event} label="event" />
+        </section>
+        <section>
+          <h2>Output{r.outputFrom === "last step" ? " (the last step's)" : ""}</h2>
+          <Json value={r.output} label="output" />
+        </section>
+      </div>
+    </Layout>
+  );
+}
+
+function Extra(props: { name: string; value: unknown }) {
+  return (
+    <>
+      <dt>{props.name.replace(/_/g, " ")}</dt>
+      <dd class="wrap">{typeof props.value === "string" ? props.value : JSON.stringify(props.value)}</dd>
+    </>
+  );
+}
+
+/** A run parked in the database: for what (its current step and that step's input) and until when. */
+function Waiting(props: { run: RunDetail }) {
+  const r = props.run;
+  if (r.status !== "waiting" && r.status !== "sleeping" && r.status !== "pending") return null;
+  const current = Object.entries(r.steps).find(([, s]) => s.status === "waiting" || s.status === "running");
+  const last = current ? [...r.tries].reverse().find((t) => t.stepKey === current[0]) : undefined;
+  return (
+    <section class="waiting" aria-label="what the run waits for">
+      <p>
+        <Status status={r.status} />{" "}
+        {r.status === "pending"
+          ? "queued: an engine starts it when it has room"
+          : current
+            ? `at step ${current[0]}${last ? ` (${last.kind})` : ""}`
+            : "parked"}
+        {r.availableAt && r.status !== "pending" ? ` until ${localTime(r.availableAt)}` : ""}
+      </p>
+      {last?.input ? <Json value={last.input} label="what it waits for" /> : null}
+    </section>
+  );
+}
+
+function Timeline(props: { run: RunDetail; now: number }) {
+  const rows = buildRows(props.run.tries, props.now);
+  if (rows.length === 0) return <p class="muted">No step has started yet.</p>;
+  const win = runWindow(rows, props.run.startedAt, props.now);
+  return (
+    <section class="timeline" aria-label="step timeline">
+      <div class="tl-scale" aria-hidden="true">
+        <span>
+          <span>0</span>
+          <span>{duration(win.end - win.start)}</span>
+        </span>
+      </div>
+      {rows.map((row) => (
+        <TimelineRow key={row.key} row={row} win={win} now={props.now} run={props.run} />
+      ))}
+    </section>
+  );
+}
+
+function TimelineRow(props: {
+  row: Row<TryView>;
+  win: { start: number; end: number };
+  now: number;
+  run: RunDetail;
+}) {
+  const { row, win, now } = props;
+  const last = row.tries.at(-1);
+  const children = props.run.children.filter((c) => c.parentStep === row.key);
+  const summary = (
+    <div class="tl-row" style={{ "--depth": row.depth }}>
+      <span class="tl-label">
+        <span class="tl-name" title={row.key}>
+          {row.label}
+        </span>
+        {last ? <span class="muted small"> {last.kind}</span> : null}
+      </span>
+      <span class="tl-status">
+        <Status status={row.status} />
+        <span class="tl-dur">{duration(row.end - row.start)}</span>
+        {row.tries.length > 1 ? <span class="muted small"> {row.tries.length} tries</span> : null}
+      </span>
+      <span class="tl-track" aria-hidden="true">
+        {row.group ? (
+          <span class="tl-bar group" style={pos(place(row.start, row.end, win))} />
+        ) : (
+          row.tries.map((t) => {
+            const s = Date.parse(t.startedAt);
+            const e = t.finishedAt ? Date.parse(t.finishedAt) : Math.max(now, s);
+            return (
+              <span
+                key={`${t.runAttempt}.${t.attempt}`}
+                class={`tl-bar s-${t.status}`}
+                style={pos(place(s, e, win))}
+              />
+            );
+          })
+        )}
+      </span>
+    </div>
+  );
+  if (row.group)
+    return (
+      <div class="tl-item" data-step={row.key}>
+        {summary}
+      </div>
+    );
+  return (
+    <details class="tl-item" data-step={row.key} open={row.status === "failed"}>
+      <summary>{summary}</summary>
+      <div class="tl-detail">
+        {children.length ? (
+          <p>
+            Child run{children.length > 1 ? "s" : ""}:{" "}
+            {children.map((c) => (
+              <a key={c.id} href={href.run(c.id)}>
+                {c.workflow} {shortId(c.id)} ({c.status}){" "}
+              </a>
+            ))}
+          </p>
+        ) : null}
+        {row.tries.map((t) => (
+          <TryDetail key={`${t.runAttempt}.${t.attempt}`} t={t} now={now} />
+        ))}
+      </div>
+    </details>
+  );
+}
+
+function TryDetail(props: { t: TryView; now: number }) {
+  const { t } = props;
+  return (
+    <section class="try">
+      <h3>
+        Try {t.attempt}
+        {t.runAttempt > 1 ? ` (run attempt ${t.runAttempt})` : ""}: <Status status={t.status} />{" "}
+        {duration(between(t.startedAt, t.finishedAt, props.now))}
+        <span class="muted small"> from {localTime(t.startedAt)}</span>
+      </h3>
+      {Object.entries(t.extra).map(([k, v]) => (
+        <p key={k} class="small">
+          {k.replace(/_/g, " ")}: <span class="mono">{typeof v === "string" ? v : JSON.stringify(v)}</span>
+        </p>
+      ))}
+      {t.error ? (
+        <div class="try-error">
+          <h4>Error</h4>
+          <Json value={t.error} label="error" />
+        </div>
+      ) : null}
+      <div class="two">
+        <div>
+          <h4>Input</h4>
+          <Json value={t.input} label="input" />
+        </div>
+        <div>
+          <h4>Output</h4>
+          <Json value={t.output} label="output" />
+        </div>
+      </div>
+    </section>
+  );
+}
+
+const pos = (p: { left: number; width: number }) => ({ left: `${p.left}%`, width: `${p.width}%` });
