@@ -1,0 +1,223 @@
+// The dashboard in a real browser (Debian's Chromium) against `skyflow dev` as a child process: the live
+// overview, a new run appearing without a reload (from this daemon's engine, and one another daemon runs),
+// a run's steps with status and duration, a failed sql step's database error and a retry that works, the
+// workflow page, a broken edit shown as file:line:column without a reload, and no script errors.
+import { mkdirSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEV_API_KEY } from "../../src/config.js";
+import { createPubsubClient, type PubsubClient } from "../../src/skygear/pubsub.js";
+import { type Browser, haveChromium, launchBrowser } from "../helpers/browser.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { type Child, eventually, freePort, startCli } from "./child.js";
+
+const greet = `name: greet
+description: answers a hello
+on:
+  pubsub:
+    channel: hello
+steps:
+  - id: shout
+    publish:
+      channel: greeted
+      data: { to: "\${{ event.data.name }}" }
+  - id: count
+    sql:
+      statement: SELECT 1 AS one
+`;
+const tally = `name: tally
+on:
+  - pubsub:
+      channel: tally
+  - cron:
+      schedule: "0 9 * * *"
+      timezone: Asia/Hong_Kong
+steps:
+  - id: note
+    publish:
+      channel: tallied
+      data: { n: 1 }
+  - id: store
+    retry: { attempts: 1 }
+    sql:
+      statement: INSERT INTO tallies (n) VALUES (1) RETURNING n
+`;
+
+let db: TestDatabase;
+let dir: string;
+let child: Child;
+let dash: string;
+let browser: Browser;
+let pubsub: PubsubClient;
+const started = Date.now();
+
+beforeAll(async () => {
+  if (!haveChromium) return;
+  db = await createTestDatabase("e2e_dashboard");
+  dir = await mkdtemp(join(tmpdir(), "skyflow-dash-"));
+  mkdirSync(join(dir, "workflows"));
+  await writeFile(join(dir, "workflows", "greet.yaml"), greet);
+  await writeFile(join(dir, "workflows", "tally.yaml"), tally);
+  const port = await freePort();
+  const httpPort = await freePort();
+  child = startCli(["dev", "--port", String(port)], {
+    cwd: dir,
+    env: { DATABASE_URL: db.url, SKYFLOW_HTTP_PORT: String(httpPort), SKYFLOW_GRACE_MS: "2000" },
+  });
+  await child.waitFor("skyflow dev", 60_000);
+  dash = `http://127.0.0.1:${httpPort}`;
+  pubsub = createPubsubClient({ endpoint: `http://127.0.0.1:${port}/`, apiKey: DEV_API_KEY });
+  await eventually(async () => (pubsub.connected() ? true : undefined));
+  browser = await launchBrowser();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await pubsub?.close();
+  await child?.stop("SIGKILL");
+  await db?.drop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+  if (haveChromium) console.log(`dashboard browser suite: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+});
+
+async function open(path: string, width?: number): Promise<Page> {
+  const page = await browser.newPage(width);
+  await page.goto(dash + path);
+  return page;
+}
+
+/** A run of `workflow` that this test starts, once it has finished. */
+async function finishedRun(workflow: string, since: number): Promise<{ id: string; status: string }> {
+  return eventually(async () => {
+    const { rows } = await db.pool.query(
+      `SELECT id, status FROM skyflow.runs WHERE workflow = $1 AND seq > $2 AND finished_at IS NOT NULL`,
+      [workflow, since],
+    );
+    return rows[0];
+  });
+}
+
+const lastSeq = async () =>
+  Number((await db.pool.query("SELECT coalesce(max(seq), 0) AS s FROM skyflow.runs")).rows[0].s);
+
+describe.skipIf(!haveChromium)("dashboard in a browser under skyflow dev", () => {
+  it("lists the workflows with their triggers and status", async () => {
+    const page = await open("/");
+    await page.locator('tr[data-workflow="greet"]').waitFor();
+    const row = await page.locator('tr[data-workflow="tally"]').textContent();
+    expect(row).toContain("pubsub tally");
+    expect(row).toMatch(/cron "0 9 \* \* \*" Asia\/Hong_Kong next \d{4}-/);
+    expect(row).toContain("enabled");
+    await page.close();
+  });
+
+  it("shows a new run on an open overview without a reload", async () => {
+    const page = await open("/");
+    await page.locator('tr[data-workflow="greet"]').waitFor();
+    await page.evaluate(() => Object.assign(globalThis, { marker: "same page" }));
+    const since = await lastSeq();
+    const t0 = performance.now();
+    await pubsub.publish("hello", { name: "Ada" });
+    const run = await finishedRun("greet", since);
+    await page.locator(`tr[data-run="${run.id}"]`).waitFor({ timeout: 10_000 });
+    console.log(
+      `new run of this daemon on the open overview: ${Math.round(performance.now() - t0)} ms after the publish`,
+    );
+    await page.locator(`tr[data-run="${run.id}"] .status >> text=succeeded`).waitFor({ timeout: 10_000 });
+    expect(await page.evaluate(() => (globalThis as { marker?: string }).marker)).toBe("same page");
+    await page.close();
+  });
+
+  it("shows a run that another daemon executes on the same database, and its end, without a reload", async () => {
+    const page = await open("/");
+    await page.locator('tr[data-workflow="greet"]').waitFor();
+    const id = "0d0d0d0d-0000-4000-8000-000000000001";
+    const t0 = performance.now();
+    await db.pool.query(
+      `INSERT INTO skyflow.runs (id, workflow, version, event_id, event, status, lease_owner, lease_until, started_at)
+       VALUES ($1, 'elsewhere', 'v', 'e-elsewhere', '{}', 'running', 'another-daemon', now() + interval '1 hour', now())`,
+      [id],
+    );
+    await page.locator(`tr[data-run="${id}"] .status >> text=running`).waitFor({ timeout: 10_000 });
+    const seen = performance.now() - t0;
+    await db.pool.query(
+      "UPDATE skyflow.runs SET status = 'succeeded', finished_at = now(), updated_at = now() WHERE id = $1",
+      [id],
+    );
+    await page.locator(`tr[data-run="${id}"] .status >> text=succeeded`).waitFor({ timeout: 10_000 });
+    console.log(`run of another daemon on the open overview: ${Math.round(seen)} ms after its insert`);
+    await page.close();
+  });
+
+  it("shows each step of a run with its status and duration", async () => {
+    const since = await lastSeq();
+    await pubsub.publish("hello", { name: "Grace" });
+    const run = await finishedRun("greet", since);
+    const page = await open(`/runs/${run.id}`);
+    for (const step of ["shout", "count"]) {
+      const row = page.locator(`[data-step="${step}"] .tl-row`);
+      await row.waitFor();
+      const text = await row.textContent();
+      expect(text).toContain("succeeded");
+      expect(text).toMatch(/\d+(\.\d+)?(ms|s)\b/);
+    }
+    await expect.poll(() => page.locator("h1").textContent()).toContain("succeeded");
+    await page.close();
+  });
+
+  it("shows a failed sql step's database error, and its retry control runs it again", async () => {
+    const since = await lastSeq();
+    await pubsub.publish("tally", {});
+    const run = await finishedRun("tally", since);
+    expect(run.status).toBe("failed");
+    const page = await open(`/runs/${run.id}`);
+    await page.locator('text=relation "tallies" does not exist').first().waitFor();
+    expect(await page.locator('[data-step="store"] .tl-row').textContent()).toContain("failed");
+    // Fix the cause, then retry from the page: the run goes on from its failed step and succeeds.
+    await db.pool.query("CREATE TABLE app_skyflow.tallies (n int)");
+    await page.getByRole("button", { name: "Retry from the failed step" }).click();
+    await page.locator("h1 >> text=succeeded").waitFor({ timeout: 15_000 });
+    const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM app_skyflow.tallies");
+    expect(rows[0].n).toBe(1);
+    await page.close();
+  });
+
+  it("shows a workflow's trigger and source", async () => {
+    const page = await open("/workflows/tally");
+    await page.locator(".source").waitFor();
+    expect(await page.locator(".triggers").textContent()).toContain("pubsub tally");
+    expect(await page.locator(".triggers").textContent()).toMatch(
+      /cron "0 9 \* \* \*" Asia\/Hong_Kong · next/,
+    );
+    expect(await page.locator(".source").textContent()).toContain(
+      "INSERT INTO tallies (n) VALUES (1) RETURNING n",
+    );
+    await page.close();
+  });
+
+  it("shows a broken edit as file:line:column on the open overview without a reload", async () => {
+    const page = await open("/");
+    await page.locator('tr[data-workflow="greet"]').waitFor();
+    await writeFile(join(dir, "workflows", "greet.yaml"), `${greet}  - publsh: { channel: x }\n`);
+    const problem = page.locator('tr[data-workflow="greet"] .problem').first();
+    await problem.waitFor({ timeout: 10_000 });
+    expect(await problem.textContent()).toMatch(/greet\.yaml:\d+:\d+: /);
+    expect(await page.locator('tr[data-workflow="greet"]').textContent()).toContain("broken");
+    await page.close();
+  });
+
+  it("is readable on a phone: no part of the overview runs off the screen", async () => {
+    const page = await open("/", 390);
+    await page.locator('tr[data-workflow="greet"]').waitFor();
+    const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.close();
+  });
+
+  it("logged no script errors on any page", () => {
+    expect(browser.errors).toEqual([]);
+  });
+});
