@@ -109,7 +109,7 @@ describe.skipIf(!haveChromium)("dashboard in a browser under skyflow dev", () =>
     await page.locator('tr[data-workflow="greet"]').waitFor();
     const row = await page.locator('tr[data-workflow="tally"]').textContent();
     expect(row).toContain("pubsub tally");
-    expect(row).toMatch(/cron "0 9 \* \* \*" Asia\/Hong_Kong next \d{4}-/);
+    expect(row).toMatch(/cron "0 9 \* \* \*" Asia\/Hong_Kong · next \d{4}-\d\d-\d\d \d\d:\d\d/);
     expect(row).toContain("enabled");
     await page.close();
   });

@@ -3,7 +3,7 @@
 import { useState } from "preact/hooks";
 import type { RunSummary, WorkflowRow } from "../../../src/http/api-types.js";
 import { useLive, useNow } from "../api.js";
-import { ago, shortId } from "../format.js";
+import { ago, localTime, shortId } from "../format.js";
 import { href, navigate } from "../router.js";
 import { Layout, Loading, Problem, RunsTable, Status } from "../ui.js";
 
@@ -144,7 +144,9 @@ function WorkflowTable(props: { rows: WorkflowRow[]; now: number }) {
               <td data-label="Triggers">
                 <ul class="plain">
                   {w.triggers.map((t) => (
-                    <li key={t}>{t}</li>
+                    <li key={t}>
+                      {t.replace(/ next (\S+Z)$/, (_m, iso: string) => ` · next ${localTime(iso)}`)}
+                    </li>
                   ))}
                 </ul>
               </td>
