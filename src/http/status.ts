@@ -1,6 +1,6 @@
 // The daemon's own HTTP endpoints: /healthz (alive), /readyz (database, Skygear and pubsub reachable),
-// /metrics (Prometheus text) and the read-only dashboard, all under an optional path prefix so `dev` can
-// mount them on the Skygear server's port under /_skyflow/.
+// /metrics (Prometheus text), under an optional path prefix so `dev` can mount them on the Skygear server's
+// port under /_skyflow/. The dashboard (dashboard.ts) is chained after it.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Metrics } from "../metrics.js";
 
@@ -15,8 +15,6 @@ export interface StatusOptions {
   /** true once shutdown began: /readyz then answers 503 so balancers stop sending work. */
   stopping?: () => boolean;
   checkTimeoutMs?: number;
-  /** Extra read-only routes (the dashboard), keyed by path below the prefix. */
-  routes?: Record<string, (url: URL) => Promise<{ type: string; body: string }>>;
 }
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -37,10 +35,7 @@ export function createStatusHandler(opts: StatusOptions): RouteHandler {
     } else if (path === "/metrics") {
       send(res, 200, opts.metrics.contentType, await opts.metrics.render());
     } else {
-      const route = opts.routes?.[path];
-      if (!route) return false;
-      const out = await route(url);
-      send(res, 200, out.type, out.body);
+      return false;
     }
     return true;
   };

@@ -209,6 +209,17 @@ describe.skipIf(!haveChromium)("dashboard in a browser under skyflow dev", () =>
     await page.close();
   });
 
+  it("shows the pubsub messages the development server carried, as they come", async () => {
+    const page = await open("/dev");
+    await page.locator("h2 >> text=Pubsub messages").waitFor();
+    await pubsub.publish("dev-log-check", { note: "seen live", password: "hunter2" });
+    const item = page.locator(".feed li", { hasText: "dev-log-check" });
+    await item.waitFor({ timeout: 10_000 });
+    expect(await item.textContent()).toContain("seen live");
+    expect(await item.textContent()).not.toContain("hunter2");
+    await page.close();
+  });
+
   it("is readable on a phone: no part of the overview runs off the screen", async () => {
     const page = await open("/", 390);
     await page.locator('tr[data-workflow="greet"]').waitFor();

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DEV_API_KEY } from "../../src/config.js";
+import { DEV_API_KEY, DEV_MASTER_KEY } from "../../src/config.js";
 import { createPubsubClient, type PubsubClient } from "../../src/skygear/pubsub.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { type Child, eventually, freePort, startCli } from "./child.js";
@@ -72,7 +72,10 @@ describe("skyflow start", () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
     expect(await ready.json()).toMatchObject({ ready: true });
-    expect(await (await fetch(`${base}/api/workflows`)).json()).toMatchObject([
+    // The dashboard's API needs the master key (or a dashboard token) outside `skyflow dev`.
+    expect((await fetch(`${base}/api/workflows`)).status).toBe(401);
+    const auth = { headers: { authorization: `Bearer ${DEV_MASTER_KEY}` } };
+    expect(await (await fetch(`${base}/api/workflows`, auth)).json()).toMatchObject([
       { name: "slow", status: "enabled" },
     ]);
 
