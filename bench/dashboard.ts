@@ -7,6 +7,7 @@ import { migrate } from "../src/db/migrate.js";
 import { createPool } from "../src/db/pool.js";
 import { LiveCatalog } from "../src/engine/catalog.js";
 import { LiveFeed } from "../src/http/live.js";
+import { workflowRows } from "../src/http/overview.js";
 import { listRunSummaries } from "../src/http/runs-api.js";
 import { silentLogger } from "../src/log.js";
 import { median, pct, scratchDatabase } from "./lib.js";
@@ -40,6 +41,24 @@ try {
   console.log(`${total} runs, ${total / 1000} in flight`);
   await time("live poll", () => pool.query(poll));
   await time("overview run list (50)", () => listRunSummaries(pool, { limit: 50 }));
+  const catalog = new LiveCatalog();
+  catalog.apply(
+    Array.from({ length: 20 }, (_, i) => ({
+      file: `w${i}.yaml`,
+      problems: [],
+      workflow: {
+        name: `w${i}`,
+        file: `w${i}.yaml`,
+        version: "v",
+        enabled: true,
+        source: "",
+        triggers: [],
+        steps: [],
+        onFailure: [],
+      },
+    })),
+  );
+  await time("overview workflow rows (20 workflows)", () => workflowRows(pool, catalog));
   await pool.query("DROP INDEX skyflow.runs_recent");
   await time("live poll without runs_recent", () => pool.query(poll));
   await time("overview run list without runs_recent", () => listRunSummaries(pool, { limit: 50 }));
