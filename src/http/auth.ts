@@ -114,8 +114,10 @@ export function sameOriginAction(req: IncomingMessage, via: Via, opts: { form?: 
   return (req.headers["content-type"] ?? "").split(";")[0]!.trim() === "application/json";
 }
 
-export function sessionCookieHeader(value: string, maxAgeSeconds: number): string {
-  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
+/** Secure too when the browser reached us over HTTPS (through a proxy that says so). */
+export function sessionCookieHeader(value: string, maxAgeSeconds: number, req?: IncomingMessage): string {
+  const secure = req?.headers["x-forwarded-proto"] === "https" ? "; Secure" : "";
+  return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure}`;
 }
 
 /** From loopback, and addressed to a loopback name (a rebound DNS name would arrive with its own Host). */

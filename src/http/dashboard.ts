@@ -191,7 +191,7 @@ async function login(o: DashboardOptions, req: IncomingMessage, res: ServerRespo
   }
   res.writeHead(303, {
     location: `${base}${next === "/" ? "/" : next}`,
-    "set-cookie": sessionCookieHeader(session, o.access.sessionMaxAgeSeconds()),
+    "set-cookie": sessionCookieHeader(session, o.access.sessionMaxAgeSeconds(), req),
   });
   res.end();
   return true;

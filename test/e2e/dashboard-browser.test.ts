@@ -220,6 +220,21 @@ describe.skipIf(!haveChromium)("dashboard in a browser under skyflow dev", () =>
     await page.close();
   });
 
+  it("is usable by keyboard: Tab reaches a workflow's link and Enter opens its page", async () => {
+    const page = await open("/");
+    await page.locator('tr[data-workflow="tally"]').waitFor();
+    let focused = "";
+    for (let i = 0; i < 30 && focused !== "tally"; i++) {
+      await page.keyboard.press("Tab");
+      focused = await page.evaluate<string>("document.activeElement?.textContent ?? ''");
+    }
+    expect(focused).toBe("tally");
+    await page.keyboard.press("Enter");
+    await page.locator("h1", { hasText: "tally" }).waitFor();
+    expect(new URL(page.url()).pathname).toBe("/workflows/tally");
+    await page.close();
+  });
+
   it("is readable on a phone: no part of the overview runs off the screen", async () => {
     const page = await open("/", 390);
     await page.locator('tr[data-workflow="greet"]').waitFor();

@@ -141,6 +141,21 @@ describe("dashboard JSON API", () => {
     expect((await get("/api/runs/00000000-0000-0000-0000-000000000000")).status).toBe(404);
   });
 
+  it("says until when a parked run waits, and at which step", async () => {
+    const id = await newRun("e-waiting");
+    await db.pool.query(
+      `UPDATE skyflow.runs SET status = 'waiting', available_at = '2030-01-01T00:00:00Z',
+         snapshot = '{"steps": {"wait": {"status": "waiting", "attempts": 1}}}' WHERE id = $1`,
+      [id],
+    );
+    const run = (await (await get(`/api/runs/${id}`)).json()) as Record<string, unknown>;
+    expect(run).toMatchObject({
+      status: "waiting",
+      availableAt: "2030-01-01T00:00:00.000Z",
+      steps: { wait: { status: "waiting" } },
+    });
+  });
+
   it("shows a workflow with its source, triggers and versions", async () => {
     const wf = (await (await get("/api/workflows/daily")).json()) as Record<string, unknown>;
     expect(wf).toMatchObject({ name: "daily", source: "name: daily\n", paused: false });
