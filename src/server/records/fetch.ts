@@ -9,7 +9,7 @@ import { resolveDatabase } from "./database.js";
 import { scrubRecord } from "./field-acl.js";
 import { formatRecordId, parseIdList } from "./ids.js";
 import { toSkygearError } from "./pg-errors.js";
-import { prepared } from "./sql.js";
+import { prepared, rowJSON } from "./sql.js";
 import { columnsCovering, tableColumns } from "./table.js";
 
 export async function fetchRecords(req: ActionRequest): Promise<ActionResult> {
@@ -24,7 +24,7 @@ export async function fetchRecords(req: ActionRequest): Promise<ActionResult> {
       if (!cached) continue;
       const keys = ids.filter((id) => id.type === type).map((id) => id.key);
       const params: unknown[] = [keys];
-      let sql = `SELECT to_jsonb(t) AS r FROM ${ident(schema)}.${ident(type)} t WHERE t._id = ANY($1)`;
+      let sql = `SELECT ${rowJSON("t")} AS r FROM ${ident(schema)}.${ident(type)} t WHERE t._id = ANY($1)`;
       if (db.kind !== "union") {
         params.push(db.id);
         sql += " AND t._database_id = $2";

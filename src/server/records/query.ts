@@ -13,7 +13,7 @@ import { toSkygearError } from "./pg-errors.js";
 import { joinsSQL, type PredicateContext, predicateSQL } from "./predicate.js";
 import { byIdLookup, coalescedLookup } from "./query-batch.js";
 import { desiredKeysOf, pageOf, sortSQL } from "./query-options.js";
-import { Params, prepared } from "./sql.js";
+import { Params, prepared, rowJSON } from "./sql.js";
 import { columnsCovering, forgetSchema, type TableColumns, tableColumns } from "./table.js";
 import { addTransient, parseInclude } from "./transient.js";
 
@@ -88,7 +88,7 @@ async function runQuery(pool: pg.Pool, schema: string, plan: Plan): Promise<Acti
   const cond = where.length ? ` WHERE ${where.join(" AND ")}` : "";
   const from = `FROM ${ident(schema)}.${ident(recordType)} t${joinsSQL(ctx)}${cond}`;
   const whereParams = [...params.values];
-  let sql = `SELECT to_jsonb(t) AS r${wantCount ? ", COUNT(*) OVER () AS c" : ""} ${from}${order}`;
+  let sql = `SELECT ${rowJSON("t")} AS r${wantCount ? ", COUNT(*) OVER () AS c" : ""} ${from}${order}`;
   if (page.limit !== undefined) sql += ` LIMIT ${params.add(page.limit)}`;
   if (page.offset !== undefined) sql += ` OFFSET ${params.add(page.offset)}`;
 

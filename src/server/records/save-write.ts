@@ -7,7 +7,7 @@ import type { AuthInfo } from "../types.js";
 import { type Ace, canAccess, storedAccess } from "./acl.js";
 import { deniedArgument, deniedWrites } from "./field-acl.js";
 import type { IncomingRecord } from "./save-parse.js";
-import { Params, prepared } from "./sql.js";
+import { Params, prepared, rowJSON } from "./sql.js";
 import type { TableColumns } from "./table.js";
 import { type Value, valueSQL } from "./values.js";
 
@@ -70,7 +70,7 @@ async function lookup(client: pg.ClientBase, target: WriteTarget, rec: IncomingR
   const s = ident(target.schema);
   const { rows } = await client.query<{ r: Row | null; dflt: unknown; creators: string[] }>(
     prepared(
-      `WITH cur AS (SELECT to_jsonb(t) AS r FROM ${s}.${ident(rec.id.type)} t
+      `WITH cur AS (SELECT ${rowJSON("t")} AS r FROM ${s}.${ident(rec.id.type)} t
                      WHERE t._id = $1 AND t._database_id = $2 FOR UPDATE)
        SELECT (SELECT r FROM cur) AS r,
               (SELECT default_access FROM ${s}._record_default_access WHERE record_type = $3) AS dflt,
@@ -110,7 +110,7 @@ async function update(
   for (const [name, v] of fields) sets.push(`${ident(name)} = ${valueSQL(v, params)}`);
   const sql = `UPDATE ${ident(target.schema)}.${ident(rec.id.type)} AS t SET ${sets.join(", ")}
     WHERE t._id = ${params.add(rec.id.key)} AND t._database_id = ${params.add(target.databaseId)}
-    RETURNING to_jsonb(t) AS r`;
+    RETURNING ${rowJSON("t")} AS r`;
   return (await client.query<{ r: Row }>(sql, params.values)).rows[0]!.r;
 }
 
@@ -138,7 +138,7 @@ async function insert(
     vals.push(valueSQL(v, params));
   }
   const sql = `INSERT INTO ${ident(target.schema)}.${ident(rec.id.type)} AS t (${cols.join(", ")})
-    VALUES (${vals.join(", ")})${yieldOnConflict ? " ON CONFLICT DO NOTHING" : ""} RETURNING to_jsonb(t) AS r`;
+    VALUES (${vals.join(", ")})${yieldOnConflict ? " ON CONFLICT DO NOTHING" : ""} RETURNING ${rowJSON("t")} AS r`;
   return (await client.query<{ r: Row }>(sql, params.values)).rows[0]?.r;
 }
 

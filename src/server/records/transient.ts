@@ -9,6 +9,7 @@ import { type RecordJSON, rowToRecordJSON } from "./codec.js";
 import type { Database } from "./database.js";
 import { scrubRecord } from "./field-acl.js";
 import { queryInvalid } from "./predicate.js";
+import { rowJSON } from "./sql.js";
 import { columnsCovering, type TableColumns, tableColumns } from "./table.js";
 import { isTypedObject } from "./values.js";
 
@@ -85,7 +86,7 @@ async function fetchReadable(
   const cached = ids.length ? await tableColumns(pool, schema, target) : null;
   if (!cached) return out;
   const params: unknown[] = [ids];
-  let sql = `SELECT to_jsonb(x) AS r FROM ${ident(schema)}.${ident(target)} x WHERE x._id = ANY($1)`;
+  let sql = `SELECT ${rowJSON("x")} AS r FROM ${ident(schema)}.${ident(target)} x WHERE x._id = ANY($1)`;
   if (db.kind !== "union") {
     params.push(db.id);
     sql += " AND x._database_id = $2";
