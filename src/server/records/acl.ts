@@ -81,3 +81,15 @@ export function accessFilterSQL(alias: string, auth: AuthInfo, params: Params): 
   }
   return `(${parts.join(" OR ")})`;
 }
+
+/**
+ * SQL: the caller may read the row of `alias`, whichever database holds it: a public row the public filter
+ * lets through, or a row of the caller's own private database. For rows joined through a reference
+ * (`draft.text`), where v1 checks nothing; null for the master key, which reads everything.
+ */
+export function readableRowSQL(alias: string, auth: AuthInfo, params: Params): string | null {
+  if (auth.accessType === "master") return null;
+  const pub = `(${alias}._database_id = '' AND ${accessFilterSQL(alias, auth, params)})`;
+  if (auth.userId === null) return pub;
+  return `(${pub} OR ${alias}._database_id = ${params.add(auth.userId)})`;
+}

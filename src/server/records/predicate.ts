@@ -19,6 +19,11 @@ export interface PredicateContext {
   joins: Map<string, { alias: string; table: string }>;
   /** Field access: true when the caller may not compare this field (answers 124). */
   hidden?: (recordType: string, field: string) => boolean;
+  /**
+   * Record access for a joined row: SQL that holds when the caller may read the row of `alias`, or null
+   * for no check (the master key). A row the caller may not read joins as a missing reference.
+   */
+  readable?: (alias: string) => string | null;
 }
 
 export interface Expr {
@@ -90,10 +95,11 @@ export async function resolveKeypath(ctx: PredicateContext, path: string): Promi
 
 export function joinsSQL(ctx: PredicateContext): string {
   return [...ctx.joins]
-    .map(
-      ([ref, j]) =>
-        ` LEFT JOIN ${ident(ctx.schema)}.${ident(j.table)} ${j.alias} ON ${j.alias}._id = t.${ident(ref)}`,
-    )
+    .map(([ref, j]) => {
+      const readable = ctx.readable?.(j.alias);
+      const on = `${j.alias}._id = t.${ident(ref)}${readable ? ` AND ${readable}` : ""}`;
+      return ` LEFT JOIN ${ident(ctx.schema)}.${ident(j.table)} ${j.alias} ON ${on}`;
+    })
     .join("");
 }
 

@@ -4,7 +4,7 @@ import type pg from "pg";
 import { ident } from "../../db/pool.js";
 import { SkygearServerError } from "../errors.js";
 import type { ActionRequest, ActionResult, AuthInfo } from "../types.js";
-import { accessFilterSQL } from "./acl.js";
+import { accessFilterSQL, readableRowSQL } from "./acl.js";
 import { rowToRecordJSON } from "./codec.js";
 import { type Database, databaseFilter, resolveDatabase } from "./database.js";
 import { fieldHidden, scrubRecord } from "./field-acl.js";
@@ -71,6 +71,7 @@ async function runQuery(pool: pg.Pool, schema: string, plan: Plan): Promise<Acti
     params,
     joins: new Map(),
     hidden: (type, field) => fieldHidden(type, field, auth),
+    readable: (alias) => readableRowSQL(alias, auth, params),
   };
   const where: string[] = [];
   const dbCond = databaseFilter(db, "t", (v) => params.add(v));
