@@ -1,6 +1,7 @@
 // Environment variables and flags -> Config. Pure: the CLI passes process.env and argv in. Every variable
 // skyflow reads is listed once in VARIABLES (the README's configuration table mirrors it).
 import { ConfigError } from "./errors.js";
+import { DEFAULT_LIMITS, type ServerLimits } from "./server/limits.js";
 
 export const VARIABLES = {
   DATABASE_URL: "Postgres URL; without it skyflow starts an embedded Postgres under .skyflow/",
@@ -20,6 +21,16 @@ export const VARIABLES = {
     "how long a run's lease lasts unrenewed: when an engine dies, others take its runs over after this; an engine that cannot renew stops its runs a sixth of it before (default 30000)",
   SKYFLOW_ENV_ALLOW: "comma-separated names of environment variables that expressions may read as env.NAME",
   LOG_LEVEL: "trace, debug, info, warn, error (default info)",
+  SKYFLOW_MAX_BODY_BYTES:
+    "Skygear-compatible server: largest request body in bytes; larger is refused with 413 BadRequest (default 16777216)",
+  SKYFLOW_MAX_RECORDS:
+    "Skygear-compatible server: records per record:save, ids per record:fetch or record:delete; more is refused with 108 (default 1000)",
+  SKYFLOW_MAX_IN_LIST:
+    "Skygear-compatible server: values in one `in` list of a query predicate; more is refused with 120 (default 10000)",
+  SKYFLOW_MAX_PREDICATE_DEPTH:
+    "Skygear-compatible server: how deep a query predicate's and/or/not may nest; deeper is refused with 120 (default 32)",
+  SKYFLOW_MAX_VALUE_DEPTH:
+    "Skygear-compatible server: how deep a record field's json value may nest; deeper is refused with 108 (default 64)",
 } as const;
 
 export type VariableName = keyof typeof VARIABLES;
@@ -48,6 +59,8 @@ export interface Config {
   leaseMs: number;
   envAllow: string[];
   logLevel: string;
+  /** What one request to the Skygear-compatible server may ask (SKYFLOW_MAX_*). */
+  serverLimits: ServerLimits;
 }
 
 /** Flag values (already parsed by the CLI) take precedence over environment variables. */
@@ -84,6 +97,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Flags
       .map((s) => s.trim())
       .filter(Boolean),
     logLevel: env.LOG_LEVEL || "info",
+    serverLimits: serverLimits(env),
   };
   if (!/^[A-Za-z0-9_]+$/.test(cfg.appName)) {
     throw new ConfigError("SKYGEAR_APP_NAME", "use letters, digits and underscores only");
@@ -131,6 +145,23 @@ export function exposedEnv(env: Record<string, string | undefined>, allow: strin
     if (v !== undefined) out[name] = v;
   }
   return out;
+}
+
+function serverLimits(env: Record<string, string | undefined>): ServerLimits {
+  const d = DEFAULT_LIMITS;
+  return {
+    bodyBytes: int("SKYFLOW_MAX_BODY_BYTES", env.SKYFLOW_MAX_BODY_BYTES, d.bodyBytes, 1024, 1024 ** 3),
+    records: int("SKYFLOW_MAX_RECORDS", env.SKYFLOW_MAX_RECORDS, d.records, 1, 1_000_000),
+    inList: int("SKYFLOW_MAX_IN_LIST", env.SKYFLOW_MAX_IN_LIST, d.inList, 1, 60_000),
+    predicateDepth: int(
+      "SKYFLOW_MAX_PREDICATE_DEPTH",
+      env.SKYFLOW_MAX_PREDICATE_DEPTH,
+      d.predicateDepth,
+      1,
+      1000,
+    ),
+    valueDepth: int("SKYFLOW_MAX_VALUE_DEPTH", env.SKYFLOW_MAX_VALUE_DEPTH, d.valueDepth, 1, 1000),
+  };
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

@@ -47,6 +47,7 @@ export async function connectSkygear(opts: {
       schema: opts.appSchema,
       apiKey: config.apiKey,
       masterKey: config.masterKey,
+      limits: config.serverLimits,
     },
   });
   await handler.ready();

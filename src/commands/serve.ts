@@ -68,6 +68,7 @@ async function run(io: CommandIO): Promise<number> {
       schema: appSchemaName(config.appName),
       apiKey: config.apiKey,
       masterKey: config.masterKey,
+      limits: config.serverLimits,
     },
     log,
   });

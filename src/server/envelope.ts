@@ -62,11 +62,10 @@ export function fail(err: SkygearServerError): HandlerResponse {
   return { status, body: { error: err.toJSON() } };
 }
 
-/** The v1 quirk for a body that is not a JSON object: HTTP 400 with an empty body. */
-export function badBody(): HandlerResponse {
-  return { status: 400, body: undefined };
-}
-
-export function unexpected(): SkygearServerError {
-  return new SkygearServerError("UnexpectedError", "An unexpected error occurred");
+/**
+ * A body that is not a JSON object: HTTP 400 and BadRequest (107), the error v1 builds for it
+ * (S: router/common.go) but never writes (it sends the status with an empty body).
+ */
+export function badBody(why = "the request body must be a JSON object"): HandlerResponse {
+  return fail(new SkygearServerError("BadRequest", why));
 }

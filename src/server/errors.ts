@@ -82,8 +82,13 @@ export class SkygearServerError extends Error {
   readonly code: number;
   readonly status: number;
   readonly info: unknown;
-  constructor(name: ErrorName, message: string, opts: { info?: unknown; status?: number } = {}) {
-    super(message);
+  /** `cause` is for the server log only: it never reaches the client. */
+  constructor(
+    name: ErrorName,
+    message: string,
+    opts: { info?: unknown; status?: number; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = "SkygearServerError";
     this.errorName = name;
     this.code = ERROR_CODES[name];

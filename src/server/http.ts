@@ -3,18 +3,21 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { actionFromPath, fail } from "./envelope.js";
+import { actionFromPath, badBody, fail } from "./envelope.js";
 import { SkygearServerError } from "./errors.js";
 import type { SkygearServerHandler } from "./index.js";
+import { limitsOf } from "./limits.js";
 import { accessTypeOf } from "./preprocess.js";
 import { attachPubsub } from "./pubsub/ws.js";
 import { listPushes } from "./push/outbox.js";
+import { toSkygearError } from "./records/pg-errors.js";
+import { reportUnexpected } from "./report.js";
 
 export interface StartServerOptions {
   handler: SkygearServerHandler;
   host?: string;
   port: number;
-  /** Largest accepted body; v1 has no limit, a dev server wants one. */
+  /** Largest accepted body (default: the handler's SKYFLOW_MAX_BODY_BYTES); v1 has no limit. */
   maxBodyBytes?: number;
 }
 
@@ -28,12 +31,12 @@ const SERVER_HEADER = "Skygear Server/1.7.3";
 
 export async function startSkygearServer(opts: StartServerOptions): Promise<RunningServer> {
   const { handler } = opts;
-  const maxBody = opts.maxBodyBytes ?? 16 * 1024 * 1024;
+  const maxBody = opts.maxBodyBytes ?? limitsOf(handler.app.config).bodyBytes;
   const server = createServer((req, res) => {
     serve(handler, req, res, maxBody).catch((err) => {
-      handler.app.log.error({ err: String(err) }, "http request failed");
-      if (!res.headersSent)
-        send(res, fail(new SkygearServerError("UnexpectedError", "An unexpected error occurred")));
+      const e = toSkygearError(err);
+      reportUnexpected(handler.app.log, e, { path: req.url?.split("?")[0] });
+      if (!res.headersSent) send(res, fail(e));
       else res.destroy();
     });
   });
@@ -85,15 +88,22 @@ async function serve(
   }
   const url = new URL(req.url ?? "/", "http://localhost");
   if (url.pathname === "/_skyflow/pushes") return servePushes(handler, req, res, url);
-  const raw = await readBody(req, maxBody);
-  if (raw === undefined) return send(res, { status: 413, body: undefined });
+  const declared = Number(req.headers["content-length"]);
+  const raw = declared > maxBody ? undefined : await readBody(req, maxBody);
+  if (raw === undefined) return refuseTooLarge(req, res, maxBody);
+  let text: string;
+  try {
+    text = UTF8.decode(raw);
+  } catch {
+    return send(res, badBody("the request body is not valid UTF-8"));
+  }
   let body: unknown;
-  if (raw.trim() !== "") {
+  if (text.trim() !== "") {
     try {
-      body = JSON.parse(raw);
+      body = JSON.parse(text);
     } catch {
-      // v1 quirk (S: router/common.go): a body that is not JSON gets 400 and an empty body.
-      return send(res, { status: 400, body: undefined });
+      // The parser's message quotes the body, which may hold a password: it is not passed on.
+      return send(res, badBody("the request body is not valid JSON"));
     }
   }
   const out = await handler.handle({
@@ -124,20 +134,43 @@ function send(res: ServerResponse, out: { status: number; body: unknown }): void
   res.end(text);
 }
 
-/** The body as text, or undefined past the limit. */
-function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** The body's bytes, or undefined as soon as they pass `max` (the rest is not waited for). */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let over = false;
-    req.on("data", (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size > max) over = true;
-      else chunks.push(c);
-    });
-    req.on("end", () => resolve(over ? undefined : Buffer.concat(chunks).toString("utf8")));
+      if (size <= max) return void chunks.push(c);
+      req.off("data", onData);
+      resolve(undefined);
+    };
+    req.on("data", onData);
+    req.on("end", () => resolve(Buffer.concat(chunks)));
     req.on("error", reject);
   });
+}
+
+/**
+ * 413 with BadRequest (107) at once, then the connection closes. The rest of the body is read and dropped
+ * (so the client can read the answer) until as much again has come, then the socket is cut.
+ */
+function refuseTooLarge(req: IncomingMessage, res: ServerResponse, max: number): void {
+  let drained = 0;
+  req.on("data", (c: Buffer) => {
+    drained += c.length;
+    if (drained > max) req.socket.destroy();
+  });
+  req.resume();
+  res.setHeader("Connection", "close");
+  const err = new SkygearServerError(
+    "BadRequest",
+    `the request body is larger than ${max} bytes (SKYFLOW_MAX_BODY_BYTES)`,
+    { status: 413 },
+  );
+  send(res, fail(err));
 }
 
 async function servePushes(

@@ -35,5 +35,10 @@ export function bodyDepthLimit(limits: ServerLimits): number {
   return Math.max(limits.valueDepth, limits.predicateDepth) + BODY_DEPTH_SLACK;
 }
 
+/** The limits a server configuration sets, or the defaults. */
+export function limitsOf(config: { limits?: ServerLimits }): ServerLimits {
+  return config.limits ?? DEFAULT_LIMITS;
+}
+
 /** Postgres refuses a statement that binds more values than this (its wire protocol counts them in 16 bits). */
 export const MAX_BOUND_VALUES = 65_535;

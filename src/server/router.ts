@@ -1,19 +1,15 @@
 // The request pipeline shared by both transports: body check, action routing (path wins, then the body's
-// `action`, then home), credentials, preprocessors, the handler, and the v1 envelope. Handler exceptions
-// become UnexpectedError 500 without internals.
+// `action`, then home), the body guard, credentials, preprocessors, the handler, and the v1 envelope.
+// Handler exceptions become Skygear errors; an unexpected one is a 500 without internals, logged.
 import type { AuthCache } from "./auth/cache.js";
-import {
-  asPayload,
-  badBody,
-  fail,
-  type HandlerResponse,
-  ok,
-  readCredentials,
-  unexpected,
-} from "./envelope.js";
+import { asPayload, badBody, fail, type HandlerResponse, ok, readCredentials } from "./envelope.js";
 import { SkygearServerError } from "./errors.js";
 import { HOME } from "./health.js";
+import { bodyDepthLimit, limitsOf } from "./limits.js";
 import { authenticate } from "./preprocess.js";
+import { toSkygearError } from "./records/pg-errors.js";
+import { reportUnexpected } from "./report.js";
+import { guardBody } from "./request-guard.js";
 import type { ActionSpec, AppContext, SkygearHandler } from "./types.js";
 
 export interface RouterContext {
@@ -43,6 +39,11 @@ export function route(
 export async function handleRequest(req: HandlerRequest, ctx: RouterContext): Promise<HandlerResponse> {
   const payload = asPayload(req.body);
   if (!payload) return badBody();
+  try {
+    guardBody(payload, bodyDepthLimit(limitsOf(ctx.app.config)));
+  } catch (err) {
+    return fail(err as SkygearServerError);
+  }
   if (ctx.closed()) return fail(new SkygearServerError("NotConfigured", "server is shutting down"));
   const spec = route(ctx.table, req.pathAction, payload.action);
   if (!spec) return fail(new SkygearServerError("UndefinedOperation", "route unmatched"));
@@ -57,24 +58,16 @@ export async function handleRequest(req: HandlerRequest, ctx: RouterContext): Pr
     logDone(ctx, spec.name, res.status, started);
     return res;
   } catch (err) {
-    if (err instanceof SkygearServerError) {
-      const res = fail(err);
-      logDone(ctx, spec.name, res.status, started);
-      return res;
-    }
-    ctx.app.log.error({ action: spec.name, err: describe(err) }, "action failed unexpectedly");
-    return fail(unexpected());
+    // Database errors of any action (a value too long for an index, a NUL byte) become the 4xx they
+    // deserve; anything else is a generic 500 whose cause only the log shows.
+    const e = toSkygearError(err);
+    reportUnexpected(ctx.app.log, e, { action: spec.name });
+    const res = fail(e);
+    logDone(ctx, spec.name, res.status, started);
+    return res;
   }
 }
 
 function logDone(ctx: RouterContext, action: string, status: number, started: number): void {
   ctx.app.log.debug({ action, status, ms: Math.round((performance.now() - started) * 10) / 10 }, "action");
-}
-
-/** Name, message and pg code only: never the payload, which may carry keys and passwords. */
-function describe(err: unknown): Record<string, unknown> {
-  if (err instanceof Error) {
-    return { name: err.name, message: err.message, code: (err as { code?: unknown }).code };
-  }
-  return { value: String(err) };
 }

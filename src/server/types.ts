@@ -2,6 +2,7 @@
 // transport and the in-process transport call, and the action modules it dispatches to.
 import type pg from "pg";
 import type { Logger } from "../log.js";
+import type { ServerLimits } from "./limits.js";
 
 export interface ServerConfig {
   appName: string;
@@ -9,6 +10,8 @@ export interface ServerConfig {
   schema: string;
   apiKey: string;
   masterKey: string;
+  /** What one request may ask (body size, records, predicate shape); DEFAULT_LIMITS when absent. */
+  limits?: ServerLimits;
 }
 
 export interface AuthInfo {

@@ -2,9 +2,10 @@
 // 127.0.0.1:0, with fixed test keys. Pass the pool of createTestDatabase; call close() in afterAll.
 import type pg from "pg";
 import { appSchemaName } from "../../src/config.js";
-import { silentLogger } from "../../src/log.js";
+import { type Logger, silentLogger } from "../../src/log.js";
 import { startSkygearServer } from "../../src/server/http.js";
 import { createSkygearHandler, type SkygearServerHandler } from "../../src/server/index.js";
+import type { ServerLimits } from "../../src/server/limits.js";
 import type { ActionSpec, ServerConfig } from "../../src/server/types.js";
 
 export const TEST_API_KEY = "test-api-key";
@@ -17,6 +18,10 @@ export interface TestServerOptions {
   /** See SkygearHandlerOptions: master-key auth cache lifetime (default 1000 ms) and its clock. */
   authCacheMs?: number;
   now?: () => number;
+  /** The server's logger (default: silent); capturedLogger in test/helpers/log.ts reads it back. */
+  log?: Logger;
+  /** Request limits (default: DEFAULT_LIMITS). */
+  limits?: ServerLimits;
 }
 
 export interface TestServer {
@@ -35,11 +40,12 @@ export async function startTestServer(pool: pg.Pool, opts: TestServerOptions = {
     schema: appSchemaName(appName),
     apiKey: TEST_API_KEY,
     masterKey: TEST_MASTER_KEY,
+    ...(opts.limits ? { limits: opts.limits } : {}),
   };
   const handler = createSkygearHandler({
     pool,
     config,
-    log: silentLogger(),
+    log: opts.log ?? silentLogger(),
     actions: opts.actions,
     authCacheMs: opts.authCacheMs,
     now: opts.now,

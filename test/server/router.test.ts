@@ -78,16 +78,20 @@ describe("routing", () => {
     expect(r2.json.error.code).toBe(117);
   });
 
-  it("answers a body that is not JSON with 400 and an empty body", async () => {
-    const r = await post(srv.url, "/_status/healthz", "{not json", KEY);
+  // v1 builds BadRequest for these but writes only the status; we write the error too (README).
+  it("answers a body that is not JSON with 400 BadRequest, without quoting the body", async () => {
+    const r = await post(srv.url, "/_status/healthz", '{"password": "hunter2" not json', KEY);
     expect(r.status).toBe(400);
-    expect(r.text).toBe("");
+    expect(r.json.error).toMatchObject({ name: "BadRequest", code: 107 });
+    expect(r.text).not.toContain("hunter2");
   });
 
-  it("answers a JSON body that is not an object with 400 and an empty body", async () => {
-    const r = await post(srv.url, "/_status/healthz", "[1,2]", KEY);
-    expect(r.status).toBe(400);
-    expect(r.text).toBe("");
+  it("answers a JSON body that is not an object with 400 BadRequest", async () => {
+    for (const body of ["[1,2]", '"text"', "42", "true"]) {
+      const r = await post(srv.url, "/_status/healthz", body, KEY);
+      expect(r.status).toBe(400);
+      expect(r.json.error).toMatchObject({ name: "BadRequest", code: 107 });
+    }
   });
 
   it("answers OPTIONS with an empty 200 and echoes the CORS request", async () => {
@@ -186,9 +190,13 @@ describe("keys and tokens", () => {
 });
 
 describe("in-process handler", () => {
-  it("mirrors the HTTP quirks: a non-object body is 400 with no body, none at all is home", async () => {
-    expect(await srv.handler.handle({ body: [1, 2], headers: {} })).toEqual({ status: 400, body: undefined });
-    expect(await srv.handler.handle({ body: "text", headers: {} })).toEqual({ status: 400, body: undefined });
+  it("answers as HTTP does: a non-object body is 400 BadRequest, none at all is home", async () => {
+    const bad = {
+      status: 400,
+      body: { error: { name: "BadRequest", code: 107, message: "the request body must be a JSON object" } },
+    };
+    expect(await srv.handler.handle({ body: [1, 2], headers: {} })).toEqual(bad);
+    expect(await srv.handler.handle({ body: "text", headers: {} })).toEqual(bad);
     expect(await srv.handler.handle({ body: undefined, headers: {} })).toEqual({
       status: 200,
       body: { result: { status: "OK" } },

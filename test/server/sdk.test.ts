@@ -1,73 +1,18 @@
 // The official Skygear JS SDK (npm skygear 1.7.2) against a real server on 127.0.0.1:0: what issue 2 names
 // as the compatibility check. In Node the SDK needs a storage (one in-memory store per container here, so
 // users do not share tokens) and a WebSocket (it uses the `websocket` package's w3c client by itself).
-import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { type Any, closeContainer, sdkContainer } from "../helpers/sdk.js";
 import { startTestServer, TEST_API_KEY, TEST_MASTER_KEY, type TestServer } from "../helpers/server.js";
 import { get } from "./http-client.js";
-
-const require = createRequire(import.meta.url);
-// biome-ignore lint/suspicious/noExplicitAny: the SDK ships no types
-type Any = any;
-const Container: new () => Any = require("skygear-core/dist/container").default;
-const { Store }: { Store: new (driver: unknown) => unknown } = require("skygear-core/dist/store");
-
-/** The async storage driver interface the SDK's Store calls, over a Map. */
-class MemoryDriver {
-  private readonly m = new Map<string, string>();
-  private done<T>(cb: ((e: null, v?: T) => void) | undefined, v?: T): T | undefined {
-    cb?.(null, v);
-    return v;
-  }
-  async clear(cb?: (e: null) => void) {
-    this.m.clear();
-    return this.done(cb);
-  }
-  async getItem(k: string, cb?: (e: null, v?: string | null) => void) {
-    return this.done(cb, this.m.get(k) ?? null);
-  }
-  async setItem(k: string, v: string, cb?: (e: null) => void) {
-    this.m.set(k, v);
-    return this.done(cb);
-  }
-  async removeItem(k: string, cb?: (e: null) => void) {
-    this.m.delete(k);
-    return this.done(cb);
-  }
-  async multiGet(keys: string[], cb?: (e: null, v?: unknown) => void) {
-    return this.done(
-      cb,
-      keys.map((key) => ({ key, value: this.m.get(key) ?? null })),
-    );
-  }
-  async multiSet(pairs: { key: string; value: string }[], cb?: (e: null) => void) {
-    for (const p of pairs) this.m.set(p.key, p.value);
-    return this.done(cb);
-  }
-  async multiRemove(keys: string[], cb?: (e: null) => void) {
-    for (const k of keys) this.m.delete(k);
-    return this.done(cb);
-  }
-  async key(n: number, cb?: (e: null, v?: string | null) => void) {
-    return this.done(cb, [...this.m.keys()][n] ?? null);
-  }
-  async keys(cb?: (e: null, v?: string[]) => void) {
-    return this.done(cb, [...this.m.keys()]);
-  }
-  async length(cb?: (e: null, v?: number) => void) {
-    return this.done(cb, this.m.size);
-  }
-}
 
 let db: TestDatabase;
 let srv: TestServer;
 const containers: Any[] = [];
 
 async function newContainer(): Promise<Any> {
-  const c = new Container();
-  c._store = new Store(new MemoryDriver());
-  await c.config({ endPoint: srv.url, apiKey: TEST_API_KEY });
+  const c = await sdkContainer(srv.url, TEST_API_KEY);
   containers.push(c);
   return c;
 }
@@ -104,10 +49,7 @@ beforeAll(async () => {
   Note = alice.Record.extend("sdknote");
 });
 afterAll(async () => {
-  for (const c of containers) {
-    c.pubsub._pubsub.reset();
-    c.pubsub._internalPubsub.reset();
-  }
+  for (const c of containers) closeContainer(c);
   await srv?.close();
   await db?.drop();
 });

@@ -19,6 +19,7 @@ import { issueToken, revokeToken } from "./tokens.js";
 
 /** AUTH_RECORD_KEYS of v1: the auth_data keys a user can sign up and log in with. */
 const AUTH_RECORD_KEYS = new Set(["username", "email"]);
+const MAX_AUTH_DATA_BYTES = 2048;
 
 function invalid(message: string, args: string[]): SkygearServerError {
   return new SkygearServerError("InvalidArgument", message, { info: { arguments: args } });
@@ -35,6 +36,9 @@ export function parseAuthData(raw: unknown): Record<string, string> {
     if (v === null || v === undefined) continue;
     if (typeof v !== "string" || v === "")
       throw invalid(`auth_data.${k} must be a non-empty string`, ["auth_data"]);
+    // Unique-indexed: longer would fail the index (v1 answers 500 when it does).
+    if (Buffer.byteLength(v) > MAX_AUTH_DATA_BYTES)
+      throw invalid(`auth_data.${k} is longer than ${MAX_AUTH_DATA_BYTES} bytes`, ["auth_data"]);
     out[k] = v;
   }
   return out;

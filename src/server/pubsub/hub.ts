@@ -87,6 +87,14 @@ export class Hub {
     return sent;
   }
 
+  isSubscribed(socket: HubSocket, channel: string): boolean {
+    return this.sockets.get(socket)?.has(channel) ?? false;
+  }
+
+  subscriptionCount(socket: HubSocket): number {
+    return this.sockets.get(socket)?.size ?? 0;
+  }
+
   subscriberCount(channel: string): number {
     return this.channels.get(channel)?.size ?? 0;
   }

@@ -2,14 +2,24 @@
 // before the upgrade (header, else ?api_key=), then frames are read and applied to the hub of that path.
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
-import { type WebSocket, WebSocketServer } from "ws";
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { SkygearServerError } from "../errors.js";
+import { bodyDepthLimit, limitsOf } from "../limits.js";
 import { accessTypeOf } from "../preprocess.js";
+import { unexpectedError } from "../records/pg-errors.js";
+import { reportUnexpected } from "../report.js";
 import type { AppContext } from "../types.js";
 import { parseFrame } from "./frames.js";
-import type { Hub, HubName } from "./hub.js";
+import { type Hub, type HubName, STUCK_BUFFER_BYTES } from "./hub.js";
 
 export const PUBSUB_PATHS: Record<string, HubName> = { "/pubsub": "public", "/_/pubsub": "internal" };
+
+/** Largest frame a client may send (v1: none). */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+/** Channels one socket may be subscribed to at once (v1: none; each costs memory until the socket closes). */
+export const MAX_SUBSCRIPTIONS = 1000;
+
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
 export interface PubsubEndpoint {
   close(): void;
@@ -21,7 +31,8 @@ export function attachPubsub(
   hubs: Record<HubName, Hub>,
   extraHeaders: () => Record<string, string>,
 ): PubsubEndpoint {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  // A larger frame is refused by ws itself: close code 1009 (message too big).
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const hubName = PUBSUB_PATHS[url.pathname];
@@ -36,7 +47,7 @@ export function attachPubsub(
       const e = err as SkygearServerError;
       return refuse(socket, e.status, { error: e.toJSON() }, extraHeaders());
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, hubs[hubName]));
+    wss.handleUpgrade(req, socket, head, (ws) => serveSocket(ws, hubs[hubName], app));
   };
   server.on("upgrade", onUpgrade);
   return {
@@ -48,13 +59,23 @@ export function attachPubsub(
   };
 }
 
-function serveSocket(ws: WebSocket, hub: Hub): void {
+function serveSocket(ws: WebSocket, hub: Hub, app: AppContext): void {
   hub.add(ws);
-  ws.on("message", (raw, isBinary) => {
-    if (isBinary) return;
-    const cmd = parseFrame(raw.toString());
+  const maxDepth = bodyDepthLimit(limitsOf(app.config));
+  const onFrame = (raw: RawData) => {
+    // v1 reads binary frames as it reads text ones.
+    let text: string;
+    try {
+      text = UTF8.decode(frameBytes(raw));
+    } catch {
+      return refuseFrame(ws, "Error: the frame is not valid UTF-8. Closing Connection");
+    }
+    const cmd = parseFrame(text, maxDepth);
     switch (cmd.kind) {
       case "sub":
+        if (!hub.isSubscribed(ws, cmd.channel) && hub.subscriptionCount(ws) >= MAX_SUBSCRIPTIONS) {
+          return refuseFrame(ws, `Error: more than ${MAX_SUBSCRIPTIONS} subscriptions. Closing Connection`);
+        }
         return hub.subscribe(ws, cmd.channel);
       case "unsub":
         return hub.unsubscribe(ws, cmd.channel);
@@ -62,14 +83,35 @@ function serveSocket(ws: WebSocket, hub: Hub): void {
         hub.publish(cmd.channel, cmd.data);
         return;
       case "unknown":
+        // A client that floods unknown actions and never reads would grow our send buffer without end.
+        if (ws.bufferedAmount > STUCK_BUFFER_BYTES) return ws.terminate();
         return ws.send("Unknow action");
       case "fatal":
-        ws.send(cmd.message);
-        return ws.close(1003, cmd.message);
+        return refuseFrame(ws, cmd.message);
+    }
+  };
+  ws.on("message", (raw) => {
+    try {
+      onFrame(raw);
+    } catch (err) {
+      // A throw here would reach ws's parser and end the process: this socket ends instead.
+      reportUnexpected(app.log, unexpectedError(err), { path: "pubsub" });
+      ws.terminate();
+      hub.remove(ws);
     }
   });
   ws.on("close", () => hub.remove(ws));
   ws.on("error", () => hub.remove(ws));
+}
+
+function frameBytes(raw: RawData): Buffer {
+  if (Buffer.isBuffer(raw)) return raw;
+  return Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);
+}
+
+function refuseFrame(ws: WebSocket, message: string): void {
+  ws.send(message);
+  ws.close(1003, "frame refused");
 }
 
 function refuse(socket: Duplex, status: number, body: unknown, headers: Record<string, string>): void {

@@ -3,17 +3,17 @@
 import type pg from "pg";
 import { ident, withTransaction } from "../../db/pool.js";
 import { SkygearServerError } from "../errors.js";
+import { limitsOf } from "../limits.js";
 import type { ActionRequest, ActionResult } from "../types.js";
 import { canAccess, storedAccess } from "./acl.js";
 import { formatRecordId, parseIdList, type RecordId } from "./ids.js";
-import { toSkygearError } from "./pg-errors.js";
-import { saveAtomic, writableDatabase } from "./save.js";
+import { itemError, saveAtomic, writableDatabase } from "./save.js";
 import { recordTableExists } from "./table.js";
 
 export async function deleteRecords(req: ActionRequest): Promise<ActionResult> {
   const { payload, app } = req;
   const db = writableDatabase(payload.database_id, req);
-  const ids = parseIdList(payload.ids);
+  const ids = parseIdList(payload.ids, limitsOf(app.config).records);
   // Looked up before any transaction: a cache miss must not need a second pooled client.
   const tables = new Set<string>();
   for (const type of new Set(ids.map((id) => id.type))) {
@@ -37,7 +37,7 @@ export async function deleteRecords(req: ActionRequest): Promise<ActionResult> {
     try {
       result.push(await withTransaction(app.pool, (client) => del(client, id)));
     } catch (err) {
-      result.push(toSkygearError(err).toItem(formatRecordId(id)));
+      result.push(itemError(req, err, formatRecordId(id)));
     }
   }
   return { result };

@@ -2,6 +2,7 @@
 // SELECT per record type.
 import { ident } from "../../db/pool.js";
 import { SkygearServerError } from "../errors.js";
+import { limitsOf } from "../limits.js";
 import type { ActionRequest, ActionResult } from "../types.js";
 import { canAccess, storedAccess } from "./acl.js";
 import { type RecordJSON, rowToRecordJSON } from "./codec.js";
@@ -15,7 +16,7 @@ import { columnsCovering, tableColumns } from "./table.js";
 export async function fetchRecords(req: ActionRequest): Promise<ActionResult> {
   const { payload, app, auth } = req;
   const db = resolveDatabase(payload.database_id, auth);
-  const ids = parseIdList(payload.ids);
+  const ids = parseIdList(payload.ids, limitsOf(app.config).records);
   const schema = app.config.schema;
   const found = new Map<string, RecordJSON | "denied">();
   try {

@@ -41,13 +41,17 @@ export function parseRecordId(raw: unknown): RecordId | null {
   return { type, key: raw.slice(slash + 1) };
 }
 
-/** The `ids` of record:fetch and record:delete: a non-empty array of ids, or 108 for the whole request. */
-export function parseIdList(raw: unknown): RecordId[] {
+/**
+ * The `ids` of record:fetch and record:delete: a non-empty array of at most `max` ids, or 108 for the whole
+ * request.
+ */
+export function parseIdList(raw: unknown, max: number): RecordId[] {
   if (!Array.isArray(raw) || raw.length === 0) {
     throw new SkygearServerError("InvalidArgument", "expected a non-empty array of record ids in ids", {
       info: { arguments: ["ids"] },
     });
   }
+  checkBatchSize("ids", raw.length, max);
   return raw.map((item) => {
     const id = parseRecordId(item);
     if (!id) {
@@ -61,6 +65,16 @@ export function parseIdList(raw: unknown): RecordId[] {
     }
     return id;
   });
+}
+
+/** More than `max` records or ids in one request: 108, naming the argument and the setting. */
+export function checkBatchSize(argument: string, n: number, max: number): void {
+  if (n <= max) return;
+  throw new SkygearServerError(
+    "InvalidArgument",
+    `${argument} holds ${n} entries; at most ${max} are accepted per request (SKYFLOW_MAX_RECORDS)`,
+    { info: { arguments: [argument] } },
+  );
 }
 
 export function formatRecordId(id: RecordId): string {

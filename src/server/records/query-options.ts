@@ -47,7 +47,7 @@ export function pageOf(payload: Record<string, unknown>): { limit?: number; offs
   return out;
 }
 
-/** desired_keys: null/absent = every field. An unknown key fails the request (S: 10000). */
+/** desired_keys: null/absent = every field. An unknown key fails the request (108; v1: 10000). */
 export function desiredKeysOf(
   raw: unknown,
   columns: TableColumns,
@@ -61,10 +61,11 @@ export function desiredKeysOf(
   for (const k of raw as string[]) {
     if (k.startsWith("_")) continue; // reserved columns are always returned
     if (!columns.has(k)) {
+      // v1 answers 10000 (500); a malformed request gets a 4xx here.
       throw new SkygearServerError(
-        "UnexpectedError",
+        "InvalidArgument",
         `desired key "${k}" is not a field of record type "${recordType}"`,
-        { info: { unknown_field: k, record_type: recordType } },
+        { info: { arguments: ["desired_keys"], unknown_field: k, record_type: recordType } },
       );
     }
     keys.add(k);

@@ -1,6 +1,7 @@
 // Incoming records of record:save (protocol §3.1, §5.1): `_id`, `_access` and the user fields decoded; every
 // other `_` key dropped. Also the columns a batch needs, with conflicting types refused (114). No I/O.
 import { SkygearServerError } from "../errors.js";
+import { nestingDepth } from "../request-guard.js";
 import { type Ace, parseAccess } from "./acl.js";
 import { parseRecordId, type RecordId, validFieldName } from "./ids.js";
 import { type ColumnSpec, describeSpec } from "./types.js";
@@ -17,8 +18,11 @@ function malformed(message: string, args: string[] = ["records"]): SkygearServer
   return new SkygearServerError("InvalidArgument", message, { info: { arguments: args } });
 }
 
-/** One record object -> IncomingRecord, or a 108 error (the item then has no `_id`). */
-export function parseIncoming(raw: unknown): IncomingRecord {
+/**
+ * One record object -> IncomingRecord, or a 108 error (the item then has no `_id`). A field's value may
+ * nest at most `maxDepth` levels (Postgres and JSON encoding both recurse).
+ */
+export function parseIncoming(raw: unknown, maxDepth: number): IncomingRecord {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     throw malformed("a record must be an object");
   const obj = raw as Record<string, unknown>;
@@ -32,6 +36,11 @@ export function parseIncoming(raw: unknown): IncomingRecord {
   for (const [name, v] of Object.entries(obj)) {
     if (name.startsWith("_")) continue;
     if (!validFieldName(name)) throw malformed(`invalid field name ${JSON.stringify(name)}`, [name]);
+    if (nestingDepth(v, maxDepth) > maxDepth) {
+      throw malformed(`field "${name}" nests deeper than ${maxDepth} levels (SKYFLOW_MAX_VALUE_DEPTH)`, [
+        name,
+      ]);
+    }
     const value = decodeValue(v, name);
     if (value.kind === "keypath") throw malformed(`field "${name}": a keypath is not record data`, [name]);
     fields.set(name, value);

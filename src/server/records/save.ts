@@ -2,10 +2,12 @@
 // (one transaction, 115 on any failure) or record by record (per-item errors in input order).
 import { withTransaction } from "../../db/pool.js";
 import { SkygearServerError } from "../errors.js";
+import { limitsOf } from "../limits.js";
+import { reportUnexpected } from "../report.js";
 import type { ActionRequest, ActionResult } from "../types.js";
 import { rowToRecordJSON } from "./codec.js";
 import { type Database, resolveDatabase } from "./database.js";
-import { formatRecordId } from "./ids.js";
+import { checkBatchSize, formatRecordId } from "./ids.js";
 import { toSkygearError } from "./pg-errors.js";
 import { type IncomingRecord, neededColumns, parseIncoming } from "./save-parse.js";
 import { type WriteTarget, writeRecord } from "./save-write.js";
@@ -28,10 +30,12 @@ export async function saveRecords(req: ActionRequest): Promise<ActionResult> {
       info: { arguments: ["records"] },
     });
   }
+  const limits = limitsOf(app.config);
+  checkBatchSize("records", rawRecords.length, limits.records);
   const atomic = payload.atomic === true;
   const parsed: Parsed[] = rawRecords.map((raw) => {
     try {
-      return { ok: true, rec: parseIncoming(raw) };
+      return { ok: true, rec: parseIncoming(raw, limits.valueDepth) };
     } catch (err) {
       return { ok: false, err: toSkygearError(err) };
     }
@@ -69,12 +73,19 @@ export async function saveRecords(req: ActionRequest): Promise<ActionResult> {
     try {
       row = await withTransaction(app.pool, (client) => write(client, p.rec));
     } catch (err) {
-      result.push(toSkygearError(err).toItem(formatRecordId(p.rec.id)));
+      result.push(itemError(req, err, formatRecordId(p.rec.id)));
       continue;
     }
     result.push(await encode(p.rec, row));
   }
   return { result };
+}
+
+/** A per-record error item; an unexpected one is logged, its cause left out of the answer. */
+export function itemError(req: ActionRequest, err: unknown, id: string): Record<string, unknown> {
+  const e = toSkygearError(err);
+  reportUnexpected(req.app.log, e, { action: req.action });
+  return e.toItem(id);
 }
 
 /** Everything in one transaction; the first failing record rolls all back and answers 115. */
@@ -92,6 +103,7 @@ export async function saveAtomic<T>(
           out.push(await save(client, rec));
         } catch (err) {
           failed = { id: formatRecordId(rec.id), err: toSkygearError(err) };
+          reportUnexpected(req.app.log, failed.err, { action: req.action });
           throw err;
         }
       }

@@ -1,5 +1,6 @@
 // Record tables: creation, on-the-fly column extension (protocol §7) and an in-memory cache of each table's
 // columns and their Skygear field types. DDL runs under one advisory lock per app schema and re-checks inside.
+import { createHash } from "node:crypto";
 import type pg from "pg";
 import { ident } from "../../db/pool.js";
 import { SkygearServerError } from "../errors.js";
@@ -171,10 +172,26 @@ async function extendLocked(
   return touched;
 }
 
+/**
+ * v1's constraint name when it fits Postgres's 63 bytes; else its first bytes and a hash of the whole
+ * name, so two long names sharing their first 63 bytes (which Postgres would truncate to one) stay apart.
+ */
+export function constraintName(name: string): string {
+  if (Buffer.byteLength(name) <= MAX_IDENTIFIER_BYTES) return name;
+  const hash = createHash("sha256").update(name).digest("hex").slice(0, 12);
+  let head = name;
+  while (Buffer.byteLength(head) > MAX_IDENTIFIER_BYTES - hash.length - 1) head = head.slice(0, -1);
+  // A cut between the halves of a surrogate pair would leave a lone one.
+  if (/[\uD800-\uDBFF]$/.test(head)) head = head.slice(0, -1);
+  return `${head}_${hash}`;
+}
+
+const MAX_IDENTIFIER_BYTES = 63;
+
 function addColumnSQL(schema: string, table: string, name: string, spec: ColumnSpec): string {
   const t = `${ident(schema)}.${ident(table)}`;
   if (spec.type === "ref") {
-    const fk = ident(`fk_${name}_${spec.refType}__id`);
+    const fk = ident(constraintName(`fk_${name}_${spec.refType}__id`));
     return `ALTER TABLE ${t} ADD COLUMN ${ident(name)} text,
       ADD CONSTRAINT ${fk} FOREIGN KEY (${ident(name)}) REFERENCES ${ident(schema)}.${ident(spec.refType)} (_id)`;
   }
