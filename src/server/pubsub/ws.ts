@@ -36,7 +36,10 @@ export function attachPubsub(
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? "/", "http://localhost");
     const hubName = PUBSUB_PATHS[url.pathname];
-    if (!hubName) return refuse(socket, 404, undefined, extraHeaders());
+    if (!hubName) {
+      const unmatched = new SkygearServerError("UndefinedOperation", "route unmatched");
+      return refuse(socket, 404, { error: unmatched.toJSON() }, extraHeaders());
+    }
     const header = req.headers["x-skygear-api-key"];
     const key = (typeof header === "string" && header) || url.searchParams.get("api_key") || "";
     try {
@@ -63,18 +66,24 @@ function serveSocket(ws: WebSocket, hub: Hub, app: AppContext): void {
   hub.add(ws);
   const maxDepth = bodyDepthLimit(limitsOf(app.config));
   const onFrame = (raw: RawData) => {
+    // Frames that arrive after a refusal, while the close completes, are not applied.
+    if (ws.readyState !== ws.OPEN) return;
     // v1 reads binary frames as it reads text ones.
     let text: string;
     try {
       text = UTF8.decode(frameBytes(raw));
     } catch {
-      return refuseFrame(ws, "Error: the frame is not valid UTF-8. Closing Connection");
+      return refuseFrame(ws, hub, "Error: the frame is not valid UTF-8. Closing Connection");
     }
     const cmd = parseFrame(text, maxDepth);
     switch (cmd.kind) {
       case "sub":
         if (!hub.isSubscribed(ws, cmd.channel) && hub.subscriptionCount(ws) >= MAX_SUBSCRIPTIONS) {
-          return refuseFrame(ws, `Error: more than ${MAX_SUBSCRIPTIONS} subscriptions. Closing Connection`);
+          return refuseFrame(
+            ws,
+            hub,
+            `Error: more than ${MAX_SUBSCRIPTIONS} subscriptions. Closing Connection`,
+          );
         }
         return hub.subscribe(ws, cmd.channel);
       case "unsub":
@@ -87,7 +96,7 @@ function serveSocket(ws: WebSocket, hub: Hub, app: AppContext): void {
         if (ws.bufferedAmount > STUCK_BUFFER_BYTES) return ws.terminate();
         return ws.send("Unknow action");
       case "fatal":
-        return refuseFrame(ws, cmd.message);
+        return refuseFrame(ws, hub, cmd.message);
     }
   };
   ws.on("message", (raw) => {
@@ -109,7 +118,9 @@ function frameBytes(raw: RawData): Buffer {
   return Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);
 }
 
-function refuseFrame(ws: WebSocket, message: string): void {
+/** The error text, then close; the socket's subscriptions end now, not when the close completes. */
+function refuseFrame(ws: WebSocket, hub: Hub, message: string): void {
+  hub.remove(ws);
   ws.send(message);
   ws.close(1003, "frame refused");
 }
