@@ -15,14 +15,21 @@ export interface User {
   username: string;
 }
 
-export interface Hostile {
+/** A server under attack: where it is, its keys, and three signed-up users. */
+export interface Target {
+  url: string;
+  apiKey: string;
+  masterKey: string;
+  alice: User;
+  bob: User;
+  mallory: User;
+}
+
+export interface Hostile extends Target {
   db: TestDatabase;
   srv: TestServer;
   /** Every log line the server wrote (level trace). */
   lines: string[];
-  alice: User;
-  bob: User;
-  mallory: User;
   /** Keys, tokens and passwords: none may appear in a log line or an answer. */
   secrets: string[];
   close(): Promise<void>;
@@ -36,26 +43,40 @@ export async function startHostile(label: string, limits: Partial<ServerLimits> 
   const db = await createTestDatabase(label);
   const { log, lines } = capturedLogger("trace");
   const srv = await startTestServer(db.pool, { log, limits: { ...DEFAULT_LIMITS, ...limits } });
-  const signup = async (username: string): Promise<User> => {
-    const password = `pw-${username}-${Math.random().toString(36).slice(2)}`;
-    const r = await post(srv.url, "/auth/signup", { auth_data: { username }, password }, clientKey());
-    expect(r.status).toBe(200);
-    return { id: r.json.result.user_id, token: r.json.result.access_token, password, username };
-  };
-  const [alice, bob, mallory] = [await signup("alice"), await signup("bob"), await signup("mallory")];
+  const target = await signupUsers(srv.url, TEST_API_KEY, TEST_MASTER_KEY);
   return {
+    ...target,
     db,
     srv,
     lines,
-    alice,
-    bob,
-    mallory,
-    secrets: [TEST_MASTER_KEY, TEST_API_KEY, ...[alice, bob, mallory].flatMap((u) => [u.token, u.password])],
+    secrets: secretsOf(target),
     async close() {
       await srv.close();
       await db.drop();
     },
   };
+}
+
+/** alice, bob and mallory, signed up on the server at `url`. */
+export async function signupUsers(url: string, apiKey: string, masterKey: string): Promise<Target> {
+  const signup = async (username: string): Promise<User> => {
+    const password = `pw-${username}-${Math.random().toString(36).slice(2)}`;
+    const r = await post(
+      url,
+      "/auth/signup",
+      { auth_data: { username }, password },
+      { "X-Skygear-API-Key": apiKey },
+    );
+    expect(r.status).toBe(200);
+    return { id: r.json.result.user_id, token: r.json.result.access_token, password, username };
+  };
+  const [alice, bob, mallory] = [await signup("alice"), await signup("bob"), await signup("mallory")];
+  return { url, apiKey, masterKey, alice, bob, mallory };
+}
+
+/** The keys, tokens and passwords of a target. */
+export function secretsOf(t: Target): string[] {
+  return [t.masterKey, t.apiKey, ...[t.alice, t.bob, t.mallory].flatMap((u) => [u.token, u.password])];
 }
 
 export const clientKey = () => ({ "X-Skygear-API-Key": TEST_API_KEY });
@@ -151,7 +172,27 @@ function expectSkygearError(err: unknown, label: string): void {
 }
 
 /** No secret in any log line or answer text seen so far. */
-export function expectNoSecrets(h: Hostile, texts: string[] = []): void {
+export function expectNoSecrets(h: { lines: string[]; secrets: string[] }, texts: string[] = []): void {
   const all = [...h.lines, ...texts].join("\n");
   for (const s of h.secrets) expect(all.includes(s), `a secret reached the log or an answer`).toBe(false);
+}
+
+/**
+ * Sends `c` and checks it was refused cleanly and changed no row (nor the schema, unless v1 would extend
+ * it first); returns the answer's text.
+ */
+export async function runCase(
+  db: TestDatabase,
+  schema: string,
+  c: { name: string; item?: boolean; ddl?: boolean },
+  send: () => Promise<RawResponse>,
+): Promise<string> {
+  const before = await fingerprint(db, schema);
+  const r = await send();
+  if (c.item) expectItemRefusals(r, c.name);
+  else expectRefusal(r, c.name);
+  const after = await fingerprint(db, schema);
+  expect(after.data, `${c.name} wrote to the database`).toBe(before.data);
+  if (!c.ddl) expect(after.schema, `${c.name} changed the schema`).toBe(before.schema);
+  return r.text;
 }
