@@ -29,6 +29,8 @@ export const VARIABLES = {
     "Skygear-compatible server: values in one `in` list of a query predicate; more is refused with 120 (default 10000)",
   SKYFLOW_MAX_PREDICATE_DEPTH:
     "Skygear-compatible server: how deep a query predicate's and/or/not may nest; deeper is refused with 120 (default 32)",
+  SKYFLOW_MAX_QUERY_TERMS:
+    "Skygear-compatible server: comparisons in one query predicate, and entries of its sort, include or desired_keys; more is refused with 120, or 108 for desired_keys (default 1000)",
   SKYFLOW_MAX_VALUE_DEPTH:
     "Skygear-compatible server: how deep a record field's json value may nest; deeper is refused with 108 (default 64)",
 } as const;
@@ -160,6 +162,7 @@ function serverLimits(env: Record<string, string | undefined>): ServerLimits {
       1,
       1000,
     ),
+    queryTerms: int("SKYFLOW_MAX_QUERY_TERMS", env.SKYFLOW_MAX_QUERY_TERMS, d.queryTerms, 1, 100_000),
     valueDepth: int("SKYFLOW_MAX_VALUE_DEPTH", env.SKYFLOW_MAX_VALUE_DEPTH, d.valueDepth, 1, 1000),
   };
 }

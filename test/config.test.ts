@@ -19,12 +19,14 @@ describe("loadConfig", () => {
       SKYFLOW_MAX_IN_LIST: "7",
       SKYFLOW_MAX_PREDICATE_DEPTH: "3",
       SKYFLOW_MAX_VALUE_DEPTH: "4",
+      SKYFLOW_MAX_QUERY_TERMS: "9",
     });
     expect(cfg.serverLimits).toEqual({
       bodyBytes: 2048,
       records: 5,
       inList: 7,
       predicateDepth: 3,
+      queryTerms: 9,
       valueDepth: 4,
     });
     expect(() => loadConfig({ SKYFLOW_MAX_RECORDS: "0" })).toThrow("SKYFLOW_MAX_RECORDS");

@@ -11,6 +11,8 @@ export interface ServerLimits {
   inList: number;
   /** How deep `and`/`or`/`not` may nest in a query predicate (RecordQueryInvalid 120). */
   predicateDepth: number;
+  /** Comparisons in a query predicate, and entries of its sort, include or desired_keys (120 or 108). */
+  queryTerms: number;
   /** How deep a record field's value (a json object or array) may nest (InvalidArgument 108). */
   valueDepth: number;
 }
@@ -20,6 +22,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   records: 1000,
   inList: 10_000,
   predicateDepth: 32,
+  queryTerms: 1000,
   valueDepth: 64,
 };
 

@@ -173,6 +173,21 @@ const BODY: Case[] = [
     body: q({ predicate: ["in", kp("title"), many(70_000, (i) => `v${i}`)] }),
   },
   {
+    name: "a predicate of 60,000 ANDed comparisons",
+    path: "/record/query",
+    body: q({ predicate: ["and", ...many(60_000, (i) => ["eq", kp("n"), i])] }),
+  },
+  {
+    name: "a sort of 20,000 keys",
+    path: "/record/query",
+    body: q({ sort: many(20_000, () => [kp("title"), "asc"]) }),
+  },
+  {
+    name: "an include of 5,000 keys",
+    path: "/record/query",
+    body: q({ include: Object.fromEntries(many(5000, (i) => [`k${i}`, kp("_owner")] as const)) }),
+  },
+  {
     name: "100,000 records in one save",
     path: "/record/save",
     body: save(many(100_000, (i) => ({ _id: `note/m${i}`, title: "x" }))),

@@ -8,7 +8,7 @@ import { post } from "./http-client.js";
 
 let h: Hostile;
 const kp = (v: string) => ({ $type: "keypath", $val: v });
-const LIMITS = { bodyBytes: 4096, records: 3, inList: 5, predicateDepth: 2, valueDepth: 2 };
+const LIMITS = { bodyBytes: 4096, records: 3, inList: 5, predicateDepth: 2, queryTerms: 4, valueDepth: 2 };
 
 beforeAll(async () => {
   h = await startHostile("server_limits", LIMITS);
@@ -86,6 +86,22 @@ describe("request limits", () => {
     expect([r.status, r.json.error.code]).toEqual([400, 120]);
     expect(r.json.error.message).toContain("SKYFLOW_MAX_PREDICATE_DEPTH");
     expect((await query({ predicate: ["and", ["not", leaf]] })).status).toBe(200);
+  });
+
+  it("more comparisons, sort keys, includes or desired keys than SKYFLOW_MAX_QUERY_TERMS: 120 (108)", async () => {
+    const eq = (i: number) => ["eq", kp("title"), `v${i}`];
+    const five = [0, 1, 2, 3, 4];
+    for (const [body, code] of [
+      [{ predicate: ["or", ...five.map(eq)] }, 120],
+      [{ sort: five.map(() => [kp("title"), "asc"]) }, 120],
+      [{ include: Object.fromEntries(five.map((i) => [`k${i}`, kp("_owner")])) }, 120],
+      [{ desired_keys: five.map(() => "title") }, 108],
+    ] as const) {
+      const r = await query(body);
+      expect([r.status, r.json.error.code]).toEqual([400, code]);
+      expect(r.json.error.message).toContain("SKYFLOW_MAX_QUERY_TERMS");
+    }
+    expect((await query({ predicate: ["or", ...five.slice(1).map(eq)] })).status).toBe(200);
   });
 
   it("a field value nested past SKYFLOW_MAX_VALUE_DEPTH: 108 for that record", async () => {

@@ -13,7 +13,7 @@ import { validRecordType } from "./ids.js";
 import { toSkygearError } from "./pg-errors.js";
 import { joinsSQL, type PredicateContext, predicateSQL } from "./predicate.js";
 import { byIdLookup, coalescedLookup } from "./query-batch.js";
-import { checkPredicateSize } from "./query-limits.js";
+import { checkQuerySize } from "./query-limits.js";
 import { desiredKeysOf, pageOf, sortSQL } from "./query-options.js";
 import { Params, prepared, rowJSON } from "./sql.js";
 import { columnsCovering, forgetSchema, type TableColumns, tableColumns } from "./table.js";
@@ -36,7 +36,7 @@ export async function queryRecords(req: ActionRequest): Promise<ActionResult> {
       info: { arguments: ["record_type"] },
     });
   }
-  checkPredicateSize(payload.predicate, limitsOf(app.config));
+  checkQuerySize(payload, limitsOf(app.config));
   const plan: Plan = { recordType, db: resolveDatabase(payload.database_id, auth), auth, payload };
   const { pool } = app;
   const schema = app.config.schema;
