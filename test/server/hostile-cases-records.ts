@@ -1,0 +1,398 @@
+// Hostile request cases, part 2: record:save, record:query, record:fetch and record:delete, every parameter.
+import { randomBytes } from "node:crypto";
+import { type Case, deep, kp, long, many, q, rec, save } from "./hostile-case-kit.js";
+import type { Target } from "./hostile-kit.js";
+
+const SAVE: Case[] = [
+  { name: "save: no records", path: "/record/save", body: {} },
+  { name: "save: records an object", path: "/record/save", body: { records: { _id: "note/x" } } },
+  { name: "save: records empty", path: "/record/save", body: save([]) },
+  {
+    name: "save: 1,001 records",
+    path: "/record/save",
+    body: save(many(1001, (i) => ({ _id: `note/k${i}` }))),
+  },
+  { name: "save: a record that is a number", path: "/record/save", body: save([5]), item: true },
+  { name: "save: a record that is null", path: "/record/save", body: save([null]), item: true },
+  { name: "save: no _id", path: "/record/save", body: save([{ title: "x" }]), item: true },
+  { name: "save: _id a number", path: "/record/save", body: save([{ _id: 5 }]), item: true },
+  { name: "save: _id without a type", path: "/record/save", body: save([{ _id: "noslash" }]), item: true },
+  {
+    name: "save: a system table as type",
+    path: "/record/save",
+    body: save([{ _id: "_auth/x", password: "p" }]),
+    item: true,
+  },
+  {
+    name: "save: a type of 64 bytes",
+    path: "/record/save",
+    body: save([{ _id: `${long(64)}/x` }]),
+    item: true,
+  },
+  {
+    name: "save: a type with a double quote",
+    path: "/record/save",
+    body: save([{ _id: 'no"te/x' }]),
+    item: true,
+  },
+  {
+    name: "save: a key of 10 KB",
+    path: "/record/save",
+    body: save([{ _id: `note/${randomBytes(12_000).toString("base64url")}`, title: "x" }]),
+    item: true,
+  },
+  {
+    name: "save: _access a string",
+    path: "/record/save",
+    body: save([rec({ _access: "public" })]),
+    item: true,
+  },
+  { name: "save: an empty ACE", path: "/record/save", body: save([rec({ _access: [{}] })]), item: true },
+  {
+    name: "save: an ACE with an unknown level",
+    path: "/record/save",
+    body: save([rec({ _access: [{ level: "admin", public: true }] })]),
+    item: true,
+  },
+  {
+    name: "save: a field name of 64 bytes",
+    path: "/record/save",
+    body: save([rec({ [long(64)]: 1 })]),
+    item: true,
+  },
+  {
+    name: "save: an unknown $type",
+    path: "/record/save",
+    body: save([rec({ v: { $type: "martian" } })]),
+    item: true,
+  },
+  {
+    name: "save: a nested unknown $type",
+    path: "/record/save",
+    body: save([rec({ v: { a: [{ $type: 5 }] } })]),
+    item: true,
+  },
+  {
+    name: "save: a malformed $date",
+    path: "/record/save",
+    body: save([rec({ at: { $type: "date", $date: "yesterday" } })]),
+    item: true,
+  },
+  {
+    name: "save: a $date in year 0",
+    path: "/record/save",
+    body: save([rec({ at: { $type: "date", $date: "0000-01-01T00:00:00Z" } })]),
+    item: true,
+  },
+  {
+    name: "save: a $date in year 99999",
+    path: "/record/save",
+    body: save([rec({ at: { $type: "date", $date: "99999-01-01T00:00:00Z" } })]),
+    item: true,
+  },
+  {
+    name: "save: a malformed ref",
+    path: "/record/save",
+    body: save([rec({ r: { $type: "ref", $id: "bad" } })]),
+    item: true,
+  },
+  {
+    name: "save: a ref to nothing",
+    path: "/record/save",
+    body: save([rec({ target: { $type: "ref", $id: "target/none" } })]),
+    item: true,
+    ddl: true,
+  },
+  {
+    name: "save: a keypath as data",
+    path: "/record/save",
+    body: save([rec({ v: kp("title") })]),
+    item: true,
+  },
+  { name: "save: a field's type changed", path: "/record/save", body: save([rec({ title: 5 })]) },
+  {
+    name: "save: a batch disagreeing on a type",
+    path: "/record/save",
+    body: save([
+      { _id: "fresh/a", v: 1 },
+      { _id: "fresh/b", v: "x" },
+    ]),
+  },
+  {
+    name: "save: a value nested 65 deep",
+    path: "/record/save",
+    body: save([rec({ v: deep(65, 1, (x) => [x]) })]),
+    item: true,
+  },
+  {
+    name: "save: 1,700 fields in one record",
+    path: "/record/save",
+    body: save([{ _id: "wide/w", ...Object.fromEntries(many(1700, (i) => [`f${i}`, "v"] as const)) }]),
+  },
+  { name: "save: database_id a number", path: "/record/save", body: save([rec({})], { database_id: 5 }) },
+  {
+    name: "save: the union database",
+    path: "/record/save",
+    body: save([rec({})], { database_id: "_union" }),
+  },
+  {
+    name: "save: an unknown reserved database",
+    path: "/record/save",
+    body: save([rec({})], { database_id: "_nope" }),
+  },
+  {
+    name: "save: another user's private database",
+    path: "/record/save",
+    body: (x: Target) => save([rec({})], { database_id: x.bob.id }),
+  },
+  {
+    name: "save: _private without a user",
+    path: "/record/save",
+    body: save([rec({})], { database_id: "_private" }),
+    who: "client",
+  },
+  {
+    name: "save: atomic with a malformed record",
+    path: "/record/save",
+    body: save([rec({ title: "ok" }), { _id: "noslash" }], { atomic: true }),
+  },
+  {
+    name: "save: atomic with a ref to nothing",
+    path: "/record/save",
+    body: save([rec({ title: "ok" }), { _id: "note/x2", target: { $type: "ref", $id: "target/none" } }], {
+      atomic: true,
+    }),
+    ddl: true,
+  },
+];
+
+const QUERY: Case[] = [
+  { name: "query: no record_type", path: "/record/query", body: {} },
+  { name: "query: record_type a number", path: "/record/query", body: { record_type: 5 } },
+  { name: "query: a system table", path: "/record/query", body: { record_type: "_auth" } },
+  { name: "query: the token table", path: "/record/query", body: { record_type: "_skyflow_token" } },
+  { name: "query: a type of 64 bytes", path: "/record/query", body: { record_type: long(64) } },
+  { name: "query: predicate a string", path: "/record/query", body: q({ predicate: "title = 'x'" }) },
+  { name: "query: predicate empty", path: "/record/query", body: q({ predicate: [] }) },
+  { name: "query: predicate [5]", path: "/record/query", body: q({ predicate: [5] }) },
+  {
+    name: "query: an unknown operator",
+    path: "/record/query",
+    body: q({ predicate: ["drop", kp("title"), 1] }),
+  },
+  { name: "query: eq without operands", path: "/record/query", body: q({ predicate: ["eq"] }) },
+  { name: "query: eq with one operand", path: "/record/query", body: q({ predicate: ["eq", kp("title")] }) },
+  {
+    name: "query: eq with three operands",
+    path: "/record/query",
+    body: q({ predicate: ["eq", kp("title"), 1, 2] }),
+  },
+  { name: "query: an empty key path", path: "/record/query", body: q({ predicate: ["eq", kp(""), 1] }) },
+  {
+    name: "query: a key path that is a number",
+    path: "/record/query",
+    body: q({ predicate: ["eq", kp(5), 1] }),
+  },
+  {
+    name: "query: a key path that is SQL",
+    path: "/record/query",
+    body: q({ predicate: ["eq", kp('title" OR 1=1 --'), 1] }),
+  },
+  {
+    name: "query: an unknown field",
+    path: "/record/query",
+    body: q({ predicate: ["eq", kp("nofield"), 1] }),
+  },
+  {
+    name: "query: a reserved column",
+    path: "/record/query",
+    body: q({ predicate: ["eq", kp("_access"), 1] }),
+  },
+  {
+    name: "query: a three-part key path",
+    path: "/record/query",
+    body: q({ predicate: ["eq", kp("a.b.c"), 1] }),
+  },
+  {
+    name: "query: a dotted path through a non-reference",
+    path: "/record/query",
+    body: q({ predicate: ["eq", kp("title.x"), 1] }),
+  },
+  {
+    name: "query: eq with an array literal",
+    path: "/record/query",
+    body: q({ predicate: ["eq", kp("title"), [1, 2]] }),
+  },
+  {
+    name: "query: eq with an object literal",
+    path: "/record/query",
+    body: q({ predicate: ["eq", kp("title"), { a: 1 }] }),
+  },
+  { name: "query: eq of two literals", path: "/record/query", body: q({ predicate: ["eq", 1, 1] }) },
+  {
+    name: "query: like with a number pattern",
+    path: "/record/query",
+    body: q({ predicate: ["like", kp("title"), 5] }),
+  },
+  {
+    name: "query: like on the right",
+    path: "/record/query",
+    body: q({ predicate: ["like", "x", kp("title")] }),
+  },
+  {
+    name: "query: like on a number field",
+    path: "/record/query",
+    body: q({ predicate: ["like", kp("n"), "1%"] }),
+  },
+  {
+    name: "query: gt of a number field and text",
+    path: "/record/query",
+    body: q({ predicate: ["gt", kp("n"), "abc"] }),
+  },
+  { name: "query: gt with null", path: "/record/query", body: q({ predicate: ["gt", kp("title"), null] }) },
+  {
+    name: "query: in with a non-list",
+    path: "/record/query",
+    body: q({ predicate: ["in", kp("title"), "x"] }),
+  },
+  {
+    name: "query: in with a nested list",
+    path: "/record/query",
+    body: q({ predicate: ["in", kp("title"), [[1]]] }),
+  },
+  {
+    name: "query: in with an object item",
+    path: "/record/query",
+    body: q({ predicate: ["in", kp("title"), [{ a: 1 }]] }),
+  },
+  {
+    name: "query: in on a non-json field",
+    path: "/record/query",
+    body: q({ predicate: ["in", "x", kp("title")] }),
+  },
+  {
+    name: "query: an unknown function",
+    path: "/record/query",
+    body: q({ predicate: ["func", "pg_sleep", 10] }),
+  },
+  {
+    name: "query: a malformed $date literal",
+    path: "/record/query",
+    body: q({ predicate: ["eq", kp("at"), { $type: "date", $date: "soon" }] }),
+  },
+  {
+    name: "query: a $date in year 0",
+    path: "/record/query",
+    body: q({ predicate: ["eq", kp("at"), { $type: "date", $date: "0000-01-01T00:00:00Z" }] }),
+  },
+  {
+    name: "query: a malformed ref literal",
+    path: "/record/query",
+    body: q({ predicate: ["eq", kp("title"), { $type: "ref", $id: "x" }] }),
+  },
+  {
+    name: "query: a json literal that is not json",
+    path: "/record/query",
+    body: q({ predicate: ["eq", kp("meta"), "not json"] }),
+  },
+  { name: "query: and without operands", path: "/record/query", body: q({ predicate: ["and"] }) },
+  {
+    name: "query: not with two operands",
+    path: "/record/query",
+    body: q({ predicate: ["not", ["eq", kp("n"), 1], ["eq", kp("n"), 2]] }),
+  },
+  { name: "query: and of non-predicates", path: "/record/query", body: q({ predicate: ["and", 1, "x"] }) },
+  { name: "query: sort a string", path: "/record/query", body: q({ sort: "title" }) },
+  { name: "query: a sort entry of one item", path: "/record/query", body: q({ sort: [["title"]] }) },
+  {
+    name: "query: an unknown sort direction",
+    path: "/record/query",
+    body: q({ sort: [[kp("title"), "sideways"]] }),
+  },
+  { name: "query: sort by a literal", path: "/record/query", body: q({ sort: [[5, "asc"]] }) },
+  {
+    name: "query: sort by an unknown field",
+    path: "/record/query",
+    body: q({ sort: [[kp("nofield"), "asc"]] }),
+  },
+  { name: "query: a negative limit", path: "/record/query", body: q({ limit: -1 }) },
+  { name: "query: limit a string", path: "/record/query", body: q({ limit: "10" }) },
+  { name: "query: a limit of 1e308", path: "/record/query", body: q({ limit: 1e308 }) },
+  { name: "query: a negative offset", path: "/record/query", body: q({ offset: -5 }) },
+  { name: "query: an offset of 1e20", path: "/record/query", body: q({ offset: 1e20 }) },
+  { name: "query: include a string", path: "/record/query", body: q({ include: "target" }) },
+  { name: "query: include a number", path: "/record/query", body: q({ include: { a: 5 } }) },
+  {
+    name: "query: include of a non-reference",
+    path: "/record/query",
+    body: q({ include: { a: kp("title") } }),
+  },
+  { name: "query: desired_keys a string", path: "/record/query", body: q({ desired_keys: "title" }) },
+  { name: "query: desired_keys of numbers", path: "/record/query", body: q({ desired_keys: [5] }) },
+  { name: "query: an unknown desired key", path: "/record/query", body: q({ desired_keys: ["nofield"] }) },
+  {
+    name: "query: the union database without the master key",
+    path: "/record/query",
+    body: q({ database_id: "_union" }),
+  },
+  {
+    name: "query: another user's private database",
+    path: "/record/query",
+    body: (x: Target) => q({ database_id: x.bob.id }),
+  },
+  {
+    name: "query: _private without a user",
+    path: "/record/query",
+    body: q({ database_id: "_private" }),
+    who: "client",
+  },
+  { name: "query: database_id an object", path: "/record/query", body: q({ database_id: { a: 1 } }) },
+];
+
+const FETCH_DELETE: Case[] = [
+  { name: "fetch: no ids", path: "/record/fetch", body: {} },
+  { name: "fetch: ids a string", path: "/record/fetch", body: { ids: "note/x" } },
+  { name: "fetch: ids empty", path: "/record/fetch", body: { ids: [] } },
+  { name: "fetch: an id that is a number", path: "/record/fetch", body: { ids: [5] } },
+  { name: "fetch: an id without a type", path: "/record/fetch", body: { ids: ["noslash"] } },
+  { name: "fetch: a system table", path: "/record/fetch", body: { ids: ["_auth/x"] } },
+  {
+    name: "fetch: another user's private database",
+    path: "/record/fetch",
+    body: (x: Target) => ({ ids: ["note/x"], database_id: x.bob.id }),
+  },
+  { name: "delete: no ids", path: "/record/delete", body: {} },
+  { name: "delete: an id without a type", path: "/record/delete", body: { ids: ["noslash"] } },
+  {
+    name: "delete: a record that does not exist",
+    path: "/record/delete",
+    body: { ids: ["note/none"] },
+    item: true,
+  },
+  {
+    name: "delete: another user's user record",
+    path: "/record/delete",
+    body: (x: Target) => ({ ids: [`user/${x.bob.id}`] }),
+    item: true,
+  },
+  {
+    name: "delete: a record still referenced",
+    path: "/record/delete",
+    body: { ids: ["target/t1"] },
+    item: true,
+  },
+  {
+    name: "delete: the union database",
+    path: "/record/delete",
+    body: { ids: ["note/seed"], database_id: "_union" },
+    who: "master",
+  },
+  { name: "delete: without a user", path: "/record/delete", body: { ids: ["note/seed"] }, who: "client" },
+  {
+    name: "delete: atomic with a missing record",
+    path: "/record/delete",
+    body: { ids: ["note/seed", "note/none"], atomic: true },
+  },
+];
+
+export const RECORD_CASES: Case[] = [...SAVE, ...QUERY, ...FETCH_DELETE];
