@@ -55,7 +55,12 @@ export async function listRuns(
   return rows;
 }
 
-/** A run and its step tries in the order they began; undefined when there is no such run. */
+/**
+ * A run and its step tries in the order they began; undefined when there is no such run. Tries written in
+ * one save share its now() as started_at (a first try saved only as it ends, with the next step's begin,
+ * when it took under a millisecond): of those the one that finished first began first, and a tie left to
+ * the sort came back in another order on Postgres 18.
+ */
 export async function getRun(
   db: Queryable,
   id: string,
@@ -70,7 +75,8 @@ export async function getRun(
   const tries = await db.query<StepTryRecord & Record<string, unknown>>(
     `SELECT step_key AS "stepKey", kind, attempt, run_attempt AS "runAttempt", status, input, output, error,
             started_at AS "startedAt", finished_at AS "finishedAt"
-     FROM skyflow.step_tries WHERE run_id = $1 ORDER BY started_at, run_attempt, attempt`,
+     FROM skyflow.step_tries WHERE run_id = $1
+     ORDER BY started_at, finished_at NULLS LAST, run_attempt, attempt, step_key`,
     [id],
   );
   return { ...run, tries: tries.rows };

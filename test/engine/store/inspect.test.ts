@@ -63,6 +63,29 @@ describe("run inspection and manual moves", () => {
     expect(c?.runAttempt).toBe(2);
   });
 
+  it("shows tries that began in the same save in the order they began, the finished one first", async () => {
+    // A first try written only as it ends (its begin save held back) shares its save, and so its started_at,
+    // with the next step's begin; the row inserted first and the key order both put the later try first.
+    const [created] = await enqueueRuns(db.pool, [
+      { workflow: "twostep", version: "v", event: { id: "tie", type: "manual", at: "" } },
+    ]);
+    const id = created!.id;
+    await db.pool.query(
+      `INSERT INTO skyflow.step_tries (run_id, step_key, attempt, kind, status, started_at, finished_at)
+       VALUES ($1, 'a_second', 1, 'probe', 'running', '2030-01-01T00:00:00Z', NULL),
+              ($1, 'z_first', 1, 'probe', 'succeeded', '2030-01-01T00:00:00Z', '2030-01-01T00:00:00Z')`,
+      [id],
+    );
+    const shown = await getRun(db.pool, id);
+    expect(shown?.tries.map((t) => t.stepKey)).toEqual(["z_first", "a_second"]);
+    await db.pool.query(
+      "UPDATE skyflow.step_tries SET status = 'succeeded', finished_at = '2030-01-01T00:00:01Z' WHERE run_id = $1 AND step_key = 'a_second'",
+      [id],
+    );
+    const done = await getRun(db.pool, id);
+    expect(done?.tries.map((t) => t.stepKey)).toEqual(["z_first", "a_second"]);
+  });
+
   it("cancels a run that has not started", async () => {
     // Queued for later inside one transaction, so the running engine cannot claim it first.
     const [queued] = await withTransaction(db.pool, async (c) => {
