@@ -1,5 +1,6 @@
 // argv -> command. With main.ts, the only reader of process.env and the only place that ends the process.
 
+import { helpText } from "./commands/args.js";
 import type { Command, CommandIO } from "./commands/types.js";
 import { ConfigError } from "./errors.js";
 
@@ -22,8 +23,15 @@ const COMMANDS: Record<string, Loader> = {
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "help" || name === "--help" || name === "-h") {
-    await printHelp();
-    return name ? 0 : 2;
+    const topic = name === "help" ? rest[0] : undefined;
+    if (topic === undefined) {
+      (name ? process.stdout : process.stderr).write(await helpList());
+      return name ? 0 : 2;
+    }
+    const one = COMMANDS[topic];
+    if (!one) return unknownCommand(topic);
+    process.stdout.write(helpText((await one()).command));
+    return 0;
   }
   if (name === "--version" || name === "-v") {
     const { readFile } = await import("node:fs/promises");
@@ -32,10 +40,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const load = COMMANDS[name];
-  if (!load) {
-    process.stderr.write(`skyflow: unknown command "${name}"; run \`skyflow help\` for the list\n`);
-    return 2;
-  }
+  if (!load) return unknownCommand(name);
   const { command } = await load();
   const signals = new Map<string, (() => void)[]>();
   const io: CommandIO = {
@@ -65,13 +70,19 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function printHelp(): Promise<void> {
+function unknownCommand(name: string): number {
+  process.stderr.write(`skyflow: unknown command "${name}"; run \`skyflow help\` for the list\n`);
+  return 2;
+}
+
+async function helpList(): Promise<string> {
   const lines = ["usage: skyflow <command> [options]", "", "commands:"];
   for (const [name, load] of Object.entries(COMMANDS)) {
     const { command } = await load();
     lines.push(`  ${name.padEnd(10)} ${command.summary}`);
   }
-  process.stdout.write(`${lines.join("\n")}\n`);
+  lines.push("", "`skyflow <command> --help` (or `skyflow help <command>`) shows a command's usage.");
+  return `${lines.join("\n")}\n`;
 }
 
 /** Exits the process at once (a second SIGINT/SIGTERM during shutdown). */

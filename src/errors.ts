@@ -8,6 +8,7 @@ export type ErrorCode =
   | "STEP_TIMEOUT"
   | "RUN_FAILED"
   | "CONFIG_INVALID"
+  | "USAGE"
   | "SKYGEAR_ERROR"
   | "DB_ERROR"
   | "INTERNAL";

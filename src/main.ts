@@ -3,58 +3,35 @@
 // signals: SIGHUP reloads, SIGTERM/SIGINT stop gracefully, a second one exits at once.
 
 import { exitNow } from "./cli.js";
+import type { ArgSpec, OptionSpecs, ParsedArgs } from "./commands/args.js";
 import type { CommandIO } from "./commands/types.js";
-import { type Config, exposedEnv, type Flags, loadConfig } from "./config.js";
+import { type Config, exposedEnv, loadConfig } from "./config.js";
 import { type Daemon, openDaemon, ShutdownIncomplete } from "./daemon.js";
 import { createLogger, type Logger } from "./log.js";
 
 export type Mode = "dev" | "start";
 
-export interface ParsedArgs {
-  flags: Flags;
-  dir?: string;
-}
-
-const VALUE_FLAGS = ["port", "app-name", "api-key", "master-key", "http-port", "dir"] as const;
-
-/** `--name value`, `--name=value` and one positional directory. */
-export function parseDaemonArgs(argv: string[]): ParsedArgs {
-  const flags: Record<string, string> = {};
-  let dir: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith("--")) {
-      if (dir !== undefined) throw new UsageError(`unexpected argument "${arg}"`);
-      dir = arg;
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = arg.slice(2, eq < 0 ? undefined : eq);
-    if (!(VALUE_FLAGS as readonly string[]).includes(name)) throw new UsageError(`unknown option --${name}`);
-    const value = eq < 0 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    flags[name] = value;
-  }
-  return { flags: flags as Flags, dir: dir ?? flags.dir };
-}
-
-export class UsageError extends Error {}
+/** The flags of `dev` and `start`, and one positional directory. */
+export const DAEMON_ARGS = {
+  options: {
+    port: { type: "string" },
+    "app-name": { type: "string" },
+    "api-key": { type: "string" },
+    "master-key": { type: "string" },
+    "http-port": { type: "string" },
+    dir: { type: "string" },
+  },
+  positionals: { max: 1 },
+} as const satisfies ArgSpec<OptionSpecs>;
 
 /** Runs the daemon until a signal stops it; resolves with the exit code. */
-export async function runDaemon(io: CommandIO, mode: Mode, usage: string): Promise<number> {
-  if (io.argv.includes("--help") || io.argv.includes("-h")) {
-    io.stdout.write(`usage: ${usage}\n`);
-    return 0;
-  }
-  let parsed: ParsedArgs;
-  try {
-    parsed = parseDaemonArgs(io.argv);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    io.stderr.write(`skyflow ${mode}: ${err.message}\nusage: ${usage}\n`);
-    return 2;
-  }
-  const config = loadConfig(io.env, { ...parsed.flags, dir: parsed.dir });
+export async function runDaemon(
+  io: CommandIO,
+  mode: Mode,
+  args: ParsedArgs<(typeof DAEMON_ARGS)["options"]>,
+): Promise<number> {
+  const { dir: dirFlag, ...flags } = args.values;
+  const config = loadConfig(io.env, { ...flags, dir: args.positionals[0] ?? dirFlag });
   const log = daemonLogger(mode, config, io);
   let daemon: Daemon;
   try {

@@ -5,19 +5,23 @@ import { loadOneFile } from "../daemon-adapters.js";
 import { listWorkflowFiles } from "../engine/reload.js";
 import { setPaused } from "../engine/workflow-state.js";
 import { silentLogger } from "../log.js";
+import type { ParsedArgs } from "./args.js";
 import { openForInspection } from "./inspect-db.js";
 import type { CommandIO } from "./types.js";
 
-export async function pauseOrResume(io: CommandIO, paused: boolean): Promise<number> {
+export const PAUSE_ARGS = {
+  options: { dir: { type: "string" } },
+  positionals: { min: 1, max: 1, names: ["workflow"] },
+} as const;
+
+export async function pauseOrResume(
+  io: CommandIO,
+  { values, positionals }: ParsedArgs<typeof PAUSE_ARGS.options>,
+  paused: boolean,
+): Promise<number> {
   const verb = paused ? "pause" : "resume";
-  const args = io.argv.filter((a) => !a.startsWith("--dir"));
-  const dirFlag = io.argv.find((a) => a.startsWith("--dir="))?.slice(6);
-  const [name, extra] = args;
-  if (!name || extra !== undefined) {
-    io.stderr.write(`usage: skyflow ${verb} <workflow> [--dir=DIR]\n`);
-    return 2;
-  }
-  const config = loadConfig(io.env, { dir: dirFlag });
+  const name = positionals[0]!;
+  const config = loadConfig(io.env, { dir: values.dir });
   const known = await knownNames(config.workflowsDir);
   if (!known.has(name)) {
     const list = [...known].sort().join(", ") || "none";

@@ -1,13 +1,10 @@
 // `skyflow pushes`: the pushes the development server recorded instead of sending, newest first.
-import { parseArgs } from "node:util";
 import { appSchemaName, loadConfig } from "../config.js";
 import { openDatabase } from "../db/open.js";
-import { ConfigError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { ensureOutboxColumns, listPushes, type RecordedPush } from "../server/push/outbox.js";
-import type { Command, CommandIO } from "./types.js";
-
-const USAGE = "usage: skyflow pushes [--limit 20] [--json] [--app-name NAME]";
+import { defineCommand, intFlag, type ParsedArgs } from "./args.js";
+import type { CommandIO } from "./types.js";
 
 export function formatPush(p: RecordedPush): string {
   const note = JSON.stringify(p.notification);
@@ -22,25 +19,14 @@ export function formatPush(p: RecordedPush): string {
   ].join("  ");
 }
 
-async function run(io: CommandIO): Promise<number> {
-  let values: { limit?: string; json?: boolean; "app-name"?: string };
-  let limit: number;
-  let appName: string;
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    values = parseArgs({
-      args: io.argv,
-      options: { limit: { type: "string" }, json: { type: "boolean" }, "app-name": { type: "string" } },
-    }).values;
-    limit = Number(values.limit ?? "20");
-    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
-      throw new ConfigError("--limit", "expected 1 to 10000");
-    config = loadConfig(io.env, { "app-name": values["app-name"] });
-    appName = config.appName;
-  } catch (err) {
-    io.stderr.write(`skyflow pushes: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
+const ARGS = {
+  options: { limit: { type: "string" }, json: { type: "boolean" }, "app-name": { type: "string" } },
+} as const;
+
+async function run(io: CommandIO, { values }: ParsedArgs<typeof ARGS.options>): Promise<number> {
+  const limit = intFlag("limit", values.limit, 20, 1, 10_000);
+  const config = loadConfig(io.env, { "app-name": values["app-name"] });
+  const appName = config.appName;
   const log = createLogger({ level: "warn", destination: io.stderr });
   const db = await openDatabase(config, log, { max: 2 });
   try {
@@ -61,9 +47,10 @@ async function readPushes(pool: import("pg").Pool, schema: string, limit: number
   return listPushes(pool, schema, limit);
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: "pushes",
   summary: "list the pushes the development server recorded",
-  usage: USAGE,
+  usage: "skyflow pushes [--limit 20] [--json] [--app-name NAME]",
+  args: ARGS,
   run,
-};
+});

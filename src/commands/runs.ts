@@ -1,55 +1,67 @@
 // `skyflow runs list|show|retry`: what ran, how each step went (tries, durations, errors, trimmed outputs),
 // and a retry of a failed run from the step that failed it.
-import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
 import { getRun, listRuns, retryRun } from "../engine/store/inspect.js";
 import { silentLogger } from "../log.js";
+import { defineCommand, intFlag, type ParsedArgs, UsageError } from "./args.js";
 import { openForInspection } from "./inspect-db.js";
+import { resolveRunId } from "./run-id.js";
 import { formatRunList, formatRunTimeline } from "./runs-format.js";
-import type { Command, CommandIO } from "./types.js";
+import type { CommandIO } from "./types.js";
 
-const USAGE = `usage: skyflow runs list [--workflow NAME] [--status STATUS] [--limit N] [--json]
-       skyflow runs show <run id> [--json]
-       skyflow runs retry <run id>`;
+/** The statuses of skyflow.runs rows. */
+export const RUN_STATUSES = ["pending", "running", "waiting", "succeeded", "failed", "cancelled"] as const;
 
-export const command: Command = {
+const ARGS = {
+  options: {
+    workflow: { type: "string" },
+    status: { type: "string", choices: RUN_STATUSES },
+    limit: { type: "string" },
+    json: { type: "boolean" },
+  },
+  positionals: { min: 1, max: 2, names: ["subcommand", "run id"] },
+} as const;
+
+export const command = defineCommand({
   name: "runs",
   summary: "list runs, show a run's step timeline, retry a failed run from its failed step",
-  usage: USAGE,
+  usage: `skyflow runs list [--workflow NAME] [--status STATUS] [--limit N] [--json]
+skyflow runs show <run id> [--json]
+skyflow runs retry <run id>`,
+  details: "A run id may be shortened to any prefix that only one run has (the log shows 8 characters).",
+  args: ARGS,
   run,
-};
+});
 
-async function run(io: CommandIO): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(io.argv);
-  } catch (err) {
-    io.stderr.write(`skyflow runs: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
+async function run(io: CommandIO, { values, positionals }: ParsedArgs<typeof ARGS.options>): Promise<number> {
+  const [sub, given] = positionals;
+  if (sub !== "list" && sub !== "show" && sub !== "retry") {
+    throw new UsageError(`unknown subcommand "${sub}"`);
   }
-  const { values, positionals } = parsed;
-  const [sub, id] = positionals;
-  if (!sub || !["list", "show", "retry"].includes(sub) || (sub !== "list" && !id)) {
-    io.stderr.write(`${USAGE}\n`);
-    return 2;
-  }
+  if (sub === "list" && given !== undefined) throw new UsageError(`unexpected argument "${given}"`);
+  if (sub !== "list" && given === undefined) throw new UsageError("missing <run id>");
+  const limit = intFlag("limit", values.limit, 20, 1, 10_000);
   const db = await openForInspection(loadConfig(io.env), silentLogger());
   try {
     if (sub === "list") {
-      const limit = values.limit ? Number(values.limit) : 20;
       const runs = await listRuns(db.pool, { workflow: values.workflow, status: values.status, limit });
       io.stdout.write(values.json ? `${JSON.stringify(runs, null, 2)}\n` : formatRunList(runs));
       return 0;
     }
+    const id = await resolveRunId(db.pool, given!);
+    if (typeof id !== "string") {
+      io.stderr.write(`skyflow runs ${sub}: ${id.message}\n`);
+      return 1;
+    }
     if (sub === "show") {
-      const details = await getRun(db.pool, id!);
-      if (!details) return notFound(io, id!);
+      const details = await getRun(db.pool, id);
+      if (!details) return notFound(io, id);
       io.stdout.write(values.json ? `${JSON.stringify(details, null, 2)}\n` : formatRunTimeline(details));
       return 0;
     }
-    if (!(await retryRun(db.pool, id!))) {
+    if (!(await retryRun(db.pool, id))) {
       io.stderr.write(
-        `skyflow runs retry: run ${id} does not exist or has not failed; only failed or cancelled runs can be retried\n`,
+        `skyflow runs retry: run ${id} has not failed; only failed or cancelled runs can be retried\n`,
       );
       return 1;
     }
@@ -61,20 +73,6 @@ async function run(io: CommandIO): Promise<number> {
   } finally {
     await db.close();
   }
-}
-
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      workflow: { type: "string" },
-      status: { type: "string" },
-      limit: { type: "string" },
-      json: { type: "boolean" },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
 }
 
 function notFound(io: CommandIO, id: string): number {

@@ -1,21 +1,18 @@
 // `skyflow schema`: prints the JSON Schema of workflow files (the same document as schema/workflow.schema.json),
 // for editors: `# yaml-language-server: $schema=<path or URL of that file>`.
 import { jsonSchema } from "../engine/definition/schema.js";
-import type { Command } from "./types.js";
+import { defineCommand } from "./args.js";
 
-export const command: Command = {
+export const command = defineCommand({
   name: "schema",
   summary: "print the JSON Schema of workflow files, for editor completion and CI",
   usage: "skyflow schema",
+  args: { options: {} },
   async run(io) {
-    if (io.argv.length > 0) {
-      io.stderr.write("skyflow schema: takes no arguments\nusage: skyflow schema\n");
-      return 2;
-    }
     io.stdout.write(schemaText());
     return 0;
   },
-};
+});
 
 /** The exact text of schema/workflow.schema.json. */
 export function schemaText(): string {

@@ -1,32 +1,12 @@
 // `skyflow serve`: the Skygear-compatible development server on its own (database, handler, HTTP and
 // pubsub), until SIGINT/SIGTERM. Development default keys are printed; keys the user supplied never are.
-import { parseArgs } from "node:util";
 import { appSchemaName, type Config, DEV_API_KEY, DEV_MASTER_KEY, loadConfig } from "../config.js";
 import { openDatabase } from "../db/open.js";
-import { ConfigError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { startSkygearServer } from "../server/http.js";
 import { createSkygearHandler } from "../server/index.js";
-import type { Command, CommandIO } from "./types.js";
-
-const USAGE = `usage: skyflow serve [--port 3000] [--host 127.0.0.1] [--app-name NAME] [--api-key KEY] [--master-key KEY]
-  env: PORT, SKYGEAR_APP_NAME, SKYGEAR_API_KEY, SKYGEAR_MASTER_KEY, DATABASE_URL (else an embedded Postgres)`;
-
-function parseFlags(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      port: { type: "string" },
-      host: { type: "string" },
-      "app-name": { type: "string" },
-      "api-key": { type: "string" },
-      "master-key": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-    strict: true,
-    allowPositionals: false,
-  }).values;
-}
+import { defineCommand, type ParsedArgs } from "./args.js";
+import type { CommandIO } from "./types.js";
 
 /** The lines printed at start; dev default keys are shown so the SDK can be pointed at the server. */
 export function startBanner(config: Config, url: string): string[] {
@@ -41,24 +21,18 @@ export function startBanner(config: Config, url: string): string[] {
   return lines;
 }
 
-async function run(io: CommandIO): Promise<number> {
-  let flags: ReturnType<typeof parseFlags>;
-  let config: Config;
-  try {
-    flags = parseFlags(io.argv);
-    if (flags.help) {
-      io.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    config = loadConfig(io.env, flags);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      io.stderr.write(`skyflow serve: ${err.message}\n`);
-      return 2;
-    }
-    io.stderr.write(`skyflow serve: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
+const ARGS = {
+  options: {
+    port: { type: "string" },
+    host: { type: "string" },
+    "app-name": { type: "string" },
+    "api-key": { type: "string" },
+    "master-key": { type: "string" },
+  },
+} as const;
+
+async function run(io: CommandIO, { values: flags }: ParsedArgs<typeof ARGS.options>): Promise<number> {
+  const config = loadConfig(io.env, flags);
   const log = createLogger({ level: config.logLevel, destination: io.stderr });
   const db = await openDatabase(config, log);
   const handler = createSkygearHandler({
@@ -99,9 +73,13 @@ async function run(io: CommandIO): Promise<number> {
   return 0;
 }
 
-export const command: Command = {
+export const command = defineCommand({
   name: "serve",
   summary: "run the Skygear-compatible development server",
-  usage: USAGE,
+  details:
+    "env: PORT, SKYGEAR_APP_NAME, SKYGEAR_API_KEY, SKYGEAR_MASTER_KEY, DATABASE_URL (else an embedded Postgres)",
+  usage:
+    "skyflow serve [--port 3000] [--host 127.0.0.1] [--app-name NAME] [--api-key KEY] [--master-key KEY]",
+  args: ARGS,
   run,
-};
+});

@@ -3,7 +3,6 @@
 // it failed. Without SKYGEAR_ENDPOINT the steps talk to the in-process development server.
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { appSchemaName, type Config, exposedEnv, loadConfig } from "../config.js";
 import { openDatabase } from "../db/open.js";
 import { loadWorkflowDir } from "../engine/definition/load.js";
@@ -17,32 +16,25 @@ import { createContainer, SkygearContainer } from "../skygear/container.js";
 import { createPubsubClient } from "../skygear/pubsub.js";
 import { createInProcessTransport } from "../skygear/transport-inprocess.js";
 import type { StepClients } from "../steps/types.js";
+import { defineCommand, type ParsedArgs } from "./args.js";
 import { formatRunTimeline } from "./runs-format.js";
-import type { Command, CommandIO } from "./types.js";
+import type { CommandIO } from "./types.js";
 
-const USAGE = "usage: skyflow trigger <workflow> [--event file.json] [--dir workflows]";
+const ARGS = {
+  options: { event: { type: "string" }, dir: { type: "string" } },
+  positionals: { min: 1, max: 1, names: ["workflow"] },
+} as const;
 
-export const command: Command = {
+export const command = defineCommand({
   name: "trigger",
   summary: "run one workflow by hand and print its step timeline (exit 0 succeeded, 1 failed)",
-  usage: USAGE,
+  usage: "skyflow trigger <workflow> [--event file.json] [--dir workflows]",
+  args: ARGS,
   run,
-};
+});
 
-async function run(io: CommandIO): Promise<number> {
-  let args: { name: string; event?: string; dir?: string };
-  try {
-    const { values, positionals } = parseArgs({
-      args: io.argv,
-      allowPositionals: true,
-      options: { event: { type: "string" }, dir: { type: "string" } },
-    });
-    if (positionals.length !== 1) throw new Error("name one workflow");
-    args = { name: positionals[0]!, event: values.event, dir: values.dir };
-  } catch (err) {
-    io.stderr.write(`skyflow trigger: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
+async function run(io: CommandIO, { values, positionals }: ParsedArgs<typeof ARGS.options>): Promise<number> {
+  const args = { name: positionals[0]!, event: values.event, dir: values.dir };
   const config = loadConfig(io.env, { dir: args.dir });
   const def = await findWorkflow(io, config, args.name);
   if (!def) return 2;

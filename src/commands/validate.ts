@@ -5,47 +5,30 @@ import { isAbsolute, join, relative } from "node:path";
 import { loadWorkflowDir, loadWorkflowFile, uniqueNames } from "../engine/definition/load.js";
 import type { TriggerDefinition, WorkflowDefinition } from "../engine/definition/types.js";
 import { formatProblem, type Problem } from "../errors.js";
-import type { Command, CommandIO } from "./types.js";
+import { defineCommand } from "./args.js";
+import type { CommandIO } from "./types.js";
 
-const USAGE = "skyflow validate [paths...] [--format text|json]";
-
-export const command: Command = {
+export const command = defineCommand({
   name: "validate",
   summary: "check workflow files: every problem with file:line:column, or a summary of each workflow",
-  usage: USAGE,
-  async run(io) {
-    const args = parseArgs(io.argv);
-    if (typeof args === "string") {
-      io.stderr.write(`skyflow validate: ${args}\nusage: ${USAGE}\n`);
-      return 2;
-    }
+  usage: "skyflow validate [paths...] [--format text|json]",
+  args: {
+    options: { format: { type: "string", choices: ["text", "json"] } },
+    positionals: { max: Number.POSITIVE_INFINITY },
+  },
+  async run(io, { values, positionals }) {
     const envAllow = (io.env.SKYFLOW_ENV_ALLOW ?? "")
       .split(",")
       .map((s) => s.trim())
       .filter(Boolean);
-    const { workflows, problems } = await validatePaths(io, args.paths, envAllow);
-    if (args.format === "json")
+    const paths = positionals.length > 0 ? positionals : ["workflows"];
+    const { workflows, problems } = await validatePaths(io, paths, envAllow);
+    if (values.format === "json")
       io.stdout.write(`${JSON.stringify(jsonReport(workflows, problems), null, 2)}\n`);
     else writeText(io, workflows, problems);
     return problems.length > 0 ? 1 : 0;
   },
-};
-
-function parseArgs(argv: string[]): { paths: string[]; format: "text" | "json" } | string {
-  const paths: string[] = [];
-  let format: "text" | "json" = "text";
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = a.startsWith("--format=") ? a.slice(9) : a === "--format" ? argv[++i] : undefined;
-    if (value !== undefined || a === "--format") {
-      if (value !== "text" && value !== "json")
-        return `--format takes text or json, got ${value ?? "nothing"}`;
-      format = value;
-    } else if (a.startsWith("-")) return `unknown option ${a}`;
-    else paths.push(a);
-  }
-  return { paths: paths.length ? paths : ["workflows"], format };
-}
+});
 
 /** Loads every path (file or directory); workflow names must be unique across all of them. */
 export async function validatePaths(

@@ -1,6 +1,5 @@
 // `skyflow workflows list [dir]`: every workflow file with its status (enabled, disabled, paused, broken),
 // version, triggers (cron's next fire) and last run; broken files with their problems.
-import { parseArgs } from "node:util";
 import { loadConfig } from "../config.js";
 import { loadOneFile } from "../daemon-adapters.js";
 import { LiveCatalog } from "../engine/catalog.js";
@@ -8,38 +7,25 @@ import { listWorkflowFiles } from "../engine/reload.js";
 import { pausedWorkflows } from "../engine/workflow-state.js";
 import { workflowRows } from "../http/overview.js";
 import { silentLogger } from "../log.js";
+import { defineCommand, type ParsedArgs, UsageError } from "./args.js";
 import { openForInspection } from "./inspect-db.js";
 import { table } from "./runs-format.js";
-import type { Command, CommandIO } from "./types.js";
+import type { CommandIO } from "./types.js";
 
-const USAGE = "usage: skyflow workflows list [dir] [--json]";
-
-export const command: Command = {
+export const command = defineCommand({
   name: "workflows",
   summary: "list workflows with status, version, triggers and last run",
-  usage: USAGE,
+  usage: "skyflow workflows list [dir] [--json]",
+  args: { options: { json: { type: "boolean" } }, positionals: { min: 1, max: 2, names: ["subcommand"] } },
   run,
-};
+});
 
-async function run(io: CommandIO): Promise<number> {
-  let values: { json?: boolean };
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      args: io.argv,
-      options: { json: { type: "boolean" } },
-      allowPositionals: true,
-      strict: true,
-    }));
-  } catch (err) {
-    io.stderr.write(`skyflow workflows: ${(err as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
+async function run(
+  io: CommandIO,
+  { values, positionals }: ParsedArgs<{ json: { type: "boolean" } }>,
+): Promise<number> {
   const [sub, dir] = positionals;
-  if (sub !== "list") {
-    io.stderr.write(`${USAGE}\n`);
-    return 2;
-  }
+  if (sub !== "list") throw new UsageError(`unknown subcommand "${sub}"`);
   const config = loadConfig(io.env, { dir });
   const catalog = new LiveCatalog();
   const files = await listWorkflowFiles(config.workflowsDir);

@@ -99,6 +99,34 @@ describe("skyflow runs", () => {
     expect(detail.tries.filter((t) => t.stepKey === "boom").length).toBe(2);
   });
 
+  it("takes any unique prefix of a run id, as the log prints it, and refuses an ambiguous or unknown one", async () => {
+    const short = okRun.slice(0, 8);
+    const shown = await cli(runs, ["show", short]);
+    expect(shown.code).toBe(0);
+    expect(shown.out).toContain(`run ${okRun}`);
+    expect((await cli(runs, ["show", okRun.slice(0, 13).toUpperCase()])).out).toContain(`run ${okRun}`);
+    await db.pool.query(
+      `INSERT INTO skyflow.runs (id, workflow, version, event_id, event, status)
+       VALUES ('abcdef01-0000-4000-8000-000000000001', 'other', 'v', 'p1', '{}', 'failed'),
+              ('abcdef01-0000-4000-8000-000000000002', 'other', 'v', 'p2', '{}', 'failed'),
+              ('abcdef02-0000-4000-8000-000000000003', 'other', 'v', 'p3', '{}', 'failed')`,
+    );
+    const ambiguous = await cli(runs, ["show", "abcdef01"]);
+    expect(ambiguous.code).toBe(1);
+    expect(ambiguous.err).toContain("abcdef01 is the start of several run ids");
+    expect(ambiguous.err).toContain("abcdef01-0000-4000-8000-000000000001");
+    expect((await cli(runs, ["retry", "abcdef01-0000-4000-8000-0000000000"])).code).toBe(1);
+    const retried = await cli(runs, ["retry", "abcdef02"]);
+    expect(retried.code).toBe(0);
+    expect(retried.out).toContain("run abcdef02-0000-4000-8000-000000000003 queued again");
+    const unknown = await cli(runs, ["show", "ffffffff"]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain("no run ffffffff");
+    const notHex = await cli(runs, ["show", "run-42"]);
+    expect(notHex.code).toBe(1);
+    expect(notHex.err).toContain('"run-42" is not a run id');
+  });
+
   it("answers an unknown run id with exit 1 and a usage error with exit 2", async () => {
     expect((await cli(runs, ["show", "00000000-0000-0000-0000-000000000000"])).code).toBe(1);
     expect((await cli(runs, ["explode"])).code).toBe(2);
