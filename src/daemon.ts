@@ -4,7 +4,8 @@
 import { appSchemaName, type Config, DEV_API_KEY, DEV_MASTER_KEY } from "./config.js";
 import { loadOneFile, startTriggerSet } from "./daemon-adapters.js";
 import { connectSkygear, portError } from "./daemon-skygear.js";
-import { openDatabase } from "./db/open.js";
+import { DatabaseOutage, watchDatabase } from "./db/health.js";
+import { describeDatabase, openDatabase } from "./db/open.js";
 import { LiveCatalog } from "./engine/catalog.js";
 import { createEngine, type Engine } from "./engine/engine.js";
 import { type Reloader, startReloader } from "./engine/reload.js";
@@ -25,6 +26,8 @@ export interface DaemonOptions {
   exposed: Record<string, string>;
   /** Port of /healthz, /readyz, /metrics; undefined = off, 0 = any free port. */
   httpPort?: number;
+  /** Set while the database does not answer; the daemon's logger leaves the parts' connection errors out. */
+  outage?: DatabaseOutage;
 }
 
 export interface Daemon {
@@ -110,6 +113,10 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
   const appSchema = appSchemaName(config.appName);
   const db = await openDatabase(config, log, { max: 20 });
   closers.push(["database", db.close]);
+  const where = config.databaseUrl ? describeDatabase(db.url) : `(embedded, under ${config.stateDir})`;
+  const outage = opts.outage ?? new DatabaseOutage();
+  const watch = watchDatabase({ pool: db.pool, log, outage, where, restart: db.restartEmbedded });
+  closers.push(["database watch", watch.stop]);
   const host = opts.mode === "dev" ? "127.0.0.1" : "0.0.0.0";
   const sky = await connectSkygear({ config, pool: db.pool, log, appSchema, host });
   closers.push(["skygear", sky.close]);

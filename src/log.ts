@@ -1,5 +1,5 @@
 // The logger: pino everywhere; JSON in production, pretty text under `skyflow dev`. Secret fields are redacted.
-import { type Logger, pino } from "pino";
+import { type LogFn, type Logger, pino } from "pino";
 
 export type { Logger };
 
@@ -10,6 +10,8 @@ export interface LogOptions {
   destination?: NodeJS.WritableStream;
   /** Extra pino-pretty options (e.g. `ignore`, `colorize`) merged over the defaults when `pretty`. */
   prettyOptions?: Record<string, unknown>;
+  /** Leaves out a warning or error for which this returns true (given the log call's arguments). */
+  mute?: (args: unknown[]) => boolean;
 }
 
 const REDACT_PATHS = [
@@ -30,7 +32,19 @@ const REDACT_PATHS = [
 ];
 
 export function createLogger(opts: LogOptions = {}): Logger {
-  const options = { level: opts.level ?? "info", redact: { paths: REDACT_PATHS, censor: "[redacted]" } };
+  const { mute } = opts;
+  const options = {
+    level: opts.level ?? "info",
+    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+    ...(mute && {
+      hooks: {
+        logMethod(this: Logger, args: Parameters<LogFn>, method: LogFn, level: number) {
+          if (level >= 40 && mute(args)) return;
+          method.apply(this, args);
+        },
+      },
+    }),
+  };
   if (opts.pretty) {
     return pino({
       ...options,

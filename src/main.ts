@@ -7,6 +7,7 @@ import type { ArgSpec, OptionSpecs, ParsedArgs } from "./commands/args.js";
 import type { CommandIO } from "./commands/types.js";
 import { type Config, exposedEnv, loadConfig } from "./config.js";
 import { type Daemon, openDaemon, ShutdownIncomplete } from "./daemon.js";
+import { DatabaseOutage } from "./db/health.js";
 import { createLogger, type Logger } from "./log.js";
 
 export type Mode = "dev" | "start";
@@ -32,7 +33,8 @@ export async function runDaemon(
 ): Promise<number> {
   const { dir: dirFlag, ...flags } = args.values;
   const config = loadConfig(io.env, { ...flags, dir: args.positionals[0] ?? dirFlag });
-  const log = daemonLogger(mode, config, io);
+  const outage = new DatabaseOutage();
+  const log = daemonLogger(mode, config, io, outage);
   let daemon: Daemon;
   try {
     daemon = await openDaemon({
@@ -40,7 +42,8 @@ export async function runDaemon(
       config,
       log,
       exposed: exposedEnv(io.env, config.envAllow),
-      httpPort: httpPortFor(mode, config, io.env),
+      httpPort: httpPortFor(mode, config, io.env.SKYFLOW_HTTP_PORT ?? args.values["http-port"]),
+      outage,
     });
   } catch (err) {
     // `start` also says it as a JSON line, for whatever collects its logs.
@@ -58,10 +61,12 @@ export async function runDaemon(
  * `start` logs JSON lines. `dev` logs one readable line per event: the message already names the run, the
  * workflow and the step, so the structured fields are left out of the pretty output.
  */
-function daemonLogger(mode: Mode, config: Config, io: CommandIO): Logger {
-  if (mode === "start") return createLogger({ level: config.logLevel, destination: io.stdout });
+function daemonLogger(mode: Mode, config: Config, io: CommandIO, outage: DatabaseOutage): Logger {
+  const mute = (args: unknown[]) => outage.mute(args);
+  if (mode === "start") return createLogger({ level: config.logLevel, destination: io.stdout, mute });
   return createLogger({
     level: config.logLevel,
+    mute,
     pretty: true,
     prettyOptions: {
       colorize: Boolean((io.stdout as { isTTY?: boolean }).isTTY),
@@ -72,15 +77,12 @@ function daemonLogger(mode: Mode, config: Config, io: CommandIO): Logger {
 
 /**
  * `start` serves the endpoints on SKYFLOW_HTTP_PORT (0 = off). `dev` always serves them: on
- * SKYFLOW_HTTP_PORT when set, else on the port after the Skygear server's (any free port when PORT is 0).
+ * SKYFLOW_HTTP_PORT or --http-port when given, else on the port after the Skygear server's (any free port
+ * when PORT is 0).
  */
-function httpPortFor(
-  mode: Mode,
-  config: Config,
-  env: Record<string, string | undefined>,
-): number | undefined {
+function httpPortFor(mode: Mode, config: Config, given: string | undefined): number | undefined {
   if (mode === "start") return config.httpPort > 0 ? config.httpPort : undefined;
-  if (env.SKYFLOW_HTTP_PORT) return config.httpPort > 0 ? config.httpPort : undefined;
+  if (given) return config.httpPort > 0 ? config.httpPort : undefined;
   return config.port > 0 && !config.skygearEndpoint ? config.port + 1 : 0;
 }
 

@@ -1,9 +1,9 @@
 // `skyflow pushes`: the pushes the development server recorded instead of sending, newest first.
 import { appSchemaName, loadConfig } from "../config.js";
-import { openDatabase } from "../db/open.js";
 import { createLogger } from "../log.js";
 import { ensureOutboxColumns, listPushes, type RecordedPush } from "../server/push/outbox.js";
 import { defineCommand, intFlag, type ParsedArgs } from "./args.js";
+import { openForInspection } from "./inspect-db.js";
 import type { CommandIO } from "./types.js";
 
 export function formatPush(p: RecordedPush): string {
@@ -28,7 +28,7 @@ async function run(io: CommandIO, { values }: ParsedArgs<typeof ARGS.options>): 
   const config = loadConfig(io.env, { "app-name": values["app-name"] });
   const appName = config.appName;
   const log = createLogger({ level: "warn", destination: io.stderr });
-  const db = await openDatabase(config, log, { max: 2 });
+  const db = await openForInspection(config, log);
   try {
     const schema = appSchemaName(appName);
     const exists = await db.pool.query("SELECT to_regclass($1) AS t", [`"${schema}"._skyflow_push`]);

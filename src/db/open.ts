@@ -15,6 +15,11 @@ export interface OpenDatabase {
   embedded: boolean;
   /** Ends the pool, then stops the embedded Postgres if this process started it. Safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Embedded Postgres only: starts it again on the same port when no server runs on its data (stopped
+   * under this process); says what it did, or undefined when a server was running after all.
+   */
+  restartEmbedded?: () => Promise<string | undefined>;
 }
 
 export interface OpenOptions {
@@ -32,12 +37,17 @@ export async function openDatabase(
 ): Promise<OpenDatabase> {
   let embedded: EmbeddedPostgres | undefined;
   let url = config.databaseUrl;
+  const start = (samePort: boolean) =>
+    startEmbeddedPostgres({ dir: config.stateDir, onLog: (line) => log.debug({ pg: line }), samePort });
   if (!url) {
-    log.info({ dir: config.stateDir }, "starting the embedded Postgres");
-    embedded = await startEmbeddedPostgres({
-      dir: config.stateDir,
-      onLog: (line) => log.debug({ pg: line }),
-    });
+    log.info({ dir: config.stateDir }, "opening the embedded Postgres");
+    embedded = await start(false);
+    if (embedded.attachedTo !== undefined) {
+      log.info(
+        { dir: config.stateDir },
+        `using the embedded Postgres of the skyflow running in this directory (pid ${embedded.attachedTo}); it keeps running when this process ends`,
+      );
+    }
     url = embedded.url;
   }
   const pool = createPool(url, { max: opts.max ?? 10, applicationName: opts.applicationName });
@@ -63,7 +73,21 @@ export async function openDatabase(
       cause: err,
     });
   }
-  return { pool, url, embedded: embedded !== undefined, close };
+  const restartEmbedded = async () => {
+    const again = await start(true);
+    // A server runs there after all (starting up, or another skyflow's): nothing was done.
+    if (again.attachedTo !== undefined) return undefined;
+    // This process's server now, which close() stops.
+    embedded = again;
+    return "started it again";
+  };
+  return {
+    pool,
+    url,
+    embedded: embedded !== undefined,
+    close,
+    ...(embedded && { restartEmbedded }),
+  };
 }
 
 /** `user@host:port/database` of a connection URL: where it points, without its password. */

@@ -40,6 +40,18 @@ function alive(pid: number): boolean {
   }
 }
 
+/** A process that starts the embedded Postgres in `dir` and then waits (for a SIGKILL). */
+async function ownerChild(dir: string) {
+  const child = spawn(process.execPath, ["--import", "tsx", "test/db/fixtures/embedded-child.ts", dir], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (b: Buffer) => b.toString().includes("ready") && resolve());
+    child.once("exit", (code) => reject(new Error(`child exited early with ${code}`)));
+  });
+  return child;
+}
+
 describe("embedded Postgres", () => {
   it("keeps its data across a stop and a start in the same directory", async () => {
     const dir = await mkdtemp(join(tmpdir(), "skyflow-emb-"));
@@ -63,16 +75,29 @@ describe("embedded Postgres", () => {
     await second.stop();
   }, 60_000);
 
+  it("shares the server of a live skyflow in the same directory, and never stops it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "skyflow-emb-"));
+    dirs.push(dir);
+    const child = await ownerChild(dir);
+    const pid = Number((await readFile(join(dir, "pg", "postmaster.pid"), "utf8")).split("\n")[0]);
+    const beside = await startEmbeddedPostgres({ dir });
+    expect(beside.attachedTo).toBe(child.pid);
+    expect(await query(beside.url)).toBe(42);
+    await beside.stop();
+    expect(alive(pid)).toBe(true);
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    // Its owner gone, the server is an orphan: the next start shuts it down and owns a fresh one.
+    const next = await startEmbeddedPostgres({ dir });
+    expect(next.attachedTo).toBeUndefined();
+    expect(alive(pid)).toBe(false);
+    await next.stop();
+  }, 90_000);
+
   it("recovers the server a SIGKILLed process left running and starts again", async () => {
     const dir = await mkdtemp(join(tmpdir(), "skyflow-emb-"));
     dirs.push(dir);
-    const child = spawn(process.execPath, ["--import", "tsx", "test/db/fixtures/embedded-child.ts", dir], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on("data", (b: Buffer) => b.toString().includes("ready") && resolve());
-      child.once("exit", (code) => reject(new Error(`child exited early with ${code}`)));
-    });
+    const child = await ownerChild(dir);
     child.kill("SIGKILL");
     await new Promise((r) => child.once("exit", r));
     const orphanPid = Number((await readFile(join(dir, "pg", "postmaster.pid"), "utf8")).split("\n")[0]);
