@@ -259,8 +259,9 @@ function banner(
   if (httpPort !== undefined) {
     lines.push(`  dashboard        http://127.0.0.1:${httpPort}/ (also /healthz /readyz /metrics)`);
   }
+  const dir = config.workflowsDir.endsWith("/") ? config.workflowsDir : `${config.workflowsDir}/`;
   lines.push(
-    `  workflows        ${config.workflowsDir}: ${catalog.list().length} live, ${broken} broken; watching for changes`,
+    `  workflows        ${catalog.list().length} live, ${broken} broken in ${dir}; watching for changes`,
     "",
     `  SDK: skygear.config({ endPoint: "${url}", apiKey: ${config.apiKey === DEV_API_KEY ? `"${DEV_API_KEY}"` : "<your API key>"} })`,
     "",

@@ -31,6 +31,12 @@ describe("README", () => {
     expect(block?.trim().split("\n")).toEqual(["npm install", "npx skyflow dev", "npm test"]);
   });
 
+  it("shows the SDK example file as it is, and the command that runs it", () => {
+    const shown = /```js\n([\s\S]*?)```/.exec(README)?.[1];
+    expect(shown).toBe(readFileSync(`${ROOT}examples/save-task.mjs`, "utf8"));
+    expect(README).toMatch(/```sh\nnode examples\/save-task\.mjs\n/);
+  });
+
   it("has the configuration table generated from VARIABLES", () => {
     const table = /<!-- config-table:start -->\n([\s\S]*?)\n<!-- config-table:end -->/.exec(README)?.[1];
     const expected = Object.entries(VARIABLES).map(([name, text]) => [`\`${name}\``, text]);
@@ -71,9 +77,21 @@ describe.skipIf(!existsSync(`${ROOT}dist/cli.js`))("npx skyflow dev", () => {
     try {
       await eventually(async () => (out.includes("skyflow dev") ? true : undefined), 60_000);
       expect(out).toContain(`http://127.0.0.1:${port}/`);
-      expect(out).toMatch(/workflows: [1-9]\d* live, 0 broken/);
+      expect(out).toMatch(/workflows +[1-9]\d* live, 0 broken in workflows\//);
+      expect(out).toContain(`dashboard        http://127.0.0.1:${httpPort}/`);
       const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
       expect(res.status).toBe(200);
+      // The README's SDK example, run as written beside it: it exits by itself and review-task runs.
+      const example = await runExample(port);
+      expect(example.output).toMatch(/^saved task\//);
+      expect(example.code).toBe(0);
+      const run = await eventually(async () => {
+        const { rows } = await db.pool.query(
+          "SELECT status FROM skyflow.runs WHERE workflow = 'review-task' AND status = 'succeeded'",
+        );
+        return rows.length > 0 ? rows : undefined;
+      }, 30_000);
+      expect(run).toHaveLength(1);
     } finally {
       process.kill(group, "SIGINT");
     }
@@ -85,3 +103,23 @@ describe.skipIf(!existsSync(`${ROOT}dist/cli.js`))("npx skyflow dev", () => {
     await eventually(async () => (out.includes("skyflow stopped") ? true : undefined), 10_000);
   }, 90_000);
 });
+
+/** `node examples/save-task.mjs` against the server on `port`; killed if it has not exited within 30 s. */
+async function runExample(port: number): Promise<{ code: number | null; output: string }> {
+  const proc = spawn(process.execPath, ["examples/save-task.mjs"], {
+    cwd: ROOT,
+    env: { ...process.env, SKYGEAR_ENDPOINT: `http://127.0.0.1:${port}/` },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  proc.stdout.on("data", (c) => {
+    output += c;
+  });
+  proc.stderr.on("data", (c) => {
+    output += c;
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
+  const code = await new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
+  clearTimeout(timer);
+  return { code, output };
+}
