@@ -106,14 +106,9 @@ function registerGauges(registry: Registry, opts: MetricsOptions): void {
   const reg = { registers: [registry] };
   const { outboxDepth, inFlight, workflowStatuses } = opts;
   if (outboxDepth) {
-    new Gauge({
-      name: "skyflow_outbox_depth",
-      help: "Record changes waiting in the trigger outbox",
-      ...reg,
-      async collect() {
-        this.set(await outboxDepth().catch(() => Number.NaN));
-      },
-    });
+    optionalGauge(registry, "skyflow_outbox_depth", "Record changes waiting in the trigger outbox", () =>
+      outboxDepth().catch(() => undefined),
+    );
   }
   if (inFlight) {
     new Gauge({
@@ -139,18 +134,12 @@ function registerGauges(registry: Registry, opts: MetricsOptions): void {
   }
 }
 
-/** The triggers keep their latest lag and lateness; these gauges show them (NaN before the first event). */
+/** The triggers keep their latest lag and lateness; none before the first event (no sample, never NaN). */
 function registerTriggerGauges(registry: Registry, read: () => TriggerStatsLike | undefined): void {
   const gauge = (name: string, help: string, pick: (s: TriggerStatsLike) => number | undefined) =>
-    new Gauge({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        const stats = read();
-        const v = stats ? pick(stats) : undefined;
-        this.set(v === undefined ? Number.NaN : v);
-      },
+    optionalGauge(registry, name, help, () => {
+      const stats = read();
+      return stats ? pick(stats) : undefined;
     });
   gauge(
     "skyflow_trigger_outbox_depth",
@@ -175,4 +164,32 @@ function registerTriggerGauges(registry: Registry, read: () => TriggerStatsLike 
     "Pubsub messages given up since this process started: their runs could not be stored",
     (s) => s.pubsubDropped,
   );
+}
+
+/**
+ * A gauge read at scrape time that has no sample while it has no value (before a first event, or when the
+ * database does not answer): Prometheus then sees no series rather than NaN.
+ */
+function optionalGauge(
+  registry: Registry,
+  name: string,
+  help: string,
+  read: () => number | undefined | Promise<number | undefined>,
+): void {
+  let known = false;
+  const g = new Gauge({
+    name,
+    help,
+    registers: [registry],
+    async collect() {
+      const v = await read();
+      known = v !== undefined && Number.isFinite(v);
+      if (known) this.set(v as number);
+    },
+  });
+  const sampled = g.get.bind(g);
+  g.get = async () => {
+    const m = await sampled();
+    return known ? m : { ...m, values: [] };
+  };
 }

@@ -66,8 +66,11 @@ export async function startReloader(opts: ReloadOptions): Promise<Reloader> {
     if (opts.beforeApply && defs.length) await opts.beforeApply(defs);
     const change = full ? opts.catalog.replaceAll(results) : opts.catalog.apply(results, removed);
     const problems = opts.catalog.problems();
+    // A file logged as broken that loads now: say its workflow is live again (its text may equal the last
+    // good version, which changes nothing in the catalog and so would log nothing).
+    const fixed = results.filter((r) => r.workflow && logged.has(r.file) && !problems.has(r.file));
     for (const f of logged.keys()) if (!problems.has(f)) logged.delete(f);
-    logChange(opts.log, change, logged);
+    logChange(opts.log, change, logged, fixed);
     return change;
   };
 
@@ -180,9 +183,24 @@ async function loadSafely(load: ReloadOptions["load"], file: string): Promise<Fi
 }
 
 /** Logs what changed; a broken file's problems are logged once until they change or the file is fixed. */
-function logChange(log: Logger, change: CatalogChange, logged: Map<string, string>): void {
-  for (const name of change.added) log.info({ workflow: name }, `workflow ${name} loaded`);
-  for (const name of change.updated) log.info({ workflow: name }, `workflow ${name} reloaded`);
+function logChange(
+  log: Logger,
+  change: CatalogChange,
+  logged: Map<string, string>,
+  fixed: FileResult[],
+): void {
+  const again = new Set<string>();
+  for (const r of fixed) {
+    const name = r.workflow!.name;
+    again.add(name);
+    log.info({ workflow: name, file: r.file }, `${r.file} is fixed: workflow ${name} is live again`);
+  }
+  for (const name of change.added) {
+    if (!again.has(name)) log.info({ workflow: name }, `workflow ${name} loaded`);
+  }
+  for (const name of change.updated) {
+    if (!again.has(name)) log.info({ workflow: name }, `workflow ${name} reloaded`);
+  }
   for (const name of change.removed) log.info({ workflow: name }, `workflow ${name} removed`);
   for (const b of change.broken) {
     const text = b.problems.map(formatProblem).join("\n");

@@ -37,6 +37,10 @@ beforeAll(async () => {
     "on: {pubsub: {channel: b}}\nsteps:\n  - id: boom\n    sql: {statement: SELECT * FROM no_such_table}\n    retry: {attempts: 1}\n",
   );
   await writeFile(join(dir, "broken.yaml"), "on: {pubsub: {channel: c}}\nsteps:\n  - nope: {}\n");
+  await writeFile(
+    join(dir, "flaky.yaml"),
+    "on: {pubsub: {channel: d}}\nsteps:\n  - id: one\n    sql: {statement: SELECT 1 AS one}\n",
+  );
   const catalog = new LiveCatalog();
   catalog.replaceAll(await Promise.all((await listWorkflowFiles(dir)).map((f) => loadOneFile(f))));
   engine = createEngine({
@@ -56,6 +60,7 @@ beforeAll(async () => {
   badRun = (await engine.trigger("bad")).runId;
   await engine.waitForRun(okRun);
   await engine.waitForRun(badRun);
+  await engine.waitForRun((await engine.trigger("flaky")).runId);
 });
 
 afterAll(async () => {
@@ -141,6 +146,13 @@ describe("skyflow workflows list, pause and resume", () => {
     expect(r.out).toMatch(/bad\s+enabled/);
     expect(r.out).toMatch(/broken\.yaml\)\s+broken/);
     expect(r.out).toMatch(/broken\.yaml:3:\d+/);
+  });
+
+  it("lists a broken file by the last good version a daemon runs, with its last run", async () => {
+    await writeFile(join(dir, "flaky.yaml"), "on: {pubsub: {channel: d}}\nsteps:\n  - nope: {}\n");
+    const r = await cli(workflows, ["list", dir]);
+    expect(r.out).toMatch(/\nflaky\s+broken\s+[0-9a-f]{12}\s+pubsub d\s+succeeded \d{4}-/);
+    expect(r.out).toMatch(/flaky\.yaml:3:\d+/);
   });
 
   it("pauses and resumes a workflow by name and refuses an unknown name", async () => {

@@ -8,6 +8,7 @@ import { loadOneFile } from "../../src/daemon-adapters.js";
 import { LiveCatalog } from "../../src/engine/catalog.js";
 import { type Reloader, startReloader } from "../../src/engine/reload.js";
 import { silentLogger } from "../../src/log.js";
+import { capturedLogger } from "../helpers/log.js";
 
 let dir: string;
 let reloader: Reloader | undefined;
@@ -82,6 +83,23 @@ describe("startReloader", () => {
     expect(catalog.status("a")).toBe("broken");
     const [p] = catalog.problems().get(join(dir, "a.yaml")) ?? [];
     expect(p?.line).toBeGreaterThan(0);
+  });
+
+  it("logs that a broken file's workflow is live again once the file is fixed as it was", async () => {
+    await writeFile(join(dir, "a.yaml"), workflow("one"));
+    const catalog = new LiveCatalog();
+    const { log, lines } = capturedLogger("info");
+    reloader = await startReloader({ dir, catalog, load: (f) => loadOneFile(f), log });
+    await writeFile(join(dir, "a.yaml"), "on: [\n");
+    await waitFor(() => lines.some((l) => l.includes("has errors")));
+    // Back to the text of the version still live: the catalog does not change.
+    await writeFile(join(dir, "a.yaml"), workflow("one"));
+    await waitFor(() => catalog.problems().size === 0);
+    const said = lines.map((l) => JSON.parse(l).msg as string);
+    expect(said.filter((m) => m.includes("is fixed"))).toEqual([
+      `${join(dir, "a.yaml")} is fixed: workflow a is live again`,
+    ]);
+    expect(catalog.status("a")).toBe("enabled");
   });
 
   it("stops a deleted workflow and follows a renamed file", async () => {
