@@ -1,15 +1,16 @@
-// Identifiers derived from what they name, so that the same thing gets the same id on every try: uuid()
-// values (seeded by run and step) and run ids (by workflow and event id).
+// Identifiers derived from what they name, so that the same thing gets the same id on every try: run ids
+// (by workflow and event id) and uuid() values (by run, step and call). They are name-based UUIDs of
+// version 5 (RFC 9562) in skyflow's namespace. Runs created before these (whose ids are SHA-256 digests
+// stamped as version 4) keep deriving their uuid() values the old way: a run resumed after an upgrade makes
+// the same records as the try it repeats.
 import { hash } from "node:crypto";
+import { v5, validate, version } from "uuid";
 
-/** A UUID v4-shaped value derived from the seed and the call number: the same on every retry and resume. */
-export function deterministicUuid(seed: string, n: number): string {
-  const b = hash("sha256", `${seed}\u0000${n}`, "buffer");
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.subarray(0, 16).toString("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
+/**
+ * skyflow's UUID namespace (a random UUID chosen once). Every derived id depends on it: never change it,
+ * or runs resumed across the change would derive other uuid() values and save second records.
+ */
+export const SKYFLOW_NAMESPACE = "6a026edd-b007-4530-bf20-7dd1c323eac6";
 
 /**
  * A run's id, from its workflow and event id (the pair that makes a run unique). A trigger's transaction
@@ -18,5 +19,36 @@ export function deterministicUuid(seed: string, n: number): string {
  * idempotency keys of a step it had already started are the same again (see runner.ts, early first try).
  */
 export function runIdFor(workflow: string, eventId: string): string {
-  return deterministicUuid(`run\u0000${workflow}\u0000${eventId}`, 0);
+  return v5(`run\u0000${workflow}\u0000${eventId}`, SKYFLOW_NAMESPACE);
+}
+
+/**
+ * Value number `n` of uuid() in an expression resolved with `seed` (run id and step key) for run `runId`:
+ * the same on every retry and resume. Runs with a legacy id keep the legacy derivation.
+ */
+export function stepUuid(runId: string, seed: string, n: number): string {
+  if (isLegacyRunId(runId)) return legacyUuid(seed, n);
+  return v5(`uuid\u0000${seed}\u0000${n}`, SKYFLOW_NAMESPACE);
+}
+
+/**
+ * Run ids derived before version 5 were stamped as version 4: the version digit of a stored run's id says
+ * which derivation its uuid() values came from, for runs with no saved state yet as for the others.
+ */
+export function isLegacyRunId(runId: string): boolean {
+  return validate(runId) && version(runId) === 4;
+}
+
+/** The derivation before version 5: a SHA-256 digest of seed and call number stamped as a version-4 UUID. */
+export function legacyUuid(seed: string, n: number): string {
+  const b = hash("sha256", `${seed}\u0000${n}`, "buffer");
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.subarray(0, 16).toString("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** A run id as runIdFor made it before version 5 (for tests of runs stored then). */
+export function legacyRunIdFor(workflow: string, eventId: string): string {
+  return legacyUuid(`run\u0000${workflow}\u0000${eventId}`, 0);
 }

@@ -1,7 +1,7 @@
 // The one CEL environment (@marcbachmann/cel-js), skyflow's functions uuid() and now(), and the conversion of
 // CEL values back to JSON. No I/O. Chosen over @bufbuild/cel by measurement (see bench/definitions.ts).
 import { Environment } from "@marcbachmann/cel-js";
-import { deterministicUuid } from "../ids.js";
+import { stepUuid } from "../ids.js";
 import type { ExprContext } from "./types.js";
 
 /** The names an expression may read; everything else is a load error. */
@@ -31,7 +31,7 @@ export function withResolution<T>(ctx: ExprContext, fn: () => T): T {
 
 function uuid(): string {
   if (!current) throw new Error("uuid() called outside a resolution");
-  return deterministicUuid(current.ctx.uuidSeed, current.uuidCount++);
+  return stepUuid(current.ctx.run.id, current.ctx.uuidSeed, current.uuidCount++);
 }
 
 function now(): Date {

@@ -1,6 +1,6 @@
 // The public face of expressions: compile at load, resolve per step try. Implementation lives in expr.ts
 // (one expression), template.ts (values holding expressions) and cel.ts (the CEL environment). No I/O.
-export { deterministicUuid } from "../ids.js";
+export { stepUuid } from "../ids.js";
 export {
   type CompiledExpr,
   compileExpression,

@@ -145,7 +145,7 @@ describe("templates", () => {
     const again = resolveTemplate(t, ctx()) as { a: string; b: string };
     const other = resolveTemplate(t, ctx({ uuidSeed: "run-2/save" })) as { a: string; b: string };
     expect(one).toEqual(again);
-    expect(one.a).toMatch(/^review\/[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(one.a).toMatch(/^review\/[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(one.a.slice(7)).not.toBe(one.b);
     expect(other.b).not.toBe(one.b);
   });

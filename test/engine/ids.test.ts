@@ -1,0 +1,29 @@
+// Derived identifiers: version-5 UUIDs in skyflow's namespace (checked against Python's uuid.uuid5), and the
+// legacy derivation kept, value for value, for runs whose ids predate them. Pure.
+import { describe, expect, it } from "vitest";
+import { isLegacyRunId, legacyRunIdFor, runIdFor, stepUuid } from "../../src/engine/ids.js";
+
+const EVENT = "task/1:create:7.0";
+
+describe("derived ids", () => {
+  it("makes run ids and uuid() values as RFC 9562 version-5 UUIDs in skyflow's namespace", () => {
+    // python3: uuid.uuid5(UUID("6a026edd-b007-4530-bf20-7dd1c323eac6"), "run\0review-task\0task/1:create:7.0")
+    const id = runIdFor("review-task", EVENT);
+    expect(id).toBe("3e91719d-22b9-52e2-939c-bd4074a1b6ef");
+    expect(stepUuid(id, `${id}:review`, 0)).toBe("818db6e2-bd98-508c-ba5b-719f24ea0982");
+    expect(stepUuid(id, `${id}:review`, 1)).not.toBe(stepUuid(id, `${id}:review`, 0));
+    expect(isLegacyRunId(id)).toBe(false);
+  });
+
+  it("keeps the values of the SHA-256 derivation for a run whose id was made by it", () => {
+    // The values the code before version 5 gave (its deterministicUuid and runIdFor).
+    const legacy = legacyRunIdFor("review-task", EVENT);
+    expect(legacy).toBe("584995c9-1a14-47be-89fd-87d58599638c");
+    expect(isLegacyRunId(legacy)).toBe(true);
+    expect(stepUuid(legacy, `${legacy}:review`, 0)).toBe("afd40a81-6f6b-44eb-bf17-cb948ed0ce53");
+  });
+
+  it("derives uuid() for a run with no id yet (a trigger's when, a concurrency key) the new way", () => {
+    expect(stepUuid("", "ev-1:concurrency", 0)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-/);
+  });
+});
