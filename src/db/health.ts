@@ -13,24 +13,44 @@ const CONNECTION_ERROR =
 /** Shared by the watch (which sets it) and the daemon's logger (which asks it what to leave out). */
 export class DatabaseOutage {
   down = false;
-  /** Lines left out during the current outage. */
+  /** A connection error was logged and the watch is checking the database at once. */
+  checking = false;
+  /** Lines left out since the first connection error of the current outage. */
   muted = 0;
+  /** Set by the watch: check the database now rather than at the next tick. */
+  checkNow: () => void = () => {};
 
-  /** For the logger: true for a warning or error about the lost connection while the outage is known. */
+  /**
+   * For the logger: true for a warning or error about a lost connection that is to be left out. The first
+   * such line is logged and makes the watch check at once; the others are left out while it checks and
+   * for as long as the database does not answer.
+   */
   mute(args: unknown[]): boolean {
-    if (!this.down) return false;
-    const [first, second] = args;
-    const obj = first && typeof first === "object" ? (first as { err?: unknown }) : undefined;
-    const err = obj?.err;
-    const text = [
-      err instanceof Error ? `${err.message} ${(err as { code?: string }).code ?? ""}` : String(err ?? ""),
-      typeof first === "string" ? first : "",
-      typeof second === "string" ? second : "",
-    ].join(" ");
-    if (!CONNECTION_ERROR.test(text)) return false;
-    this.muted++;
-    return true;
+    if (!isConnectionError(args)) return false;
+    if (this.down || this.checking) {
+      this.muted++;
+      return true;
+    }
+    this.checking = true;
+    this.checkNow();
+    return false;
   }
+}
+
+/** Marks the watch's own lines, which are never left out. */
+const COMPONENT = "database watch";
+
+function isConnectionError([first, second]: unknown[]): boolean {
+  const obj =
+    first && typeof first === "object" ? (first as { err?: unknown; component?: unknown }) : undefined;
+  if (obj?.component === COMPONENT) return false;
+  const err = obj?.err;
+  const text = [
+    err instanceof Error ? `${err.message} ${(err as { code?: string }).code ?? ""}` : String(err ?? ""),
+    typeof first === "string" ? first : "",
+    typeof second === "string" ? second : "",
+  ].join(" ");
+  return CONNECTION_ERROR.test(text);
 }
 
 export interface WatchOptions {
@@ -61,23 +81,31 @@ export function watchDatabase(o: WatchOptions): DatabaseWatch {
   const check = async () => {
     try {
       await o.pool.query({ text: "SELECT 1", query_timeout: Math.max(every, 5000) } as pg.QueryConfig);
+      if (!o.outage.down && o.outage.checking) {
+        // A passing connection error: the database answers.
+        o.outage.checking = false;
+        o.outage.muted = 0;
+      }
       if (o.outage.down) {
         const secs = ((clock.now() - since) / 1000).toFixed(1);
         const muted = o.outage.muted
           ? `; ${o.outage.muted} connection errors of waiting parts were not logged`
           : "";
         o.outage.down = false;
+        o.outage.checking = false;
         o.outage.muted = 0;
-        o.log.info({ url: o.where }, `the database ${o.where} answers again after ${secs} s${muted}`);
+        o.log.info(
+          { component: COMPONENT, url: o.where },
+          `the database ${o.where} answers again after ${secs} s${muted}`,
+        );
       }
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       if (!o.outage.down) {
         restartFailed = false;
         since = clock.now();
-        // Logged before the outage is marked, which would leave this line out with the others.
         o.log.error(
-          { url: o.where, err: message },
+          { component: COMPONENT, url: o.where, err: message },
           `the database ${o.where} does not answer (${message}); runs, triggers and the Skygear server wait for it, and it is tried again every ${every / 1000} s`,
         );
         o.outage.down = true;
@@ -89,31 +117,45 @@ export function watchDatabase(o: WatchOptions): DatabaseWatch {
   const restart = async (why: string) => {
     try {
       const did = await o.restart?.();
-      if (did) o.log.warn({ url: o.where, was: why }, `the embedded Postgres had stopped; ${did}`);
+      if (did)
+        o.log.warn(
+          { component: COMPONENT, url: o.where, was: why },
+          `the embedded Postgres had stopped; ${did}`,
+        );
     } catch (err) {
       // Said once per outage; the next checks try again quietly.
       if (restartFailed) return;
       restartFailed = true;
-      // Not under `err`: the logger would take it for one of the waiting parts' connection errors.
       o.log.error(
-        { reason: String(err) },
+        { component: COMPONENT, err: String(err) },
         `the embedded Postgres is not running and starting it again failed (${String(err)}); trying again every ${every / 1000} s`,
       );
     }
   };
 
+  let checking: Promise<void> | undefined;
+  const checkOnce = () => {
+    checking ??= check().finally(() => {
+      checking = undefined;
+    });
+    return checking;
+  };
   const loop = () => {
     if (stopped) return;
     timer = clock.setTimeout(() => {
-      current = check().finally(loop);
+      current = checkOnce().finally(loop);
     }, every);
+  };
+  o.outage.checkNow = () => {
+    if (!stopped) void checkOnce();
   };
   loop();
   return {
     async stop() {
       stopped = true;
+      o.outage.checkNow = () => {};
       clock.clearTimeout(timer);
-      await current.catch(() => {});
+      await Promise.all([current, checking].map((p) => p?.catch(() => {})));
     },
   };
 }

@@ -71,8 +71,9 @@ describe("skyflow dev on the embedded Postgres", () => {
     await eventually(async () => ((await ready()) === 200 ? true : undefined), 30_000);
     const said = dev.output().slice(from);
     expect(said.match(/does not answer/g)).toHaveLength(1);
-    // The parts' own connection errors were left out.
-    expect(said).not.toMatch(/claiming runs failed/);
+    // The parts' own connection errors were left out but for the first few, before the watch knew.
+    const parts = said.match(/^\[[\d:.]+\] (WARN|ERROR): (?!the database|the embedded Postgres)/gm) ?? [];
+    expect(parts.length).toBeLessThanOrEqual(3);
   }, 60_000);
 
   it("stops its Postgres on Ctrl-C (SIGINT)", async () => {
