@@ -6,8 +6,8 @@ import { DEFAULT_LIMITS, type ServerLimits } from "./server/limits.js";
 export const VARIABLES = {
   DATABASE_URL: "Postgres URL; without it skyflow starts an embedded Postgres under .skyflow/",
   SKYGEAR_ENDPOINT: "URL of a Skygear v1 server; without it `dev` embeds the development server",
-  SKYGEAR_API_KEY: "client API key (server: accepted key; engine: key used with pubsub)",
-  SKYGEAR_MASTER_KEY: "master key (steps act with it, impersonating users with _user_id)",
+  SKYGEAR_API_KEY: "client API key (server: accepted key; engine: pubsub, and steps without `as:`)",
+  SKYGEAR_MASTER_KEY: "master key (steps with `as:` a user, impersonated with _user_id, or `as: master`)",
   SKYGEAR_APP_NAME: "app name; records live in Postgres schema app_<name>",
   PORT: "port of the Skygear-compatible server (`serve`, `dev`)",
   SKYFLOW_HTTP_PORT: "port of /healthz, /readyz, /metrics and the dashboard under `start` (0 = off)",

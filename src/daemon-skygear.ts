@@ -35,7 +35,7 @@ export async function connectSkygear(opts: {
   const { config, log } = opts;
   if (config.skygearEndpoint) {
     const url = config.skygearEndpoint.endsWith("/") ? config.skygearEndpoint : `${config.skygearEndpoint}/`;
-    const container = createContainer({ endpoint: url, masterKey: config.masterKey });
+    const container = createContainer({ endpoint: url, apiKey: config.apiKey, masterKey: config.masterKey });
     const pubsub = createPubsubClient({ endpoint: url, apiKey: config.apiKey, log });
     return finish(url, container, pubsub, [], []);
   }
@@ -59,7 +59,8 @@ export async function connectSkygear(opts: {
   );
   const container = new SkygearContainer({
     transport: createInProcessTransport(handler),
-    apiKey: config.masterKey,
+    apiKey: config.apiKey,
+    masterKey: config.masterKey,
   });
   const pubsub = createPubsubClient({ endpoint: server.url, apiKey: config.apiKey, log });
   const hubs = [handler.hubs.public, handler.hubs.internal];

@@ -1,5 +1,6 @@
 // Text for `skyflow runs`: a run table and one run's step timeline (tries, durations, errors, outputs
 // trimmed to one line). No I/O.
+import { actedAs } from "../engine/definition/identity.js";
 import type { RunRecord, StepTryRecord } from "../engine/store/inspect.js";
 
 const OUTPUT_CHARS = 160;
@@ -33,6 +34,8 @@ export function formatRunTimeline(run: RunRecord & { tries: StepTryRecord[] }): 
     lines.push(
       `  ${t.stepKey} (${t.kind}) try ${t.attempt}${again}: ${t.status} in ${duration(t.startedAt, t.finishedAt)}`,
     );
+    const as = actedAs(t.kind, t.input);
+    if (as) lines.push(`      as     ${as}`);
     if (t.error) lines.push(`      error  ${t.error.name}: ${t.error.message}`);
     if (t.output !== null && t.output !== undefined) {
       lines.push(`      output ${oneLine(JSON.stringify(t.output), OUTPUT_CHARS)}`);

@@ -136,7 +136,11 @@ async function runOnce(
 async function openClients(config: Config, pool: import("pg").Pool, log: Logger) {
   const appSchema = appSchemaName(config.appName);
   if (config.skygearEndpoint) {
-    const skygear = createContainer({ endpoint: config.skygearEndpoint, masterKey: config.masterKey });
+    const skygear = createContainer({
+      endpoint: config.skygearEndpoint,
+      apiKey: config.apiKey,
+      masterKey: config.masterKey,
+    });
     const pubsub = createPubsubClient({ endpoint: config.skygearEndpoint, apiKey: config.apiKey, log });
     const clients: StepClients = { skygear, pool, appSchema, pubsub };
     return {
@@ -154,7 +158,8 @@ async function openClients(config: Config, pool: import("pg").Pool, log: Logger)
   await handler.ready();
   const skygear = new SkygearContainer({
     transport: createInProcessTransport(handler),
-    apiKey: config.masterKey,
+    apiKey: config.apiKey,
+    masterKey: config.masterKey,
   });
   const pubsub = {
     publish: async (channel: string, data: unknown) => handler.app.publish("public", channel, data),

@@ -52,7 +52,10 @@ export async function validatePaths(
           problems: x.problems,
         }));
     const rename = (f: string) => (abs === f ? shown : join(shown, relative(abs, f)));
-    for (const w of r.workflows) all.push({ ...w, file: rename(w.file) });
+    for (const w of r.workflows) {
+      const warnings = w.warnings?.map((x) => ({ ...x, file: rename(x.file) }));
+      all.push({ ...w, file: rename(w.file), ...(warnings ? { warnings } : {}) });
+    }
     for (const pr of r.problems)
       problems.push({ ...pr, file: rename(pr.file), message: pr.message.split(abs).join(shown) });
   }
@@ -66,7 +69,13 @@ function triggerText(t: TriggerDefinition): string {
   return `cron "${t.schedule}" ${t.timezone}`;
 }
 
+/** Steps acting as master or as a user named by a pubsub message: allowed, so they never change the exit code. */
+function warningsOf(workflows: WorkflowDefinition[]): Problem[] {
+  return workflows.flatMap((w) => w.warnings ?? []);
+}
+
 function writeText(io: CommandIO, workflows: WorkflowDefinition[], problems: Problem[]): void {
+  for (const w of warningsOf(workflows)) io.stderr.write(`warning: ${formatProblem(w)}\n`);
   if (problems.length > 0) {
     for (const p of problems) io.stderr.write(`${formatProblem(p)}\n`);
     io.stderr.write(`${problems.length} problem${problems.length === 1 ? "" : "s"}\n`);
@@ -94,5 +103,6 @@ function jsonReport(workflows: WorkflowDefinition[], problems: Problem[]) {
       on_failure: w.onFailure.length,
     })),
     problems: problems.map((p) => ({ ...p, text: formatProblem(p) })),
+    warnings: warningsOf(workflows).map((p) => ({ ...p, text: formatProblem(p) })),
   };
 }

@@ -70,7 +70,7 @@ export async function startReloader(opts: ReloadOptions): Promise<Reloader> {
     // good version, which changes nothing in the catalog and so would log nothing).
     const fixed = results.filter((r) => r.workflow && logged.has(r.file) && !problems.has(r.file));
     for (const f of logged.keys()) if (!problems.has(f)) logged.delete(f);
-    logChange(opts.log, change, logged, fixed);
+    logChange(opts.log, change, logged, fixed, opts.catalog);
     return change;
   };
 
@@ -188,6 +188,7 @@ function logChange(
   change: CatalogChange,
   logged: Map<string, string>,
   fixed: FileResult[],
+  catalog: LiveCatalog,
 ): void {
   const again = new Set<string>();
   for (const r of fixed) {
@@ -200,6 +201,11 @@ function logChange(
   }
   for (const name of change.updated) {
     if (!again.has(name)) log.info({ workflow: name }, `workflow ${name} reloaded`);
+  }
+  // Steps acting as master, or as a user a pubsub message names: allowed, and said once per version.
+  for (const name of [...change.added, ...change.updated]) {
+    const warnings = catalog.get(name)?.warnings ?? [];
+    if (warnings.length > 0) log.warn({ workflow: name }, warnings.map(formatProblem).join("\n"));
   }
   for (const name of change.removed) log.info({ workflow: name }, `workflow ${name} removed`);
   for (const b of change.broken) {

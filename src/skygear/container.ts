@@ -1,13 +1,16 @@
 // SkygearContainer: the client the steps use. It puts credentials into the body as py-skygear does
 // (protocol §10.8), sends over any Transport, and turns envelopes and per-item errors into SkygearErrors.
+import { SkyflowError } from "../errors.js";
 import { errorFromItem, errorFromResponse, SkygearError } from "./errors.js";
 import { createHttpTransport } from "./transport-http.js";
 import type { CallOptions, QueryParams, RecordJSON, SkygearClient, Transport } from "./types.js";
 
 export interface ContainerOptions {
   transport: Transport;
-  /** Client or master key; impersonation (asUser) needs the master key. */
+  /** The key every call is made with unless it acts as a user or as master: the client API key. */
   apiKey: string;
+  /** The master key, for asUser (impersonation) and asMaster; without it those use `apiKey`. */
+  masterKey?: string;
   accessToken?: string;
   userId?: string;
   /** Per-call limit unless a call gives its own (default 30000). */
@@ -26,6 +29,7 @@ export class SkygearContainer implements SkygearClient {
   readonly transport: Transport;
   readonly userId: string | undefined;
   private readonly apiKey: string;
+  private readonly masterKey: string;
   private readonly accessToken: string | undefined;
   private readonly timeoutMs: number;
   private readonly secrets: string[];
@@ -33,19 +37,32 @@ export class SkygearContainer implements SkygearClient {
   constructor(opts: ContainerOptions) {
     this.transport = opts.transport;
     this.apiKey = opts.apiKey;
+    this.masterKey = opts.masterKey ?? opts.apiKey;
     this.accessToken = opts.accessToken;
     this.userId = opts.userId;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.secrets = opts.accessToken ? [opts.apiKey, opts.accessToken] : [opts.apiKey];
+    this.secrets = [opts.apiKey, this.masterKey, ...(opts.accessToken ? [opts.accessToken] : [])];
   }
 
-  /** A copy acting as `userId` through `_user_id`; the access token is dropped since it would win. */
+  /**
+   * A copy acting as `userId`: the master key with `_user_id` (impersonation). The access token is dropped
+   * since it would win.
+   */
   asUser(userId: string): SkygearContainer {
     const id = userId.startsWith("user/") ? userId.slice(5) : userId;
     return new SkygearContainer({
       transport: this.transport,
-      apiKey: this.apiKey,
+      apiKey: this.masterKey,
       userId: id,
+      timeoutMs: this.timeoutMs,
+    });
+  }
+
+  /** A copy that calls with the master key and no user: every record, whoever owns it. */
+  asMaster(): SkygearContainer {
+    return new SkygearContainer({
+      transport: this.transport,
+      apiKey: this.masterKey,
       timeoutMs: this.timeoutMs,
     });
   }
@@ -55,6 +72,7 @@ export class SkygearContainer implements SkygearClient {
     return new SkygearContainer({
       transport: this.transport,
       apiKey: this.apiKey,
+      masterKey: this.masterKey,
       accessToken,
       timeoutMs: this.timeoutMs,
     });
@@ -180,9 +198,9 @@ function expectArray(action: string, result: unknown): (Record<string, unknown> 
 
 export interface CreateContainerOptions {
   endpoint: string;
-  /** The client API key; used when no master key is given. */
+  /** The client API key: calls made as no user (a step without `as:`). Default: the master key. */
   apiKey?: string;
-  /** Steps act with the master key, impersonating users through asUser. */
+  /** The master key: asUser (impersonation) and asMaster. */
   masterKey?: string;
   accessToken?: string;
   userId?: string;
@@ -192,11 +210,12 @@ export interface CreateContainerOptions {
 
 /** A container over HTTP; its close() closes the connection pool. */
 export function createContainer(opts: CreateContainerOptions): SkygearContainer {
-  const key = opts.masterKey ?? opts.apiKey;
-  if (!key) throw new Error("createContainer needs a masterKey or an apiKey");
+  const key = opts.apiKey ?? opts.masterKey;
+  if (!key) throw new SkyflowError("CONFIG_INVALID", "createContainer needs a masterKey or an apiKey");
   return new SkygearContainer({
     transport: createHttpTransport({ endpoint: opts.endpoint, connections: opts.connections }),
     apiKey: key,
+    masterKey: opts.masterKey,
     accessToken: opts.accessToken,
     userId: opts.userId,
     timeoutMs: opts.timeoutMs,

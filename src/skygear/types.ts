@@ -36,6 +36,8 @@ export interface SkygearClient {
   sendAction(action: string, params?: Record<string, unknown>, opts?: CallOptions): Promise<unknown>;
   /** A copy that impersonates `userId` (master key + `_user_id`); a `user/` prefix is dropped. */
   asUser(userId: string): SkygearClient;
+  /** A copy that calls with the master key and no user. */
+  asMaster(): SkygearClient;
   query(params: QueryParams, opts?: CallOptions): Promise<{ records: RecordJSON[]; count?: number }>;
   /** Per-record errors reject with a SkygearError (the first one, with the others in `info`). */
   save(

@@ -22,10 +22,27 @@ export function stringList(v: unknown, what: string): string[] {
   return v as string[];
 }
 
-/** The container as the `as:` user (a `user/` prefix dropped), or the master-key container itself. */
+/**
+ * Who a step's Skygear call is made as (workflow-dsl.md, "Who a step acts as"), from the resolved `as`:
+ * absent or null, the shared client itself (the API key, no user); `master`, the master key; a user id, the
+ * master key with `_user_id`. The loader writes every user id as `user/<value>` (see
+ * src/engine/definition/identity.ts), so an expression's value can never read `master`; the author's own
+ * `user/` prefix, if any, is dropped too. An id that comes out empty fails the step rather than falling back
+ * to another identity.
+ */
 export function actingAs(client: SkygearClient, as: unknown): SkygearClient {
-  const id = optString(as, "as");
-  return id ? client.asUser(id.startsWith("user/") ? id.slice(5) : id) : client;
+  if (as === undefined || as === null) return client;
+  if (typeof as !== "string") throw new FatalStepError("InvalidArgument", "as: expected a user id");
+  if (as === "master") return client.asMaster();
+  let id = as.startsWith("user/") ? as.slice(5) : as;
+  if (id.startsWith("user/")) id = id.slice(5);
+  if (id.trim() === "") {
+    throw new FatalStepError(
+      "InvalidArgument",
+      "as: no user id (the expression gave an empty value or null); guard the step with if: or has()",
+    );
+  }
+  return client.asUser(id);
 }
 
 export function isMapValue(v: unknown): v is Record<string, unknown> {

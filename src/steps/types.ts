@@ -5,7 +5,7 @@ import type { Logger } from "../log.js";
 import type { PubsubPublisher, SkygearClient } from "../skygear/types.js";
 
 export interface StepClients {
-  /** The shared container, acting with the master key (steps call asUser for `as:`). */
+  /** The shared container: calls with the API key and no user; `as:` goes through actingAs (common.ts). */
   skygear: SkygearClient;
   /** The shared pool. */
   pool: pg.Pool;

@@ -24,6 +24,12 @@ let dir: string;
 let engine: Engine;
 let okRun: string;
 let badRun: string;
+let whoRun: string;
+
+function fakeSkygear(): SkygearClient {
+  const c = { sendAction: async () => ({}), asUser: () => c, asMaster: () => c };
+  return c as unknown as SkygearClient;
+}
 
 beforeAll(async () => {
   db = await createTestDatabase("commands_inspect");
@@ -35,6 +41,17 @@ beforeAll(async () => {
   await writeFile(
     join(dir, "bad.yaml"),
     "on: {pubsub: {channel: b}}\nsteps:\n  - id: boom\n    sql: {statement: SELECT * FROM no_such_table}\n    retry: {attempts: 1}\n",
+  );
+  await writeFile(
+    join(dir, "who.yaml"),
+    [
+      "on: {pubsub: {channel: w}}",
+      "steps:",
+      "  - action: {name: me}",
+      "  - action: {name: me, as: master}",
+      '  - action: {name: me, as: "${{ event.data.u }}"}',
+      "",
+    ].join("\n"),
   );
   await writeFile(join(dir, "broken.yaml"), "on: {pubsub: {channel: c}}\nsteps:\n  - nope: {}\n");
   await writeFile(
@@ -51,12 +68,15 @@ beforeAll(async () => {
     clients: {
       pool: db.pool,
       appSchema: "public",
-      skygear: {} as SkygearClient,
+      // Only the who.yaml actions call it: every identity answers the same.
+      skygear: fakeSkygear(),
       pubsub: { publish: async () => {} },
     },
   });
   await engine.start();
   okRun = (await engine.trigger("ok")).runId;
+  whoRun = (await engine.trigger("who", { data: { u: "alice" } })).runId;
+  await engine.waitForRun(whoRun);
   badRun = (await engine.trigger("bad")).runId;
   await engine.waitForRun(okRun);
   await engine.waitForRun(badRun);
@@ -93,6 +113,16 @@ describe("skyflow runs", () => {
     expect(bad.out).toMatch(/error {2}\w+: .*no_such_table/);
     const ok = await cli(runs, ["show", okRun]);
     expect(ok.out).toContain('"answer":42');
+  });
+
+  it("shows who each step acted as", async () => {
+    const who = await cli(runs, ["show", whoRun]);
+    const lines = who.out.split("\n").filter((l) => l.includes(" as "));
+    expect(lines.map((l) => l.trim())).toEqual([
+      "as     API key (no user)",
+      "as     master key (no user)",
+      "as     user alice",
+    ]);
   });
 
   it("retries a failed run from its failed step and refuses a run that succeeded", async () => {

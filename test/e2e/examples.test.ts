@@ -112,15 +112,30 @@ describe("example workflows", () => {
     expect(counts).toBeGreaterThanOrEqual(1);
   });
 
-  it("find-task and fetch-task answer a pubsub request for a task", async () => {
+  it("find-task and fetch-task answer a pubsub request for a task, both named task/<key>", async () => {
     const Task = skygear.Record.extend("task");
     const task = await skygear.publicDB.save(new Task({ title: "Find me", status: "open" }));
-    await pubsub.publish("find-task", { id: task._id });
-    const found = await message("find-task-result", (d) => d.id === task._id);
+    await pubsub.publish("find-task", { id: task.id });
+    const found = await message("find-task-result", (d) => d.id === task.id);
     expect(found).toMatchObject({ count: 1, title: "Find me" });
     await pubsub.publish("fetch-task", { id: task.id });
-    const fetched = await message("fetch-task-result", (d) => JSON.stringify(d).includes(task.id));
+    const fetched = await message("fetch-task-result", (d) => d.id === task.id);
     expect(JSON.stringify(fetched)).toContain("Find me");
+  });
+
+  it("find-task and fetch-task never hand out a task its owner keeps private", async () => {
+    await skygear.auth.signupAnonymously();
+    const Task = skygear.Record.extend("task") as unknown as new (
+      a: Record<string, unknown>,
+    ) => SdkRecord & { setPublicNoAccess(): void };
+    const secret = new Task({ title: "Owner only", status: "open" });
+    secret.setPublicNoAccess();
+    const task = await skygear.publicDB.save(secret);
+    await pubsub.publish("find-task", { id: task.id });
+    expect(await message("find-task-result", (d) => d.id === task.id)).toMatchObject({ count: 0, title: "" });
+    await pubsub.publish("fetch-task", { id: task.id });
+    const fetched = await message("fetch-task-result", (d) => d.id === task.id);
+    expect(JSON.stringify(fetched)).not.toContain("Owner only");
   });
 
   it("archive-done-task deletes a task marked done", async () => {
@@ -155,8 +170,8 @@ describe("example workflows", () => {
     await message("task-events", (d) => d.id === task.id && d.op === "create");
     // The pubsub leader took its channels again.
     const found = await eventually(async () => {
-      await pubsub.publish("find-task", { id: task._id });
-      return eventuallyOnce("find-task-result", (d) => d.id === task._id);
+      await pubsub.publish("find-task", { id: task.id });
+      return eventuallyOnce("find-task-result", (d) => d.id === task.id);
     });
     expect(found).toMatchObject({ count: 1, title: "After the restart" });
   });

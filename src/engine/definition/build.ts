@@ -5,6 +5,7 @@ import type { RawProblem } from "./check-schema.js";
 import { kindOf } from "./checks.js";
 import type { CompiledExpr, ExprRef } from "./expr.js";
 import { tryCompileExpression } from "./expr.js";
+import { identityWarnings, withIdentity } from "./identity.js";
 import type { RetryShape, StepShape, TriggerShape, WorkflowFileShape } from "./schema.js";
 import { scanExpressions, tryCompileTemplate } from "./template.js";
 import type { Expr, RetryPolicy, StepDefinition, TriggerDefinition } from "./types.js";
@@ -31,6 +32,8 @@ export function parseDuration(v: string | number): number {
 export interface BuildOptions {
   file: string;
   envAllow?: string[];
+  /** The workflow has a pubsub trigger (for the warning on `as:` read from a message). */
+  pubsub?: boolean;
 }
 
 /** Which references an expression may make where it is written. */
@@ -42,6 +45,8 @@ interface Scope {
 
 export class Builder {
   readonly problems: Problem[] = [];
+  /** Allowed but worth a look: steps acting as master or as a user named by a pubsub message. */
+  readonly warnings: Problem[] = [];
   constructor(
     private readonly y: ParsedYaml,
     private readonly opts: BuildOptions,
@@ -113,13 +118,29 @@ export class Builder {
           ? { steps: { ids: main, upTo: earlier }, error: false }
           : { steps: { ids: main, upTo: main.length }, error: true };
       const kind = kindOf(s as Record<string, unknown>) ?? "unknown";
-      const compiled = tryCompileTemplate(
-        (s as Record<string, unknown>)[kind],
-        (p, n) => this.locate(p, n),
-        `${path}.${kind}`,
-      );
+      const identity = withIdentity(kind, (s as Record<string, unknown>)[kind], defaults?.as);
+      const asPath = `${path}.${kind}.as`;
+      // An `as` taken from defaults is located (for errors and warnings) where defaults.as is written.
+      const locate = (p: string, n: number) =>
+        identity.from === "defaults" && p === asPath
+          ? { ...this.locate("defaults.as", n), path: p }
+          : this.locate(p, n);
+      const compiled = tryCompileTemplate(identity.block, locate, `${path}.${kind}`);
       this.problems.push(...compiled.problems);
       for (const e of compiled.exprs) this.checkRefs(e, scope);
+      if (identity.from) {
+        this.warnings.push(
+          ...identityWarnings({
+            file: this.opts.file,
+            path,
+            kind,
+            identity,
+            exprs: compiled.exprs.filter((e) => e.path === asPath),
+            at: this.y.at(identity.from === "defaults" ? "defaults.as" : asPath),
+            pubsub: this.opts.pubsub === true,
+          }),
+        );
+      }
       const cond = s.if === undefined ? undefined : this.condition(s.if, `${path}.if`, scope);
       if (s.id) earlier++;
       const at = this.y.at(path);

@@ -23,6 +23,8 @@ export interface LoadOptions {
 export interface LoadResult {
   workflow?: WorkflowDefinition;
   problems: Problem[];
+  /** Allowed but worth a look (also on `workflow.warnings`); never make a file invalid. */
+  warnings?: Problem[];
 }
 
 export function loadWorkflowSource(file: string, text: string, opts: LoadOptions = {}): LoadResult {
@@ -35,7 +37,9 @@ export function loadWorkflowSource(file: string, text: string, opts: LoadOptions
     const message = "a workflow file is a mapping with at least `on` and `steps`";
     return { problems: [...problems, { file, line: 1, column: 1, path: "", message }] };
   }
-  const b = new Builder(y, { file, ...(opts.envAllow ? { envAllow: opts.envAllow } : {}) });
+  const on = (raw as { on?: unknown }).on;
+  const pubsub = (Array.isArray(on) ? on : [on]).some((t: unknown) => isMap(t) && "pubsub" in t);
+  const b = new Builder(y, { file, pubsub, ...(opts.envAllow ? { envAllow: opts.envAllow } : {}) });
   const schemaProblems = checkSchema(raw, joinPath);
   b.raw(schemaProblems);
   b.raw(staticChecks(raw as Record<string, unknown>));
@@ -61,7 +65,14 @@ export function loadWorkflowSource(file: string, text: string, opts: LoadOptions
     onFailure: b.steps(w.on_failure ?? [], "on_failure", w.defaults, mainIds),
   };
   const all = sortProblems([...problems, ...b.problems]);
-  return all.length > 0 ? { problems: all } : { workflow, problems: [] };
+  if (all.length > 0) return { problems: all };
+  const warnings = sortProblems(b.warnings);
+  if (warnings.length > 0) workflow.warnings = warnings;
+  return { workflow, problems: [], warnings };
+}
+
+function isMap(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
 function sortProblems(ps: Problem[]): Problem[] {

@@ -48,8 +48,10 @@ export const Duration = Type.Union(
 );
 
 const StringList = Templated(Type.Array(Type.String()));
-const As = Type.String({
-  description: "The user to act as, usually an expression; a user/ prefix is dropped",
+const As = Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
+  description:
+    "Who the call is made as: absent or null, the API key with no user; master, the master key; else a user id (usually an expression; a user/ prefix is dropped), the master key with _user_id",
+  "x-expected": "a user id, master, or null",
 });
 const Database = Type.String({ description: "_public (default), _private, or a database name" });
 const AnyMap = Type.Record(Type.String(), Type.Unknown());
@@ -184,7 +186,7 @@ export const WorkflowFile = Obj(
       Type.Integer({ minimum: 1 }),
       Obj({ limit: Type.Integer({ minimum: 1 }), key: ExprString }, ["limit"]),
     ]),
-    defaults: Obj({ retry: Retry, timeout: Duration }, []),
+    defaults: Obj({ retry: Retry, timeout: Duration, as: As }, []),
     steps: Type.Array(Step, { minItems: 1 }),
     on_failure: Type.Array(Step),
   },

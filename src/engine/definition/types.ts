@@ -1,5 +1,6 @@
 // The loaded, validated form of a workflow file: what the engine, the triggers and the CLI consume.
 // Produced by the definition loader (src/engine/definition); no I/O here.
+import type { Problem } from "../../errors.js";
 
 /** A compiled `${{ }}` expression with where it came from, for errors that name file, line and column. */
 export interface Expr {
@@ -100,6 +101,8 @@ export interface WorkflowDefinition {
   concurrency?: { limit: number; key?: Expr };
   steps: StepDefinition[];
   onFailure: StepDefinition[];
+  /** Loader warnings (steps acting as master, or as a user named by a pubsub message); see identity.ts. */
+  warnings?: Problem[];
 }
 
 /** The live versions of all workflows; hot reload swaps entries atomically. */

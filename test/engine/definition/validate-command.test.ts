@@ -86,6 +86,32 @@ describe("skyflow validate", () => {
     ]);
   });
 
+  it("warns for steps acting as master or as a user named by a pubsub message, without changing the exit code", async () => {
+    await writeFile(
+      join(dir, "w.yaml"),
+      [
+        "on: { pubsub: { channel: c } }",
+        "steps:",
+        '  - save: { as: "${{ event.data.user }}", record: { _id: a/b } }',
+        "  - query: { type: t, as: master }",
+        "",
+      ].join("\n"),
+    );
+    const t = io(dir, ["w.yaml"]);
+    expect(await validate.run(t.io)).toBe(0);
+    const lines = t.err().split("\n");
+    expect(lines[0]).toMatch(/^warning: w\.yaml:3:22: steps\[0\]\.save\.as: .*\$\{\{ event\.data\.user \}\}/);
+    expect(lines[1]).toMatch(
+      /^warning: w\.yaml:4:27: steps\[1\]\.query\.as: steps\[1\] \(query\) acts as master/,
+    );
+    expect(t.out()).toContain("1 workflow valid");
+    const j = io(dir, ["w.yaml", "--format", "json"]);
+    expect(await validate.run(j.io)).toBe(0);
+    const doc = JSON.parse(j.out()) as { ok: boolean; warnings: { line: number }[] };
+    expect(doc.ok).toBe(true);
+    expect(doc.warnings.map((w) => w.line)).toEqual([3, 4]);
+  });
+
   it("reports a missing path and rejects an unknown option with exit 2", async () => {
     const t = io(dir, ["nope.yaml"]);
     expect(await validate.run(t.io)).toBe(1);
