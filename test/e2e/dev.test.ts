@@ -35,6 +35,7 @@ on:
 steps:
   - id: reply
     save:
+      as: master
       record:
         _id: reply/\${{ uuid() }}
         _access: [{ level: read, public: true }]

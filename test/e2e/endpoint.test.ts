@@ -34,6 +34,7 @@ beforeAll(async () => {
     `on: {record: {type: note, events: [create]}}
 steps:
   - save:
+      as: master
       record: { _id: "copy/\${{ uuid() }}", of: "\${{ event.record._id }}" }
   - publish: { channel: copied, data: { of: "\${{ event.record._id }}" } }
 `,

@@ -21,6 +21,7 @@ steps:
       params: ["\${{ event.record._id }}"]
   - id: mark
     save:
+      as: master
       record:
         _id: "mark/\${{ uuid() }}"
         task: "\${{ event.record._id }}"

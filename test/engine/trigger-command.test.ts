@@ -23,6 +23,7 @@ beforeAll(async () => {
       '      params: ["${{ event.greeting }}"]',
       "  - id: note",
       "    save:",
+      "      as: master",
       "      record: { _id: 'note/${{ uuid() }}', text: '${{ steps.echo.output.rows[0].greeting }}' }",
       "",
     ].join("\n"),

@@ -76,7 +76,9 @@ export function actedAs(kind: string, input: unknown): string | undefined {
   const as = isMap(input) ? input.as : undefined;
   if (as === undefined || as === null) return "API key (no user)";
   if (as === MASTER) return "master key (no user)";
-  const id = String(as).replace(/^user\//, "").replace(/^user\//, "");
+  const id = String(as)
+    .replace(/^user\//, "")
+    .replace(/^user\//, "");
   return `user ${id}`;
 }
 
