@@ -19,6 +19,8 @@ export const VARIABLES = {
   SKYFLOW_GRACE_MS: "how long shutdown waits for runs in flight (default 10000)",
   SKYFLOW_LEASE_MS:
     "how long a run's lease lasts unrenewed: when an engine dies, others take its runs over after this; an engine that cannot renew stops its runs a sixth of it before (default 30000)",
+  SKYFLOW_WORKFLOW_MAX_BYTES:
+    "largest workflow file loaded, in bytes (default 65536); a larger file is refused with a problem at its line 1",
   SKYFLOW_ENV_ALLOW: "comma-separated names of environment variables that expressions may read as env.NAME",
   LOG_LEVEL: "trace, debug, info, warn, error (default info)",
   SKYFLOW_MAX_BODY_BYTES:
@@ -60,6 +62,7 @@ export interface Config {
   graceMs: number;
   leaseMs: number;
   envAllow: string[];
+  workflowMaxBytes: number;
   logLevel: string;
   /** What one request to the Skygear-compatible server may ask (SKYFLOW_MAX_*). */
   serverLimits: ServerLimits;
@@ -98,6 +101,13 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Flags
       .split(",")
       .map((s) => s.trim())
       .filter(Boolean),
+    workflowMaxBytes: int(
+      "SKYFLOW_WORKFLOW_MAX_BYTES",
+      env.SKYFLOW_WORKFLOW_MAX_BYTES,
+      262_144,
+      1024,
+      16_777_216,
+    ),
     logLevel: env.LOG_LEVEL || "info",
     serverLimits: serverLimits(env),
   };

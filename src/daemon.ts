@@ -135,7 +135,7 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
   const reloader: Reloader = await startReloader({
     dir: config.workflowsDir,
     catalog,
-    load: (file) => loadOneFile(file, { envAllow: config.envAllow }),
+    load: (file) => loadOneFile(file, { envAllow: config.envAllow, maxBytes: config.workflowMaxBytes }),
     log,
     watch: opts.mode === "dev",
     onApplied: (_c, ms) => {

@@ -59,7 +59,7 @@ async function findWorkflow(
   const dir = resolve(io.cwd, config.workflowsDir);
   let loaded: Awaited<ReturnType<typeof loadWorkflowDir>>;
   try {
-    loaded = await loadWorkflowDir(dir, { envAllow: config.envAllow });
+    loaded = await loadWorkflowDir(dir, { envAllow: config.envAllow, maxBytes: config.workflowMaxBytes });
   } catch (err) {
     io.stderr.write(`skyflow trigger: cannot read ${dir}: ${(err as Error).message}\n`);
     return undefined;

@@ -2,9 +2,15 @@
 // problem as file:line:column: path: message and exits 1, or one summary line per workflow and exits 0.
 import { stat } from "node:fs/promises";
 import { isAbsolute, join, relative } from "node:path";
-import { loadWorkflowDir, loadWorkflowFile, uniqueNames } from "../engine/definition/load.js";
+import { loadConfig } from "../config.js";
+import {
+  type LoadOptions,
+  loadWorkflowDir,
+  loadWorkflowFile,
+  uniqueNames,
+} from "../engine/definition/load.js";
 import type { TriggerDefinition, WorkflowDefinition } from "../engine/definition/types.js";
-import { formatProblem, type Problem } from "../errors.js";
+import { ConfigError, formatProblem, type Problem } from "../errors.js";
 import { defineCommand } from "./args.js";
 import type { CommandIO } from "./types.js";
 
@@ -17,12 +23,17 @@ export const command = defineCommand({
     positionals: { max: Number.POSITIVE_INFINITY },
   },
   async run(io, { values, positionals }) {
-    const envAllow = (io.env.SKYFLOW_ENV_ALLOW ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean);
+    let opts: LoadOptions;
+    try {
+      const config = loadConfig(io.env);
+      opts = { envAllow: config.envAllow, maxBytes: config.workflowMaxBytes };
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      io.stderr.write(`skyflow validate: ${err.message}\n`);
+      return 2;
+    }
     const paths = positionals.length > 0 ? positionals : ["workflows"];
-    const { workflows, problems } = await validatePaths(io, paths, envAllow);
+    const { workflows, problems } = await validatePaths(io, paths, opts);
     if (values.format === "json")
       io.stdout.write(`${JSON.stringify(jsonReport(workflows, problems), null, 2)}\n`);
     else writeText(io, workflows, problems);
@@ -34,7 +45,7 @@ export const command = defineCommand({
 export async function validatePaths(
   io: Pick<CommandIO, "cwd">,
   paths: string[],
-  envAllow: string[],
+  opts: LoadOptions,
 ): Promise<{ workflows: WorkflowDefinition[]; problems: Problem[] }> {
   const all: WorkflowDefinition[] = [];
   const problems: Problem[] = [];
@@ -46,8 +57,8 @@ export async function validatePaths(
       () => false,
     );
     const r = isDir
-      ? await loadWorkflowDir(abs, { envAllow })
-      : await loadWorkflowFile(abs, { envAllow }).then((x) => ({
+      ? await loadWorkflowDir(abs, opts)
+      : await loadWorkflowFile(abs, opts).then((x) => ({
           workflows: x.workflow ? [x.workflow] : [],
           problems: x.problems,
         }));

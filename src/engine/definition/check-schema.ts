@@ -110,11 +110,11 @@ function walkObject(
 ): void {
   const props = s.properties ?? {};
   for (const key of s.required ?? []) {
-    if (!(key in v)) out.push({ path, message: `missing required key "${key}"` });
+    if (!Object.hasOwn(v, key)) out.push({ path, message: `missing required key "${key}"` });
   }
   for (const [key, x] of Object.entries(v)) {
     const p = join(path, key);
-    const sub = props[key] ?? patternSchema(s, key);
+    const sub = (Object.hasOwn(props, key) ? props[key] : undefined) ?? patternSchema(s, key);
     if (sub) walk(sub, x, p, out, join);
     else if (s.additionalProperties === false) {
       const near = nearest(key, Object.keys(props));

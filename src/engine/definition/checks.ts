@@ -13,6 +13,7 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !
 
 export function staticChecks(raw: Obj): RawProblem[] {
   const out: RawProblem[] = [];
+  checkDurations(raw, out);
   for (const [i, t] of triggersOf(raw.on)) checkTrigger(t, Array.isArray(raw.on) ? `on[${i}]` : "on", out);
   const ids = new Map<string, string>();
   for (const list of ["steps", "on_failure"] as const) {
@@ -23,6 +24,32 @@ export function staticChecks(raw: Obj): RawProblem[] {
     });
   }
   return out;
+}
+
+/** The longest delay a timer can hold (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
+export const MAX_DURATION_MS = 2_147_483_647;
+
+function checkDurations(raw: Obj, out: RawProblem[]): void {
+  const holders: [string, unknown][] = [["defaults", raw.defaults]];
+  for (const list of ["steps", "on_failure"] as const) {
+    const steps = raw[list];
+    if (Array.isArray(steps)) for (const [i, s] of steps.entries()) holders.push([`${list}[${i}]`, s]);
+  }
+  for (const [path, h] of holders) {
+    if (!isObj(h)) continue;
+    tooLong(h.timeout, `${path}.timeout`, out);
+    if (isObj(h.retry)) {
+      tooLong(h.retry.delay, `${path}.retry.delay`, out);
+      tooLong(h.retry.max_delay, `${path}.retry.max_delay`, out);
+    }
+  }
+}
+
+function tooLong(v: unknown, path: string, out: RawProblem[]): void {
+  const m = typeof v === "string" ? /^(\d+)(ms|s|m|h)$/.exec(v) : undefined;
+  const unit = m ? { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"] : 1;
+  const ms = m ? Number(m[1]) * unit : typeof v === "number" ? v : 0;
+  if (ms > MAX_DURATION_MS) out.push({ path, message: "a duration of at most 596h (2147483647 ms)" });
 }
 
 function triggersOf(on: unknown): [number, Obj][] {
@@ -39,7 +66,9 @@ export function kindOf(step: Obj): string | undefined {
 function checkStep(step: Obj, path: string, ids: Map<string, string>, out: RawProblem[]): void {
   const kinds = KIND_NAMES.filter((k) => k in step);
   // A misspelt kind (`publsh:`) is already reported as an unknown key with the right name.
-  const misspelt = Object.keys(step).some((k) => !(k in Step.properties) && nearest(k, KIND_NAMES));
+  const misspelt = Object.keys(step).some(
+    (k) => !Object.hasOwn(Step.properties, k) && nearest(k, KIND_NAMES),
+  );
   if (kinds.length === 0 && !misspelt) {
     out.push({ path, message: `a step needs one kind key: ${KIND_NAMES.join(", ")}` });
   } else if (kinds.length > 1) {

@@ -1,8 +1,8 @@
 // Workflow files -> WorkflowDefinition: parse (yaml.ts), schema (check-schema.ts), static checks (checks.ts),
 // compile (build.ts). Every problem of a file at once; a broken file yields problems and no workflow.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
+import { readFileSync, statSync } from "node:fs";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import type { Problem } from "../../errors.js";
 import { Builder } from "./build.js";
@@ -12,12 +12,21 @@ import type { WorkflowFileShape } from "./schema.js";
 import { joinPath } from "./template.js";
 import type { WorkflowDefinition } from "./types.js";
 import { parseYaml } from "./yaml.js";
+import { DEFAULT_YAML_LIMITS, tooLarge, type YamlLimits } from "./yaml-limits.js";
 
 const NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
 export interface LoadOptions {
   /** Names `env.NAME` may read; undefined skips the check (the engine passes its configuration's list). */
   envAllow?: string[];
+  /** Largest file accepted, in bytes (default 256 KiB; SKYFLOW_WORKFLOW_MAX_BYTES). */
+  maxBytes?: number;
+}
+
+function limitsOf(opts: LoadOptions): YamlLimits {
+  return opts.maxBytes === undefined
+    ? DEFAULT_YAML_LIMITS
+    : { ...DEFAULT_YAML_LIMITS, maxBytes: opts.maxBytes };
 }
 
 export interface LoadResult {
@@ -28,7 +37,10 @@ export interface LoadResult {
 }
 
 export function loadWorkflowSource(file: string, text: string, opts: LoadOptions = {}): LoadResult {
-  const y = parseYaml(file, text);
+  const limits = limitsOf(opts);
+  const bytes = Buffer.byteLength(text);
+  if (bytes > limits.maxBytes) return { problems: [tooLarge(file, bytes, limits)] };
+  const y = parseYaml(file, text, limits);
   // YAML-level problems (syntax, unknown anchors, expressions read as mappings) make the structure unreliable.
   if (y.problems.length > 0) return { problems: y.problems };
   const problems: Problem[] = [];
@@ -82,6 +94,9 @@ function sortProblems(ps: Problem[]): Problem[] {
 export async function loadWorkflowFile(file: string, opts: LoadOptions = {}): Promise<LoadResult> {
   let text: string;
   try {
+    // Sized before it is read: a huge file is refused without holding it in memory.
+    const { size } = await stat(file);
+    if (size > limitsOf(opts).maxBytes) return { problems: [tooLarge(file, size, limitsOf(opts))] };
     text = await readFile(file, "utf8");
   } catch (err) {
     return {
@@ -94,6 +109,8 @@ export async function loadWorkflowFile(file: string, opts: LoadOptions = {}): Pr
 function loadWorkflowTextSync(file: string, opts: LoadOptions): LoadResult {
   let text: string;
   try {
+    const { size } = statSync(file);
+    if (size > limitsOf(opts).maxBytes) return { problems: [tooLarge(file, size, limitsOf(opts))] };
     text = readFileSync(file, "utf8");
   } catch (err) {
     return {

@@ -1,5 +1,6 @@
 // YAML text -> plain JS value plus the position of every path, with hints for the usual YAML traps
-// (unquoted ": ", flow collections, expressions read as mappings). Anchors, aliases and << merges work. No I/O.
+// (unquoted ": ", flow collections, expressions read as mappings). Anchors, aliases and << merges work, within
+// the bounds of yaml-limits.ts. No I/O.
 import {
   type Alias,
   type Document,
@@ -17,6 +18,15 @@ import {
 } from "yaml";
 import type { Problem } from "../../errors.js";
 import { joinPath } from "./template.js";
+import { yamlErrors } from "./yaml-hints.js";
+import {
+  DEFAULT_YAML_LIMITS,
+  depthExceeded,
+  expansionExceeded,
+  flowDepthOverflow,
+  LimitExceeded,
+  type YamlLimits,
+} from "./yaml-limits.js";
 
 export interface Position {
   line: number;
@@ -38,13 +48,18 @@ export interface ParsedYaml {
   exprAt(path: string, nth: number): Position;
 }
 
-export function parseYaml(file: string, text: string): ParsedYaml {
+export function parseYaml(file: string, text: string, limits = DEFAULT_YAML_LIMITS): ParsedYaml {
+  const deep = flowDepthOverflow(text, limits);
+  if (deep >= 0) return refused(file, text, depthExceeded(deep, limits));
   const lc = new LineCounter();
+  // uniqueKeys is checked by mapValue instead: the yaml package compares every key with every other one, and
+  // a mapping of 33,000 keys took 13 s.
   const doc = parseDocument(text, {
     lineCounter: lc,
     merge: true,
     prettyErrors: false,
     keepSourceTokens: false,
+    uniqueKeys: false,
   });
   const places = new Map<string, Place>();
   const problems: Problem[] = [];
@@ -72,15 +87,29 @@ export function parseYaml(file: string, text: string): ParsedYaml {
     }
     return pos(place.start + idx);
   };
-  const ctx: WalkCtx = { doc, text, places, problems, file, pos };
-  if (doc.errors.length > 0) {
-    // The partial document still locates most errors: walk it for paths only, keeping its problems out.
-    if (doc.contents) toValue(doc.contents as Node, "", { ...ctx, problems: [] });
-    problems.push(...yamlErrors(file, text, doc, pos, (o) => pathAt(places, o)));
-    return { value: undefined, problems, at, exprAt };
+  const ctx: WalkCtx = { doc, text, places, problems, file, pos, limits, expanded: { n: 0 } };
+  try {
+    if (doc.errors.length > 0) {
+      // The partial document still locates most errors: walk it for paths only, keeping its problems out.
+      if (doc.contents) toValue(doc.contents as Node, "", { ...ctx, problems: [] }, 0);
+      problems.push(...yamlErrors(file, text, doc, pos, (o) => pathAt(places, o)));
+      return { value: undefined, problems, at, exprAt };
+    }
+    const value = doc.contents ? toValue(doc.contents as Node, "", ctx, 0) : null;
+    return { value, problems, at, exprAt };
+  } catch (err) {
+    if (!(err instanceof LimitExceeded)) throw err;
+    return refused(file, text, err);
   }
-  const value = doc.contents ? toValue(doc.contents as Node, "", ctx) : null;
-  return { value, problems, at, exprAt };
+}
+
+/** The one problem of a file that passed a bound, located without the parse it stopped. */
+function refused(file: string, text: string, e: LimitExceeded): ParsedYaml {
+  const before = text.slice(0, e.offset);
+  const line = before.split("\n").length;
+  const where = { line, column: e.offset - before.lastIndexOf("\n") };
+  const problems = [{ file, ...where, path: "", message: e.message }];
+  return { value: undefined, problems, at: () => where, exprAt: () => where };
 }
 
 /** `a.b[2]` -> `a.b`, `a["$x"]` -> `a`, `a` -> "". */
@@ -96,14 +125,25 @@ interface WalkCtx {
   problems: Problem[];
   file: string;
   pos: (offset: number) => Position;
+  limits: YamlLimits;
+  /** Values produced so far by expanding aliases (shared by every copy of the context). */
+  expanded: { n: number };
+  /** Where the alias being expanded is written; set while walking its target. */
+  aliasAt?: number;
+  /** The anchored nodes being expanded, outermost first: an alias to one of them is a cycle. */
+  expanding?: Node[];
 }
 
 function problemAt(ctx: WalkCtx, offset: number, path: string, message: string): void {
   ctx.problems.push({ file: ctx.file, ...ctx.pos(offset), path, message });
 }
 
-function toValue(node: Node, path: string, ctx: WalkCtx, keyStart?: number): unknown {
+function toValue(node: Node, path: string, ctx: WalkCtx, depth: number, keyStart?: number): unknown {
   const range = node.range ?? [0, 0, 0];
+  if (depth > ctx.limits.maxDepth) throw depthExceeded(ctx.aliasAt ?? range[0], ctx.limits);
+  if (ctx.aliasAt !== undefined && ++ctx.expanded.n > ctx.limits.maxExpanded) {
+    throw expansionExceeded(ctx.aliasAt, ctx.limits);
+  }
   if (!ctx.places.has(path)) ctx.places.set(path, { start: range[0], end: range[1], keyStart });
   if (isAlias(node)) {
     const target = (node as Alias).resolve(ctx.doc);
@@ -116,15 +156,23 @@ function toValue(node: Node, path: string, ctx: WalkCtx, keyStart?: number): unk
       );
       return null;
     }
-    return toValue(target as Node, `${path}\u0000alias`, ctx);
+    if (ctx.expanding?.includes(target as Node)) {
+      const message = `the alias *${(node as Alias).source} is used inside its own anchor`;
+      throw new LimitExceeded(range[0], message);
+    }
+    // Nested aliases are charged to the outermost one, where the expansion was asked for.
+    const expanding = [...(ctx.expanding ?? []), target as Node];
+    const inner = { ...ctx, aliasAt: ctx.aliasAt ?? range[0], expanding };
+    return toValue(target as Node, `${path}\u0000alias`, inner, depth);
   }
   if (isScalar(node)) return (node as Scalar).value;
-  if (isSeq(node)) return (node as YAMLSeq).items.map((x, i) => toValue(x as Node, `${path}[${i}]`, ctx));
-  if (isMap(node)) return mapValue(node as YAMLMap, path, ctx);
+  if (isSeq(node))
+    return (node as YAMLSeq).items.map((x, i) => toValue(x as Node, `${path}[${i}]`, ctx, depth + 1));
+  if (isMap(node)) return mapValue(node as YAMLMap, path, ctx, depth + 1);
   return null;
 }
 
-function mapValue(node: YAMLMap, path: string, ctx: WalkCtx): unknown {
+function mapValue(node: YAMLMap, path: string, ctx: WalkCtx, depth: number): unknown {
   const src = node.flow && node.range ? ctx.text.slice(node.range[0], node.range[1]) : "";
   if (src.startsWith("{{")) {
     problemAt(
@@ -141,7 +189,7 @@ function mapValue(node: YAMLMap, path: string, ctx: WalkCtx): unknown {
     if (!isPair(pair)) continue;
     const k = pair.key as Node | null;
     if (isScalar(k) && isMergeKey(k)) {
-      merged.push(...mergeSources(pair.value as Node, path, ctx));
+      merged.push(...mergeSources(pair.value as Node, path, ctx, depth));
       continue;
     }
     if (k && !isScalar(k)) {
@@ -154,15 +202,26 @@ function mapValue(node: YAMLMap, path: string, ctx: WalkCtx): unknown {
       continue;
     }
     const key = String(k ? (k as Scalar).value : "");
+    if (Object.hasOwn(out, key)) {
+      const message = "YAML syntax error: Map keys must be unique; each key may appear once in a mapping";
+      problemAt(ctx, k?.range?.[0] ?? 0, path, message);
+      continue;
+    }
     const v = pair.value as Node | null;
     const p = joinPath(path, key);
-    out[key] = v ? toValue(v, p, ctx, k?.range?.[0]) : null;
+    setOwn(out, key, v ? toValue(v, p, ctx, depth, k?.range?.[0]) : null);
     if (!v)
       ctx.places.set(p, { start: k?.range?.[1] ?? 0, end: k?.range?.[1] ?? 0, keyStart: k?.range?.[0] });
   }
   // Keys written in the mapping itself win over merged ones, and earlier merge sources over later ones.
-  for (const m of merged.reverse()) for (const [k, x] of Object.entries(m)) if (!(k in out)) out[k] = x;
+  for (const m of merged.reverse())
+    for (const [k, x] of Object.entries(m)) if (!Object.hasOwn(out, k)) setOwn(out, k, x);
   return out;
+}
+
+/** `o[key] = v` as an own property even for `__proto__`, which a plain assignment would make the prototype. */
+function setOwn(o: Record<string, unknown>, key: string, v: unknown): void {
+  Object.defineProperty(o, key, { value: v, enumerable: true, writable: true, configurable: true });
 }
 
 /** With `merge: true` the yaml package gives an unquoted `<<` key a symbol value. */
@@ -172,11 +231,11 @@ function isMergeKey(s: Scalar): boolean {
   return !quoted && (v === "<<" || (typeof v === "symbol" && v.description === "<<"));
 }
 
-function mergeSources(v: Node, path: string, ctx: WalkCtx): Record<string, unknown>[] {
+function mergeSources(v: Node, path: string, ctx: WalkCtx, depth: number): Record<string, unknown>[] {
   const list = isSeq(v) ? ((v as YAMLSeq).items as Node[]) : [v];
   const out: Record<string, unknown>[] = [];
   for (const item of list) {
-    const x = toValue(item, `${path}\u0000merge`, ctx);
+    const x = toValue(item, `${path}\u0000merge`, ctx, depth);
     if (x && typeof x === "object" && !Array.isArray(x)) out.unshift(x as Record<string, unknown>);
     else problemAt(ctx, item.range?.[0] ?? 0, path, "a << merge takes a mapping or a list of mappings");
   }
@@ -199,45 +258,4 @@ function pathAt(places: Map<string, Place>, offset: number): string {
   }
   const odd = best.search(/\["[^"]*[^\w"-][^"]*"\]|\["\$"\]/);
   return odd >= 0 ? best.slice(0, odd) : best;
-}
-
-/** YAML syntax errors, at most one per line, with a hint when the line shows a known trap. */
-function yamlErrors(
-  file: string,
-  text: string,
-  doc: Document,
-  pos: (o: number) => Position,
-  pathOf: (offset: number) => string,
-): Problem[] {
-  const lines = text.split("\n");
-  const seen = new Set<number>();
-  const out: Problem[] = [];
-  for (const err of doc.errors) {
-    const p = pos(err.pos[0]);
-    if (seen.has(p.line)) continue;
-    seen.add(p.line);
-    const lineText = lines[p.line - 1] ?? "";
-    const hint = yamlHint(err.code, lineText, err.message);
-    const message = `YAML syntax error: ${err.message.split("\n")[0]!.replace(/ at line \d+, column \d+.*$/, "")}`;
-    out.push({ file, ...p, path: pathOf(err.pos[0]), message: hint ? `${message}; ${hint}` : message });
-  }
-  return out;
-}
-
-function yamlHint(code: string, line: string, message: string): string {
-  const value = /^\s*(?:-\s+)?[^\s:#][^:#]*:\s+(.*)$/.exec(line)?.[1] ?? line.trim();
-  if (/\$\{\{/.test(line) && /[[{]/.test(line.replace(/\$\{\{[\s\S]*?\}\}/g, ""))) {
-    return 'an expression inside [ ] or { } must be quoted: "${{ ... }}"';
-  }
-  if (/\$\{\{/.test(value) && value.includes(": ")) return 'quote the whole value: "${{ ... }}"';
-  if (code === "BLOCK_AS_IMPLICIT_KEY" || (code === "MULTILINE_IMPLICIT_KEY" && value.includes(": "))) {
-    return `a value containing ": " must be quoted, e.g. "${value.replace(/"/g, '\\"')}"`;
-  }
-  if (/^[[{]/.test(value) && code === "UNEXPECTED_TOKEN") {
-    return `a value starting with "${value[0]}" is read as a ${value[0] === "[" ? "list" : "mapping"}; quote the whole value`;
-  }
-  if (code === "MISSING_CHAR" && /quote/.test(message)) return "a quoted value needs its closing quote";
-  if (code === "TAB_AS_INDENT") return "indent with spaces";
-  if (code === "DUPLICATE_KEY") return "each key may appear once in a mapping";
-  return "";
 }
