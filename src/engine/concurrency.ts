@@ -1,5 +1,6 @@
 // The per-workflow concurrency key: the `concurrency.key` expression evaluated against the run's event
 // when the run is queued. No I/O. Triggers use it too, so runs of one key queue together.
+import { TRIGGER_BUDGET_MS } from "./definition/eval-budget.js";
 import type { ExprContext, TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 
 export function concurrencyKeyFor(
@@ -17,6 +18,7 @@ export function concurrencyKeyFor(
     env: opts.env ?? {},
     now,
     uuidSeed: `${opts.runId ?? event.id}:concurrency`,
+    budgetMs: TRIGGER_BUDGET_MS,
   };
   const v = key.evaluate(ctx);
   if (v === null || v === undefined) return null;

@@ -9,6 +9,8 @@ import { assign, fromPromise, setup } from "xstate";
 import type { StepError } from "../errors.js";
 import { classifyError } from "../steps/classify.js";
 import type { StepClients, StepKind } from "../steps/types.js";
+import { oneBudget } from "./definition/cel.js";
+import { EVAL_BUDGET_MS } from "./definition/eval-budget.js";
 import type { ExprContext, StepDefinition, TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import { retryDelayMs, shouldRetry } from "./retry.js";
 import {
@@ -81,6 +83,8 @@ export interface RunInput {
 interface Ctx extends RunInput {
   /** Set by the try's actor once its step has returned: the step's timeout no longer applies. */
   returned: { value: boolean };
+  /** How long resolving the try's `if` and input took: it counts against the step's timeout. */
+  evalMs: number;
   attempt: number;
   stepInput: unknown;
   tryStartedAt: number;
@@ -95,6 +99,8 @@ interface Ctx extends RunInput {
 interface Planned {
   state: RunState;
   begun?: BeginTry;
+  /** Time spent evaluating the begun try's `if` and input. */
+  evalMs?: number;
 }
 
 /** A save made by a try's actor failed (a lost lease, an unreachable database): the run is given up. */
@@ -124,6 +130,8 @@ export function exprContext(
     env,
     now: new Date(now),
     uuidSeed: `${ctx.runId}:${step?.key ?? ""}`,
+    // Evaluation is bounded (eval-budget.ts), and never by more than the step's own timeout.
+    budgetMs: Math.min(EVAL_BUDGET_MS, step?.timeoutMs ?? EVAL_BUDGET_MS),
   };
   if (ctx.state.phase === "on_failure" && ctx.state.error) e.error = ctx.state.error;
   return e;
@@ -154,13 +162,19 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
       const step = currentStep(def, state);
       if (!step) return { state: endIfDone(def, state) };
       let stepInput: unknown;
+      const startedAt = deps.now();
       try {
-        const ectx = exprContext(def, { ...c, state }, deps.now(), deps.env);
-        if (step.if && step.if.evaluate(ectx) !== true) {
+        const ectx = exprContext(def, { ...c, state }, startedAt, deps.env);
+        // The `if` and the input share one evaluation budget.
+        const skip = oneBudget(ectx, () => {
+          if (step.if && step.if.evaluate(ectx) !== true) return true;
+          stepInput = deps.resolve(step.input, ectx);
+          return false;
+        });
+        if (skip) {
           state = completeStep(def, state, { status: "skipped" });
           continue;
         }
-        stepInput = deps.resolve(step.input, ectx);
       } catch (err) {
         if (lenient) return { state };
         throw err;
@@ -169,6 +183,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
       return {
         state: markRunning(state, step.key, attempt),
         begun: { stepKey: step.key, kind: step.kind, attempt, input: stepInput },
+        evalMs: deps.now() - startedAt,
       };
     }
   };
@@ -178,11 +193,12 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
     attempt: p.begun!.attempt,
     stepInput: p.begun!.input,
     returned: { value: false },
+    evalMs: p.evalMs ?? 0,
   });
-  /** The context as a try that a save began (folded with the step before) starts. */
+  /** The context as a try that a save began (folded with the step before) starts: its input's evaluation counts. */
   const foldedContext = (p: Planned) => ({
     ...begunContext(p),
-    tryStartedAt: deps.now(),
+    tryStartedAt: deps.now() - (p.evalMs ?? 0),
     error: undefined,
     result: undefined,
   });
@@ -252,7 +268,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
       }),
     },
     delays: {
-      stepTimeout: ({ context }) => stepOf(context).timeoutMs,
+      stepTimeout: ({ context }) => Math.max(0, stepOf(context).timeoutMs - context.evalMs),
       retryDelay: ({ context }) => context.delayMs,
     },
     guards: {
@@ -269,6 +285,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
     context: ({ input }) => ({
       ...input,
       returned: { value: false },
+      evalMs: 0,
       attempt: 0,
       stepInput: undefined,
       tryStartedAt: 0,

@@ -1,7 +1,10 @@
 // The one CEL environment (@marcbachmann/cel-js), skyflow's functions uuid() and now(), and the conversion of
 // CEL values back to JSON. No I/O. Chosen over @bufbuild/cel by measurement (see bench/definitions.ts).
+import { setFlagsFromString } from "node:v8";
 import { Environment } from "@marcbachmann/cel-js";
+import { SkyflowError } from "../../errors.js";
 import { stepUuid } from "../ids.js";
+import { type Budget, charging, EVAL_BUDGET_MS, meter, newBudget } from "./eval-budget.js";
 import type { ExprContext } from "./types.js";
 
 /** The names an expression may read; everything else is a load error. */
@@ -14,28 +17,52 @@ export const CONTEXT_NAMES = ["event", "steps", "run", "env", "error"] as const;
 interface Resolution {
   ctx: ExprContext;
   uuidCount: number;
+  budget: Budget;
 }
 let current: Resolution | undefined;
+/** Budgets several resolutions of one context share (see oneBudget). */
+const shared = new WeakMap<ExprContext, Budget>();
 
-/** Runs `fn` with `ctx` as the resolution in progress; nested calls share the outer one's uuid counter. */
-export function withResolution<T>(ctx: ExprContext, fn: () => T): T {
-  if (current && current.ctx === ctx) return fn();
+/**
+ * Runs `fn` with `ctx` as the resolution in progress; nested calls share the outer one's uuid counter and
+ * budget. `fn` gets the budget, to see whether it ran out.
+ */
+export function withResolution<T>(ctx: ExprContext, fn: (budget: Budget) => T): T {
+  if (current && current.ctx === ctx) return fn(current.budget);
+  const budget = shared.get(ctx) ?? newBudget(ctx.budgetMs ?? EVAL_BUDGET_MS);
   const previous = current;
-  current = { ctx, uuidCount: 0 };
+  current = { ctx, uuidCount: 0, budget };
   try {
-    return fn();
+    return charging(budget, () => fn(budget));
   } finally {
     current = previous;
   }
 }
 
+/** Runs `fn`, in which every resolution of `ctx` (a step's `if`, then its input) shares one budget. */
+export function oneBudget<T>(ctx: ExprContext, fn: () => T): T {
+  shared.set(ctx, newBudget(ctx.budgetMs ?? EVAL_BUDGET_MS));
+  try {
+    return fn();
+  } finally {
+    shared.delete(ctx);
+  }
+}
+
+/** Set while the environment is built, to catch the evaluator a function is called with. */
+let probe: ((ev: unknown) => void) | undefined;
+
 function uuid(): string {
-  if (!current) throw new Error("uuid() called outside a resolution");
+  if (!current) throw new SkyflowError("INTERNAL", "uuid() called outside a resolution");
   return stepUuid(current.ctx.run.id, current.ctx.uuidSeed, current.uuidCount++);
 }
 
-function now(): Date {
-  if (!current) throw new Error("now() called outside a resolution");
+function now(this: unknown): Date {
+  if (probe) {
+    probe(this);
+    return new Date(0);
+  }
+  if (!current) throw new SkyflowError("INTERNAL", "now() called outside a resolution");
   return current.ctx.now;
 }
 
@@ -48,8 +75,35 @@ export function celEnvironment(): Environment {
   for (const name of CONTEXT_NAMES) e.registerVariable(name, "map");
   e.registerFunction("uuid(): string", uuid, { description: "A UUID that is the same on every retry" });
   e.registerFunction("now(): google.protobuf.Timestamp", now, { description: "The run's clock" });
+  meterEvaluator(e);
   env = e;
   return e;
+}
+
+/**
+ * cel-js calls functions with its evaluator as `this`: one probe call of now() catches it, and its `run` is
+ * metered (eval-budget.ts). Without it no expression could be bounded, so that is an error, not a fallback.
+ */
+function meterEvaluator(e: Environment): void {
+  // A regex that backtracks too much goes on in V8's linear-time engine (process-wide; any regex benefits):
+  // one matches('^(a+)+$') over 41 characters took 38 s without it.
+  setFlagsFromString("--enable-experimental-regexp-engine-on-excessive-backtracks");
+  let ev: { run(ast: unknown, ctx: unknown): unknown } | undefined;
+  probe = (x) => {
+    ev = x as typeof ev;
+  };
+  try {
+    e.evaluate("now()", {});
+  } finally {
+    probe = undefined;
+  }
+  if (!ev || typeof ev.run !== "function") {
+    throw new SkyflowError(
+      "INTERNAL",
+      "cannot bound expression evaluation: cel-js changed how it calls functions",
+    );
+  }
+  meter(ev as Parameters<typeof meter>[0]);
 }
 
 let functionNames: Set<string> | undefined;

@@ -1,7 +1,8 @@
 // Compiling one CEL expression (syntax, names and functions checked at load) and evaluating it with errors
 // that name the file, the line and the likely fix. No I/O.
-import { DefinitionError, FatalStepError, type Problem } from "../../errors.js";
+import { DefinitionError, FatalStepError, type Problem, StepError } from "../../errors.js";
 import { CONTEXT_NAMES, celEnvironment, knownFunctions, toJson, withResolution } from "./cel.js";
+import { type Budget, isMatches } from "./eval-budget.js";
 import { nearest } from "./nearest.js";
 import type { Expr, ExprContext } from "./types.js";
 
@@ -44,7 +45,7 @@ export class ExpressionError extends FatalStepError {
 }
 
 type CelProgram = ((ctx: object) => unknown) & { ast: AstNode; check(): { valid: boolean; error?: Error } };
-interface AstNode {
+export interface AstNode {
   op: string;
   args: unknown;
   pos?: number;
@@ -115,7 +116,12 @@ function parseAndCheck(source: string): Compiled {
     const e = checked.error as Error & { range?: { start: number } };
     return { error: { pos: e.range?.start ?? 0, message: compileMessage(firstLine(e.message)) } };
   }
-  return { program, refs: collectRefs(program.ast) };
+  // cel-js evaluates the root node without the metered `run` (eval-budget.ts), where matches() is made safe:
+  // a root matches() runs inside dyn(), which evaluates it through `run`.
+  const run = isMatches(program.ast)
+    ? (celEnvironment().parse(`dyn(${source})`) as unknown as CelProgram)
+    : program;
+  return { program: run, refs: collectRefs(program.ast) };
 }
 
 function makeExpr(source: string, loc: SourceLoc, program: CelProgram, refs: ExprRef[]): CompiledExpr {
@@ -127,16 +133,47 @@ function makeExpr(source: string, loc: SourceLoc, program: CelProgram, refs: Exp
     refs,
     ...(loc.path !== undefined ? { path: loc.path } : {}),
     evaluate(ctx: ExprContext): unknown {
-      return withResolution(ctx, () => {
+      return withResolution(ctx, (budget) => {
+        let value: unknown;
         try {
-          return toJson(program(ctx));
+          value = program(ctx);
         } catch (err) {
+          if (budget.stop) throw budgetError(expr, budget);
           throw new ExpressionError(expr, firstLine((err as Error).message), { cause: err });
         }
+        // cel-js may have turned the stop into a value (under && or ||, in exists()): it stands all the same.
+        if (budget.stop) throw budgetError(expr, budget);
+        return toJson(value);
       });
     },
   };
   return expr;
+}
+
+/**
+ * The error of an evaluation stopped by its budget: by the clock, a Timeout (retryable, as a step's own
+ * timeout is); by operations or size, which retrying cannot change, an ExpressionError.
+ */
+function budgetError(expr: Expr, b: Budget): StepError {
+  const where = `${expr.file}:${expr.line}:${expr.column}: \${{ ${expr.source} }}`;
+  if (b.stop?.limit === "time")
+    return new ExpressionTimeout(`${where}: evaluation took more than ${b.ms} ms`);
+  const what =
+    b.stop?.limit === "size" ? `${b.maxUnits} units of lists and text built` : `${b.maxOps} operations`;
+  return new ExpressionError(
+    expr,
+    `evaluation stopped after ${what}, the limit of one evaluation; nested map/filter/exists over long lists cost their lengths multiplied`,
+  );
+}
+
+/** An evaluation ran out of time: counts as the step's `Timeout`. */
+export class ExpressionTimeout extends StepError {
+  constructor(message: string) {
+    super("STEP_TIMEOUT", "Timeout", message);
+  }
+  get retryable(): boolean {
+    return true;
+  }
 }
 
 function firstLine(s: string): string {

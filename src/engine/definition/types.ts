@@ -28,6 +28,8 @@ export interface ExprContext {
   now: Date;
   /** uuid() is derived from this seed (run id + step key) and its call count, so retries repeat it. */
   uuidSeed: string;
+  /** The longest the evaluation may take, in ms (default and cap: 100; see eval-budget.ts). */
+  budgetMs?: number;
 }
 
 export type StepStatus = "succeeded" | "failed" | "skipped";

@@ -3,6 +3,7 @@
 // evaluates to null is stored as '' to mark it evaluated.
 
 import { concurrencyKeyFor } from "../concurrency.js";
+import { EVAL_BUDGET_MS } from "../definition/eval-budget.js";
 import type { TriggerEvent, WorkflowDefinition } from "../definition/types.js";
 import type { Queryable } from "./enqueue.js";
 
@@ -21,18 +22,23 @@ export async function fillConcurrencyKeys(
   );
   if (rows.length === 0) return 0;
   const byName = new Map(keyed.map((d) => [d.name, d]));
-  const keys = rows.map((r) => {
+  // Each key's evaluation is bounded (TRIGGER_BUDGET_MS); the batch is too, so that a costly key expression
+  // holds the event loop at most about EVAL_BUDGET_MS per call. Rows left over wait for the next claim.
+  const until = performance.now() + EVAL_BUDGET_MS;
+  const done: { id: string; key: string }[] = [];
+  for (const r of rows) {
+    if (done.length > 0 && performance.now() > until) break;
+    let key = "";
     try {
-      return concurrencyKeyFor(byName.get(r.workflow)!, r.event, { env, runId: r.id }) ?? "";
-    } catch {
-      return "";
-    }
-  });
+      key = concurrencyKeyFor(byName.get(r.workflow)!, r.event, { env, runId: r.id }) ?? "";
+    } catch {}
+    done.push({ id: r.id, key });
+  }
   await db.query(
     `UPDATE skyflow.runs r SET concurrency_key = k.key
      FROM unnest($1::uuid[], $2::text[]) AS k(id, key)
      WHERE r.id = k.id AND r.concurrency_key IS NULL`,
-    [rows.map((r) => r.id), keys],
+    [done.map((r) => r.id), done.map((r) => r.key)],
   );
-  return rows.length;
+  return done.length;
 }

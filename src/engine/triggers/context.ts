@@ -1,4 +1,6 @@
 // What a trigger's `when` sees: the event and placeholders for run fields (no run exists yet). No I/O.
+
+import { TRIGGER_BUDGET_MS } from "../definition/eval-budget.js";
 import type {
   ExprContext,
   TriggerDefinition,
@@ -19,6 +21,7 @@ export function whenContext(
     env,
     now,
     uuidSeed: `when:${wf.name}:${event.id}`,
+    budgetMs: TRIGGER_BUDGET_MS,
   };
 }
 
