@@ -1,5 +1,6 @@
 // Environment variables and flags -> Config. Pure: the CLI passes process.env and argv in. Every variable
 // skyflow reads is listed once in VARIABLES (the README's configuration table mirrors it).
+import { checkEnvAllow } from "./config-checks.js";
 import { ConfigError } from "./errors.js";
 import { DEFAULT_LIMITS, type ServerLimits } from "./server/limits.js";
 
@@ -10,6 +11,8 @@ export const VARIABLES = {
   SKYGEAR_MASTER_KEY: "master key (steps with `as:` a user, impersonated with _user_id, or `as: master`)",
   SKYGEAR_APP_NAME: "app name; records live in Postgres schema app_<name>",
   PORT: "port of the Skygear-compatible server (`serve`, `dev`)",
+  SKYFLOW_HOST:
+    "interface the Skygear-compatible server and the HTTP endpoints listen on (default 127.0.0.1; flag --host); the development keys are refused off loopback",
   SKYFLOW_HTTP_PORT: "port of /healthz, /readyz, /metrics and the dashboard under `start` (0 = off)",
   SKYFLOW_DASHBOARD_TOKEN:
     "token (16+ characters) that opens the dashboard and its API besides the master key; `dev` on loopback needs neither",
@@ -51,6 +54,8 @@ export interface Config {
   appName: string;
   /** true when a key was not given and a development default was used (printed at start). */
   devKeys: boolean;
+  /** Interface the embedded server and the HTTP endpoints listen on. */
+  host: string;
   port: number;
   httpPort: number;
   /** Opens the dashboard besides the master key (undefined: the master key alone). */
@@ -75,6 +80,7 @@ export interface Flags {
   "api-key"?: string;
   "master-key"?: string;
   "http-port"?: string;
+  host?: string;
   dir?: string;
 }
 
@@ -88,6 +94,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Flags
     masterKey: masterKey || DEV_MASTER_KEY,
     appName: flags["app-name"] ?? env.SKYGEAR_APP_NAME ?? DEV_APP_NAME,
     devKeys: !apiKey || !masterKey,
+    host: flags.host || env.SKYFLOW_HOST || "127.0.0.1",
     port: int("PORT", flags.port ?? env.PORT, 3000, 0, 65535),
     httpPort: int("SKYFLOW_HTTP_PORT", flags["http-port"] ?? env.SKYFLOW_HTTP_PORT, 0, 0, 65535),
     dashboardToken: nonEmpty(env.SKYFLOW_DASHBOARD_TOKEN),
@@ -104,7 +111,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Flags
     workflowMaxBytes: int(
       "SKYFLOW_WORKFLOW_MAX_BYTES",
       env.SKYFLOW_WORKFLOW_MAX_BYTES,
-      262_144,
+      65_536,
       1024,
       16_777_216,
     ),
@@ -118,14 +125,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Flags
     throw new ConfigError("SKYGEAR_MASTER_KEY", "the master key must differ from the API key");
   }
   checkDashboardToken(cfg);
-  for (const name of cfg.envAllow) {
-    if (/KEY|TOKEN|SECRET|PASSWORD/i.test(name)) {
-      throw new ConfigError(
-        "SKYFLOW_ENV_ALLOW",
-        `${name} looks like a secret; expressions may not read keys`,
-      );
-    }
-  }
+  checkEnvAllow(cfg.envAllow, env, [cfg.apiKey, cfg.masterKey]);
   return cfg;
 }
 
@@ -142,6 +142,22 @@ function checkDashboardToken(cfg: Config): void {
       "must differ from the API key, which apps ship to clients",
     );
   }
+}
+
+/**
+ * Every secret value of the configuration: the keys, the dashboard token, and the database password (from
+ * DATABASE_URL). They
+ * are replaced by [redacted] wherever skyflow stores, logs or shows text.
+ */
+export function secretsOf(cfg: Config): string[] {
+  const out = [cfg.apiKey, cfg.masterKey, ...(cfg.dashboardToken ? [cfg.dashboardToken] : [])];
+  if (cfg.databaseUrl) {
+    try {
+      const password = decodeURIComponent(new URL(cfg.databaseUrl).password);
+      if (password.length >= 4) out.push(password);
+    } catch {}
+  }
+  return out;
 }
 
 /** `app_<name lowercased, '.' and ':' replaced by '_'>` (protocol §7). */

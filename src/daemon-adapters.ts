@@ -26,6 +26,7 @@ export interface TriggerSetOptions {
   loopDepth: number;
   env: Record<string, string>;
   metrics: Metrics;
+  secrets: string[];
 }
 
 export async function startTriggerSet(o: TriggerSetOptions): Promise<{ stop(): Promise<void> }> {
@@ -39,6 +40,7 @@ export async function startTriggerSet(o: TriggerSetOptions): Promise<{ stop(): P
     pubsub: o.pubsub,
     loopDepth: o.loopDepth,
     env: o.env,
+    secrets: o.secrets,
   });
   o.metrics.setTriggerStats(() => triggers.stats());
   return triggers;

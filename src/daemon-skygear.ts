@@ -29,7 +29,7 @@ export async function connectSkygear(opts: {
   pool: pg.Pool;
   log: Logger;
   appSchema: string;
-  /** Interface of the embedded server: loopback under `dev`, all interfaces under `start`. */
+  /** Interface of the embedded server (SKYFLOW_HOST, default loopback). */
   host: string;
 }): Promise<SkygearSide> {
   const { config, log } = opts;

@@ -1,7 +1,7 @@
 // The daemon's parts, opened in dependency order and closed in reverse: database, Skygear (embedded server
 // with the in-process transport, or SKYGEAR_ENDPOINT over HTTP), pubsub, catalog with reload and pause
 // state, engine, triggers (they see the catalog without paused workflows), and the HTTP endpoints.
-import { appSchemaName, type Config, DEV_API_KEY, DEV_MASTER_KEY } from "./config.js";
+import { appSchemaName, type Config, DEV_API_KEY, DEV_MASTER_KEY, secretsOf } from "./config.js";
 import { loadOneFile, startTriggerSet } from "./daemon-adapters.js";
 import { connectSkygear, portError } from "./daemon-skygear.js";
 import { DatabaseOutage, watchDatabase } from "./db/health.js";
@@ -117,7 +117,8 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
   const outage = opts.outage ?? new DatabaseOutage();
   const watch = watchDatabase({ pool: db.pool, log, outage, where, restart: db.restartEmbedded });
   closers.push(["database watch", watch.stop]);
-  const host = opts.mode === "dev" ? "127.0.0.1" : "0.0.0.0";
+  // Loopback unless a host is given (SKYFLOW_HOST, --host); checkKeysFor refused the development keys off it.
+  const host = config.host;
   const sky = await connectSkygear({ config, pool: db.pool, log, appSchema, host });
   closers.push(["skygear", sky.close]);
 
@@ -152,7 +153,7 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
     maxRuns: config.maxRuns,
     leaseMs: config.leaseMs,
     env: opts.exposed,
-    secrets: [config.apiKey, config.masterKey],
+    secrets: secretsOf(config),
   });
   observeEngine(engine, log, metrics);
   await engine.start();
@@ -173,6 +174,7 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
     loopDepth: config.loopDepth,
     env: opts.exposed,
     metrics,
+    secrets: secretsOf(config),
   });
   closers.push(["triggers", triggers.stop]);
 

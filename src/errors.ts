@@ -115,7 +115,38 @@ export class ConfigError extends SkyflowError {
   }
 }
 
-const SECRET_KEYS = /^(api_key|master_key|access_token|password|apiKey|masterKey|accessToken)$/i;
+/** Field names that mark a credential, compared without case, `_` or `-`. */
+const SECRET_NAMES = new Set([
+  "apikey",
+  "masterkey",
+  "accesstoken",
+  "refreshtoken",
+  "idtoken",
+  "authtoken",
+  "sessiontoken",
+  "password",
+  "passwd",
+  "pwd",
+  "secret",
+  "clientsecret",
+  "privatekey",
+  "authorization",
+  "cookie",
+  "token",
+  "credential",
+  "credentials",
+]);
+/** Name endings that do too: `new_password`, `stripe_secret`, `device-token`, `x-skygear-api-key`. */
+const SECRET_ENDINGS = ["password", "passwd", "secret", "token", "apikey", "masterkey", "privatekey"];
+
+/**
+ * The one rule for which fields hold a credential, for everything skyflow stores, logs or shows: stored runs
+ * (events, step inputs and outputs), log lines, errors, the dashboard.
+ */
+export function isSecretName(name: string): boolean {
+  const n = name.toLowerCase().replace(/[-_\s]/g, "");
+  return SECRET_NAMES.has(n) || SECRET_ENDINGS.some((e) => n.endsWith(e));
+}
 
 /**
  * A JSON-ish value with secret-looking fields and the given secrets replaced; for logs, stored runs and
@@ -142,7 +173,7 @@ export function redact(value: unknown, secrets: readonly string[] = []): unknown
     let out: Record<string, unknown> | undefined;
     for (const k of Object.keys(value)) {
       const v = value[k];
-      const r = SECRET_KEYS.test(k) ? "[redacted]" : redact(v, secrets);
+      const r = isSecretName(k) ? "[redacted]" : redact(v, secrets);
       if (r === v) continue;
       out ??= { ...value };
       out[k] = r;

@@ -1,5 +1,7 @@
-// The logger: pino everywhere; JSON in production, pretty text under `skyflow dev`. Secret fields are redacted.
+// The logger: pino everywhere; JSON in production, pretty text under `skyflow dev`. Secrets are redacted by the
+// rule of everything stored (errors.ts).
 import { type LogFn, type Logger, pino } from "pino";
+import { redact } from "./errors.js";
 
 export type { Logger };
 
@@ -12,39 +14,43 @@ export interface LogOptions {
   prettyOptions?: Record<string, unknown>;
   /** Leaves out a warning or error for which this returns true (given the log call's arguments). */
   mute?: (args: unknown[]) => boolean;
+  /** Values never written: the keys and the database password (config.ts secretsOf). */
+  secrets?: readonly string[];
 }
 
-const REDACT_PATHS = [
-  "api_key",
-  "master_key",
-  "access_token",
-  "password",
-  "*.api_key",
-  "*.master_key",
-  "*.access_token",
-  "*.password",
-  "apiKey",
-  "masterKey",
-  "*.apiKey",
-  "*.masterKey",
-  'headers["x-skygear-api-key"]',
-  'headers["x-skygear-access-token"]',
-];
+/**
+ * Every line goes through the one redaction rule of everything skyflow stores or shows (errors.ts redact):
+ * fields named like credentials at any depth, and the configured secrets wherever they appear, in the
+ * message and in errors (their message and stack) too.
+ */
+function redaction(secrets: readonly string[], mute?: (args: unknown[]) => boolean) {
+  const scrub = (o: Record<string, unknown>) => redact(o, secrets) as Record<string, unknown>;
+  return {
+    formatters: { log: scrub, bindings: scrub },
+    serializers: {
+      err: (e: unknown) =>
+        e instanceof Error ? scrub({ ...pino.stdSerializers.err(e) }) : scrub({ err: e }).err,
+    },
+    hooks: {
+      logMethod(this: Logger, args: Parameters<LogFn>, method: LogFn, level: number) {
+        if (mute && level >= 40 && mute(args)) return;
+        // log.error(err) takes err.message as its message: give it redacted.
+        const [first] = args as unknown[];
+        const all =
+          first instanceof Error && typeof args[1] !== "string"
+            ? [first, first.message, ...args.slice(1)]
+            : args;
+        (method as (...a: unknown[]) => void).apply(
+          this,
+          (all as unknown[]).map((a) => (typeof a === "string" ? redact(a, secrets) : a)),
+        );
+      },
+    },
+  };
+}
 
 export function createLogger(opts: LogOptions = {}): Logger {
-  const { mute } = opts;
-  const options = {
-    level: opts.level ?? "info",
-    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
-    ...(mute && {
-      hooks: {
-        logMethod(this: Logger, args: Parameters<LogFn>, method: LogFn, level: number) {
-          if (level >= 40 && mute(args)) return;
-          method.apply(this, args);
-        },
-      },
-    }),
-  };
+  const options = { level: opts.level ?? "info", ...redaction(opts.secrets ?? [], opts.mute) };
   if (opts.pretty) {
     return pino({
       ...options,

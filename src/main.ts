@@ -5,7 +5,8 @@
 import { exitNow } from "./cli.js";
 import type { ArgSpec, OptionSpecs, ParsedArgs } from "./commands/args.js";
 import type { CommandIO } from "./commands/types.js";
-import { type Config, exposedEnv, loadConfig } from "./config.js";
+import { type Config, exposedEnv, loadConfig, secretsOf } from "./config.js";
+import { checkKeysFor } from "./config-checks.js";
 import { type Daemon, openDaemon, ShutdownIncomplete } from "./daemon.js";
 import { DatabaseOutage } from "./db/health.js";
 import { createLogger, type Logger } from "./log.js";
@@ -20,6 +21,7 @@ export const DAEMON_ARGS = {
     "api-key": { type: "string" },
     "master-key": { type: "string" },
     "http-port": { type: "string" },
+    host: { type: "string" },
     dir: { type: "string" },
   },
   positionals: { max: 1 },
@@ -33,6 +35,7 @@ export async function runDaemon(
 ): Promise<number> {
   const { dir: dirFlag, ...flags } = args.values;
   const config = loadConfig(io.env, { ...flags, dir: args.positionals[0] ?? dirFlag });
+  checkKeysFor(mode, config);
   const outage = new DatabaseOutage();
   const log = daemonLogger(mode, config, io, outage);
   let daemon: Daemon;
@@ -63,10 +66,13 @@ export async function runDaemon(
  */
 function daemonLogger(mode: Mode, config: Config, io: CommandIO, outage: DatabaseOutage): Logger {
   const mute = (args: unknown[]) => outage.mute(args);
-  if (mode === "start") return createLogger({ level: config.logLevel, destination: io.stdout, mute });
+  const secrets = secretsOf(config);
+  if (mode === "start")
+    return createLogger({ level: config.logLevel, destination: io.stdout, mute, secrets });
   return createLogger({
     level: config.logLevel,
     mute,
+    secrets,
     pretty: true,
     prettyOptions: {
       colorize: Boolean((io.stdout as { isTTY?: boolean }).isTTY),

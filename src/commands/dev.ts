@@ -6,7 +6,8 @@ import { defineCommand } from "./args.js";
 export const command = defineCommand({
   name: "dev",
   summary: "run the development server, the engine and the triggers, reloading workflow files on change",
-  usage: "skyflow dev [dir] [--port N] [--app-name NAME] [--api-key KEY] [--master-key KEY] [--http-port N]",
+  usage:
+    "skyflow dev [dir] [--port N] [--app-name NAME] [--api-key KEY] [--master-key KEY] [--http-port N] [--host 127.0.0.1]",
   args: DAEMON_ARGS,
   run: (io, args) => runDaemon(io, "dev", args),
 });

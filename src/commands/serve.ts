@@ -1,6 +1,7 @@
 // `skyflow serve`: the Skygear-compatible development server on its own (database, handler, HTTP and
 // pubsub), until SIGINT/SIGTERM. Development default keys are printed; keys the user supplied never are.
-import { appSchemaName, type Config, DEV_API_KEY, DEV_MASTER_KEY, loadConfig } from "../config.js";
+import { appSchemaName, type Config, DEV_API_KEY, DEV_MASTER_KEY, loadConfig, secretsOf } from "../config.js";
+import { checkKeysFor } from "../config-checks.js";
 import { openDatabase } from "../db/open.js";
 import { createLogger } from "../log.js";
 import { startSkygearServer } from "../server/http.js";
@@ -33,7 +34,8 @@ const ARGS = {
 
 async function run(io: CommandIO, { values: flags }: ParsedArgs<typeof ARGS.options>): Promise<number> {
   const config = loadConfig(io.env, flags);
-  const log = createLogger({ level: config.logLevel, destination: io.stderr });
+  checkKeysFor("serve", config);
+  const log = createLogger({ level: config.logLevel, destination: io.stderr, secrets: secretsOf(config) });
   const db = await openDatabase(config, log);
   const handler = createSkygearHandler({
     pool: db.pool,
@@ -49,7 +51,7 @@ async function run(io: CommandIO, { values: flags }: ParsedArgs<typeof ARGS.opti
   let server: Awaited<ReturnType<typeof startSkygearServer>>;
   try {
     await handler.ready();
-    server = await startSkygearServer({ handler, host: flags.host ?? "127.0.0.1", port: config.port });
+    server = await startSkygearServer({ handler, host: config.host, port: config.port });
   } catch (err) {
     await handler.close();
     await db.close();
@@ -77,7 +79,7 @@ export const command = defineCommand({
   name: "serve",
   summary: "run the Skygear-compatible development server",
   details:
-    "env: PORT, SKYGEAR_APP_NAME, SKYGEAR_API_KEY, SKYGEAR_MASTER_KEY, DATABASE_URL (else an embedded Postgres)",
+    "env: PORT, SKYFLOW_HOST, SKYGEAR_APP_NAME, SKYGEAR_API_KEY, SKYGEAR_MASTER_KEY, DATABASE_URL (else an embedded Postgres); the development keys are served on loopback only",
   usage:
     "skyflow serve [--port 3000] [--host 127.0.0.1] [--app-name NAME] [--api-key KEY] [--master-key KEY]",
   args: ARGS,

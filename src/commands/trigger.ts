@@ -3,7 +3,7 @@
 // it failed. Without SKYGEAR_ENDPOINT the steps talk to the in-process development server.
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { appSchemaName, type Config, exposedEnv, loadConfig } from "../config.js";
+import { appSchemaName, type Config, exposedEnv, loadConfig, secretsOf } from "../config.js";
 import { openDatabase } from "../db/open.js";
 import { loadWorkflowDir } from "../engine/definition/load.js";
 import type { Catalog, TriggerEvent, WorkflowDefinition } from "../engine/definition/types.js";
@@ -47,7 +47,11 @@ async function run(io: CommandIO, { values, positionals }: ParsedArgs<typeof ARG
       return 2;
     }
   }
-  const log = createLogger({ level: io.env.LOG_LEVEL ?? "warn", destination: io.stderr });
+  const log = createLogger({
+    level: io.env.LOG_LEVEL ?? "warn",
+    destination: io.stderr,
+    secrets: secretsOf(config),
+  });
   return runOnce(io, config, def, event, log);
 }
 
@@ -116,7 +120,7 @@ async function runOnce(
     log,
     maxRuns: 1,
     env: exposedEnv(io.env, config.envAllow),
-    secrets: [config.apiKey, config.masterKey],
+    secrets: secretsOf(config),
     claimOnly: only,
   });
   try {

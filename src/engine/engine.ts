@@ -220,7 +220,7 @@ class EngineImpl extends EventEmitter implements Engine {
     const key = concurrencyKeyFor(def, ev, { env: this.o.env, now: new Date(this.clock.now()) });
     // As a trigger's runs: created leased to this engine when it has room (and the workflow no concurrency
     // limit) and started at once; otherwise queued, and the engine woken to claim it.
-    const runs = handover(this.handoff(), () => this.wake(), this.storedVersions);
+    const runs = handover(this.handoff(), () => this.wake(), this.storedVersions, this.o.secrets);
     const created = await runs.after(
       runs.start(this.o.pool, [{ workflow: def, event: ev, concurrencyKey: key }]),
     );

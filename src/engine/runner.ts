@@ -326,8 +326,8 @@ function runIO(
       // A folded begin adds the next try's intents to the ended try's exact writes (see batch.ts).
       const next = opts.next ? beginning(opts.next) : undefined;
       const list = next ? [...writes, ...next.intents] : writes;
-      const item = stateItem(target, state, {
-        result: opts.result,
+      const item = stateItem(target, redactErrors(state, env.secrets), {
+        result: opts.result && redactErrors(opts.result, env.secrets),
         resultSaved: opts.committed,
         parkMs: opts.parkMs,
         next: next?.begin,
@@ -369,6 +369,27 @@ function runIO(
     },
   };
   return io;
+}
+
+/**
+ * The state (or try result) with its error messages redacted like everything stored: a SQL or network error
+ * can quote a value, a key included. Only error messages are walked; outputs were redacted as they came.
+ */
+function redactErrors<T extends { error?: { message: string }; steps?: RunState["steps"] }>(
+  x: T,
+  secrets: string[],
+): T {
+  const msg = <E extends { message: string }>(e: E): E => ({
+    ...e,
+    message: redact(e.message, secrets) as string,
+  });
+  let out = x.error ? { ...x, error: msg(x.error) } : x;
+  if (x.steps && Object.values(x.steps).some((s) => s.error)) {
+    const steps: RunState["steps"] = {};
+    for (const [k, s] of Object.entries(x.steps)) steps[k] = s.error ? { ...s, error: msg(s.error) } : s;
+    out = { ...out, steps };
+  }
+  return out;
 }
 
 function reportTry(env: RunnerEnv, def: WorkflowDefinition, runId: string, r: TryResult): void {

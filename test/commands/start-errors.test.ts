@@ -7,7 +7,12 @@ import type { CommandIO } from "../../src/commands/types.js";
 import { runCommand } from "../helpers/command.js";
 
 const run = (cmd: { run(io: CommandIO): Promise<number> }, env: Record<string, string>) =>
-  runCommand(cmd, ["--port", "0"], { ...env, SKYFLOW_HTTP_PORT: "0" });
+  runCommand(cmd, ["--port", "0"], {
+    ...env,
+    SKYFLOW_HTTP_PORT: "0",
+    SKYGEAR_API_KEY: "errors-api-key",
+    SKYGEAR_MASTER_KEY: "errors-master-key",
+  });
 
 // Nothing listens on port 1.
 const unreachable = "postgres://ops:Sup3rSecret@127.0.0.1:1/shop";

@@ -8,6 +8,12 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const TSX = `${ROOT}node_modules/tsx/dist/loader.mjs`;
 const ENTRY = `${ROOT}test/e2e/fixtures/cli-entry.ts`;
 
+/** Keys for `skyflow start`, which refuses the public development keys. */
+export const START_KEYS = {
+  SKYGEAR_API_KEY: "e2e-start-api-key",
+  SKYGEAR_MASTER_KEY: "e2e-start-master-key",
+};
+
 export interface Child {
   proc: ChildProcess;
   output(): string;

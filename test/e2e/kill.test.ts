@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { createRecordTable } from "../engine/triggers/helpers.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { type Child, eventually, freePort, startCli } from "./child.js";
+import { type Child, eventually, freePort, START_KEYS, startCli } from "./child.js";
 
 const APP = "app_skyflow";
 const TASKS = 600;
@@ -51,7 +51,7 @@ async function scenario(label: string) {
       const child = startCli(["start", "--port", String(await freePort())], {
         cwd: dir,
         // A short lease, so that the runs of a killed process are taken over soon.
-        env: { DATABASE_URL: db.url, SKYFLOW_LEASE_MS: "2000" },
+        env: { ...START_KEYS, DATABASE_URL: db.url, SKYFLOW_LEASE_MS: "2000" },
       });
       cleanup.push(async () => void (await child.stop("SIGKILL")));
       await child.waitFor('"msg":"skyflow started"', 60_000);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { type TcpProxy, tcpProxy } from "../helpers/proxy.js";
-import { type Child, freePort, startCli } from "./child.js";
+import { type Child, freePort, START_KEYS, startCli } from "./child.js";
 
 const workflows = {
   // Every second: the cron trigger claims through the partition.
@@ -51,7 +51,7 @@ describe("skyflow start, cut off from its database", () => {
     u.port = String(proxy.port);
     child = startCli(["start", "--port", String(await freePort())], {
       cwd: dir,
-      env: { DATABASE_URL: u.toString(), SKYFLOW_GRACE_MS: "500", SKYFLOW_LOG_LEVEL: "info" },
+      env: { ...START_KEYS, DATABASE_URL: u.toString(), SKYFLOW_GRACE_MS: "500", SKYFLOW_LOG_LEVEL: "info" },
     });
     await child.waitFor('"msg":"skyflow started"', 60_000);
     // Let a few cron fires run, then cut the database off while the triggers poll and claim.

@@ -5,10 +5,9 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { DEV_API_KEY, DEV_MASTER_KEY } from "../../src/config.js";
 import { createPubsubClient, type PubsubClient } from "../../src/skygear/pubsub.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { type Child, eventually, freePort, startCli } from "./child.js";
+import { type Child, eventually, freePort, START_KEYS, startCli } from "./child.js";
 
 const slow = (seconds: number, channel = "slow") => `on: {pubsub: {channel: ${channel}}}
 steps:
@@ -43,10 +42,15 @@ async function launch(workflow: string, graceMs: number) {
   const httpPort = await freePort();
   child = startCli(["start", "--port", String(port)], {
     cwd: dir,
-    env: { DATABASE_URL: db.url, SKYFLOW_HTTP_PORT: String(httpPort), SKYFLOW_GRACE_MS: String(graceMs) },
+    env: {
+      ...START_KEYS,
+      DATABASE_URL: db.url,
+      SKYFLOW_HTTP_PORT: String(httpPort),
+      SKYFLOW_GRACE_MS: String(graceMs),
+    },
   });
   await child.waitFor('"msg":"skyflow started"', 60_000);
-  pubsub = createPubsubClient({ endpoint: `http://127.0.0.1:${port}/`, apiKey: DEV_API_KEY });
+  pubsub = createPubsubClient({ endpoint: `http://127.0.0.1:${port}/`, apiKey: START_KEYS.SKYGEAR_API_KEY });
   await eventually(async () => (pubsub?.connected() ? true : undefined));
   return { child, httpPort, pubsub };
 }
@@ -74,7 +78,7 @@ describe("skyflow start", () => {
     expect(await ready.json()).toMatchObject({ ready: true });
     // The dashboard's API needs the master key (or a dashboard token) outside `skyflow dev`.
     expect((await fetch(`${base}/api/workflows`)).status).toBe(401);
-    const auth = { headers: { authorization: `Bearer ${DEV_MASTER_KEY}` } };
+    const auth = { headers: { authorization: `Bearer ${START_KEYS.SKYGEAR_MASTER_KEY}` } };
     expect(await (await fetch(`${base}/api/workflows`, auth)).json()).toMatchObject([
       { name: "slow", status: "enabled" },
     ]);

@@ -68,15 +68,15 @@ describe("engine", () => {
     const p = probe();
     const secret = "s3cret-master-key";
     const wf = workflow("leaky", [
-      step("probe", { key: "l1", out: { token: `Bearer ${secret}`, password: "pw", n: 1 } }, { id: "l1" }),
-      step("probe", { key: "l2", out: { saw: "${{ steps.l1.output.token }}" } }, { id: "l2" }),
+      step("probe", { key: "l1", out: { header: `Bearer ${secret}`, password: "pw", n: 1 } }, { id: "l1" }),
+      step("probe", { key: "l2", out: { saw: "${{ steps.l1.output.header }}" } }, { id: "l2" }),
     ]);
     const e = engineWith([wf], p, { secrets: [secret] });
     await e.start();
     const { runId } = await e.trigger("leaky");
     const run = await e.waitForRun(runId);
     expect(run.status).toBe("succeeded");
-    expect(run.tries[0]!.output).toEqual({ token: "Bearer [redacted]", password: "[redacted]", n: 1 });
+    expect(run.tries[0]!.output).toEqual({ header: "Bearer [redacted]", password: "[redacted]", n: 1 });
     expect(run.tries[1]!.output).toEqual({ saw: "Bearer [redacted]" });
     const { rows } = await db.pool.query(
       "SELECT snapshot::text AS s FROM skyflow.runs WHERE id = $1 UNION ALL SELECT coalesce(output::text, '') FROM skyflow.step_tries WHERE run_id = $1",

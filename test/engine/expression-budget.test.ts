@@ -44,7 +44,9 @@ describe("a runaway expression in a step", () => {
     const failed = run.tries.find((t) => t.stepKey === "b")!;
     expect(failed.status).toBe("failed");
     expect(failed.error?.name).toMatch(/^(ExpressionError|Timeout)$/);
-    expect(failed.error?.message).toMatch(/^workflows\/test\.yaml:1:\d+: \$\{\{ size\(event\.data\.list\.map/);
+    expect(failed.error?.message).toMatch(
+      /^workflows\/test\.yaml:1:\d+: \$\{\{ size\(event\.data\.list\.map/,
+    );
     const ev = steps.find((s) => s.stepKey === "b" && s.type === "failed");
     expect(ev?.durationMs).toBeGreaterThan(0);
     expect((await e.waitForRun(other.runId)).status).toBe("succeeded");

@@ -26,6 +26,8 @@ export interface TriggerOptions {
   owner?: string;
   /** Deepest chain of runs started by runs' own writes (default 5). */
   loopDepth?: number;
+  /** The keys: redacted from the events of the runs the triggers store. */
+  secrets?: string[];
   /** Variables `when` expressions may read as env.<NAME>. */
   env?: Record<string, string>;
   /** Record changes claimed per transaction (default 500). */
@@ -65,6 +67,7 @@ export async function startTriggers(opts: TriggerOptions): Promise<Triggers> {
     log: opts.log,
     clock,
     ...(opts.handoff ? { handoff: opts.handoff } : {}),
+    secrets: opts.secrets ?? [],
   };
   const record = await startRecordDriver({
     ...base,

@@ -1,6 +1,7 @@
 // Shared by every trigger kind, and by engine.trigger: store the workflow versions the new runs need, then
 // enqueue the runs, on the caller's transaction client so the trigger's claim (outbox rows, cron fire)
 // commits with its runs.
+import { redact } from "../../errors.js";
 import { claimLimits } from "../concurrency.js";
 import type { TriggerEvent, WorkflowDefinition } from "../definition/types.js";
 import type { ClaimedRun, RunHandoff } from "../store/claim.js";
@@ -53,7 +54,13 @@ export interface Handover {
   after<T>(transaction: Promise<T>): Promise<T>;
 }
 
-export function handover(handoff: RunHandoff | undefined, wake: () => void, stored?: Set<string>): Handover {
+/** `secrets`: the keys, replaced in the events as they are stored and handed over (see startRuns). */
+export function handover(
+  handoff: RunHandoff | undefined,
+  wake: () => void,
+  stored?: Set<string>,
+  secrets: readonly string[] = [],
+): Handover {
   let reserved = 0;
   let created = 0;
   let leasedAt: number | undefined;
@@ -66,7 +73,7 @@ export function handover(handoff: RunHandoff | undefined, wake: () => void, stor
     async start(tx, requests, commit) {
       leasedAt ??= performance.now();
       reserved += leaseRequests(requests, handoff);
-      const runs = await startRuns(tx, requests, stored, reserved > 0 ? handoff : undefined, commit);
+      const runs = await startRuns(tx, requests, stored, reserved > 0 ? handoff : undefined, commit, secrets);
       created += runs.length;
       for (const r of runs) if (r.leased) handed.push(r.leased);
       return runs;
@@ -96,6 +103,7 @@ async function startRuns(
   stored?: Set<string>,
   lease?: NewRunLease,
   commit?: Committer,
+  secrets: readonly string[] = [],
 ): Promise<CreatedRun[]> {
   if (requests.length === 0) return [];
   const versions = new Map<string, WorkflowDefinition>();
@@ -111,7 +119,9 @@ async function startRuns(
     requests.map((r) => ({
       workflow: r.workflow.name,
       version: r.workflow.version,
-      event: r.event,
+      // The run's event as stored, and as its steps see it (here and after a resume): credential fields and
+      // the keys redacted, by the rule of everything stored (errors.ts redact).
+      event: redact(r.event, secrets) as TriggerEvent,
       depth: r.depth ?? 0,
       concurrencyKey: r.concurrencyKey,
       leased: r.leased,

@@ -17,6 +17,8 @@ export interface CronDriverOptions {
   wake: () => void;
   /** An engine in this process that takes the fires' runs without a claim (see RunHandoff). */
   handoff?: RunHandoff;
+  /** The keys, redacted from stored events. */
+  secrets?: string[];
   log: Logger;
   clock: () => Date;
   owner: string;
@@ -54,7 +56,7 @@ export async function startCronDriver(o: CronDriverOptions) {
   const fireBatch = async (): Promise<number> => {
     const now = o.clock();
     const claim = (c: pg.PoolClient) => q.claimDueSQL((v) => c.escapeLiteral(v), now, batch);
-    const runs = handover(o.handoff, o.wake, storedVersions);
+    const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
     const transaction = claimTransaction<number, q.ScheduleRow>(o.pool, claim, async (tx, rows) => {
       if (rows.length === 0) return 0;
       const skipRows = rows.filter((r) => r.overlap === "skip");

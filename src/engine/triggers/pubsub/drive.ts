@@ -22,6 +22,8 @@ export interface PubsubDriverOptions {
   wake: () => void;
   /** An engine in this process that takes the messages' runs without a claim (see RunHandoff). */
   handoff?: RunHandoff;
+  /** The keys, redacted from stored events. */
+  secrets?: string[];
   log: Logger;
   clock: () => Date;
   env: Record<string, string>;
@@ -65,7 +67,7 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
   let dropped = 0;
   const startRuns = (channel: string, wfs: WorkflowDefinition[], event: TriggerEvent, attempt = 0): void => {
     if (stopped) return;
-    const runs = handover(o.handoff, o.wake);
+    const runs = handover(o.handoff, o.wake, undefined, o.secrets);
     const requests = wfs.map((workflow) => ({ workflow, event }));
     runs
       .after(

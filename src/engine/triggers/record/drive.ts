@@ -38,6 +38,8 @@ export interface RecordDriverOptions {
   loopDepth: number;
   /** An engine in this process that takes new runs without claiming them (see RunHandoff). */
   handoff?: RunHandoff;
+  /** The keys, redacted from stored events. */
+  secrets?: string[];
   batchSize?: number;
   pollMs?: number;
   /** run_writes rows older than this are deleted (every minute). */
@@ -75,7 +77,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   const drainBatch = async (): Promise<number> => {
     const workflows = o.catalog.list();
     const claim = (c: pg.PoolClient) => q.claimOutboxSQL((v) => c.escapeLiteral(v), o.appSchema, batch);
-    const runs = handover(o.handoff, o.wake, storedVersions);
+    const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
     const transaction = claimTransaction<number, q.ClaimedRow>(o.pool, claim, async (tx, rows, committed) => {
       if (rows.length === 0) return 0;
       await runs.start(tx, await plan(rows, workflows), { client: tx, committed });

@@ -1,6 +1,7 @@
 // Record trigger, match step: a change and its encoded record -> the event and the workflows it starts,
 // and the loop guard's verdict. No I/O.
 
+import { redact } from "../../../errors.js";
 import { rowToRecordJSON } from "../../../server/records/codec.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
 import type { TriggerEvent, WorkflowDefinition } from "../../definition/types.js";
@@ -24,8 +25,9 @@ export function recordEvent(
     op: change.op,
     record_type: change.recordType,
     database: databaseName(change.databaseId),
-    record,
-    original,
+    // Credential fields are not kept, not even for `when`: no part of a workflow reads them.
+    record: redact(record),
+    original: redact(original),
   };
 }
 
