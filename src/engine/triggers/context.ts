@@ -26,6 +26,28 @@ export function whenContext(
 }
 
 /**
+ * How deep an event's data may nest. Deeper, it is not taken (logged and dropped): redaction, storage and
+ * expressions walk values recursively, and a message of 100,000 nested lists overflowed the stack.
+ */
+export const MAX_EVENT_DEPTH = 1000;
+
+/** Whether `v` nests deeper than `max` lists and mappings (without recursion). */
+export function nestsDeeper(v: unknown, max = MAX_EVENT_DEPTH): boolean {
+  let level: unknown[] = [v];
+  for (let depth = 0; level.length > 0; depth++) {
+    if (depth > max) return true;
+    const next: unknown[] = [];
+    for (const x of level) {
+      if (x === null || typeof x !== "object") continue;
+      for (const y of Array.isArray(x) ? x : Object.values(x))
+        if (y !== null && typeof y === "object") next.push(y);
+    }
+    level = next;
+  }
+  return false;
+}
+
+/**
  * Evaluates a trigger's `when`; a missing `when` passes. An error counts as "no" and is handed to `onError`,
  * so one bad expression cannot block the outbox for every other workflow.
  */

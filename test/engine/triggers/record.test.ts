@@ -65,6 +65,22 @@ const onTask = (
   ]);
 
 describe("record trigger", () => {
+  it("skips a change nested too deep to read, goes on with the next, and redacts credential fields", async () => {
+    await start(catalog([onTask("on_task_hostile", { events: ["create"] })]));
+    await insertRecord(db.pool, APP, "task", "deep", { meta: `${"[".repeat(1500)}${"]".repeat(1500)}` });
+    await insertRecord(db.pool, APP, "task", "after", {
+      title: "After",
+      meta: JSON.stringify({ password: "hunter2", nested: { access_token: "tok" }, keep: 1 }),
+    });
+    const runs = await waitFor(
+      () => runsOf(db.pool, "on_task_hostile"),
+      (r) => r.length === 1,
+    );
+    const record = (runs[0]!.event as { record: Record<string, unknown> }).record;
+    expect(record._id).toBe("task/after");
+    expect(record.meta).toEqual({ password: "[redacted]", nested: { access_token: "[redacted]" }, keep: 1 });
+  });
+
   it("starts a run for an insert, with the record encoded as record:query returns it, and wakes the engine", async () => {
     let woken = 0;
     await start(catalog([onTask("on_task")]), () => woken++);

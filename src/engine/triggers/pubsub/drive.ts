@@ -7,6 +7,7 @@ import type { Logger } from "../../../log.js";
 import type { Catalog, TriggerEvent, WorkflowDefinition } from "../../definition/types.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { storable } from "../../store/storable.js";
+import { MAX_EVENT_DEPTH, nestsDeeper } from "../context.js";
 import { handover } from "../start-runs.js";
 import { matchPubsub, pubsubEvent } from "./match.js";
 import { channelsInUse } from "./parse.js";
@@ -97,6 +98,14 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
 
   const onMessage = (channel: string, data: unknown): void => {
     if (stopped) return;
+    if (nestsDeeper(data)) {
+      dropped++;
+      o.log.warn(
+        { channel },
+        `pubsub trigger: a message nested deeper than ${MAX_EVENT_DEPTH} levels; dropped`,
+      );
+      return;
+    }
     const now = o.clock();
     // A message is anyone's JSON: what its run's row could not store is replaced (see storable).
     const event = pubsubEvent(randomUUID(), channel, storable(data), now);

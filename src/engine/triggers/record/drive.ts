@@ -7,6 +7,7 @@ import type { ColumnInfo } from "../../../server/records/types.js";
 import type { Catalog, WorkflowDefinition } from "../../definition/types.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { claimTransaction } from "../claim-tx.js";
+import { MAX_EVENT_DEPTH, nestsDeeper } from "../context.js";
 import { type Listener, startListener } from "../listen.js";
 import { handover, type RunRequest } from "../start-runs.js";
 import { watchTables } from "./attach.js";
@@ -95,16 +96,26 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     const out: RunRequest[] = [];
     for (const r of rows) {
       const c = parseOutboxRow(r);
-      const p = planChange(c, cols.get(c.recordType)!, r.parent_depth ?? undefined, wfs, {
-        env: o.env,
-        now: o.clock(),
-        loopDepth: o.loopDepth,
-        onWhenError: (wf, err) =>
-          o.log.warn(
-            { workflow: wf, event: c.eventId, err: (err as Error).message },
-            "record trigger `when` failed",
-          ),
-      });
+      let p: ReturnType<typeof planChange>;
+      try {
+        if (nestsDeeper(c.row) || nestsDeeper(c.oldRow)) {
+          throw new RangeError(`a field nests deeper than ${MAX_EVENT_DEPTH} levels`);
+        }
+        p = planChange(c, cols.get(c.recordType)!, r.parent_depth ?? undefined, wfs, {
+          env: o.env,
+          now: o.clock(),
+          loopDepth: o.loopDepth,
+          onWhenError: (wf, err) =>
+            o.log.warn(
+              { workflow: wf, event: c.eventId, err: (err as Error).message },
+              "record trigger `when` failed",
+            ),
+        });
+      } catch (err) {
+        // One change that cannot be read starts nothing, and must not hold back the changes after it.
+        o.log.error({ event: c.eventId, err: (err as Error).message }, "record trigger: change skipped");
+        continue;
+      }
       for (const b of p.blocked) {
         o.log.warn(
           { workflow: b.workflow, record: b.record, depth: b.depth, max: o.loopDepth },
