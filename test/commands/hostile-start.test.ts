@@ -79,7 +79,7 @@ describe("skyflow start against hostile files, expressions and events", () => {
         error: { message: string } | null;
       }>("SELECT workflow, status, error FROM skyflow.runs WHERE status IN ('succeeded', 'failed')");
       return rows.length >= Object.keys(hostileExpressions).length ? rows : undefined;
-    }, 60_000);
+    }, 90_000);
     for (const r of runs) {
       if (r.status === "failed")
         expect(r.error?.message, r.workflow).toMatch(/^[^\s]*x-[a-z]+\.yaml:3:\d+: \$\{\{ /);
@@ -93,7 +93,7 @@ describe("skyflow start against hostile files, expressions and events", () => {
     const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
     expect(health.status).toBe(200);
     expect(child.output()).toMatch(/nested deeper than 1000 levels; dropped/);
-  });
+  }, 120_000);
 
   it("leaks no key or password to its log, and stops cleanly", async () => {
     const out = child.output();
