@@ -33,7 +33,7 @@ beforeAll(async () => {
   for (const [name, src] of Object.entries(hostileExpressions)) {
     await file(
       `x-${name.toLowerCase()}.yaml`,
-      `on: { pubsub: { channel: bomb } }\nsteps:\n  - publish: { channel: out, data: { v: "\${{ ${src.replaceAll('"', '\\"')} }}" } }\n`,
+      `on: { pubsub: { channel: bomb } }\nsteps:\n  - publish: { channel: out, data: { v: "\${{ ${src.replaceAll('"', '\\"')} }}" } }\n    retry: { attempts: 1 }\n`,
     );
   }
   await file(
