@@ -87,7 +87,17 @@ export function parseYaml(file: string, text: string, limits = DEFAULT_YAML_LIMI
     }
     return pos(place.start + idx);
   };
-  const ctx: WalkCtx = { doc, text, places, problems, file, pos, limits, expanded: { n: 0 } };
+  const ctx: WalkCtx = {
+    doc,
+    text,
+    places,
+    problems,
+    file,
+    pos,
+    limits,
+    targets: new Map(),
+    expanded: { n: 0 },
+  };
   try {
     if (doc.errors.length > 0) {
       // The partial document still locates most errors: walk it for paths only, keeping its problems out.
@@ -126,6 +136,8 @@ interface WalkCtx {
   file: string;
   pos: (offset: number) => Position;
   limits: YamlLimits;
+  /** Each alias's anchored node, resolved once (shared by every copy of the context). */
+  targets: Map<Alias, Node | undefined>;
   /** Values produced so far by expanding aliases (shared by every copy of the context). */
   expanded: { n: number };
   /** Where the alias being expanded is written; set while walking its target. */
@@ -144,9 +156,15 @@ function toValue(node: Node, path: string, ctx: WalkCtx, depth: number, keyStart
   if (ctx.aliasAt !== undefined && ++ctx.expanded.n > ctx.limits.maxExpanded) {
     throw expansionExceeded(ctx.aliasAt, ctx.limits);
   }
-  if (!ctx.places.has(path)) ctx.places.set(path, { start: range[0], end: range[1], keyStart });
+  // Inside an alias's expansion paths are never looked up (a problem there is located at the alias).
+  if (ctx.aliasAt === undefined && !ctx.places.has(path)) {
+    ctx.places.set(path, { start: range[0], end: range[1], keyStart });
+  }
   if (isAlias(node)) {
-    const target = (node as Alias).resolve(ctx.doc);
+    // The yaml package searches the document for an alias's anchor on every resolve: once per alias here.
+    const alias = node as Alias;
+    if (!ctx.targets.has(alias)) ctx.targets.set(alias, alias.resolve(ctx.doc) as Node | undefined);
+    const target = ctx.targets.get(alias);
     if (!target) {
       problemAt(
         ctx,
