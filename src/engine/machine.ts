@@ -325,7 +325,15 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
           ],
           onError: [
             { guard: "leaseLost", target: "abandoned", actions: "noteAbandon" },
-            { target: "tryFailed", actions: assign({ error: ({ event }) => classifyError(event.error) }) },
+            {
+              target: "tryFailed",
+              // The try failed before it began (its if or input could not be evaluated): it counts as a try,
+              // or a retryable error there (a Timeout of the evaluation budget) would be retried for ever.
+              actions: assign({
+                error: ({ event }) => classifyError(event.error),
+                attempt: ({ context }) => (context.state.steps[stepOf(context).key]?.attempts ?? 0) + 1,
+              }),
+            },
           ],
         },
       },
@@ -377,7 +385,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
               return {
                 delayMs,
                 result: result(context, "retrying", { error: errorInfo(err) }),
-                state: markWaiting(context.state, stepOf(context).key, errorInfo(err)),
+                state: markWaiting(context.state, stepOf(context).key, errorInfo(err), context.attempt),
               };
             }),
           },

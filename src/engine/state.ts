@@ -63,9 +63,11 @@ export function markRunning(s: RunState, key: string, attempt: number): RunState
 }
 
 /** Marks the current step as waiting for its next try after `error`. */
-export function markWaiting(s: RunState, key: string, error: StepErrorInfo): RunState {
+/** `attempt`: the try that failed, which may never have begun (its input could not be evaluated). */
+export function markWaiting(s: RunState, key: string, error: StepErrorInfo, attempt = 1): RunState {
   const prev = s.steps[key];
-  return { ...s, steps: { ...s.steps, [key]: { status: "waiting", attempts: prev?.attempts ?? 1, error } } };
+  const attempts = Math.max(prev?.attempts ?? 1, attempt);
+  return { ...s, steps: { ...s.steps, [key]: { status: "waiting", attempts, error } } };
 }
 
 /** Records the current step's final outcome and moves the run on. */

@@ -67,10 +67,8 @@ describe("skyflow start against hostile files, expressions and events", () => {
     }
   });
 
-  it("fails each runaway step naming its expression, drops deep messages, and keeps serving", async () => {
-    let deep: unknown = 1;
-    for (let i = 0; i < 1500; i++) deep = [deep];
-    await pubsub.publish("bomb", { deep });
+  // A message too deep for the engine (test/engine/triggers/pubsub.test.ts) is refused by this server's hub.
+  it("fails each runaway step naming its expression, and keeps serving", async () => {
     await pubsub.publish("bomb", { ...hostileEvent.data, password: PASSWORD, nested: { api_key: "x" } });
     const runs = await eventually(async () => {
       const { rows } = await db.pool.query<{
@@ -92,7 +90,6 @@ describe("skyflow start against hostile files, expressions and events", () => {
     expect(await eventually(async () => seen.find((d) => (d as { got?: unknown }).got === 7))).toBeTruthy();
     const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
     expect(health.status).toBe(200);
-    expect(child.output()).toMatch(/nested deeper than 1000 levels; dropped/);
   }, 120_000);
 
   it("leaks no key or password to its log, and stops cleanly", async () => {

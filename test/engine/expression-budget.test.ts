@@ -66,4 +66,28 @@ describe("a runaway expression in a step", () => {
     expect(run.tries[0]?.error?.name).toMatch(/^(Timeout|ExpressionError)$/);
     expect(run.tries[0]?.error?.message).toMatch(/evaluation took more than 5 ms|after 50000 operations/);
   });
+
+  it("counts a try whose input could not be evaluated, so a retryable failure there ends", async () => {
+    const p = probe();
+    const retry = { attempts: 3, backoff: "fixed" as const, delayMs: 10, maxDelayMs: 10, jitter: false };
+    const wf = workflow("again", [
+      step(
+        "probe",
+        { key: "a", out: "${{ event.nope.x }}" },
+        { id: "a", retry: { ...retry, on: ["ExpressionError"] } },
+      ),
+    ]);
+    const e = probeEngine(db.pool, engines, [wf], p);
+    await e.start();
+    const { runId } = await e.trigger("again");
+    const run = await e.waitForRun(runId);
+    expect(run.status).toBe("failed");
+    // A retried try is stored as failed; three tries in all, as retry.attempts says.
+    expect(run.tries.map((t) => [t.attempt, t.status])).toEqual([
+      [1, "failed"],
+      [2, "failed"],
+      [3, "failed"],
+    ]);
+    expect(p.tries("a")).toBe(0);
+  });
 });

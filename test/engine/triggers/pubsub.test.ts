@@ -146,6 +146,24 @@ describe("pubsub trigger", () => {
     expect(runs[0]!.event_id).not.toBe(runs[1]!.event_id);
   });
 
+  it("drops a message nested deeper than it can handle, redacts credential fields, and goes on", async () => {
+    const h = hub();
+    const cat = catalog([workflow("orders_hostile", [{ kind: "pubsub", channel: "hostile" }])]);
+    await start(cat, h.client("a"));
+    await subscribed(h, "hostile");
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    h.publish("hostile", { deep });
+    h.publish("hostile", { password: "hunter2", card: { token: "tok" }, total: 3 });
+    const runs = await waitFor(
+      () => runsOf(db.pool, "orders_hostile"),
+      (r) => r.length === 1,
+    );
+    expect(runs[0]!.event).toMatchObject({
+      data: { password: "[redacted]", card: { token: "[redacted]" }, total: 3 },
+    });
+  });
+
   it("tries a message's runs again when their transaction fails (the database restarting), and starts them once", async () => {
     const h = hub();
     const cat = catalog([workflow("resilient", [{ kind: "pubsub", channel: "jobs" }])]);
