@@ -37,7 +37,9 @@ describe("refused configurations", () => {
     expect(r.out).toContain("SKYFLOW_HOST: the public development keys are only served on loopback");
   });
 
-  it("SKYFLOW_ENV_ALLOW=DATABASE_URL exits 2 and never prints the password", async () => {
+  it("SKYFLOW_ENV_ALLOW=DATABASE_URL exits 2 and never prints the password", {
+    timeout: 120_000,
+  }, async () => {
     const env = {
       SKYFLOW_ENV_ALLOW: "DATABASE_URL",
       DATABASE_URL: "postgres://app:Sup3rSecret@127.0.0.1:1/none",
