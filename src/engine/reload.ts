@@ -194,7 +194,7 @@ function logChange(
   for (const r of fixed) {
     const name = r.workflow!.name;
     again.add(name);
-    log.info({ workflow: name, file: r.file }, `${r.file} is fixed: workflow ${name} is live again`);
+    log.info({ workflow: name, file: r.file }, `${r.file} is fixed: workflow ${name} reloaded, live again`);
   }
   for (const name of change.added) {
     if (!again.has(name)) log.info({ workflow: name }, `workflow ${name} loaded`);

@@ -28,7 +28,7 @@ try {
   console.log(\`without a database URL: \${err.message}\`);
 }
 const dev = await startDevServer({ dir: "node_modules/skyflow/workflows", databaseUrl: process.env.DB_URL });
-const { runId } = await dev.engine.trigger("find-task", { data: { id: "none" } });
+const { runId } = await dev.engine.trigger("find-task", { data: { id: "task/none" } });
 const details = await dev.engine.waitForRun(runId, 30_000);
 console.log(\`dev server at \${dev.skygearUrl}: \${dev.catalog.list().length} live, find-task \${details.status}\`);
 await dev.stop();

@@ -97,7 +97,7 @@ describe("startReloader", () => {
     await waitFor(() => catalog.problems().size === 0);
     const said = lines.map((l) => JSON.parse(l).msg as string);
     expect(said.filter((m) => m.includes("is fixed"))).toEqual([
-      `${join(dir, "a.yaml")} is fixed: workflow a is live again`,
+      `${join(dir, "a.yaml")} is fixed: workflow a reloaded, live again`,
     ]);
     expect(catalog.status("a")).toBe("enabled");
   });
