@@ -85,10 +85,12 @@ export class DashboardAccess {
     if (!m) return false;
     const expires = Number(m[1]);
     if (expires * 1000 <= this.now()) return false;
-    const given = Buffer.from(m[2]!, "base64url");
+    // Compare the text, not the decoded bytes: the last of 43 base64url characters carries two spare bits,
+    // so four spellings decode to the same signature and a changed cookie would still pass.
+    const given = Buffer.from(m[2]!, "latin1");
     let ok = false;
     for (const key of this.sessionKeys)
-      ok = timingSafeEqual(Buffer.from(sign(key, expires), "base64url"), given) || ok;
+      ok = timingSafeEqual(Buffer.from(sign(key, expires), "latin1"), given) || ok;
     return ok;
   }
 }
