@@ -20,6 +20,7 @@ import { stepKinds } from "../steps/registry.js";
 import type { StepKind } from "../steps/types.js";
 import type { TestDatabases } from "./test-db.js";
 import type { EventSpec, RecordsExpect, SqlExpect, TestCase } from "./test-format.js";
+import { type Activity, TestTime } from "./test-time.js";
 
 export interface HarnessOptions {
   dbs: TestDatabases;
@@ -54,13 +55,6 @@ export interface Harness {
   advance(ms: number): Promise<void>;
   close(): Promise<void>;
 }
-
-/** How long a test may take to become quiet after one move before it fails. */
-const SETTLE_LIMIT_MS = 60_000;
-/** Quiet this long (nothing changed) means the run waits for the clock or has ended. */
-const QUIET_MS = 120;
-/** A try still in flight after this long is taken to wait for its timeout (which `advance` fires). */
-const HUNG_TRY_MS = 1_500;
 
 export async function openHarness(o: HarnessOptions, tc: TestCase): Promise<Harness> {
   const db = await o.dbs.create(tc.name);
@@ -109,7 +103,7 @@ async function open(
   closers.push(async () => untap());
   await seed(skygear, tc);
 
-  const activity = { n: 0, tries: 0, since: 0 };
+  const activity: Activity = { n: 0, tries: 0, since: 0 };
   const engine = createEngine({
     pool,
     catalog: catalogOf(o.workflows),
@@ -147,7 +141,8 @@ async function open(
   });
   closers.push(() => triggers.stop());
 
-  const settle = () => waitQuiet(pool, clock, published, activity);
+  const time = new TestTime(pool, clock, engine, published, activity);
+  const settle = () => time.settle();
   const world: World = {
     published,
     now: () => clock.now(),
@@ -160,7 +155,7 @@ async function open(
     world,
     database,
     async event(e) {
-      const move = (ms: number) => advance(pool, clock, engine, ms, settle);
+      const move = (ms: number) => time.advance(ms);
       await sendEvent(e, {
         skygear,
         handler,
@@ -173,7 +168,7 @@ async function open(
       });
       await settle();
     },
-    advance: (ms) => advance(pool, clock, engine, ms, settle),
+    advance: (ms) => time.advance(ms),
     close,
   };
 }
@@ -184,10 +179,7 @@ function catalogOf(list: WorkflowDefinition[]): Catalog {
 }
 
 /** The step kinds, counting tries in flight: a quiet database with a try running is not yet settled. */
-function counted(
-  kinds: Record<string, StepKind>,
-  activity: { tries: number; since: number },
-): Record<string, StepKind> {
+function counted(kinds: Record<string, StepKind>, activity: Activity): Record<string, StepKind> {
   const out: Record<string, StepKind> = {};
   for (const [name, k] of Object.entries(kinds)) {
     out[name] = {
@@ -282,96 +274,6 @@ async function sendEvent(e: EventSpec, d: EventDeps): Promise<void> {
 
 /** A mistake in the test that only shows when it runs (an event the workflow cannot take). */
 export class TestSetupError extends Error {}
-
-/**
- * Moves the clock by `ms`, stopping at each timer (retry waits, step timeouts, cron fires) and at each
- * parked run falling due, in time order, and letting what that started settle before going on. Parked
- * runs wait in the database by its own clock: their due times are moved earlier by the same amount.
- */
-async function advance(
-  pool: pg.Pool,
-  clock: ManualClock,
-  engine: Engine,
-  ms: number,
-  settle: () => Promise<void>,
-): Promise<void> {
-  const end = clock.now() + ms;
-  for (;;) {
-    const parked = await nextParkedIn(pool);
-    const candidates = [clock.nextAt(), parked === undefined ? undefined : clock.now() + parked];
-    const next = Math.min(...candidates.filter((x): x is number => x !== undefined && x <= end));
-    if (!Number.isFinite(next)) break;
-    await moveTo(pool, clock, engine, Math.max(next, clock.now()), settle);
-  }
-  await moveTo(pool, clock, engine, end, settle);
-}
-
-async function moveTo(
-  pool: pg.Pool,
-  clock: ManualClock,
-  engine: Engine,
-  at: number,
-  settle: () => Promise<void>,
-): Promise<void> {
-  const step = at - clock.now();
-  await pool.query(
-    `UPDATE skyflow.runs SET available_at = available_at - $1::bigint * interval '1 millisecond'
-     WHERE status NOT IN ('succeeded', 'failed', 'cancelled') AND available_at > now()`,
-    [step],
-  );
-  clock.advance(step);
-  engine.wake();
-  await settle();
-}
-
-/** Milliseconds until the earliest parked run is due, by the database's clock. */
-async function nextParkedIn(pool: pg.Pool): Promise<number | undefined> {
-  const { rows } = await pool.query<{ ms: string | null }>(
-    `SELECT ceil(extract(epoch FROM min(available_at) - now()) * 1000) AS ms FROM skyflow.runs
-     WHERE status NOT IN ('succeeded', 'failed', 'cancelled') AND available_at > now()`,
-  );
-  const ms = rows[0]?.ms;
-  return ms === null || ms === undefined ? undefined : Math.max(1, Number(ms));
-}
-
-/** Waits until nothing changes for a while: runs, tries, the outbox, messages, timers and tries in flight. */
-async function waitQuiet(
-  pool: pg.Pool,
-  clock: ManualClock,
-  published: unknown[],
-  activity: { n: number; tries: number; since: number },
-): Promise<void> {
-  const limit = Date.now() + SETTLE_LIMIT_MS;
-  let last = "";
-  let since = Date.now();
-  for (;;) {
-    await new Promise((r) => setTimeout(r, 20));
-    const { rows } = await pool.query(
-      `SELECT (SELECT count(*) FROM skyflow.record_outbox) AS outbox,
-              (SELECT string_agg(status || ':' || updated_at::text, ',' ORDER BY id) FROM skyflow.runs) AS runs,
-              (SELECT count(*) FROM skyflow.step_tries) AS tries`,
-    );
-    const row = rows[0] as { outbox: string };
-    const print = JSON.stringify([
-      row,
-      clock.pending(),
-      clock.nextAt(),
-      published.length,
-      activity.n,
-      activity.tries,
-    ]);
-    const now = Date.now();
-    if (print !== last) {
-      last = print;
-      since = now;
-    } else {
-      const quiet = activity.tries > 0 ? HUNG_TRY_MS : QUIET_MS;
-      const waitingTry = activity.tries === 0 || now - activity.since >= HUNG_TRY_MS;
-      if (row.outbox === "0" && now - since >= quiet && waitingTry) return;
-    }
-    if (now > limit) throw new TestSetupError(`the test did not settle within ${SETTLE_LIMIT_MS / 1000} s`);
-  }
-}
 
 async function allRuns(pool: pg.Pool): Promise<RunDetails[]> {
   const { rows } = await pool.query<{ id: string }>("SELECT id FROM skyflow.runs ORDER BY created_at, id");
