@@ -1,7 +1,7 @@
 // `skyflow test` as users run it: real processes for the exit codes (0 passed, 1 failed, 2 broken) and the
 // reporters, a wrong expectation reported at its file:line:column, --watch rerunning on a change, the clock
 // fixtures (retries in memory and parked, timeouts), and the embedded Postgres when DATABASE_URL is unset.
-import { cp, lstat, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cp, lstat, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -131,6 +131,24 @@ describe("skyflow test (in process)", () => {
     );
     expect(r.code).toBe(0);
   }, 120_000);
+
+  it("runs the README's test file as written, and it passes", async () => {
+    const readme = await readFile(join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Testing workflows"));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(yaml).toContain("# workflows/review-task.test.yaml");
+    const own = await mkdtemp(join(tmpdir(), "skyflow-test-readme-"));
+    try {
+      await mkdir(join(own, "workflows"));
+      await cp(join(ROOT, "workflows/review-task.yaml"), join(own, "workflows/review-task.yaml"));
+      await writeFile(join(own, "workflows/review-task.test.yaml"), yaml!);
+      const r = await runCommand(command, [], env(), own);
+      expect(r.out).toContain("1 passed, 0 failed");
+      expect(r.code).toBe(0);
+    } finally {
+      await rm(own, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it("--help prints the usage and exits 0; an unknown test name exits 2", async () => {
     const help = await runCommand(command, ["--help"], env(), ROOT);

@@ -4,6 +4,8 @@ import { describe, expect, it } from "vitest";
 import { mismatch } from "../../src/commands/test-expect.js";
 import { parseTestFile, testDuration } from "../../src/commands/test-format.js";
 import { junitReport, tapReport } from "../../src/commands/test-report.js";
+import { isWorkflowFile } from "../../src/engine/definition/load.js";
+import { listWorkflowFiles } from "../../src/engine/reload.js";
 
 const parse = (text: string, base = "review-task.test.yaml") =>
   parseTestFile(`workflows/${base}`, text, base);
@@ -109,6 +111,21 @@ describe("parseTestFile", () => {
       undefined,
       undefined,
     ]);
+  });
+});
+
+describe("test files beside the workflows", () => {
+  it("are not workflows: the loader and the reloader leave *.test.yaml and *.test.yml alone", async () => {
+    expect(["a.yaml", "a.yml", "a.test.yaml", "a.test.yml", "latest.yaml"].map(isWorkflowFile)).toEqual([
+      true,
+      true,
+      false,
+      false,
+      true,
+    ]);
+    const files = await listWorkflowFiles("workflows");
+    expect(files).toContain("workflows/review-task.yaml");
+    expect(files.filter((f) => f.includes(".test."))).toEqual([]);
   });
 });
 
