@@ -69,7 +69,7 @@ export async function openHarness(o: HarnessOptions, tc: TestCase): Promise<Harn
     for (const c of closers.splice(0).reverse()) await c().catch(() => {});
   };
   try {
-    return await open(o, tc, pool, db.name, closers, close);
+    return await open(o, tc, pool, db, closers, close);
   } catch (err) {
     await close();
     throw err;
@@ -80,7 +80,7 @@ async function open(
   o: HarnessOptions,
   tc: TestCase,
   pool: pg.Pool,
-  database: string,
+  db: { url: string; name: string },
   closers: (() => Promise<unknown>)[],
   close: () => Promise<void>,
 ): Promise<Harness> {
@@ -98,12 +98,17 @@ async function open(
     apiKey: o.apiKey,
     masterKey: o.masterKey,
   });
+  const activity: Activity = { n: 0, tries: 0, since: 0, held: 0, listening: 0 };
+  pool.on("acquire", () => void activity.held++);
+  pool.on("release", () => void activity.held--);
   const published: { channel: string; data: unknown }[] = [];
-  const untap = handler.hubs.public.tap((channel, data) => published.push({ channel, data }));
+  const untap = handler.hubs.public.tap((channel, data) => {
+    published.push({ channel, data });
+    activity.n++;
+  });
   closers.push(async () => untap());
   await seed(skygear, tc);
 
-  const activity: Activity = { n: 0, tries: 0, since: 0 };
   const engine = createEngine({
     pool,
     catalog: catalogOf(o.workflows),
@@ -140,8 +145,12 @@ async function open(
     pollMs: 200,
   });
   closers.push(() => triggers.stop());
+  activity.listening = await listeningConnections(activity);
 
-  const time = new TestTime(pool, clock, engine, published, activity);
+  // Its own connection: the pool's checkouts are activity (something is still working), the watch's are not.
+  const watch = createPool(db.url, { max: 1, applicationName: "skyflow test watch" });
+  closers.push(() => watch.end());
+  const time = new TestTime(watch, clock, engine, published, activity);
   const settle = () => time.settle();
   const world: World = {
     published,
@@ -153,7 +162,7 @@ async function open(
   };
   return {
     world,
-    database,
+    database: db.name,
     async event(e) {
       const move = (ms: number) => time.advance(ms);
       await sendEvent(e, {
@@ -171,6 +180,16 @@ async function open(
     advance: (ms) => time.advance(ms),
     close,
   };
+}
+
+/** The connections held for good (LISTEN): the fewest held over a short while after starting. */
+async function listeningConnections(activity: Activity): Promise<number> {
+  let fewest = activity.held;
+  for (let i = 0; i < 10; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    fewest = Math.min(fewest, activity.held);
+  }
+  return fewest;
 }
 
 function catalogOf(list: WorkflowDefinition[]): Catalog {

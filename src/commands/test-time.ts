@@ -6,17 +6,22 @@ import type pg from "pg";
 import type { ManualClock } from "../engine/clock.js";
 import type { Engine } from "../engine/engine.js";
 
-/** Counted by the harness: engine events, and step tries in flight (with when the last began). */
+/**
+ * Counted by the harness: engine events and messages, step tries in flight (and when the last began), pool
+ * connections checked out, of which `listening` are held for good by LISTEN.
+ */
 export interface Activity {
   n: number;
   tries: number;
   since: number;
+  held: number;
+  listening: number;
 }
 
 /** How long a test may take to become quiet after one move before it fails. */
 const SETTLE_LIMIT_MS = 60_000;
 /** Quiet this long (nothing changed) means the run waits for the clock or has ended. */
-const QUIET_MS = 120;
+const QUIET_MS = 200;
 /** A try still in flight after this long is taken to wait for its timeout (which `advance` fires). */
 const HUNG_TRY_MS = 1_500;
 
@@ -100,9 +105,10 @@ export class TestTime {
         last = print;
         since = now;
       } else {
-        const quiet = a.tries > 0 ? HUNG_TRY_MS : QUIET_MS;
-        const waitingTry = a.tries === 0 || now - a.since >= HUNG_TRY_MS;
-        if (row.outbox === "0" && now - since >= quiet && waitingTry) return;
+        // A try in flight this long waits for its timeout (or is slow): `advance` is what moves it on.
+        const hung = a.tries > 0 && now - a.since >= HUNG_TRY_MS;
+        const idle = a.tries === 0 ? a.held <= a.listening : hung;
+        if (row.outbox === "0" && now - since >= (a.tries > 0 ? HUNG_TRY_MS : QUIET_MS) && idle) return;
       }
       if (now > limit) throw new Error(`the test did not settle within ${SETTLE_LIMIT_MS / 1000} s`);
     }

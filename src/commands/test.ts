@@ -3,8 +3,7 @@
 // Exit 0 all passed, 1 a test failed, 2 a broken test file or a usage error. `--watch` reruns on change.
 import { existsSync, statSync } from "node:fs";
 import { readdir } from "node:fs/promises";
-import { availableParallelism } from "node:os";
-import { isAbsolute, join, relative } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { watch } from "chokidar";
 import { appSchemaName, type Config, exposedEnv, loadConfig, secretsOf } from "../config.js";
 import { createLogger, type Logger, silentLogger } from "../log.js";
@@ -43,7 +42,7 @@ async function run(io: CommandIO, args: Args): Promise<number> {
   const config = loadConfig(io.env, { dir: args.values.dir });
   const dir = isAbsolute(config.workflowsDir) ? config.workflowsDir : join(io.cwd, config.workflowsDir);
   if (!existsSync(dir)) throw new UsageError(`no workflows directory ${config.workflowsDir}`);
-  const jobs = intFlag("jobs", args.values.jobs, Math.min(4, Math.max(2, availableParallelism())), 1, 64);
+  const jobs = intFlag("jobs", args.values.jobs, 4, 1, 64);
   const reporter = args.values.reporter ?? "human";
   const shown = (f: string) => relative(io.cwd, f) || f;
   const files = async () => (await findTestFiles(io, dir, args.positionals)).map(shown);
@@ -55,7 +54,7 @@ async function run(io: CommandIO, args: Args): Promise<number> {
   const log: Logger = io.env.LOG_LEVEL
     ? createLogger({ level: io.env.LOG_LEVEL, destination: io.stderr, secrets: secretsOf(config) })
     : silentLogger();
-  const dbs = await openTestDatabases({ ...config, stateDir: join(io.cwd, config.stateDir) });
+  const dbs = await openTestDatabases({ ...config, stateDir: resolve(io.cwd, config.stateDir) });
   try {
     const suite = suiteOptions(io, config, dbs, dir, log, jobs, args);
     const once = async (list: string[]) => {

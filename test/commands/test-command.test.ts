@@ -1,7 +1,7 @@
 // `skyflow test` as users run it: real processes for the exit codes (0 passed, 1 failed, 2 broken) and the
 // reporters, a wrong expectation reported at its file:line:column, --watch rerunning on a change, the clock
 // fixtures (retries in memory and parked, timeouts), and the embedded Postgres when DATABASE_URL is unset.
-import { cp, lstat, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, lstat, mkdir, mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,6 +38,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // As root, the embedded Postgres keeps its data where its own user can reach it, behind a link.
+  const data = await readlink(join(dir, ".state/pg")).catch(() => undefined);
+  if (data) await rm(data, { recursive: true, force: true });
   await rm(dir, { recursive: true, force: true });
 });
 
