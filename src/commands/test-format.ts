@@ -41,7 +41,9 @@ export type EventSpec =
   | { kind: "pubsub"; channel?: string; data: unknown }
   | { kind: "cron" }
   | { kind: "call"; input: unknown }
-  | { kind: "run"; event: Record<string, unknown> };
+  | { kind: "run"; event: Record<string, unknown> }
+  /** Read before the tests run (see parseEventFile): a JSON or YAML file holding one of the forms above. */
+  | { kind: "file"; path: string };
 
 export interface StepExpect {
   key: string;
@@ -137,6 +139,19 @@ export const kp = (path: string, key: string | number) =>
         ? `${path}.${key}`
         : key
       : `${path}[${JSON.stringify(key)}]`;
+
+/** An event file (`event: { file: x.json }`): JSON or YAML holding what `event:` holds, checked alike. */
+export function parseEventFile(file: string, text: string): { event?: EventSpec; problems: Problem[] } {
+  const parsed = parseYaml(file, text);
+  if (parsed.problems.length > 0) return { problems: parsed.problems };
+  const problems: Problem[] = [];
+  const event = new Checker(file, parsed.at, problems).event(parsed.value, "");
+  if (event?.kind === "file")
+    return {
+      problems: [{ file, line: 1, column: 1, path: "", message: "an event file cannot name another file" }],
+    };
+  return problems.length > 0 || !event ? { problems } : { event, problems };
+}
 
 /** Parses and checks a test file's text; `tests` is empty whenever there are problems. */
 export function parseTestFile(
@@ -336,13 +351,17 @@ class Checker {
   event(v: unknown, path: string): EventSpec | undefined {
     const o = this.map(v, path, "event");
     if (!o) return undefined;
-    const kinds = ["record", "pubsub", "cron", "call", "run"];
+    const kinds = ["record", "pubsub", "cron", "call", "run", "file"];
     const keys = Object.keys(o);
     if (keys.length !== 1 || !kinds.includes(keys[0]!))
       return this.fail(path, `an event is exactly one of ${kinds.map((k) => `${k}:`).join(", ")}`);
     const kind = keys[0]!;
     const p = kp(path, kind);
     const body = o[kind] ?? {};
+    if (kind === "file") {
+      const file = this.str(body, p);
+      return file === undefined ? undefined : { kind, path: file };
+    }
     if (kind === "cron")
       return isObj(body) && Object.keys(body).length === 0
         ? { kind }

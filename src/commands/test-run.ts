@@ -288,6 +288,8 @@ async function sendEvent(e: EventSpec, d: EventDeps): Promise<void> {
     case "run":
       await d.engine.trigger(d.workflow.name, e.event as never);
       return;
+    case "file":
+      throw new TestSetupError(`the event file ${e.path} was not read`);
   }
 }
 

@@ -1,7 +1,7 @@
 // One pass of `skyflow test`: reads the test files and the workflows, runs every test (a bounded number at
 // once, each on its own database) and gathers the report. Broken files run nothing and are reported.
 import { readFile } from "node:fs/promises";
-import { basename } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { LoadOptions } from "../engine/definition/load.js";
 import { loadWorkflowDir } from "../engine/definition/load.js";
 import type { WorkflowDefinition } from "../engine/definition/types.js";
@@ -9,7 +9,7 @@ import type { Problem } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { TestDatabases } from "./test-db.js";
 import { check, type Failure } from "./test-expect.js";
-import { parseTestFile, type TestCase, type TestFile } from "./test-format.js";
+import { parseEventFile, parseTestFile, type TestCase, type TestFile } from "./test-format.js";
 import type { Report, TestOutcome } from "./test-report.js";
 import { openHarness } from "./test-run.js";
 
@@ -68,7 +68,9 @@ export async function runSuite(files: string[], o: SuiteOptions): Promise<Report
       broken.push({ file: f, ...pos, path: "workflow", message });
       continue;
     }
-    parsed.push(r.file);
+    const problems = await readEventFiles(r.file);
+    broken.push(...problems);
+    if (problems.length === 0) parsed.push(r.file);
   }
   const jobs: { file: TestFile; test: TestCase; def: WorkflowDefinition }[] = [];
   for (const file of parsed) {
@@ -89,6 +91,31 @@ export async function runSuite(files: string[], o: SuiteOptions): Promise<Report
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.jobs, jobs.length)) }, worker));
   return { outcomes, broken, ms: Date.now() - started };
+}
+
+/** Replaces each `event: { file }` with the event that file holds (relative to the test file). */
+async function readEventFiles(file: TestFile): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  for (const test of file.tests) {
+    for (const a of test.actions) {
+      if (a.kind !== "event" || a.event.kind !== "file") continue;
+      const path = join(dirname(file.file), a.event.path);
+      const text = await readFile(path, "utf8").catch((err: Error) => err);
+      if (text instanceof Error) {
+        problems.push({
+          file: file.file,
+          ...a.pos,
+          path: "event.file",
+          message: `cannot read ${path}: ${text.message}`,
+        });
+        continue;
+      }
+      const r = parseEventFile(path, text);
+      problems.push(...r.problems);
+      if (r.event) a.event = r.event;
+    }
+  }
+  return problems;
 }
 
 async function runTest(

@@ -2,7 +2,7 @@
 // located errors for broken files; expectation matching; the JUnit and TAP reports.
 import { describe, expect, it } from "vitest";
 import { mismatch } from "../../src/commands/test-expect.js";
-import { parseTestFile, testDuration } from "../../src/commands/test-format.js";
+import { parseEventFile, parseTestFile, testDuration } from "../../src/commands/test-format.js";
 import { junitReport, tapReport } from "../../src/commands/test-report.js";
 import { isWorkflowFile } from "../../src/engine/definition/load.js";
 import { listWorkflowFiles } from "../../src/engine/reload.js";
@@ -111,6 +111,25 @@ describe("parseTestFile", () => {
       undefined,
       undefined,
     ]);
+  });
+});
+
+describe("parseEventFile", () => {
+  it("reads an event from JSON as written inline, and locates its mistakes in that file", () => {
+    expect(parseEventFile("e.json", '{ "pubsub": { "data": { "id": "task/t1" } } }')).toEqual({
+      event: { kind: "pubsub", data: { id: "task/t1" } },
+      problems: [],
+    });
+    const bad = parseEventFile(
+      "e.json",
+      '{\n  "record": { "op": "replace", "record": { "_id": "task/1" } }\n}',
+    );
+    expect(bad.problems.map((p) => `${p.file}:${p.line}:${p.column}: ${p.message}`)).toEqual([
+      'e.json:2:21: expected one of create, update, delete, got "replace"',
+    ]);
+    expect(parseEventFile("e.json", '{ "file": "other.json" }').problems[0]?.message).toBe(
+      "an event file cannot name another file",
+    );
   });
 });
 
