@@ -1,6 +1,7 @@
 // The format of a workflow test file (`<workflow>.test.yaml` beside the workflows): YAML -> typed tests, every
 // mistake reported as `file:line:column: path: message` and every expectation carrying its own position.
-// A hand-written schema check, because the messages name the fix. No I/O.
+// A hand-written schema check, because the messages name the fix. No I/O. Past 400 lines: the types and the
+// checker of each part of the format read best side by side.
 import { parseYaml } from "../engine/definition/yaml.js";
 import type { Problem } from "../errors.js";
 import { whereProblems } from "../steps/predicate.js";

@@ -62,7 +62,7 @@ export async function openHarness(o: HarnessOptions, tc: TestCase): Promise<Harn
   const closers: (() => Promise<unknown>)[] = [
     async () => {
       await pool.end();
-      if (!o.keep) await db.drop();
+      if (!o.keep) db.drop();
     },
   ];
   const close = async () => {
