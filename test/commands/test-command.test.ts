@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { command } from "../../src/commands/test.js";
+import { createPool } from "../../src/db/pool.js";
 import { startCli } from "../e2e/child.js";
 import { runCommand } from "../helpers/command.js";
 
@@ -148,6 +149,38 @@ describe("skyflow test (in process)", () => {
       const r = await runCommand(command, [], env(), own);
       expect(r.out).toContain("1 passed, 0 failed");
       expect(r.code).toBe(0);
+    } finally {
+      await rm(own, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("--keep-db keeps the test's database and names it; a broken event file exits 2 at its position", async () => {
+    const own = await mkdtemp(join(tmpdir(), "skyflow-test-keep-"));
+    try {
+      await mkdir(join(own, "workflows/events"), { recursive: true });
+      await cp(join(ROOT, "workflows/find-task.yaml"), join(own, "workflows/find-task.yaml"));
+      const test =
+        "tests:\n  - name: from a file\n    event: { file: events/e.json }\n    expect: { runs: 1 }\n";
+      await writeFile(join(own, "workflows/find-task.test.yaml"), test);
+      await writeFile(join(own, "workflows/events/e.json"), '{ "pubsub": { "data": { "id": "task/1" } } }');
+      const kept = await runCommand(command, ["--keep-db"], env(), own);
+      expect(kept.code).toBe(0);
+      const name = /\[database (skyflow_test_\w+)\]/.exec(kept.out)?.[1];
+      expect(name).toBeDefined();
+      const pool = createPool(databaseUrl(), { max: 1 });
+      try {
+        const runs = await pool.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+        expect(runs.rowCount).toBe(1);
+        await pool.query(`DROP DATABASE ${name} WITH (FORCE)`);
+      } finally {
+        await pool.end();
+      }
+      await writeFile(join(own, "workflows/events/e.json"), '{\n  "pubsub": { "dta": {} }\n}');
+      const broken = await runCommand(command, [], env(), own);
+      expect(broken.out).toContain(
+        'workflows/events/e.json:2:15: pubsub.dta: unknown key "dta"; expected one of channel, data',
+      );
+      expect(broken.code).toBe(2);
     } finally {
       await rm(own, { recursive: true, force: true });
     }
