@@ -105,13 +105,6 @@ async function ensureTemplate(base: string, appSchema: string): Promise<string> 
         await c.query(`DROP DATABASE IF EXISTS ${ident(template)} WITH (FORCE)`);
         throw err;
       }
-      // Templates of older migrations are not needed any more; one still being cloned stays.
-      const old = await c.query<{ datname: string }>(
-        "SELECT datname FROM pg_database WHERE datname LIKE 'skyflow\\_test\\_tpl\\_%' AND datname <> $1",
-        [template],
-      );
-      for (const { datname } of old.rows)
-        await c.query(`DROP DATABASE IF EXISTS ${ident(datname)}`).catch(() => {});
     } finally {
       await c.query("SELECT pg_advisory_unlock($1)", [LOCK]).catch(() => {});
     }
