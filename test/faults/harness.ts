@@ -1,7 +1,7 @@
 // What the fault scenarios share: an app schema with a `task` table that an application keeps writing to, a
 // workflow whose `sql` step logs each task once and whose save makes one `mark/<uuid()>` record per run, real
 // `skyflow` processes, the tally of lost and duplicated effects, and the suite's summary file.
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -195,6 +195,24 @@ export async function settle(count: () => Promise<Tally>, timeoutMs = 120_000): 
     }
     await sleep(250);
   }
+}
+
+/**
+ * When a tally shows a loss, a duplicate or an unfinished run: prints the runs and tries by status, and writes
+ * each process's output to <tmpdir>/skyflow-faults-<label>-<i>.log, to read the story of one run.
+ */
+export async function diagnose(label: string, pool: pg.Pool, tally: Tally, children: Child[]): Promise<void> {
+  if (!tally.lost && !tally.duplicated && tally.finished >= tally.expected) return;
+  const runs = await pool.query("SELECT status, count(*)::int AS n FROM skyflow.runs GROUP BY 1 ORDER BY 1");
+  const tries = await pool.query(
+    "SELECT step_key, status, count(*)::int AS n FROM skyflow.step_tries GROUP BY 1, 2 ORDER BY 1, 2",
+  );
+  const files = children.map((c, i) => {
+    const file = join(tmpdir(), `skyflow-faults-${label}-${i}.log`);
+    writeFileSync(file, c.output());
+    return file;
+  });
+  console.error(JSON.stringify({ label, detail: tally.detail, runs: runs.rows, tries: tries.rows, files }));
 }
 
 export interface ScenarioSummary {

@@ -7,6 +7,7 @@ import type { Child } from "../e2e/child.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import {
   createTaskTables,
+  diagnose,
   launch,
   projectDir,
   random,
@@ -66,6 +67,7 @@ it(`${RUNS} runs, two engines, one SIGKILLed at a random moment in each of ${ROU
   }
 
   const tally = await settle(() => tallyTasks(db.pool, RUNS, "on-task"), 180_000);
+  await diagnose("kill", db.pool, tally, engines);
   report({
     scenario: "engines SIGKILLed",
     runs: tally.runs,
