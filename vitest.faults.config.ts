@@ -6,7 +6,7 @@ export default defineConfig({
   test: {
     include: ["test/faults/**/*.fault.ts"],
     globalSetup: ["test/faults/global-setup.ts"],
-    testTimeout: 300_000,
+    testTimeout: 1_200_000,
     hookTimeout: 120_000,
     pool: "forks",
     maxWorkers: 1,
