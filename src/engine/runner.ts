@@ -134,6 +134,13 @@ export function startRun(env: RunnerEnv, run: ClaimedRun): LiveRun {
 
 async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<RunOutcome> {
   const target = { runId: run.id, owner: env.owner };
+  // Halted (its lease lapsed here, or the engine stopping) before its actor exists: it must not start one.
+  // The engine has forgotten it already and may claim it again, and a second execution here would pass the
+  // lease checks of the first (the same owner): a sql step committed twice.
+  let halted = false;
+  live.halt = () => {
+    halted = true;
+  };
   let def: WorkflowDefinition;
   try {
     def = await env.definitionFor(run.workflow, run.version);
@@ -145,6 +152,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   if (Object.values(state.steps).some((st) => st.status === "succeeded"))
     state = withOutputs(state, await stepOutputs(env.pool, run.id));
   const step = currentStep(def, state);
+  if (halted) return "stopped";
   if (run.snapshot && step && state.steps[step.key]?.status === "running") {
     // Only a transactional step's try can have been recorded as succeeded before the run's state was saved.
     const done = env.deps.stepKinds[step.kind]?.transactional
@@ -157,6 +165,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
       if (!(await env.batcher.save(stateItem(target, state)))) return "abandoned";
     } else await markInterrupted(env.pool, run.id);
   }
+  if (halted) return "stopped";
   // Set below, once the actor exists: an early first try whose begin save failed is stopped at once.
   let stopEarly: (err: unknown) => void = () => {};
   // Set when the run is cancelled: a save the machine had yet to send (waiting for an early begin save) is
