@@ -3,6 +3,7 @@
 // run in one transaction. Owns all cron I/O.
 import type pg from "pg";
 import type { Logger } from "../../../log.js";
+import { type Clock, systemClock } from "../../clock.js";
 import type { Catalog } from "../../definition/types.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { claimTransaction } from "../claim-tx.js";
@@ -21,6 +22,8 @@ export interface CronDriverOptions {
   secrets?: string[];
   log: Logger;
   clock: () => Date;
+  /** What the driver sleeps on (default: real timers); a manual clock lets tests fire schedules. */
+  timers?: Pick<Clock, "setTimeout" | "clearTimeout">;
   owner: string;
   batchSize?: number;
   /** Longest sleep, so schedules another engine adds are noticed. */
@@ -32,7 +35,8 @@ export async function startCronDriver(o: CronDriverOptions) {
   const batch = o.batchSize ?? 64;
   const PARALLEL = 3;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
+  const timers = o.timers ?? systemClock;
+  let timer: unknown;
   let ticking: Promise<void> | undefined;
   let lateness: number | undefined;
   const storedVersions = new Set<string>();
@@ -128,8 +132,8 @@ export async function startCronDriver(o: CronDriverOptions) {
       delay = 1_000;
     }
     if (stopped) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
+    if (timer !== undefined) timers.clearTimeout(timer);
+    timer = timers.setTimeout(() => {
       timer = undefined;
       ticking = tick();
     }, delay);
@@ -152,7 +156,7 @@ export async function startCronDriver(o: CronDriverOptions) {
     async stop(): Promise<void> {
       stopped = true;
       unsubscribe();
-      if (timer) clearTimeout(timer);
+      if (timer !== undefined) timers.clearTimeout(timer);
       await ticking;
     },
     stats: () => (lateness === undefined ? {} : { cronLatenessMs: lateness }),
