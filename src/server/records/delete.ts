@@ -13,7 +13,7 @@ import { recordTableExists } from "./table.js";
 export async function deleteRecords(req: ActionRequest): Promise<ActionResult> {
   const { payload, app } = req;
   const db = writableDatabase(payload.database_id, req);
-  const ids = parseIdList(payload.ids, limitsOf(app.config).records);
+  const ids = parseIdList(payload.ids, limitsOf(app.config).records, "delete");
   // Looked up before any transaction: a cache miss must not need a second pooled client.
   const tables = new Set<string>();
   for (const type of new Set(ids.map((id) => id.type))) {
@@ -52,7 +52,7 @@ async function deleteOne(
 ): Promise<void> {
   if (id.type === "user") throw new SkygearServerError("PermissionDenied", "cannot delete user record");
   const schema = req.app.config.schema;
-  const notFound = () => new SkygearServerError("ResourceNotFound", `record ${formatRecordId(id)} not found`);
+  const notFound = () => new SkygearServerError("ResourceNotFound", "record not found");
   if (!tableExists) throw notFound();
   const table = `${ident(schema)}.${ident(id.type)}`;
   const { rows } = await client.query<{ owner: string; access: unknown }>(
@@ -62,7 +62,7 @@ async function deleteOne(
   const row = rows[0];
   if (!row) throw notFound();
   if (!canAccess({ ownerId: row.owner, databaseId, access: storedAccess(row.access) }, req.auth, "write")) {
-    throw new SkygearServerError("PermissionDenied", "no permission to delete this record");
+    throw new SkygearServerError("PermissionDenied", "no permission to perform operation");
   }
   await client.query(`DELETE FROM ${table} WHERE _id = $1 AND _database_id = $2`, [id.key, databaseId]);
 }

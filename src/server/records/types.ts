@@ -10,6 +10,7 @@ export type FieldType =
   | "date"
   | "ref"
   | "seq"
+  | "geo"
   | "unknown";
 
 export interface ColumnInfo {
@@ -22,7 +23,7 @@ export interface ColumnInfo {
 
 /** A column a save needs: the type its value implies. */
 export type ColumnSpec =
-  | { type: "string" | "number" | "boolean" | "json" | "date" | "seq" }
+  | { type: "string" | "number" | "boolean" | "json" | "date" | "seq" | "geo" }
   | { type: "ref"; refType: string };
 
 /** Maps a catalog row (format_type, default expression, FK target table) to a field type. */
@@ -48,7 +49,11 @@ export function columnFromPg(pgType: string, dflt: string | null, refTable: stri
     case "timestamp without time zone":
     case "timestamp with time zone":
       return { type: "date" };
+    case "point":
+      return { type: "geo" };
     default:
+      // v1's own tables hold locations as PostGIS geometry(Point).
+      if (pgType.startsWith("geometry(Point")) return { type: "geo" };
       return { type: "unknown", underlying: pgType };
   }
 }
@@ -68,6 +73,10 @@ export function sqlTypeOf(type: Exclude<ColumnSpec["type"], "ref">): string {
       return "timestamp without time zone";
     case "seq":
       return "serial UNIQUE";
+    case "geo":
+      // Postgres's own point (lng, lat): v1 uses PostGIS geometry(Point), which a development database
+      // (the embedded Postgres) may not have.
+      return "point";
   }
 }
 
