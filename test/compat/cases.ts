@@ -711,21 +711,150 @@ export const REPLAY_CASES: ReplayCase[] = [
       master({ action: "schema:access", type: "sa1script", create_roles: "admin" }),
     ],
   },
-  {
-    name: "schema_test.go: TestSchemaDefaultAccessHandler / SchemaDefaultAccessPayload",
-    steps: [
-      master({
-        action: "schema:default_access",
-        type: "sa2script",
-        default_access: [{ public: true, level: "read" }],
-      }),
-      save([{ _id: "sa2script/1" }], "alice"),
-      master({ action: "schema:default_access", type: "sa2script" }),
-      master({ action: "schema:default_access", default_access: [] }),
-    ],
-  },
+  // schema_test.go: TestSchemaDefaultAccessHandler is not replayed: v1.7.3 answers every schema:default_access
+  // with a 500 on Postgres 10 and later (its UPDATE of a single column in parentheses); see the README.
   {
     name: "schema_test.go: SchemaFieldAccessGetHandler should return empty array for no Field ACL settings",
     steps: [master({ action: "schema:field_access:get" })],
+  },
+  // --- more request/response pairs of the same handler tests, each on its own record types
+  {
+    name: "record_test.go: RecordSaveHandler a field saved with a conflicting type",
+    steps: [
+      save([{ _id: "x1gauge/1", level: 3 }], "alice"),
+      save([{ _id: "x1gauge/2", level: "high" }], "alice"),
+    ],
+  },
+  {
+    name: "record_test.go: RecordFetchHandler fetches the caller's user record",
+    steps: [fetch(["user/{{alice}}"], "alice")],
+  },
+  {
+    name: "record_test.go: RecordFetchHandler expected list of id",
+    steps: [fetch([], "alice")],
+  },
+  {
+    name: "record_test.go: RecordDeleteHandler invalid id format",
+    steps: [del(["nokey"], "alice")],
+  },
+  {
+    name: "record_test.go: RecordSaveHandler expected list of record",
+    steps: [{ body: { action: "record:save", database_id: "_public" }, as: "alice" }],
+  },
+  {
+    name: "query_test.go: recordType cannot be empty",
+    steps: [query({ record_type: "" })],
+  },
+  {
+    name: "query_test.go: predicate must be an array",
+    steps: [query({ record_type: "x2note", predicate: "eq" })],
+  },
+  {
+    name: "query_test.go: unexpected value in desired_keys",
+    steps: [save([{ _id: "x3note/1", a: 1 }], "alice"), query({ record_type: "x3note", desired_keys: [1] })],
+  },
+  {
+    name: "record_test.go: Queries records by _owner",
+    steps: [
+      save([{ _id: "x4note/1" }], "alice"),
+      save([{ _id: "x4note/2" }], "bob"),
+      query({ record_type: "x4note", predicate: ["eq", kp("_owner"), "{{bob}}"] }),
+    ],
+  },
+  {
+    name: "query_test.go: like, ilike, in and not",
+    steps: [
+      save(
+        [
+          { _id: "x5note/1", t: "Hello" },
+          { _id: "x5note/2", t: "world" },
+          { _id: "x5note/3", t: "help" },
+        ],
+        "alice",
+      ),
+      query({ record_type: "x5note", predicate: ["like", kp("t"), "hel%"], sort: [[kp("t"), "asc"]] }),
+      query({ record_type: "x5note", predicate: ["ilike", kp("t"), "hel%"], sort: [[kp("t"), "asc"]] }),
+      query({
+        record_type: "x5note",
+        predicate: ["in", kp("t"), ["world", "help"]],
+        sort: [[kp("t"), "asc"]],
+      }),
+      query({
+        record_type: "x5note",
+        predicate: ["not", ["eq", kp("t"), "world"]],
+        sort: [[kp("t"), "asc"]],
+      }),
+    ],
+  },
+  {
+    name: "auth_test.go: LoginHandler login with empty auth data",
+    steps: [{ body: { action: "auth:login", auth_data: {}, password: "secret" } }],
+  },
+  {
+    name: "auth_test.go: LogoutHandler the token no longer works",
+    steps: [
+      { body: { action: "auth:signup", auth_data: { username: "gone.doe" }, password: "secret" } },
+      { body: { action: "record:query", record_type: "x6note", access_token: "revoked-later" } },
+    ],
+  },
+  {
+    name: "me_test.go: Get me as the master key acting as a user",
+    steps: [{ body: { action: "me" }, actAs: "bob" }],
+  },
+  {
+    name: "record_test.go: RecordSaveHandler as the master key acting as a user",
+    steps: [
+      save([{ _id: "x7note/1", v: 1 }], undefined, {}),
+      { ...save([{ _id: "x7note/2", v: 2 }]), actAs: "bob" },
+    ],
+  },
+  {
+    name: "record_test.go: public read ACL: another user may read but not write",
+    steps: [
+      save([{ _id: "x8note/1", v: 1, _access: [{ level: "read", public: true }] }], "alice"),
+      fetch(["x8note/1"], "bob"),
+      save([{ _id: "x8note/1", v: 2 }], "bob"),
+      del(["x8note/1"], "bob"),
+    ],
+  },
+  {
+    name: "schema_test.go: SchemaCreateHandler reference and date fields",
+    steps: [
+      save([{ _id: "x9person/1" }], "alice"),
+      master({
+        action: "schema:create",
+        record_types: {
+          x9note: {
+            fields: [
+              { name: "when", type: "datetime" },
+              { name: "where", type: "location" },
+              { name: "owner", type: "ref(x9person)" },
+            ],
+          },
+        },
+      }),
+    ],
+  },
+  {
+    name: "schema_test.go: SchemaRenameHandler rename in a missing table",
+    steps: [
+      master({
+        action: "schema:rename",
+        record_type: "x10none",
+        item_type: "field",
+        item_name: "a",
+        new_name: "b",
+      }),
+      master({ action: "schema:rename", record_type: "x10none", item_type: "field" }),
+    ],
+  },
+  {
+    name: "schema_test.go: SchemaDeleteHandler then saving the deleted field again",
+    steps: [
+      save([{ _id: "x11note/1", gone: "x" }], "alice"),
+      master({ action: "schema:delete", record_type: "x11note", item_type: "field", item_name: "gone" }),
+      save([{ _id: "x11note/2", gone: 5 }], "alice"),
+      fetch(["x11note/1", "x11note/2"]),
+    ],
   },
 ];

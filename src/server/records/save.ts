@@ -26,7 +26,7 @@ export async function saveRecords(req: ActionRequest): Promise<ActionResult> {
   const db = writableDatabase(payload.database_id, req);
   const rawRecords = payload.records;
   if (!Array.isArray(rawRecords) || rawRecords.length === 0) {
-    throw new SkygearServerError("InvalidArgument", "records must be a non-empty array", {
+    throw new SkygearServerError("InvalidArgument", "expected list of record", {
       info: { arguments: ["records"] },
     });
   }

@@ -90,3 +90,32 @@ export function specFits(spec: ColumnSpec, have: ColumnInfo): boolean {
 export function describeSpec(spec: ColumnSpec): string {
   return spec.type === "ref" ? `ref to ${spec.refType}` : spec.type;
 }
+
+const GO_TYPE: Record<FieldType, [string, string]> = {
+  string: ["TypeString", "text"],
+  number: ["TypeNumber", "double precision"],
+  integer: ["TypeInteger", "bigint"],
+  boolean: ["TypeBoolean", "boolean"],
+  json: ["TypeJSON", "jsonb"],
+  date: ["TypeDateTime", "timestamp without time zone"],
+  ref: ["TypeReference", "text"],
+  seq: ["TypeSequence", "integer"],
+  geo: ["TypeLocation", "geometry(Point)"],
+  unknown: ["TypeUnknown", ""],
+};
+
+/**
+ * How v1 prints a field type in its schema conflict message (Go's %v of skydb.FieldType): the stored
+ * column carries its Postgres type, the requested one none.
+ */
+export function goFieldType(t: ColumnInfo | ColumnSpec, stored: boolean): string {
+  const [name, pgType] = GO_TYPE[t.type];
+  const ref = t.type === "ref" ? (t.refType ?? "") : "";
+  const underlying = stored ? ((t as ColumnInfo).underlying ?? pgType) : "";
+  return `{${name} ${ref} {0 <nil>} ${underlying}}`;
+}
+
+/** v1's IncompatibleSchema text for a field stored as `have` and saved as `want`. */
+export function conflictText(have: ColumnInfo, want: ColumnSpec): string {
+  return `conflicting schema ${goFieldType(have, true)} => ${goFieldType(want, false)}`;
+}

@@ -233,7 +233,9 @@ describe("record:save errors", () => {
     await save(app, [{ _id: "gauge/g1", level: 3 }], alice);
     const err = await callError(app, "record:save", { records: [{ _id: "gauge/g2", level: "high" }] }, alice);
     expect(err).toMatchObject({ code: 114, errorName: "IncompatibleSchema" });
-    expect(err.message).toContain("level");
+    expect(err.message).toBe(
+      "conflicting schema {TypeNumber  {0 <nil>} double precision} => {TypeString  {0 <nil>} }",
+    );
     expect(await countRows(db.pool, "gauge")).toBe(1);
   });
 
