@@ -35,7 +35,7 @@ async function worker() {
     three: async (p, h) => {
       await container.query({
         recordType: "task",
-        predicate: ["eq", { $type: "keypath", $val: "_id" }, p.id],
+        predicate: ["eq", { $type: "keypath", $val: "title" }, p.id],
         limit: 1,
       });
       await container.asMaster().save([{ _id: `mark/${p.id}`, task: p.id }]);
@@ -68,7 +68,7 @@ async function produce() {
   const text =
     mode === "record"
       ? `INSERT INTO ${APP}.task (_id, _database_id, _owner_id, _created_at, _updated_at, title)
-         VALUES ($1, '', 'u1', now(), now(), 'latency')`
+         VALUES ($1, '', 'u1', now(), now(), $1)`
       : `SELECT graphile_worker.add_job('job', json_build_object('id', $1::text))`;
   const out = [];
   const pending = [];

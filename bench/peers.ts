@@ -67,12 +67,12 @@ const url = (() => {
 })();
 
 // ---------------------------------------------------------------------------------------------------------
-// Workflows of the skyflow side
+// Workflows of the skyflow side. A task's title is its key: both sides pass the same text along.
 
 const SQL_STEP = `  - id: log
     sql:
       statement: INSERT INTO sink (task_id) VALUES ($1)
-      params: ["\${{ event.record._id }}"]
+      params: ["\${{ event.record.title }}"]
 `;
 const WORKFLOWS: Record<string, string> = {
   sql: `on:\n  record: {type: task, events: [create]}\nsteps:\n${SQL_STEP}`,
@@ -80,17 +80,17 @@ const WORKFLOWS: Record<string, string> = {
   record: {type: task, events: [create]}
 steps:
   - id: tell
-    publish: {channel: bench, data: {id: "\${{ event.record._id }}"}}
+    publish: {channel: bench, data: {id: "\${{ event.record.title }}"}}
 `,
   three: `on:
   record: {type: task, events: [create]}
 steps:
   - id: find
-    query: {type: task, where: {_id: "\${{ event.record._id }}"}, limit: 1}
+    query: {type: task, where: {title: "\${{ event.record.title }}"}, limit: 1}
   - id: mark
     save:
       as: master
-      record: {_id: "mark/\${{ event.record._id }}", task: "\${{ event.record._id }}"}
+      record: {_id: "mark/\${{ event.record.title }}", task: "\${{ event.record.title }}"}
 ${SQL_STEP}`,
 };
 
@@ -205,6 +205,7 @@ async function setup(): Promise<void> {
   for (const t of ["task", "plain"]) {
     await db.query(createRecordTableSQL(APP, t));
     await db.query(`ALTER TABLE ${APP}.${t} ADD COLUMN title text`);
+    await db.query(`CREATE INDEX ON ${APP}.${t} (title)`);
   }
   await db.query(
     `CREATE TABLE ${APP}.sink (task_id text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())`,
@@ -236,7 +237,7 @@ async function insertTasks(n: number, prefix: string, keepChanges: boolean): Pro
   for (let i = 0; i < n; i += 5000) {
     await db.query(
       `INSERT INTO ${APP}.task (_id, _database_id, _owner_id, _created_at, _updated_at, title)
-       SELECT $1 || i, '', 'u1', now(), now(), 'backlog' FROM generate_series($2::int, $3::int) i`,
+       SELECT $1 || i, '', 'u1', now(), now(), $1 || i FROM generate_series($2::int, $3::int) i`,
       [`${prefix}-`, i, Math.min(n, i + 5000) - 1],
     );
   }
@@ -599,7 +600,7 @@ async function scale(): Promise<void> {
 
 async function duplicates(): Promise<{ runDups: number; rowDups: number }> {
   const runs = await db.query(
-    "SELECT (count(*) - count(DISTINCT event->'record'->>'_id'))::int AS n FROM skyflow.runs",
+    "SELECT (count(*) - count(DISTINCT event->'record'->>'title'))::int AS n FROM skyflow.runs",
   );
   const rows = await db.query(`SELECT (count(*) - count(DISTINCT task_id))::int AS n FROM ${APP}.sink`);
   return { runDups: runs.rows[0].n, rowDups: rows.rows[0].n };
