@@ -14,7 +14,8 @@
 //   scale    the backlog drained by one and by two `skyflow start` processes on one database; duplicates
 // Run: DATABASE_URL=postgres://.../any npm run bench:peers [-- [sections...] [--n=20000] [--rounds=3]
 //      [--latency-secs=10] [--three=2000] [--write-ms=3000]]. Uses (drops and recreates) the database
-//      skyflow_bench on DATABASE_URL's server.
+//      skyflow_bench on DATABASE_URL's server. PEER_SKYFLOW_NODE_ARGS: Node flags for the daemons
+//      (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); PEER_CONCURRENCY: graphile-worker's (default 10).
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -156,8 +157,10 @@ function launch(argv: string[], env: Record<string, string>, cwd = ROOT): Proc {
 
 /** `skyflow start` on the mode's workflow; resolves once it logged that it started. */
 async function startSkyflow(mode: string, extraEnv: Record<string, string> = {}): Promise<Proc> {
+  // PEER_SKYFLOW_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": to profile the daemon.
+  const nodeArgs = (process.env.PEER_SKYFLOW_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const p = launch(
-    [SKYFLOW, "start", "--port", String(nextPort++)],
+    [...nodeArgs, SKYFLOW, "start", "--port", String(nextPort++)],
     {
       ...KEYS,
       DATABASE_URL: url,
