@@ -282,7 +282,16 @@ interface Drain {
   rssMb: number;
   cpuMsPerRun: number;
   pgMsPerRun: number | undefined;
+  /** Transactions committed on the database per run (the bench's polling included, about 50 a second). */
+  xactsPerRun: number;
 }
+
+/** Transactions committed on the bench database so far (pg_stat_database, updated as backends report). */
+const xacts = async () =>
+  Number(
+    (await db.query("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")).rows[0]
+      .xact_commit,
+  );
 
 /** One drain: the work is in place; starts the engine, times ready -> all finished, stops it. */
 async function drain(start: () => Promise<Proc>, left: () => Promise<number>, n: number): Promise<Drain> {
@@ -290,7 +299,9 @@ async function drain(start: () => Promise<Proc>, left: () => Promise<number>, n:
   const t0 = now();
   const cpu0 = procCpuMs(p.child.pid!) ?? 0;
   const pgCpu = await new BackendCpu(engineBackends).start();
+  const x0 = await xacts();
   const ms = await until(left, t0);
+  const xactsPerRun = ((await xacts()) - x0) / n;
   const cpu = (procCpuMs(p.child.pid!) ?? 0) - cpu0;
   const pgMs = await pgCpu.ms();
   const rssMb = procMemMb(p.child.pid!, "VmHWM") ?? Number.NaN;
@@ -301,6 +312,7 @@ async function drain(start: () => Promise<Proc>, left: () => Promise<number>, n:
     rssMb,
     cpuMsPerRun: cpu / n,
     pgMsPerRun: pgMs === undefined ? undefined : pgMs / n,
+    xactsPerRun,
   };
 }
 
@@ -362,7 +374,8 @@ function printDrains(label: string, sky: Drain[], gw: Drain[], rateTarget: strin
   console.log(
     `  CPU per run: skyflow process ${f(median(sky.map((s) => s.cpuMsPerRun)), 3)} ms + its Postgres backends ` +
       `${f(median(sky.map((s) => s.pgMsPerRun ?? Number.NaN)), 3)} ms; graphile-worker ` +
-      `${f(median(gw.map((s) => s.cpuMsPerRun)), 3)} + ${f(median(gw.map((s) => s.pgMsPerRun ?? Number.NaN)), 3)} ms`,
+      `${f(median(gw.map((s) => s.cpuMsPerRun)), 3)} + ${f(median(gw.map((s) => s.pgMsPerRun ?? Number.NaN)), 3)} ms; ` +
+      `transactions per run ${f(median(sky.map((s) => s.xactsPerRun)))} against ${f(median(gw.map((s) => s.xactsPerRun)))}`,
   );
 }
 
