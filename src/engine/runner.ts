@@ -26,7 +26,7 @@ import {
 } from "./state.js";
 import type { SaveBatcher, SaveItem } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
-import { commitTryText, committedOutput, LEASE_LOST_SQLSTATE } from "./store/commit-try.js";
+import { commitTry, committedOutput, LEASE_LOST_SQLSTATE } from "./store/commit-try.js";
 import { markInterrupted } from "./store/lease.js";
 import { type BeginTry, beginItem, stateItem, stepOutputs } from "./store/save.js";
 import { storable } from "./store/storable.js";
@@ -352,7 +352,7 @@ function runIO(
       // pooled connection: the step holds one, and all of them could be held so.
       if (held) throw new Error(`run ${run.id}: a transactional step's begin must be saved before it runs`);
       if (cancelled()) throw new Error(`run ${run.id}: cancelled; not committed`);
-      const text = commitTryText({
+      const t = {
         runId: run.id,
         owner: env.owner,
         runAttempt,
@@ -360,9 +360,9 @@ function runIO(
         attempt: r.attempt,
         kind: r.kind,
         output: JSON.stringify(r.output ?? {}),
-      });
+      };
       try {
-        await client.query(text);
+        await commitTry(client, t);
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         if (code === LEASE_LOST_SQLSTATE) throw new SaveFailed(new LeaseLostError(run.id));

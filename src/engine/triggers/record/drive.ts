@@ -77,14 +77,17 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   /** Claims one batch and starts its runs in one transaction; returns how many changes it claimed. */
   const drainBatch = async (): Promise<number> => {
     const workflows = o.catalog.list();
-    const claim = (c: pg.PoolClient) => q.claimOutboxSQL((v) => c.escapeLiteral(v), o.appSchema, batch);
     const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
-    const transaction = claimTransaction<number, q.ClaimedRow>(o.pool, claim, async (tx, rows, committed) => {
-      if (rows.length === 0) return 0;
-      await runs.start(tx, await plan(rows, workflows), { client: tx, committed });
-      lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
-      return rows.length;
-    });
+    const transaction = claimTransaction<number, q.ClaimedRow>(
+      o.pool,
+      q.claimOutbox(o.appSchema, batch),
+      async (tx, rows, committed) => {
+        if (rows.length === 0) return 0;
+        await runs.start(tx, await plan(rows, workflows), { client: tx, committed });
+        lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
+        return rows.length;
+      },
+    );
     return runs.after(transaction);
   };
 
