@@ -233,6 +233,8 @@ async function machineAlone(n: number, clients: StepClients): Promise<number> {
     begin: async () => {},
     save: async () => {},
     commitTry: async () => {},
+    saveTree: async () => {},
+    committed: async () => undefined,
     afterTry: async (_step, output) => output,
   };
   const one = (i: number) =>

@@ -131,6 +131,7 @@ class EngineImpl extends EventEmitter implements Engine {
       random: o.random ?? Math.random,
       parkAfterMs: o.parkAfterMs ?? 5000,
       resolve: resolveStepInput,
+      clock: this.clock,
     };
     // A save of a running run extends its lease, as a renewal does (a renewal skips the rows a save holds).
     this.batcher = new SaveBatcher(o.pool, {

@@ -7,6 +7,7 @@ import { redact } from "../errors.js";
 import type { Logger } from "../log.js";
 import { isPgError } from "../steps/classify.js";
 import type { Clock } from "./clock.js";
+import { CONTAINER_KINDS } from "./definition/schema.js";
 import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import {
   buildRunMachine,
@@ -28,9 +29,10 @@ import type { SaveBatcher, SaveItem } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
 import { commitTryText, committedOutput, LEASE_LOST_SQLSTATE } from "./store/commit-try.js";
 import { markInterrupted } from "./store/lease.js";
-import { type BeginTry, beginItem, stateItem, stepOutputs } from "./store/save.js";
+import { type BeginTry, beginItem, stateItem, stepOutputs, treeItem } from "./store/save.js";
 import { storable } from "./store/storable.js";
 import { intentsOf, type RunWrite, writesOf } from "./store/writes.js";
+import { containerSummary } from "./tree.js";
 
 export type RunOutcome = "succeeded" | "failed" | "cancelled" | "parked" | "abandoned" | "stopped";
 
@@ -241,8 +243,11 @@ function runIO(
 ): RunnerIO {
   // Records a save or delete step wrote; saved with that step's result, in the same statement.
   let writes: RunWrite[] = [];
-  const beginning = (t: BeginTry) => {
-    const input = storable(redact(t.input, env.secrets));
+  const beginning = <T extends BeginTry>(t: T) => {
+    // A container's row keeps its size, not its list (the expression gives the list again on resume).
+    const input = CONTAINER_KINDS.includes(t.kind)
+      ? containerSummary(t.kind, t.input)
+      : storable(redact(t.input, env.secrets));
     return { begin: { ...t, input }, intents: intentsOf(t.kind, t.input) };
   };
   // The machine's last save; a run has at most one in flight.
@@ -287,7 +292,8 @@ function runIO(
       // as begun, and should that save fail or find the lease gone, it is stopped (its AbortSignal fires)
       // at once: the run may not be this engine's (a database crash can lose the commit that leased it, and
       // another engine may claim the run once the database is back), and it must not run in two places.
-      if (first && intents.length === 0 && !env.deps.stepKinds[t.kind]?.transactional) {
+      const holdable = !env.deps.stepKinds[t.kind]?.transactional && !CONTAINER_KINDS.includes(t.kind);
+      if (first && intents.length === 0 && holdable) {
         const h: Held = { item, startedAt: env.clock.now(), timer: undefined };
         h.timer = env.clock.setTimeout(() => {
           if (held !== h) return;
@@ -363,8 +369,37 @@ function runIO(
         throw err;
       }
     },
+    async saveTree(state, rows) {
+      await landed();
+      if (cancelled()) throw new SaveFailed(new Error(`run ${run.id}: cancelled; save dropped`));
+      const begun = rows.begins.map((b) => beginning(b));
+      const list = [...writes, ...begun.flatMap((b) => b.intents)];
+      writes = [];
+      const item = treeItem(
+        target,
+        redactErrors(state, env.secrets),
+        {
+          results: rows.results.map((r) => redactErrors(r, env.secrets)),
+          begins: begun.map((b) => b.begin),
+          committed: rows.committed,
+        },
+        { depth: run.depth, list },
+      );
+      let ok: boolean;
+      try {
+        ok = await saved(io.withHeld(item));
+      } catch (err) {
+        throw new SaveFailed(err);
+      }
+      if (!ok) throw new SaveFailed(new LeaseLostError(run.id));
+      for (const r of rows.results) reportTry(env, def, run.id, r);
+    },
+    committed(runAttempt, stepKey, attempt) {
+      return committedOutput(env.pool, run.id, runAttempt, stepKey, attempt);
+    },
     async afterTry(step, output) {
-      writes = writesOf(step.kind, output);
+      // Appended: the inner steps of a container may end several tries before one save takes them.
+      writes = [...writes, ...writesOf(step.kind, output)];
       return storable(redact(output, env.secrets));
     },
   };

@@ -148,7 +148,9 @@ export class Builder {
         error: scope.error,
         names: scope.names,
       };
-      const def = this.step(s, path, defaults, stepScope, scope);
+      // An unnamed inner step is `steps[<i>]` within its list; its instance key adds the item or branch.
+      const key = s.id ?? (at === "steps" || at === "on_failure" ? path : `steps[${i}]`);
+      const def = this.step(s, path, key, defaults, stepScope, scope);
       if (s.id) visible.push(s.id);
       return def;
     });
@@ -157,6 +159,7 @@ export class Builder {
   private step(
     s: StepShape,
     path: string,
+    key: string,
     defaults: WorkflowFileShape["defaults"],
     scope: Scope,
     list: ListScope,
@@ -166,7 +169,7 @@ export class Builder {
     const at = this.y.at(path);
     const common = {
       ...(s.id ? { id: s.id } : {}),
-      key: s.id ?? path.slice(path.lastIndexOf(".") + 1),
+      key,
       name: s.name ?? kind,
       kind,
       ...(cond ? { if: cond } : {}),
