@@ -77,6 +77,7 @@ export async function validatePaths(
 function triggerText(t: TriggerDefinition): string {
   if (t.kind === "record") return `record ${t.type} (${t.events.join(", ")})`;
   if (t.kind === "pubsub") return `pubsub ${t.channel}`;
+  if (t.kind === "call") return "call";
   return `cron "${t.schedule}" ${t.timezone}`;
 }
 

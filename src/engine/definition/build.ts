@@ -83,6 +83,7 @@ export class Builder {
           t.pubsub.when === undefined ? undefined : this.condition(t.pubsub.when, `${p}.pubsub.when`, none);
         return { kind: "pubsub", channel: t.pubsub.channel, ...(when ? { when } : {}) };
       }
+      if ("call" in t) return { kind: "call" };
       const c = t.cron;
       return {
         kind: "cron",
@@ -125,7 +126,10 @@ export class Builder {
         identity.from === "defaults" && p === asPath
           ? { ...this.locate("defaults.as", n), path: p }
           : this.locate(p, n);
-      const compiled = tryCompileTemplate(identity.block, locate, `${path}.${kind}`);
+      // wait_for's match reads `incoming`: compiled apart, evaluated only as events arrive (src/engine/park).
+      const waitBlock = kind === "wait_for" ? (identity.block as Record<string, unknown>) : undefined;
+      const block = waitBlock ? { ...waitBlock, match: undefined } : identity.block;
+      const compiled = tryCompileTemplate(block, locate, `${path}.${kind}`);
       this.problems.push(...compiled.problems);
       for (const e of compiled.exprs) this.checkRefs(e, scope);
       if (identity.from) {
@@ -142,6 +146,10 @@ export class Builder {
         );
       }
       const cond = s.if === undefined ? undefined : this.condition(s.if, `${path}.if`, scope);
+      const match =
+        typeof waitBlock?.match === "string"
+          ? this.condition(waitBlock.match, `${path}.wait_for.match`, scope)
+          : undefined;
       if (s.id) earlier++;
       const at = this.y.at(path);
       return {
@@ -151,6 +159,7 @@ export class Builder {
         kind,
         input: compiled.template,
         ...(cond ? { if: cond } : {}),
+        ...(match ? { match } : {}),
         retry: retryPolicy({ ...defaults?.retry, ...s.retry }),
         timeoutMs: parseDuration(s.timeout ?? defaults?.timeout ?? DEFAULT_TIMEOUT_MS),
         continueOnError: s.continue_on_error ?? false,

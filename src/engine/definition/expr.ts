@@ -185,7 +185,7 @@ function compileMessage(msg: string): string {
   if (unknownVar) {
     const name = unknownVar[1]!;
     const near = nearest(name, CONTEXT_NAMES);
-    return `unknown name "${name}"${near ? ` (did you mean "${near}"?)` : ""}; an expression sees ${CONTEXT_NAMES.join(", ")}`;
+    return `unknown name "${name}"${near ? ` (did you mean "${near}"?)` : ""}; an expression sees ${CONTEXT_NAMES.filter((n) => n !== "incoming").join(", ")} (and, in wait_for.match, incoming)`;
   }
   const fn = /found no matching overload for '([\w.]+)\(/.exec(msg);
   if (fn && !knownFunctions().has(fn[1]!.split(".").pop()!)) {

@@ -115,6 +115,35 @@ export const KINDS = {
     },
     ["name"],
   ),
+  // Control flow that parks the run (src/engine/park): see the "Control flow" section of the DSL contract.
+  sleep: Type.Union([Duration, ExprString, Obj({ until: Type.String({ minLength: 1 }) }, ["until"])], {
+    description: "A duration (10m), or { until: timestamp }; the run is parked in Postgres meanwhile",
+    "x-expected": "a duration (250ms, 10s, 5m, 1h) or { until: ${{ timestamp }} }",
+  }),
+  wait_for: Obj(
+    {
+      record: Obj(
+        {
+          type: Type.String(),
+          database: Type.Enum(["_public", "_private", "_any"]),
+          events: Type.Array(Type.Enum(["create", "update", "delete"]), { minItems: 1 }),
+        },
+        ["type"],
+      ),
+      pubsub: Obj({ channel: Type.String() }, ["channel"]),
+      match: ExprString,
+      timeout: Duration,
+    },
+    ["match", "timeout"],
+  ),
+  call: Obj(
+    {
+      workflow: Type.String({ description: "A workflow of the same directory whose `on` includes call" }),
+      input: Type.Unknown(),
+      wait: Type.Boolean({ description: "Default true: the step ends when the child run ends" }),
+    },
+    ["workflow"],
+  ),
 };
 export type StepKindName = keyof typeof KINDS;
 export const KIND_NAMES = Object.keys(KINDS) as StepKindName[];
@@ -170,7 +199,8 @@ const CronTrigger = Obj(
   },
   ["cron"],
 );
-export const Trigger = Type.Union([RecordTrigger, PubsubTrigger, CronTrigger]);
+const CallTrigger = Obj({ call: Obj({}, []) }, ["call"]);
+export const Trigger = Type.Union([RecordTrigger, PubsubTrigger, CronTrigger, CallTrigger]);
 
 export const WorkflowFile = Obj(
   {

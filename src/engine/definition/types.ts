@@ -36,7 +36,7 @@ export type StepStatus = "succeeded" | "failed" | "skipped";
 
 export interface TriggerEvent {
   id: string;
-  type: "record" | "pubsub" | "cron" | "manual";
+  type: "record" | "pubsub" | "cron" | "manual" | "call";
   at: string;
   [field: string]: unknown;
 }
@@ -58,7 +58,8 @@ export type TriggerDefinition =
       timezone: string;
       catchUp: "none" | "last" | "all";
       overlap: "skip" | "queue" | "allow";
-    };
+    }
+  | { kind: "call" };
 
 export interface RetryPolicy {
   /** Every try including the first. */
@@ -79,8 +80,10 @@ export interface StepDefinition {
   name: string;
   /** The kind key: query, save, delete, sql, publish, push, action. */
   kind: string;
-  /** The kind's block with expressions compiled. */
+  /** The kind's block with expressions compiled (for wait_for, without `match`). */
   input: Template;
+  /** wait_for's `match`, compiled apart: it reads `incoming`, which exists only as an event arrives. */
+  match?: Expr;
   if?: Expr;
   retry: RetryPolicy;
   timeoutMs: number;
