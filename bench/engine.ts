@@ -234,6 +234,7 @@ async function machineAlone(n: number, clients: StepClients): Promise<number> {
     save: async () => {},
     commitTry: async () => {},
     afterTry: async (_step, output) => output,
+    park: async () => ({ parked: false, output: {} }),
   };
   const one = (i: number) =>
     new Promise<void>((resolve, reject) => {

@@ -355,6 +355,7 @@ class EngineImpl extends EventEmitter implements Engine {
         batcher: this.batcher,
         secrets: this.o.secrets ?? [],
         definitionFor: (w, v) => this.defs.definitionFor(w, v),
+        workflow: (name) => this.o.catalog.get(name),
         onRun: (e) => this.emit("run", e),
         onStep: (e) => this.emit("step", e),
       },
@@ -367,7 +368,9 @@ class EngineImpl extends EventEmitter implements Engine {
         this.live.delete(r.id);
         this.fence.forget(r.id);
       }
-      if (outcome === "parked" && live.parkedMs !== undefined) this.wakeIn(live.parkedMs);
+      // A parked run due soon gets this engine's one wake timer; later ones are found by the poll's waker.
+      if (outcome === "parked" && live.parkedMs !== undefined && live.parkedMs < 2_000_000_000)
+        this.wakeIn(live.parkedMs);
       if (outcome !== "stopped" && (this.backlog || this.limitedNames.has(r.workflow))) void this.pump();
     });
   }

@@ -23,9 +23,11 @@ export const DEFAULT_TIMEOUT_MS = 30_000;
 /** `250ms`, `10s`, `5m`, `1h` or a number of milliseconds. */
 export function parseDuration(v: string | number): number {
   if (typeof v === "number") return v;
-  const m = /^(\d+)(ms|s|m|h)$/.exec(v);
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(v);
   if (!m) throw new Error(`invalid duration ${v}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    m[2] as "ms" | "s" | "m" | "h" | "d"
+  ];
   return Number(m[1]) * unit;
 }
 

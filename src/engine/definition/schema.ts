@@ -40,10 +40,10 @@ const Condition = Type.Union([Type.String({ minLength: 1 }), Type.Boolean()], {
 });
 
 export const Duration = Type.Union(
-  [Type.String({ pattern: "^\\d+(ms|s|m|h)$" }), Type.Integer({ minimum: 0 })],
+  [Type.String({ pattern: "^\\d+(ms|s|m|h|d)$" }), Type.Integer({ minimum: 0 })],
   {
-    description: "250ms, 10s, 5m, 1h, or a number of milliseconds",
-    "x-expected": "a duration (250ms, 10s, 5m, 1h, or a number of milliseconds)",
+    description: "250ms, 10s, 5m, 1h, 2d, or a number of milliseconds",
+    "x-expected": "a duration (250ms, 10s, 5m, 1h, 2d, or a number of milliseconds)",
   },
 );
 
