@@ -3,13 +3,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadWorkflowSource } from "../../../src/engine/definition/load.js";
 import { createEngine, type Engine } from "../../../src/engine/engine.js";
+import { nextDueMs, parkedCounts } from "../../../src/engine/park/waker.js";
 import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
+import { cancelAction } from "../../../src/http/actions.js";
 import { SkygearContainer } from "../../../src/skygear/container.js";
 import { createInProcessTransport } from "../../../src/skygear/transport-inprocess.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
 import { capturedLogger } from "../../helpers/log.js";
 import { startTestServer, TEST_MASTER_KEY, type TestServer } from "../../helpers/server.js";
 import { catalogOf } from "../fixtures/defs.js";
+import { hub } from "../triggers/helpers.js";
 
 const SLEEPER = `name: sleeper
 on: { call: {} }
@@ -37,6 +40,25 @@ steps:
       workflow: child
       input: { n: "\${{ event.input.n }}" }
 `;
+const PUBWAIT = `name: pubwait
+on: { call: {} }
+steps:
+  - id: ack
+    wait_for:
+      pubsub: { channel: acks }
+      match: \${{ incoming.data.order == event.input.order }}
+      timeout: 30s
+`;
+const SLOWPARENT = `name: slowparent
+on: { call: {} }
+steps:
+  - call: { workflow: slowchild }
+`;
+const SLOWCHILD = `name: slowchild
+on: { call: {} }
+steps:
+  - sleep: 1h
+`;
 const CHILD = `name: child
 on: { call: {} }
 steps:
@@ -49,12 +71,13 @@ let srv: TestServer;
 let engine: Engine;
 let triggers: Triggers;
 let container: SkygearContainer;
+const pubsubHub = hub();
 const { log } = capturedLogger("warn");
 
 beforeAll(async () => {
   db = await createTestDatabase("park_engine");
   srv = await startTestServer(db.pool);
-  const wfs = [SLEEPER, WAITER, PARENT, CHILD].map((y) => {
+  const wfs = [SLEEPER, WAITER, PARENT, CHILD, PUBWAIT, SLOWPARENT, SLOWCHILD].map((y) => {
     const name = /name: (\S+)/.exec(y)![1]!;
     const r = loadWorkflowSource(`workflows/${name}.yaml`, y);
     expect(r.problems).toEqual([]);
@@ -80,6 +103,7 @@ beforeAll(async () => {
     wake: () => engine.wake(),
     log,
     pollMs: 200,
+    pubsub: pubsubHub.client("engine"),
   });
 });
 afterAll(async () => {
@@ -111,6 +135,8 @@ describe("parked runs", () => {
     expect(parked.lease_owner).toBeNull();
     expect(parked.wait).toMatchObject({ kind: "sleep", step: "nap" });
     expect(engine.inFlight()).toBe(0);
+    expect(await parkedCounts(db.pool)).toMatchObject({ sleep: 1 });
+    expect(await nextDueMs(db.pool)).toBeGreaterThan(0);
     const run = await engine.waitForRun(runId, 20_000);
     expect(run.status).toBe("succeeded");
     const nap = run.tries.find((t) => t.stepKey === "nap")!;
@@ -164,5 +190,50 @@ describe("parked runs", () => {
       input: { n: "7" },
       parent: { run: runId, workflow: "parent", step: "child" },
     });
+  });
+
+  it("wait_for on pubsub: the matching message releases its run, others do not", async () => {
+    const a = await engine.trigger("pubwait", { type: "call", input: { order: "o1" } } as never);
+    const b = await engine.trigger("pubwait", { type: "call", input: { order: "o2" } } as never);
+    await until(
+      () => row(b.runId),
+      (r) => r?.status === "waiting",
+    );
+    await until(
+      () => row(a.runId),
+      (r) => r?.status === "waiting",
+    );
+    await until(
+      async () => pubsubHub.subscribers("acks").length,
+      (n) => n > 0,
+    );
+    pubsubHub.publish("acks", { order: "o1", by: "ann" });
+    const run = await engine.waitForRun(a.runId, 10_000);
+    expect(run.tries.find((t) => t.stepKey === "ack")!.output).toMatchObject({
+      timed_out: false,
+      event: { type: "pubsub", channel: "acks", data: { order: "o1", by: "ann" } },
+    });
+    expect((await row(b.runId)).status).toBe("waiting");
+    expect((await cancelAction(db.pool, undefined, b.runId, "test")).ok).toBe(true);
+    expect((await row(b.runId)).status).toBe("cancelled");
+    expect((await db.pool.query("SELECT count(*)::int AS n FROM skyflow.waits")).rows[0].n).toBe(0);
+  });
+
+  it("cancelling a parent waiting on a call cancels the sleeping child too", async () => {
+    const { runId } = await engine.trigger("slowparent", { type: "call", input: {} } as never);
+    await until(
+      () => row(runId),
+      (r) => r?.status === "waiting",
+    );
+    const childId = (await db.pool.query("SELECT id FROM skyflow.runs WHERE parent_id = $1", [runId])).rows[0]
+      ?.id;
+    await until(
+      () => row(childId),
+      (r) => r?.status === "sleeping",
+    );
+    const r = await cancelAction(db.pool, undefined, runId, "test");
+    expect(r).toMatchObject({ ok: true });
+    expect((await row(runId)).status).toBe("cancelled");
+    expect((await row(childId)).status).toBe("cancelled");
   });
 });
