@@ -236,6 +236,7 @@ async function machineAlone(n: number, clients: StepClients): Promise<number> {
     saveTree: async () => {},
     committed: async () => undefined,
     afterTry: async (_step, output) => output,
+    park: async () => ({ parked: false, output: {} }),
   };
   const one = (i: number) =>
     new Promise<void>((resolve, reject) => {

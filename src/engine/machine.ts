@@ -8,6 +8,7 @@
 import { assign, fromPromise, setup } from "xstate";
 import type { StepError } from "../errors.js";
 import { classifyError } from "../steps/classify.js";
+import { Park, type ParkRequest } from "../steps/park.js";
 import type { StepClients, StepKind } from "../steps/types.js";
 import { type Clock, systemClock } from "./clock.js";
 import { oneBudget } from "./definition/cel.js";
@@ -65,6 +66,15 @@ export interface RunIO {
    * run keeps it, for later steps and in its saved state: with secrets redacted.
    */
   afterTry(step: StepDefinition, output: unknown): Promise<unknown>;
+  /**
+   * Parking (src/engine/park): parks the run in Postgres for what `req` waits for, its try still open, or
+   * returns the step's output when that is there already. `parkMs`: until it is due.
+   */
+  park(
+    c: RunInput & { attempt: number },
+    step: StepDefinition,
+    req: ParkRequest,
+  ): Promise<{ parked: true; parkMs: number } | { parked: false; output: unknown }>;
 }
 
 export interface MachineDeps {
@@ -109,6 +119,8 @@ interface Planned {
   begun?: BeginTry;
   /** Time spent evaluating the begun try's `if` and input. */
   evalMs?: number;
+  /** The try parked the run (src/engine/park), due in this many ms. */
+  parkedMs?: number;
 }
 
 /** A save made by a try's actor failed (a lost lease, an unreachable database): the run is given up. */
@@ -303,7 +315,15 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
               }
             : undefined,
         });
-        const output = committed ? committed.output : await c.io.afterTry(step, raw ?? {});
+        // Parking (src/engine/park): the run waits in Postgres with this try open, or the step ends at once.
+        let value: unknown = raw;
+        if (raw instanceof Park) {
+          c.returned.value = true;
+          const r = await c.io.park(c, step, raw.request);
+          if (r.parked) return { state: c.state, parkedMs: r.parkMs };
+          value = r.output;
+        }
+        const output = committed ? committed.output : await c.io.afterTry(step, value ?? {});
         // Timed out or cancelled meanwhile: the machine has moved on, and this try must not be saved.
         if (signal.aborted) throw signal.reason;
         const done = result(c, "succeeded", { output });
@@ -412,6 +432,11 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
           src: "runTry",
           input: ({ context }) => context,
           onDone: [
+            {
+              guard: ({ event }) => event.output.parkedMs !== undefined,
+              target: "parked",
+              actions: assign({ delayMs: ({ event }) => event.output.parkedMs! }),
+            },
             {
               // The try succeeded and its save began the next one: run that.
               guard: ({ event }) => event.output.begun !== undefined,

@@ -11,12 +11,15 @@ import { CONTAINER_KINDS } from "./definition/schema.js";
 import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import {
   buildRunMachine,
+  exprContext,
   LeaseLostError,
   type MachineDeps,
   type RunIO,
   SaveFailed,
   type TryResult,
 } from "./machine.js";
+import { parkRun } from "./park/park.js";
+import { resumeParked } from "./park/resume.js";
 import {
   completeStep,
   currentStep,
@@ -64,6 +67,8 @@ export interface RunnerEnv {
   batcher: SaveBatcher;
   secrets: string[];
   definitionFor(workflow: string, version: string): Promise<WorkflowDefinition>;
+  /** The live version of a workflow, for `call` steps (src/engine/park). */
+  workflow?(name: string): WorkflowDefinition | undefined;
   onRun(e: RunEvent): void;
   onStep(e: StepEvent): void;
 }
@@ -146,6 +151,16 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   let state = initialState(def, run, new Date(started).toISOString());
   if (Object.values(state.steps).some((st) => st.status === "succeeded"))
     state = withOutputs(state, await stepOutputs(env.pool, run.id));
+  // Parked runs (src/engine/park): the parked step ends with its wake value, or the run parks again.
+  if (run.wait) {
+    const r = await resumeParked(env, run, def, state);
+    if ("abandoned" in r) return "abandoned";
+    if (r.parked) {
+      live.parkedMs = r.ms;
+      return "parked";
+    }
+    state = r.state;
+  }
   const step = currentStep(def, state);
   if (run.snapshot && step && state.steps[step.key]?.status === "running") {
     // Only a transactional step's try can have been recorded as succeeded before the run's state was saved.
@@ -401,6 +416,36 @@ function runIO(
       // Appended: the inner steps of a container may end several tries before one save takes them.
       writes = [...writes, ...writesOf(step.kind, output)];
       return storable(redact(output, env.secrets));
+    },
+    async park(c, step, req) {
+      // The try's begin must be stored before the park (it dates the wait): flush one held back.
+      await landed();
+      const h = held;
+      if (h) {
+        held = undefined;
+        env.clock.clearTimeout(h.timer);
+        await sent(h.item);
+      }
+      await io.settled();
+      if (cancelled()) throw new Error(`run ${run.id}: cancelled; not parked`);
+      return parkRun(
+        {
+          pool: env.pool,
+          owner: env.owner,
+          runId: run.id,
+          depth: run.depth,
+          def,
+          state: c.state,
+          step,
+          attempt: c.attempt,
+          event: c.event,
+          expr: exprContext(def, c, env.clock.now(), env.deps.env),
+          env: env.deps.env,
+          workflow: (name) => env.workflow?.(name),
+          secrets: env.secrets,
+        },
+        req,
+      );
     },
   };
   return io;

@@ -8,7 +8,7 @@ import { type Budget, charging, EVAL_BUDGET_MS, meter, newBudget } from "./eval-
 import type { ExprContext } from "./types.js";
 
 /** The names an expression may read; everything else is a load error. */
-export const CONTEXT_NAMES = ["event", "steps", "run", "env", "error"] as const;
+export const CONTEXT_NAMES = ["event", "steps", "run", "env", "error", "incoming"] as const;
 
 /**
  * Evaluation is synchronous, so the state of the resolution in progress (its context and how many uuid()

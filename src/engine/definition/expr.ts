@@ -100,12 +100,13 @@ export function tryCompileExpression(
   return { expr: makeExpr(source, loc, c.program!, c.refs!, c.ast!), problems: [] };
 }
 
+/** The names every expression sees; `incoming` only where its place adds it (wait_for's match). */
+const BASE_NAMES: readonly string[] = CONTEXT_NAMES.filter((n) => n !== "incoming");
+
 function allowedRoot(root: string, loc: SourceLoc): boolean {
-  return (
-    (CONTEXT_NAMES as readonly string[]).includes(root) ||
-    builtinNames().has(root) ||
-    (loc.names?.includes(root) ?? false)
-  );
+  // Without `names` the place is not known (a part of a match compiled as a run waits): `incoming` may be read.
+  if (loc.names === undefined && root === "incoming") return true;
+  return BASE_NAMES.includes(root) || builtinNames().has(root) || (loc.names?.includes(root) ?? false);
 }
 
 let builtins: Set<string> | undefined;
@@ -115,7 +116,8 @@ function builtinNames(): Set<string> {
   builtins ??= new Set(
     celEnvironment()
       .getDefinitions()
-      .variables.map((v: { name: string }) => v.name),
+      .variables.map((v: { name: string }) => v.name)
+      .filter((n: string) => !(CONTEXT_NAMES as readonly string[]).includes(n)),
   );
   return builtins;
 }
@@ -125,9 +127,10 @@ function unknownNameMessage(name: string, loc: SourceLoc): string {
   if (name === "index") return "index is only available inside a foreach's steps (the item's position)";
   const owner = loc.itemNames?.get(name);
   if (owner) return `${name} is the item name of the foreach at ${owner}: only available inside its steps`;
-  const names = [...CONTEXT_NAMES, ...(loc.names ?? [])];
+  const names = [...BASE_NAMES, ...(loc.names ?? [])];
   const near = nearest(name, names);
-  return `unknown name "${name}"${near ? ` (did you mean "${near}"?)` : ""}; an expression sees ${names.join(", ")}`;
+  const more = names.includes("incoming") ? "" : " (and, in wait_for.match, incoming)";
+  return `unknown name "${name}"${near ? ` (did you mean "${near}"?)` : ""}; an expression sees ${names.join(", ")}${more}`;
 }
 
 interface Compiled {
@@ -245,7 +248,7 @@ function compileMessage(msg: string): string {
   if (unknownVar) {
     const name = unknownVar[1]!;
     const near = nearest(name, CONTEXT_NAMES);
-    return `unknown name "${name}"${near ? ` (did you mean "${near}"?)` : ""}; an expression sees ${CONTEXT_NAMES.join(", ")}`;
+    return `unknown name "${name}"${near ? ` (did you mean "${near}"?)` : ""}; an expression sees ${CONTEXT_NAMES.filter((n) => n !== "incoming").join(", ")} (and, in wait_for.match, incoming)`;
   }
   const fn = /found no matching overload for '([\w.]+)\(/.exec(msg);
   if (fn && !knownFunctions().has(fn[1]!.split(".").pop()!)) {

@@ -117,9 +117,11 @@ export const KINDS = {
     },
     ["name"],
   ),
-  sleep: Type.Union([Duration, Obj({ until: ExprString }, ["until"])], {
-    description: "A duration (at most 365d), or { until: timestamp }",
-    "x-expected": "a duration, or a mapping with until: ${{ timestamp }}",
+  // Control flow that parks the run (src/engine/park): see the "Control flow" section of the DSL contract.
+  sleep: Type.Union([Duration, ExprString, Obj({ until: Type.String({ minLength: 1 }) }, ["until"])], {
+    description:
+      "A duration (at most 365d), or { until: timestamp }; the run is parked in Postgres meanwhile",
+    "x-expected": "a duration (250ms, 10s, 5m, 1h, 2d) or { until: ${{ timestamp }} }",
   }),
   wait_for: Obj(
     {
@@ -132,7 +134,7 @@ export const KINDS = {
         ["type"],
       ),
       pubsub: Obj({ channel: Type.String() }, ["channel"]),
-      match: Condition,
+      match: ExprString,
       timeout: Duration,
     },
     ["match", "timeout"],
@@ -141,7 +143,7 @@ export const KINDS = {
     {
       workflow: Type.String({ description: "A workflow of the same directory whose `on` includes call" }),
       input: Type.Unknown(),
-      wait: Type.Boolean(),
+      wait: Type.Boolean({ description: "Default true: the step ends when the child run ends" }),
     },
     ["workflow"],
   ),

@@ -89,8 +89,10 @@ export interface StepDefinition {
   name: string;
   /** The kind key: query, save, delete, sql, publish, push, action. */
   kind: string;
-  /** The kind's block with expressions compiled. */
+  /** The kind's block with expressions compiled (for wait_for, without `match`). */
   input: Template;
+  /** wait_for's `match`, compiled apart: it reads `incoming`, which exists only as an event arrives. */
+  match?: Expr;
   if?: Expr;
   retry: RetryPolicy;
   timeoutMs: number;
@@ -101,8 +103,6 @@ export interface StepDefinition {
   foreach?: { item: string; concurrency: number; steps: StepDefinition[] };
   /** kind parallel: the branches in file order, each a list of steps. */
   parallel?: { branches: { name: string; steps: StepDefinition[] }[] };
-  /** kind wait_for: the compiled `match` (with `incoming`); the rest of the block is `input`. */
-  match?: Expr & { ast?: unknown };
 }
 
 export interface WorkflowDefinition {
