@@ -235,6 +235,7 @@ async function machineAlone(n: number, clients: StepClients): Promise<number> {
     commitTry: async () => {},
     saveTree: async () => {},
     committed: async () => undefined,
+    parkInner: async () => ({}),
     afterTry: async (_step, output) => output,
     park: async () => ({ parked: false, output: {} }),
   };

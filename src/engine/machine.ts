@@ -59,6 +59,17 @@ export interface RunIO {
   commitTry(client: import("pg").PoolClient, runAttempt: number, r: TryResult): Promise<void>;
   /** Saves the state with the try rows of inner steps that began or ended since the last save (tree.ts). */
   saveTree(state: RunState, rows: TreeRows): Promise<void>;
+  /**
+   * An inner step's Park request (tree.ts): a call starts its child and the item waits for its end, a sleep
+   * waits on the clock, while the run stays live (its other items and branches go on). Returns the output.
+   */
+  parkInner(
+    key: string,
+    step: StepDefinition,
+    req: ParkRequest,
+    state: RunState,
+    signal: AbortSignal,
+  ): Promise<unknown>;
   /** The output of an inner transactional step's try that committed with its record, if it did. */
   committed(runAttempt: number, stepKey: string, attempt: number): Promise<{ output: unknown } | undefined>;
   /**

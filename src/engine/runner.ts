@@ -3,7 +3,7 @@
 // claiming, leases and capacity; this module owns one run.
 import type pg from "pg";
 import { createActor } from "xstate";
-import { redact } from "../errors.js";
+import { FatalStepError, redact } from "../errors.js";
 import type { Logger } from "../log.js";
 import { isPgError } from "../steps/classify.js";
 import type { Clock } from "./clock.js";
@@ -18,7 +18,8 @@ import {
   SaveFailed,
   type TryResult,
 } from "./machine.js";
-import { parkRun } from "./park/park.js";
+import { childFailed, childResult } from "./park/child.js";
+import { parkRun, startInnerCall } from "./park/park.js";
 import { resumeParked } from "./park/resume.js";
 import {
   completeStep,
@@ -409,6 +410,42 @@ function runIO(
       if (!ok) throw new SaveFailed(new LeaseLostError(run.id));
       for (const r of rows.results) reportTry(env, def, run.id, r);
     },
+    async parkInner(key, step, req, state, signal) {
+      if (req.kind === "sleep") {
+        const ms = req.ms ?? Math.max(0, (req.until ?? 0) - env.clock.now());
+        await clockSleep(env.clock, ms, signal);
+        return { slept_ms: ms };
+      }
+      if (req.kind === "call") {
+        const childId = await startInnerCall(
+          {
+            pool: env.pool,
+            runId: run.id,
+            depth: run.depth,
+            def,
+            state,
+            workflow: (name) => env.workflow?.(name),
+            key,
+            stepId: step.id ?? step.key,
+          },
+          req,
+        );
+        if (!req.wait) return { run: childId };
+        // The child's end is read on the clock: an item waiting for it holds no connection meanwhile.
+        for (;;) {
+          const end = await childResult(env.pool, childId);
+          if (end) {
+            if (end.status === "succeeded") return end.output;
+            throw childFailed(end);
+          }
+          await clockSleep(env.clock, CHILD_POLL_MS, signal);
+        }
+      }
+      throw new FatalStepError(
+        "Unsupported",
+        `${step.id ?? key}: wait_for inside a foreach or parallel is not supported; put it at the top level`,
+      );
+    },
     committed(runAttempt, stepKey, attempt) {
       return committedOutput(env.pool, run.id, runAttempt, stepKey, attempt);
     },
@@ -449,6 +486,25 @@ function runIO(
     },
   };
   return io;
+}
+
+/** How often an item waiting for its called child reads whether the child has ended. */
+const CHILD_POLL_MS = 200;
+
+/** Waits `ms` on `clock`; an abort ends the wait with the abort's reason. */
+function clockSleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clock.clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = clock.setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /**

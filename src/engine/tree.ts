@@ -11,6 +11,7 @@
 // sends at most one save of the run at a time with every change made meanwhile.
 import { FatalStepError, type StepError } from "../errors.js";
 import { classifyError } from "../steps/classify.js";
+import { Park } from "../steps/park.js";
 import type { Clock } from "./clock.js";
 import { oneBudget } from "./definition/cel.js";
 import { EVAL_BUDGET_MS } from "./definition/eval-budget.js";
@@ -357,7 +358,12 @@ class Tree {
             }
           : undefined,
       });
-      const raw = await abortable(run, ac.signal);
+      let raw = await abortable(run, ac.signal);
+      if (raw instanceof Park) {
+        // What a sleep or a call waits for is not timed by the step's timeout.
+        this.env.clock.clearTimeout(timer);
+        raw = await io.parkInner(key, step, raw.request, this.state, this.signal);
+      }
       const output = committed ? committed.output : await io.afterTry(step, raw ?? {});
       this.set(key, { status: "succeeded", attempts: begun.attempt, output });
       this.env.clock.clearTimeout(timer);

@@ -6,6 +6,7 @@ import { compileTemplate } from "../../src/engine/definition/expressions.js";
 import type { StepDefinition, WorkflowDefinition } from "../../src/engine/definition/types.js";
 import type { Engine } from "../../src/engine/engine.js";
 import { retryRun } from "../../src/engine/store/inspect.js";
+import { stepKinds } from "../../src/steps/registry.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
 
@@ -231,6 +232,55 @@ describe("foreach", () => {
       return rows[0].status === "succeeded";
     });
     expect([p.tries("r-0"), p.tries("r-1"), p.tries("r-2")]).toEqual([1, 2, 1]);
+  });
+});
+
+describe("foreach with calls and sleeps", () => {
+  it("calls a child workflow per item, `concurrency` at once, and reads each child's output", async () => {
+    const p = probe();
+    const child = workflow(
+      "double",
+      [
+        step(
+          "probe",
+          { key: "d-${{ string(event.input.n) }}", out: { n: "${{ event.input.n * 2.0 }}" } },
+          { id: "d" },
+        ),
+      ],
+      {
+        triggers: [{ kind: "call" }],
+        output: compileTemplate("${{ {'doubled': steps.d.output.n} }}", locate),
+      },
+    );
+    const parent = workflow("caller", [
+      foreach(
+        "${{ [1, 2, 3] }}",
+        [
+          {
+            ...step("call", {}, { id: "dbl" }),
+            input: compileTemplate({ workflow: "double", input: { n: "${{ item }}" } }, locate),
+          },
+          { ...step("sleep", {}, { id: "nap" }), input: compileTemplate("10ms", locate) },
+        ],
+        { id: "each", concurrency: 2 },
+      ),
+    ]);
+    const e = probeEngine(db.pool, engines, [parent, child], p, {
+      stepKinds: { ...stepKinds, probe: p.kind },
+    });
+    await e.start();
+    const r = await run(e, parent);
+    expect(r.status).toBe("succeeded");
+    const out = r.tries.find((t) => t.stepKey === "each")!.output as {
+      items: { dbl: { doubled: number }; nap: { slept_ms: number } }[];
+    };
+    expect(out.items.map((i) => i.dbl.doubled)).toEqual([2, 4, 6]);
+    expect(out.items.every((i) => i.nap.slept_ms === 10)).toBe(true);
+    const children = await db.pool.query(
+      "SELECT count(*)::int AS n FROM skyflow.runs WHERE workflow = 'double' AND parent_id = $1",
+      [r.id],
+    );
+    expect(children.rows[0].n).toBe(3);
   });
 });
 
