@@ -3,19 +3,24 @@
 // claiming, leases and capacity; this module owns one run.
 import type pg from "pg";
 import { createActor } from "xstate";
-import { redact } from "../errors.js";
+import { FatalStepError, redact } from "../errors.js";
 import type { Logger } from "../log.js";
 import { isPgError } from "../steps/classify.js";
 import type { Clock } from "./clock.js";
+import { CONTAINER_KINDS } from "./definition/schema.js";
 import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import {
   buildRunMachine,
+  exprContext,
   LeaseLostError,
   type MachineDeps,
   type RunIO,
   SaveFailed,
   type TryResult,
 } from "./machine.js";
+import { childFailed, childResult } from "./park/child.js";
+import { parkRun, startInnerCall } from "./park/park.js";
+import { resumeParked } from "./park/resume.js";
 import {
   completeStep,
   currentStep,
@@ -28,9 +33,10 @@ import type { SaveBatcher, SaveItem } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
 import { commitTry, committedOutput, LEASE_LOST_SQLSTATE } from "./store/commit-try.js";
 import { markInterrupted } from "./store/lease.js";
-import { type BeginTry, beginItem, stateItem, stepOutputs } from "./store/save.js";
+import { type BeginTry, beginItem, stateItem, stepOutputs, treeItem } from "./store/save.js";
 import { storable } from "./store/storable.js";
 import { intentsOf, type RunWrite, writesOf } from "./store/writes.js";
+import { containerSummary } from "./tree.js";
 
 export type RunOutcome = "succeeded" | "failed" | "cancelled" | "parked" | "abandoned" | "stopped";
 
@@ -62,6 +68,8 @@ export interface RunnerEnv {
   batcher: SaveBatcher;
   secrets: string[];
   definitionFor(workflow: string, version: string): Promise<WorkflowDefinition>;
+  /** The live version of a workflow, for `call` steps (src/engine/park). */
+  workflow?(name: string): WorkflowDefinition | undefined;
   onRun(e: RunEvent): void;
   onStep(e: StepEvent): void;
 }
@@ -151,6 +159,16 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   let state = initialState(def, run, new Date(started).toISOString());
   if (Object.values(state.steps).some((st) => st.status === "succeeded"))
     state = withOutputs(state, await stepOutputs(env.pool, run.id));
+  // Parked runs (src/engine/park): the parked step ends with its wake value, or the run parks again.
+  if (run.wait) {
+    const r = await resumeParked(env, run, def, state);
+    if ("abandoned" in r) return "abandoned";
+    if (r.parked) {
+      live.parkedMs = r.ms;
+      return "parked";
+    }
+    state = r.state;
+  }
   const step = currentStep(def, state);
   if (halted) return "stopped";
   if (run.snapshot && step && state.steps[step.key]?.status === "running") {
@@ -250,8 +268,11 @@ function runIO(
 ): RunnerIO {
   // Records a save or delete step wrote; saved with that step's result, in the same statement.
   let writes: RunWrite[] = [];
-  const beginning = (t: BeginTry) => {
-    const input = storable(redact(t.input, env.secrets));
+  const beginning = <T extends BeginTry>(t: T) => {
+    // A container's row keeps its size, not its list (the expression gives the list again on resume).
+    const input = CONTAINER_KINDS.includes(t.kind)
+      ? containerSummary(t.kind, t.input)
+      : storable(redact(t.input, env.secrets));
     return { begin: { ...t, input }, intents: intentsOf(t.kind, t.input) };
   };
   // The machine's last save; a run has at most one in flight.
@@ -296,7 +317,8 @@ function runIO(
       // as begun, and should that save fail or find the lease gone, it is stopped (its AbortSignal fires)
       // at once: the run may not be this engine's (a database crash can lose the commit that leased it, and
       // another engine may claim the run once the database is back), and it must not run in two places.
-      if (first && intents.length === 0 && !env.deps.stepKinds[t.kind]?.transactional) {
+      const holdable = !env.deps.stepKinds[t.kind]?.transactional && !CONTAINER_KINDS.includes(t.kind);
+      if (first && intents.length === 0 && holdable) {
         const h: Held = { item, startedAt: env.clock.now(), timer: undefined };
         h.timer = env.clock.setTimeout(() => {
           if (held !== h) return;
@@ -372,12 +394,126 @@ function runIO(
         throw err;
       }
     },
+    async saveTree(state, rows) {
+      await landed();
+      if (cancelled()) throw new SaveFailed(new Error(`run ${run.id}: cancelled; save dropped`));
+      const begun = rows.begins.map((b) => beginning(b));
+      const list = [...writes, ...begun.flatMap((b) => b.intents)];
+      writes = [];
+      const item = treeItem(
+        target,
+        redactErrors(state, env.secrets),
+        {
+          results: rows.results.map((r) => redactErrors(r, env.secrets)),
+          begins: begun.map((b) => b.begin),
+          committed: rows.committed,
+        },
+        { depth: run.depth, list },
+      );
+      let ok: boolean;
+      try {
+        ok = await saved(io.withHeld(item));
+      } catch (err) {
+        throw new SaveFailed(err);
+      }
+      if (!ok) throw new SaveFailed(new LeaseLostError(run.id));
+      for (const r of rows.results) reportTry(env, def, run.id, r);
+    },
+    async parkInner(key, step, req, state, signal) {
+      if (req.kind === "sleep") {
+        const ms = req.ms ?? Math.max(0, (req.until ?? 0) - env.clock.now());
+        await clockSleep(env.clock, ms, signal);
+        return { slept_ms: ms };
+      }
+      if (req.kind === "call") {
+        const childId = await startInnerCall(
+          {
+            pool: env.pool,
+            runId: run.id,
+            depth: run.depth,
+            def,
+            state,
+            workflow: (name) => env.workflow?.(name),
+            key,
+            stepId: step.id ?? step.key,
+          },
+          req,
+        );
+        if (!req.wait) return { run: childId };
+        // The child's end is read on the clock: an item waiting for it holds no connection meanwhile.
+        for (;;) {
+          const end = await childResult(env.pool, childId);
+          if (end) {
+            if (end.status === "succeeded") return end.output;
+            throw childFailed(end);
+          }
+          await clockSleep(env.clock, CHILD_POLL_MS, signal);
+        }
+      }
+      throw new FatalStepError(
+        "Unsupported",
+        `${step.id ?? key}: wait_for inside a foreach or parallel is not supported; put it at the top level`,
+      );
+    },
+    committed(runAttempt, stepKey, attempt) {
+      return committedOutput(env.pool, run.id, runAttempt, stepKey, attempt);
+    },
     async afterTry(step, output) {
-      writes = writesOf(step.kind, output);
+      // Appended: the inner steps of a container may end several tries before one save takes them.
+      writes = [...writes, ...writesOf(step.kind, output)];
       return storable(redact(output, env.secrets));
+    },
+    async park(c, step, req) {
+      // The try's begin must be stored before the park (it dates the wait): flush one held back.
+      await landed();
+      const h = held;
+      if (h) {
+        held = undefined;
+        env.clock.clearTimeout(h.timer);
+        await sent(h.item);
+      }
+      await io.settled();
+      if (cancelled()) throw new Error(`run ${run.id}: cancelled; not parked`);
+      return parkRun(
+        {
+          pool: env.pool,
+          owner: env.owner,
+          runId: run.id,
+          depth: run.depth,
+          def,
+          state: c.state,
+          step,
+          attempt: c.attempt,
+          event: c.event,
+          expr: exprContext(def, c, env.clock.now(), env.deps.env),
+          env: env.deps.env,
+          workflow: (name) => env.workflow?.(name),
+          secrets: env.secrets,
+        },
+        req,
+      );
     },
   };
   return io;
+}
+
+/** How often an item waiting for its called child reads whether the child has ended. */
+const CHILD_POLL_MS = 200;
+
+/** Waits `ms` on `clock`; an abort ends the wait with the abort's reason. */
+function clockSleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clock.clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = clock.setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /**
