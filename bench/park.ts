@@ -67,7 +67,15 @@ const catalogOf = (list: WorkflowDefinition[]): Catalog => ({
 });
 
 const SNAPSHOT = (step: string) =>
-  JSON.stringify({ v: 1, status: "running", phase: "main", index: 0, attempt: 1, startedAt: new Date().toISOString(), steps: { [step]: { status: "running", attempts: 1 } } });
+  JSON.stringify({
+    v: 1,
+    status: "running",
+    phase: "main",
+    index: 0,
+    attempt: 1,
+    startedAt: new Date().toISOString(),
+    steps: { [step]: { status: "running", attempts: 1 } },
+  });
 
 /** `n` parked runs of `wf`, as parkRun leaves them; `due` is SQL for each one's available_at (i: 0..n-1). */
 async function seed(
@@ -127,11 +135,22 @@ async function main(): Promise<void> {
     for (const w of wfs) await recordVersion(db, w);
     const [sleeper, waiter, small] = wfs as [WorkflowDefinition, WorkflowDefinition, WorkflowDefinition];
     const catalog = catalogOf(wfs);
-    const clients = { skygear: undefined as never, pool: db, appSchema: APP, pubsub: { publish: async () => {} } };
+    const clients = {
+      skygear: undefined as never,
+      pool: db,
+      appSchema: APP,
+      pubsub: { publish: async () => {} },
+    };
     const log = silentLogger();
     const engine = createEngine({ pool: db, catalog, clients, log, pollMs: 1000 });
     await engine.start();
-    const triggers = await startTriggers({ pool: db, catalog, appSchema: APP, wake: () => engine.wake(), log });
+    const triggers = await startTriggers({
+      pool: db,
+      catalog,
+      appSchema: APP,
+      wake: () => engine.wake(),
+      log,
+    });
     await sleep(3000);
 
     // 1. RSS: N sleeping runs parked (due in an hour) against idle, in alternating rounds.
@@ -140,10 +159,18 @@ async function main(): Promise<void> {
       await db.query("DELETE FROM skyflow.runs WHERE workflow = 'sleeper'");
       await sleep(3000);
       const idle = rssMb();
-      await seed(db, sleeper, N, { status: "sleeping", step: "z", kind: "sleep", due: "now() + interval '1 hour'", prefix: `s${round}-` });
+      await seed(db, sleeper, N, {
+        status: "sleeping",
+        step: "z",
+        kind: "sleep",
+        due: "now() + interval '1 hour'",
+        prefix: `s${round}-`,
+      });
       await sleep(5000);
       const parked = rssMb();
-      console.log(`round ${round}: idle ${f(idle)} MB, with ${N} parked ${f(parked)} MB (+${f(parked - idle)} MB)`);
+      console.log(
+        `round ${round}: idle ${f(idle)} MB, with ${N} parked ${f(parked)} MB (+${f(parked - idle)} MB)`,
+      );
     }
 
     // 2. Wake lateness: WAKE of them due within one second, starting 3 s from now.
@@ -155,7 +182,9 @@ async function main(): Promise<void> {
       [WAKE],
     );
     for (;;) {
-      const { rows } = await db.query("SELECT count(*)::int AS n FROM skyflow.runs WHERE workflow = 'sleeper' AND status = 'succeeded'");
+      const { rows } = await db.query(
+        "SELECT count(*)::int AS n FROM skyflow.runs WHERE workflow = 'sleeper' AND status = 'succeeded'",
+      );
       if (rows[0].n >= WAKE) break;
       await sleep(200);
     }
@@ -165,13 +194,29 @@ async function main(): Promise<void> {
        WHERE r.workflow = 'sleeper' AND r.status = 'succeeded'`,
     );
     const ms = late.map((r) => Number(r.ms));
-    console.log(`wake lateness (due -> sleep step ended): p50 ${f(median(ms))} ms, p99 ${f(pct(ms, 99))} ms, max ${f(Math.max(...ms))} ms`);
+    console.log(
+      `wake lateness (due -> sleep step ended): p50 ${f(median(ms))} ms, p99 ${f(pct(ms, 99))} ms, max ${f(Math.max(...ms))} ms`,
+    );
     await db.query("DELETE FROM skyflow.runs WHERE workflow = 'sleeper'");
 
     // 3. wait_for: N waiting runs; a matching record's commit -> the next step's start.
     console.log(`\n== ${N} runs waiting on wait_for (record ev) ==`);
-    await seed(db, waiter, N, { status: "waiting", step: "w", kind: "wait_for", due: "now() + interval '1 day'", prefix: "k", source: "record:ev" });
-    await seed(db, small, 1000, { status: "waiting", step: "w", kind: "wait_for", due: "now() + interval '1 day'", prefix: "q", source: "record:ev_small" });
+    await seed(db, waiter, N, {
+      status: "waiting",
+      step: "w",
+      kind: "wait_for",
+      due: "now() + interval '1 day'",
+      prefix: "k",
+      source: "record:ev",
+    });
+    await seed(db, small, 1000, {
+      status: "waiting",
+      step: "w",
+      kind: "wait_for",
+      due: "now() + interval '1 day'",
+      prefix: "q",
+      source: "record:ev_small",
+    });
     await db.query("ANALYZE skyflow.waits; ANALYZE skyflow.runs");
     await sleep(2000);
     const lat: number[] = [];
@@ -197,7 +242,9 @@ async function main(): Promise<void> {
       }
       await sleep(20);
     }
-    console.log(`matching record commit -> next step started (${lat.length} events): p50 ${f(median(lat))} ms, p99 ${f(pct(lat, 99))} ms`);
+    console.log(
+      `matching record commit -> next step started (${lat.length} events): p50 ${f(median(lat))} ms, p99 ${f(pct(lat, 99))} ms`,
+    );
 
     // 4. A record that matches nothing: the matcher's work in the trigger's transaction, 1,000 vs N waiting.
     console.log("\n== a record that matches nothing: matcher cost per event (rolled back) ==");
@@ -215,7 +262,10 @@ async function main(): Promise<void> {
     const client = await db.connect();
     try {
       for (let round = 1; round <= 3; round++) {
-        for (const [type, n] of [["ev_small", 1000], ["ev", N]] as const) {
+        for (const [type, n] of [
+          ["ev_small", 1000],
+          ["ev", N],
+        ] as const) {
           const times: number[] = [];
           for (let i = 0; i < 500; i++) {
             await client.query("BEGIN");
@@ -224,7 +274,9 @@ async function main(): Promise<void> {
             times.push(performance.now() - t0);
             await client.query("ROLLBACK");
           }
-          console.log(`round ${round}: ${String(n).padStart(6)} waiting: mean ${f(times.reduce((a, b) => a + b, 0) / times.length, 3)} ms, p50 ${f(median(times), 3)} ms, p99 ${f(pct(times, 99), 3)} ms`);
+          console.log(
+            `round ${round}: ${String(n).padStart(6)} waiting: mean ${f(times.reduce((a, b) => a + b, 0) / times.length, 3)} ms, p50 ${f(median(times), 3)} ms, p99 ${f(pct(times, 99), 3)} ms`,
+          );
         }
       }
     } finally {
