@@ -337,8 +337,10 @@ class EngineImpl extends EventEmitter implements Engine {
           resumable,
         });
         for (const r of claimed) this.launch(r, sentAt);
-        // Parked runs (src/engine/park): this engine's one wake timer, for the next one due anywhere.
+        // Parked runs (src/engine/park): this engine's one wake timer, for the next one due anywhere. A full
+        // claim may have left more runs due (a thousand sleeps ending in the same second): look again.
         if (resumable) void this.wakeForParked();
+        if (resumable && claimed.length === want) this.sweep = true;
         this.backlog = claimed.length === want;
         if (this.backlog) this.again = true;
       } while (this.again);

@@ -29,7 +29,7 @@ import {
   retryFromFailure,
   withOutputs,
 } from "./state.js";
-import type { SaveBatcher, SaveItem } from "./store/batch.js";
+import type { SaveBatcher, SaveItem, TryRow } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
 import { commitTry, committedOutput, LEASE_LOST_SQLSTATE } from "./store/commit-try.js";
 import { markInterrupted } from "./store/lease.js";
@@ -160,6 +160,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   if (Object.values(state.steps).some((st) => st.status === "succeeded"))
     state = withOutputs(state, await stepOutputs(env.pool, run.id));
   // Parked runs (src/engine/park): the parked step ends with its wake value, or the run parks again.
+  let carry: TryRow | undefined;
   if (run.wait) {
     const r = await resumeParked(env, run, def, state);
     if ("abandoned" in r) return "abandoned";
@@ -168,6 +169,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
       return "parked";
     }
     state = r.state;
+    carry = r.carry;
   }
   const step = currentStep(def, state);
   if (halted) return "stopped";
@@ -197,6 +199,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     target,
     (err) => stopEarly(err),
     () => cancelled,
+    carry,
   );
   const actor = createActor(machineFor(def, env.deps), {
     input: { runId: run.id, event: run.event as TriggerEvent, state, io },
@@ -265,7 +268,16 @@ function runIO(
   target: { runId: string; owner: string },
   stopEarly: (err: unknown) => void,
   cancelled: () => boolean,
+  resumed?: TryRow,
 ): RunnerIO {
+  // A resumed parked step's end (src/engine/park), written by the run's first save.
+  let carry = resumed;
+  const withCarry = (item: SaveItem): SaveItem => {
+    if (!carry) return item;
+    const row = carry;
+    carry = undefined;
+    return { ...item, tries: [row, ...item.tries] };
+  };
   // Records a save or delete step wrote; saved with that step's result, in the same statement.
   let writes: RunWrite[] = [];
   const beginning = <T extends BeginTry>(t: T) => {
@@ -302,7 +314,7 @@ function runIO(
     },
     async begin(state, t) {
       const { begin, intents } = beginning(t);
-      const item = beginItem(target, state, begin);
+      const item = withCarry(beginItem(target, state, begin));
       if (intents.length > 0) item.writes = { depth: run.depth, list: intents };
       const first = fresh;
       fresh = false;
@@ -357,13 +369,15 @@ function runIO(
       // A folded begin adds the next try's intents to the ended try's exact writes (see batch.ts).
       const next = opts.next ? beginning(opts.next) : undefined;
       const list = next ? [...writes, ...next.intents] : writes;
-      const item = stateItem(target, redactErrors(state, env.secrets), {
-        result: opts.result && redactErrors(opts.result, env.secrets),
-        resultSaved: opts.committed,
-        parkMs: opts.parkMs,
-        next: next?.begin,
-        writes: { depth: run.depth, list },
-      });
+      const item = withCarry(
+        stateItem(target, redactErrors(state, env.secrets), {
+          result: opts.result && redactErrors(opts.result, env.secrets),
+          resultSaved: opts.committed,
+          parkMs: opts.parkMs,
+          next: next?.begin,
+          writes: { depth: run.depth, list },
+        }),
+      );
       writes = [];
       if (!(await saved(io.withHeld(item)))) throw new LeaseLostError(run.id);
       if (opts.result) reportTry(env, def, run.id, opts.result);
