@@ -95,7 +95,8 @@ async function ensureTemplate(base: string, appSchema: string): Promise<string> 
         "SELECT datname FROM pg_database WHERE datname LIKE 'skyflow\\_test\\_tpl\\_%' AND datname <> $1",
         [template],
       );
-      for (const { datname } of old.rows) await c.query(`DROP DATABASE IF EXISTS ${ident(datname)}`).catch(() => {});
+      for (const { datname } of old.rows)
+        await c.query(`DROP DATABASE IF EXISTS ${ident(datname)}`).catch(() => {});
     } finally {
       await c.query("SELECT pg_advisory_unlock($1)", [LOCK]).catch(() => {});
     }
