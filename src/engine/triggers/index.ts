@@ -5,6 +5,7 @@ import type pg from "pg";
 import type { Logger } from "../../log.js";
 import type { Clock } from "../clock.js";
 import type { Catalog } from "../definition/types.js";
+import { WaitMatcher } from "../park/match.js";
 import type { RunHandoff } from "../store/claim.js";
 import { startCronDriver } from "./cron/drive.js";
 import { type PubsubClientLike, startPubsubDriver } from "./pubsub/drive.js";
@@ -73,6 +74,7 @@ export async function startTriggers(opts: TriggerOptions): Promise<Triggers> {
     clock,
     ...(opts.handoff ? { handoff: opts.handoff } : {}),
     secrets: opts.secrets ?? [],
+    waits: new WaitMatcher({ catalog: opts.catalog, env: opts.env ?? {}, log: opts.log, clock }),
   };
   const record = await startRecordDriver({
     ...base,
