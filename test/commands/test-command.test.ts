@@ -126,13 +126,18 @@ describe("skyflow test (processes)", () => {
 describe("skyflow test (in process)", () => {
   const env = () => ({ DATABASE_URL: databaseUrl() });
 
-  it("drives retries held in memory, retries parked in the database and timeouts with the clock", async () => {
+  it("drives retries (in memory and parked), timeouts, sleeps, waits and calls with the clock", async () => {
     const r = await runCommand(command, ["--dir", "test/commands/fixtures/clock"], env(), ROOT);
     expect(r.out).toContain("ok   the third try succeeds after waits of 1 s and 2 s");
     expect(r.out).toContain("ok   a retry parked in the database is woken when the clock passes its time");
     expect(r.out).toContain(
       "ok   a try that outlives its timeout fails with Timeout when the clock passes it",
     );
+    expect(r.out).toContain("ok   a 10 minute sleep ends when the clock has moved 10 minutes");
+    expect(r.out).toContain("ok   without an approval the wait times out after a day");
+    expect(r.out).toContain("ok   an approval record releases the waiting run");
+    expect(r.out).toContain("ok   a call gets the child run's output; the run then sleeps a minute");
+    expect(r.out).toMatch(/\n8 passed, 0 failed/);
     expect(r.code).toBe(0);
   }, 120_000);
 
