@@ -38,7 +38,12 @@ export async function openTestDatabases(config: Pick<Config, "databaseUrl" | "st
     const dbs: TestDatabases = {
       where: config.databaseUrl ? describe(base) : `the embedded Postgres under ${config.stateDir}`,
       async create(label) {
-        const db = await cloneTemplate(base!, template, label);
+        // Another checkout's `skyflow test` on the same server (other migrations) may drop this template as
+        // old between two clones: make it again and clone once more.
+        const db = await cloneTemplate(base!, template, label).catch(async (err: { code?: string }) => {
+          if (err.code !== "3D000") throw err;
+          return cloneTemplate(base!, await ensureTemplate(base!, appSchemaName(config.appName)), label);
+        });
         const drop = () => {
           const p = db.drop().catch(() => {});
           drops.add(p);
