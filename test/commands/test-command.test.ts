@@ -59,7 +59,7 @@ describe("skyflow test (processes)", () => {
   it("passes the example workflows' tests and exits 0", async () => {
     const r = await cli([], ROOT);
     expect(r.out).toMatch(/workflows\/review-task\.test\.yaml\n {2}ok {3}a new task with a reviewer/);
-    expect(r.out).toMatch(/\n16 passed, 0 failed \(\d+\.\d s\)\n/);
+    expect(r.out).toMatch(/\n\d+ passed, 0 failed \(\d+\.\d s\)\n/);
     expect(r.code).toBe(0);
   }, 180_000);
 
