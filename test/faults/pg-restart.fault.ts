@@ -2,7 +2,7 @@
 // while an application writes tasks and two `skyflow start` processes run them. The application retries a
 // batch whose outcome the restart hid (its inserts are idempotent). Every task must start one run, insert one
 // sql row and save one uuid() record.
-// Sizes: SKYFLOW_FAULTS_PG_RUNS (1000), SKYFLOW_FAULTS_PG_RESTARTS (5).
+// Sizes: SKYFLOW_FAULTS_PG_RUNS (1000), SKYFLOW_FAULTS_PG_RESTARTS (4).
 import { afterAll, expect, it } from "vitest";
 import { migrate } from "../../src/db/migrate.js";
 import { createPool } from "../../src/db/pool.js";
@@ -24,7 +24,7 @@ import {
 import { startPrivatePostgres } from "./private-pg.js";
 
 const RUNS = size("SKYFLOW_FAULTS_PG_RUNS", 1000);
-const RESTARTS = size("SKYFLOW_FAULTS_PG_RESTARTS", 5);
+const RESTARTS = size("SKYFLOW_FAULTS_PG_RESTARTS", 4);
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
