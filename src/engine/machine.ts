@@ -38,6 +38,11 @@ export interface TryResult {
   output?: unknown;
   error?: StepErrorInfo;
   durationMs: number;
+  /**
+   * performance.now() as the try began (inner steps, whose row may be written once, as they end: it dates
+   * the row back, finer than the clock's milliseconds, so that the tries keep their order).
+   */
+  startedAt?: number;
 }
 
 /** What one run's machine needs from the runner: durable saves (conditional on the lease) and writes. */
