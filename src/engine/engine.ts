@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import type pg from "pg";
+import { poolDb } from "../db/pool.js";
 import type { Logger } from "../log.js";
 import { stepKinds as builtinKinds } from "../steps/registry.js";
 import type { StepClients, StepKind } from "../steps/types.js";
@@ -328,7 +329,7 @@ class EngineImpl extends EventEmitter implements Engine {
         const resumable = this.sweep;
         this.sweep = false;
         const sentAt = performance.now();
-        const claimed = await claimRuns(this.o.pool, {
+        const claimed = await claimRuns(poolDb(this.o.pool), {
           owner: this.owner,
           leaseMs: this.leaseMs,
           limit: want,
@@ -336,8 +337,10 @@ class EngineImpl extends EventEmitter implements Engine {
           resumable,
         });
         for (const r of claimed) this.launch(r, sentAt);
-        // Parked runs (src/engine/park): this engine's one wake timer, for the next one due anywhere.
+        // Parked runs (src/engine/park): this engine's one wake timer, for the next one due anywhere. A full
+        // claim may have left more runs due (a thousand sleeps ending in the same second): look again.
         if (resumable) void this.wakeForParked();
+        if (resumable && claimed.length === want) this.sweep = true;
         this.backlog = claimed.length === want;
         if (this.backlog) this.again = true;
       } while (this.again);

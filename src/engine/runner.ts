@@ -30,9 +30,9 @@ import {
   retryFromFailure,
   withOutputs,
 } from "./state.js";
-import type { SaveBatcher, SaveItem } from "./store/batch.js";
+import type { SaveBatcher, SaveItem, TryRow } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
-import { commitTryText, committedOutput, LEASE_LOST_SQLSTATE } from "./store/commit-try.js";
+import { commitTry, committedOutput, LEASE_LOST_SQLSTATE } from "./store/commit-try.js";
 import { markInterrupted } from "./store/lease.js";
 import { type BeginTry, beginItem, stateItem, stepOutputs, treeItem } from "./store/save.js";
 import { storable } from "./store/storable.js";
@@ -143,6 +143,13 @@ export function startRun(env: RunnerEnv, run: ClaimedRun): LiveRun {
 
 async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<RunOutcome> {
   const target = { runId: run.id, owner: env.owner };
+  // Halted (its lease lapsed here, or the engine stopping) before its actor exists: it must not start one.
+  // The engine has forgotten it already and may claim it again, and a second execution here would pass the
+  // lease checks of the first (the same owner): a sql step committed twice.
+  let halted = false;
+  live.halt = () => {
+    halted = true;
+  };
   let def: WorkflowDefinition;
   try {
     def = await env.definitionFor(run.workflow, run.version);
@@ -154,6 +161,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   if (Object.values(state.steps).some((st) => st.status === "succeeded"))
     state = withOutputs(state, await stepOutputs(env.pool, run.id));
   // Parked runs (src/engine/park): the parked step ends with its wake value, or the run parks again.
+  let carry: TryRow | undefined;
   if (run.wait) {
     const r = await resumeParked(env, run, def, state);
     if ("abandoned" in r) return "abandoned";
@@ -162,8 +170,10 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
       return "parked";
     }
     state = r.state;
+    carry = r.carry;
   }
   const step = currentStep(def, state);
+  if (halted) return "stopped";
   if (run.snapshot && step && state.steps[step.key]?.status === "running") {
     // Only a transactional step's try can have been recorded as succeeded before the run's state was saved.
     const done = env.deps.stepKinds[step.kind]?.transactional
@@ -176,6 +186,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
       if (!(await env.batcher.save(stateItem(target, state)))) return "abandoned";
     } else await markInterrupted(env.pool, run.id);
   }
+  if (halted) return "stopped";
   // Set below, once the actor exists: an early first try whose begin save failed is stopped at once.
   let stopEarly: (err: unknown) => void = () => {};
   // Set when the run is cancelled: a save the machine had yet to send (waiting for an early begin save) is
@@ -189,6 +200,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     target,
     (err) => stopEarly(err),
     () => cancelled,
+    carry,
   );
   const actor = createActor(machineFor(def, env.deps), {
     input: { runId: run.id, event: run.event as TriggerEvent, state, io },
@@ -257,7 +269,16 @@ function runIO(
   target: { runId: string; owner: string },
   stopEarly: (err: unknown) => void,
   cancelled: () => boolean,
+  resumed?: TryRow,
 ): RunnerIO {
+  // A resumed parked step's end (src/engine/park), written by the run's first save.
+  let carry = resumed;
+  const withCarry = (item: SaveItem): SaveItem => {
+    if (!carry) return item;
+    const row = carry;
+    carry = undefined;
+    return { ...item, tries: [row, ...item.tries] };
+  };
   // Records a save or delete step wrote; saved with that step's result, in the same statement.
   let writes: RunWrite[] = [];
   const beginning = <T extends BeginTry>(t: T) => {
@@ -294,7 +315,7 @@ function runIO(
     },
     async begin(state, t) {
       const { begin, intents } = beginning(t);
-      const item = beginItem(target, state, begin);
+      const item = withCarry(beginItem(target, state, begin));
       if (intents.length > 0) item.writes = { depth: run.depth, list: intents };
       const first = fresh;
       fresh = false;
@@ -349,13 +370,15 @@ function runIO(
       // A folded begin adds the next try's intents to the ended try's exact writes (see batch.ts).
       const next = opts.next ? beginning(opts.next) : undefined;
       const list = next ? [...writes, ...next.intents] : writes;
-      const item = stateItem(target, redactErrors(state, env.secrets), {
-        result: opts.result && redactErrors(opts.result, env.secrets),
-        resultSaved: opts.committed,
-        parkMs: opts.parkMs,
-        next: next?.begin,
-        writes: { depth: run.depth, list },
-      });
+      const item = withCarry(
+        stateItem(target, redactErrors(state, env.secrets), {
+          result: opts.result && redactErrors(opts.result, env.secrets),
+          resultSaved: opts.committed,
+          parkMs: opts.parkMs,
+          next: next?.begin,
+          writes: { depth: run.depth, list },
+        }),
+      );
       writes = [];
       if (!(await saved(io.withHeld(item)))) throw new LeaseLostError(run.id);
       if (opts.result) reportTry(env, def, run.id, opts.result);
@@ -366,7 +389,7 @@ function runIO(
       // pooled connection: the step holds one, and all of them could be held so.
       if (held) throw new Error(`run ${run.id}: a transactional step's begin must be saved before it runs`);
       if (cancelled()) throw new Error(`run ${run.id}: cancelled; not committed`);
-      const text = commitTryText({
+      const t = {
         runId: run.id,
         owner: env.owner,
         runAttempt,
@@ -374,9 +397,9 @@ function runIO(
         attempt: r.attempt,
         kind: r.kind,
         output: JSON.stringify(r.output ?? {}),
-      });
+      };
       try {
-        await client.query(text);
+        await commitTry(client, t);
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         if (code === LEASE_LOST_SQLSTATE) throw new SaveFailed(new LeaseLostError(run.id));

@@ -155,11 +155,14 @@ function loadWorkflowTextSync(file: string, opts: LoadOptions): LoadResult {
   return loadWorkflowSource(file, text, opts);
 }
 
+/** *.yaml and *.yml, except the test files of `skyflow test` (*.test.yaml, *.test.yml) beside them. */
+export const WORKFLOW_FILE = /(?<!\.test)\.ya?ml$/;
+
 export function isWorkflowFile(name: string): boolean {
-  return name.endsWith(".yaml") || name.endsWith(".yml");
+  return WORKFLOW_FILE.test(name);
 }
 
-/** Every *.yaml / *.yml directly in `dir`, sorted; names must be unique across them. */
+/** Every *.yaml / *.yml directly in `dir` (not *.test.yaml), sorted; names must be unique across them. */
 export async function loadWorkflowDir(
   dir: string,
   opts: LoadOptions = {},

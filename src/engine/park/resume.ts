@@ -6,13 +6,18 @@ import type { WorkflowDefinition } from "../definition/types.js";
 import type { TryResult } from "../machine.js";
 import type { RunnerEnv } from "../runner.js";
 import { completeStep, currentStep, type RunState, type StepOutcome } from "../state.js";
+import type { TryRow } from "../store/batch.js";
 import type { ClaimedRun } from "../store/claim.js";
 import { stateItem } from "../store/save.js";
 import { storable } from "../store/storable.js";
 import { childFailed, childResult } from "./child.js";
 import type { WaitInfo } from "./park.js";
 
-export type Resumed = { parked: true; ms: number } | { parked: false; state: RunState } | { abandoned: true };
+export type Resumed =
+  | { parked: true; ms: number }
+  /** `carry`: the parked try's end, for the run's next save to write (the next step's begin folds it in). */
+  | { parked: false; state: RunState; carry?: TryRow }
+  | { abandoned: true };
 
 export async function resumeParked(
   env: RunnerEnv,
@@ -73,8 +78,17 @@ export async function resumeParked(
   };
   const next = completeStep(def, state, outcome);
   const target = { runId: run.id, owner: env.owner };
-  if (!(await env.batcher.save(stateItem(target, next, { result })))) return { abandoned: true };
-  await clear();
+  // The wait is cleared beside the step's end, in either order: a crash after the clear alone leaves the
+  // step interrupted, and its try runs again and ends at once (its wait began at its first try: the time
+  // has passed, the event is in wait_events, the child has ended).
+  const cleared = clear().catch((err) =>
+    env.log.warn({ runId: run.id, err: String(err) }, "could not clear a resumed run's wait"),
+  );
+  const item = stateItem(target, next, { result });
+  let carry: TryRow | undefined;
+  if (next.status === "running") carry = item.tries[0];
+  else if (!(await env.batcher.save(item))) return { abandoned: true };
+  await cleared;
   env.onStep({
     type: result.status === "succeeded" ? "succeeded" : "failed",
     runId: run.id,
@@ -85,5 +99,5 @@ export async function resumeParked(
     durationMs: result.durationMs,
     ...(result.error ? { error: { name: result.error.name, message: result.error.message } } : {}),
   });
-  return { parked: false, state: next };
+  return { parked: false, state: next, ...(carry ? { carry } : {}) };
 }

@@ -59,6 +59,18 @@ on: { call: {} }
 steps:
   - sleep: 1h
 `;
+const ONCE = `name: once
+on: { call: {} }
+steps:
+  - id: w
+    wait_for:
+      pubsub: { channel: never }
+      match: \${{ incoming.data.id == run.id }}
+      timeout: 1500ms
+  - sql:
+      statement: INSERT INTO after_timeout (run_id, timed_out) VALUES ($1, $2)
+      params: ["\${{ run.id }}", "\${{ steps.w.output.timed_out }}"]
+`;
 const CHILD = `name: child
 on: { call: {} }
 steps:
@@ -71,24 +83,26 @@ let srv: TestServer;
 let engine: Engine;
 let triggers: Triggers;
 let container: SkygearContainer;
+let catalog: ReturnType<typeof catalogOf>;
+let clients: Parameters<typeof createEngine>[0]["clients"];
 const pubsubHub = hub();
 const { log } = capturedLogger("warn");
 
 beforeAll(async () => {
   db = await createTestDatabase("park_engine");
   srv = await startTestServer(db.pool);
-  const wfs = [SLEEPER, WAITER, PARENT, CHILD, PUBWAIT, SLOWPARENT, SLOWCHILD].map((y) => {
+  const wfs = [SLEEPER, WAITER, PARENT, CHILD, PUBWAIT, SLOWPARENT, SLOWCHILD, ONCE].map((y) => {
     const name = /name: (\S+)/.exec(y)![1]!;
     const r = loadWorkflowSource(`workflows/${name}.yaml`, y);
     expect(r.problems).toEqual([]);
     return r.workflow!;
   });
-  const catalog = catalogOf(wfs);
+  catalog = catalogOf(wfs);
   container = new SkygearContainer({
     transport: createInProcessTransport(srv.handler),
     apiKey: TEST_MASTER_KEY,
   });
-  const clients = {
+  clients = {
     skygear: container,
     pool: db.pool,
     appSchema: srv.config.schema,
@@ -236,4 +250,28 @@ describe("parked runs", () => {
     expect((await row(runId)).status).toBe("cancelled");
     expect((await row(childId)).status).toBe("cancelled");
   });
+
+  it("a wait_for timeout fires once with two engines polling", async () => {
+    await db.pool.query(`CREATE TABLE ${srv.config.schema}.after_timeout (run_id uuid, timed_out boolean)`);
+    const other = createEngine({ pool: db.pool, catalog, clients, log, pollMs: 50, owner: "second" });
+    await other.start();
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++)
+        ids.push((await engine.trigger("once", { type: "call", input: {} } as never)).runId);
+      for (const id of ids) expect((await engine.waitForRun(id, 30_000)).status).toBe("succeeded");
+      const { rows } = await db.pool.query(
+        `SELECT run_id, count(*)::int AS n, bool_and(timed_out) AS t FROM ${srv.config.schema}.after_timeout GROUP BY 1`,
+      );
+      expect(rows).toHaveLength(20);
+      expect(rows.every((r) => r.n === 1 && r.t === true)).toBe(true);
+      const tries = await db.pool.query(
+        "SELECT count(*)::int AS n FROM skyflow.step_tries WHERE step_key = 'w' AND run_id = ANY($1)",
+        [ids],
+      );
+      expect(tries.rows[0].n).toBe(20);
+    } finally {
+      await other.stop({ graceMs: 0 });
+    }
+  }, 60_000);
 });
