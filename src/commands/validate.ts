@@ -4,10 +4,10 @@ import { stat } from "node:fs/promises";
 import { isAbsolute, join, relative } from "node:path";
 import { loadConfig } from "../config.js";
 import {
+  directoryChecks,
   type LoadOptions,
   loadWorkflowDir,
   loadWorkflowFile,
-  uniqueNames,
 } from "../engine/definition/load.js";
 import type { TriggerDefinition, WorkflowDefinition } from "../engine/definition/types.js";
 import { ConfigError, formatProblem, type Problem } from "../errors.js";
@@ -70,7 +70,7 @@ export async function validatePaths(
     for (const pr of r.problems)
       problems.push({ ...pr, file: rename(pr.file), message: pr.message.split(abs).join(shown) });
   }
-  const unique = uniqueNames(all);
+  const unique = directoryChecks(all);
   return { workflows: unique.workflows, problems: [...problems, ...unique.problems] };
 }
 

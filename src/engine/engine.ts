@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import type pg from "pg";
+import { poolDb } from "../db/pool.js";
 import type { Logger } from "../log.js";
 import { stepKinds as builtinKinds } from "../steps/registry.js";
 import type { StepClients, StepKind } from "../steps/types.js";
@@ -132,6 +133,7 @@ class EngineImpl extends EventEmitter implements Engine {
       random: o.random ?? Math.random,
       parkAfterMs: o.parkAfterMs ?? 5000,
       resolve: resolveStepInput,
+      clock: this.clock,
     };
     // A save of a running run extends its lease, as a renewal does (a renewal skips the rows a save holds).
     this.batcher = new SaveBatcher(o.pool, {
@@ -327,7 +329,7 @@ class EngineImpl extends EventEmitter implements Engine {
         const resumable = this.sweep;
         this.sweep = false;
         const sentAt = performance.now();
-        const claimed = await claimRuns(this.o.pool, {
+        const claimed = await claimRuns(poolDb(this.o.pool), {
           owner: this.owner,
           leaseMs: this.leaseMs,
           limit: want,

@@ -39,6 +39,8 @@ const Condition = Type.Union([Type.String({ minLength: 1 }), Type.Boolean()], {
   description: "A CEL condition, e.g. ${{ event.record.status == 'open' }}",
 });
 
+export const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
 export const Duration = Type.Union(
   [Type.String({ pattern: "^\\d+(ms|s|m|h|d)$" }), Type.Integer({ minimum: 0 })],
   {
@@ -117,8 +119,9 @@ export const KINDS = {
   ),
   // Control flow that parks the run (src/engine/park): see the "Control flow" section of the DSL contract.
   sleep: Type.Union([Duration, ExprString, Obj({ until: Type.String({ minLength: 1 }) }, ["until"])], {
-    description: "A duration (10m), or { until: timestamp }; the run is parked in Postgres meanwhile",
-    "x-expected": "a duration (250ms, 10s, 5m, 1h) or { until: ${{ timestamp }} }",
+    description:
+      "A duration (at most 365d), or { until: timestamp }; the run is parked in Postgres meanwhile",
+    "x-expected": "a duration (250ms, 10s, 5m, 1h, 2d) or { until: ${{ timestamp }} }",
   }),
   wait_for: Obj(
     {
@@ -144,7 +147,23 @@ export const KINDS = {
     },
     ["workflow"],
   ),
+  // The inner steps of `foreach` (the sibling key `steps`) and of each `parallel` branch are checked against
+  // Step one by one (checks.ts), so this schema stays flat and the published document has no cycles.
+  foreach: Type.Union([ExprString, Type.Array(Type.Unknown())], {
+    description: "The list to run `steps` for, one item at a time (or `concurrency` at once)",
+    "x-expected": "an expression ${{ }} giving a list, or a list",
+  }),
+  parallel: Type.Record(
+    Type.String({ pattern: "^[a-z][a-z0-9_]*$" }),
+    Type.Array(Type.Unknown(), { minItems: 1 }),
+    {
+      description: "Branches by name, each a list of steps; they run at once",
+      "x-expected": "a mapping of branch names to lists of steps",
+    },
+  ),
 };
+/** Kinds that hold other steps. */
+export const CONTAINER_KINDS: readonly string[] = ["foreach", "parallel"];
 export type StepKindName = keyof typeof KINDS;
 export const KIND_NAMES = Object.keys(KINDS) as StepKindName[];
 
@@ -161,6 +180,13 @@ export const Step = Obj(
     timeout: Duration,
     continue_on_error: Type.Boolean(),
     ...KINDS,
+    item: Type.String({
+      pattern: "^[a-z_][a-z0-9_]*$",
+      description: "foreach: the name an item is seen as (default item)",
+      "x-expected": "a name of lowercase letters, digits and _",
+    }),
+    concurrency: Type.Integer({ minimum: 1, description: "foreach: items in flight at once (default 1)" }),
+    steps: Type.Array(Type.Unknown(), { minItems: 1, description: "foreach: the steps run for each item" }),
   },
   [],
 );
@@ -219,6 +245,9 @@ export const WorkflowFile = Obj(
     defaults: Obj({ retry: Retry, timeout: Duration, as: As }, []),
     steps: Type.Array(Step, { minItems: 1 }),
     on_failure: Type.Array(Step),
+    output: Type.Unknown({
+      description: "What the run returns: an expression (default: the last step's output)",
+    }),
   },
   ["on", "steps"],
   {

@@ -20,10 +20,14 @@ export async function childResult(db: Queryable, childId: string): Promise<Child
     error: ChildEnd["error"];
     last: unknown;
   }>(
-    `SELECT r.workflow, r.status, r.output, r.error,
+    // The top-level `output` is in the saved state; without it, the try of the step the state names
+    // (`returnsStep`, the workflow's last step: see state.ts), else the last try that succeeded.
+    `SELECT r.workflow, r.status, r.error,
+            CASE WHEN r.snapshot ? 'output' THEN r.snapshot->'output' ELSE r.output END AS output,
             (SELECT t.output FROM skyflow.step_tries t
-              WHERE t.run_id = r.id AND t.status = 'succeeded' AND t.run_attempt = r.attempt
-              ORDER BY t.finished_at DESC NULLS LAST LIMIT 1) AS last
+              WHERE t.run_id = r.id AND t.status = 'succeeded'
+                AND t.step_key = coalesce(r.snapshot->>'returnsStep', t.step_key)
+              ORDER BY t.run_attempt DESC, t.finished_at DESC NULLS LAST LIMIT 1) AS last
      FROM skyflow.runs r WHERE r.id = $1`,
     [childId],
   );

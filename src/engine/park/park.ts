@@ -231,3 +231,49 @@ async function parkCall(p: ParkContext, req: Extract<ParkRequest, { kind: "call"
     return { parked: true, parkMs: Number.POSITIVE_INFINITY };
   });
 }
+
+/**
+ * A call made by an inner step (a foreach item, a parallel branch: src/engine/tree.ts): the child starts as
+ * the top-level call's does, with the inner step's instance key in its event id (so a resumed item starts
+ * no second child), and the item waits for it while the run stays live (the other items go on).
+ * Returns the child's run id.
+ */
+export async function startInnerCall(
+  p: Pick<ParkContext, "pool" | "runId" | "depth" | "def" | "state" | "workflow"> & {
+    key: string;
+    stepId: string;
+  },
+  req: Extract<ParkRequest, { kind: "call" }>,
+): Promise<string> {
+  const def = p.workflow(req.workflow);
+  if (!def) throw new FatalStepError("InvalidArgument", `call: no workflow named "${req.workflow}"`);
+  if (!def.triggers.some((t) => t.kind === "call"))
+    throw new FatalStepError(
+      "InvalidArgument",
+      `call: workflow "${req.workflow}" has no call trigger (on: call)`,
+    );
+  const depth = p.depth + 1;
+  if (depth > MAX_CALL_DEPTH)
+    throw new FatalStepError(
+      "CallDepthExceeded",
+      `call: ${req.workflow} would nest ${depth} calls deep; calls nest at most ${MAX_CALL_DEPTH} deep`,
+    );
+  const event: TriggerEvent = {
+    id: `call:${p.runId}:${p.state.attempt}:${p.key}`,
+    type: "call",
+    at: new Date().toISOString(),
+    input: storable(req.input),
+    parent: { run: p.runId, workflow: p.def.name, step: p.stepId },
+  };
+  const childId = runIdFor(def.name, event.id);
+  await withTransaction(p.pool, async (tx) => {
+    await recordVersion(tx, def);
+    await enqueueRuns(tx, [{ workflow: def.name, version: def.version, event, depth }]);
+    await tx.query("UPDATE skyflow.runs SET parent_id = $2 WHERE id = $1 AND parent_id IS NULL", [
+      childId,
+      p.runId,
+    ]);
+    await tx.query("NOTIFY skyflow_runs");
+  });
+  return childId;
+}

@@ -80,17 +80,20 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   /** Claims one batch and starts its runs in one transaction; returns how many changes it claimed. */
   const drainBatch = async (): Promise<number> => {
     const workflows = o.catalog.list();
-    const claim = (c: pg.PoolClient) => q.claimOutboxSQL((v) => c.escapeLiteral(v), o.appSchema, batch);
     const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
-    const transaction = claimTransaction<number, q.ClaimedRow>(o.pool, claim, async (tx, rows, committed) => {
-      if (rows.length === 0) return 0;
-      const planned = await plan(rows, workflows);
-      // wait_for (src/engine/park): the changes release the runs waiting for them, in this transaction.
-      if (o.waits) await o.waits.release(tx, await waitEvents(rows));
-      await runs.start(tx, planned, { client: tx, committed });
-      lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
-      return rows.length;
-    });
+    const transaction = claimTransaction<number, q.ClaimedRow>(
+      o.pool,
+      q.claimOutbox(o.appSchema, batch),
+      async (tx, rows, committed) => {
+        if (rows.length === 0) return 0;
+        const planned = await plan(rows, workflows);
+        // wait_for (src/engine/park): the changes release the runs waiting for them, in this transaction.
+        if (o.waits) await o.waits.release(tx, await waitEvents(rows));
+        await runs.start(tx, planned, { client: tx, committed });
+        lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
+        return rows.length;
+      },
+    );
     return runs.after(transaction);
   };
 
