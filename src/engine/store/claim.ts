@@ -95,15 +95,19 @@ export async function claimOwn(
 
 /**
  * In-flight runs with an expired lease (their engine died), a finished retry wait, or a parked run due
- * (src/engine/park: a sleep's end, a wait_for's timeout or release, a called child's end).
+ * (src/engine/park: a sleep's end, a wait_for's timeout or release, a called child's end). A parked run's
+ * wait and wake value are returned and cleared in the claim (a crash before its step's end is saved leaves
+ * that step interrupted: its try runs again, and ends at once, see src/engine/park/park.ts).
  */
-const RESUMABLE = `UPDATE skyflow.runs ${SET_LEASE}
-  WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
-                       WHERE status IN ('running', 'waiting', 'sleeping') AND available_at <= now()
-                         AND (lease_until IS NULL OR lease_until < now())
-                         AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
-                       ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED))
-  ${RETURNING}`;
+const RESUMABLE = `UPDATE skyflow.runs r ${SET_LEASE}, wait = NULL, wake = NULL
+  FROM (SELECT id AS due_id, wait AS was_waiting, wake AS woken FROM skyflow.runs
+        WHERE status IN ('running', 'waiting', 'sleeping') AND available_at <= now()
+          AND (lease_until IS NULL OR lease_until < now())
+          AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
+        ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+  WHERE r.id = due.due_id
+  RETURNING r.id, r.workflow, r.version, r.event, r.depth, r.status, r.snapshot, r.attempt, r.concurrency_key,
+    r.started_at, due.was_waiting AS wait, due.woken AS wake`;
 
 /** Pending runs of workflows without a concurrency limit, oldest first; `limit` is SQL. */
 const unlimited = (limit: string) => `UPDATE skyflow.runs ${SET_LEASE}
