@@ -397,6 +397,7 @@ function runIO(
         attempt: r.attempt,
         kind: r.kind,
         output: JSON.stringify(r.output ?? {}),
+        claims: run.claims ?? null,
       };
       try {
         await commitTry(client, t);

@@ -19,6 +19,8 @@ export interface ClaimedRun {
   /** A parked run's wait and what released it (src/engine/park); null otherwise. */
   wait?: unknown;
   wake?: unknown;
+  /** Which claim of the run this is (0: created leased); a step's own transaction commits only under it. */
+  claims?: number;
 }
 
 /**
@@ -56,10 +58,11 @@ export interface ClaimOptions {
 
 const CONCURRENCY_LOCK = 7_341_220_031;
 
+// Every claim counts (`claims`, migration 070): a step's own transaction commits only under its claim.
 const SET_LEASE = `SET status = 'running', lease_owner = $1, lease_until = now() + $2::int * interval '1 millisecond',
-  started_at = coalesce(started_at, now()), updated_at = now()`;
+  started_at = coalesce(started_at, now()), updated_at = now(), claims = claims + 1`;
 const RETURNING = `RETURNING id, workflow, version, event, depth, status, snapshot, attempt, concurrency_key, started_at,
-  wait, wake`;
+  wait, wake, claims`;
 
 /** Runs this owner held before a restart (same owner name): resumed at once, lease or not. */
 export async function claimOwn(
@@ -107,7 +110,7 @@ const RESUMABLE = `UPDATE skyflow.runs r ${SET_LEASE}, wait = NULL, wake = NULL
         ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
   WHERE r.id = due.due_id
   RETURNING r.id, r.workflow, r.version, r.event, r.depth, r.status, r.snapshot, r.attempt, r.concurrency_key,
-    r.started_at, due.was_waiting AS wait, due.woken AS wake`;
+    r.started_at, due.was_waiting AS wait, due.woken AS wake, r.claims`;
 
 /** Pending runs of workflows without a concurrency limit, oldest first; `limit` is SQL. */
 const unlimited = (limit: string) => `UPDATE skyflow.runs ${SET_LEASE}
