@@ -181,6 +181,10 @@ async function main(): Promise<void> {
              FROM skyflow.runs WHERE workflow = 'sleeper' LIMIT $1) t WHERE skyflow.runs.id = t.id`,
       [WAKE],
     );
+    // The due times, kept apart: a resumed run's wait is cleared.
+    await db.query(
+      "CREATE TABLE bench_due AS SELECT id, available_at AS due FROM skyflow.runs WHERE workflow = 'sleeper' AND available_at < now() + interval '1 minute'",
+    );
     for (;;) {
       const { rows } = await db.query(
         "SELECT count(*)::int AS n FROM skyflow.runs WHERE workflow = 'sleeper' AND status = 'succeeded'",
@@ -189,9 +193,8 @@ async function main(): Promise<void> {
       await sleep(200);
     }
     const { rows: late } = await db.query<{ ms: number }>(
-      `SELECT extract(epoch FROM t.finished_at - (r.wait->>'until')::timestamptz) * 1000 AS ms
-       FROM skyflow.runs r JOIN skyflow.step_tries t ON t.run_id = r.id AND t.step_key = 'z'
-       WHERE r.workflow = 'sleeper' AND r.status = 'succeeded'`,
+      `SELECT extract(epoch FROM t.finished_at - d.due) * 1000 AS ms
+       FROM bench_due d JOIN skyflow.step_tries t ON t.run_id = d.id AND t.step_key = 'z'`,
     );
     const ms = late.map((r) => Number(r.ms));
     console.log(

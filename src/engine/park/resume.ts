@@ -27,12 +27,12 @@ export async function resumeParked(
 ): Promise<Resumed> {
   const wait = run.wait as WaitInfo;
   const step = currentStep(def, state);
-  const clear = () =>
-    env.pool.query(
-      `WITH w AS (DELETE FROM skyflow.waits WHERE run_id = $1)
-       UPDATE skyflow.runs SET wait = NULL, wake = NULL WHERE id = $1 AND lease_owner = $2`,
-      [run.id, env.owner],
-    );
+  // The claim cleared runs.wait and runs.wake; a timed-out wait_for's row in skyflow.waits is left (a
+  // released one was deleted by its release).
+  const clear = async () => {
+    if (wait.kind === "wait_for" && !(run.wake as { event?: unknown } | null)?.event)
+      await env.pool.query("DELETE FROM skyflow.waits WHERE run_id = $1", [run.id]);
+  };
   // A wait left behind by a crash after the step's end was saved: the run is past it.
   if (!step || step.key !== wait.step || state.steps[step.key]?.status !== "running") {
     await clear();
@@ -53,8 +53,8 @@ export async function resumeParked(
       // Not ended (a claim without its release): parked again until the child's end releases it.
       await env.pool.query(
         `UPDATE skyflow.runs SET status = 'waiting', available_at = 'infinity', lease_owner = NULL,
-           lease_until = NULL WHERE id = $1 AND lease_owner = $2`,
-        [run.id, env.owner],
+           lease_until = NULL, wait = $3::jsonb WHERE id = $1 AND lease_owner = $2`,
+        [run.id, env.owner, JSON.stringify(wait)],
       );
       return { parked: true, ms: Number.POSITIVE_INFINITY };
     }
@@ -78,9 +78,6 @@ export async function resumeParked(
   };
   const next = completeStep(def, state, outcome);
   const target = { runId: run.id, owner: env.owner };
-  // The wait is cleared beside the step's end, in either order: a crash after the clear alone leaves the
-  // step interrupted, and its try runs again and ends at once (its wait began at its first try: the time
-  // has passed, the event is in wait_events, the child has ended).
   const cleared = clear().catch((err) =>
     env.log.warn({ runId: run.id, err: String(err) }, "could not clear a resumed run's wait"),
   );

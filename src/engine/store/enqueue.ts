@@ -124,6 +124,7 @@ export async function enqueueRuns(
         attempt: 1,
         concurrency_key: r.concurrencyKey ?? null,
         started_at: row.started_at,
+        claims: 0,
       };
     }
     return created;
