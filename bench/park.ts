@@ -195,7 +195,8 @@ async function main(): Promise<void> {
       pubsub: { publish: async () => {} },
     };
     const log = silentLogger();
-    const engine = createEngine({ pool: db, catalog, clients, log, pollMs: 1000 });
+    const maxRuns = Number(process.env.BENCH_MAX_RUNS ?? 200);
+    const engine = createEngine({ pool: db, catalog, clients, log, pollMs: 1000, maxRuns });
     await engine.start();
     const triggers = await startTriggers({
       pool: db,
