@@ -44,6 +44,16 @@ export async function resumeParked(
   if (wait.kind === "sleep") {
     outcome = { status: "succeeded", output: { slept_ms: Math.max(0, now - Date.parse(wait.began)) } };
   } else if (wait.kind === "wait_for") {
+    if (!wake?.event && (await changesBefore(env, wait))) {
+      // Record changes made before the timeout are still in the trigger's outbox (an engine restarting
+      // resumes due runs before its trigger drains): their turn first, then the timeout again.
+      await env.pool.query(
+        `UPDATE skyflow.runs SET status = 'waiting', available_at = now() + interval '500 milliseconds',
+           lease_owner = NULL, lease_until = NULL, wait = $3::jsonb WHERE id = $1 AND lease_owner = $2`,
+        [run.id, env.owner, JSON.stringify(wait)],
+      );
+      return { parked: true, ms: 500 };
+    }
     outcome = wake?.event
       ? { status: "succeeded", output: { event: wake.event, timed_out: false } }
       : { status: "succeeded", output: { event: null, timed_out: true } };
@@ -97,4 +107,14 @@ export async function resumeParked(
     ...(result.error ? { error: { name: result.error.name, message: result.error.message } } : {}),
   });
   return { parked: false, state: next, ...(carry ? { carry } : {}) };
+}
+
+/** Whether the record trigger's outbox still holds changes of this wait's record type from before its timeout. */
+async function changesBefore(env: RunnerEnv, wait: WaitInfo): Promise<boolean> {
+  if (!wait.source?.startsWith("record:") || !wait.until) return false;
+  const { rows } = await env.pool.query(
+    "SELECT 1 FROM skyflow.record_outbox WHERE record_type = $1 AND at <= $2 LIMIT 1",
+    [wait.source.slice("record:".length), wait.until],
+  );
+  return rows.length > 0;
 }

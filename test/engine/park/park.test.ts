@@ -94,6 +94,15 @@ const CHAIN = Array.from({ length: 7 }, (_, i) =>
     ? "name: d7\non: { call: {} }\nsteps:\n  - sql: { statement: SELECT 1 }\n"
     : `name: d${i + 1}\non: { call: {} }\nsteps:\n  - id: c\n    call: { workflow: d${i + 2} }\n`,
 );
+const LATE = `name: late
+on: { call: {} }
+steps:
+  - id: w
+    wait_for:
+      record: { type: ticket, events: [create] }
+      match: \${{ incoming.record.run == run.id }}
+      timeout: 1500ms
+`;
 const CHILD = `name: child
 on: { call: {} }
 steps:
@@ -105,6 +114,7 @@ let db: TestDatabase;
 let srv: TestServer;
 let engine: Engine;
 let triggers: Triggers;
+let startTriggersHere: () => Promise<Triggers>;
 let container: SkygearContainer;
 let catalog: ReturnType<typeof catalogOf>;
 let clients: Parameters<typeof createEngine>[0]["clients"];
@@ -119,6 +129,7 @@ beforeAll(async () => {
     WAITER,
     PARENT,
     CHILD,
+    LATE,
     PUBWAIT,
     SLOWPARENT,
     SLOWCHILD,
@@ -146,15 +157,17 @@ beforeAll(async () => {
   };
   engine = createEngine({ pool: db.pool, catalog, clients, log, pollMs: 200 });
   await engine.start();
-  triggers = await startTriggers({
-    pool: db.pool,
-    catalog,
-    appSchema: srv.config.schema,
-    wake: () => engine.wake(),
-    log,
-    pollMs: 200,
-    pubsub: pubsubHub.client("engine"),
-  });
+  startTriggersHere = () =>
+    startTriggers({
+      pool: db.pool,
+      catalog,
+      appSchema: srv.config.schema,
+      wake: () => engine.wake(),
+      log,
+      pollMs: 200,
+      pubsub: pubsubHub.client("engine"),
+    });
+  triggers = await startTriggersHere();
 });
 afterAll(async () => {
   await triggers?.stop();
@@ -341,5 +354,27 @@ describe("parked runs", () => {
     );
     expect(rows.map((r) => r.workflow)).toEqual(["d1", "d2", "d3", "d4", "d5", "d6"]);
     expect(rows[5]).toMatchObject({ depth: 5, status: "failed", e: "CallDepthExceeded" });
+  }, 40_000);
+
+  it("a timeout lets changes made before it, still in the outbox, release the run first", async () => {
+    const save = (records: unknown[]) =>
+      container.sendAction("record:save", { database_id: "_public", records });
+    await save([{ _id: "ticket/t0", run: "none" }]);
+    const { runId } = await engine.trigger("late", { type: "call", input: {} } as never);
+    await until(
+      () => row(runId),
+      (r) => r?.status === "waiting",
+    );
+    await triggers.stop();
+    // No trigger drains now (an engine restarting resumes due runs before its trigger drains).
+    await save([{ _id: "ticket/t1", run: runId }]);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await row(runId)).status).toBe("waiting");
+    triggers = await startTriggersHere();
+    const run = await engine.waitForRun(runId, 20_000);
+    expect(run.tries.find((t) => t.stepKey === "w")!.output).toMatchObject({
+      timed_out: false,
+      event: { record: { _id: "ticket/t1" } },
+    });
   }, 40_000);
 });

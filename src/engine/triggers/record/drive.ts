@@ -88,13 +88,17 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
         if (rows.length === 0) return 0;
         const planned = await plan(rows, workflows);
         // wait_for (src/engine/park): the changes release the runs waiting for them, in this transaction.
-        if (o.waits) await o.waits.release(tx, await waitEvents(rows));
+        if (o.waits) released = await o.waits.release(tx, await waitEvents(rows));
         await runs.start(tx, planned, { client: tx, committed });
         lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
         return rows.length;
       },
     );
-    return runs.after(transaction);
+    let released = 0;
+    const n = await runs.after(transaction);
+    // Released runs are due now: this process's engine looks at once, without waiting for the NOTIFY.
+    if (released > 0) o.wake();
+    return n;
   };
 
   const plan = async (rows: q.ClaimedRow[], wfs: WorkflowDefinition[]): Promise<RunRequest[]> => {
