@@ -2,7 +2,7 @@
 // connection) is the one subscriber; the others retry the lock periodically and take over when it dies.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { withTransaction } from "../../../db/pool.js";
+import { poolDb } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
 import type { Catalog, TriggerEvent, WorkflowDefinition } from "../../definition/types.js";
 import type { RunHandoff } from "../../store/claim.js";
@@ -70,30 +70,26 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
     if (stopped) return;
     const runs = handover(o.handoff, o.wake, undefined, o.secrets);
     const requests = wfs.map((workflow) => ({ workflow, event }));
-    runs
-      .after(
-        withTransaction(o.pool, (tx, _, committed) => runs.start(tx, requests, { client: tx, committed })),
-      )
-      .catch((err) => {
-        const delay = delays[attempt];
-        if (delay === undefined || stopped || retries.size >= MAX_RETRYING) {
-          dropped++;
-          o.log.error(
-            { channel, eventId: event.id, err: (err as Error).message },
-            "pubsub trigger: could not start runs; message dropped",
-          );
-          return;
-        }
-        o.log.warn(
-          { channel, eventId: event.id, err: (err as Error).message, retryInMs: delay },
-          "pubsub trigger: could not start runs; retrying",
+    runs.after(poolDb(o.pool).tx((tx) => runs.start(tx, requests, tx))).catch((err) => {
+      const delay = delays[attempt];
+      if (delay === undefined || stopped || retries.size >= MAX_RETRYING) {
+        dropped++;
+        o.log.error(
+          { channel, eventId: event.id, err: (err as Error).message },
+          "pubsub trigger: could not start runs; message dropped",
         );
-        const t = setTimeout(() => {
-          retries.delete(t);
-          startRuns(channel, wfs, event, attempt + 1);
-        }, delay);
-        retries.add(t);
-      });
+        return;
+      }
+      o.log.warn(
+        { channel, eventId: event.id, err: (err as Error).message, retryInMs: delay },
+        "pubsub trigger: could not start runs; retrying",
+      );
+      const t = setTimeout(() => {
+        retries.delete(t);
+        startRuns(channel, wfs, event, attempt + 1);
+      }, delay);
+      retries.add(t);
+    });
   };
 
   const onMessage = (channel: string, data: unknown): void => {

@@ -1,6 +1,7 @@
 // Record trigger, drive step: keeps skyflow's row trigger on the watched tables, wakes on NOTIFY (or the slow
 // poll), claims outbox batches and starts their runs in the same transaction. Owns all record-trigger I/O.
 import type pg from "pg";
+import { poolDb } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
 import { loadTableColumns } from "../../../server/records/table.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
@@ -54,6 +55,7 @@ export interface RecordDriver {
 
 export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordDriver> {
   const batch = o.batchSize ?? 500;
+  const db = poolDb(o.pool);
   const columns = new Map<string, Cols>();
   let stopped = false;
   let running: Promise<void> | undefined;
@@ -79,11 +81,11 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     const workflows = o.catalog.list();
     const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
     const transaction = claimTransaction<number, q.ClaimedRow>(
-      o.pool,
+      db,
       q.claimOutbox(o.appSchema, batch),
-      async (tx, rows, committed) => {
+      async (tx, rows) => {
         if (rows.length === 0) return 0;
-        await runs.start(tx, await plan(rows, workflows), { client: tx, committed });
+        await runs.start(tx, await plan(rows, workflows), tx);
         lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
         return rows.length;
       },
