@@ -236,7 +236,11 @@ async function machineAlone(n: number, clients: StepClients): Promise<number> {
     begin: async () => {},
     save: async () => {},
     commitTry: async () => {},
+    saveTree: async () => {},
+    committed: async () => undefined,
+    parkInner: async () => ({}),
     afterTry: async (_step, output) => output,
+    park: async () => ({ parked: false, output: {} }),
   };
   const one = (i: number) =>
     new Promise<void>((resolve, reject) => {

@@ -46,7 +46,8 @@ function systemTablesSQL(schema: string): string[] {
        writable boolean NOT NULL, readable boolean NOT NULL, comparable boolean NOT NULL,
        discoverable boolean NOT NULL, PRIMARY KEY (record_type, record_field, user_role))`,
     createRecordTableSQL(schema, "user"),
-    `ALTER TABLE ${s}."user" ADD COLUMN IF NOT EXISTS username text, ADD COLUMN IF NOT EXISTS email text`,
+    `ALTER TABLE ${s}."user" ADD COLUMN IF NOT EXISTS username text, ADD COLUMN IF NOT EXISTS email text,
+       ADD COLUMN IF NOT EXISTS last_login_at timestamp without time zone`,
     `CREATE UNIQUE INDEX IF NOT EXISTS user_username_key ON ${s}."user" (username) WHERE username IS NOT NULL`,
     `CREATE UNIQUE INDEX IF NOT EXISTS user_email_key ON ${s}."user" (email) WHERE email IS NOT NULL`,
     `CREATE TABLE IF NOT EXISTS ${s}._skyflow_token (

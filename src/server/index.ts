@@ -13,6 +13,7 @@ import { ensureOutboxColumns } from "./push/outbox.js";
 import { pushActions } from "./push/push.js";
 import { recordActions } from "./records/index.js";
 import { handleRequest } from "./router.js";
+import { schemaActions } from "./schema.js";
 import type { ActionSpec, AppContext, ServerConfig, SkygearHandler } from "./types.js";
 
 export interface SkygearHandlerOptions {
@@ -55,6 +56,7 @@ export function createSkygearHandler(opts: SkygearHandlerOptions): SkygearServer
     ...deviceActions,
     ...pushActions,
     ...recordActions,
+    ...schemaActions,
     ...(opts.actions ?? []),
   ];
   for (const spec of all) table.set(spec.name, spec);

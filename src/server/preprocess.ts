@@ -46,14 +46,17 @@ export async function authenticate(
   if (need === "accesskey" || need === "require_master") {
     if (accessType === "none") throw new SkygearServerError("NotAuthenticated", "Api key is empty");
     if (need === "require_master" && accessType !== "master") {
-      throw new SkygearServerError("PermissionDenied", "requires master key", { status: 401 });
+      throw new SkygearServerError("PermissionDenied", "no permission to this action", { status: 401 });
     }
     return { accessType, userId: null, roles: [] };
   }
   const user = await userFromCredentials(accessType, creds, app, cache);
   if (user === null) {
     if (need === "require_auth") {
-      throw new SkygearServerError("NotAuthenticated", "Authentication is needed to access this resource");
+      throw new SkygearServerError(
+        "NotAuthenticated",
+        "Authentication is required for this action, please login.",
+      );
     }
     return { accessType, userId: null, roles: [] };
   }
@@ -122,5 +125,5 @@ export function checkDisabled(auth: {
 }
 
 function tokenRefused(): SkygearServerError {
-  return new SkygearServerError("AccessTokenNotAccepted", "token expired");
+  return new SkygearServerError("AccessTokenNotAccepted", "token does not exist or it has expired");
 }

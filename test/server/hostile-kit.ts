@@ -37,7 +37,7 @@ export interface Hostile extends Target {
 
 /** Fragments of Postgres's own error messages: an answer holding one leaked a database message. */
 export const DB_MESSAGE =
-  /invalid input syntax|duplicate key value|syntax error at|relation "|column "|does not exist|stack depth|index row|bind message|out of range for type|unterminated|invalid byte sequence|unsupported Unicode|PostgreSQL|pq: |at character \d/i;
+  /invalid input syntax|duplicate key value|syntax error at|relation "|column "|(?<!token )does not exist|stack depth|index row|bind message|out of range for type|unterminated|invalid byte sequence|unsupported Unicode|PostgreSQL|pq: |at character \d/i;
 
 export async function startHostile(label: string, limits: Partial<ServerLimits> = {}): Promise<Hostile> {
   const db = await createTestDatabase(label);

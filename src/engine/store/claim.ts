@@ -16,6 +16,9 @@ export interface ClaimedRun {
   attempt: number;
   concurrency_key: string | null;
   started_at: Date;
+  /** A parked run's wait and what released it (src/engine/park); null otherwise. */
+  wait?: unknown;
+  wake?: unknown;
 }
 
 /**
@@ -55,7 +58,8 @@ const CONCURRENCY_LOCK = 7_341_220_031;
 
 const SET_LEASE = `SET status = 'running', lease_owner = $1, lease_until = now() + $2::int * interval '1 millisecond',
   started_at = coalesce(started_at, now()), updated_at = now()`;
-const RETURNING = `RETURNING id, workflow, version, event, depth, status, snapshot, attempt, concurrency_key, started_at`;
+const RETURNING = `RETURNING id, workflow, version, event, depth, status, snapshot, attempt, concurrency_key, started_at,
+  wait, wake`;
 
 /** Runs this owner held before a restart (same owner name): resumed at once, lease or not. */
 export async function claimOwn(
@@ -89,10 +93,13 @@ export async function claimOwn(
 // Parameters of every claim below: $1 owner, $2 lease ms, $3 limit, $4 only these runs, $5 limited workflows
 // (RESUMABLE alone takes only the first four: every parameter sent must appear in the statement).
 
-/** In-flight runs with an expired lease (their engine died) or a finished retry wait. */
+/**
+ * In-flight runs with an expired lease (their engine died), a finished retry wait, or a parked run due
+ * (src/engine/park: a sleep's end, a wait_for's timeout or release, a called child's end).
+ */
 const RESUMABLE = `UPDATE skyflow.runs ${SET_LEASE}
   WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
-                       WHERE status IN ('running', 'waiting') AND available_at <= now()
+                       WHERE status IN ('running', 'waiting', 'sleeping') AND available_at <= now()
                          AND (lease_until IS NULL OR lease_until < now())
                          AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
                        ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED))
@@ -141,7 +148,7 @@ async function claimLimited(db: Db, o: ClaimOptions, limit: number): Promise<Cla
                                      ORDER BY r.available_at, r.seq) AS rn,
                   (SELECT count(*) FROM skyflow.runs a
                     WHERE a.workflow = r.workflow AND a.concurrency_key IS NOT DISTINCT FROM r.concurrency_key
-                      AND a.status IN ('running', 'waiting')) AS busy
+                      AND a.status IN ('running', 'waiting', 'sleeping')) AS busy
            FROM skyflow.runs r JOIN unnest($4::text[], $5::int[]) AS l(workflow, lim) ON l.workflow = r.workflow
            WHERE r.status = 'pending' AND r.available_at <= now()
              AND ($6::uuid[] IS NULL OR r.id = ANY($6::uuid[]))

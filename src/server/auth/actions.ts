@@ -14,6 +14,7 @@ import {
   insertAuth,
   loadRoles,
   touchLogin,
+  touchSeen,
 } from "./store.js";
 import { issueToken, revokeToken } from "./tokens.js";
 
@@ -25,17 +26,18 @@ function invalid(message: string, args: string[]): SkygearServerError {
   return new SkygearServerError("InvalidArgument", message, { info: { arguments: args } });
 }
 
-/** `auth_data` as a string map of allowed keys; null/missing/empty -> {} (anonymous). */
+/**
+ * `auth_data` as a string map of allowed keys, null entries dropped; {} when missing or all null. Anything
+ * else v1 cannot log in with (an unknown key, a non-string value) is its "invalid auth data".
+ */
 export function parseAuthData(raw: unknown): Record<string, string> {
   if (raw === undefined || raw === null) return {};
-  if (typeof raw !== "object" || Array.isArray(raw))
-    throw invalid("auth_data must be an object", ["auth_data"]);
+  if (typeof raw !== "object" || Array.isArray(raw)) throw invalidAuthData();
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) {
-    if (!AUTH_RECORD_KEYS.has(k)) throw invalid(`auth_data key "${k}" is not allowed`, ["auth_data"]);
+    if (!AUTH_RECORD_KEYS.has(k)) throw invalidAuthData();
     if (v === null || v === undefined) continue;
-    if (typeof v !== "string" || v === "")
-      throw invalid(`auth_data.${k} must be a non-empty string`, ["auth_data"]);
+    if (typeof v !== "string" || v === "") throw invalidAuthData();
     // Unique-indexed: longer would fail the index (v1 answers 500 when it does).
     if (Buffer.byteLength(v) > MAX_AUTH_DATA_BYTES)
       throw invalid(`auth_data.${k} is longer than ${MAX_AUTH_DATA_BYTES} bytes`, ["auth_data"]);
@@ -44,34 +46,63 @@ export function parseAuthData(raw: unknown): Record<string, string> {
   return out;
 }
 
+function invalidAuthData(): SkygearServerError {
+  return invalid("invalid auth data", ["auth_data"]);
+}
+
+/** No auth provider is configured: v1's answer for any `provider` (S: provider/registry.go). */
+function noProvider(provider: string): SkygearServerError {
+  return invalid(`no auth provider of name "${provider}"`, ["provider"]);
+}
+
+/**
+ * v1 AuthResponse: the user record, its `last_login_at` (a date field of the record), and the _auth row's
+ * `last_seen_at`, both as they were before this request (S: handler/common.go NewAuthResponse).
+ */
 async function authResponse(
-  lookup: ActionLookup,
   app: AppContext,
   userId: string,
-  profile?: Record<string, unknown>,
+  record: Record<string, unknown>,
 ): Promise<Record<string, unknown>> {
   const { pool, config } = app;
-  const [auth, roles, record, token] = await Promise.all([
+  const [auth, roles, token] = await Promise.all([
     findAuth(pool, config.schema, userId),
     loadRoles(pool, config.schema, userId),
-    profile ? Promise.resolve(profile) : loadUserRecord(lookup, app, userId),
     issueToken(pool, config.schema, userId),
   ]);
   const out: Record<string, unknown> = { user_id: userId, profile: record, access_token: token };
   if (roles.length > 0) out.roles = roles;
-  if (auth?.lastLoginAt) out.last_login_at = auth.lastLoginAt.toISOString();
+  const lastLogin = record.last_login_at as { $type?: string; $date?: string } | undefined;
+  if (lastLogin?.$type === "date" && typeof lastLogin.$date === "string") out.last_login_at = lastLogin.$date;
   if (auth?.lastSeenAt) out.last_seen_at = auth.lastSeenAt.toISOString();
   return out;
 }
 
+/** After signup and login, as v1 does: `_auth.last_seen_at` and the user record's `last_login_at` = now. */
+async function recordLogin(lookup: ActionLookup, app: AppContext, userId: string): Promise<void> {
+  const now = new Date().toISOString();
+  await touchLogin(app.pool, app.config.schema, userId);
+  await saveUserRecord(lookup, app, userId, { last_login_at: { $type: "date", $date: now } });
+}
+
 async function signup(lookup: ActionLookup, app: AppContext, payload: Record<string, unknown>) {
-  const authData = parseAuthData(payload.auth_data);
-  const anonymous = Object.keys(authData).length === 0;
+  const parsed = parseAuthDataOrEmpty(payload.auth_data);
+  const badAuthData = parsed === "invalid";
+  const authData = badAuthData ? {} : parsed;
   const password = typeof payload.password === "string" ? payload.password : "";
-  if (!anonymous && password === "") throw invalid("empty password is not allowed", ["password"]);
+  const provider = typeof payload.provider === "string" ? payload.provider : "";
   const profile = payload.profile ?? {};
   if (typeof profile !== "object" || profile === null || Array.isArray(profile)) {
     throw invalid("profile must be an object", ["profile"]);
+  }
+  // v1 signupPayload.Validate: anonymous only without auth data, password and provider.
+  const anonymous = !badAuthData && Object.keys(authData).length === 0 && password === "" && provider === "";
+  if (!anonymous && provider !== "") throw noProvider(provider);
+  if (!anonymous) {
+    if (badAuthData || Object.keys(authData).length === 0) throw invalidAuthData();
+    const dup = Object.keys(authData).filter((k) => Object.hasOwn(profile, k));
+    if (dup.length > 0) throw invalid("duplicated keys found in auth data in profile", dup);
+    if (password === "") throw invalid("empty password", ["password"]);
   }
   for (const [k, v] of Object.entries(authData)) {
     if (await findUserByAuthData(app.pool, app.config.schema, { [k]: v })) {
@@ -95,7 +126,18 @@ async function signup(lookup: ActionLookup, app: AppContext, payload: Record<str
     }
     throw err;
   }
-  return authResponse(lookup, app, userId, record);
+  const res = await authResponse(app, userId, record);
+  await recordLogin(lookup, app, userId);
+  return res;
+}
+
+function parseAuthDataOrEmpty(raw: unknown): Record<string, string> | "invalid" {
+  try {
+    return parseAuthData(raw);
+  } catch (err) {
+    if (err instanceof SkygearServerError && err.message === "invalid auth data") return "invalid";
+    throw err;
+  }
 }
 
 async function removeAuth(app: AppContext, userId: string): Promise<void> {
@@ -107,21 +149,26 @@ async function removeAuth(app: AppContext, userId: string): Promise<void> {
 }
 
 async function login(lookup: ActionLookup, app: AppContext, payload: Record<string, unknown>) {
-  if (typeof payload.provider === "string" && payload.provider !== "") {
-    throw new SkygearServerError("NotSupported", "auth providers are not supported by this server");
-  }
+  if (typeof payload.provider === "string" && payload.provider !== "") throw noProvider(payload.provider);
   const authData = parseAuthData(payload.auth_data);
-  if (Object.keys(authData).length === 0) throw invalid("empty auth data", ["auth_data"]);
+  if (Object.keys(authData).length === 0) throw invalidAuthData();
   const password = typeof payload.password === "string" ? payload.password : "";
   const userId = await findUserByAuthData(app.pool, app.config.schema, authData);
   if (!userId) throw new SkygearServerError("ResourceNotFound", "user not found");
   const auth = await findAuth(app.pool, app.config.schema, userId);
+  if (auth) checkDisabled(auth);
   if (!auth || !(await verifyPassword(password, auth.password))) {
-    throw new SkygearServerError("InvalidCredentials", "Invalid credentials");
+    throw new SkygearServerError("InvalidCredentials", "auth_data or password incorrect");
   }
-  checkDisabled(auth);
-  await touchLogin(app.pool, app.config.schema, userId);
-  return authResponse(lookup, app, userId);
+  const res = await authResponse(app, userId, await loadUserRecord(lookup, app, userId));
+  await recordLogin(lookup, app, userId);
+  return res;
+}
+
+async function me(lookup: ActionLookup, app: AppContext, userId: string) {
+  const res = await authResponse(app, userId, await loadUserRecord(lookup, app, userId));
+  await touchSeen(app.pool, app.config.schema, userId);
+  return res;
 }
 
 export function authActions(lookup: ActionLookup): ActionSpec[] {
@@ -150,7 +197,7 @@ export function authActions(lookup: ActionLookup): ActionSpec[] {
     {
       name: "me",
       auth: "require_auth",
-      handle: async (req) => ({ result: await authResponse(lookup, req.app, req.auth.userId!) }),
+      handle: async (req) => ({ result: await me(lookup, req.app, req.auth.userId!) }),
     },
   ];
 }

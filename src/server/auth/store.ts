@@ -110,6 +110,14 @@ export async function insertAuth(
   );
 }
 
+/** `me`: the _auth row's last_seen_at = now. */
+export async function touchSeen(pool: pg.Pool, schema: string, id: string): Promise<void> {
+  await pool.query(
+    `UPDATE ${ident(schema)}._auth SET last_seen_at = now() AT TIME ZONE 'UTC' WHERE id = $1`,
+    [id],
+  );
+}
+
 export async function touchLogin(pool: pg.Pool, schema: string, id: string): Promise<void> {
   await pool.query(
     `UPDATE ${ident(schema)}._auth SET last_login_at = now() AT TIME ZONE 'UTC', last_seen_at = now() AT TIME ZONE 'UTC'

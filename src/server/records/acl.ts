@@ -26,22 +26,20 @@ function badAce(message: string): SkygearServerError {
 /** `_access` of an incoming record: null/missing -> null ("not given"), else a list of valid ACEs. */
 export function parseAccess(raw: unknown): Ace[] | null {
   if (raw === null || raw === undefined) return null;
-  if (!Array.isArray(raw)) throw badAce("_access must be an array of access entries or null");
+  if (!Array.isArray(raw)) throw badAce("_access must be an array");
   return raw.map(parseAce);
 }
 
 function parseAce(raw: unknown): Ace {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
-    throw badAce("an _access entry must be an object");
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw badAce("invalid _access entry");
   const e = raw as Record<string, unknown>;
-  if (e.level !== "read" && e.level !== "write")
-    throw badAce('an _access entry needs level "read" or "write"');
+  if (e.level !== "read" && e.level !== "write") throw badAce("invalid _access entry");
   const ace: Ace = { level: e.level };
   if (e.public === true) ace.public = true;
   else if (typeof e.role === "string" && e.role !== "") ace.role = e.role;
   else if (typeof e.user_id === "string" && e.user_id !== "") ace.user_id = e.user_id;
   else if (typeof e.relation === "string" && e.relation !== "") ace.relation = e.relation;
-  else throw badAce("an _access entry needs public: true, role, user_id or relation");
+  else throw badAce("invalid _access entry");
   return ace;
 }
 

@@ -51,9 +51,26 @@ function encodeColumn(value: unknown, info: ColumnInfo | undefined): unknown {
       return { $type: "date", $date: typeof value === "string" ? timestampToRFC3339(value) : value };
     case "ref":
       return { $type: "ref", $id: `${info.refType}/${String(value)}` };
+    case "geo":
+      return geoJSON(value);
     case "unknown":
       return { $type: "unknown", $underlying_type: info.underlying ?? "unknown" };
     default:
       return value;
   }
+}
+
+/** A location as to_jsonb renders it: "(lng,lat)" for a point, GeoJSON for a PostGIS geometry. */
+function geoJSON(value: unknown): unknown {
+  if (typeof value === "string") {
+    const m = /^\(([^,]+),([^)]+)\)$/.exec(value);
+    if (m) return { $type: "geo", $lng: Number(m[1]), $lat: Number(m[2]) };
+  }
+  if (typeof value === "object" && value !== null) {
+    const c = (value as { coordinates?: unknown }).coordinates;
+    if (Array.isArray(c) && typeof c[0] === "number" && typeof c[1] === "number") {
+      return { $type: "geo", $lng: c[0], $lat: c[1] };
+    }
+  }
+  return value;
 }

@@ -54,9 +54,9 @@ export async function fetchRecords(req: ActionRequest): Promise<ActionResult> {
   const result = ids.map((id) => {
     const key = formatRecordId(id);
     const rec = found.get(key);
-    if (!rec) return new SkygearServerError("ResourceNotFound", `record ${key} not found`).toItem(key);
+    if (!rec) return new SkygearServerError("ResourceNotFound", "record not found").toItem(key);
     if (rec === "denied") {
-      return new SkygearServerError("PermissionDenied", `no permission to read record ${key}`).toItem(key);
+      return new SkygearServerError("PermissionDenied", "no permission to perform operation").toItem(key);
     }
     return rec;
   });

@@ -45,23 +45,21 @@ export function parseRecordId(raw: unknown): RecordId | null {
  * The `ids` of record:fetch and record:delete: a non-empty array of at most `max` ids, or 108 for the whole
  * request.
  */
-export function parseIdList(raw: unknown, max: number): RecordId[] {
+export function parseIdList(raw: unknown, max: number, action: "fetch" | "delete" = "fetch"): RecordId[] {
   if (!Array.isArray(raw) || raw.length === 0) {
-    throw new SkygearServerError("InvalidArgument", "expected a non-empty array of record ids in ids", {
-      info: { arguments: ["ids"] },
-    });
+    throw new SkygearServerError("InvalidArgument", "expected list of id", { info: { arguments: ["ids"] } });
   }
   checkBatchSize("ids", raw.length, max);
   return raw.map((item) => {
     const id = parseRecordId(item);
     if (!id) {
-      throw new SkygearServerError(
-        "InvalidArgument",
-        `invalid record id ${JSON.stringify(item)}: expected "type/key"`,
-        {
-          info: { arguments: ["ids"] },
-        },
-      );
+      // v1's texts: record:fetch and record:delete word it differently.
+      const shown = typeof item === "string" ? item : JSON.stringify(item);
+      const message =
+        action === "fetch"
+          ? `invalid id format: ${shown}`
+          : `record: "_id" should be of format '{type}/{id}', got "${shown}"`;
+      throw new SkygearServerError("InvalidArgument", message, { info: { arguments: ["ids"] } });
     }
     return id;
   });

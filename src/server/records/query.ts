@@ -15,6 +15,7 @@ import { joinsSQL, type PredicateContext, predicateSQL } from "./predicate.js";
 import { byIdLookup, coalescedLookup } from "./query-batch.js";
 import { checkQuerySize } from "./query-limits.js";
 import { desiredKeysOf, pageOf, sortSQL } from "./query-options.js";
+import { checkQueryLikeV1 } from "./query-parse.js";
 import { Params, prepared, rowJSON } from "./sql.js";
 import { columnsCovering, forgetSchema, type TableColumns, tableColumns } from "./table.js";
 import { addTransient, parseInclude } from "./transient.js";
@@ -30,6 +31,9 @@ interface Plan {
 
 export async function queryRecords(req: ActionRequest): Promise<ActionResult> {
   const { payload, auth, app } = req;
+  // v1 resolves the database in a preprocessor, then parses the whole query before it looks at a table.
+  const db = resolveDatabase(payload.database_id, auth);
+  checkQueryLikeV1(payload);
   const recordType = payload.record_type;
   if (typeof recordType !== "string" || !validRecordType(recordType)) {
     throw new SkygearServerError("InvalidArgument", "record_type must be a non-empty record type name", {
@@ -37,7 +41,7 @@ export async function queryRecords(req: ActionRequest): Promise<ActionResult> {
     });
   }
   checkQuerySize(payload, limitsOf(app.config));
-  const plan: Plan = { recordType, db: resolveDatabase(payload.database_id, auth), auth, payload };
+  const plan: Plan = { recordType, db, auth, payload };
   const { pool } = app;
   const schema = app.config.schema;
   const lookup = byIdLookup(payload, recordType, plan.db, auth);

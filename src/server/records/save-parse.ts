@@ -26,15 +26,15 @@ export function parseIncoming(raw: unknown, maxDepth: number): IncomingRecord {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     throw malformed("a record must be an object");
   const obj = raw as Record<string, unknown>;
+  // v1's texts and `arguments: ["id"]` (S: handler/record.go InitRecord).
+  if (typeof obj._id !== "string") throw malformed("missing required fields", ["id"]);
   const id = parseRecordId(obj._id);
-  if (!id)
-    throw malformed(`record _id must be "type/key" with a valid type, got ${JSON.stringify(obj._id)}`, [
-      "_id",
-    ]);
+  if (!id) throw malformed(`record: "_id" should be of format '{type}/{id}', got "${obj._id}"`, ["id"]);
   const access = parseAccess(obj._access);
   const fields = new Map<string, Value>();
   for (const [name, v] of Object.entries(obj)) {
-    if (name.startsWith("_")) continue;
+    // v1 drops reserved keys and the empty name silently (its regression test #333).
+    if (name === "" || name.startsWith("_")) continue;
     if (!validFieldName(name)) throw malformed(`invalid field name ${JSON.stringify(name)}`, [name]);
     if (nestingDepth(v, maxDepth) > maxDepth) {
       throw malformed(`field "${name}" nests deeper than ${maxDepth} levels (SKYFLOW_MAX_VALUE_DEPTH)`, [

@@ -97,7 +97,7 @@ async function update(
     access: storedAccess(existing._access),
   };
   if (!canAccess(row, target.auth, "write")) {
-    throw new SkygearServerError("PermissionDenied", "no permission to modify this record");
+    throw new SkygearServerError("PermissionDenied", "no permission to perform operation");
   }
   // Given _access wins; otherwise the type's default (even over a stored ACL, as v1 does); else keep.
   const access = rec.access ?? found.defaultAccess ?? row.access;
@@ -149,10 +149,7 @@ function checkCreate(rec: IncomingRecord, auth: AuthInfo, userId: string, creato
     throw new SkygearServerError("PermissionDenied", "cannot create a user record for another user");
   }
   if (creators.length > 0 && !creators.some((r) => auth.roles.includes(r))) {
-    throw new SkygearServerError(
-      "PermissionDenied",
-      `no permission to create records of type "${rec.id.type}"`,
-    );
+    throw new SkygearServerError("PermissionDenied", "no permission to create");
   }
 }
 

@@ -26,7 +26,7 @@ export async function saveRecords(req: ActionRequest): Promise<ActionResult> {
   const db = writableDatabase(payload.database_id, req);
   const rawRecords = payload.records;
   if (!Array.isArray(rawRecords) || rawRecords.length === 0) {
-    throw new SkygearServerError("InvalidArgument", "records must be a non-empty array", {
+    throw new SkygearServerError("InvalidArgument", "expected list of record", {
       info: { arguments: ["records"] },
     });
   }
@@ -43,7 +43,7 @@ export async function saveRecords(req: ActionRequest): Promise<ActionResult> {
   const bad = parsed.filter((p): p is Extract<Parsed, { ok: false }> => !p.ok);
   if (atomic && bad.length > 0) {
     throw new SkygearServerError("InvalidArgument", "fails to de-serialize records", {
-      info: { arguments: "records", errors: bad.map((b) => b.err.toItem()) },
+      info: { arguments: "records", errors: bad.map((b) => b.err.toJSON()) },
     });
   }
   const good = parsed.flatMap((p) => (p.ok ? [p.rec] : []));
@@ -111,8 +111,12 @@ export async function saveAtomic<T>(
     });
   } catch (err) {
     if (!failed) throw toSkygearError(err);
-    throw new SkygearServerError("AtomicOperationFailure", `atomic operation failed: ${failed.err.message}`, {
-      info: { [failed.id]: failed.err.toJSON() },
-    });
+    throw new SkygearServerError(
+      "AtomicOperationFailure",
+      "Atomic Operation rolled back due to one or more errors",
+      {
+        info: { [failed.id]: failed.err.toJSON() },
+      },
+    );
   }
 }

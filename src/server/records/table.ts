@@ -9,7 +9,7 @@ import {
   type ColumnInfo,
   type ColumnSpec,
   columnFromPg,
-  describeSpec,
+  conflictText,
   specFits,
   sqlTypeOf,
 } from "./types.js";
@@ -155,11 +155,7 @@ async function extendLocked(
     const have = cols.get(name);
     if (have) {
       if (!specFits(spec, have)) {
-        throw new SkygearServerError(
-          "IncompatibleSchema",
-          `field "${name}" of record type "${table}" is ${have.type}${have.refType ? ` (ref to ${have.refType})` : ""}, got ${describeSpec(spec)}`,
-          { info: { record_type: table, field: name } },
-        );
+        throw new SkygearServerError("IncompatibleSchema", conflictText(have, spec));
       }
       continue;
     }

@@ -10,6 +10,7 @@ export type FieldType =
   | "date"
   | "ref"
   | "seq"
+  | "geo"
   | "unknown";
 
 export interface ColumnInfo {
@@ -22,7 +23,7 @@ export interface ColumnInfo {
 
 /** A column a save needs: the type its value implies. */
 export type ColumnSpec =
-  | { type: "string" | "number" | "boolean" | "json" | "date" | "seq" }
+  | { type: "string" | "number" | "boolean" | "json" | "date" | "seq" | "geo" }
   | { type: "ref"; refType: string };
 
 /** Maps a catalog row (format_type, default expression, FK target table) to a field type. */
@@ -48,7 +49,11 @@ export function columnFromPg(pgType: string, dflt: string | null, refTable: stri
     case "timestamp without time zone":
     case "timestamp with time zone":
       return { type: "date" };
+    case "point":
+      return { type: "geo" };
     default:
+      // v1's own tables hold locations as PostGIS geometry(Point).
+      if (pgType.startsWith("geometry(Point")) return { type: "geo" };
       return { type: "unknown", underlying: pgType };
   }
 }
@@ -68,6 +73,10 @@ export function sqlTypeOf(type: Exclude<ColumnSpec["type"], "ref">): string {
       return "timestamp without time zone";
     case "seq":
       return "serial UNIQUE";
+    case "geo":
+      // Postgres's own point (lng, lat): v1 uses PostGIS geometry(Point), which a development database
+      // (the embedded Postgres) may not have.
+      return "point";
   }
 }
 
@@ -80,4 +89,33 @@ export function specFits(spec: ColumnSpec, have: ColumnInfo): boolean {
 
 export function describeSpec(spec: ColumnSpec): string {
   return spec.type === "ref" ? `ref to ${spec.refType}` : spec.type;
+}
+
+const GO_TYPE: Record<FieldType, [string, string]> = {
+  string: ["TypeString", "text"],
+  number: ["TypeNumber", "double precision"],
+  integer: ["TypeInteger", "bigint"],
+  boolean: ["TypeBoolean", "boolean"],
+  json: ["TypeJSON", "jsonb"],
+  date: ["TypeDateTime", "timestamp without time zone"],
+  ref: ["TypeReference", "text"],
+  seq: ["TypeSequence", "integer"],
+  geo: ["TypeLocation", "geometry(Point)"],
+  unknown: ["TypeUnknown", ""],
+};
+
+/**
+ * How v1 prints a field type in its schema conflict message (Go's %v of skydb.FieldType): the stored
+ * column carries its Postgres type, the requested one none.
+ */
+export function goFieldType(t: ColumnInfo | ColumnSpec, stored: boolean): string {
+  const [name, pgType] = GO_TYPE[t.type];
+  const ref = t.type === "ref" ? (t.refType ?? "") : "";
+  const underlying = stored ? ((t as ColumnInfo).underlying ?? pgType) : "";
+  return `{${name} ${ref} {0 <nil>} ${underlying}}`;
+}
+
+/** v1's IncompatibleSchema text for a field stored as `have` and saved as `want`. */
+export function conflictText(have: ColumnInfo, want: ColumnSpec): string {
+  return `conflicting schema ${goFieldType(have, true)} => ${goFieldType(want, false)}`;
 }

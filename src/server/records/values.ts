@@ -12,6 +12,7 @@ export type Value =
   | { kind: "json"; value: unknown }
   | { kind: "date"; iso: string }
   | { kind: "ref"; refType: string; key: string }
+  | { kind: "geo"; lng: number; lat: number }
   | { kind: "seq" }
   | { kind: "unknown" }
   | { kind: "keypath"; path: string };
@@ -29,7 +30,7 @@ const KNOWN_TYPES = new Set([
   "record",
   "blob",
 ]);
-const UNSUPPORTED = new Set(["geo", "geojson", "asset", "relation", "record", "blob"]);
+const UNSUPPORTED = new Set(["geojson", "asset", "relation", "record", "blob"]);
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
 function invalid(message: string, where: string): SkygearServerError {
@@ -66,6 +67,8 @@ function decodeTyped(raw: Record<string, unknown>, where: string): Value {
       if (!id) throw invalid(`${where}: ref $id must be "type/key", got ${JSON.stringify(raw.$id)}`, where);
       return { kind: "ref", refType: id.type, key: id.key };
     }
+    case "geo":
+      return { kind: "geo", lng: geoNumber(raw, "$lng", where), lat: geoNumber(raw, "$lat", where) };
     case "seq":
       return { kind: "seq" };
     case "unknown":
@@ -83,6 +86,26 @@ function decodeTyped(raw: Record<string, unknown>, where: string): Value {
       }
       throw invalid(`${where}: unknown $type ${JSON.stringify(t)}`, where);
   }
+}
+
+/** v1 MapLocation: `$lng` and `$lat` must be numbers (S: skyconv/map.go), with its texts. */
+function geoNumber(raw: Record<string, unknown>, key: "$lng" | "$lat", where: string): number {
+  const v = raw[key];
+  if (v === undefined) throw invalid(`missing compulsory field ${key}`, where);
+  if (typeof v !== "number") {
+    const t =
+      v === null
+        ? "<nil>"
+        : typeof v === "string"
+          ? "string"
+          : typeof v === "boolean"
+            ? "bool"
+            : Array.isArray(v)
+              ? "[]interface {}"
+              : "map[string]interface {}";
+    throw invalid(`got type(${key}) = ${t}, want number`, where);
+  }
+  return v;
 }
 
 /** Objects and arrays are stored as json; a nested typed value must still name a known `$type`. */
@@ -108,6 +131,7 @@ export function columnSpecOf(v: Value): ColumnSpec | null {
     case "json":
     case "date":
     case "seq":
+    case "geo":
       return { type: v.kind };
     case "ref":
       return { type: "ref", refType: v.refType };
@@ -131,6 +155,8 @@ export function valueSQL(v: Value, params: Params): string {
       return `(${params.add(v.iso)}::timestamptz AT TIME ZONE 'UTC')`;
     case "ref":
       return params.add(v.key);
+    case "geo":
+      return `point(${params.add(v.lng)}::float8, ${params.add(v.lat)}::float8)`;
     default:
       throw new Error(`a ${v.kind} value is not stored`);
   }

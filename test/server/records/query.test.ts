@@ -156,14 +156,24 @@ describe("record:query errors", () => {
     expect((await callError(app, "record:query", { record_type: "_auth" }, alice)).code).toBe(108);
   });
 
-  it("malformed predicates are 120 with a message saying what is wrong", async () => {
-    expect(await bad({ predicate: "eq" })).toMatchObject({ code: 120, status: 400 });
-    expect(await bad({ predicate: ["bogus", kp("name"), 1] })).toMatchObject({
-      code: 120,
-      message: expect.stringContaining("bogus"),
+  it("malformed predicates are 108 with v1's message, or 120 saying what is wrong", async () => {
+    expect(await bad({ predicate: "eq" })).toMatchObject({
+      code: 108,
+      status: 400,
+      message: 'expecting "predicate" to be an array',
     });
-    expect(await bad({ predicate: ["eq", kp("name")] })).toMatchObject({ code: 120 });
-    expect(await bad({ predicate: ["and"] })).toMatchObject({ code: 120 });
+    expect(await bad({ predicate: ["bogus", kp("name"), 1] })).toMatchObject({
+      code: 108,
+      message: "failed to construct query: unrecognized operator = bogus",
+    });
+    expect(await bad({ predicate: ["eq", kp("name")] })).toMatchObject({
+      code: 108,
+      message: "failed to construct query: Expected number of expressions be 2, got 1",
+    });
+    expect(await bad({ predicate: ["and"] })).toMatchObject({
+      code: 108,
+      message: "failed to construct query: got len(predicate) = 1, want at least 2",
+    });
     expect(await bad({ predicate: ["not", ["eq", kp("name"), 1], ["eq", kp("name"), 2]] })).toMatchObject({
       code: 120,
     });
@@ -198,9 +208,15 @@ describe("record:query errors", () => {
     expect(await bad({ predicate: ["eq", kp("tags"), { a: 1 }] })).toMatchObject({ code: 111 });
   });
 
-  it("bad sort entries are 120, a bad limit is 108", async () => {
-    expect((await bad({ sort: [[kp("name"), "up"]] })).code).toBe(120);
-    expect((await bad({ sort: [["name", "asc"]] })).code).toBe(120);
+  it("bad sort entries and a bad limit are 108, with v1's messages for the sort", async () => {
+    expect(await bad({ sort: [[kp("name"), "up"]] })).toMatchObject({
+      code: 108,
+      message: "failed to construct query: unknown sort order: up",
+    });
+    expect(await bad({ sort: [["name", "asc"]] })).toMatchObject({
+      code: 108,
+      message: "failed to construct query: sort does not support literal",
+    });
     expect((await bad({ limit: -1 })).code).toBe(108);
   });
 });

@@ -78,12 +78,15 @@ describe("record tables", () => {
       ["no", { type: "seq" }],
     ]);
     await ensureColumns(db.pool, SCHEMA, "typed", wanted);
-    await db.pool.query(`ALTER TABLE ${SCHEMA}.typed ADD COLUMN big bigint, ADD COLUMN spot point`);
+    await db.pool.query(
+      `ALTER TABLE ${SCHEMA}.typed ADD COLUMN big bigint, ADD COLUMN spot point, ADD COLUMN box box`,
+    );
     const cols = await ensureColumns(db.pool, SCHEMA, "typed", new Map([["big", { type: "number" }]]));
     expect(cols.get("owner")).toEqual({ type: "ref", refType: "person" });
     expect(cols.get("no")).toEqual({ type: "seq" });
     expect(cols.get("big")).toEqual({ type: "integer" });
-    expect(cols.get("spot")).toEqual({ type: "unknown", underlying: "point" });
+    expect(cols.get("spot")).toEqual({ type: "geo" });
+    expect(cols.get("box")).toEqual({ type: "unknown", underlying: "box" });
     expect(await tableColumns(db.pool, SCHEMA, "person")).not.toBeNull();
   });
 

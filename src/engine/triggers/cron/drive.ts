@@ -4,6 +4,7 @@
 import type pg from "pg";
 import { poolDb } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
+import { type Clock, systemClock } from "../../clock.js";
 import type { Catalog } from "../../definition/types.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { claimTransaction } from "../claim-tx.js";
@@ -22,6 +23,8 @@ export interface CronDriverOptions {
   secrets?: string[];
   log: Logger;
   clock: () => Date;
+  /** What the driver sleeps on (default: real timers); a manual clock lets tests fire schedules. */
+  timers?: Pick<Clock, "setTimeout" | "clearTimeout">;
   owner: string;
   batchSize?: number;
   /** Longest sleep, so schedules another engine adds are noticed. */
@@ -34,7 +37,8 @@ export async function startCronDriver(o: CronDriverOptions) {
   const db = poolDb(o.pool);
   const PARALLEL = 3;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
+  const timers = o.timers ?? systemClock;
+  let timer: unknown;
   let ticking: Promise<void> | undefined;
   let lateness: number | undefined;
   const storedVersions = new Set<string>();
@@ -136,8 +140,8 @@ export async function startCronDriver(o: CronDriverOptions) {
       delay = 1_000;
     }
     if (stopped) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
+    if (timer !== undefined) timers.clearTimeout(timer);
+    timer = timers.setTimeout(() => {
       timer = undefined;
       ticking = tick();
     }, delay);
@@ -160,7 +164,7 @@ export async function startCronDriver(o: CronDriverOptions) {
     async stop(): Promise<void> {
       stopped = true;
       unsubscribe();
-      if (timer) clearTimeout(timer);
+      if (timer !== undefined) timers.clearTimeout(timer);
       await ticking;
     },
     stats: () => (lateness === undefined ? {} : { cronLatenessMs: lateness }),

@@ -75,7 +75,7 @@ export async function busySchedules(
   const { rows } = await db.query<{ w: string; k: string }>(
     `SELECT DISTINCT d.w, d.k FROM unnest($1::text[], $2::text[]) d(w, k)
      WHERE EXISTS (SELECT 1 FROM skyflow.runs r WHERE r.workflow = d.w
-       AND r.status IN ('pending', 'running', 'waiting') AND r.event->>'type' = 'cron'
+       AND r.status IN ('pending', 'running', 'waiting', 'sleeping') AND r.event->>'type' = 'cron'
        AND (r.event->>'schedule') || '|' || (r.event->>'timezone') = d.k)`,
     [workflows, keys],
   );

@@ -5,6 +5,7 @@ import pg from "pg";
 import { poolDb } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
 import type { Catalog, TriggerEvent, WorkflowDefinition } from "../../definition/types.js";
+import type { WaitMatcher } from "../../park/match.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { storable } from "../../store/storable.js";
 import { MAX_EVENT_DEPTH, nestsDeeper } from "../context.js";
@@ -37,6 +38,8 @@ export interface PubsubDriverOptions {
    * (default LIVENESS_MS).
    */
   livenessMs?: number;
+  /** Releases runs waiting (wait_for) for these messages (src/engine/park). */
+  waits?: WaitMatcher;
 }
 
 /** Waits between tries of a message's runs whose transaction failed: about 30 s in all. */
@@ -70,26 +73,34 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
     if (stopped) return;
     const runs = handover(o.handoff, o.wake, undefined, o.secrets);
     const requests = wfs.map((workflow) => ({ workflow, event }));
-    runs.after(poolDb(o.pool).tx((tx) => runs.start(tx, requests, tx))).catch((err) => {
-      const delay = delays[attempt];
-      if (delay === undefined || stopped || retries.size >= MAX_RETRYING) {
-        dropped++;
-        o.log.error(
-          { channel, eventId: event.id, err: (err as Error).message },
-          "pubsub trigger: could not start runs; message dropped",
+    runs
+      .after(
+        poolDb(o.pool).tx(async (tx) => {
+          // wait_for (src/engine/park): the message releases the runs waiting for it, in this transaction.
+          if (o.waits) await o.waits.release(tx.client, [event]);
+          return runs.start(tx, requests, tx);
+        }),
+      )
+      .catch((err) => {
+        const delay = delays[attempt];
+        if (delay === undefined || stopped || retries.size >= MAX_RETRYING) {
+          dropped++;
+          o.log.error(
+            { channel, eventId: event.id, err: (err as Error).message },
+            "pubsub trigger: could not start runs; message dropped",
+          );
+          return;
+        }
+        o.log.warn(
+          { channel, eventId: event.id, err: (err as Error).message, retryInMs: delay },
+          "pubsub trigger: could not start runs; retrying",
         );
-        return;
-      }
-      o.log.warn(
-        { channel, eventId: event.id, err: (err as Error).message, retryInMs: delay },
-        "pubsub trigger: could not start runs; retrying",
-      );
-      const t = setTimeout(() => {
-        retries.delete(t);
-        startRuns(channel, wfs, event, attempt + 1);
-      }, delay);
-      retries.add(t);
-    });
+        const t = setTimeout(() => {
+          retries.delete(t);
+          startRuns(channel, wfs, event, attempt + 1);
+        }, delay);
+        retries.add(t);
+      });
   };
 
   const onMessage = (channel: string, data: unknown): void => {
@@ -108,7 +119,7 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
     const wfs = matchPubsub(event, o.catalog.list(), o.env, now, (wf, err) =>
       o.log.warn({ workflow: wf.name, channel, err: (err as Error).message }, "pubsub trigger `when` failed"),
     );
-    if (wfs.length > 0) startRuns(channel, wfs, event);
+    if (wfs.length > 0 || o.waits?.wants(`pubsub:${channel}`)) startRuns(channel, wfs, event);
   };
 
   const dropAll = (): void => {
