@@ -17,6 +17,8 @@ export interface RealServer {
   url: string;
   port: number;
   pid: number;
+  /** Its database (the app's tables in schema app_<appName>). */
+  databaseUrl: string;
   /** The server's log file (LOG_LEVEL=debug shows every request). */
   logFile: string;
   stop(): Promise<void>;
@@ -162,6 +164,7 @@ export async function startRealServer(opts: RealServerOptions): Promise<RealServ
     url: `http://127.0.0.1:${port}/`,
     port,
     pid,
+    databaseUrl: withDatabase(opts.databaseUrl, db),
     logFile: join(dir, `run-${port}`, "server.log"),
     async stop() {
       if (alive(pid)) {
