@@ -1,6 +1,6 @@
 // What every benchmark shares: percentiles and a scratch database on DATABASE_URL's server.
 import { randomUUID } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import pg from "pg";
 import { compileTemplate } from "../src/engine/definition/expressions.js";
 import type { StepDefinition } from "../src/engine/definition/types.js";
@@ -58,32 +58,77 @@ export async function scratchDatabase(label: string): Promise<{ url: string; dro
   };
 }
 
-/**
- * CPU time (ms) used so far by the Postgres server's processes on this machine, from /proc; undefined when
- * Postgres runs elsewhere or /proc is missing. Clock ticks are 1/100 s (Linux USER_HZ).
- */
-export function postgresCpuMs(): number | undefined {
-  let ticks = 0;
-  let found = false;
-  let dirs: string[];
+/** CPU time (ms, user + system) a process has used so far, from /proc; undefined when it is gone. */
+export function procCpuMs(pid: number): number | undefined {
+  let stat: string;
   try {
-    dirs = readdirSync("/proc");
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   } catch {
     return undefined;
   }
-  for (const d of dirs) {
-    if (!/^\d+$/.test(d)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${d}/stat`, "utf8");
-    } catch {
-      continue; // ended meanwhile
-    }
-    if (!stat.includes("(postgres)")) continue;
-    // Fields after "(comm) ": state is 0, utime 11, stime 12.
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    ticks += Number(f[11]) + Number(f[12]);
-    found = true;
+  // Fields after "(comm) ": state is 0, utime 11, stime 12; clock ticks are 1/100 s (Linux USER_HZ).
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+/** A field of /proc/<pid>/status in MB (VmRSS, VmHWM: the peak RSS); undefined when the process is gone. */
+export function procMemMb(pid: number, field: "VmRSS" | "VmHWM"): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
   }
-  return found ? ticks * 10 : undefined;
+}
+
+/**
+ * Postgres CPU of some backends only: `pids` says which (e.g. the bench's own connections, from
+ * pg_stat_activity), read from /proc on this machine. `start()` then `ms()`: the CPU those backends used in
+ * between; a backend seen only at the end counts from its start, one gone by then counts what it had used
+ * when last seen. Never the other sessions of a shared server. Undefined when Postgres runs elsewhere.
+ */
+export class BackendCpu {
+  private readonly seen = new Map<number, { from: number; last: number }>();
+  private remote = false;
+  constructor(private readonly pids: () => Promise<number[]>) {}
+
+  private async sample(initial: boolean): Promise<void> {
+    for (const pid of await this.pids()) {
+      const now = procCpuMs(pid);
+      if (now === undefined) {
+        if (initial) this.remote = true;
+        continue;
+      }
+      const s = this.seen.get(pid);
+      if (s) s.last = now;
+      else this.seen.set(pid, { from: initial ? now : 0, last: now });
+    }
+  }
+
+  async start(): Promise<this> {
+    this.seen.clear();
+    this.remote = false;
+    await this.sample(true);
+    return this;
+  }
+
+  async ms(): Promise<number | undefined> {
+    await this.sample(false);
+    if (this.remote && this.seen.size === 0) return undefined;
+    let total = 0;
+    for (const s of this.seen.values()) total += s.last - s.from;
+    return total;
+  }
+}
+
+/** The backend pids of a pool's open connections (those named `applicationName`) on the pool's database. */
+export async function backendPids(
+  pool: { query: (t: string, v: unknown[]) => Promise<{ rows: { pid: number }[] }> },
+  applicationName: string,
+): Promise<number[]> {
+  const { rows } = await pool.query(
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
+    [applicationName],
+  );
+  return rows.map((r) => r.pid);
 }

@@ -178,10 +178,6 @@ async function rate(ms: number, op: () => Promise<unknown>): Promise<number> {
 const writeRate = (app: pg.Pool, table: string, ms: number) =>
   rate(ms, () => app.query(insertSQL(table), [`w-${seq++}`]));
 
-async function runCount(pool: pg.Pool): Promise<number> {
-  return Number((await pool.query("SELECT count(*) AS n FROM skyflow.runs")).rows[0].n);
-}
-
 async function recordBenches(url: string, app: pg.Pool, engine: pg.Pool): Promise<void> {
   const waiters: (() => void)[] = [];
   const wake = () => {
@@ -230,12 +226,49 @@ async function recordBenches(url: string, app: pg.Pool, engine: pg.Pool): Promis
     `INSERT INTO ${APP}.task (_id, _database_id, _owner_id, _created_at, _updated_at, title)
      SELECT 'bl-' || i, '', 'u1', now(), now(), 'backlog' FROM generate_series(1, 100000) i`,
   );
+  // Drained means every run finished, not created: an engine in this process runs a one-step no-op
+  // workflow, wired as the daemon wires it.
+  const noop: StepKind = { kind: "noop", parse: () => [], run: async () => ({}) };
+  const drainDef: WorkflowDefinition = { ...onTask, steps: [step("n", "noop", {})] };
+  const drainCatalog = staticCatalog([drainDef]);
+  const drainSkygear = saveClient(app);
+  const drainer = createEngine({
+    pool: engine,
+    catalog: drainCatalog,
+    clients: {
+      skygear: drainSkygear.container,
+      pool: engine,
+      appSchema: APP,
+      pubsub: { publish: async () => {} },
+    },
+    log: opts.log,
+    stepKinds: { noop },
+  });
   const t0 = now();
-  t = await startTriggers(opts);
-  while ((await runCount(engine)) < 100_000) await sleep(100);
+  let created = 0;
+  await drainer.start();
+  t = await startTriggers({
+    ...opts,
+    catalog: drainCatalog,
+    wake: () => drainer.wake(),
+    handoff: drainer.handoff(),
+  });
+  for (;;) {
+    const { rows } = await engine.query(
+      "SELECT count(*)::int AS n, count(*) FILTER (WHERE status IN ('succeeded', 'failed'))::int AS done FROM skyflow.runs",
+    );
+    if (created === 0 && rows[0].n >= 100_000) created = (now() - t0) / 1000;
+    if (rows[0].done >= 100_000) break;
+    await sleep(100);
+  }
   const secs = (now() - t0) / 1000;
+  await t.stop();
+  await drainer.stop();
+  await drainSkygear.close();
+  t = await startTriggers(opts);
   console.log(
-    `backlog drain             100,000 runs in ${f(secs)} s = ${f(100_000 / secs, 0)} runs/s (target >= 5,000)`,
+    `backlog drain             100,000 runs finished in ${f(secs)} s = ${f(100_000 / secs, 0)} runs/s ` +
+      `(all created after ${f(created)} s; a one-step no-op workflow, engine and triggers in this process)`,
   );
 
   // The backlog left 100,000 new rows in runs and as many dead ones in the outbox: vacuum them now, or

@@ -11,6 +11,7 @@ const COMMANDS: Record<string, Loader> = {
   start: () => import("./commands/start.js"),
   serve: () => import("./commands/serve.js"),
   validate: () => import("./commands/validate.js"),
+  test: () => import("./commands/test.js"),
   schema: () => import("./commands/schema.js"),
   trigger: () => import("./commands/trigger.js"),
   runs: () => import("./commands/runs.js"),

@@ -8,6 +8,7 @@ import { DatabaseOutage, watchDatabase } from "./db/health.js";
 import { describeDatabase, openDatabase } from "./db/open.js";
 import { LiveCatalog } from "./engine/catalog.js";
 import { createEngine, type Engine } from "./engine/engine.js";
+import { parkedCounts } from "./engine/park/waker.js";
 import { type Reloader, startReloader } from "./engine/reload.js";
 import { watchPaused } from "./engine/workflow-state.js";
 import { CancelWatcher } from "./http/actions.js";
@@ -130,6 +131,7 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
     outboxDepth: async () =>
       Number((await db.pool.query("SELECT count(*) AS n FROM skyflow.record_outbox")).rows[0].n),
     workflowStatuses: () => countStatuses(catalog),
+    parkedRuns: () => parkedCounts(db.pool),
   });
   const paused = await watchPaused({ pool: db.pool, catalog, log });
   closers.push(["pause watcher", paused.stop]);

@@ -65,7 +65,39 @@ export function createLogger(opts: LogOptions = {}): Logger {
       },
     });
   }
-  return opts.destination ? pino(options, opts.destination) : pino(options);
+  if (!opts.destination) return pino(options);
+  const d = opts.destination;
+  return pino(options, d === process.stdout || d === process.stderr ? coalesced(d) : d);
+}
+
+/**
+ * The process's stdout or stderr, written once per turn of the event loop: the lines logged in one turn go
+ * out in one write. A pipe's write is a system call, synchronous on Linux; a daemon draining a backlog logs a
+ * few lines per run, many runs ending in the same turn. Lines still pending when the process exits are
+ * written then, in order.
+ */
+const coalescers = new Map<NodeJS.WritableStream, { write(s: string): boolean }>();
+
+function coalesced(out: NodeJS.WritableStream): { write(s: string): boolean } {
+  const known = coalescers.get(out);
+  if (known) return known;
+  let pending: string[] = [];
+  const flush = () => {
+    if (pending.length === 0) return;
+    const text = pending.join("");
+    pending = [];
+    out.write(text);
+  };
+  process.once("exit", flush);
+  const c = {
+    write(s: string) {
+      if (pending.length === 0) setImmediate(flush);
+      pending.push(s);
+      return true;
+    },
+  };
+  coalescers.set(out, c);
+  return c;
 }
 
 /** A logger that drops everything; the default in tests and library use. */

@@ -11,6 +11,8 @@ export interface MetricsOptions {
   inFlight?: () => number;
   /** Workflows per status (enabled, disabled, paused, broken); read at scrape time. */
   workflowStatuses?: () => Record<string, number>;
+  /** Runs parked in the database, by what they wait for (sleep, wait_for, call, retry); read at scrape time. */
+  parkedRuns?: () => Promise<Record<string, number>>;
 }
 
 export interface TriggerStatsLike {
@@ -104,7 +106,21 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
 /** Gauges read at scrape time, so nothing polls between scrapes. */
 function registerGauges(registry: Registry, opts: MetricsOptions): void {
   const reg = { registers: [registry] };
-  const { outboxDepth, inFlight, workflowStatuses } = opts;
+  const { outboxDepth, inFlight, workflowStatuses, parkedRuns } = opts;
+  if (parkedRuns) {
+    new Gauge({
+      name: "skyflow_runs_parked",
+      help: "Runs parked in the database (no engine holds them), by what they wait for: sleep, wait_for, call, retry",
+      labelNames: ["waiting_for"],
+      ...reg,
+      async collect() {
+        const counts = await parkedRuns().catch(() => undefined);
+        this.reset();
+        if (!counts) return;
+        for (const k of ["sleep", "wait_for", "call", "retry"]) this.set({ waiting_for: k }, counts[k] ?? 0);
+      },
+    });
+  }
   if (outboxDepth) {
     optionalGauge(registry, "skyflow_outbox_depth", "Record changes waiting in the trigger outbox", () =>
       outboxDepth().catch(() => undefined),

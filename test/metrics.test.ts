@@ -19,4 +19,20 @@ describe("createMetrics", () => {
     lateness = undefined;
     expect(await metrics.render()).not.toMatch(/^skyflow_cron_lateness_seconds /m);
   });
+
+  it("counts parked runs by what they wait for, and prints none when the count fails", async () => {
+    let fail = false;
+    const metrics = createMetrics({
+      parkedRuns: async () => {
+        if (fail) throw new Error("database gone");
+        return { sleep: 3, wait_for: 2 };
+      },
+    });
+    const text = await metrics.render();
+    expect(text).toMatch(/^skyflow_runs_parked\{waiting_for="sleep"\} 3$/m);
+    expect(text).toMatch(/^skyflow_runs_parked\{waiting_for="wait_for"\} 2$/m);
+    expect(text).toMatch(/^skyflow_runs_parked\{waiting_for="call"\} 0$/m);
+    fail = true;
+    expect(await metrics.render()).not.toMatch(/^skyflow_runs_parked\{/m);
+  });
 });

@@ -27,6 +27,8 @@ export function formatRunTimeline(run: RunRecord & { tries: StepTryRecord[] }): 
     `  created   ${run.createdAt.toISOString()}  took ${duration(run.startedAt, run.finishedAt)}`,
   ];
   if (run.error) lines.push(`  error     step ${run.error.step}: ${run.error.name}: ${run.error.message}`);
+  if (run.parentId) lines.push(`  parent    ${run.parentId} (called it)`);
+  if (run.wait) lines.push(`  waits     ${waitText(run.wait)}`);
   lines.push("", "steps:");
   if (run.tries.length === 0) lines.push("  (no step has started)");
   for (const t of run.tries) {
@@ -42,6 +44,17 @@ export function formatRunTimeline(run: RunRecord & { tries: StepTryRecord[] }): 
     }
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** `sleep until ...`, `wait_for record:approval until ...`, `call child <id>`. */
+function waitText(w: NonNullable<RunRecord["wait"]>): string {
+  const what =
+    w.kind === "sleep"
+      ? "sleep"
+      : w.kind === "wait_for"
+        ? `wait_for ${w.source ?? ""}`
+        : `call run ${w.child ?? ""}`;
+  return `step ${w.step}: ${what}${w.until ? ` until ${w.until}` : ""} (since ${w.began})`;
 }
 
 function duration(from: Date | null, to: Date | null): string {

@@ -2,6 +2,7 @@
 // and a retry of a failed run from the step that failed it.
 import { loadConfig } from "../config.js";
 import { getRun, listRuns, retryRun } from "../engine/store/inspect.js";
+import { cancelAction } from "../http/actions.js";
 import { silentLogger } from "../log.js";
 import { defineCommand, intFlag, type ParsedArgs, UsageError } from "./args.js";
 import { openForInspection } from "./inspect-db.js";
@@ -10,7 +11,15 @@ import { formatRunList, formatRunTimeline } from "./runs-format.js";
 import type { CommandIO } from "./types.js";
 
 /** The statuses of skyflow.runs rows. */
-export const RUN_STATUSES = ["pending", "running", "waiting", "succeeded", "failed", "cancelled"] as const;
+export const RUN_STATUSES = [
+  "pending",
+  "running",
+  "sleeping",
+  "waiting",
+  "succeeded",
+  "failed",
+  "cancelled",
+] as const;
 
 const ARGS = {
   options: {
@@ -24,10 +33,11 @@ const ARGS = {
 
 export const command = defineCommand({
   name: "runs",
-  summary: "list runs, show a run's step timeline, retry a failed run from its failed step",
+  summary: "list runs, show a run's step timeline, retry a failed run, cancel a run that has not finished",
   usage: `skyflow runs list [--workflow NAME] [--status STATUS] [--limit N] [--json]
 skyflow runs show <run id> [--json]
-skyflow runs retry <run id>`,
+skyflow runs retry <run id>
+skyflow runs cancel <run id>`,
   details: "A run id may be shortened to any prefix that only one run has (the log shows 8 characters).",
   args: ARGS,
   run,
@@ -35,7 +45,7 @@ skyflow runs retry <run id>`,
 
 async function run(io: CommandIO, { values, positionals }: ParsedArgs<typeof ARGS.options>): Promise<number> {
   const [sub, given] = positionals;
-  if (sub !== "list" && sub !== "show" && sub !== "retry") {
+  if (sub !== "list" && sub !== "show" && sub !== "retry" && sub !== "cancel") {
     throw new UsageError(`unknown subcommand "${sub}"`);
   }
   if (sub === "list" && given !== undefined) throw new UsageError(`unexpected argument "${given}"`);
@@ -57,6 +67,17 @@ async function run(io: CommandIO, { values, positionals }: ParsedArgs<typeof ARG
       const details = await getRun(db.pool, id);
       if (!details) return notFound(io, id);
       io.stdout.write(values.json ? `${JSON.stringify(details, null, 2)}\n` : formatRunTimeline(details));
+      return 0;
+    }
+    if (sub === "cancel") {
+      // A run an engine executes is flagged; that engine (its CancelWatcher) ends it within a second.
+      const r = await cancelAction(db.pool, undefined, id, "skyflow runs cancel");
+      await db.pool.query("NOTIFY skyflow_runs");
+      if (!r.ok) {
+        io.stderr.write(`skyflow runs cancel: run ${id}: ${r.message}\n`);
+        return 1;
+      }
+      io.stdout.write(`run ${id}: ${r.message}\n`);
       return 0;
     }
     if (!(await retryRun(db.pool, id))) {

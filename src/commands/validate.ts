@@ -4,10 +4,10 @@ import { stat } from "node:fs/promises";
 import { isAbsolute, join, relative } from "node:path";
 import { loadConfig } from "../config.js";
 import {
+  directoryChecks,
   type LoadOptions,
   loadWorkflowDir,
   loadWorkflowFile,
-  uniqueNames,
 } from "../engine/definition/load.js";
 import type { TriggerDefinition, WorkflowDefinition } from "../engine/definition/types.js";
 import { ConfigError, formatProblem, type Problem } from "../errors.js";
@@ -70,13 +70,14 @@ export async function validatePaths(
     for (const pr of r.problems)
       problems.push({ ...pr, file: rename(pr.file), message: pr.message.split(abs).join(shown) });
   }
-  const unique = uniqueNames(all);
+  const unique = directoryChecks(all);
   return { workflows: unique.workflows, problems: [...problems, ...unique.problems] };
 }
 
 function triggerText(t: TriggerDefinition): string {
   if (t.kind === "record") return `record ${t.type} (${t.events.join(", ")})`;
   if (t.kind === "pubsub") return `pubsub ${t.channel}`;
+  if (t.kind === "call") return "call";
   return `cron "${t.schedule}" ${t.timezone}`;
 }
 

@@ -52,36 +52,224 @@ export function createPool(url: string, opts: PoolOptions = {}): pg.Pool {
   return pool;
 }
 
+/** A statement and its values, sent as bound parameters; `name` prepares it once per connection. */
+export interface Statement {
+  text: string;
+  values?: unknown[];
+  name?: string;
+  /** Fails the statement when no answer came in this long (pg's query_timeout). */
+  timeoutMs?: number;
+}
+
+/** The rows a statement answered. */
+export interface Rows<R> {
+  rows: R[];
+  rowCount: number | null;
+}
+
 /**
- * Runs `fn` in a transaction on a pooled client; rolls back on any error. `begin` replaces the plain BEGIN:
- * text without parameters sent in one round trip (e.g. `BEGIN; SET LOCAL ...; <a first statement>`), whose
- * results `fn` receives. `fn` calls `committed` when its last statement was sent with the COMMIT (as
- * `<statement>; COMMIT`, a round trip less); the COMMIT is then not sent again. `timeoutMs` bounds the BEGIN
- * and the COMMIT (fn bounds its own statements); a client whose statement timed out is discarded, not
- * reused: its connection still waits for that statement's answer.
+ * The one way the engine's store modules talk to Postgres: a statement with its values (never spliced into
+ * the text), or a transaction. A `pg.Pool` is not passed around; `poolDb` wraps the process's pool.
+ */
+export interface Db {
+  query<R extends Record<string, unknown> = Record<string, unknown>>(
+    text: string | Statement,
+    values?: unknown[],
+  ): Promise<Rows<R>>;
+  /** `fn` in a transaction (see TxOptions); rolled back on any error. */
+  tx<T>(fn: (tx: Tx) => Promise<T>, opts?: TxOptions): Promise<T>;
+  /** `s` in a transaction of its own: the BEGIN, it and the COMMIT in one round trip (see `single`). */
+  single<R extends Record<string, unknown> = Record<string, unknown>>(
+    s: Statement,
+    opts?: Omit<TxOptions, "first">,
+  ): Promise<Rows<R>>;
+}
+
+export interface TxOptions {
+  /** A first statement, sent with the BEGIN in one round trip; its rows are `tx.first`. */
+  first?: Statement;
+  /**
+   * The COMMIT does not wait for the WAL flush (synchronous_commit off, for this transaction only): for
+   * transactions whose inputs are durable already (see triggers/claim-tx.ts).
+   */
+  asyncCommit?: boolean;
+  /** Bounds the BEGIN (with `first`) and the COMMIT; a client whose statement timed out is discarded. */
+  timeoutMs?: number;
+}
+
+export interface Tx {
+  /** The transaction's connection, for a step or module that needs a client of its own. */
+  readonly client: pg.PoolClient;
+  /** The rows of TxOptions.first (none without it). */
+  readonly first: Record<string, unknown>[];
+  query<R extends Record<string, unknown> = Record<string, unknown>>(
+    text: string | Statement,
+    values?: unknown[],
+  ): Promise<Rows<R>>;
+  /**
+   * Sends `s` and the COMMIT together, answered in one round trip; the transaction ends with it. When `s`
+   * fails, nothing commits and its error is thrown.
+   */
+  commitWith<R extends Record<string, unknown> = Record<string, unknown>>(s: Statement): Promise<Rows<R>>;
+}
+
+/** The narrow interface over a pool. */
+export function poolDb(pool: pg.Pool): Db {
+  return {
+    query: (text, values) =>
+      (typeof text === "string" ? pool.query(text, values) : pool.query(toConfig(text))) as Promise<
+        Rows<never>
+      >,
+    tx: (fn, opts) =>
+      withTransaction(
+        pool,
+        (client, first, committed) =>
+          fn({
+            client,
+            first,
+            query: (text, values) =>
+              (typeof text === "string"
+                ? client.query(text, values)
+                : client.query(toConfig(text))) as Promise<Rows<never>>,
+            async commitWith(st) {
+              const r = await commitWith(client, st, opts?.timeoutMs);
+              committed();
+              return r as unknown as Rows<never>;
+            },
+          }),
+        opts,
+      ),
+    single: (st, opts) => single(pool, st, opts) as unknown as Promise<Rows<never>>,
+  };
+}
+
+/**
+ * `s` alone in a transaction, the BEGIN, it and the COMMIT sent at once (one round trip): what a simple
+ * query of several statements gave, with the values bound. A client whose statement timed out is discarded.
+ */
+export async function single(
+  pool: pg.Pool,
+  s: Statement,
+  opts: Omit<TxOptions, "first"> = {},
+): Promise<pg.QueryResult> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    const begin = opts.asyncCommit ? "BEGIN; SET LOCAL synchronous_commit TO off" : "BEGIN";
+    const [, r, commit] = await pipelined(client, [begin, s, "COMMIT"], opts.timeoutMs);
+    if (commit!.command !== "COMMIT") throw new Error("the transaction was rolled back instead of committed");
+    return r!;
+  } catch (err) {
+    broken = isQueryTimeout(err) || !(client as unknown as { _queryable?: boolean })._queryable;
+    // A failed statement's COMMIT rolled back already; a transaction left open by a lost answer is ended.
+    if (!broken) await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release(broken || undefined);
+  }
+}
+
+const toConfig = (s: Statement, timeoutMs?: number): pg.QueryConfig =>
+  ({
+    text: s.text,
+    values: s.values,
+    ...(s.name ? { name: s.name } : {}),
+    ...((s.timeoutMs ?? timeoutMs) ? { query_timeout: s.timeoutMs ?? timeoutMs } : {}),
+  }) as pg.QueryConfig;
+
+interface PipelineInternals {
+  pipeline: boolean;
+  connection: { stream: { cork?: () => void; uncork?: () => void } };
+}
+
+/**
+ * Sends the statements at once, in one write (pg's pipeline mode for their duration; each with its values
+ * bound, and its own Sync), so they are answered in one round trip. Resolves with their results once all
+ * have answered; rejects with the first error (in a transaction, the statements after a failed one fail too,
+ * and a COMMIT after it rolls back). A plain string is sent as a simple query (no values).
+ */
+export async function pipelined(
+  client: pg.PoolClient,
+  statements: (string | Statement)[],
+  timeoutMs?: number,
+): Promise<pg.QueryResult[]> {
+  const c = client as unknown as PipelineInternals;
+  const stream = c.connection.stream;
+  c.pipeline = true;
+  stream.cork?.();
+  let sent: Promise<pg.QueryResult>[];
+  try {
+    sent = statements.map((s) =>
+      typeof s === "string"
+        ? (client.query(
+            timeoutMs ? ({ text: s, query_timeout: timeoutMs } as pg.QueryConfig) : s,
+          ) as Promise<pg.QueryResult>)
+        : client.query(toConfig(s, timeoutMs)),
+    );
+  } finally {
+    stream.uncork?.();
+  }
+  const settled = await Promise.allSettled(sent);
+  // Every statement answered (or the connection is gone): back to one statement at a time.
+  c.pipeline = false;
+  const out: pg.QueryResult[] = [];
+  for (const r of settled) {
+    if (r.status === "rejected") throw r.reason;
+    out.push(r.value);
+  }
+  return out;
+}
+
+/**
+ * `s` and the COMMIT in one round trip (see pipelined). A COMMIT that rolled back (a failed statement before
+ * it in the transaction) is an error.
+ */
+export async function commitWith(
+  client: pg.PoolClient,
+  s: Statement,
+  timeoutMs?: number,
+): Promise<pg.QueryResult> {
+  const [r, commit] = await pipelined(client, [s, "COMMIT"], timeoutMs);
+  if (commit!.command !== "COMMIT") throw new Error("the transaction was rolled back instead of committed");
+  return r!;
+}
+
+/**
+ * Runs `fn` in a transaction on a pooled client; rolls back on any error. With `first`, that statement goes
+ * with the BEGIN in one round trip (pipelined, its values bound), and `fn` receives its rows. `fn` calls
+ * `committed` when its last statement went with the COMMIT (commitWith); the COMMIT is then not sent again.
+ * `timeoutMs` bounds the BEGIN and the COMMIT (fn bounds its own statements); a client whose statement timed
+ * out is discarded, not reused: its connection still waits for that statement's answer.
  */
 export async function withTransaction<T>(
   pool: pg.Pool,
-  fn: (client: pg.PoolClient, begun: pg.QueryResult[], committed: () => void) => Promise<T>,
-  begin?: (client: pg.PoolClient) => string,
-  opts: { timeoutMs?: number } = {},
+  fn: (client: pg.PoolClient, first: Record<string, unknown>[], committed: () => void) => Promise<T>,
+  opts: TxOptions = {},
 ): Promise<T> {
   const client = await pool.connect();
-  const send = (text: string) =>
-    client.query(
-      opts.timeoutMs ? ({ text, query_timeout: opts.timeoutMs } as pg.QueryConfig) : text,
-    ) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>;
+  const begin = opts.asyncCommit ? "BEGIN; SET LOCAL synchronous_commit TO off" : "BEGIN";
   let done = false;
   let stuck = false;
   try {
-    const r = await send(begin ? begin(client) : "BEGIN");
-    const result = await fn(client, Array.isArray(r) ? r : [r], () => {
+    let first: Record<string, unknown>[] = [];
+    if (opts.first) {
+      const [, r] = await pipelined(client, [begin, opts.first], opts.timeoutMs);
+      first = r!.rows;
+    } else {
+      await client.query(
+        opts.timeoutMs ? ({ text: begin, query_timeout: opts.timeoutMs } as pg.QueryConfig) : begin,
+      );
+    }
+    const result = await fn(client, first, () => {
       done = true;
     });
-    if (!done) await send("COMMIT");
+    if (!done)
+      await client.query(
+        opts.timeoutMs ? ({ text: "COMMIT", query_timeout: opts.timeoutMs } as pg.QueryConfig) : "COMMIT",
+      );
     return result;
   } catch (err) {
-    stuck = isQueryTimeout(err);
+    stuck = isQueryTimeout(err) || !(client as unknown as { _queryable?: boolean })._queryable;
     // Behind a statement with no answer, the ROLLBACK would wait as long: discarding the client ends it.
     if (!stuck) await client.query("ROLLBACK").catch(() => {});
     throw err;
@@ -98,24 +286,4 @@ function isQueryTimeout(err: unknown): boolean {
 /** `"a"."b"`: quotes an identifier for SQL text (names of schemas, tables, columns). */
 export function ident(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
-}
-
-/**
- * `s` as a dollar-quoted literal, with a tag that `s` does not hold: no character of it is escaped. The
- * client's escapeLiteral, char by char, cost the backlog drain's 500-run inserts about 60 µs per run
- * (store/enqueue.ts).
- */
-export function dollarQuoted(s: string): string {
-  let tag = "$j$";
-  for (let n = 0; s.includes(tag); n++) tag = `$j${n}$`;
-  return `${tag}${s}${tag}`;
-}
-
-/**
- * `statement` with each `$n` replaced by `args[n - 1]`, SQL literals already quoted by the caller: for text
- * sent as a simple query (several statements in one round trip). One pass, so a `$` inside a value is never
- * read as a parameter; the statement itself must hold `$` only in its parameters.
- */
-export function inlineParams(statement: string, args: string[]): string {
-  return statement.replace(/\$(\d+)/g, (_, n) => args[Number(n) - 1]!);
 }

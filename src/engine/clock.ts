@@ -35,6 +35,12 @@ export class ManualClock implements Clock {
   pending(): number {
     return this.timers.size;
   }
+  /** When the earliest waiting timer is due; undefined when none waits. */
+  nextAt(): number | undefined {
+    let at: number | undefined;
+    for (const t of this.timers.values()) if (at === undefined || t.at < at) at = t.at;
+    return at;
+  }
   advance(ms: number): void {
     const end = this.t + ms;
     for (;;) {

@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { hostname } from "node:os";
 import type pg from "pg";
+import { poolDb } from "../db/pool.js";
 import type { Logger } from "../log.js";
 import { stepKinds as builtinKinds } from "../steps/registry.js";
 import type { StepClients, StepKind } from "../steps/types.js";
@@ -17,6 +18,7 @@ import { LeaseFence } from "./lease-fence.js";
 import { Listener } from "./listen.js";
 import type { MachineDeps } from "./machine.js";
 import { checkManualEvent } from "./manual-event.js";
+import { nextDueMs } from "./park/waker.js";
 import { type LiveRun, type RunEvent, type StepEvent, startRun } from "./runner.js";
 import { isTerminal } from "./state.js";
 import { SaveBatcher } from "./store/batch.js";
@@ -131,6 +133,7 @@ class EngineImpl extends EventEmitter implements Engine {
       random: o.random ?? Math.random,
       parkAfterMs: o.parkAfterMs ?? 5000,
       resolve: resolveStepInput,
+      clock: this.clock,
     };
     // A save of a running run extends its lease, as a renewal does (a renewal skips the rows a save holds).
     this.batcher = new SaveBatcher(o.pool, {
@@ -326,7 +329,7 @@ class EngineImpl extends EventEmitter implements Engine {
         const resumable = this.sweep;
         this.sweep = false;
         const sentAt = performance.now();
-        const claimed = await claimRuns(this.o.pool, {
+        const claimed = await claimRuns(poolDb(this.o.pool), {
           owner: this.owner,
           leaseMs: this.leaseMs,
           limit: want,
@@ -334,6 +337,10 @@ class EngineImpl extends EventEmitter implements Engine {
           resumable,
         });
         for (const r of claimed) this.launch(r, sentAt);
+        // Parked runs (src/engine/park): this engine's one wake timer, for the next one due anywhere. A full
+        // claim may have left more runs due (a thousand sleeps ending in the same second): look again.
+        if (resumable) void this.wakeForParked();
+        if (resumable && claimed.length === want) this.sweep = true;
         this.backlog = claimed.length === want;
         if (this.backlog) this.again = true;
       } while (this.again);
@@ -355,6 +362,7 @@ class EngineImpl extends EventEmitter implements Engine {
         batcher: this.batcher,
         secrets: this.o.secrets ?? [],
         definitionFor: (w, v) => this.defs.definitionFor(w, v),
+        workflow: (name) => this.o.catalog.get(name),
         onRun: (e) => this.emit("run", e),
         onStep: (e) => this.emit("step", e),
       },
@@ -367,9 +375,16 @@ class EngineImpl extends EventEmitter implements Engine {
         this.live.delete(r.id);
         this.fence.forget(r.id);
       }
-      if (outcome === "parked" && live.parkedMs !== undefined) this.wakeIn(live.parkedMs);
+      // A parked run due soon gets this engine's one wake timer; later ones are found by the poll's waker.
+      if (outcome === "parked" && live.parkedMs !== undefined && live.parkedMs < 2_000_000_000)
+        this.wakeIn(live.parkedMs);
       if (outcome !== "stopped" && (this.backlog || this.limitedNames.has(r.workflow))) void this.pump();
     });
+  }
+
+  private async wakeForParked(): Promise<void> {
+    const ms = await nextDueMs(this.o.pool).catch(() => undefined);
+    if (ms !== undefined && ms < this.pollMs * 2 && this.running) this.wakeIn(ms);
   }
 
   /** One timer for the earliest parked run falling due (the poll covers the rest). */

@@ -8,7 +8,9 @@
 import { assign, fromPromise, setup } from "xstate";
 import type { StepError } from "../errors.js";
 import { classifyError } from "../steps/classify.js";
+import { Park, type ParkRequest } from "../steps/park.js";
 import type { StepClients, StepKind } from "../steps/types.js";
+import { type Clock, systemClock } from "./clock.js";
 import { oneBudget } from "./definition/cel.js";
 import { EVAL_BUDGET_MS } from "./definition/eval-budget.js";
 import type { ExprContext, StepDefinition, TriggerEvent, WorkflowDefinition } from "./definition/types.js";
@@ -25,6 +27,7 @@ import {
 } from "./state.js";
 import type { BeginTry } from "./store/save.js";
 import type { ResolveTemplate } from "./template.js";
+import { ContainerFailed, runContainer, type TreeRows } from "./tree.js";
 
 /** A try's end, as saved in step_tries and reported to listeners. */
 export interface TryResult {
@@ -54,11 +57,35 @@ export interface RunIO {
    * run must be given up: its lease is lost, or the COMMIT's outcome is unknown (its resume will read it).
    */
   commitTry(client: import("pg").PoolClient, runAttempt: number, r: TryResult): Promise<void>;
+  /** Saves the state with the try rows of inner steps that began or ended since the last save (tree.ts). */
+  saveTree(state: RunState, rows: TreeRows): Promise<void>;
+  /**
+   * An inner step's Park request (tree.ts): a call starts its child and the item waits for its end, a sleep
+   * waits on the clock, while the run stays live (its other items and branches go on). Returns the output.
+   */
+  parkInner(
+    key: string,
+    step: StepDefinition,
+    req: ParkRequest,
+    state: RunState,
+    signal: AbortSignal,
+  ): Promise<unknown>;
+  /** The output of an inner transactional step's try that committed with its record, if it did. */
+  committed(runAttempt: number, stepKey: string, attempt: number): Promise<{ output: unknown } | undefined>;
   /**
    * After a successful try, before it is saved (run_writes for save and delete). Returns the output as the
    * run keeps it, for later steps and in its saved state: with secrets redacted.
    */
   afterTry(step: StepDefinition, output: unknown): Promise<unknown>;
+  /**
+   * Parking (src/engine/park): parks the run in Postgres for what `req` waits for, its try still open, or
+   * returns the step's output when that is there already. `parkMs`: until it is due.
+   */
+  park(
+    c: RunInput & { attempt: number },
+    step: StepDefinition,
+    req: ParkRequest,
+  ): Promise<{ parked: true; parkMs: number } | { parked: false; output: unknown }>;
 }
 
 export interface MachineDeps {
@@ -71,6 +98,8 @@ export interface MachineDeps {
   /** Retry waits at least this long park the run instead of keeping its actor. */
   parkAfterMs: number;
   resolve: ResolveTemplate;
+  /** For inner steps' timeouts and retry waits (tree.ts); the machine's own delays use the actor's clock. */
+  clock?: Clock;
 }
 
 export interface RunInput {
@@ -101,6 +130,8 @@ interface Planned {
   begun?: BeginTry;
   /** Time spent evaluating the begun try's `if` and input. */
   evalMs?: number;
+  /** The try parked the run (src/engine/park), due in this many ms. */
+  parkedMs?: number;
 }
 
 /** A save made by a try's actor failed (a lost lease, an unreachable database): the run is given up. */
@@ -138,8 +169,21 @@ export function exprContext(
 }
 
 function errorInfo(e: StepError): StepErrorInfo {
-  return { name: e.errorName, message: e.message, retryable: e.retryable };
+  const where = e instanceof ContainerFailed ? e.error : undefined;
+  return {
+    name: e.errorName,
+    message: e.message,
+    retryable: e.retryable,
+    ...(where?.index !== undefined ? { index: where.index } : {}),
+    ...(where?.branch !== undefined ? { branch: where.branch } : {}),
+  };
 }
+
+/** A foreach or parallel: one try of it runs its inner steps (tree.ts); it has no timeout of its own. */
+const isContainer = (s: StepDefinition) => s.foreach !== undefined || s.parallel !== undefined;
+
+/** The longest delay a timer holds: a container's "timeout", which its guard never lets fire. */
+const NO_TIMEOUT_MS = 2_147_483_647;
 
 export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
   const stepOf = (c: Ctx): StepDefinition => currentStep(def, c.state)!;
@@ -160,7 +204,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
     let state = from;
     for (;;) {
       const step = currentStep(def, state);
-      if (!step) return { state: endIfDone(def, state) };
+      if (!step) return { state: withRunOutput(c, endIfDone(def, state)) };
       let stepInput: unknown;
       const startedAt = deps.now();
       try {
@@ -187,6 +231,26 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
       };
     }
   };
+  /**
+   * A run that succeeded with what it returns: the top-level `output` evaluated, else the last step's
+   * output. An error evaluating it fails the run.
+   */
+  const withRunOutput = (c: Ctx, s: RunState): RunState => {
+    if (s.status !== "succeeded" || s.phase !== "main") return s;
+    if (def.output === undefined) {
+      const last = def.steps.at(-1);
+      return last ? { ...s, returnsStep: last.key } : s;
+    }
+    try {
+      return {
+        ...s,
+        output: deps.resolve(def.output, exprContext(def, { ...c, state: s }, deps.now(), deps.env)),
+      };
+    } catch (err) {
+      const e = classifyError(err);
+      return { ...s, status: "failed", error: { name: e.errorName, message: e.message, step: "output" } };
+    }
+  };
   /** The context of a run whose planned try has begun (durably). */
   const begunContext = (p: Planned) => ({
     state: p.state,
@@ -203,6 +267,31 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
     result: undefined,
   });
 
+  /** A container's one try: its inner steps run and are saved by tree.ts; then it ends like any try. */
+  const runContainerTry = async (c: Ctx, step: StepDefinition, signal: AbortSignal): Promise<Planned> => {
+    const env = {
+      def,
+      deps,
+      clock: deps.clock ?? systemClock,
+      runId: c.runId,
+      event: c.event,
+      io: c.io,
+      signal,
+    };
+    const r = await runContainer(env, c.state, step, c.stepInput);
+    const output = await c.io.afterTry(step, r.output);
+    if (signal.aborted) throw signal.reason;
+    c.returned.value = true;
+    const ended = { ...c, state: completeStep(def, r.state, { status: "succeeded", output }) };
+    const p = planTry(ended, ended.state, true);
+    try {
+      await c.io.save(p.state, { result: result(c, "succeeded", { output }), next: p.begun });
+    } catch (err) {
+      throw new SaveFailed(err);
+    }
+    return p;
+  };
+
   return setup({
     types: {} as { context: Ctx; input: RunInput; events: { type: "CANCEL" } },
     actors: {
@@ -214,6 +303,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
       // Resolves once the succeeded try is saved: the state after it, and the next try when that save began one.
       runTry: fromPromise<Planned, Ctx>(async ({ input: c, signal }) => {
         const step = stepOf(c);
+        if (isContainer(step)) return runContainerTry(c, step, signal);
         const kind = deps.stepKinds[step.kind];
         if (!kind) throw new Error(`unknown step kind "${step.kind}"`);
         // Set when the step's transaction committed with the record of this try (StepContext.commit).
@@ -236,7 +326,15 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
               }
             : undefined,
         });
-        const output = committed ? committed.output : await c.io.afterTry(step, raw ?? {});
+        // Parking (src/engine/park): the run waits in Postgres with this try open, or the step ends at once.
+        let value: unknown = raw;
+        if (raw instanceof Park) {
+          c.returned.value = true;
+          const r = await c.io.park(c, step, raw.request);
+          if (r.parked) return { state: c.state, parkedMs: r.parkMs };
+          value = r.output;
+        }
+        const output = committed ? committed.output : await c.io.afterTry(step, value ?? {});
         // Timed out or cancelled meanwhile: the machine has moved on, and this try must not be saved.
         if (signal.aborted) throw signal.reason;
         const done = result(c, "succeeded", { output });
@@ -268,7 +366,10 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
       }),
     },
     delays: {
-      stepTimeout: ({ context }) => Math.max(0, stepOf(context).timeoutMs - context.evalMs),
+      stepTimeout: ({ context }) =>
+        isContainer(stepOf(context))
+          ? NO_TIMEOUT_MS
+          : Math.max(0, stepOf(context).timeoutMs - context.evalMs),
       retryDelay: ({ context }) => context.delayMs,
     },
     guards: {
@@ -343,6 +444,11 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
           input: ({ context }) => context,
           onDone: [
             {
+              guard: ({ event }) => event.output.parkedMs !== undefined,
+              target: "parked",
+              actions: assign({ delayMs: ({ event }) => event.output.parkedMs! }),
+            },
+            {
               // The try succeeded and its save began the next one: run that.
               guard: ({ event }) => event.output.begun !== undefined,
               target: "running",
@@ -353,13 +459,21 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
           ],
           onError: [
             { guard: "saveFailed", target: "abandoned", actions: "noteAbandon" },
-            { target: "tryFailed", actions: assign({ error: ({ event }) => classifyError(event.error) }) },
+            {
+              target: "tryFailed",
+              actions: assign(({ context, event }) => ({
+                error: classifyError(event.error),
+                // A container's state holds its inner steps' progress: the failure is saved with it.
+                state: event.error instanceof ContainerFailed ? event.error.state : context.state,
+              })),
+            },
           ],
         },
         after: {
           stepTimeout: {
-            // Once the step has returned, its actor is saving the result: that is not timed.
-            guard: ({ context }) => !context.returned.value,
+            // Once the step has returned, its actor is saving the result: that is not timed. A container's
+            // inner steps have their own timeouts.
+            guard: ({ context }) => !context.returned.value && !isContainer(stepOf(context)),
             target: "tryFailed",
             actions: assign({
               error: ({ context }) =>

@@ -7,6 +7,7 @@ import { type FSWatcher, watch } from "chokidar";
 import { formatProblem } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { CatalogChange, FileResult, LiveCatalog } from "./catalog.js";
+import { WORKFLOW_FILE } from "./definition/load.js";
 import type { WorkflowDefinition } from "./definition/types.js";
 
 export interface ReloadOptions {
@@ -32,7 +33,6 @@ export interface Reloader {
   close(): Promise<void>;
 }
 
-const WORKFLOW_FILE = /\.ya?ml$/;
 /**
  * chokidar drops a file's `change` event that comes within 50 ms of the previous one (no trailing event),
  * so a second quick save, or the write after a truncate, can go unseen. After each load the file is looked

@@ -3,19 +3,24 @@
 // claiming, leases and capacity; this module owns one run.
 import type pg from "pg";
 import { createActor } from "xstate";
-import { redact } from "../errors.js";
+import { FatalStepError, redact } from "../errors.js";
 import type { Logger } from "../log.js";
 import { isPgError } from "../steps/classify.js";
 import type { Clock } from "./clock.js";
+import { CONTAINER_KINDS } from "./definition/schema.js";
 import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import {
   buildRunMachine,
+  exprContext,
   LeaseLostError,
   type MachineDeps,
   type RunIO,
   SaveFailed,
   type TryResult,
 } from "./machine.js";
+import { childFailed, childResult } from "./park/child.js";
+import { parkRun, startInnerCall } from "./park/park.js";
+import { resumeParked } from "./park/resume.js";
 import {
   completeStep,
   currentStep,
@@ -24,13 +29,14 @@ import {
   retryFromFailure,
   withOutputs,
 } from "./state.js";
-import type { SaveBatcher, SaveItem } from "./store/batch.js";
+import type { SaveBatcher, SaveItem, TryRow } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
-import { commitTryText, committedOutput, LEASE_LOST_SQLSTATE } from "./store/commit-try.js";
+import { commitTry, committedOutput, LEASE_LOST_SQLSTATE } from "./store/commit-try.js";
 import { markInterrupted } from "./store/lease.js";
-import { type BeginTry, beginItem, stateItem, stepOutputs } from "./store/save.js";
+import { type BeginTry, beginItem, stateItem, stepOutputs, treeItem } from "./store/save.js";
 import { storable } from "./store/storable.js";
 import { intentsOf, type RunWrite, writesOf } from "./store/writes.js";
+import { containerSummary } from "./tree.js";
 
 export type RunOutcome = "succeeded" | "failed" | "cancelled" | "parked" | "abandoned" | "stopped";
 
@@ -62,6 +68,8 @@ export interface RunnerEnv {
   batcher: SaveBatcher;
   secrets: string[];
   definitionFor(workflow: string, version: string): Promise<WorkflowDefinition>;
+  /** The live version of a workflow, for `call` steps (src/engine/park). */
+  workflow?(name: string): WorkflowDefinition | undefined;
   onRun(e: RunEvent): void;
   onStep(e: StepEvent): void;
 }
@@ -134,6 +142,13 @@ export function startRun(env: RunnerEnv, run: ClaimedRun): LiveRun {
 
 async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<RunOutcome> {
   const target = { runId: run.id, owner: env.owner };
+  // Halted (its lease lapsed here, or the engine stopping) before its actor exists: it must not start one.
+  // The engine has forgotten it already and may claim it again, and a second execution here would pass the
+  // lease checks of the first (the same owner): a sql step committed twice.
+  let halted = false;
+  live.halt = () => {
+    halted = true;
+  };
   let def: WorkflowDefinition;
   try {
     def = await env.definitionFor(run.workflow, run.version);
@@ -144,7 +159,20 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   let state = initialState(def, run, new Date(started).toISOString());
   if (Object.values(state.steps).some((st) => st.status === "succeeded"))
     state = withOutputs(state, await stepOutputs(env.pool, run.id));
+  // Parked runs (src/engine/park): the parked step ends with its wake value, or the run parks again.
+  let carry: TryRow | undefined;
+  if (run.wait) {
+    const r = await resumeParked(env, run, def, state);
+    if ("abandoned" in r) return "abandoned";
+    if (r.parked) {
+      live.parkedMs = r.ms;
+      return "parked";
+    }
+    state = r.state;
+    carry = r.carry;
+  }
   const step = currentStep(def, state);
+  if (halted) return "stopped";
   if (run.snapshot && step && state.steps[step.key]?.status === "running") {
     // Only a transactional step's try can have been recorded as succeeded before the run's state was saved.
     const done = env.deps.stepKinds[step.kind]?.transactional
@@ -157,6 +185,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
       if (!(await env.batcher.save(stateItem(target, state)))) return "abandoned";
     } else await markInterrupted(env.pool, run.id);
   }
+  if (halted) return "stopped";
   // Set below, once the actor exists: an early first try whose begin save failed is stopped at once.
   let stopEarly: (err: unknown) => void = () => {};
   // Set when the run is cancelled: a save the machine had yet to send (waiting for an early begin save) is
@@ -170,6 +199,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     target,
     (err) => stopEarly(err),
     () => cancelled,
+    carry,
   );
   const actor = createActor(machineFor(def, env.deps), {
     input: { runId: run.id, event: run.event as TriggerEvent, state, io },
@@ -238,11 +268,23 @@ function runIO(
   target: { runId: string; owner: string },
   stopEarly: (err: unknown) => void,
   cancelled: () => boolean,
+  resumed?: TryRow,
 ): RunnerIO {
+  // A resumed parked step's end (src/engine/park), written by the run's first save.
+  let carry = resumed;
+  const withCarry = (item: SaveItem): SaveItem => {
+    if (!carry) return item;
+    const row = carry;
+    carry = undefined;
+    return { ...item, tries: [row, ...item.tries] };
+  };
   // Records a save or delete step wrote; saved with that step's result, in the same statement.
   let writes: RunWrite[] = [];
-  const beginning = (t: BeginTry) => {
-    const input = storable(redact(t.input, env.secrets));
+  const beginning = <T extends BeginTry>(t: T) => {
+    // A container's row keeps its size, not its list (the expression gives the list again on resume).
+    const input = CONTAINER_KINDS.includes(t.kind)
+      ? containerSummary(t.kind, t.input)
+      : storable(redact(t.input, env.secrets));
     return { begin: { ...t, input }, intents: intentsOf(t.kind, t.input) };
   };
   // The machine's last save; a run has at most one in flight.
@@ -272,7 +314,7 @@ function runIO(
     },
     async begin(state, t) {
       const { begin, intents } = beginning(t);
-      const item = beginItem(target, state, begin);
+      const item = withCarry(beginItem(target, state, begin));
       if (intents.length > 0) item.writes = { depth: run.depth, list: intents };
       const first = fresh;
       fresh = false;
@@ -287,7 +329,8 @@ function runIO(
       // as begun, and should that save fail or find the lease gone, it is stopped (its AbortSignal fires)
       // at once: the run may not be this engine's (a database crash can lose the commit that leased it, and
       // another engine may claim the run once the database is back), and it must not run in two places.
-      if (first && intents.length === 0 && !env.deps.stepKinds[t.kind]?.transactional) {
+      const holdable = !env.deps.stepKinds[t.kind]?.transactional && !CONTAINER_KINDS.includes(t.kind);
+      if (first && intents.length === 0 && holdable) {
         const h: Held = { item, startedAt: env.clock.now(), timer: undefined };
         h.timer = env.clock.setTimeout(() => {
           if (held !== h) return;
@@ -326,13 +369,15 @@ function runIO(
       // A folded begin adds the next try's intents to the ended try's exact writes (see batch.ts).
       const next = opts.next ? beginning(opts.next) : undefined;
       const list = next ? [...writes, ...next.intents] : writes;
-      const item = stateItem(target, redactErrors(state, env.secrets), {
-        result: opts.result && redactErrors(opts.result, env.secrets),
-        resultSaved: opts.committed,
-        parkMs: opts.parkMs,
-        next: next?.begin,
-        writes: { depth: run.depth, list },
-      });
+      const item = withCarry(
+        stateItem(target, redactErrors(state, env.secrets), {
+          result: opts.result && redactErrors(opts.result, env.secrets),
+          resultSaved: opts.committed,
+          parkMs: opts.parkMs,
+          next: next?.begin,
+          writes: { depth: run.depth, list },
+        }),
+      );
       writes = [];
       if (!(await saved(io.withHeld(item)))) throw new LeaseLostError(run.id);
       if (opts.result) reportTry(env, def, run.id, opts.result);
@@ -343,7 +388,7 @@ function runIO(
       // pooled connection: the step holds one, and all of them could be held so.
       if (held) throw new Error(`run ${run.id}: a transactional step's begin must be saved before it runs`);
       if (cancelled()) throw new Error(`run ${run.id}: cancelled; not committed`);
-      const text = commitTryText({
+      const t = {
         runId: run.id,
         owner: env.owner,
         runAttempt,
@@ -351,9 +396,9 @@ function runIO(
         attempt: r.attempt,
         kind: r.kind,
         output: JSON.stringify(r.output ?? {}),
-      });
+      };
       try {
-        await client.query(text);
+        await commitTry(client, t);
       } catch (err) {
         const code = (err as { code?: unknown }).code;
         if (code === LEASE_LOST_SQLSTATE) throw new SaveFailed(new LeaseLostError(run.id));
@@ -363,12 +408,126 @@ function runIO(
         throw err;
       }
     },
+    async saveTree(state, rows) {
+      await landed();
+      if (cancelled()) throw new SaveFailed(new Error(`run ${run.id}: cancelled; save dropped`));
+      const begun = rows.begins.map((b) => beginning(b));
+      const list = [...writes, ...begun.flatMap((b) => b.intents)];
+      writes = [];
+      const item = treeItem(
+        target,
+        redactErrors(state, env.secrets),
+        {
+          results: rows.results.map((r) => redactErrors(r, env.secrets)),
+          begins: begun.map((b) => b.begin),
+          committed: rows.committed,
+        },
+        { depth: run.depth, list },
+      );
+      let ok: boolean;
+      try {
+        ok = await saved(io.withHeld(item));
+      } catch (err) {
+        throw new SaveFailed(err);
+      }
+      if (!ok) throw new SaveFailed(new LeaseLostError(run.id));
+      for (const r of rows.results) reportTry(env, def, run.id, r);
+    },
+    async parkInner(key, step, req, state, signal) {
+      if (req.kind === "sleep") {
+        const ms = req.ms ?? Math.max(0, (req.until ?? 0) - env.clock.now());
+        await clockSleep(env.clock, ms, signal);
+        return { slept_ms: ms };
+      }
+      if (req.kind === "call") {
+        const childId = await startInnerCall(
+          {
+            pool: env.pool,
+            runId: run.id,
+            depth: run.depth,
+            def,
+            state,
+            workflow: (name) => env.workflow?.(name),
+            key,
+            stepId: step.id ?? step.key,
+          },
+          req,
+        );
+        if (!req.wait) return { run: childId };
+        // The child's end is read on the clock: an item waiting for it holds no connection meanwhile.
+        for (;;) {
+          const end = await childResult(env.pool, childId);
+          if (end) {
+            if (end.status === "succeeded") return end.output;
+            throw childFailed(end);
+          }
+          await clockSleep(env.clock, CHILD_POLL_MS, signal);
+        }
+      }
+      throw new FatalStepError(
+        "Unsupported",
+        `${step.id ?? key}: wait_for inside a foreach or parallel is not supported; put it at the top level`,
+      );
+    },
+    committed(runAttempt, stepKey, attempt) {
+      return committedOutput(env.pool, run.id, runAttempt, stepKey, attempt);
+    },
     async afterTry(step, output) {
-      writes = writesOf(step.kind, output);
+      // Appended: the inner steps of a container may end several tries before one save takes them.
+      writes = [...writes, ...writesOf(step.kind, output)];
       return storable(redact(output, env.secrets));
+    },
+    async park(c, step, req) {
+      // The try's begin must be stored before the park (it dates the wait): flush one held back.
+      await landed();
+      const h = held;
+      if (h) {
+        held = undefined;
+        env.clock.clearTimeout(h.timer);
+        await sent(h.item);
+      }
+      await io.settled();
+      if (cancelled()) throw new Error(`run ${run.id}: cancelled; not parked`);
+      return parkRun(
+        {
+          pool: env.pool,
+          owner: env.owner,
+          runId: run.id,
+          depth: run.depth,
+          def,
+          state: c.state,
+          step,
+          attempt: c.attempt,
+          event: c.event,
+          expr: exprContext(def, c, env.clock.now(), env.deps.env),
+          env: env.deps.env,
+          workflow: (name) => env.workflow?.(name),
+          secrets: env.secrets,
+        },
+        req,
+      );
     },
   };
   return io;
+}
+
+/** How often an item waiting for its called child reads whether the child has ended. */
+const CHILD_POLL_MS = 200;
+
+/** Waits `ms` on `clock`; an abort ends the wait with the abort's reason. */
+function clockSleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clock.clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = clock.setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /**

@@ -9,6 +9,10 @@ export interface StepErrorInfo {
   name: string;
   message: string;
   retryable?: boolean;
+  /** A foreach that failed: the position of the item whose error this is. */
+  index?: number;
+  /** A parallel that failed: the branch whose error this is. */
+  branch?: string;
 }
 
 export interface StepState {
@@ -34,6 +38,12 @@ export interface RunState {
   error?: { name: string; message: string; step: string };
   /** Index in `steps` of the step that failed the run, for retryRun. */
   failedIndex?: number;
+  /**
+   * What a succeeded run returns, when the workflow sets `output`. Without it a run returns its last step's
+   * output, which its try row holds: `returnsStep` names that step (the snapshot holds no outputs).
+   */
+  output?: unknown;
+  returnsStep?: string;
 }
 
 export type StepOutcome =
@@ -55,6 +65,11 @@ export function currentStep(def: WorkflowDefinition, s: RunState): StepDefinitio
 
 export function isTerminal(status: string): boolean {
   return status === "succeeded" || status === "failed" || status === "cancelled";
+}
+
+/** The state with one step's entry (an inner step's, under its instance key: see tree.ts) replaced. */
+export function setEntry(s: RunState, key: string, entry: StepState): RunState {
+  return { ...s, steps: { ...s.steps, [key]: entry } };
 }
 
 /** Marks the current step as having begun try number `attempt`. */
@@ -117,6 +132,13 @@ export function withOutputs(s: RunState, outputs: ReadonlyMap<string, unknown>):
   return { ...s, steps };
 }
 
+/** The output of the main list's last step (null when it was skipped or failed). */
+export function lastOutput(def: WorkflowDefinition, s: RunState): unknown {
+  const last = def.steps.at(-1);
+  const st = last ? s.steps[last.key] : undefined;
+  return st?.status === "succeeded" ? (st.output ?? null) : null;
+}
+
 /** `steps.<id>` as expressions see it: only steps with an author id that have finished. */
 export function exprSteps(
   def: WorkflowDefinition,
@@ -141,6 +163,14 @@ export function retryFromFailure(def: WorkflowDefinition, s: RunState): RunState
     const st = s.steps[step.key];
     if (i < index && st) steps[step.key] = st;
   });
+  // A failed foreach or parallel starts again from its failed inner steps: the finished ones are kept.
+  const failed = def.steps[index];
+  if (failed?.foreach || failed?.parallel) {
+    for (const [key, st] of Object.entries(s.steps)) {
+      const inner = key.startsWith(`${failed.key}[`) || key.startsWith(`${failed.key}.`);
+      if (inner && (st.status === "succeeded" || st.status === "skipped")) steps[key] = st;
+    }
+  }
   return {
     v: 1,
     status: "running",

@@ -33,13 +33,37 @@ export async function retryAction(
   return { ok: true, message: "queued again from its failed step" };
 }
 
+/**
+ * Cancels a run and, after it, the runs it called that have not finished (`skyflow runs cancel`, the
+ * dashboard). `by` says who, in the error of a run cancelled while idle.
+ */
 export async function cancelAction(
   db: Queryable,
   engine: EngineControl | undefined,
   id: string,
+  by = "the dashboard",
+): Promise<ActionResult> {
+  const r = await cancelOne(db, engine, id, by);
+  if (!r.ok) return r;
+  const { rows } = await db.query<{ id: string }>(
+    `WITH RECURSIVE tree AS (SELECT id FROM skyflow.runs WHERE parent_id = $1
+       UNION SELECT c.id FROM skyflow.runs c JOIN tree t ON c.parent_id = t.id)
+     SELECT r.id FROM tree JOIN skyflow.runs r USING (id)
+     WHERE r.status NOT IN ('succeeded', 'failed', 'cancelled')`,
+    [id],
+  );
+  for (const c of rows) await cancelOne(db, engine, c.id, by);
+  return rows.length > 0 ? { ok: true, message: `${r.message}; ${rows.length} called run(s) too` } : r;
+}
+
+async function cancelOne(
+  db: Queryable,
+  engine: EngineControl | undefined,
+  id: string,
+  by: string,
 ): Promise<ActionResult> {
   if (engine?.cancel(id)) return { ok: true, message: "cancelled" };
-  if (await cancelIdle(db, id)) return { ok: true, message: "cancelled" };
+  if (await cancelIdle(db, id, by)) return { ok: true, message: "cancelled" };
   const { rowCount } = await db.query(
     `UPDATE skyflow.runs SET cancel_requested_at = now() WHERE id = $1 AND status = 'running'`,
     [id],
@@ -50,13 +74,15 @@ export async function cancelAction(
 }
 
 /** A run no engine executes now: queued, parked for a retry, waiting for an event or sleeping. */
-async function cancelIdle(db: Queryable, id: string): Promise<boolean> {
+async function cancelIdle(db: Queryable, id: string, by = "the dashboard"): Promise<boolean> {
+  // A waiting run's row in skyflow.waits goes with it (src/engine/park).
   const { rowCount } = await db.query(
-    `UPDATE skyflow.runs SET status = 'cancelled', finished_at = now(), updated_at = now(),
-       lease_owner = NULL, lease_until = NULL, cancel_requested_at = NULL,
-       error = jsonb_build_object('name', 'Cancelled', 'message', 'cancelled from the dashboard', 'step', '')
+    `WITH w AS (DELETE FROM skyflow.waits WHERE run_id = $1)
+     UPDATE skyflow.runs SET status = 'cancelled', finished_at = now(), updated_at = now(),
+       lease_owner = NULL, lease_until = NULL, cancel_requested_at = NULL, wait = NULL, wake = NULL,
+       error = jsonb_build_object('name', 'Cancelled', 'message', 'cancelled by ' || $2::text, 'step', '')
      WHERE id = $1 AND status IN ('pending', 'waiting', 'sleeping') AND lease_owner IS NULL`,
-    [id],
+    [id, by],
   );
   return (rowCount ?? 0) > 0;
 }

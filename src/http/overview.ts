@@ -48,6 +48,8 @@ export function describeTrigger(t: TriggerDefinition, nextAt?: string): string {
       return `pubsub ${t.channel}`;
     case "cron":
       return `cron "${t.schedule}" ${t.timezone}${nextAt ? ` next ${nextAt}` : ""}`;
+    case "call":
+      return "call";
   }
 }
 

@@ -2,6 +2,7 @@
 // one line here.
 import { action } from "./action.js";
 import { deleteStep } from "./delete.js";
+import { call, sleep, waitFor } from "./park.js";
 import { publish } from "./publish.js";
 import { push } from "./push.js";
 import { query } from "./query.js";
@@ -17,4 +18,7 @@ export const stepKinds: Record<string, StepKind> = {
   publish,
   push,
   action,
+  sleep,
+  wait_for: waitFor,
+  call,
 } as Record<string, StepKind>;

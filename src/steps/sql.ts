@@ -2,7 +2,7 @@
 // first, committed with the engine's record of the try. Values only ever arrive as bound parameters; an
 // expression inside `statement` is a load problem.
 
-import { ident } from "../db/pool.js";
+import { ident, pipelined } from "../db/pool.js";
 import { FatalStepError } from "../errors.js";
 import { asMap, isMapValue } from "./common.js";
 import type { StepKind } from "./types.js";
@@ -41,10 +41,12 @@ export const sql: StepKind<unknown, { rows: unknown[]; row_count: number }> = {
     };
     ctx.signal.addEventListener("abort", onAbort, { once: true });
     try {
-      // One round trip: both go as one simple query (no parameters).
-      await client.query(`BEGIN; SET LOCAL search_path TO ${ident(ctx.clients.appSchema)}, public`);
-      const r = await client.query(b.statement, params.map(bindable));
-      const out = { rows: r.rows, row_count: r.rowCount ?? r.rows.length };
+      // One round trip: BEGIN and SET LOCAL (a simple query, no values) pipelined with the statement.
+      const [, r] = await pipelined(client, [
+        `BEGIN; SET LOCAL search_path TO ${ident(ctx.clients.appSchema)}, public`,
+        { text: b.statement, values: params.map(bindable) },
+      ]);
+      const out = { rows: r!.rows, row_count: r!.rowCount ?? r!.rows.length };
       // Under the engine, the COMMIT carries the record of this try's success: exactly once across crashes.
       if (ctx.commit) await ctx.commit(client, out);
       else await client.query("COMMIT");

@@ -97,7 +97,7 @@ describe("every command", () => {
     });
     expect(r.code).toBe(2);
     expect(r.err).toContain(
-      '--status must be one of pending, running, waiting, succeeded, failed, cancelled; got "bogus"',
+      '--status must be one of pending, running, sleeping, waiting, succeeded, failed, cancelled; got "bogus"',
     );
   });
 });

@@ -1,6 +1,6 @@
 // The shared pool survives connections that the server drops, idle or checked out.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, withTransaction } from "../../src/db/pool.js";
+import { createPool, pipelined, poolDb, withTransaction } from "../../src/db/pool.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { proxiedPool } from "../helpers/proxy.js";
 
@@ -56,6 +56,77 @@ describe("pool", () => {
     } finally {
       await proxy.close();
       await pool.end();
+    }
+  });
+});
+
+describe("pipelined statements (values bound, never spliced into the text)", () => {
+  const hostile = "it's $j$ a \\ test $$; DROP TABLE pipe_t; --";
+
+  it("sends a statement with the BEGIN and another with the COMMIT, each in one round trip", async () => {
+    const db2 = poolDb(db.pool);
+    await db.pool.query("CREATE TABLE IF NOT EXISTS pipe_t (v text)");
+    const first = await db2.tx(
+      async (tx) => {
+        await tx.commitWith({ text: "INSERT INTO pipe_t (v) VALUES ($1)", values: [hostile] });
+        return tx.first;
+      },
+      {
+        first: {
+          text: "SELECT $1::text AS v, current_setting('synchronous_commit') AS sc",
+          values: [hostile],
+        },
+        asyncCommit: true,
+      },
+    );
+    expect(first).toEqual([{ v: hostile, sc: "off" }]);
+    expect((await db.pool.query("SELECT v FROM pipe_t WHERE v = $1", [hostile])).rowCount).toBe(1);
+    // Its SET LOCAL ended with it.
+    expect((await db.pool.query("SHOW synchronous_commit")).rows[0].synchronous_commit).toBe("on");
+  });
+
+  it("a statement that fails with the COMMIT rolls everything back, throws its error, and leaves the client usable", async () => {
+    const db2 = poolDb(db.pool);
+    await db.pool.query("CREATE TABLE IF NOT EXISTS pipe_u (v text NOT NULL)");
+    await expect(
+      db2.tx(async (tx) => {
+        await tx.query("INSERT INTO pipe_u (v) VALUES ($1)", ["kept?"]);
+        await tx.commitWith({ text: "INSERT INTO pipe_u (v) VALUES ($1)", values: [null] });
+      }),
+    ).rejects.toMatchObject({ code: "23502" });
+    expect((await db.pool.query("SELECT count(*)::int AS n FROM pipe_u")).rows[0].n).toBe(0);
+    // `single`: BEGIN, the statement and COMMIT at once; a failure commits nothing either.
+    await expect(
+      db2.single({ text: "INSERT INTO pipe_u (v) VALUES ($1)", values: [null] }),
+    ).rejects.toMatchObject({
+      code: "23502",
+    });
+    const ok = await db2.single<{ v: string }>({
+      text: "INSERT INTO pipe_u (v) VALUES ($1) RETURNING v",
+      values: [hostile],
+    });
+    expect(ok.rows).toEqual([{ v: hostile }]);
+    expect((await db.pool.query("SELECT count(*)::int AS n FROM pipe_u")).rows[0].n).toBe(1);
+    // Every client is back in one-statement-at-a-time mode and outside any transaction.
+    const clients = await Promise.all([db.pool.connect(), db.pool.connect()]);
+    for (const c of clients) {
+      expect((c as unknown as { pipeline: boolean }).pipeline).toBe(false);
+      expect((await c.query("SELECT now() = statement_timestamp() AS fresh")).rows[0].fresh).toBe(true);
+      c.release();
+    }
+  });
+
+  it("pipelined() answers each statement in order, the first error after all have answered", async () => {
+    const c = await db.pool.connect();
+    try {
+      const r = await pipelined(c, ["SELECT 1 AS a", { text: "SELECT $1::int + 1 AS b", values: [1] }]);
+      expect(r.map((x) => x.rows[0])).toEqual([{ a: 1 }, { b: 2 }]);
+      await expect(
+        pipelined(c, ["SELECT 1/0", { text: "SELECT $1::text AS c", values: ["x"] }]),
+      ).rejects.toThrow(/division by zero/);
+      expect((await c.query("SELECT 3 AS d")).rows).toEqual([{ d: 3 }]);
+    } finally {
+      c.release();
     }
   });
 });

@@ -3,12 +3,25 @@
 import type { Problem } from "../../errors.js";
 import type { RawProblem } from "./check-schema.js";
 import { kindOf } from "./checks.js";
-import type { CompiledExpr, ExprRef } from "./expr.js";
-import { tryCompileExpression } from "./expr.js";
+import type { AstNode, CompiledExpr, ExprRef } from "./expr.js";
+import { collectRefs, tryCompileExpression } from "./expr.js";
 import { identityWarnings, withIdentity } from "./identity.js";
-import type { RetryShape, StepShape, TriggerShape, WorkflowFileShape } from "./schema.js";
+import {
+  DURATION_UNITS,
+  type RetryShape,
+  type StepShape,
+  type TriggerShape,
+  type WorkflowFileShape,
+} from "./schema.js";
 import { scanExpressions, tryCompileTemplate } from "./template.js";
-import type { Expr, RetryPolicy, StepDefinition, TriggerDefinition } from "./types.js";
+import type {
+  Expr,
+  RetryPolicy,
+  StepDefinition,
+  Template,
+  TriggerDefinition,
+  WorkflowDefinition,
+} from "./types.js";
 import type { ParsedYaml } from "./yaml.js";
 
 export const DEFAULT_RETRY: RetryPolicy = {
@@ -20,13 +33,12 @@ export const DEFAULT_RETRY: RetryPolicy = {
 };
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-/** `250ms`, `10s`, `5m`, `1h` or a number of milliseconds. */
+/** `250ms`, `10s`, `5m`, `1h`, `2d` or a number of milliseconds. */
 export function parseDuration(v: string | number): number {
   if (typeof v === "number") return v;
-  const m = /^(\d+)(ms|s|m|h)$/.exec(v);
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(v);
   if (!m) throw new Error(`invalid duration ${v}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
-  return Number(m[1]) * unit;
+  return Number(m[1]) * DURATION_UNITS[m[2] as keyof typeof DURATION_UNITS];
 }
 
 export interface BuildOptions {
@@ -38,15 +50,28 @@ export interface BuildOptions {
 
 /** Which references an expression may make where it is written. */
 interface Scope {
-  /** The step ids an expression may read: the first `upTo` of `ids` (no per-step copies: files may be long). */
+  /** The step ids an expression may read: the first `upTo` of `ids`. */
   steps: "none" | { ids: string[]; upTo: number };
   error: boolean;
+  /** Names beyond the context's own: item names and `index` inside a foreach, `incoming` in a match. */
+  names: readonly string[];
+}
+
+/** What a list of steps sees: the ids before it, `error` (on_failure), the names of enclosing foreach steps. */
+export interface ListScope {
+  visible: readonly string[];
+  error: boolean;
+  names: readonly string[];
 }
 
 export class Builder {
   readonly problems: Problem[] = [];
   /** Allowed but worth a look: steps acting as master or as a user named by a pubsub message. */
   readonly warnings: Problem[] = [];
+  /** The workflow's call steps, for the directory's checks. */
+  readonly calls: NonNullable<WorkflowDefinition["calls"]> = [];
+  /** Item name -> the path of a foreach that defines it, for the message when one is read outside. */
+  itemNames = new Map<string, string>();
   constructor(
     private readonly y: ParsedYaml,
     private readonly opts: BuildOptions,
@@ -64,7 +89,7 @@ export class Builder {
 
   triggers(on: WorkflowFileShape["on"]): TriggerDefinition[] {
     const list: TriggerShape[] = Array.isArray(on) ? on : [on];
-    const none: Scope = { steps: "none", error: false };
+    const none: Scope = { steps: "none", error: false, names: [] };
     return list.map((t, i): TriggerDefinition => {
       const p = Array.isArray(on) ? `on[${i}]` : "on";
       if ("record" in t) {
@@ -83,6 +108,7 @@ export class Builder {
           t.pubsub.when === undefined ? undefined : this.condition(t.pubsub.when, `${p}.pubsub.when`, none);
         return { kind: "pubsub", channel: t.pubsub.channel, ...(when ? { when } : {}) };
       }
+      if ("call" in t) return { kind: "call" };
       const c = t.cron;
       return {
         kind: "cron",
@@ -100,63 +126,171 @@ export class Builder {
     const key =
       c.key === undefined
         ? undefined
-        : this.condition(c.key, "concurrency.key", { steps: "none", error: false });
+        : this.condition(c.key, "concurrency.key", { steps: "none", error: false, names: [] });
     return { limit: c.limit, ...(key ? { key } : {}) };
   }
 
+  /**
+   * A list of steps, recursively for foreach and parallel. `scope.visible`: the ids the list's first step may
+   * read (earlier top-level steps and, inside a container, the enclosing lists' earlier steps).
+   */
   steps(
     list: StepShape[],
-    which: "steps" | "on_failure",
+    at: string,
     defaults: WorkflowFileShape["defaults"],
-    main: string[],
+    scope: ListScope,
   ): StepDefinition[] {
-    let earlier = 0;
+    const visible = [...scope.visible];
     return list.map((s, i) => {
-      const path = `${which}[${i}]`;
-      const scope: Scope =
-        which === "steps"
-          ? { steps: { ids: main, upTo: earlier }, error: false }
-          : { steps: { ids: main, upTo: main.length }, error: true };
-      const kind = kindOf(s as Record<string, unknown>) ?? "unknown";
-      const identity = withIdentity(kind, (s as Record<string, unknown>)[kind], defaults?.as);
-      const asPath = `${path}.${kind}.as`;
-      // An `as` taken from defaults is located (for errors and warnings) where defaults.as is written.
-      const locate = (p: string, n: number) =>
-        identity.from === "defaults" && p === asPath
-          ? { ...this.locate("defaults.as", n), path: p }
-          : this.locate(p, n);
-      const compiled = tryCompileTemplate(identity.block, locate, `${path}.${kind}`);
-      this.problems.push(...compiled.problems);
-      for (const e of compiled.exprs) this.checkRefs(e, scope);
-      if (identity.from) {
-        this.warnings.push(
-          ...identityWarnings({
-            file: this.opts.file,
-            path,
-            kind,
-            identity,
-            exprs: compiled.exprs.filter((e) => e.path === asPath),
-            at: this.y.at(identity.from === "defaults" ? "defaults.as" : asPath),
-            pubsub: this.opts.pubsub === true,
-          }),
-        );
-      }
-      const cond = s.if === undefined ? undefined : this.condition(s.if, `${path}.if`, scope);
-      if (s.id) earlier++;
-      const at = this.y.at(path);
-      return {
-        ...(s.id ? { id: s.id } : {}),
-        key: s.id ?? path,
-        name: s.name ?? kind,
-        kind,
-        input: compiled.template,
-        ...(cond ? { if: cond } : {}),
-        retry: retryPolicy({ ...defaults?.retry, ...s.retry }),
-        timeoutMs: parseDuration(s.timeout ?? defaults?.timeout ?? DEFAULT_TIMEOUT_MS),
-        continueOnError: s.continue_on_error ?? false,
-        line: at.line,
-        column: at.column,
+      const path = `${at}[${i}]`;
+      const stepScope: Scope = {
+        steps: { ids: visible, upTo: visible.length },
+        error: scope.error,
+        names: scope.names,
       };
+      // An unnamed inner step is `steps[<i>]` within its list; its instance key adds the item or branch.
+      const key = s.id ?? (at === "steps" || at === "on_failure" ? path : `steps[${i}]`);
+      const def = this.step(s, path, key, defaults, stepScope, scope);
+      if (s.id) visible.push(s.id);
+      return def;
+    });
+  }
+
+  private step(
+    s: StepShape,
+    path: string,
+    key: string,
+    defaults: WorkflowFileShape["defaults"],
+    scope: Scope,
+    list: ListScope,
+  ): StepDefinition {
+    const kind = kindOf(s as Record<string, unknown>) ?? "unknown";
+    const cond = s.if === undefined ? undefined : this.condition(s.if, `${path}.if`, scope);
+    const at = this.y.at(path);
+    const common = {
+      ...(s.id ? { id: s.id } : {}),
+      key,
+      name: s.name ?? kind,
+      kind,
+      ...(cond ? { if: cond } : {}),
+      retry: retryPolicy({ ...defaults?.retry, ...s.retry }),
+      timeoutMs: parseDuration(s.timeout ?? defaults?.timeout ?? DEFAULT_TIMEOUT_MS),
+      continueOnError: s.continue_on_error ?? false,
+      line: at.line,
+      column: at.column,
+    };
+    const inner = (steps: unknown[], innerPath: string, names: readonly string[]) =>
+      this.steps(steps as StepShape[], innerPath, defaults, {
+        visible: scope.steps === "none" ? [] : scope.steps.ids.slice(0, scope.steps.upTo),
+        error: list.error,
+        names,
+      });
+    if (kind === "foreach") {
+      const item = s.item ?? "item";
+      const listTpl = this.template(s.foreach, `${path}.foreach`, scope);
+      const steps = inner(s.steps ?? [], `${path}.steps`, [
+        ...scope.names.filter((n) => n !== item),
+        item,
+        "index",
+      ]);
+      // A foreach has no tries of its own to retry or time out: its inner steps have.
+      return {
+        ...common,
+        input: listTpl,
+        retry: { ...common.retry, attempts: 1 },
+        foreach: { item, concurrency: s.concurrency ?? 1, steps },
+      };
+    }
+    if (kind === "parallel") {
+      const branches = Object.entries(s.parallel ?? {}).map(([name, steps]) => ({
+        name,
+        steps: inner(steps, `${path}.parallel.${name}`, scope.names),
+      }));
+      return { ...common, input: {}, retry: { ...common.retry, attempts: 1 }, parallel: { branches } };
+    }
+    if (kind === "wait_for" && s.wait_for) {
+      const { match: m, ...rest } = s.wait_for;
+      const matchPath = `${path}.wait_for.match`;
+      const match = this.condition(m, matchPath, { ...scope, names: [...scope.names, "incoming"] });
+      if (match) this.checkMatch(match as CompiledExpr, matchPath);
+      return {
+        ...common,
+        input: this.template(rest, `${path}.wait_for`, scope),
+        ...(match ? { match } : {}),
+      };
+    }
+    if (kind === "call" && s.call) {
+      const c = this.y.at(`${path}.call.workflow`);
+      this.calls.push({
+        workflow: s.call.workflow,
+        path: `${path}.call.workflow`,
+        line: c.line,
+        column: c.column,
+      });
+    }
+    return { ...common, input: this.leafInput(s, kind, path, defaults, scope) };
+  }
+
+  /** A leaf step's block, its identity settled, compiled. */
+  private leafInput(
+    s: StepShape,
+    kind: string,
+    path: string,
+    defaults: WorkflowFileShape["defaults"],
+    scope: Scope,
+  ): Template {
+    const identity = withIdentity(kind, (s as Record<string, unknown>)[kind], defaults?.as);
+    const asPath = `${path}.${kind}.as`;
+    // An `as` taken from defaults is located (for errors and warnings) where defaults.as is written.
+    const locate = (p: string, n: number) => ({
+      ...(identity.from === "defaults" && p === asPath
+        ? { ...this.locate("defaults.as", n), path: p }
+        : this.locate(p, n)),
+      names: scope.names,
+      itemNames: this.itemNames,
+    });
+    const compiled = tryCompileTemplate(identity.block, locate, `${path}.${kind}`);
+    this.problems.push(...compiled.problems);
+    for (const e of compiled.exprs) this.checkRefs(e, scope);
+    if (identity.from) {
+      this.warnings.push(
+        ...identityWarnings({
+          file: this.opts.file,
+          path,
+          kind,
+          identity,
+          exprs: compiled.exprs.filter((e) => e.path === asPath),
+          at: this.y.at(identity.from === "defaults" ? "defaults.as" : asPath),
+          pubsub: this.opts.pubsub === true,
+        }),
+      );
+    }
+    return compiled.template;
+  }
+
+  /** Any value with `${{ }}` inside, compiled for `scope` (the top-level output, a foreach's list). */
+  template(v: unknown, path: string, scope: Scope): Template {
+    const locate = (p: string, n: number) => ({
+      ...this.locate(p, n),
+      names: scope.names,
+      itemNames: this.itemNames,
+    });
+    const compiled = tryCompileTemplate(v, locate, path);
+    this.problems.push(...compiled.problems);
+    for (const e of compiled.exprs) this.checkRefs(e, scope);
+    return compiled.template;
+  }
+
+  /** wait_for's match needs, at its top `&&`, an `==` between `incoming` alone and the run alone. */
+  private checkMatch(e: CompiledExpr, path: string): void {
+    if (matchEqualities(e.ast).length > 0) return;
+    this.problems.push({
+      file: e.file,
+      line: e.line,
+      column: e.column,
+      path,
+      message:
+        "match needs, joined by && at its top, an == between an expression of incoming alone and one without incoming (e.g. incoming.record.task == event.record._id): waiting runs are found by that value",
     });
   }
 
@@ -188,6 +322,8 @@ export class Builder {
       line: at.line,
       column: at.column + offset,
       path,
+      names: scope.names,
+      itemNames: this.itemNames,
     });
     this.problems.push(...r.problems);
     if (r.expr) this.checkRefs(r.expr, scope);
@@ -234,4 +370,31 @@ export function retryPolicy(r: RetryShape | undefined): RetryPolicy {
     jitter: r?.jitter ?? DEFAULT_RETRY.jitter,
     ...(r?.on ? { on: r.on } : {}),
   };
+}
+
+/**
+ * The equalities of a wait_for match that find its waiting runs: the `==` terms at its top `&&` with
+ * `incoming` alone on one side and no `incoming` on the other, as [incoming side, run side].
+ */
+export function matchEqualities(ast: AstNode): { incoming: AstNode; run: AstNode }[] {
+  const terms: AstNode[] = [];
+  const conj = (n: AstNode): void => {
+    if (n.op === "&&" && Array.isArray(n.args)) for (const a of n.args as AstNode[]) conj(a);
+    else terms.push(n);
+  };
+  conj(ast);
+  const out: { incoming: AstNode; run: AstNode }[] = [];
+  for (const t of terms) {
+    if (t.op !== "==" || !Array.isArray(t.args)) continue;
+    const [l, r] = t.args as [AstNode, AstNode];
+    const side = (n: AstNode) => {
+      const roots = new Set(collectRefs(n).map((x) => x.root));
+      return roots.has("incoming") ? (roots.size === 1 ? "incoming" : "mixed") : "run";
+    };
+    const sl = side(l);
+    const sr = side(r);
+    if (sl === "incoming" && sr === "run") out.push({ incoming: l, run: r });
+    else if (sr === "incoming" && sl === "run") out.push({ incoming: r, run: l });
+  }
+  return out;
 }

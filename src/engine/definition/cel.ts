@@ -8,7 +8,7 @@ import { type Budget, charging, EVAL_BUDGET_MS, meter, newBudget } from "./eval-
 import type { ExprContext } from "./types.js";
 
 /** The names an expression may read; everything else is a load error. */
-export const CONTEXT_NAMES = ["event", "steps", "run", "env", "error"] as const;
+export const CONTEXT_NAMES = ["event", "steps", "run", "env", "error", "incoming"] as const;
 
 /**
  * Evaluation is synchronous, so the state of the resolution in progress (its context and how many uuid()
@@ -71,7 +71,13 @@ let env: Environment | undefined;
 /** The shared environment, built on first use (nothing runs at import time). */
 export function celEnvironment(): Environment {
   if (env) return env;
-  const e = new Environment({ homogeneousAggregateLiterals: false, enableOptionalTypes: true });
+  // Names beyond CONTEXT_NAMES (a foreach's item and `index`, wait_for's `incoming`) depend on where an
+  // expression is written: they type as dyn here, and expr.ts refuses every name its place does not have.
+  const e = new Environment({
+    homogeneousAggregateLiterals: false,
+    enableOptionalTypes: true,
+    unlistedVariablesAreDyn: true,
+  });
   for (const name of CONTEXT_NAMES) e.registerVariable(name, "map");
   e.registerFunction("uuid(): string", uuid, { description: "A UUID that is the same on every retry" });
   e.registerFunction("now(): google.protobuf.Timestamp", now, { description: "The run's clock" });

@@ -2,7 +2,7 @@
 // Schema for messages an author can act on (nearest key, expected type, quoting hints). No I/O.
 import { Compile } from "typebox/compile";
 import { nearest } from "./nearest.js";
-import { WorkflowFile } from "./schema.js";
+import { Step, WorkflowFile } from "./schema.js";
 
 /** A schema problem before it gets a file position: the YAML path and whether it is about the key. */
 export interface RawProblem {
@@ -30,15 +30,48 @@ interface Schema {
 }
 
 let compiled: { Check(v: unknown): boolean } | undefined;
+let compiledStep: { Check(v: unknown): boolean } | undefined;
 const regexps = new Map<string, RegExp>();
 
 /** Every schema problem of a parsed workflow file; [] when it conforms. */
 export function checkSchema(value: unknown, join: (path: string, key: string) => string): RawProblem[] {
   compiled ??= Compile(WorkflowFile);
-  if (compiled.Check(value)) return [];
+  compiledStep ??= Compile(Step);
   const out: RawProblem[] = [];
-  walk(WorkflowFile as unknown as Schema, value, "", out, join);
-  if (out.length === 0) out.push({ path: "", message: "does not match the workflow schema" });
+  if (!compiled.Check(value)) {
+    walk(WorkflowFile as unknown as Schema, value, "", out, join);
+    if (out.length === 0) out.push({ path: "", message: "does not match the workflow schema" });
+  }
+  // The schema leaves the steps inside foreach and parallel open (schema.ts): each is checked here.
+  for (const [path, step] of innerSteps(value)) {
+    if (compiledStep.Check(step)) continue;
+    const before = out.length;
+    walk(Step as unknown as Schema, step, path, out, join);
+    if (out.length === before) out.push({ path, message: "does not match the step schema" });
+  }
+  return out;
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Every step inside a foreach or a parallel branch, at any depth, with its YAML path. */
+export function innerSteps(file: unknown): [string, unknown][] {
+  const out: [string, unknown][] = [];
+  const visitList = (list: unknown, at: string, inner: boolean): void => {
+    if (!Array.isArray(list)) return;
+    list.forEach((s, i) => {
+      const path = `${at}[${i}]`;
+      if (inner) out.push([path, s]);
+      if (!isMap(s)) return;
+      if ("foreach" in s) visitList(s.steps, `${path}.steps`, true);
+      if (isMap(s.parallel))
+        for (const [b, l] of Object.entries(s.parallel)) visitList(l, `${path}.parallel.${b}`, true);
+    });
+  };
+  if (!isMap(file)) return out;
+  visitList(file.steps, "steps", false);
+  visitList(file.on_failure, "on_failure", false);
   return out;
 }
 

@@ -1,10 +1,10 @@
 // Static checks the schema cannot express: one kind per step, unique ids, cron and timezone, no expression
-// in sql.statement, one of record/records and users/devices. Defensive: runs even on a file that failed the
+// in sql.statement, one of record/records and users/devices, the rules of foreach, parallel, sleep and wait_for. Defensive: runs even on a file that failed the
 // schema, so that every problem of a file is reported at once. No I/O.
 import { Cron } from "croner";
 import type { RawProblem } from "./check-schema.js";
 import { nearest } from "./nearest.js";
-import { KIND_NAMES, Step } from "./schema.js";
+import { DURATION_UNITS, KIND_NAMES, Step } from "./schema.js";
 import { hasExpression } from "./template.js";
 import { checkWhere } from "./where.js";
 
@@ -15,26 +15,63 @@ export function staticChecks(raw: Obj): RawProblem[] {
   const out: RawProblem[] = [];
   checkDurations(raw, out);
   for (const [i, t] of triggersOf(raw.on)) checkTrigger(t, Array.isArray(raw.on) ? `on[${i}]` : "on", out);
+  // Ids are unique across the whole workflow, inner steps included: `steps.<id>` names one step.
   const ids = new Map<string, string>();
-  for (const list of ["steps", "on_failure"] as const) {
-    const steps = raw[list];
-    if (!Array.isArray(steps)) continue;
-    steps.forEach((s, i) => {
-      if (isObj(s)) checkStep(s, `${list}[${i}]`, ids, out);
+  for (const [path, s] of allSteps(raw)) checkStep(s, path, ids, out);
+  return out;
+}
+
+/** Every step of the file, top-level and inner, with its YAML path, in file order. */
+function allSteps(raw: Obj): [string, Obj][] {
+  const out: [string, Obj][] = [];
+  const visit = (list: unknown, at: string): void => {
+    if (!Array.isArray(list)) return;
+    list.forEach((s, i) => {
+      const path = `${at}[${i}]`;
+      if (!isObj(s)) return;
+      out.push([path, s]);
+      if ("foreach" in s) visit(s.steps, `${path}.steps`);
+      if (isObj(s.parallel))
+        for (const [b, l] of Object.entries(s.parallel)) visit(l, `${path}.parallel.${b}`);
+    });
+  };
+  visit(raw.steps, "steps");
+  visit(raw.on_failure, "on_failure");
+  return out;
+}
+
+/** How long a sleep or a wait_for timeout may be. */
+export const MAX_WAIT_MS = 365 * 86_400_000;
+
+/** Names an item may not take: the context's own, and those of foreach and wait_for. */
+const RESERVED = ["event", "steps", "run", "env", "error", "index", "incoming"];
+
+/** What only a foreach, a parallel, a wait_for or a call has to be right about. */
+function checkControl(step: Obj, kind: string | undefined, path: string, out: RawProblem[]): void {
+  if (kind !== "foreach") {
+    for (const k of ["item", "concurrency", "steps"])
+      if (k in step) out.push({ path: `${path}.${k}`, message: `${k} belongs to a foreach step` });
+  } else {
+    if (!("steps" in step))
+      out.push({ path, message: 'a foreach needs "steps": the steps run for each item' });
+    if (typeof step.item === "string" && RESERVED.includes(step.item))
+      out.push({ path: `${path}.item`, message: `the item name "${step.item}" is taken: choose another` });
+  }
+  if (kind === "parallel" && isObj(step.parallel) && Object.keys(step.parallel).length < 2) {
+    out.push({
+      path: `${path}.parallel`,
+      message: "a parallel needs at least two branches (one branch is a plain list of steps)",
     });
   }
-  return out;
+  if (kind === "wait_for" && isObj(step.wait_for))
+    exactlyOne(step.wait_for, ["record", "pubsub"], `${path}.wait_for`, out);
 }
 
 /** The longest delay a timer can hold (2^31 - 1 ms, about 24.8 days); a longer one would fire at once. */
 export const MAX_DURATION_MS = 2_147_483_647;
 
 function checkDurations(raw: Obj, out: RawProblem[]): void {
-  const holders: [string, unknown][] = [["defaults", raw.defaults]];
-  for (const list of ["steps", "on_failure"] as const) {
-    const steps = raw[list];
-    if (Array.isArray(steps)) for (const [i, s] of steps.entries()) holders.push([`${list}[${i}]`, s]);
-  }
+  const holders: [string, unknown][] = [["defaults", raw.defaults], ...allSteps(raw)];
   for (const [path, h] of holders) {
     if (!isObj(h)) continue;
     tooLong(h.timeout, `${path}.timeout`, out);
@@ -42,14 +79,22 @@ function checkDurations(raw: Obj, out: RawProblem[]): void {
       tooLong(h.retry.delay, `${path}.retry.delay`, out);
       tooLong(h.retry.max_delay, `${path}.retry.max_delay`, out);
     }
+    // A sleep and a wait are parked in the database, not held by a timer: a longer limit applies.
+    tooLong(h.sleep, `${path}.sleep`, out, MAX_WAIT_MS);
+    if (isObj(h.wait_for)) tooLong(h.wait_for.timeout, `${path}.wait_for.timeout`, out, MAX_WAIT_MS);
   }
 }
 
-function tooLong(v: unknown, path: string, out: RawProblem[]): void {
-  const m = typeof v === "string" ? /^(\d+)(ms|s|m|h)$/.exec(v) : undefined;
-  const unit = m ? { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"] : 1;
+function tooLong(v: unknown, path: string, out: RawProblem[], max = MAX_DURATION_MS): void {
+  const m = typeof v === "string" ? /^(\d+)(ms|s|m|h|d)$/.exec(v) : undefined;
+  const unit = m ? DURATION_UNITS[m[2] as keyof typeof DURATION_UNITS] : 1;
   const ms = m ? Number(m[1]) * unit : typeof v === "number" ? v : 0;
-  if (ms > MAX_DURATION_MS) out.push({ path, message: "a duration of at most 596h (2147483647 ms)" });
+  if (ms <= max) return;
+  const message =
+    max === MAX_DURATION_MS
+      ? "a duration of at most 596h (2147483647 ms)"
+      : `a duration of at most 365d, got ${typeof v === "string" ? v : `${v} ms`}`;
+  out.push({ path, message });
 }
 
 function triggersOf(on: unknown): [number, Obj][] {
@@ -84,6 +129,7 @@ function checkStep(step: Obj, path: string, ids: Map<string, string>, out: RawPr
     else ids.set(step.id, path);
   }
   const kind = kinds.length === 1 ? kinds[0]! : undefined;
+  checkControl(step, kind, path, out);
   const block = kind ? step[kind] : undefined;
   if (!kind || !isObj(block)) return;
   const p = `${path}.${kind}`;

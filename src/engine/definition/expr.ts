@@ -12,12 +12,21 @@ export interface SourceLoc {
   column: number;
   /** YAML path of the value holding the expression, for problems. */
   path?: string;
+  /**
+   * Names this place adds to CONTEXT_NAMES: a foreach's item name and `index` inside its steps, `incoming`
+   * in wait_for's match. Any other name is a load error.
+   */
+  names?: readonly string[];
+  /** Item names of foreach steps elsewhere in the workflow, for a message that says where they apply. */
+  itemNames?: ReadonlyMap<string, string>;
 }
 
 /** A name the expression reads from its context: `steps.<name>`, `env.<name>`, `error`, ... */
 export interface ExprRef {
   root: string;
   name?: string;
+  /** Offset in the source. */
+  pos?: number;
 }
 
 /** What compileExpression returns: the contract's Expr plus what static checks need. */
@@ -25,6 +34,8 @@ export interface CompiledExpr extends Expr {
   refs: ExprRef[];
   /** YAML path of the value holding the expression. */
   path?: string;
+  /** The parsed expression, for checks of its shape (wait_for's match). */
+  ast: AstNode;
 }
 
 /** A CEL expression failed while a step ran; retrying cannot help, so it is fatal. */
@@ -75,11 +86,56 @@ export function tryCompileExpression(
     };
     return { problems: [p] };
   }
-  return { expr: makeExpr(source, loc, c.program!, c.refs!), problems: [] };
+  const unknown = c.refs!.find((r) => !allowedRoot(r.root, loc));
+  if (unknown) {
+    const p: Problem = {
+      file: loc.file,
+      line: loc.line,
+      column: loc.column + (unknown.pos ?? 0),
+      path: loc.path ?? "",
+      message: unknownNameMessage(unknown.root, loc),
+    };
+    return { problems: [p] };
+  }
+  return { expr: makeExpr(source, loc, c.program!, c.refs!, c.ast!), problems: [] };
+}
+
+/** The names every expression sees; `incoming` only where its place adds it (wait_for's match). */
+const BASE_NAMES: readonly string[] = CONTEXT_NAMES.filter((n) => n !== "incoming");
+
+function allowedRoot(root: string, loc: SourceLoc): boolean {
+  // Without `names` the place is not known (a part of a match compiled as a run waits): `incoming` may be read.
+  if (loc.names === undefined && root === "incoming") return true;
+  return BASE_NAMES.includes(root) || builtinNames().has(root) || (loc.names?.includes(root) ?? false);
+}
+
+let builtins: Set<string> | undefined;
+
+/** Names CEL itself defines: the type names (`type(x) == string`), `google`, `optional`, `cel`. */
+function builtinNames(): Set<string> {
+  builtins ??= new Set(
+    celEnvironment()
+      .getDefinitions()
+      .variables.map((v: { name: string }) => v.name)
+      .filter((n: string) => !(CONTEXT_NAMES as readonly string[]).includes(n)),
+  );
+  return builtins;
+}
+
+function unknownNameMessage(name: string, loc: SourceLoc): string {
+  if (name === "incoming") return "incoming is only available in wait_for's match (the arriving event)";
+  if (name === "index") return "index is only available inside a foreach's steps (the item's position)";
+  const owner = loc.itemNames?.get(name);
+  if (owner) return `${name} is the item name of the foreach at ${owner}: only available inside its steps`;
+  const names = [...BASE_NAMES, ...(loc.names ?? [])];
+  const near = nearest(name, names);
+  const more = names.includes("incoming") ? "" : " (and, in wait_for.match, incoming)";
+  return `unknown name "${name}"${near ? ` (did you mean "${near}"?)` : ""}; an expression sees ${names.join(", ")}${more}`;
 }
 
 interface Compiled {
   program?: CelProgram;
+  ast?: AstNode;
   refs?: ExprRef[];
   error?: { pos: number; message: string };
 }
@@ -121,16 +177,23 @@ function parseAndCheck(source: string): Compiled {
   const run = isMatches(program.ast)
     ? (celEnvironment().parse(`dyn(${source})`) as unknown as CelProgram)
     : program;
-  return { program: run, refs: collectRefs(program.ast) };
+  return { program: run, ast: program.ast, refs: collectRefs(program.ast) };
 }
 
-function makeExpr(source: string, loc: SourceLoc, program: CelProgram, refs: ExprRef[]): CompiledExpr {
+function makeExpr(
+  source: string,
+  loc: SourceLoc,
+  program: CelProgram,
+  refs: ExprRef[],
+  ast: AstNode,
+): CompiledExpr {
   const expr: CompiledExpr = {
     source,
     file: loc.file,
     line: loc.line,
     column: loc.column,
     refs,
+    ast,
     ...(loc.path !== undefined ? { path: loc.path } : {}),
     evaluate(ctx: ExprContext): unknown {
       return withResolution(ctx, (budget) => {
@@ -185,7 +248,7 @@ function compileMessage(msg: string): string {
   if (unknownVar) {
     const name = unknownVar[1]!;
     const near = nearest(name, CONTEXT_NAMES);
-    return `unknown name "${name}"${near ? ` (did you mean "${near}"?)` : ""}; an expression sees ${CONTEXT_NAMES.join(", ")}`;
+    return `unknown name "${name}"${near ? ` (did you mean "${near}"?)` : ""}; an expression sees ${CONTEXT_NAMES.filter((n) => n !== "incoming").join(", ")} (and, in wait_for.match, incoming)`;
   }
   const fn = /found no matching overload for '([\w.]+)\(/.exec(msg);
   if (fn && !knownFunctions().has(fn[1]!.split(".").pop()!)) {
@@ -218,9 +281,15 @@ function isNode(v: unknown): v is AstNode {
   return typeof v === "object" && v !== null && typeof (v as AstNode).op === "string" && "args" in v;
 }
 
-/** Names read from the context: `steps.x` / `steps["x"]` give {root: steps, name: x}. */
-function collectRefs(ast: AstNode): ExprRef[] {
+const MACROS = new Set(["map", "filter", "exists", "all", "exists_one"]);
+
+/**
+ * Names read from the context: `steps.x` / `steps["x"]` give {root: steps, name: x}. The variables that
+ * macros bind (`x` in `list.map(x, x.a)`) are not context names and are left out.
+ */
+export function collectRefs(ast: AstNode): ExprRef[] {
   const refs: ExprRef[] = [];
+  const bound = new Set<string>();
   const visit = (v: unknown): void => {
     if (Array.isArray(v)) {
       for (const x of v) visit(x);
@@ -228,18 +297,23 @@ function collectRefs(ast: AstNode): ExprRef[] {
     }
     if (!isNode(v)) return;
     const a = v.args as unknown[];
-    if (v.op === "id") refs.push({ root: String(v.args) });
+    const at = v.pos;
+    if (v.op === "rcall" && MACROS.has(String(a[0])) && Array.isArray(a[2])) {
+      const first = a[2][0];
+      if (isNode(first) && first.op === "id") bound.add(String(first.args));
+    }
+    if (v.op === "id") refs.push({ root: String(v.args), pos: at });
     else if ((v.op === "." || v.op === ".?") && isNode(a[0]) && a[0].op === "id") {
-      refs.push({ root: String(a[0].args), name: String(a[1]) });
+      refs.push({ root: String(a[0].args), name: String(a[1]), pos: a[0].pos });
       return;
     } else if ((v.op === "[]" || v.op === "[?]") && isNode(a[0]) && a[0].op === "id" && isNode(a[1])) {
       if (a[1].op === "value" && typeof a[1].args === "string") {
-        refs.push({ root: String(a[0].args), name: a[1].args });
+        refs.push({ root: String(a[0].args), name: a[1].args, pos: a[0].pos });
         return;
       }
     }
     if (Array.isArray(v.args)) visit(v.args);
   };
   visit(ast);
-  return refs;
+  return refs.filter((r) => !bound.has(r.root));
 }

@@ -8,6 +8,7 @@ import type { Problem } from "../../errors.js";
 import { Builder } from "./build.js";
 import { checkSchema } from "./check-schema.js";
 import { staticChecks } from "./checks.js";
+import { nearest } from "./nearest.js";
 import type { WorkflowFileShape } from "./schema.js";
 import { joinPath } from "./template.js";
 import type { WorkflowDefinition } from "./types.js";
@@ -63,6 +64,7 @@ export function loadWorkflowSource(file: string, text: string, opts: LoadOptions
     return { problems: [{ file, line: 1, column: 1, path: "", message }] };
   }
   const mainIds = w.steps.flatMap((s) => (s.id ? [s.id] : []));
+  b.itemNames = itemNames(w);
   const concurrency = b.concurrency(w.concurrency);
   const workflow: WorkflowDefinition = {
     name,
@@ -73,14 +75,47 @@ export function loadWorkflowSource(file: string, text: string, opts: LoadOptions
     source: text,
     triggers: b.triggers(w.on),
     ...(concurrency ? { concurrency } : {}),
-    steps: b.steps(w.steps, "steps", w.defaults, mainIds),
-    onFailure: b.steps(w.on_failure ?? [], "on_failure", w.defaults, mainIds),
+    steps: b.steps(w.steps, "steps", w.defaults, { visible: [], error: false, names: [] }),
+    onFailure: b.steps(w.on_failure ?? [], "on_failure", w.defaults, {
+      visible: mainIds,
+      error: true,
+      names: [],
+    }),
   };
+  if (w.output !== undefined)
+    workflow.output = b.template(w.output, "output", {
+      steps: { ids: mainIds, upTo: mainIds.length },
+      error: false,
+      names: [],
+    });
+  if (b.calls.length > 0) workflow.calls = b.calls;
   const all = sortProblems([...problems, ...b.problems]);
   if (all.length > 0) return { problems: all };
   const warnings = sortProblems(b.warnings);
   if (warnings.length > 0) workflow.warnings = warnings;
   return { workflow, problems: [], warnings };
+}
+
+/** Each foreach item name with the path of the first foreach that defines it. */
+function itemNames(w: WorkflowFileShape): Map<string, string> {
+  const out = new Map<string, string>();
+  const visit = (list: unknown, at: string): void => {
+    if (!Array.isArray(list)) return;
+    list.forEach((s, i) => {
+      if (!isMap(s)) return;
+      const path = `${at}[${i}]`;
+      if ("foreach" in s) {
+        const name = typeof s.item === "string" ? s.item : "item";
+        if (!out.has(name)) out.set(name, path);
+        visit(s.steps, `${path}.steps`);
+      }
+      if (isMap(s.parallel))
+        for (const [b, l] of Object.entries(s.parallel)) visit(l, `${path}.parallel.${b}`);
+    });
+  };
+  visit(w.steps, "steps");
+  visit(w.on_failure, "on_failure");
+  return out;
 }
 
 function isMap(v: unknown): v is Record<string, unknown> {
@@ -120,11 +155,14 @@ function loadWorkflowTextSync(file: string, opts: LoadOptions): LoadResult {
   return loadWorkflowSource(file, text, opts);
 }
 
+/** *.yaml and *.yml, except the test files of `skyflow test` (*.test.yaml, *.test.yml) beside them. */
+export const WORKFLOW_FILE = /(?<!\.test)\.ya?ml$/;
+
 export function isWorkflowFile(name: string): boolean {
-  return name.endsWith(".yaml") || name.endsWith(".yml");
+  return WORKFLOW_FILE.test(name);
 }
 
-/** Every *.yaml / *.yml directly in `dir`, sorted; names must be unique across them. */
+/** Every *.yaml / *.yml directly in `dir` (not *.test.yaml), sorted; names must be unique across them. */
 export async function loadWorkflowDir(
   dir: string,
   opts: LoadOptions = {},
@@ -138,8 +176,71 @@ export async function loadWorkflowDir(
   // bench/definitions.ts), and parsing is synchronous anyway.
   const results = files.map((f) => loadWorkflowTextSync(f, opts));
   const loaded = results.flatMap((r) => (r.workflow ? [r.workflow] : []));
-  const { workflows, problems } = uniqueNames(loaded);
+  const { workflows, problems } = directoryChecks(loaded);
   return { workflows, problems: [...results.flatMap((r) => r.problems), ...problems], files };
+}
+
+/** The checks across the files of one directory: unique names, then what call steps call. */
+export function directoryChecks(list: WorkflowDefinition[]): {
+  workflows: WorkflowDefinition[];
+  problems: Problem[];
+} {
+  const unique = uniqueNames(list);
+  const calls = callChecks(unique.workflows);
+  return { workflows: calls.workflows, problems: [...unique.problems, ...calls.problems] };
+}
+
+/**
+ * A call to a workflow that is missing or has no `on: call`, and call cycles seen statically (a workflow
+ * that can reach itself through its call steps): each is a problem of the calling file, which is dropped.
+ */
+export function callChecks(list: WorkflowDefinition[]): {
+  workflows: WorkflowDefinition[];
+  problems: Problem[];
+} {
+  const byName = new Map(list.map((w) => [w.name, w]));
+  const problems: Problem[] = [];
+  const at = (w: WorkflowDefinition, c: NonNullable<WorkflowDefinition["calls"]>[number], message: string) =>
+    problems.push({ file: w.file, line: c.line, column: c.column, path: c.path, message });
+  for (const w of list) {
+    for (const c of w.calls ?? []) {
+      const target = byName.get(c.workflow);
+      if (!target) at(w, c, `call to a missing workflow "${c.workflow}"${nearestName(c.workflow, byName)}`);
+      else if (!target.triggers.some((t) => t.kind === "call"))
+        at(
+          w,
+          c,
+          `workflow "${c.workflow}" cannot be called: its \`on\` has no call trigger (add - call: {})`,
+        );
+      else {
+        const cycle = cycleFrom(c.workflow, w.name, byName);
+        if (cycle) at(w, c, `call cycle: ${[w.name, ...cycle].join(" -> ")}`);
+      }
+    }
+  }
+  const bad = new Set(problems.map((p) => p.file));
+  return { workflows: list.filter((w) => !bad.has(w.file)), problems };
+}
+
+/** A path of calls from `from` back to `to`, or undefined. */
+function cycleFrom(from: string, to: string, byName: Map<string, WorkflowDefinition>): string[] | undefined {
+  const seen = new Set<string>();
+  const walk = (name: string): string[] | undefined => {
+    if (name === to) return [name];
+    if (seen.has(name)) return undefined;
+    seen.add(name);
+    for (const c of byName.get(name)?.calls ?? []) {
+      const rest = walk(c.workflow);
+      if (rest) return [name, ...rest];
+    }
+    return undefined;
+  };
+  return walk(from);
+}
+
+function nearestName(name: string, byName: Map<string, WorkflowDefinition>): string {
+  const near = nearest(name, [...byName.keys()]);
+  return near ? ` (did you mean "${near}"?)` : "";
 }
 
 /** Drops every workflow whose name another file also uses, with a problem naming both files. */

@@ -39,11 +39,13 @@ const Condition = Type.Union([Type.String({ minLength: 1 }), Type.Boolean()], {
   description: "A CEL condition, e.g. ${{ event.record.status == 'open' }}",
 });
 
+export const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
 export const Duration = Type.Union(
-  [Type.String({ pattern: "^\\d+(ms|s|m|h)$" }), Type.Integer({ minimum: 0 })],
+  [Type.String({ pattern: "^\\d+(ms|s|m|h|d)$" }), Type.Integer({ minimum: 0 })],
   {
-    description: "250ms, 10s, 5m, 1h, or a number of milliseconds",
-    "x-expected": "a duration (250ms, 10s, 5m, 1h, or a number of milliseconds)",
+    description: "250ms, 10s, 5m, 1h, 2d, or a number of milliseconds",
+    "x-expected": "a duration (250ms, 10s, 5m, 1h, 2d, or a number of milliseconds)",
   },
 );
 
@@ -115,7 +117,53 @@ export const KINDS = {
     },
     ["name"],
   ),
+  // Control flow that parks the run (src/engine/park): see the "Control flow" section of the DSL contract.
+  sleep: Type.Union([Duration, ExprString, Obj({ until: Type.String({ minLength: 1 }) }, ["until"])], {
+    description:
+      "A duration (at most 365d), or { until: timestamp }; the run is parked in Postgres meanwhile",
+    "x-expected": "a duration (250ms, 10s, 5m, 1h, 2d) or { until: ${{ timestamp }} }",
+  }),
+  wait_for: Obj(
+    {
+      record: Obj(
+        {
+          type: Type.String(),
+          database: Type.Enum(["_public", "_private", "_any"]),
+          events: Type.Array(Type.Enum(["create", "update", "delete"]), { minItems: 1 }),
+        },
+        ["type"],
+      ),
+      pubsub: Obj({ channel: Type.String() }, ["channel"]),
+      match: ExprString,
+      timeout: Duration,
+    },
+    ["match", "timeout"],
+  ),
+  call: Obj(
+    {
+      workflow: Type.String({ description: "A workflow of the same directory whose `on` includes call" }),
+      input: Type.Unknown(),
+      wait: Type.Boolean({ description: "Default true: the step ends when the child run ends" }),
+    },
+    ["workflow"],
+  ),
+  // The inner steps of `foreach` (the sibling key `steps`) and of each `parallel` branch are checked against
+  // Step one by one (checks.ts), so this schema stays flat and the published document has no cycles.
+  foreach: Type.Union([ExprString, Type.Array(Type.Unknown())], {
+    description: "The list to run `steps` for, one item at a time (or `concurrency` at once)",
+    "x-expected": "an expression ${{ }} giving a list, or a list",
+  }),
+  parallel: Type.Record(
+    Type.String({ pattern: "^[a-z][a-z0-9_]*$" }),
+    Type.Array(Type.Unknown(), { minItems: 1 }),
+    {
+      description: "Branches by name, each a list of steps; they run at once",
+      "x-expected": "a mapping of branch names to lists of steps",
+    },
+  ),
 };
+/** Kinds that hold other steps. */
+export const CONTAINER_KINDS: readonly string[] = ["foreach", "parallel"];
 export type StepKindName = keyof typeof KINDS;
 export const KIND_NAMES = Object.keys(KINDS) as StepKindName[];
 
@@ -132,6 +180,13 @@ export const Step = Obj(
     timeout: Duration,
     continue_on_error: Type.Boolean(),
     ...KINDS,
+    item: Type.String({
+      pattern: "^[a-z_][a-z0-9_]*$",
+      description: "foreach: the name an item is seen as (default item)",
+      "x-expected": "a name of lowercase letters, digits and _",
+    }),
+    concurrency: Type.Integer({ minimum: 1, description: "foreach: items in flight at once (default 1)" }),
+    steps: Type.Array(Type.Unknown(), { minItems: 1, description: "foreach: the steps run for each item" }),
   },
   [],
 );
@@ -170,7 +225,8 @@ const CronTrigger = Obj(
   },
   ["cron"],
 );
-export const Trigger = Type.Union([RecordTrigger, PubsubTrigger, CronTrigger]);
+const CallTrigger = Obj({ call: Obj({}, []) }, ["call"]);
+export const Trigger = Type.Union([RecordTrigger, PubsubTrigger, CronTrigger, CallTrigger]);
 
 export const WorkflowFile = Obj(
   {
@@ -189,6 +245,9 @@ export const WorkflowFile = Obj(
     defaults: Obj({ retry: Retry, timeout: Duration, as: As }, []),
     steps: Type.Array(Step, { minItems: 1 }),
     on_failure: Type.Array(Step),
+    output: Type.Unknown({
+      description: "What the run returns: an expression (default: the last step's output)",
+    }),
   },
   ["on", "steps"],
   {

@@ -30,13 +30,18 @@ export interface ExprContext {
   uuidSeed: string;
   /** The longest the evaluation may take, in ms (default and cap: 100; see eval-budget.ts). */
   budgetMs?: number;
+  /**
+   * Names an inner step's expressions see besides the above: each enclosing foreach's item name and `index`
+   * (the innermost one's), and in wait_for's match `incoming`. Set as own properties of the context.
+   */
+  [local: string]: unknown;
 }
 
 export type StepStatus = "succeeded" | "failed" | "skipped";
 
 export interface TriggerEvent {
   id: string;
-  type: "record" | "pubsub" | "cron" | "manual";
+  type: "record" | "pubsub" | "cron" | "manual" | "call";
   at: string;
   [field: string]: unknown;
 }
@@ -58,7 +63,8 @@ export type TriggerDefinition =
       timezone: string;
       catchUp: "none" | "last" | "all";
       overlap: "skip" | "queue" | "allow";
-    };
+    }
+  | { kind: "call" };
 
 export interface RetryPolicy {
   /** Every try including the first. */
@@ -74,19 +80,29 @@ export interface RetryPolicy {
 export interface StepDefinition {
   /** The author's `id`, when given. */
   id?: string;
-  /** Stable key within the workflow: the id, else `steps[<i>]` / `on_failure[<i>]`. */
+  /**
+   * Stable key within its step list: the id, else `steps[<i>]` / `on_failure[<i>]`. A top-level step's
+   * key names it in the run; an inner step's instance is named by its container's instance key, the item
+   * or branch, and this key (see src/engine/tree.ts, instanceKey).
+   */
   key: string;
   name: string;
   /** The kind key: query, save, delete, sql, publish, push, action. */
   kind: string;
-  /** The kind's block with expressions compiled. */
+  /** The kind's block with expressions compiled (for wait_for, without `match`). */
   input: Template;
+  /** wait_for's `match`, compiled apart: it reads `incoming`, which exists only as an event arrives. */
+  match?: Expr;
   if?: Expr;
   retry: RetryPolicy;
   timeoutMs: number;
   continueOnError: boolean;
   line: number;
   column: number;
+  /** kind foreach: `input` is the list's template; these steps run for each item. */
+  foreach?: { item: string; concurrency: number; steps: StepDefinition[] };
+  /** kind parallel: the branches in file order, each a list of steps. */
+  parallel?: { branches: { name: string; steps: StepDefinition[] }[] };
 }
 
 export interface WorkflowDefinition {
@@ -103,6 +119,10 @@ export interface WorkflowDefinition {
   concurrency?: { limit: number; key?: Expr };
   steps: StepDefinition[];
   onFailure: StepDefinition[];
+  /** The top-level `output` template; absent: the last step's output. */
+  output?: Template;
+  /** The `call` steps anywhere in the workflow, for the directory's checks (missing target, cycles). */
+  calls?: { workflow: string; path: string; line: number; column: number }[];
   /** Loader warnings (steps acting as master, or as a user named by a pubsub message); see identity.ts. */
   warnings?: Problem[];
 }

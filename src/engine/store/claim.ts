@@ -2,8 +2,7 @@
 // flight whose lease expired or whose retry wait is over; pending runs of workflows with a concurrency
 // limit (serialized by an advisory lock, FIFO per key); other pending runs. Every batch uses the
 // `id = ANY(ARRAY(... FOR UPDATE SKIP LOCKED LIMIT n))` form, which runs its subquery exactly once.
-import pg from "pg";
-import { inlineParams, withTransaction } from "../../db/pool.js";
+import type { Db } from "../../db/pool.js";
 import type { Queryable } from "./enqueue.js";
 
 export interface ClaimedRun {
@@ -17,6 +16,9 @@ export interface ClaimedRun {
   attempt: number;
   concurrency_key: string | null;
   started_at: Date;
+  /** A parked run's wait and what released it (src/engine/park); null otherwise. */
+  wait?: unknown;
+  wake?: unknown;
 }
 
 /**
@@ -56,7 +58,8 @@ const CONCURRENCY_LOCK = 7_341_220_031;
 
 const SET_LEASE = `SET status = 'running', lease_owner = $1, lease_until = now() + $2::int * interval '1 millisecond',
   started_at = coalesce(started_at, now()), updated_at = now()`;
-const RETURNING = `RETURNING id, workflow, version, event, depth, status, snapshot, attempt, concurrency_key, started_at`;
+const RETURNING = `RETURNING id, workflow, version, event, depth, status, snapshot, attempt, concurrency_key, started_at,
+  wait, wake`;
 
 /** Runs this owner held before a restart (same owner name): resumed at once, lease or not. */
 export async function claimOwn(
@@ -82,31 +85,31 @@ export async function claimOwn(
 // and conditional on that lease, so flushing it flushes the claim too; its first try either waits for that
 // save or, started early (runner.ts), is stopped when the save fails. A database crash that loses a claim
 // leaves the run claimable, and fails the engine's save on the dead connection before the database is back
-// for another engine to claim the run. Each claim is one round trip: SET LOCAL and the statement, its values
-// inlined as literals, sent as one simple query (one implicit transaction). Not a prepared statement: a
-// generic plan would not know the LIMIT, and a claim planned for a short queue must not be reused on a long
-// one.
-const lit = (v: string) => pg.escapeLiteral(v);
-const int = (n: number) => String(Math.max(0, Math.floor(n)));
-const arrayLit = (xs: string[] | undefined, type: string) =>
-  xs ? `ARRAY[${xs.map(lit).join(",")}]::${type}[]` : `NULL::${type}[]`;
+// for another engine to claim the run. Each claim is one round trip: BEGIN with SET LOCAL, the statement with
+// its values bound, and the COMMIT, pipelined (db/pool.ts `single`). Not a prepared statement: a generic plan
+// would not know the LIMIT, and a claim planned for a short queue must not be reused on a long one (an
+// unnamed statement is planned with its values).
 
-// Parameters of every claim below: $1 owner, $2 lease ms, $3 limit, $4 limited workflows, $5 only these runs.
+// Parameters of every claim below: $1 owner, $2 lease ms, $3 limit, $4 only these runs, $5 limited workflows
+// (RESUMABLE alone takes only the first four: every parameter sent must appear in the statement).
 
-/** In-flight runs with an expired lease (their engine died) or a finished retry wait. */
+/**
+ * In-flight runs with an expired lease (their engine died), a finished retry wait, or a parked run due
+ * (src/engine/park: a sleep's end, a wait_for's timeout or release, a called child's end).
+ */
 const RESUMABLE = `UPDATE skyflow.runs ${SET_LEASE}
   WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
-                       WHERE status IN ('running', 'waiting') AND available_at <= now()
+                       WHERE status IN ('running', 'waiting', 'sleeping') AND available_at <= now()
                          AND (lease_until IS NULL OR lease_until < now())
-                         AND ($5::uuid[] IS NULL OR id = ANY($5::uuid[]))
+                         AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
                        ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED))
   ${RETURNING}`;
 
 /** Pending runs of workflows without a concurrency limit, oldest first; `limit` is SQL. */
 const unlimited = (limit: string) => `UPDATE skyflow.runs ${SET_LEASE}
   WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
-                       WHERE status = 'pending' AND available_at <= now() AND NOT (workflow = ANY($4::text[]))
-                         AND ($5::uuid[] IS NULL OR id = ANY($5::uuid[]))
+                       WHERE status = 'pending' AND available_at <= now() AND NOT (workflow = ANY($5::text[]))
+                         AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
                        ORDER BY available_at, seq LIMIT ${limit} FOR UPDATE SKIP LOCKED))
   ${RETURNING}`;
 
@@ -115,44 +118,28 @@ const RESUMABLE_THEN_PENDING = `WITH res AS (${RESUMABLE}),
   fresh AS (${unlimited("greatest($3 - (SELECT count(*) FROM res), 0)")})
   SELECT * FROM res UNION ALL SELECT * FROM fresh`;
 
-async function claimAsync(
-  pool: pg.Pool,
-  o: ClaimOptions,
-  limit: number,
-  statement: string,
-): Promise<ClaimedRun[]> {
-  const args = [
-    lit(o.owner),
-    int(o.leaseMs),
-    int(limit),
-    arrayLit(
-      o.limited.map((l) => l.workflow),
-      "text",
-    ),
-    arrayLit(o.only, "uuid"),
-  ];
+async function claimAsync(db: Db, o: ClaimOptions, limit: number, statement: string): Promise<ClaimedRun[]> {
+  const values: unknown[] = [o.owner, Math.floor(o.leaseMs), Math.max(0, Math.floor(limit)), o.only ?? null];
+  if (statement !== RESUMABLE) values.push(o.limited.map((l) => l.workflow));
   // No answer within a lease (a network partition): the claim fails and the next wake-up claims again, where
   // a claim waiting for TCP to give up held up every claim after it. A claim that did land meanwhile leaves
   // its runs leased to this engine until their leases run out; then any engine takes them.
-  const r = (await pool.query({
-    text: `SET LOCAL synchronous_commit TO off; ${inlineParams(statement, args)}`,
-    query_timeout: o.leaseMs,
-  } as pg.QueryConfig)) as unknown as pg.QueryResult[];
-  return r[r.length - 1]!.rows as ClaimedRun[];
+  const r = await db.single<ClaimedRun & Record<string, unknown>>(
+    { text: statement, values },
+    { asyncCommit: true, timeoutMs: o.leaseMs },
+  );
+  return r.rows;
 }
 
 /**
  * Pending runs of limited workflows: per (workflow, key), the oldest ones that fit beside the runs already
  * in flight. The advisory lock makes the count and the claim one step across engines.
  */
-async function claimLimited(pool: pg.Pool, o: ClaimOptions, limit: number): Promise<ClaimedRun[]> {
-  const begin = () =>
-    `BEGIN; SET LOCAL synchronous_commit TO off; SELECT pg_advisory_xact_lock(${CONCURRENCY_LOCK})`;
-  return withTransaction(
-    pool,
+async function claimLimited(db: Db, o: ClaimOptions, limit: number): Promise<ClaimedRun[]> {
+  return db.tx(
     async (c) => {
-      const { rows } = await c.query<ClaimedRun>({
-        query_timeout: o.leaseMs,
+      const { rows } = await c.query<ClaimedRun & Record<string, unknown>>({
+        timeoutMs: o.leaseMs,
         text: `UPDATE skyflow.runs ${SET_LEASE}
        WHERE id = ANY(ARRAY(
          SELECT id FROM (
@@ -161,7 +148,7 @@ async function claimLimited(pool: pg.Pool, o: ClaimOptions, limit: number): Prom
                                      ORDER BY r.available_at, r.seq) AS rn,
                   (SELECT count(*) FROM skyflow.runs a
                     WHERE a.workflow = r.workflow AND a.concurrency_key IS NOT DISTINCT FROM r.concurrency_key
-                      AND a.status IN ('running', 'waiting')) AS busy
+                      AND a.status IN ('running', 'waiting', 'sleeping')) AS busy
            FROM skyflow.runs r JOIN unnest($4::text[], $5::int[]) AS l(workflow, lim) ON l.workflow = r.workflow
            WHERE r.status = 'pending' AND r.available_at <= now()
              AND ($6::uuid[] IS NULL OR r.id = ANY($6::uuid[]))
@@ -175,16 +162,19 @@ async function claimLimited(pool: pg.Pool, o: ClaimOptions, limit: number): Prom
           o.limited.map((l) => l.limit),
           o.only ?? null,
         ],
-      } as pg.QueryConfig);
+      });
       return rows;
     },
-    begin,
     // As every claim: no answer within a lease fails it (see claimAsync).
-    { timeoutMs: o.leaseMs },
+    {
+      first: { text: "SELECT pg_advisory_xact_lock($1)", values: [CONCURRENCY_LOCK] },
+      asyncCommit: true,
+      timeoutMs: o.leaseMs,
+    },
   );
 }
 
-export async function claimRuns(pool: pg.Pool, o: ClaimOptions): Promise<ClaimedRun[]> {
+export async function claimRuns(pool: Db, o: ClaimOptions): Promise<ClaimedRun[]> {
   if (o.limit <= 0) return [];
   const resumable = o.resumable !== false;
   if (o.limited.length === 0)

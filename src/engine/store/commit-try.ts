@@ -1,7 +1,7 @@
 // A try recorded as succeeded inside its step's own transaction (skyflow.commit_try, migration 037), and
 // read back when a run resumes: such a try is finished, whatever the run's saved state says.
-import pg from "pg";
-import { dollarQuoted, inlineParams } from "../../db/pool.js";
+import type pg from "pg";
+import { commitWith } from "../../db/pool.js";
 import type { Queryable } from "./enqueue.js";
 
 export interface CommittedTry {
@@ -18,23 +18,18 @@ export interface CommittedTry {
 /** The SQLSTATE commit_try raises when the run is no longer this engine's. */
 export const LEASE_LOST_SQLSTATE = "SF409";
 
-const COMMIT_TRY = "SELECT skyflow.commit_try($1::uuid, $2, $3, $4, $5, $6, $7::jsonb); COMMIT";
+const COMMIT_TRY = "SELECT skyflow.commit_try($1::uuid, $2, $3, $4, $5, $6, $7::jsonb)";
 
 /**
- * The record of the try and the COMMIT, as one simple query (values as literals): the step's transaction
- * takes no round trip more than its own COMMIT would.
+ * Records the try and commits the step's transaction on `client`: both in one round trip (pipelined, the
+ * values bound), so the step's transaction takes no round trip more than its own COMMIT would.
  */
-export function commitTryText(t: CommittedTry): string {
-  const lit = pg.escapeLiteral;
-  return inlineParams(COMMIT_TRY, [
-    lit(t.runId),
-    lit(t.owner),
-    String(Math.floor(t.runAttempt)),
-    lit(t.stepKey),
-    String(Math.floor(t.attempt)),
-    lit(t.kind),
-    dollarQuoted(t.output),
-  ]);
+export async function commitTry(client: pg.PoolClient, t: CommittedTry): Promise<void> {
+  await commitWith(client, {
+    name: "skyflow_commit_try",
+    text: COMMIT_TRY,
+    values: [t.runId, t.owner, Math.floor(t.runAttempt), t.stepKey, Math.floor(t.attempt), t.kind, t.output],
+  });
 }
 
 /** The try's output when it was recorded as succeeded; undefined when it was not. */

@@ -1,6 +1,7 @@
 // Inserts new runs into the queue, idempotently on (workflow, event id). Triggers call it inside the same
 // transaction that claims their outbox rows, so a claimed change and its run commit together.
-import { dollarQuoted, inlineParams } from "../../db/pool.js";
+import type pg from "pg";
+import { commitWith } from "../../db/pool.js";
 import type { TriggerEvent } from "../definition/types.js";
 import { runIdFor } from "../ids.js";
 import type { ClaimedRun } from "./claim.js";
@@ -49,7 +50,7 @@ export interface CreatedRun {
 
 /** A transaction's client that can send its last statement with the COMMIT (see `commit` of enqueueRuns). */
 export interface Committer {
-  client: { escapeLiteral(v: string): string; query(text: string): Promise<unknown> };
+  client: pg.PoolClient;
   /** Called once the COMMIT went with the statement. */
   committed(): void;
 }
@@ -72,8 +73,8 @@ const ENQUEUE_SQL = `INSERT INTO skyflow.runs (id, workflow, version, event_id, 
 /**
  * Returns the runs actually created (an event id already seen for that workflow creates nothing). Runs are
  * numbered (`seq`) in the order given, which claims follow. With `commit`, the insert is the transaction's
- * last statement and goes with its COMMIT, in one round trip (simple query protocol, values as literals):
- * a trigger's transaction is one round trip shorter, between a change and its run's first step.
+ * last statement and goes with its COMMIT, in one round trip (pipelined, its values bound): a trigger's
+ * transaction is one round trip shorter, between a change and its run's first step.
  */
 export async function enqueueRuns(
   db: Queryable,
@@ -99,19 +100,13 @@ export async function enqueueRuns(
   );
   type Row = { id: string; workflow: string; event_id: string; started_at: Date | null };
   let rows: Row[];
+  const values = [doc, lease?.owner ?? null, lease?.leaseMs ?? null];
+  const statement = { name: "skyflow_enqueue_runs", text: ENQUEUE_SQL, values };
   if (commit) {
-    const c = commit.client;
-    const args = [
-      dollarQuoted(doc),
-      lease ? c.escapeLiteral(lease.owner) : "NULL",
-      lease ? String(Math.floor(lease.leaseMs)) : "NULL",
-    ];
-    const results = (await c.query(`${inlineParams(ENQUEUE_SQL, args)}; COMMIT`)) as { rows: Row[] }[];
+    rows = (await commitWith(commit.client, statement)).rows as Row[];
     commit.committed();
-    rows = results[0]!.rows;
   } else {
-    const values = [doc, lease?.owner ?? null, lease?.leaseMs ?? null];
-    rows = (await db.query<Row>({ name: "skyflow_enqueue_runs", text: ENQUEUE_SQL, values })).rows;
+    rows = (await db.query<Row>(statement)).rows;
   }
   const given = new Map(runs.map((r) => [`${r.workflow}\u0000${r.event.id}`, r]));
   return rows.map((row) => {

@@ -23,6 +23,17 @@ export interface RunRecord {
   startedAt: Date | null;
   finishedAt: Date | null;
   updatedAt: Date;
+  /** What a sleeping or waiting run waits for and until when (src/engine/park WaitInfo). */
+  wait?: {
+    kind: string;
+    step: string;
+    began: string;
+    until?: string;
+    source?: string;
+    child?: string;
+  } | null;
+  /** The run whose `call` step started this one. */
+  parentId?: string | null;
 }
 
 export interface StepTryRecord {
@@ -40,7 +51,7 @@ export interface StepTryRecord {
 
 const RUN_COLUMNS = `id, workflow, version, event_id AS "eventId", event, depth, status, attempt,
   concurrency_key AS "concurrencyKey", snapshot, error, lease_owner AS "leaseOwner", created_at AS "createdAt",
-  started_at AS "startedAt", finished_at AS "finishedAt", updated_at AS "updatedAt"`;
+  started_at AS "startedAt", finished_at AS "finishedAt", updated_at AS "updatedAt", wait, parent_id AS "parentId"`;
 
 export async function listRuns(
   db: Queryable,

@@ -115,6 +115,45 @@ export function stateItem(
   return item;
 }
 
+/**
+ * The state with the try rows of inner steps (tree.ts): each result ends its row (with its input when its
+ * begin is in this same save), each other begin starts one.
+ */
+export function treeItem(
+  t: SaveTarget,
+  state: RunState,
+  rows: {
+    results: TryResult[];
+    begins: (BeginTry & { ended?: boolean })[];
+    committed: ReadonlySet<string>;
+  },
+  writes?: { depth: number; list: RunWrite[] },
+): SaveItem {
+  const item: SaveItem = { ...runFields(t, state, undefined), tries: [] };
+  if (writes && writes.list.length > 0) item.writes = writes;
+  const id = (k: string, a: number) => `${k}\u0000${a}`;
+  const inputs = new Map(rows.begins.filter((b) => b.ended).map((b) => [id(b.stepKey, b.attempt), b.input]));
+  for (const r of rows.results) {
+    const key = id(r.stepKey, r.attempt);
+    if (rows.committed.has(key)) continue;
+    const merged = inputs.has(key);
+    item.tries.push({
+      runAttempt: state.attempt,
+      stepKey: r.stepKey,
+      attempt: r.attempt,
+      kind: r.kind,
+      status: r.status === "retrying" ? "failed" : r.status,
+      input: merged ? json(inputs.get(key)) : null,
+      output: json(r.output),
+      error: r.error ? JSON.stringify(r.error) : null,
+      finished: true,
+      ...(merged ? { startedAgoMs: r.durationMs } : {}),
+    });
+  }
+  for (const b of rows.begins) if (!b.ended) item.tries.push(beginRow(state, b));
+  return item;
+}
+
 function json(v: unknown): string | null {
   return v === undefined ? null : JSON.stringify(v);
 }

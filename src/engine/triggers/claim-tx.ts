@@ -5,20 +5,19 @@
 // durable commit, such as the engine's first save of that run, flushes the WAL past it first; and a first try
 // started before that save lands is stopped when the save fails (runner.ts).
 import type pg from "pg";
-import { withTransaction } from "../../db/pool.js";
+import { type Statement, withTransaction } from "../../db/pool.js";
 
 /**
- * `first` (SQL without parameters, built with the client's escapeLiteral) is sent in the same round trip
- * as BEGIN (simple query protocol); `fn` gets its rows, and `committed` (see withTransaction).
+ * `first` (the claim, its values bound) is sent with the BEGIN in one round trip; `fn` gets its rows, and
+ * `committed` (see withTransaction).
  */
 export function claimTransaction<T, R = Record<string, unknown>>(
   pool: pg.Pool,
-  first: (client: pg.PoolClient) => string,
+  first: Statement,
   fn: (tx: pg.PoolClient, rows: R[], committed: () => void) => Promise<T>,
 ): Promise<T> {
-  return withTransaction(
-    pool,
-    (tx, begun, committed) => fn(tx, (begun.at(-1)?.rows ?? []) as R[], committed),
-    (client) => `BEGIN; SET LOCAL synchronous_commit TO off; ${first(client)}`,
-  );
+  return withTransaction(pool, (tx, rows, committed) => fn(tx, rows as R[], committed), {
+    first,
+    asyncCommit: true,
+  });
 }

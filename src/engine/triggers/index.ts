@@ -3,7 +3,9 @@
 import { hostname } from "node:os";
 import type pg from "pg";
 import type { Logger } from "../../log.js";
+import type { Clock } from "../clock.js";
 import type { Catalog } from "../definition/types.js";
+import { WaitMatcher } from "../park/match.js";
 import type { RunHandoff } from "../store/claim.js";
 import { startCronDriver } from "./cron/drive.js";
 import { type PubsubClientLike, startPubsubDriver } from "./pubsub/drive.js";
@@ -22,6 +24,10 @@ export interface TriggerOptions {
   log: Logger;
   pubsub?: PubsubClientLike;
   clock?: () => Date;
+  /** What the cron driver sleeps on (default: real timers); tests pass a ManualClock with `clock`. */
+  timers?: Pick<Clock, "setTimeout" | "clearTimeout">;
+  /** Longest cron sleep, so schedules another engine adds are noticed (default 5000 ms). */
+  cronMaxSleepMs?: number;
   /** Names this engine in cron_fires.fired_by; defaults to host:pid. */
   owner?: string;
   /** Deepest chain of runs started by runs' own writes (default 5). */
@@ -68,6 +74,7 @@ export async function startTriggers(opts: TriggerOptions): Promise<Triggers> {
     clock,
     ...(opts.handoff ? { handoff: opts.handoff } : {}),
     secrets: opts.secrets ?? [],
+    waits: new WaitMatcher({ catalog: opts.catalog, env: opts.env ?? {}, log: opts.log, clock }),
   };
   const record = await startRecordDriver({
     ...base,
@@ -78,7 +85,12 @@ export async function startTriggers(opts: TriggerOptions): Promise<Triggers> {
     ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
     ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),
   });
-  const cron = await startCronDriver({ ...base, owner: opts.owner ?? `${hostname()}:${process.pid}` });
+  const cron = await startCronDriver({
+    ...base,
+    owner: opts.owner ?? `${hostname()}:${process.pid}`,
+    ...(opts.timers ? { timers: opts.timers } : {}),
+    ...(opts.cronMaxSleepMs ? { maxSleepMs: opts.cronMaxSleepMs } : {}),
+  });
   if (!opts.pubsub && channelsInUse(opts.catalog.list()).size > 0) {
     opts.log.warn("workflows have pubsub triggers but no pubsub client was given: they will not start");
   }

@@ -210,7 +210,7 @@ steps:
     expect(r.workflow).toBeUndefined();
     expect(r.problems.map(formatProblem)).toEqual([
       'bad.yaml:1:46: on.record.events[1]: expected one of create, update, delete, got "remove"',
-      'bad.yaml:5:14: steps[0].timeout: expected a duration (250ms, 10s, 5m, 1h, or a number of milliseconds), got "soon"',
+      'bad.yaml:5:14: steps[0].timeout: expected a duration (250ms, 10s, 5m, 1h, 2d, or a number of milliseconds), got "soon"',
       "bad.yaml:7:23: steps[1].sql.statement: an expression inside sql.statement is not allowed: pass values as params and use $1, $2 ...",
     ]);
   });

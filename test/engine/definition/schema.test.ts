@@ -16,7 +16,17 @@ describe("workflow JSON Schema", () => {
   it("names every top-level key of the contract and requires on and steps", () => {
     const s = jsonSchema() as { properties: Record<string, unknown>; required: string[] };
     expect(Object.keys(s.properties).sort()).toEqual(
-      ["concurrency", "defaults", "description", "enabled", "name", "on", "on_failure", "steps"].sort(),
+      [
+        "concurrency",
+        "defaults",
+        "description",
+        "enabled",
+        "name",
+        "on",
+        "on_failure",
+        "output",
+        "steps",
+      ].sort(),
     );
     expect(s.required).toEqual(["on", "steps"]);
   });

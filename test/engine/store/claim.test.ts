@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { poolDb } from "../../../src/db/pool.js";
 import { claimRuns } from "../../../src/engine/store/claim.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
 import { proxiedPool } from "../../helpers/proxy.js";
@@ -19,9 +20,9 @@ describe("claimRuns", () => {
     const [orphan] = await storedRuns(db.pool, ["orphan"], "running", "dead", "-1 second");
     const [fresh] = await storedRuns(db.pool, ["fresh"], "pending", null);
     const opts = { owner: "me", leaseMs: 60_000, limit: 10, limited: [] };
-    const first = await claimRuns(db.pool, { ...opts, resumable: false });
+    const first = await claimRuns(poolDb(db.pool), { ...opts, resumable: false });
     expect(first.map((r) => r.id)).toEqual([fresh]);
-    const second = await claimRuns(db.pool, opts);
+    const second = await claimRuns(poolDb(db.pool), opts);
     expect(second.map((r) => r.id)).toEqual([orphan]);
   });
 
@@ -34,7 +35,7 @@ describe("claimRuns", () => {
       const t0 = Date.now();
       const claim = (limited: { workflow: string; limit: number }[]) =>
         Promise.race([
-          claimRuns(pool, { owner: "me", leaseMs: 500, limit: 10, limited, resumable: false }).then(
+          claimRuns(poolDb(pool), { owner: "me", leaseMs: 500, limit: 10, limited, resumable: false }).then(
             () => "claimed",
             (err: Error) => err.message,
           ),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commitTryText, committedOutput, LEASE_LOST_SQLSTATE } from "../../../src/engine/store/commit-try.js";
+import { commitTry, committedOutput, LEASE_LOST_SQLSTATE } from "../../../src/engine/store/commit-try.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
 import { storedRuns } from "../fixtures/defs.js";
 
@@ -12,8 +12,8 @@ afterAll(async () => {
   await db.drop();
 });
 
-const record = (runId: string, owner: string, output: unknown) =>
-  commitTryText({
+const record = (client: import("pg").PoolClient, runId: string, owner: string, output: unknown) =>
+  commitTry(client, {
     runId,
     owner,
     runAttempt: 1,
@@ -23,14 +23,15 @@ const record = (runId: string, owner: string, output: unknown) =>
     output: JSON.stringify(output),
   });
 
-describe("commitTryText", () => {
-  it("records the try with its output as given, quotes and dollar signs included, and commits", async () => {
+describe("commitTry", () => {
+  it("records the try with its output as given, quotes and dollar signs included (bound, never in the text), and commits", async () => {
     const [run] = await storedRuns(db.pool, ["c1"], "running", "a", "1 minute");
     const output = { rows: [{ t: "it's $j$ a \\ test $$" }], row_count: 1 };
     const c = await db.pool.connect();
     try {
       await c.query("BEGIN");
-      await c.query(record(run!, "a", output));
+      await record(c, run!, "a", output);
+      expect((await c.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
     } finally {
       c.release();
     }
@@ -43,8 +44,9 @@ describe("commitTryText", () => {
     const c = await db.pool.connect();
     try {
       await c.query("BEGIN");
-      await expect(c.query(record(run!, "a", {}))).rejects.toMatchObject({ code: LEASE_LOST_SQLSTATE });
-      await c.query("ROLLBACK");
+      await expect(record(c, run!, "a", {})).rejects.toMatchObject({ code: LEASE_LOST_SQLSTATE });
+      // Its COMMIT rolled back: the connection is out of the transaction and usable.
+      expect((await c.query("SELECT 1 AS one")).rows).toEqual([{ one: 1 }]);
     } finally {
       c.release();
     }

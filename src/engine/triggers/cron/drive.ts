@@ -3,6 +3,7 @@
 // run in one transaction. Owns all cron I/O.
 import type pg from "pg";
 import type { Logger } from "../../../log.js";
+import { type Clock, systemClock } from "../../clock.js";
 import type { Catalog } from "../../definition/types.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { claimTransaction } from "../claim-tx.js";
@@ -21,6 +22,8 @@ export interface CronDriverOptions {
   secrets?: string[];
   log: Logger;
   clock: () => Date;
+  /** What the driver sleeps on (default: real timers); a manual clock lets tests fire schedules. */
+  timers?: Pick<Clock, "setTimeout" | "clearTimeout">;
   owner: string;
   batchSize?: number;
   /** Longest sleep, so schedules another engine adds are noticed. */
@@ -32,7 +35,8 @@ export async function startCronDriver(o: CronDriverOptions) {
   const batch = o.batchSize ?? 64;
   const PARALLEL = 3;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
+  const timers = o.timers ?? systemClock;
+  let timer: unknown;
   let ticking: Promise<void> | undefined;
   let lateness: number | undefined;
   const storedVersions = new Set<string>();
@@ -55,38 +59,44 @@ export async function startCronDriver(o: CronDriverOptions) {
   /** Fires one batch of due schedules; returns how many schedules it claimed. */
   const fireBatch = async (): Promise<number> => {
     const now = o.clock();
-    const claim = (c: pg.PoolClient) => q.claimDueSQL((v) => c.escapeLiteral(v), now, batch);
     const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
-    const transaction = claimTransaction<number, q.ScheduleRow>(o.pool, claim, async (tx, rows) => {
-      if (rows.length === 0) return 0;
-      const skipRows = rows.filter((r) => r.overlap === "skip");
-      const busy = await q.busySchedules(
-        tx,
-        skipRows.map((r) => r.workflow),
-        skipRows.map((r) => r.schedule_key),
-      );
-      const plan = planBatch(rows, busy, now);
-      for (const w of plan.warnings) {
-        o.log.warn({ workflow: w.workflow, skipped: w.skipped }, "cron catch_up all: too many missed fires");
-      }
-      const requests: RunRequest[] = [];
-      for (const f of plan.fires) {
-        const wf = o.catalog.get(f.workflow);
-        if (f.outcome === "started" && wf) requests.push({ workflow: wf, event: f.event });
-      }
-      // Runs first, so a fire's recorded time (fired_at) includes enqueueing its run.
-      const created = await runs.start(tx, requests);
-      const runIds = new Map(created.map((c) => [`${c.workflow}\u0000${c.eventId}`, c.id]));
-      const won = await q.recordFires(
-        tx,
-        plan.fires.map((f) => ({ ...f, runId: runIds.get(`${f.workflow}\u0000${f.event.id}`) ?? null })),
-        o.owner,
-      );
-      await q.advance(tx, plan.advances);
-      const last = won.at(-1);
-      if (last) lateness = o.clock().getTime() - last.scheduledAt.getTime();
-      return rows.length;
-    });
+    const transaction = claimTransaction<number, q.ScheduleRow>(
+      o.pool,
+      q.claimDue(now, batch),
+      async (tx, rows) => {
+        if (rows.length === 0) return 0;
+        const skipRows = rows.filter((r) => r.overlap === "skip");
+        const busy = await q.busySchedules(
+          tx,
+          skipRows.map((r) => r.workflow),
+          skipRows.map((r) => r.schedule_key),
+        );
+        const plan = planBatch(rows, busy, now);
+        for (const w of plan.warnings) {
+          o.log.warn(
+            { workflow: w.workflow, skipped: w.skipped },
+            "cron catch_up all: too many missed fires",
+          );
+        }
+        const requests: RunRequest[] = [];
+        for (const f of plan.fires) {
+          const wf = o.catalog.get(f.workflow);
+          if (f.outcome === "started" && wf) requests.push({ workflow: wf, event: f.event });
+        }
+        // Runs first, so a fire's recorded time (fired_at) includes enqueueing its run.
+        const created = await runs.start(tx, requests);
+        const runIds = new Map(created.map((c) => [`${c.workflow}\u0000${c.eventId}`, c.id]));
+        const won = await q.recordFires(
+          tx,
+          plan.fires.map((f) => ({ ...f, runId: runIds.get(`${f.workflow}\u0000${f.event.id}`) ?? null })),
+          o.owner,
+        );
+        await q.advance(tx, plan.advances);
+        const last = won.at(-1);
+        if (last) lateness = o.clock().getTime() - last.scheduledAt.getTime();
+        return rows.length;
+      },
+    );
     return runs.after(transaction);
   };
 
@@ -128,8 +138,8 @@ export async function startCronDriver(o: CronDriverOptions) {
       delay = 1_000;
     }
     if (stopped) return;
-    if (timer) clearTimeout(timer);
-    timer = setTimeout(() => {
+    if (timer !== undefined) timers.clearTimeout(timer);
+    timer = timers.setTimeout(() => {
       timer = undefined;
       ticking = tick();
     }, delay);
@@ -152,7 +162,7 @@ export async function startCronDriver(o: CronDriverOptions) {
     async stop(): Promise<void> {
       stopped = true;
       unsubscribe();
-      if (timer) clearTimeout(timer);
+      if (timer !== undefined) timers.clearTimeout(timer);
       await ticking;
     },
     stats: () => (lateness === undefined ? {} : { cronLatenessMs: lateness }),

@@ -1,4 +1,5 @@
 // Cron trigger: every SQL statement it runs, one function each.
+import type { Statement } from "../../../db/pool.js";
 import type { Queryable } from "../../store/enqueue.js";
 import type { DueSchedule } from "./match.js";
 import type { CronSchedule } from "./parse.js";
@@ -45,13 +46,17 @@ export async function syncSchedules(
 }
 
 /**
- * SQL locking up to `limit` due schedules; SKIP LOCKED lets several engines share the work. Literals rather
- * than parameters, so it can share a round trip with BEGIN.
+ * The statement locking up to `limit` due schedules; SKIP LOCKED lets several engines share the work. Its
+ * values are bound; it shares a round trip with BEGIN (pipelined, see db/pool.ts).
  */
-export function claimDueSQL(escapeLiteral: (s: string) => string, now: Date, limit: number): string {
-  return `SELECT workflow, schedule_key, schedule, timezone, catch_up, overlap, next_at
-     FROM skyflow.cron_schedules WHERE next_at <= ${escapeLiteral(now.toISOString())}::timestamptz
-     ORDER BY next_at FOR UPDATE SKIP LOCKED LIMIT ${Math.floor(limit)}`;
+export function claimDue(now: Date, limit: number): Statement {
+  return {
+    name: "skyflow_claim_due",
+    text: `SELECT workflow, schedule_key, schedule, timezone, catch_up, overlap, next_at
+     FROM skyflow.cron_schedules WHERE next_at <= $1::timestamptz
+     ORDER BY next_at FOR UPDATE SKIP LOCKED LIMIT $2`,
+    values: [now.toISOString(), Math.floor(limit)],
+  };
 }
 
 /** The earliest stored next fire time, for the timer's sleep. */
@@ -70,7 +75,7 @@ export async function busySchedules(
   const { rows } = await db.query<{ w: string; k: string }>(
     `SELECT DISTINCT d.w, d.k FROM unnest($1::text[], $2::text[]) d(w, k)
      WHERE EXISTS (SELECT 1 FROM skyflow.runs r WHERE r.workflow = d.w
-       AND r.status IN ('pending', 'running', 'waiting') AND r.event->>'type' = 'cron'
+       AND r.status IN ('pending', 'running', 'waiting', 'sleeping') AND r.event->>'type' = 'cron'
        AND (r.event->>'schedule') || '|' || (r.event->>'timezone') = d.k)`,
     [workflows, keys],
   );

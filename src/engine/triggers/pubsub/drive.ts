@@ -5,6 +5,7 @@ import pg from "pg";
 import { withTransaction } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
 import type { Catalog, TriggerEvent, WorkflowDefinition } from "../../definition/types.js";
+import type { WaitMatcher } from "../../park/match.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { storable } from "../../store/storable.js";
 import { MAX_EVENT_DEPTH, nestsDeeper } from "../context.js";
@@ -37,6 +38,8 @@ export interface PubsubDriverOptions {
    * (default LIVENESS_MS).
    */
   livenessMs?: number;
+  /** Releases runs waiting (wait_for) for these messages (src/engine/park). */
+  waits?: WaitMatcher;
 }
 
 /** Waits between tries of a message's runs whose transaction failed: about 30 s in all. */
@@ -72,7 +75,11 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
     const requests = wfs.map((workflow) => ({ workflow, event }));
     runs
       .after(
-        withTransaction(o.pool, (tx, _, committed) => runs.start(tx, requests, { client: tx, committed })),
+        withTransaction(o.pool, async (tx, _, committed) => {
+          // wait_for (src/engine/park): the message releases the runs waiting for it, in this transaction.
+          if (o.waits) await o.waits.release(tx, [event]);
+          return runs.start(tx, requests, { client: tx, committed });
+        }),
       )
       .catch((err) => {
         const delay = delays[attempt];
@@ -112,7 +119,7 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
     const wfs = matchPubsub(event, o.catalog.list(), o.env, now, (wf, err) =>
       o.log.warn({ workflow: wf.name, channel, err: (err as Error).message }, "pubsub trigger `when` failed"),
     );
-    if (wfs.length > 0) startRuns(channel, wfs, event);
+    if (wfs.length > 0 || o.waits?.wants(`pubsub:${channel}`)) startRuns(channel, wfs, event);
   };
 
   const dropAll = (): void => {

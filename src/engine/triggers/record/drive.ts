@@ -5,13 +5,14 @@ import type { Logger } from "../../../log.js";
 import { loadTableColumns } from "../../../server/records/table.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
 import type { Catalog, WorkflowDefinition } from "../../definition/types.js";
+import type { WaitMatcher } from "../../park/match.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { claimTransaction } from "../claim-tx.js";
 import { MAX_EVENT_DEPTH, nestsDeeper } from "../context.js";
 import { type Listener, startListener } from "../listen.js";
 import { handover, type RunRequest } from "../start-runs.js";
 import { watchTables } from "./attach.js";
-import { planChange } from "./match.js";
+import { changeEvent, planChange } from "./match.js";
 import { hasUnknownColumn, type OutboxRow, parseOutboxRow } from "./parse.js";
 import * as q from "./sql.js";
 
@@ -45,6 +46,8 @@ export interface RecordDriverOptions {
   pollMs?: number;
   /** run_writes rows older than this are deleted (every minute). */
   runWritesTtlMs?: number;
+  /** Releases runs waiting (wait_for) for these changes (src/engine/park). */
+  waits?: WaitMatcher;
 }
 
 export interface RecordDriver {
@@ -77,14 +80,20 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   /** Claims one batch and starts its runs in one transaction; returns how many changes it claimed. */
   const drainBatch = async (): Promise<number> => {
     const workflows = o.catalog.list();
-    const claim = (c: pg.PoolClient) => q.claimOutboxSQL((v) => c.escapeLiteral(v), o.appSchema, batch);
     const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
-    const transaction = claimTransaction<number, q.ClaimedRow>(o.pool, claim, async (tx, rows, committed) => {
-      if (rows.length === 0) return 0;
-      await runs.start(tx, await plan(rows, workflows), { client: tx, committed });
-      lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
-      return rows.length;
-    });
+    const transaction = claimTransaction<number, q.ClaimedRow>(
+      o.pool,
+      q.claimOutbox(o.appSchema, batch),
+      async (tx, rows, committed) => {
+        if (rows.length === 0) return 0;
+        const planned = await plan(rows, workflows);
+        // wait_for (src/engine/park): the changes release the runs waiting for them, in this transaction.
+        if (o.waits) await o.waits.release(tx, await waitEvents(rows));
+        await runs.start(tx, planned, { client: tx, committed });
+        lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
+        return rows.length;
+      },
+    );
     return runs.after(transaction);
   };
 
@@ -123,6 +132,21 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
         );
       }
       out.push(...p.runs);
+    }
+    return out;
+  };
+
+  /** The events of the changes some wait_for may be waiting for. */
+  const waitEvents = async (rows: q.ClaimedRow[]) => {
+    const wanted = rows.filter((r) => o.waits!.wants(`record:${r.record_type}`));
+    const out = [];
+    for (const r of wanted) {
+      const c = parseOutboxRow(r);
+      try {
+        out.push(changeEvent(c, await columnsFor(c.recordType, [r])));
+      } catch (err) {
+        o.log.error({ event: c.eventId, err: (err as Error).message }, "wait_for: change skipped");
+      }
     }
     return out;
   };

@@ -74,6 +74,13 @@ export interface ChangePlan {
   blocked: { workflow: string; record: string; depth: number }[];
 }
 
+/** A change's event, its record encoded as record:query would. */
+export function changeEvent(c: RecordChange, cols: ReadonlyMap<string, ColumnInfo>): TriggerEvent {
+  const record = rowToRecordJSON(c.recordType, (c.row ?? c.oldRow)!, cols);
+  const original = c.op === "update" && c.oldRow ? rowToRecordJSON(c.recordType, c.oldRow, cols) : null;
+  return recordEvent(c, record, original);
+}
+
 /** One change -> the runs to start: encode (as record:query would), match, then the loop guard. */
 export function planChange(
   c: RecordChange,
@@ -87,9 +94,8 @@ export function planChange(
     onWhenError: (wf: string, err: unknown) => void;
   },
 ): ChangePlan {
-  const record = rowToRecordJSON(c.recordType, (c.row ?? c.oldRow)!, cols);
-  const original = c.op === "update" && c.oldRow ? rowToRecordJSON(c.recordType, c.oldRow, cols) : null;
-  const event = recordEvent(c, record, original);
+  const event = changeEvent(c, cols);
+  const record = event.record as Record<string, unknown>;
   const hits = matchRecordChange(c, event, wfs, o.env, o.now, (wf, err) => o.onWhenError(wf.name, err));
   const verdict = loopVerdict(parentDepth, o.loopDepth);
   if (!verdict.allowed) {

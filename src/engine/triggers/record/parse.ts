@@ -1,6 +1,8 @@
 // Record trigger, parse step: outbox rows -> typed changes, and the catalog -> the set of watched record
 // types. No I/O.
+
 import type { RecordEventOp, WorkflowDefinition } from "../../definition/types.js";
+import { waitSourcesOf } from "../../park/match.js";
 
 /** A row of skyflow.record_outbox as pg returns it (bigints arrive as strings). */
 export interface OutboxRow {
@@ -56,6 +58,8 @@ export function watchedTypes(workflows: WorkflowDefinition[]): Set<string> {
     if (!wf.enabled) continue;
     for (const t of wf.triggers) if (t.kind === "record") out.add(t.type);
   }
+  // Types a wait_for waits on are watched too (src/engine/park).
+  for (const t of waitSourcesOf(workflows).records) out.add(t);
   return out;
 }
 

@@ -1,5 +1,5 @@
 // Record trigger: every SQL statement it runs, one function each, over a minimal "query with values" seam.
-import { ident } from "../../../db/pool.js";
+import { ident, type Statement } from "../../../db/pool.js";
 import type { Queryable } from "../../store/enqueue.js";
 import type { OutboxRow } from "./parse.js";
 
@@ -9,18 +9,20 @@ const TRIGGER = "skyflow_record_change";
 export type ClaimedRow = OutboxRow & { parent_depth: number | null };
 
 /**
- * SQL claiming up to `limit` changes, each with the depth of the run that wrote it (the loop guard: same
- * record and `_updated_at`, or a delete of that key, or a run's intent row written when its save/delete try
- * began, which has no `_updated_at` and covers the window before the try's end is saved; NULL for an
- * outside change). The ARRAY(subquery) form
- * runs the locking subquery once (an InitPlan); IN (subquery) can be re-run per row and claim the whole
- * backlog. Literals rather than parameters, so it can share a round trip with BEGIN.
+ * The statement claiming up to `limit` changes, each with the depth of the run that wrote it (the loop guard:
+ * same record and `_updated_at`, or a delete of that key, or a run's intent row written when its save/delete
+ * try began, which has no `_updated_at` and covers the window before the try's end is saved; NULL for an
+ * outside change). The ARRAY(subquery) form runs the locking subquery once (an InitPlan); IN (subquery) can
+ * be re-run per row and claim the whole backlog. Its values are bound; it shares a round trip with BEGIN
+ * (pipelined, see db/pool.ts).
  */
-export function claimOutboxSQL(escapeLiteral: (s: string) => string, schema: string, limit: number): string {
-  return `WITH claimed AS (
+export function claimOutbox(schema: string, limit: number): Statement {
+  return {
+    name: "skyflow_claim_outbox",
+    text: `WITH claimed AS (
        DELETE FROM skyflow.record_outbox WHERE id = ANY(ARRAY(
-         SELECT id FROM skyflow.record_outbox WHERE schema_name = ${escapeLiteral(schema)}
-         ORDER BY id FOR UPDATE SKIP LOCKED LIMIT ${Math.floor(limit)}))
+         SELECT id FROM skyflow.record_outbox WHERE schema_name = $1
+         ORDER BY id FOR UPDATE SKIP LOCKED LIMIT $2))
        RETURNING *)
      SELECT c.*, (SELECT max(w.depth) FROM skyflow.run_writes w
                   WHERE w.record_type = c.record_type AND w.record_key = c.record_key
@@ -29,7 +31,9 @@ export function claimOutboxSQL(escapeLiteral: (s: string) => string, schema: str
                          AND (w.updated_at IS NULL
                               OR w.updated_at = (c.new_row->>'_updated_at')::timestamp AT TIME ZONE 'UTC') END
                  ) AS parent_depth
-     FROM claimed c ORDER BY c.id`;
+     FROM claimed c ORDER BY c.id`,
+    values: [schema, Math.floor(limit)],
+  };
 }
 
 export async function cleanRunWrites(db: Queryable, olderThanMs: number): Promise<number> {

@@ -1,0 +1,646 @@
+// skyflow against graphile-worker 0.16.6 doing the same work, on the same machine and database server, in
+// alternating rounds whose order swaps every round; ratios printed with their min/median/max. Every engine
+// runs in its own process (skyflow: `node bin/skyflow.js start` from dist/, so run `npm run build` first;
+// graphile-worker: bench/peer-child.mjs), so that its peak RSS and CPU are its own.
+//   backlog  N record changes committed while no engine runs, then one engine started: time from ready to
+//            the last run finished, runs/s, peak RSS; skyflow's one-step `sql` workflow against a job whose
+//            handler makes the same INSERT, and a `publish` step against a no-op job
+//   latency  records inserted at 100/s, open loop, by another process: commit acknowledged -> first step's
+//            statement (skyflow) / handler's statement (graphile-worker), p50/p99; idle RSS of each
+//   three    query + save + sql through a Skygear server (`skyflow serve`), against one job making the same
+//            three calls through the same server with skyflow's client
+//   write    the application's single-row INSERT rate, 32 callers, into a watched table (trigger installed)
+//            against an unwatched one; the same for record:save through the Skygear handler
+//   scale    the backlog drained by one and by two `skyflow start` processes on one database; duplicates
+// Run: DATABASE_URL=postgres://.../any npm run bench:peers [-- [sections...] [--n=20000] [--rounds=3]
+//      [--latency-secs=10] [--three=2000] [--write-ms=3000]]. Uses (drops and recreates) the database
+//      skyflow_bench on DATABASE_URL's server. PEER_SKYFLOW_NODE_ARGS: Node flags for the daemons
+//      (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); PEER_CONCURRENCY: graphile-worker's (default 10).
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { runMigrations } from "graphile-worker";
+import pg from "pg";
+import { migrate } from "../src/db/migrate.js";
+import { createPool } from "../src/db/pool.js";
+import { silentLogger } from "../src/log.js";
+import { createRecordTableSQL, ensureAppSchema } from "../src/server/app-schema.js";
+import { createSkygearHandler } from "../src/server/index.js";
+import { SkygearContainer } from "../src/skygear/container.js";
+import { createInProcessTransport } from "../src/skygear/transport-inprocess.js";
+import { BackendCpu, median, pct, procCpuMs, procMemMb } from "./lib.js";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const CHILD = `${ROOT}bench/peer-child.mjs`;
+const SKYFLOW = `${ROOT}bin/skyflow.js`;
+const APP = "app_bench";
+const DB = "skyflow_bench";
+const KEYS = { SKYGEAR_API_KEY: "bench-peers-api-key", SKYGEAR_MASTER_KEY: "bench-peers-master-key" };
+
+const opt = (name: string, fallback: number) => {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  return a ? Number(a.slice(name.length + 3)) : fallback;
+};
+const N = opt("n", 20_000);
+const ROUNDS = opt("rounds", 3);
+const LATENCY_SECS = opt("latency-secs", 10);
+const THREE_N = opt("three", 2_000);
+const WRITE_MS = opt("write-ms", 3_000);
+const ALL = ["backlog", "latency", "three", "write", "scale"];
+const picked = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+const SECTIONS = picked.length > 0 ? picked : ALL;
+
+const now = () => performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const f = (n: number | undefined, d = 2) => (n === undefined || Number.isNaN(n) ? "-" : n.toFixed(d));
+const spread = (xs: number[], d = 2) =>
+  `${f(median(xs), d)} (min ${f(Math.min(...xs), d)}, max ${f(Math.max(...xs), d)})`;
+
+const base = process.env.DATABASE_URL;
+if (!base) throw new Error("set DATABASE_URL to a Postgres server for the bench");
+const url = (() => {
+  const u = new URL(base);
+  u.pathname = `/${DB}`;
+  return u.toString();
+})();
+
+// ---------------------------------------------------------------------------------------------------------
+// Workflows of the skyflow side. A task's title is its key: both sides pass the same text along.
+
+const SQL_STEP = `  - id: log
+    sql:
+      statement: INSERT INTO sink (task_id) VALUES ($1)
+      params: ["\${{ event.record.title }}"]
+`;
+const WORKFLOWS: Record<string, string> = {
+  sql: `on:\n  record: {type: task, events: [create]}\nsteps:\n${SQL_STEP}`,
+  publish: `on:
+  record: {type: task, events: [create]}
+steps:
+  - id: tell
+    publish: {channel: bench, data: {id: "\${{ event.record.title }}"}}
+`,
+  three: `on:
+  record: {type: task, events: [create]}
+steps:
+  - id: find
+    query: {type: task, where: {title: "\${{ event.record.title }}"}, limit: 1}
+  - id: mark
+    save:
+      as: master
+      record: {_id: "mark/\${{ event.record.title }}", task: "\${{ event.record.title }}"}
+${SQL_STEP}`,
+};
+
+const dirs = new Map<string, string>();
+function workflowDir(mode: string): string {
+  let d = dirs.get(mode);
+  if (!d) {
+    d = mkdtempSync(join(tmpdir(), `skyflow-peers-${mode}-`));
+    mkdirSync(join(d, "workflows"));
+    writeFileSync(join(d, "workflows", `on-task-${mode}.yaml`), WORKFLOWS[mode]!);
+    dirs.set(mode, d);
+  }
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Child processes
+
+interface Proc {
+  child: ChildProcess;
+  out: () => string;
+  waitFor: (text: string, timeoutMs?: number) => Promise<void>;
+  stop: () => Promise<void>;
+}
+
+let nextPort = 24_000 + Math.floor(Math.random() * 20_000);
+
+function launch(argv: string[], env: Record<string, string>, cwd = ROOT): Proc {
+  const child = spawn(process.execPath, argv, {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.on("data", (c) => {
+    out += c;
+    if (out.length > 1_000_000) out = out.slice(-100_000);
+  });
+  child.stderr!.on("data", (c) => {
+    out += c;
+  });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  return {
+    child,
+    out: () => out,
+    async waitFor(text, timeoutMs = 60_000) {
+      const end = Date.now() + timeoutMs;
+      while (!out.includes(text)) {
+        if (child.exitCode !== null)
+          throw new Error(`child exited (${child.exitCode}):\n${out.slice(-3000)}`);
+        if (Date.now() > end) throw new Error(`timed out waiting for ${text}:\n${out.slice(-3000)}`);
+        await sleep(5);
+      }
+    },
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+/** `skyflow start` on the mode's workflow; resolves once it logged that it started. */
+async function startSkyflow(mode: string, extraEnv: Record<string, string> = {}): Promise<Proc> {
+  // PEER_SKYFLOW_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": to profile the daemon.
+  const nodeArgs = (process.env.PEER_SKYFLOW_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const p = launch(
+    [...nodeArgs, SKYFLOW, "start", "--port", String(nextPort++)],
+    {
+      ...KEYS,
+      DATABASE_URL: url,
+      SKYGEAR_APP_NAME: "bench",
+      SKYFLOW_HTTP_PORT: "0",
+      LOG_LEVEL: "info",
+      ...extraEnv,
+    },
+    workflowDir(mode),
+  );
+  await p.waitFor('"msg":"skyflow started"');
+  return p;
+}
+
+async function startWorker(mode: string, endpoint = ""): Promise<Proc> {
+  const p = launch([CHILD, "worker", url, mode, endpoint], { ...KEYS });
+  await p.waitFor("ready");
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Database
+
+let db: pg.Pool;
+
+/** Backends of the engine processes: every connection to the bench database but the bench's own. */
+const engineBackends = async () =>
+  (
+    await db.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name <> 'bench-peers'
+         AND backend_type = 'client backend'`,
+    )
+  ).rows.map((r) => r.pid);
+
+async function setup(): Promise<void> {
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${DB}`);
+  await admin.end();
+  db = createPool(url, { max: 10, applicationName: "bench-peers" });
+  await migrate(db);
+  await runMigrations({ connectionString: url, logger: undefined });
+  await ensureAppSchema(db, APP);
+  for (const t of ["task", "plain"]) {
+    await db.query(createRecordTableSQL(APP, t));
+    await db.query(`ALTER TABLE ${APP}.${t} ADD COLUMN title text`);
+    await db.query(`CREATE INDEX ON ${APP}.${t} (title)`);
+  }
+  await db.query(
+    `CREATE TABLE ${APP}.sink (task_id text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())`,
+  );
+  // A first start attaches the record trigger to the watched table, so that changes made while no engine
+  // runs are kept.
+  const p = await startSkyflow("sql");
+  await p.stop();
+  const { rows } = await db.query(
+    `SELECT count(*)::int AS n FROM pg_trigger WHERE tgrelid = '${APP}.task'::regclass AND NOT tgisinternal`,
+  );
+  if (rows[0].n !== 1) throw new Error("the record trigger is not attached to the watched table");
+}
+
+async function clean(): Promise<void> {
+  await db.query("TRUNCATE skyflow.runs CASCADE");
+  await db.query(`TRUNCATE skyflow.record_outbox, ${APP}.task, ${APP}.sink`);
+  await db.query("DELETE FROM graphile_worker._private_jobs");
+  if ((await db.query(`SELECT to_regclass('${APP}.mark') AS t`)).rows[0].t)
+    await db.query(`TRUNCATE ${APP}.mark`);
+  // Dead rows of the round before are vacuumed now, not by autovacuum during a round.
+  await db.query(
+    `VACUUM ANALYZE skyflow.runs, skyflow.record_outbox, ${APP}.task, ${APP}.sink, graphile_worker._private_jobs`,
+  );
+}
+
+/** n task records; with the trigger, as many changes in the outbox (`keepChanges` false: dropped). */
+async function insertTasks(n: number, prefix: string, keepChanges: boolean): Promise<void> {
+  for (let i = 0; i < n; i += 5000) {
+    await db.query(
+      `INSERT INTO ${APP}.task (_id, _database_id, _owner_id, _created_at, _updated_at, title)
+       SELECT $1 || i, '', 'u1', now(), now(), $1 || i FROM generate_series($2::int, $3::int) i`,
+      [`${prefix}-`, i, Math.min(n, i + 5000) - 1],
+    );
+  }
+  if (!keepChanges) await db.query("TRUNCATE skyflow.record_outbox");
+}
+
+async function addJobs(n: number, prefix: string): Promise<void> {
+  for (let i = 0; i < n; i += 5000) {
+    await db.query(
+      `SELECT count(graphile_worker.add_job('job', json_build_object('id', $1 || i)))
+       FROM generate_series($2::int, $3::int) i`,
+      [`${prefix}-`, i, Math.min(n, i + 5000) - 1],
+    );
+  }
+}
+
+/** Polls until `remaining()` is 0; the time it took from `t0`. */
+async function until(remaining: () => Promise<number>, t0: number, timeoutMs = 600_000): Promise<number> {
+  for (;;) {
+    if ((await remaining()) <= 0) return now() - t0;
+    if (now() - t0 > timeoutMs) throw new Error("timed out waiting for the work to finish");
+    await sleep(20);
+  }
+}
+
+const runsLeft = (n: number) => async () => {
+  const { rows } = await db.query(
+    "SELECT count(*) FILTER (WHERE status IN ('succeeded', 'failed'))::int AS done, count(*) FILTER (WHERE status = 'failed')::int AS failed FROM skyflow.runs",
+  );
+  if (rows[0].failed > 0) throw new Error(`${rows[0].failed} runs failed`);
+  return n - rows[0].done;
+};
+const jobsLeft = async () =>
+  (await db.query("SELECT count(*)::int AS n FROM graphile_worker._private_jobs")).rows[0].n as number;
+
+interface Drain {
+  secs: number;
+  rate: number;
+  rssMb: number;
+  cpuMsPerRun: number;
+  pgMsPerRun: number | undefined;
+  /** Transactions committed on the database per run (the bench's polling included, about 50 a second). */
+  xactsPerRun: number;
+}
+
+/** Transactions committed on the bench database so far (pg_stat_database, updated as backends report). */
+const xacts = async () =>
+  Number(
+    (await db.query("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")).rows[0]
+      .xact_commit,
+  );
+
+/** One drain: the work is in place; starts the engine, times ready -> all finished, stops it. */
+async function drain(start: () => Promise<Proc>, left: () => Promise<number>, n: number): Promise<Drain> {
+  const p = await start();
+  const t0 = now();
+  const cpu0 = procCpuMs(p.child.pid!) ?? 0;
+  const pgCpu = await new BackendCpu(engineBackends).start();
+  const x0 = await xacts();
+  const ms = await until(left, t0);
+  const xactsPerRun = ((await xacts()) - x0) / n;
+  const cpu = (procCpuMs(p.child.pid!) ?? 0) - cpu0;
+  const pgMs = await pgCpu.ms();
+  const rssMb = procMemMb(p.child.pid!, "VmHWM") ?? Number.NaN;
+  await p.stop();
+  return {
+    secs: ms / 1000,
+    rate: n / (ms / 1000),
+    rssMb,
+    cpuMsPerRun: cpu / n,
+    pgMsPerRun: pgMs === undefined ? undefined : pgMs / n,
+    xactsPerRun,
+  };
+}
+
+const skyBacklog = async (mode: string, n: number, extraEnv?: Record<string, string>) => {
+  await clean();
+  await insertTasks(n, `sky-${mode}`, true);
+  return drain(() => startSkyflow(mode, extraEnv), runsLeft(n), n);
+};
+
+const gwBacklog = async (mode: string, n: number, endpoint?: string) => {
+  await clean();
+  // The three calls query the task record: it exists, as on skyflow's side (its changes are dropped).
+  if (mode === "three") await insertTasks(n, "gw-three", false);
+  await addJobs(n, mode === "three" ? "gw-three" : `gw-${mode}`);
+  return drain(() => startWorker(mode, endpoint), jobsLeft, n);
+};
+
+/** Alternating rounds, the order swapped every round. */
+async function alternate<A, B>(
+  label: string,
+  a: () => Promise<A>,
+  b: () => Promise<B>,
+): Promise<{ a: A[]; b: B[] }> {
+  const out = { a: [] as A[], b: [] as B[] };
+  for (let r = 0; r < ROUNDS; r++) {
+    if (r % 2 === 0) {
+      out.a.push(await a());
+      out.b.push(await b());
+    } else {
+      out.b.push(await b());
+      out.a.push(await a());
+    }
+    console.log(`  ${label}: round ${r + 1}/${ROUNDS} done`);
+  }
+  return out;
+}
+
+function printDrains(label: string, sky: Drain[], gw: Drain[], rateTarget: string): void {
+  const rate = sky.map((s, i) => s.rate / gw[i]!.rate);
+  const rss = sky.map((s, i) => s.rssMb / gw[i]!.rssMb);
+  console.log(
+    `${label}: skyflow ${spread(
+      sky.map((s) => s.rate),
+      0,
+    )} runs/s, graphile-worker ${spread(
+      gw.map((g) => g.rate),
+      0,
+    )} jobs/s -> throughput ratio ${spread(rate)}x (${rateTarget})`,
+  );
+  console.log(
+    `  peak RSS: skyflow ${spread(
+      sky.map((s) => s.rssMb),
+      0,
+    )} MB, graphile-worker ${spread(
+      gw.map((g) => g.rssMb),
+      0,
+    )} MB -> ratio ${spread(rss)}x (target <= 1.0x)`,
+  );
+  console.log(
+    `  CPU per run: skyflow process ${f(median(sky.map((s) => s.cpuMsPerRun)), 3)} ms + its Postgres backends ` +
+      `${f(median(sky.map((s) => s.pgMsPerRun ?? Number.NaN)), 3)} ms; graphile-worker ` +
+      `${f(median(gw.map((s) => s.cpuMsPerRun)), 3)} + ${f(median(gw.map((s) => s.pgMsPerRun ?? Number.NaN)), 3)} ms; ` +
+      `transactions per run ${f(median(sky.map((s) => s.xactsPerRun)))} against ${f(median(gw.map((s) => s.xactsPerRun)))}`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sections
+
+async function backlog(): Promise<void> {
+  console.log(`\n-- backlog: ${N} changes, then one engine (graphile-worker: ${N} jobs added while stopped)`);
+  const sql = await alternate(
+    "sql",
+    () => skyBacklog("sql", N),
+    () => gwBacklog("sql", N),
+  );
+  printDrains("backlog, one INSERT", sql.a, sql.b, "target >= 1.0x");
+  const pub = await alternate(
+    "publish",
+    () => skyBacklog("publish", N),
+    () => gwBacklog("noop", N),
+  );
+  printDrains("backlog, publish step / no-op job", pub.a, pub.b, "target >= 1.3x");
+}
+
+async function producer(kind: "record" | "job", prefix: string): Promise<Map<string, number>> {
+  const p = launch([CHILD, "produce", url, kind, "100", String(LATENCY_SECS), prefix], {});
+  await new Promise<void>((r) => p.child.once("exit", () => r()));
+  if (p.child.exitCode !== 0) throw new Error(`producer failed:\n${p.out().slice(-2000)}`);
+  return new Map(JSON.parse(p.out().trim().split("\n").pop()!) as [string, number][]);
+}
+
+/** Latency of one engine: produce at 100/s, then acknowledged commit -> the sink row's clock_timestamp(). */
+async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", prefix: string) {
+  await clean();
+  const p = await start();
+  await sleep(2000);
+  const idleMb = procMemMb(p.child.pid!, "VmRSS") ?? Number.NaN;
+  const acked = await producer(kind, prefix);
+  const t0 = now();
+  await until(
+    async () =>
+      acked.size -
+      (await db.query(`SELECT count(*)::int AS n FROM ${APP}.sink WHERE task_id LIKE $1`, [`${prefix}-%`]))
+        .rows[0].n,
+    t0,
+    60_000,
+  );
+  await p.stop();
+  const { rows } = await db.query<{ task_id: string; ms: string }>(
+    `SELECT task_id, extract(epoch FROM at) * 1000 AS ms FROM ${APP}.sink WHERE task_id LIKE $1`,
+    [`${prefix}-%`],
+  );
+  const lat = rows.map((r) => Number(r.ms) - acked.get(r.task_id)!);
+  return { p50: median(lat), p99: pct(lat, 99), idleMb };
+}
+
+async function latency(): Promise<void> {
+  console.log(`\n-- latency: 100 records/s for ${LATENCY_SECS} s per round, open loop, from another process`);
+  let k = 0;
+  const r = await alternate(
+    "latency",
+    () => latencyRound(() => startSkyflow("sql"), "record", `lat-sky-${k++}`),
+    () => latencyRound(() => startWorker("sql"), "job", `lat-gw-${k++}`),
+  );
+  const show = (xs: { p50: number; p99: number }[], key: "p50" | "p99") =>
+    spread(
+      xs.map((x) => x[key]),
+      2,
+    );
+  console.log(
+    `commit -> first step's statement: skyflow p50 ${show(r.a, "p50")} ms, p99 ${show(r.a, "p99")} ms; ` +
+      `graphile-worker add_job -> handler's statement p50 ${show(r.b, "p50")} ms, p99 ${show(r.b, "p99")} ms`,
+  );
+  console.log(
+    `  ratios: p50 ${spread(r.a.map((x, i) => x.p50 / r.b[i]!.p50))}x, p99 ${spread(
+      r.a.map((x, i) => x.p99 / r.b[i]!.p99),
+    )}x (targets <= 1.0x)`,
+  );
+  console.log(
+    `  idle RSS 2 s after start: skyflow ${spread(
+      r.a.map((x) => x.idleMb),
+      0,
+    )} MB (target < 80 MB), graphile-worker ${spread(
+      r.b.map((x) => x.idleMb),
+      0,
+    )} MB`,
+  );
+}
+
+async function three(): Promise<void> {
+  console.log(
+    `\n-- three steps: ${THREE_N} runs of query + save + sql through \`skyflow serve\` on both sides`,
+  );
+  const port = nextPort++;
+  const serve = launch(
+    [SKYFLOW, "serve", "--port", String(port)],
+    { ...KEYS, DATABASE_URL: url, SKYGEAR_APP_NAME: "bench", LOG_LEVEL: "warn" },
+    workflowDir("three"),
+  );
+  const endpoint = `http://127.0.0.1:${port}/`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ok = await fetch(endpoint, { method: "POST", body: "{}" }).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline || serve.child.exitCode !== null)
+      throw new Error(`skyflow serve did not start:\n${serve.out().slice(-2000)}`);
+    await sleep(100);
+  }
+  try {
+    const r = await alternate(
+      "three",
+      () => skyBacklog("three", THREE_N, { SKYGEAR_ENDPOINT: endpoint }),
+      () => gwBacklog("three", THREE_N, endpoint),
+    );
+    const ratio = r.a.map((s, i) => s.secs / r.b[i]!.secs);
+    console.log(
+      `three steps: skyflow ${spread(
+        r.a.map((s) => s.rate),
+        0,
+      )} runs/s, graphile-worker ${spread(
+        r.b.map((s) => s.rate),
+        0,
+      )} jobs/s -> time ratio ${spread(ratio)}x (target <= 1.3x)`,
+    );
+  } finally {
+    await serve.stop();
+  }
+}
+
+/** Calls of `op` per second with 32 concurrent callers, for `ms`. */
+async function rate(ms: number, op: () => Promise<unknown>): Promise<number> {
+  let done = 0;
+  const end = now() + ms;
+  const t0 = now();
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (now() < end) {
+        await op();
+        done++;
+      }
+    }),
+  );
+  return done / ((now() - t0) / 1000);
+}
+
+async function write(): Promise<void> {
+  console.log(`\n-- write cost: 32 callers, ${WRITE_MS} ms per round, no engine running`);
+  await clean();
+  await db.query(`TRUNCATE ${APP}.plain`);
+  const app = createPool(url, { max: 10, applicationName: "bench-peers-app" });
+  const handler = createSkygearHandler({
+    pool: app,
+    config: {
+      appName: "bench",
+      schema: APP,
+      apiKey: KEYS.SKYGEAR_API_KEY,
+      masterKey: KEYS.SKYGEAR_MASTER_KEY,
+    },
+    log: silentLogger(),
+  });
+  const container = new SkygearContainer({
+    transport: createInProcessTransport(handler),
+    apiKey: KEYS.SKYGEAR_MASTER_KEY,
+  });
+  let seq = 0;
+  const insert = (table: string) => () =>
+    app.query(
+      `INSERT INTO ${APP}.${table} (_id, _database_id, _owner_id, _created_at, _updated_at, title)
+       VALUES ($1, '', 'u1', now(), now(), 'w')`,
+      [`w-${seq++}`],
+    );
+  const save = (type: string) => () => container.save([{ _id: `${type}/s-${seq++}`, title: "saved" }]);
+  try {
+    await rate(1000, insert("plain"));
+    await rate(1000, save("plain"));
+    const saved = ROUNDS;
+    const rounds = Math.max(3, saved);
+    const ins = { plain: [] as number[], task: [] as number[] };
+    const sav = { plain: [] as number[], task: [] as number[] };
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? (["plain", "task"] as const) : (["task", "plain"] as const);
+      for (const t of order) ins[t].push(await rate(WRITE_MS, insert(t)));
+      for (const t of order) sav[t].push(await rate(WRITE_MS, save(t)));
+    }
+    const cost = (x: { plain: number[]; task: number[] }) =>
+      x.task.map((t, i) => (1 - t / x.plain[i]!) * 100);
+    console.log(
+      `raw INSERT: unwatched ${spread(ins.plain, 0)}/s, watched ${spread(ins.task, 0)}/s -> trigger cost ${spread(
+        cost(ins),
+        1,
+      )}% (target <= 25%)`,
+    );
+    console.log(
+      `record:save: unwatched ${spread(sav.plain, 0)}/s, watched ${spread(sav.task, 0)}/s -> trigger cost ${spread(
+        cost(sav),
+        1,
+      )}% (target <= 15%)`,
+    );
+  } finally {
+    await handler.close();
+    await app.end();
+    await clean();
+  }
+}
+
+async function scale(): Promise<void> {
+  console.log(`\n-- scale-out: ${N} changes drained by one and by two \`skyflow start\` processes`);
+  const two = async () => {
+    await clean();
+    await insertTasks(N, "two", true);
+    const [a, b] = await Promise.all([startSkyflow("sql"), startSkyflow("sql")]);
+    const t0 = now();
+    const ms = await until(runsLeft(N), t0);
+    await Promise.all([a.stop(), b.stop()]);
+    return { rate: N / (ms / 1000), ...(await duplicates()) };
+  };
+  const one = async () => {
+    const d = await skyBacklog("sql", N);
+    return { rate: d.rate, ...(await duplicates()) };
+  };
+  const r = await alternate("scale", one, two);
+  console.log(
+    `one daemon ${spread(
+      r.a.map((x) => x.rate),
+      0,
+    )} runs/s; two daemons ${spread(
+      r.b.map((x) => x.rate),
+      0,
+    )} runs/s -> ratio ${spread(r.b.map((x, i) => x.rate / r.a[i]!.rate))}x`,
+  );
+  const dup = [...r.a, ...r.b];
+  console.log(
+    `  duplicates: ${dup.reduce((s, x) => s + x.runDups, 0)} runs started twice, ` +
+      `${dup.reduce((s, x) => s + x.rowDups, 0)} INSERTs made twice, over ${dup.length} drains of ${N}`,
+  );
+}
+
+async function duplicates(): Promise<{ runDups: number; rowDups: number }> {
+  const runs = await db.query(
+    "SELECT (count(*) - count(DISTINCT event->'record'->>'title'))::int AS n FROM skyflow.runs",
+  );
+  const rows = await db.query(`SELECT (count(*) - count(DISTINCT task_id))::int AS n FROM ${APP}.sink`);
+  return { runDups: runs.rows[0].n, rowDups: rows.rows[0].n };
+}
+
+async function main(): Promise<void> {
+  console.log(
+    `peers: skyflow (dist/, \`skyflow start\`) against graphile-worker 0.16.6 (concurrency ${process.env.PEER_CONCURRENCY ?? 10}), ` +
+      `${ROUNDS} alternating rounds; sections ${SECTIONS.join(", ")}`,
+  );
+  await setup();
+  try {
+    for (const s of SECTIONS) {
+      if (s === "backlog") await backlog();
+      else if (s === "latency") await latency();
+      else if (s === "three") await three();
+      else if (s === "write") await write();
+      else if (s === "scale") await scale();
+      else throw new Error(`unknown section ${s}; there are ${ALL.join(", ")}`);
+    }
+  } finally {
+    await db.end();
+    for (const d of dirs.values()) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,174 @@
+// Releasing waiting runs as events arrive: the record and pubsub triggers hand each event of a waited-on source
+// to release() inside the transaction that processes it. Per source: the advisory lock a park also takes,
+// the event kept in wait_events (a run parking later sees it), each incoming-side expression in use
+// evaluated once on the event, one indexed lookup of the waits with that key, the whole `match` on those
+// candidates, and the released runs made due with the event as their wake value.
+import type pg from "pg";
+import type { Logger } from "../../log.js";
+import type { Catalog, StepDefinition, TriggerEvent, WorkflowDefinition } from "../definition/types.js";
+import { resolveStepInput } from "../template.js";
+import { incomingKey, matches, type StoredContext } from "./evaluate.js";
+import { passesFilter, sourceName, WAIT_LOCK_CLASS, type WaitSource } from "./keys.js";
+
+/** Events are kept this long for runs that park after they arrived (the time between a wait's begin and its park). */
+const EVENTS_KEPT_MS = 60 * 60 * 1000;
+
+export interface WaitSources {
+  records: Set<string>;
+  channels: Set<string>;
+}
+
+/** Every step of a workflow, nested ones included (any array of steps under a step). */
+function allSteps(list: StepDefinition[], out: StepDefinition[] = []): StepDefinition[] {
+  for (const s of list) {
+    out.push(s);
+    for (const v of Object.values(s as unknown as Record<string, unknown>)) {
+      if (Array.isArray(v) && v.every((x) => x && typeof x === "object" && "kind" in x && "key" in x))
+        allSteps(v as StepDefinition[], out);
+    }
+  }
+  return out;
+}
+
+/** The wait_for sources of a workflow's steps whose block names them without an expression. */
+export function waitSourcesOf(workflows: WorkflowDefinition[]): WaitSources {
+  const out: WaitSources = { records: new Set(), channels: new Set() };
+  const now = new Date();
+  for (const wf of workflows) {
+    if (!wf.enabled) continue;
+    for (const s of allSteps([...wf.steps, ...wf.onFailure])) {
+      if (s.kind !== "wait_for") continue;
+      try {
+        const b = resolveStepInput(s.input, {
+          event: { id: "", type: "manual", at: now.toISOString() },
+          steps: {},
+          run: { id: "", workflow: wf.name, attempt: 1, started_at: now.toISOString() },
+          env: {},
+          now,
+          uuidSeed: "",
+        }) as { record?: { type?: unknown }; pubsub?: { channel?: unknown } };
+        if (typeof b.record?.type === "string") out.records.add(b.record.type);
+        if (typeof b.pubsub?.channel === "string") out.channels.add(b.pubsub.channel);
+      } catch {
+        // A source named by an expression is known once a run waits on it (wait_exprs).
+      }
+    }
+  }
+  return out;
+}
+
+export interface WaitMatcherOptions {
+  catalog: Catalog;
+  env: Record<string, string>;
+  log: Logger;
+  clock: () => Date;
+}
+
+interface Candidate {
+  run_id: string;
+  match: string;
+  filter: WaitSource;
+  ctx: StoredContext;
+  i: number;
+}
+
+export class WaitMatcher {
+  private sources: Set<string> | undefined;
+  private lastClean = 0;
+
+  constructor(private readonly o: WaitMatcherOptions) {
+    o.catalog.subscribe(() => {
+      this.sources = undefined;
+    });
+  }
+
+  /** Whether events of this source (`record:<type>`, `pubsub:<channel>`) may release a waiting run. */
+  wants(source: string): boolean {
+    if (!this.sources) {
+      const s = waitSourcesOf(this.o.catalog.list());
+      this.sources = new Set([
+        ...[...s.records].map((t) => `record:${t}`),
+        ...[...s.channels].map((c) => `pubsub:${c}`),
+      ]);
+    }
+    return this.sources.has(source);
+  }
+
+  /** Releases the runs these events match, in the caller's transaction; returns how many. */
+  async release(tx: pg.ClientBase, events: TriggerEvent[]): Promise<number> {
+    const list = events
+      .map((event) => ({ event, source: eventSource(event) }))
+      .filter((e) => e.source !== undefined && this.wants(e.source)) as {
+      event: TriggerEvent;
+      source: string;
+    }[];
+    if (list.length === 0) return 0;
+    const sources = [...new Set(list.map((e) => e.source))].sort();
+    for (const s of sources)
+      await tx.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [WAIT_LOCK_CLASS, s]);
+    await tx.query(
+      `INSERT INTO skyflow.wait_events (source, event)
+       SELECT s, e FROM unnest($1::text[], $2::jsonb[]) AS u(s, e)`,
+      [list.map((e) => e.source), list.map((e) => JSON.stringify(e.event))],
+    );
+    await this.clean(tx);
+    const { rows: exprs } = await tx.query<{ source: string; expr_id: string; expr: string }>(
+      "SELECT source, expr_id, expr FROM skyflow.wait_exprs WHERE source = ANY($1)",
+      [sources],
+    );
+    const now = this.o.clock();
+    const keys: { source: string; id: string; key: string; i: number }[] = [];
+    list.forEach((e, i) => {
+      for (const x of exprs) {
+        if (x.source !== e.source) continue;
+        const key = incomingKey(x.expr, e.event, this.o.env, now);
+        if (key !== undefined) keys.push({ source: x.source, id: x.expr_id, key, i });
+      }
+    });
+    if (keys.length === 0) return 0;
+    const { rows } = await tx.query<Candidate>(
+      `SELECT w.run_id, w.match, w.filter, w.ctx, l.i
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS l(source, expr_id, key, i)
+       JOIN skyflow.waits w ON w.source = l.source AND w.expr_id = l.expr_id AND w.key = l.key
+       ORDER BY l.i`,
+      [keys.map((k) => k.source), keys.map((k) => k.id), keys.map((k) => k.key), keys.map((k) => k.i)],
+    );
+    const released = new Map<string, TriggerEvent>();
+    for (const c of rows) {
+      if (released.has(c.run_id)) continue;
+      const ev = list[c.i]!.event;
+      if (!passesFilter(c.filter, ev)) continue;
+      if (!matches(c.match, c.ctx, ev, this.o.env, now)) continue;
+      released.set(c.run_id, ev);
+    }
+    if (released.size === 0) return 0;
+    const ids = [...released.keys()];
+    const r = await tx.query(
+      `WITH d AS (DELETE FROM skyflow.waits WHERE run_id = ANY($1::uuid[]))
+       UPDATE skyflow.runs r SET wake = jsonb_build_object('event', u.e), available_at = now(), updated_at = now()
+       FROM unnest($1::uuid[], $2::jsonb[]) AS u(id, e)
+       WHERE r.id = u.id AND r.status = 'waiting' AND r.wake IS NULL`,
+      [ids, ids.map((id) => JSON.stringify(released.get(id)))],
+    );
+    await tx.query("NOTIFY skyflow_runs");
+    return r.rowCount ?? 0;
+  }
+
+  /** Drops kept events past EVENTS_KEPT_MS, at most once a minute. */
+  private async clean(tx: pg.ClientBase): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastClean < 60_000) return;
+    this.lastClean = now;
+    await tx.query("DELETE FROM skyflow.wait_events WHERE at < now() - $1::int * interval '1 millisecond'", [
+      EVENTS_KEPT_MS,
+    ]);
+  }
+}
+
+function eventSource(e: TriggerEvent): string | undefined {
+  if (e.type === "record" && typeof e.record_type === "string")
+    return sourceName({ kind: "record", type: e.record_type, database: "", events: [] });
+  if (e.type === "pubsub" && typeof e.channel === "string")
+    return sourceName({ kind: "pubsub", channel: e.channel });
+  return undefined;
+}

@@ -1,0 +1,103 @@
+// Resuming a parked run once a claim took it (its wake time, its timeout, a matching event or its child's end
+// made it due): the parked step ends with its wake value ({slept_ms}, {event, timed_out}, the child's output
+// or ChildRunFailed), saved like any try's end, and the run goes on from the next step.
+import { redact } from "../../errors.js";
+import type { WorkflowDefinition } from "../definition/types.js";
+import type { TryResult } from "../machine.js";
+import type { RunnerEnv } from "../runner.js";
+import { completeStep, currentStep, type RunState, type StepOutcome } from "../state.js";
+import type { TryRow } from "../store/batch.js";
+import type { ClaimedRun } from "../store/claim.js";
+import { stateItem } from "../store/save.js";
+import { storable } from "../store/storable.js";
+import { childFailed, childResult } from "./child.js";
+import type { WaitInfo } from "./park.js";
+
+export type Resumed =
+  | { parked: true; ms: number }
+  /** `carry`: the parked try's end, for the run's next save to write (the next step's begin folds it in). */
+  | { parked: false; state: RunState; carry?: TryRow }
+  | { abandoned: true };
+
+export async function resumeParked(
+  env: RunnerEnv,
+  run: ClaimedRun,
+  def: WorkflowDefinition,
+  state: RunState,
+): Promise<Resumed> {
+  const wait = run.wait as WaitInfo;
+  const step = currentStep(def, state);
+  const clear = () =>
+    env.pool.query(
+      `WITH w AS (DELETE FROM skyflow.waits WHERE run_id = $1)
+       UPDATE skyflow.runs SET wait = NULL, wake = NULL WHERE id = $1 AND lease_owner = $2`,
+      [run.id, env.owner],
+    );
+  // A wait left behind by a crash after the step's end was saved: the run is past it.
+  if (!step || step.key !== wait.step || state.steps[step.key]?.status !== "running") {
+    await clear();
+    return { parked: false, state };
+  }
+  const now = env.clock.now();
+  const wake = run.wake as { event?: unknown; child?: string } | null;
+  let outcome: StepOutcome;
+  if (wait.kind === "sleep") {
+    outcome = { status: "succeeded", output: { slept_ms: Math.max(0, now - Date.parse(wait.began)) } };
+  } else if (wait.kind === "wait_for") {
+    outcome = wake?.event
+      ? { status: "succeeded", output: { event: wake.event, timed_out: false } }
+      : { status: "succeeded", output: { event: null, timed_out: true } };
+  } else {
+    const child = await childResult(env.pool, wait.child!);
+    if (!child) {
+      // Not ended (a claim without its release): parked again until the child's end releases it.
+      await env.pool.query(
+        `UPDATE skyflow.runs SET status = 'waiting', available_at = 'infinity', lease_owner = NULL,
+           lease_until = NULL WHERE id = $1 AND lease_owner = $2`,
+        [run.id, env.owner],
+      );
+      return { parked: true, ms: Number.POSITIVE_INFINITY };
+    }
+    if (child.status === "succeeded") outcome = { status: "succeeded", output: child.output };
+    else {
+      const e = childFailed(child);
+      outcome = { status: "failed", error: { name: e.errorName, message: e.message, retryable: false } };
+    }
+  }
+  if (outcome.status === "succeeded")
+    outcome = { ...outcome, output: storable(redact(outcome.output, env.secrets)) };
+  const attempt = state.steps[step.key]?.attempts ?? 1;
+  const result: TryResult = {
+    stepKey: step.key,
+    kind: step.kind,
+    attempt,
+    status: outcome.status === "succeeded" ? "succeeded" : "failed",
+    ...(outcome.status === "succeeded" ? { output: outcome.output } : {}),
+    ...(outcome.status === "failed" ? { error: outcome.error } : {}),
+    durationMs: Math.max(0, now - Date.parse(wait.began)),
+  };
+  const next = completeStep(def, state, outcome);
+  const target = { runId: run.id, owner: env.owner };
+  // The wait is cleared beside the step's end, in either order: a crash after the clear alone leaves the
+  // step interrupted, and its try runs again and ends at once (its wait began at its first try: the time
+  // has passed, the event is in wait_events, the child has ended).
+  const cleared = clear().catch((err) =>
+    env.log.warn({ runId: run.id, err: String(err) }, "could not clear a resumed run's wait"),
+  );
+  const item = stateItem(target, next, { result });
+  let carry: TryRow | undefined;
+  if (next.status === "running") carry = item.tries[0];
+  else if (!(await env.batcher.save(item))) return { abandoned: true };
+  await cleared;
+  env.onStep({
+    type: result.status === "succeeded" ? "succeeded" : "failed",
+    runId: run.id,
+    workflow: run.workflow,
+    stepKey: step.key,
+    kind: step.kind,
+    attempt,
+    durationMs: result.durationMs,
+    ...(result.error ? { error: { name: result.error.name, message: result.error.message } } : {}),
+  });
+  return { parked: false, state: next, ...(carry ? { carry } : {}) };
+}

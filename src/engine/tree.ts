@@ -1,0 +1,545 @@
+// Runs the steps inside a foreach or a parallel: items and branches, their inner steps (tries, retries,
+// timeouts on the engine's clock), each inner step saved as a top-level step is. The machine (machine.ts)
+// runs a container step as one try that calls runContainer; this module owns the inner tries.
+//
+// Inner steps live in the same flat RunState.steps map as top-level ones, under instance keys: the
+// container's key, then `[<index>]` for an item or `.<branch>` for a branch, then `.<inner key>`
+// (`remind[3].tell`, `fan.audit.log`). So the snapshot, the try rows and the resume need nothing new: a
+// resumed container runs again and every inner step already finished is passed over, and uuid() (seeded
+// by the instance key) is the same for the same inner step of the same item or branch. The one state is
+// held in `Tree.state`; every change is a pure move (state.ts) applied there, and saved by `Saver`, which
+// sends at most one save of the run at a time with every change made meanwhile.
+import { FatalStepError, type StepError } from "../errors.js";
+import { classifyError } from "../steps/classify.js";
+import { Park } from "../steps/park.js";
+import type { Clock } from "./clock.js";
+import { oneBudget } from "./definition/cel.js";
+import { EVAL_BUDGET_MS } from "./definition/eval-budget.js";
+import type { ExprContext, StepDefinition, TriggerEvent, WorkflowDefinition } from "./definition/types.js";
+import type { MachineDeps, RunIO, TryResult } from "./machine.js";
+import { retryDelayMs, shouldRetry } from "./retry.js";
+import { exprSteps, type RunState, type StepErrorInfo, type StepState, setEntry } from "./state.js";
+import type { BeginTry } from "./store/save.js";
+
+/** Items one foreach may run over. */
+export const MAX_FOREACH_ITEMS = 10_000;
+
+/** A container step failed for good; `state` holds every inner step's progress, for the save and a retry. */
+export class ContainerFailed extends FatalStepError {
+  constructor(
+    readonly error: StepErrorInfo,
+    readonly state: RunState,
+  ) {
+    super(error.name, error.message);
+  }
+}
+
+/** The steps an inner step's expressions may read besides the top-level ones, and its item's names. */
+interface Frame {
+  /** Instance-key prefix of this list's steps (`remind[3].`). */
+  prefix: string;
+  steps: StepDefinition[];
+  locals: Record<string, unknown>;
+}
+
+export interface TreeEnv {
+  def: WorkflowDefinition;
+  deps: MachineDeps;
+  clock: Clock;
+  runId: string;
+  event: TriggerEvent;
+  io: RunIO;
+  signal: AbortSignal;
+}
+
+type ListEnd = { ok: true } | { ok: false; error: StepErrorInfo };
+
+/** What a container step's try does: runs it, returns the state with its inner steps done and its output. */
+export async function runContainer(
+  env: TreeEnv,
+  state: RunState,
+  step: StepDefinition,
+  input: unknown,
+): Promise<{ state: RunState; output: unknown }> {
+  const tree = new Tree(env, state);
+  try {
+    const end = await tree.container(step, step.key, input, []);
+    await tree.saver.idle();
+    if (!end.ok) throw new ContainerFailed(end.error, tree.state);
+    return { state: tree.state, output: end.output };
+  } finally {
+    tree.dispose();
+  }
+}
+
+class Tree {
+  readonly saver: Saver;
+  /** Set when an inner save failed: the run must be given up, every inner try stops. */
+  private readonly abort = new AbortController();
+  private readonly resumed: Set<string>;
+  constructor(
+    private readonly env: TreeEnv,
+    public state: RunState,
+  ) {
+    this.saver = new Saver(
+      env.io,
+      () => this.state,
+      (err) => this.abort.abort(err),
+    );
+    const stop = () => this.abort.abort(env.signal.reason);
+    if (env.signal.aborted) stop();
+    else env.signal.addEventListener("abort", stop, { once: true });
+    // Inner steps that were running when the run stopped (a crash, a lost lease): checked once on resume.
+    this.resumed = new Set(
+      Object.entries(state.steps)
+        .filter(([, s]) => s.status === "running")
+        .map(([k]) => k),
+    );
+  }
+
+  dispose(): void {
+    this.saver.dispose();
+  }
+
+  private get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  private set(key: string, entry: StepState): void {
+    this.state = setEntry(this.state, key, entry);
+  }
+
+  /** Runs a foreach or parallel whose instance key is `key`; `input` is its resolved list (foreach). */
+  async container(
+    step: StepDefinition,
+    key: string,
+    input: unknown,
+    frames: Frame[],
+  ): Promise<{ ok: true; output: unknown } | { ok: false; error: StepErrorInfo }> {
+    if (step.foreach) return this.foreach(step, key, input, frames);
+    return this.parallel(step, key, frames);
+  }
+
+  private async foreach(step: StepDefinition, key: string, input: unknown, frames: Frame[]) {
+    const spec = step.foreach!;
+    const list = foreachList(step, input);
+    const outer = frames.at(-1)?.locals ?? {};
+    const frameOf = (i: number): Frame => ({
+      prefix: `${key}[${i}].`,
+      steps: spec.steps,
+      locals: { ...outer, [spec.item]: list[i], index: BigInt(i) },
+    });
+    // When an item fails for good no new item starts; the ones in flight finish; the first failed wins.
+    const run: { next: number; failed?: { index: number; error: StepErrorInfo } } = { next: 0 };
+    const failedAt = () => run.failed?.index ?? Number.POSITIVE_INFINITY;
+    const worker = async () => {
+      while (run.next < list.length && !run.failed && !this.signal.aborted) {
+        const i = run.next++;
+        const end = await this.list(frameOf(i), frames);
+        if (!end.ok && i < failedAt()) run.failed = { index: i, error: end.error };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(spec.concurrency, list.length) }, worker));
+    if (this.signal.aborted) throw this.signal.reason;
+    if (run.failed) {
+      const { index, error } = run.failed;
+      return {
+        ok: false as const,
+        error: { ...error, message: `item ${index}: ${error.message}`, index },
+      };
+    }
+    return {
+      ok: true as const,
+      output: { items: list.map((_, i) => this.outputs(frameOf(i))) },
+    };
+  }
+
+  private async parallel(step: StepDefinition, key: string, frames: Frame[]) {
+    const locals = frames.at(-1)?.locals ?? {};
+    const branches = step.parallel!.branches.map((b) => ({
+      name: b.name,
+      frame: { prefix: `${key}.${b.name}.`, steps: b.steps, locals },
+    }));
+    // When a branch fails for good, the others start no new step (`stop`) and the parallel fails once
+    // they have stopped.
+    const run: { failed?: { branch: string; error: StepErrorInfo } } = {};
+    const stop = () => run.failed !== undefined;
+    await Promise.all(
+      branches.map(async (b) => {
+        const end = await this.list(b.frame, frames, stop);
+        if (!end.ok && !run.failed) run.failed = { branch: b.name, error: end.error };
+      }),
+    );
+    if (this.signal.aborted) throw this.signal.reason;
+    if (run.failed) {
+      const { branch, error } = run.failed;
+      return {
+        ok: false as const,
+        error: { ...error, message: `branch ${branch}: ${error.message}`, branch },
+      };
+    }
+    const output: Record<string, unknown> = {};
+    for (const b of branches) output[b.name] = this.outputs(b.frame);
+    return { ok: true as const, output };
+  }
+
+  /** `{<inner id>: <output>}` of one item or branch: null for a step skipped or failed (continue_on_error). */
+  private outputs(f: Frame): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const s of f.steps) {
+      if (!s.id) continue;
+      const st = this.state.steps[f.prefix + s.key];
+      out[s.id] = st?.status === "succeeded" ? (st.output ?? null) : null;
+    }
+    return out;
+  }
+
+  /** One item's or branch's steps in order; stops at the first that fails for good. */
+  private async list(frame: Frame, outer: Frame[], stop: () => boolean = () => false): Promise<ListEnd> {
+    const frames = [...outer, frame];
+    for (const step of frame.steps) {
+      const key = frame.prefix + step.key;
+      const done = this.state.steps[key];
+      if (done && isFinished(done)) {
+        if (done.status === "failed" && !step.continueOnError) return { ok: false, error: done.error! };
+        continue;
+      }
+      if (stop() || this.signal.aborted) return { ok: true };
+      const st = await this.step(step, key, frames);
+      if (st.status === "failed" && !step.continueOnError) return { ok: false, error: st.error! };
+    }
+    return { ok: true };
+  }
+
+  /** The expression context of inner step `key`: the run's, plus its lists' earlier steps and names. */
+  private context(key: string, step: StepDefinition, frames: Frame[]): ExprContext {
+    const { def, runId, event, deps } = this.env;
+    const steps = exprSteps(def, this.state);
+    for (const f of frames) {
+      for (const s of f.steps) {
+        const st = this.state.steps[f.prefix + s.key];
+        if (s.id && st && isFinished(st) && st.status !== "running" && st.status !== "waiting")
+          steps[s.id] = { output: st.output ?? null, status: st.status };
+      }
+    }
+    return {
+      ...frames.at(-1)!.locals,
+      event,
+      steps,
+      run: { id: runId, workflow: def.name, attempt: this.state.attempt, started_at: this.state.startedAt },
+      env: deps.env,
+      now: new Date(deps.now()),
+      uuidSeed: `${runId}:${key}`,
+      budgetMs: Math.min(EVAL_BUDGET_MS, step.timeoutMs),
+    };
+  }
+
+  /** One inner step to its end: skipped, succeeded or failed for good (after its retries). */
+  private async step(step: StepDefinition, key: string, frames: Frame[]): Promise<StepState> {
+    const { deps, io } = this.env;
+    if (this.resumed.delete(key) && deps.stepKinds[step.kind]?.transactional) {
+      // Its transaction may have committed with the record of its success just before the run stopped.
+      const prev = this.state.steps[key]!;
+      const done = await io.committed(this.state.attempt, key, prev.attempts);
+      if (done) {
+        this.set(key, { status: "succeeded", attempts: prev.attempts, output: done.output });
+        await this.saver.save({});
+        return this.state.steps[key]!;
+      }
+    }
+    for (;;) {
+      const attempt = (this.state.steps[key]?.attempts ?? 0) + 1;
+      const startedAt = deps.now();
+      let input: unknown;
+      let skip = false;
+      let error: StepError | undefined;
+      try {
+        const ctx = this.context(key, step, frames);
+        skip = oneBudget(ctx, () => {
+          if (step.if && step.if.evaluate(ctx) !== true) return true;
+          input = step.parallel ? {} : deps.resolve(step.input, ctx);
+          return false;
+        });
+      } catch (err) {
+        error = classifyError(err);
+      }
+      if (skip) {
+        this.set(key, { status: "skipped", attempts: this.state.steps[key]?.attempts ?? 0 });
+        await this.saver.save({});
+        return this.state.steps[key]!;
+      }
+      const begun: BeginTry = { stepKey: key, kind: step.kind, attempt, input };
+      if (!error) {
+        this.set(key, { status: "running", attempts: attempt });
+        error = await this.attempt(step, key, begun, frames, startedAt);
+        if (!error) return this.state.steps[key]!;
+      }
+      if (this.signal.aborted) throw this.signal.reason;
+      const info = errorInfo(error);
+      const ended = (status: TryResult["status"]): TryResult => ({
+        stepKey: key,
+        kind: step.kind,
+        attempt,
+        status,
+        error: info,
+        durationMs: deps.now() - startedAt,
+      });
+      if (!(step.foreach || step.parallel) && shouldRetry(step.retry, info, attempt)) {
+        const delay = retryDelayMs(step.retry, attempt, {
+          random: deps.random,
+          retryAfterMs: (error as { retryAfterMs?: number }).retryAfterMs,
+        });
+        this.set(key, { status: "waiting", attempts: attempt, error: info });
+        await this.saver.save({ result: ended("retrying") });
+        await this.sleep(delay);
+        continue;
+      }
+      this.set(key, { status: "failed", attempts: attempt, error: info });
+      await this.saver.save({ result: ended("failed") });
+      return this.state.steps[key]!;
+    }
+  }
+
+  /** One try of a leaf step, or the one run of a nested container; undefined when it succeeded. */
+  private async attempt(
+    step: StepDefinition,
+    key: string,
+    begun: BeginTry,
+    frames: Frame[],
+    startedAt: number,
+  ): Promise<StepError | undefined> {
+    const { deps, io } = this.env;
+    const kind = deps.stepKinds[step.kind];
+    // The begin must land before the step runs when the step changes records (its loop-guard intents) or
+    // commits its own transaction with the record of its try; otherwise it travels with the next save.
+    const mustLand = kind?.transactional === true || step.kind === "save" || step.kind === "delete";
+    const begin = this.saver.save({ begin: begun });
+    if (mustLand) await begin;
+    else begin.catch(() => {});
+    const ended = (output: unknown): TryResult => ({
+      stepKey: key,
+      kind: step.kind,
+      attempt: begun.attempt,
+      status: "succeeded",
+      output,
+      durationMs: deps.now() - startedAt,
+    });
+    if (step.foreach || step.parallel) {
+      const end = await this.container(step, key, begun.input, frames);
+      if (!end.ok) return new ContainerFailed(end.error, this.state);
+      this.set(key, { status: "succeeded", attempts: begun.attempt, output: end.output });
+      await this.saver.save({ result: ended(end.output) });
+      return undefined;
+    }
+    const ac = new AbortController();
+    const onAbort = () => ac.abort(this.signal.reason);
+    this.signal.addEventListener("abort", onAbort, { once: true });
+    let timedOut = false;
+    const timer = this.env.clock.setTimeout(() => {
+      timedOut = true;
+      ac.abort(new Error(`step ${key} timed out`));
+    }, step.timeoutMs);
+    let committed: { output: unknown } | undefined;
+    try {
+      if (!kind) throw new FatalStepError("InternalError", `unknown step kind "${step.kind}"`);
+      const run = kind.run({
+        input: begun.input,
+        signal: ac.signal,
+        attempt: begun.attempt,
+        idempotencyKey: `${this.env.runId}:${key}`,
+        log: deps.log,
+        clients: deps.clients,
+        commit: kind.transactional
+          ? async (client, out) => {
+              const output = await io.afterTry(step, out ?? {});
+              if (ac.signal.aborted) throw ac.signal.reason;
+              await io.commitTry(client, this.state.attempt, ended(output));
+              committed = { output };
+            }
+          : undefined,
+      });
+      let raw = await abortable(run, ac.signal);
+      if (raw instanceof Park) {
+        // What a sleep or a call waits for is not timed by the step's timeout.
+        this.env.clock.clearTimeout(timer);
+        raw = await io.parkInner(key, step, raw.request, this.state, this.signal);
+      }
+      const output = committed ? committed.output : await io.afterTry(step, raw ?? {});
+      this.set(key, { status: "succeeded", attempts: begun.attempt, output });
+      this.env.clock.clearTimeout(timer);
+      await this.saver.save({ result: ended(output), committed: committed !== undefined });
+      return undefined;
+    } catch (err) {
+      if (committed) throw err;
+      if (timedOut) return classifyError(null, { timedOut: { stepKey: key, timeoutMs: step.timeoutMs } });
+      if (this.signal.aborted) throw this.signal.reason;
+      return classifyError(err);
+    } finally {
+      this.env.clock.clearTimeout(timer);
+      this.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** Waits `ms` on the engine's clock; an abort ends the wait with the abort's reason. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = this.env.clock.setTimeout(() => {
+        this.signal.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      const onAbort = () => {
+        this.env.clock.clearTimeout(timer);
+        reject(this.signal.reason);
+      };
+      this.signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}
+
+/** A step's promise, or the abort's reason as soon as the signal fires (a step that ignores it is left). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** The list a foreach runs over, or the run error naming what it got instead. */
+export function foreachList(step: StepDefinition, input: unknown): unknown[] {
+  const at = `foreach ${step.id ?? step.key}`;
+  if (!Array.isArray(input)) {
+    const type = input === null ? "null" : typeof input === "object" ? "a mapping" : typeof input;
+    throw new FatalStepError("ForeachError", `${at}: expected a list to run over, got ${type}`);
+  }
+  if (input.length > MAX_FOREACH_ITEMS) {
+    throw new FatalStepError(
+      "ForeachError",
+      `${at}: the list has ${input.length} items, more than the limit of ${MAX_FOREACH_ITEMS}`,
+    );
+  }
+  return input;
+}
+
+/** The input kept in a container's try row: its size, not the list (the expression gives it again). */
+export function containerSummary(kind: string, input: unknown): unknown {
+  if (kind === "foreach") return { items: Array.isArray(input) ? input.length : null };
+  return {};
+}
+
+function isFinished(s: StepState): boolean {
+  return s.status === "succeeded" || s.status === "failed" || s.status === "skipped";
+}
+
+function errorInfo(e: StepError): StepErrorInfo {
+  const extra = e instanceof ContainerFailed ? e.error : undefined;
+  return { name: e.errorName, message: e.message, retryable: e.retryable, ...pick(extra) };
+}
+
+function pick(e: StepErrorInfo | undefined): Partial<StepErrorInfo> {
+  if (!e) return {};
+  return {
+    ...(e.index !== undefined ? { index: e.index } : {}),
+    ...(e.branch !== undefined ? { branch: e.branch } : {}),
+  };
+}
+
+interface Change {
+  result?: TryResult;
+  begin?: BeginTry;
+  committed?: boolean;
+}
+
+/**
+ * The inner steps' saves of one run: at most one in flight (two saves of a run in one flush would update
+ * its row twice), each carrying the state as it is when it is sent and every try row changed meanwhile.
+ * A try that begins and ends between two sends is written once, with its result.
+ */
+class Saver {
+  private pending: { change: Change; done: (err?: unknown) => void }[] = [];
+  private flying: Promise<void> | undefined;
+  private failed: unknown;
+  constructor(
+    private readonly io: RunIO,
+    private readonly state: () => RunState,
+    private readonly onFail: (err: unknown) => void,
+  ) {}
+
+  save(change: Change): Promise<void> {
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ change, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (!this.flying) this.flying = this.pump();
+    });
+  }
+
+  async idle(): Promise<void> {
+    while (this.flying) await this.flying;
+    if (this.failed !== undefined) throw this.failed;
+  }
+
+  dispose(): void {
+    for (const p of this.pending.splice(0)) p.done(new Error("run stopped"));
+  }
+
+  private async pump(): Promise<void> {
+    // One turn of the event loop first, so that changes made by the same wave of settled promises go
+    // together.
+    await new Promise<void>((r) => setImmediate(r));
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0);
+      try {
+        await this.io.saveTree(this.state(), rowsOf(batch.map((b) => b.change)));
+        for (const b of batch) b.done();
+      } catch (err) {
+        this.failed = err;
+        this.onFail(err);
+        for (const b of [...batch, ...this.pending.splice(0)]) b.done(err);
+      }
+    }
+    this.flying = undefined;
+  }
+}
+
+/** The try rows of one save of inner steps (see RunIO.saveTree). */
+export interface TreeRows {
+  results: TryResult[];
+  /** `ended`: the try also ended in this save; its row is the result's, with this input. */
+  begins: (BeginTry & { ended?: boolean })[];
+  /** Results whose rows their step's transaction wrote already (see commitTry): key + NUL + attempt. */
+  committed: Set<string>;
+}
+
+/** The try rows of several changes: a try's begin and end in the same save make one row. */
+function rowsOf(changes: Change[]): TreeRows {
+  const begins = new Map<string, BeginTry>();
+  const results: TryResult[] = [];
+  const committed = new Set<string>();
+  const id = (k: string, a: number) => `${k}\u0000${a}`;
+  for (const c of changes) {
+    if (c.begin) begins.set(id(c.begin.stepKey, c.begin.attempt), c.begin);
+    if (c.result) {
+      results.push(c.result);
+      if (c.committed) committed.add(id(c.result.stepKey, c.result.attempt));
+    }
+  }
+  const ended = new Set(results.map((r) => id(r.stepKey, r.attempt)));
+  // A begin whose try also ended here keeps only its input, on the result's row (runner.ts saveTree).
+  return {
+    results,
+    begins: [...begins.values()].map((b) =>
+      ended.has(id(b.stepKey, b.attempt)) ? { ...b, ended: true } : b,
+    ),
+    committed,
+  };
+}

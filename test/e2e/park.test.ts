@@ -1,0 +1,196 @@
+// End to end: `skyflow dev` with workflows that park. Requests saved through the official Skygear SDK wait for
+// an approval record (wait_for with a timeout) and a nap sleeps; the process is SIGKILLed while they wait,
+// one approval is written while no engine runs, and a restarted `skyflow dev` releases the approved runs,
+// times out the other one, and wakes the sleeper. A call step starts a child workflow and reads its output.
+import { mkdirSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEV_API_KEY } from "../../src/config.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { type Child, eventually, freePort, startCli } from "./child.js";
+
+interface SdkRecord {
+  id: string;
+  [field: string]: unknown;
+}
+interface Sdk {
+  config(o: { endPoint: string; apiKey: string }): Promise<unknown>;
+  auth: { signupAnonymously(): Promise<unknown> };
+  Record: { extend(type: string): new (attrs: Record<string, unknown>) => SdkRecord };
+  publicDB: { save(r: SdkRecord): Promise<SdkRecord> };
+}
+const skygear = createRequire(import.meta.url)("skygear") as Sdk;
+
+const APPROVAL = `name: approval
+on:
+  record: { type: request, events: [create] }
+steps:
+  - id: decision
+    wait_for:
+      record: { type: approval, events: [create] }
+      match: \${{ incoming.record.request == event.record._id && incoming.record.ok }}
+      timeout: 25s
+  - id: note
+    sql:
+      statement: SELECT $1::text AS request, $2::boolean AS timed_out
+      params: ["\${{ event.record._id }}", "\${{ steps.decision.output.timed_out }}"]
+`;
+const NAP = `name: nap
+on:
+  record: { type: nap, events: [create] }
+steps:
+  - id: zz
+    sleep: 6s
+`;
+const DIGEST = `name: digest
+on:
+  record: { type: member, events: [create] }
+steps:
+  - id: build
+    call:
+      workflow: build-digest
+      input: { user: "\${{ event.record._id }}" }
+  - id: read
+    sql:
+      statement: SELECT $1::text AS line
+      params: ["\${{ steps.build.output.rows[0].line }}"]
+`;
+const BUILD = `name: build-digest
+on: { call: {} }
+steps:
+  - id: compose
+    sql:
+      statement: SELECT 'digest for ' || $1::text AS line
+      params: ["\${{ event.input.user }}"]
+`;
+
+let db: TestDatabase;
+let dir: string;
+let child: Child;
+let port: number;
+
+async function launch(): Promise<Child> {
+  const c = startCli(["dev", "--port", String(port)], {
+    cwd: dir,
+    env: { DATABASE_URL: db.url, SKYFLOW_HTTP_PORT: String(await freePort()), SKYFLOW_GRACE_MS: "2000" },
+  });
+  await c.waitFor("skyflow dev", 60_000);
+  return c;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase("e2e_park");
+  dir = await mkdtemp(join(tmpdir(), "skyflow-park-"));
+  mkdirSync(join(dir, "workflows"));
+  for (const [f, y] of [
+    ["approval", APPROVAL],
+    ["nap", NAP],
+    ["digest", DIGEST],
+    ["build-digest", BUILD],
+  ])
+    await writeFile(join(dir, "workflows", `${f}.yaml`), y!);
+  port = await freePort();
+  child = await launch();
+  await skygear.config({ endPoint: `http://127.0.0.1:${port}/`, apiKey: DEV_API_KEY });
+  await skygear.auth.signupAnonymously();
+}, 90_000);
+
+afterAll(async () => {
+  await child?.stop("SIGKILL");
+  await db?.drop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+const save = (type: string, attrs: Record<string, unknown>) =>
+  skygear.publicDB.save(new (skygear.Record.extend(type))(attrs));
+
+async function runsOf(workflow: string) {
+  const { rows } = await db.pool.query<{ id: string; status: string; key: string }>(
+    `SELECT id, status, event->'record'->>'_id' AS key FROM skyflow.runs WHERE workflow = $1 ORDER BY created_at`,
+    [workflow],
+  );
+  return rows;
+}
+
+async function output(runId: string, step: string): Promise<unknown> {
+  const { rows } = await db.pool.query(
+    "SELECT output FROM skyflow.step_tries WHERE run_id = $1 AND step_key = $2 AND status = 'succeeded'",
+    [runId, step],
+  );
+  return rows[0]?.output;
+}
+
+describe("skyflow dev: parked runs", () => {
+  it("wait_for and sleep survive a SIGKILL: approved runs are released, one times out, the nap wakes", async () => {
+    const requests = [await save("request", {}), await save("request", {}), await save("request", {})];
+    await save("nap", {});
+    await eventually(async () => {
+      const rs = await runsOf("approval");
+      const nap = await runsOf("nap");
+      return rs.length === 3 && rs.every((r) => r.status === "waiting") && nap[0]?.status === "sleeping"
+        ? true
+        : undefined;
+    }, 30_000);
+    // One approval before the kill; a non-matching one (ok false) for the third request.
+    await save("approval", { request: requests[0]!.id, ok: true });
+    await save("approval", { request: requests[2]!.id, ok: false });
+    child.proc.kill("SIGKILL");
+    await child.exited;
+    // While no engine runs: the application approves the second request.
+    await db.pool.query(
+      `INSERT INTO app_skyflow.approval (_id, _database_id, _owner_id, _created_at, _created_by, _updated_at,
+         _updated_by, request, ok)
+       VALUES ('a-offline', '', 'u1', now(), 'u1', now(), 'u1', $1, true)`,
+      [requests[1]!.id],
+    );
+    child = await launch();
+    const byKey = async () => new Map((await runsOf("approval")).map((r) => [r.key, r]));
+    const done = await eventually(async () => {
+      const m = await byKey();
+      return [...m.values()].every((r) => r.status === "succeeded") ? m : undefined;
+    }, 60_000);
+    const out = async (i: number) =>
+      (await output(done.get(requests[i]!.id)!.id, "decision")) as { timed_out: boolean; event: unknown };
+    const first = await out(0);
+    expect(first.timed_out).toBe(false);
+    expect((first.event as { record: { request: string } }).record.request).toBe(requests[0]!.id);
+    expect((await out(1)).timed_out).toBe(false);
+    expect(await out(2)).toEqual({ event: null, timed_out: true });
+    expect(await output(done.get(requests[2]!.id)!.id, "note")).toMatchObject({
+      rows: [{ request: requests[2]!.id, timed_out: true }],
+    });
+    const nap = await eventually(async () => {
+      const [r] = await runsOf("nap");
+      return r?.status === "succeeded" ? r : undefined;
+    }, 30_000);
+    expect(((await output(nap.id, "zz")) as { slept_ms: number }).slept_ms).toBeGreaterThanOrEqual(5900);
+    const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM skyflow.waits");
+    expect(rows[0].n).toBe(0);
+  }, 150_000);
+
+  it("a call step starts the child workflow and reads its output", async () => {
+    const user = await save("member", {});
+    const run = await eventually(async () => {
+      const [r] = await runsOf("digest");
+      return r?.status === "succeeded" || r?.status === "failed" ? r : undefined;
+    }, 30_000);
+    expect(run.status).toBe("succeeded");
+    expect(await output(run.id, "read")).toMatchObject({ rows: [{ line: `digest for ${user.id}` }] });
+    const { rows } = await db.pool.query(
+      "SELECT status, parent_id, event FROM skyflow.runs WHERE workflow = 'build-digest'",
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      status: "succeeded",
+      parent_id: run.id,
+      event: {
+        type: "call",
+        input: { user: user.id },
+        parent: { run: run.id, workflow: "digest", step: "build" },
+      },
+    });
+  }, 60_000);
+});
