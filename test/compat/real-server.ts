@@ -38,11 +38,12 @@ export type RealServerStart = { ok: true; server: RealServer } | { ok: false; re
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-/** Where the real server's start script lives: SKYGEAR_REAL_HOME, else ../shared/skygear-real beside the
- * checkout (or beside the worktrees' parent), else /work/shared/skygear-real. */
+/** Where the real server's start script lives: SKYGEAR_REAL_HOME when set (only there), else
+ * ../shared/skygear-real beside the checkout (or beside the worktrees' parent), else /work/shared/skygear-real. */
 export function realServerHome(): string | undefined {
+  const only = process.env.SKYGEAR_REAL_HOME;
+  if (only) return existsSync(join(only, "start.sh")) ? only : undefined;
   const candidates = [
-    process.env.SKYGEAR_REAL_HOME,
     resolve(HERE, "../../../shared/skygear-real"),
     resolve(HERE, "../../../../shared/skygear-real"),
     "/work/shared/skygear-real",
@@ -187,5 +188,4 @@ export function reportUnavailable(file: string, reason: string): void {
     throw new Error(`SKYFLOW_COMPAT_REQUIRED=1 but ${msg.trim()}`);
   }
   console.warn(msg);
-  process.stderr.write(msg);
 }
