@@ -241,8 +241,11 @@ function rest(row: Record<string, unknown>, known: Set<string>): Record<string, 
   return Object.fromEntries(Object.entries(row).filter(([k, v]) => !known.has(k) && v !== null));
 }
 
+/** A stored time as ISO; `infinity` (a run waiting for its child has no due time) as null. */
 function iso(v: unknown): string | null {
-  return v === null || v === undefined ? null : new Date(String(v)).toISOString();
+  if (v === null || v === undefined) return null;
+  const d = new Date(String(v));
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
 /** A value whose JSON is too long becomes `{$truncated, bytes, preview}`. */

@@ -228,9 +228,27 @@ describe("dashboard JSON API", () => {
   it("links a called run to its parent, and lists a parent's children under the calling step's key", async () => {
     const parent = await newRun("e-parent");
     const child = await calledRun(parent, "remind[3].ask");
-    const p = (await (await get(`/api/runs/${parent}`)).json()) as {
+    await db.pool.query(
+      `UPDATE skyflow.runs SET status = 'waiting', started_at = now(), available_at = 'infinity',
+         wait = jsonb_build_object('kind', 'call', 'step', 'remind', 'began', '2026-01-01T00:00:00.000Z',
+           'child', $2::text, 'workflow', 'daily')
+       WHERE id = $1`,
+      [parent, child],
+    );
+    await db.pool.query(
+      `UPDATE skyflow.runs SET status = 'sleeping', started_at = now(), available_at = now() + interval '1 hour'
+       WHERE id = $1`,
+      [child],
+    );
+    const res = await get(`/api/runs/${parent}`);
+    expect(res.status).toBe(200);
+    const p = (await res.json()) as {
       children: { id: string; parentStep: string; workflow: string }[];
+      wait: unknown;
+      availableAt: unknown;
     };
+    // Waiting for its child, it has no due time (available_at is infinity).
+    expect(p).toMatchObject({ wait: { kind: "call", child }, availableAt: null });
     expect(p.children).toEqual([expect.objectContaining({ id: child, parentStep: "remind[3].ask" })]);
     const c = (await (await get(`/api/runs/${child}`)).json()) as Record<string, unknown>;
     expect(c.parent).toEqual({ run: parent, workflow: "daily", step: "ask" });

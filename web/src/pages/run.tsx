@@ -112,7 +112,7 @@ export function RunPage(props: { id: string }) {
           <h2>Event</h2>
           <Json value={r.event} label="event" />
         </section>
-        <section>
+        <section class="output-section">
           <h2>Output{r.outputFrom === "last step" ? " (the last step's)" : ""}</h2>
           <Json value={r.output} label="output" />
         </section>
