@@ -33,7 +33,13 @@ export async function openTestDatabases(config: Pick<Config, "databaseUrl" | "st
     const template = await ensureTemplate(base, appSchemaName(config.appName));
     const dbs: TestDatabases = {
       where: config.databaseUrl ? describe(base) : `the embedded Postgres under ${config.stateDir}`,
-      create: (label) => cloneTemplate(base!, template, label),
+      // Another checkout's `skyflow test` on the same server (other migrations) may drop this template as
+      // old between two clones: make it again and clone once more.
+      create: (label) =>
+        cloneTemplate(base!, template, label).catch(async (err: { code?: string }) => {
+          if (err.code !== "3D000") throw err;
+          return cloneTemplate(base!, await ensureTemplate(base!, appSchemaName(config.appName)), label);
+        }),
       close: async () => void (await embedded?.stop()),
     };
     return dbs;

