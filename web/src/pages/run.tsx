@@ -6,7 +6,7 @@ import type { RunDetail, TryView } from "../../../src/http/api-types.js";
 import { useLive, useNow } from "../api.js";
 import { between, cancellable, duration, finished, localTime, retryable, shortId } from "../format.js";
 import { href } from "../router.js";
-import { buildRows, type NodeLike, place, type Row, runWindow } from "../timeline.js";
+import { buildRows, type NodeLike, place, type Row, runWindow, treeFromTries } from "../timeline.js";
 import { ActionButton, Json, Layout, Loading, RunsTable, Status } from "../ui.js";
 
 export function RunPage(props: { id: string }) {
@@ -193,23 +193,9 @@ function Waiting(props: { run: RunDetail; now: number }) {
   );
 }
 
-/** Until the runs API sends the tree (src/engine/store/step-tree.ts), each step key is its own row. */
+/** The step tree the runs API sends, or one made from the tries by an older server. */
 function treeOf(r: RunDetail): NodeLike<TryView>[] {
-  const tree = (r as RunDetail & { tree?: NodeLike<TryView>[] }).tree;
-  if (tree) return tree;
-  const byKey = new Map<string, NodeLike<TryView>>();
-  for (const t of r.tries) {
-    const n = byKey.get(t.stepKey) ?? {
-      label: t.stepKey,
-      kind: "step",
-      key: t.stepKey,
-      tries: [],
-      children: [],
-    };
-    n.tries.push(t);
-    byKey.set(t.stepKey, n);
-  }
-  return [...byKey.values()];
+  return (r as RunDetail & { tree?: NodeLike<TryView>[] }).tree ?? treeFromTries(r.tries);
 }
 
 function Timeline(props: { run: RunDetail; now: number; reload: () => void }) {
