@@ -73,6 +73,11 @@ export interface RunDetail extends RunSummary {
   /** Per step key, as the run's saved state has it (status and tries begun), including steps not started. */
   steps: Record<string, { status: string; attempts: number }>;
   tries: TryView[];
+  /**
+   * The tries as the tree of steps: a foreach's items (`[3]`) and a parallel's branches under it, each
+   * with its inner steps and their tries (see src/engine/store/step-tree.ts).
+   */
+  tree: TreeNode[];
   parent: { run: string; workflow?: string; step?: string } | null;
   /** The runs it called; `parentStep` is the calling step's instance key (`remind[3].ask`). */
   children: (RunSummary & { parentStep: string | null })[];
@@ -114,4 +119,12 @@ export interface PushView {
   result: unknown;
   devices: unknown[];
   createdAt: string;
+}
+
+export interface TreeNode {
+  label: string;
+  kind: "step" | "item" | "branch";
+  key?: string;
+  tries: TryView[];
+  children: TreeNode[];
 }

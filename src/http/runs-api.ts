@@ -3,6 +3,7 @@
 // step acted as) reach the page without a change here; everything shown is redacted again.
 
 import type { Queryable } from "../engine/store/enqueue.js";
+import { keySegments, stepTree } from "../engine/store/step-tree.js";
 import { redact } from "../errors.js";
 import type { RunDetail, RunSummary, TryView } from "./api-types.js";
 
@@ -166,8 +167,14 @@ export async function runDetail(
     error: clean(t.error),
     extra: clean(rest(t, KNOWN_TRY)) as Record<string, unknown>,
   }));
+  // The top-level `output` is in the saved state; without it the run returns its last step's output.
+  const snap = found.snapshot as { output?: unknown; returnsStep?: string } | null;
   const output =
-    "output" in r ? { v: r.output, from: "run" as const } : lastStepOutput(tryViews, String(r.status));
+    snap && "output" in snap
+      ? { v: snap.output, from: "run" as const }
+      : r.output !== null && r.output !== undefined
+        ? { v: r.output, from: "run" as const }
+        : lastStepOutput(tryViews, String(r.status), snap?.returnsStep);
   const event = redact(r.event, secrets) as Record<string, unknown> | null;
   const parent = event?.parent as RunDetail["parent"] | undefined;
   return {
@@ -190,6 +197,7 @@ export async function runDetail(
     wake: (clean(r.wake) as Record<string, unknown> | null) ?? null,
     steps: found.snapshot?.steps ?? {},
     tries: tryViews,
+    tree: stepTree(tryViews),
     parent: parent && typeof parent.run === "string" ? parent : null,
     children: children.rows.map((c) => ({
       ...summary(c),
@@ -199,9 +207,15 @@ export async function runDetail(
   };
 }
 
-function lastStepOutput(tries: TryView[], status: string): { v: unknown; from: "last step" } | undefined {
+function lastStepOutput(
+  tries: TryView[],
+  status: string,
+  key: string | undefined,
+): { v: unknown; from: "last step" } | undefined {
   if (status !== "succeeded") return undefined;
-  const top = tries.filter((t) => t.status === "succeeded" && !/[.[]/.test(t.stepKey));
+  const top = tries.filter(
+    (t) => t.status === "succeeded" && (key ? t.stepKey === key : keySegments(t.stepKey).length === 1),
+  );
   const last = top.sort((a, b) => (a.finishedAt ?? "").localeCompare(b.finishedAt ?? "")).at(-1);
   return last ? { v: last.output, from: "last step" } : undefined;
 }
