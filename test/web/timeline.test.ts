@@ -9,7 +9,6 @@ import {
   place,
   runWindow,
   type TryLike,
-  treeFromTries,
 } from "../../web/src/timeline.js";
 
 const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
@@ -117,34 +116,6 @@ describe("timeline rows", () => {
     const all = buildRows([step("each", [t("each", 0, 100)], items)], 1000, new Set(["each"]));
     expect(all.filter((r) => r.kind === "item")).toHaveLength(ITEMS_SHOWN + 30);
     expect(all.some((r) => r.kind === "more")).toBe(false);
-  });
-
-  it("makes the tree from the tries: items, branches of a parallel, unnamed steps", () => {
-    const tree = treeFromTries([
-      { ...t("each", 0, 9), kind: "foreach" },
-      t("each[1].steps[0]", 1, 2),
-      t("each[0].steps[0]", 0, 1),
-      { ...t("fan", 9, 20), kind: "parallel" },
-      t("fan.audit.log", 10, 11),
-      t("fan.notify.steps[0]", 10, 12),
-    ]);
-    const show = (ns: NodeLike[], d = 0): string[] =>
-      ns.flatMap((n) => [
-        `${"  ".repeat(d)}${n.kind} ${n.label} ${n.key ?? ""}`.trimEnd(),
-        ...show(n.children, d + 1),
-      ]);
-    expect(show(tree)).toEqual([
-      "step each each",
-      "  item [0]",
-      "    step steps[0] each[0].steps[0]",
-      "  item [1]",
-      "    step steps[0] each[1].steps[0]",
-      "step fan fan",
-      "  branch audit",
-      "    step log fan.audit.log",
-      "  branch notify",
-      "    step steps[0] fan.notify.steps[0]",
-    ]);
   });
 
   it("places bars by start offset and duration within the run's window", () => {

@@ -42,55 +42,6 @@ export interface Row<T extends TryLike = TryLike> {
   parent?: string;
 }
 
-/**
- * The step tree from the tries alone, for a server whose runs API sends no `tree`: a step whose try is a
- * `parallel` has branches under it, `[i]` after a step is its item, `steps[i]` names an unnamed step.
- */
-export function treeFromTries<T extends TryLike>(tries: T[]): NodeLike<T>[] {
-  const root: NodeLike<T> = { label: "", kind: "step", tries: [], children: [] };
-  const kinds = new Map(tries.map((t) => [t.stepKey, t.kind]));
-  for (const t of tries) {
-    let node = root;
-    let path = "";
-    let branchNext = false;
-    for (const token of t.stepKey.split(".")) {
-      const segs: { kind: NodeLike["kind"]; label: string; path: string }[] = [];
-      if (branchNext) {
-        path += `.${token}`;
-        segs.push({ kind: "branch", label: token, path });
-        branchNext = false;
-      } else {
-        const m = /^((?:steps|on_failure)\[\d+\]|[^[]+)((?:\[\d+\])*)$/.exec(token);
-        const name = m ? m[1]! : token;
-        path = path ? `${path}.${name}` : name;
-        segs.push({ kind: "step", label: name, path });
-        for (const i of m?.[2]?.match(/\[\d+\]/g) ?? []) {
-          path += i;
-          segs.push({ kind: "item", label: i, path });
-        }
-        branchNext = kinds.get(path) === "parallel";
-      }
-      for (const sg of segs) {
-        let next = node.children.find((c) => c.kind === sg.kind && c.label === sg.label);
-        if (!next) {
-          next = { label: sg.label, kind: sg.kind, tries: [], children: [] };
-          if (sg.kind === "step") next.key = sg.path;
-          node.children.push(next);
-        }
-        node = next;
-      }
-    }
-    node.tries.push(t);
-  }
-  const sort = (n: NodeLike<T>) => {
-    if (n.children.every((c) => c.kind === "item"))
-      n.children.sort((a, b) => Number(a.label.slice(1, -1)) - Number(b.label.slice(1, -1)));
-    n.children.forEach(sort);
-  };
-  sort(root);
-  return root.children;
-}
-
 /** Items shown per container before the rest are counted in a `more` row. */
 export const ITEMS_SHOWN = 50;
 

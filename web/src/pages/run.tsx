@@ -6,7 +6,7 @@ import type { RunDetail, TryView } from "../../../src/http/api-types.js";
 import { useLive, useNow } from "../api.js";
 import { between, cancellable, duration, finished, localTime, retryable, shortId } from "../format.js";
 import { href } from "../router.js";
-import { buildRows, type NodeLike, place, type Row, runWindow, treeFromTries } from "../timeline.js";
+import { buildRows, place, type Row, runWindow } from "../timeline.js";
 import { ActionButton, Json, Layout, Loading, RunsTable, Status } from "../ui.js";
 
 export function RunPage(props: { id: string }) {
@@ -193,14 +193,9 @@ function Waiting(props: { run: RunDetail; now: number }) {
   );
 }
 
-/** The step tree the runs API sends, or one made from the tries by an older server. */
-function treeOf(r: RunDetail): NodeLike<TryView>[] {
-  return (r as RunDetail & { tree?: NodeLike<TryView>[] }).tree ?? treeFromTries(r.tries);
-}
-
 function Timeline(props: { run: RunDetail; now: number; reload: () => void }) {
   const [expanded, setExpanded] = useState<ReadonlySet<string>>(new Set());
-  const rows = buildRows(treeOf(props.run), props.now, expanded);
+  const rows = buildRows(props.run.tree, props.now, expanded);
   if (rows.length === 0) return <p class="muted">No step has started yet.</p>;
   const win = runWindow(rows, props.run.startedAt, props.now);
   const expand = (key: string) => setExpanded(new Set([...expanded, key]));
