@@ -144,7 +144,6 @@ function Waiting(props: { run: RunDetail; now: number }) {
         {w ? (
           <>
             at step <span class="mono">{w.step}</span>
-            {w.kind === "sleep" ? " sleeping" : null}
             {w.kind === "wait_for" ? (
               <>
                 {" "}
