@@ -25,6 +25,7 @@ import { resumeParked } from "./park/resume.js";
 import {
   completeStep,
   currentStep,
+  endedByMachine,
   newRunState,
   type RunState,
   retryFromFailure,
@@ -182,7 +183,8 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     if (done) {
       // The step's transaction committed with the record of its success (see commitTry), and the run stopped
       // before saving the state after it: the step is finished, and does not run again.
-      state = completeStep(def, state, { status: "succeeded", output: done.output });
+      // Were it the last step, the machine ends the run with what it returns (see endedByMachine).
+      state = endedByMachine(completeStep(def, state, { status: "succeeded", output: done.output }));
       if (!(await env.batcher.save(stateItem(target, state)))) return "abandoned";
     } else await markInterrupted(env.pool, run.id);
   }

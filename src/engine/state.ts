@@ -124,6 +124,15 @@ function advance(def: WorkflowDefinition, s: RunState): RunState {
   return { ...s, status: s.phase === "main" ? "succeeded" : "failed" };
 }
 
+/**
+ * A state a step's end outside the run's machine (a resumed parked step, a committed transactional try)
+ * finished successfully, left running past its last step: the machine then ends it with what the run
+ * returns (its top-level `output`, else `returnsStep`: see machine.ts) and saves that.
+ */
+export function endedByMachine(s: RunState): RunState {
+  return s.status === "succeeded" && s.phase === "main" ? { ...s, status: "running" } : s;
+}
+
 /** The succeeded steps of a state read back from runs.snapshot (which holds no outputs) with their outputs. */
 export function withOutputs(s: RunState, outputs: ReadonlyMap<string, unknown>): RunState {
   const steps: Record<string, StepState> = {};

@@ -5,7 +5,7 @@ import { redact } from "../../errors.js";
 import type { WorkflowDefinition } from "../definition/types.js";
 import type { TryResult } from "../machine.js";
 import type { RunnerEnv } from "../runner.js";
-import { completeStep, currentStep, type RunState, type StepOutcome } from "../state.js";
+import { completeStep, currentStep, endedByMachine, type RunState, type StepOutcome } from "../state.js";
 import type { TryRow } from "../store/batch.js";
 import type { ClaimedRun } from "../store/claim.js";
 import { stateItem } from "../store/save.js";
@@ -86,7 +86,8 @@ export async function resumeParked(
     ...(outcome.status === "failed" ? { error: outcome.error } : {}),
     durationMs: Math.max(0, now - Date.parse(wait.began)),
   };
-  const next = completeStep(def, state, outcome);
+  // A run this step ends is ended by the machine, with what it returns (the top-level `output`).
+  const next = endedByMachine(completeStep(def, state, outcome));
   const target = { runId: run.id, owner: env.owner };
   const cleared = clear().catch((err) =>
     env.log.warn({ runId: run.id, err: String(err) }, "could not clear a resumed run's wait"),
