@@ -70,8 +70,8 @@ export interface RunIO {
   /** Saves the state with the try rows of inner steps that began or ended since the last save (tree.ts). */
   saveTree(state: RunState, rows: TreeRows): Promise<void>;
   /**
-   * An inner step's Park request (tree.ts): a call starts its child and the item waits for its end, a sleep
-   * waits on the clock, while the run stays live (its other items and branches go on). Returns the output.
+   * An inner step's Park request (tree.ts): a call starts its child and the item waits for its end, while
+   * the run stays live (its other items and branches go on). Returns the output. (tree.ts sleeps itself.)
    */
   parkInner(
     key: string,

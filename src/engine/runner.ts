@@ -439,11 +439,6 @@ function runIO(
       for (const r of rows.results) reportTry(env, def, run.id, r);
     },
     async parkInner(key, step, req, state, signal) {
-      if (req.kind === "sleep") {
-        const ms = req.ms ?? Math.max(0, (req.until ?? 0) - env.clock.now());
-        await clockSleep(env.clock, ms, signal);
-        return { slept_ms: ms };
-      }
       if (req.kind === "call") {
         const childId = await startInnerCall(
           {

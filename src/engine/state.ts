@@ -23,6 +23,11 @@ export interface StepState {
   /** Held while the run executes; runs.snapshot leaves it out (the try's row in step_tries has it). */
   output?: unknown;
   error?: StepErrorInfo;
+  /**
+   * An inner sleep's times (ISO), saved before it waits (tree.ts): resumed after a crash it waits only for
+   * what is left. (A top-level sleep parks the run: its times are in runs.wait.)
+   */
+  sleep?: { began: string; until: string };
 }
 
 export interface RunState {

@@ -12,7 +12,7 @@
 import { performance } from "node:perf_hooks";
 import { FatalStepError, type StepError } from "../errors.js";
 import { classifyError } from "../steps/classify.js";
-import { Park } from "../steps/park.js";
+import { Park, type ParkRequest } from "../steps/park.js";
 import type { Clock } from "./clock.js";
 import { oneBudget } from "./definition/cel.js";
 import { EVAL_BUDGET_MS } from "./definition/eval-budget.js";
@@ -253,6 +253,8 @@ class Tree {
         return this.state.steps[key]!;
       }
     }
+    // A resumed inner sleep's saved times: it goes on to the same due time.
+    const slept = this.state.steps[key]?.sleep;
     for (;;) {
       const attempt = (this.state.steps[key]?.attempts ?? 0) + 1;
       const startedAt = deps.now();
@@ -277,7 +279,7 @@ class Tree {
       }
       const begun: BeginTry = { stepKey: key, kind: step.kind, attempt, input };
       if (!error) {
-        this.set(key, { status: "running", attempts: attempt });
+        this.set(key, { status: "running", attempts: attempt, ...(slept ? { sleep: slept } : {}) });
         error = await this.attempt(step, key, begun, frames, startedAt, begunPerf);
         if (!error) return this.state.steps[key]!;
       }
@@ -373,7 +375,10 @@ class Tree {
       if (raw instanceof Park) {
         // What a sleep or a call waits for is not timed by the step's timeout.
         this.env.clock.clearTimeout(timer);
-        raw = await io.parkInner(key, step, raw.request, this.state, this.signal);
+        raw =
+          raw.request.kind === "sleep"
+            ? await this.sleepFor(key, raw.request)
+            : await io.parkInner(key, step, raw.request, this.state, this.signal);
       }
       const output = committed ? committed.output : await io.afterTry(step, raw ?? {});
       this.set(key, { status: "succeeded", attempts: begun.attempt, output });
@@ -392,6 +397,26 @@ class Tree {
       this.env.clock.clearTimeout(timer);
       this.signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * An inner sleep: its due time saved first (in its entry), so that after a crash the resumed sleep waits
+   * only for what is left. Returns `{slept_ms}`, the whole sleep's length.
+   */
+  private async sleepFor(key: string, req: Extract<ParkRequest, { kind: "sleep" }>): Promise<unknown> {
+    const entry = this.state.steps[key]!;
+    let times = entry.sleep;
+    if (!times) {
+      const began = this.env.clock.now();
+      const until = req.ms !== undefined ? began + req.ms : Math.max(began, req.until ?? began);
+      times = { began: new Date(began).toISOString(), until: new Date(until).toISOString() };
+      this.set(key, { ...entry, sleep: times });
+      await this.saver.save({});
+    }
+    const began = Date.parse(times.began);
+    const until = Date.parse(times.until);
+    await this.sleep(Math.max(0, until - this.env.clock.now()));
+    return { slept_ms: until - began };
   }
 
   /** Waits `ms` on the engine's clock; an abort ends the wait with the abort's reason. */
