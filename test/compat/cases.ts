@@ -180,9 +180,7 @@ export const REPLAY_CASES: ReplayCase[] = [
       ),
       query({
         record_type: "q4note",
-        sort: [
-          [{ $type: "func", $val: ["distance", kp("location"), { $type: "geo", $lng: 3, $lat: 4 }] }, "asc"],
-        ],
+        sort: [[["func", "distance", kp("location"), { $type: "geo", $lng: 3, $lat: 4 }], "asc"]],
       }),
     ],
   },
@@ -227,11 +225,20 @@ export const REPLAY_CASES: ReplayCase[] = [
       ),
       query({
         record_type: "q7note",
+        predicate: ["lt", ["func", "distance", kp("location"), { $type: "geo", $lng: 1, $lat: 2 }], 500],
+      }),
+      query({
+        record_type: "q7note",
         predicate: [
-          "lt",
-          { $type: "func", $val: ["distance", kp("location"), { $type: "geo", $lng: 1, $lat: 2 }] },
-          500,
+          "gt",
+          7_000_000,
+          ["func", "distance", kp("location"), { $type: "geo", $lng: 1, $lat: 2 }],
         ],
+        sort: [[kp("_created_at"), "asc"]],
+      }),
+      query({
+        record_type: "q7note",
+        predicate: ["gte", ["func", "distance", kp("location"), { $type: "geo", $lng: 1, $lat: 2 }], 10],
       }),
     ],
   },
@@ -242,7 +249,7 @@ export const REPLAY_CASES: ReplayCase[] = [
       query({
         record_type: "q8note",
         include: {
-          distance: { $type: "func", $val: ["distance", kp("location"), { $type: "geo", $lng: 1, $lat: 2 }] },
+          distance: ["func", "distance", kp("location"), { $type: "geo", $lng: 1, $lat: 2 }],
         },
       }),
     ],
