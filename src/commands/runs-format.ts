@@ -2,6 +2,7 @@
 // trimmed to one line). No I/O.
 import { actedAs } from "../engine/definition/identity.js";
 import type { RunRecord, StepTryRecord } from "../engine/store/inspect.js";
+import { type StepNode, stepTree } from "../engine/store/step-tree.js";
 
 const OUTPUT_CHARS = 160;
 
@@ -29,21 +30,43 @@ export function formatRunTimeline(run: RunRecord & { tries: StepTryRecord[] }): 
   if (run.error) lines.push(`  error     step ${run.error.step}: ${run.error.name}: ${run.error.message}`);
   if (run.parentId) lines.push(`  parent    ${run.parentId} (called it)`);
   if (run.wait) lines.push(`  waits     ${waitText(run.wait)}`);
+  const out = runOutput(run);
+  if (out !== undefined) lines.push(`  output    ${oneLine(JSON.stringify(out), OUTPUT_CHARS)}`);
   lines.push("", "steps:");
   if (run.tries.length === 0) lines.push("  (no step has started)");
-  for (const t of run.tries) {
+  // A foreach's items and a parallel's branches are indented under it, each with its inner steps' tries.
+  const walk = (nodes: StepNode<StepTryRecord>[], pad: string): void => {
+    for (const n of nodes) {
+      if (n.kind !== "step")
+        lines.push(`${pad}${n.kind === "item" ? `item ${n.label}` : `branch ${n.label}`}`);
+      for (const t of n.tries) tryLines(t, n.label, pad);
+      walk(n.children, `${pad}  `);
+    }
+  };
+  const tryLines = (t: StepTryRecord, label: string, pad: string) => {
     const again = t.runAttempt > 1 ? ` (run attempt ${t.runAttempt})` : "";
     lines.push(
-      `  ${t.stepKey} (${t.kind}) try ${t.attempt}${again}: ${t.status} in ${duration(t.startedAt, t.finishedAt)}`,
+      `${pad}${label} (${t.kind}) try ${t.attempt}${again}: ${t.status} in ${duration(t.startedAt, t.finishedAt)}`,
     );
     const as = actedAs(t.kind, t.input);
-    if (as) lines.push(`      as     ${as}`);
-    if (t.error) lines.push(`      error  ${t.error.name}: ${t.error.message}`);
+    if (as) lines.push(`${pad}    as     ${as}`);
+    if (t.error) lines.push(`${pad}    error  ${t.error.name}: ${t.error.message}`);
     if (t.output !== null && t.output !== undefined) {
-      lines.push(`      output ${oneLine(JSON.stringify(t.output), OUTPUT_CHARS)}`);
+      lines.push(`${pad}    output ${oneLine(JSON.stringify(t.output), OUTPUT_CHARS)}`);
     }
-  }
+  };
+  walk(stepTree(run.tries), "  ");
   return `${lines.join("\n")}\n`;
+}
+
+/** What a succeeded run returns: its top-level `output`, else its last step's output (see state.ts). */
+export function runOutput(run: RunRecord & { tries: StepTryRecord[] }): unknown {
+  if (run.status !== "succeeded") return undefined;
+  const snap = run.snapshot as { output?: unknown; returnsStep?: string } | null;
+  if (snap && "output" in snap) return snap.output;
+  const key = snap?.returnsStep;
+  const last = run.tries.filter((t) => t.status === "succeeded" && (key ? t.stepKey === key : true)).at(-1);
+  return last?.output;
 }
 
 /** `sleep until ...`, `wait_for record:approval until ...`, `call child <id>`. */

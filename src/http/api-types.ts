@@ -51,10 +51,35 @@ export interface RunDetail extends RunSummary {
   availableAt: string | null;
   leaseOwner: string | null;
   cancelRequestedAt: string | null;
+  /**
+   * What a sleeping or waiting run waits for, as stored in runs.wait (src/engine/park/park.ts WaitInfo):
+   * the step, since and until when, the record type or channel (wait_for) with its match, or the child.
+   */
+  wait: {
+    kind: "sleep" | "wait_for" | "call";
+    step: string;
+    began: string;
+    until?: string;
+    source?: string;
+    /** wait_for: how the run is found, `<incoming side> == <this run's value>`. */
+    lookup?: string;
+    /** wait_for: the whole match, when it holds more than the lookup. */
+    match?: string;
+    child?: string;
+    workflow?: string;
+  } | null;
+  /** What released a parked run early (a matching event, its child's end), until it resumes. */
+  wake: Record<string, unknown> | null;
   /** Per step key, as the run's saved state has it (status and tries begun), including steps not started. */
   steps: Record<string, { status: string; attempts: number }>;
   tries: TryView[];
+  /**
+   * The tries as the tree of steps: a foreach's items (`[3]`) and a parallel's branches under it, each
+   * with its inner steps and their tries (see src/engine/store/step-tree.ts).
+   */
+  tree: TreeNode[];
   parent: { run: string; workflow?: string; step?: string } | null;
+  /** The runs it called; `parentStep` is the calling step's instance key (`remind[3].ask`). */
   children: (RunSummary & { parentStep: string | null })[];
   extra: Record<string, unknown>;
 }
@@ -94,4 +119,12 @@ export interface PushView {
   result: unknown;
   devices: unknown[];
   createdAt: string;
+}
+
+export interface TreeNode {
+  label: string;
+  kind: "step" | "item" | "branch";
+  key?: string;
+  tries: TryView[];
+  children: TreeNode[];
 }

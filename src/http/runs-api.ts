@@ -3,6 +3,7 @@
 // step acted as) reach the page without a change here; everything shown is redacted again.
 
 import type { Queryable } from "../engine/store/enqueue.js";
+import { keySegments, stepTree } from "../engine/store/step-tree.js";
 import { redact } from "../errors.js";
 import type { RunDetail, RunSummary, TryView } from "./api-types.js";
 
@@ -100,6 +101,9 @@ const KNOWN_RUN = new Set([
   "seq",
   "cancel_requested_at",
   "output",
+  "wait",
+  "wake",
+  "parent_id",
 ]);
 const KNOWN_TRY = new Set([
   "run_id",
@@ -128,17 +132,26 @@ export async function runDetail(
   const found = run.rows[0];
   if (!found) return undefined;
   const r = found.row;
-  const [tries, children] = await Promise.all([
+  const [tries, children, waits] = await Promise.all([
     db.query<{ row: Record<string, unknown> }>(
       `SELECT to_jsonb(t) AS row FROM skyflow.step_tries t WHERE run_id = $1
        ORDER BY started_at, run_attempt, attempt, step_key`,
       [id],
     ),
-    db.query<RunRow & { parent_step: string | null } & Record<string, unknown>>(
-      `SELECT ${SUMMARY}, event->'parent'->>'step' AS parent_step FROM skyflow.runs WHERE created_at >= $2 AND event->'parent'->>'run' = $1::text
-       ORDER BY created_at LIMIT 200`,
-      [id, r.created_at],
+    // A child's event id ends with the calling step's instance key (`call:<run>:<attempt>:remind[3].ask`),
+    // which names the item a call inside a foreach was made for; event.parent.step has its id only.
+    db.query<RunRow & { parent_step: string | null; event_id: string } & Record<string, unknown>>(
+      `SELECT ${SUMMARY}, event_id, event->'parent'->>'step' AS parent_step FROM skyflow.runs
+       WHERE parent_id = $1 ORDER BY created_at, id LIMIT 200`,
+      [id],
     ),
+    r.status === "waiting"
+      ? db.query<WaitRow>(
+          `SELECT w.source, w.match, w.key, e.expr FROM skyflow.waits w
+           LEFT JOIN skyflow.wait_exprs e USING (source, expr_id) WHERE w.run_id = $1`,
+          [id],
+        )
+      : undefined,
   ]);
   const clean = (v: unknown) => cut(redact(v, secrets));
   const tryViews = tries.rows.map(({ row: t }) => ({
@@ -154,8 +167,14 @@ export async function runDetail(
     error: clean(t.error),
     extra: clean(rest(t, KNOWN_TRY)) as Record<string, unknown>,
   }));
+  // The top-level `output` is in the saved state; without it the run returns its last step's output.
+  const snap = found.snapshot as { output?: unknown; returnsStep?: string } | null;
   const output =
-    "output" in r ? { v: r.output, from: "run" as const } : lastStepOutput(tryViews, String(r.status));
+    snap && "output" in snap
+      ? { v: snap.output, from: "run" as const }
+      : r.output !== null && r.output !== undefined
+        ? { v: r.output, from: "run" as const }
+        : lastStepOutput(tryViews, String(r.status), snap?.returnsStep);
   const event = redact(r.event, secrets) as Record<string, unknown> | null;
   const parent = event?.parent as RunDetail["parent"] | undefined;
   return {
@@ -174,27 +193,73 @@ export async function runDetail(
     availableAt: iso(r.available_at),
     leaseOwner: (r.lease_owner as string | null) ?? null,
     cancelRequestedAt: iso(r.cancel_requested_at),
+    wait: waitView(r.wait, waits?.rows[0], secrets),
+    wake: (clean(r.wake) as Record<string, unknown> | null) ?? null,
     steps: found.snapshot?.steps ?? {},
     tries: tryViews,
+    tree: stepTree(tryViews),
     parent: parent && typeof parent.run === "string" ? parent : null,
-    children: children.rows.map((c) => ({ ...summary(c), parentStep: c.parent_step })),
+    children: children.rows.map((c) => ({
+      ...summary(c),
+      parentStep: callingStep(c.event_id, id) ?? c.parent_step,
+    })),
     extra: clean(rest(r, KNOWN_RUN)) as Record<string, unknown>,
   };
 }
 
-function lastStepOutput(tries: TryView[], status: string): { v: unknown; from: "last step" } | undefined {
+function lastStepOutput(
+  tries: TryView[],
+  status: string,
+  key: string | undefined,
+): { v: unknown; from: "last step" } | undefined {
   if (status !== "succeeded") return undefined;
-  const top = tries.filter((t) => t.status === "succeeded" && !/[.[]/.test(t.stepKey));
+  const top = tries.filter(
+    (t) => t.status === "succeeded" && (key ? t.stepKey === key : keySegments(t.stepKey).length === 1),
+  );
   const last = top.sort((a, b) => (a.finishedAt ?? "").localeCompare(b.finishedAt ?? "")).at(-1);
   return last ? { v: last.output, from: "last step" } : undefined;
+}
+
+/** The instance key of the step that called a child, from the child's event id. */
+function callingStep(eventId: string, parent: string): string | null {
+  const m = /^call:([^:]+):\d+:(.+)$/.exec(eventId);
+  return m && m[1] === parent ? m[2]! : null;
+}
+
+/** A waiting run's row in skyflow.waits: `key` is the run side of its match's equality, evaluated. */
+type WaitRow = {
+  source: string;
+  match: string;
+  key: string;
+  expr: string | null;
+};
+
+/**
+ * What a parked run waits for (runs.wait, src/engine/park) and, for wait_for, the lookup that finds it (the
+ * incoming side of its match equal to its key) and the whole match when more than that must hold.
+ */
+function waitView(wait: unknown, row: WaitRow | undefined, secrets: string[]): RunDetail["wait"] {
+  if (!wait || typeof wait !== "object") return null;
+  const w = redact(wait, secrets) as NonNullable<RunDetail["wait"]>;
+  if (!row) return w;
+  const lookup = row.expr ? `${row.expr} == ${row.key}` : undefined;
+  return {
+    ...w,
+    source: w.source ?? row.source,
+    ...(lookup ? { lookup: String(redact(lookup, secrets)) } : {}),
+    ...(row.match ? { match: String(redact(row.match, secrets)) } : {}),
+  };
 }
 
 function rest(row: Record<string, unknown>, known: Set<string>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(row).filter(([k, v]) => !known.has(k) && v !== null));
 }
 
+/** A stored time as ISO; `infinity` (a run waiting for its child has no due time) as null. */
 function iso(v: unknown): string | null {
-  return v === null || v === undefined ? null : new Date(String(v)).toISOString();
+  if (v === null || v === undefined) return null;
+  const d = new Date(String(v));
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
 }
 
 /** A value whose JSON is too long becomes `{$truncated, bytes, preview}`. */

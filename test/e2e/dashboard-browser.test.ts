@@ -1,7 +1,9 @@
 // The dashboard in a real browser (Debian's Chromium) against `skyflow dev` as a child process: the live
 // overview, a new run appearing without a reload (from this daemon's engine, and one another daemon runs),
-// a run's steps with status and duration, a failed sql step's database error and a retry that works, the
-// workflow page, a broken edit shown as file:line:column without a reload, and no script errors.
+// a run's steps with status and duration, a failed sql step's database error and a retry that works, a
+// foreach's items and a parallel's branches with their inner steps and a called run, a waiting run's wait
+// and its cancel (with the run it called), the workflow page, a broken edit shown as file:line:column
+// without a reload, and no script errors.
 import { mkdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -46,6 +48,69 @@ steps:
       statement: INSERT INTO tallies (n) VALUES (1) RETURNING n
 `;
 
+const fanout = `name: fanout
+on:
+  pubsub:
+    channel: fanout
+steps:
+  - id: each
+    foreach: \${{ event.data.names }}
+    item: who
+    steps:
+      - id: hail
+        publish:
+          channel: hailed
+          data: { to: "\${{ who }}", index: "\${{ index }}" }
+  - id: fan
+    parallel:
+      audit:
+        - id: log
+          publish: { channel: audited, data: { n: 1 } }
+      helper:
+        - id: delegate
+          call:
+            workflow: helper
+            input: { from: fanout }
+output:
+  done: \${{ size(steps.each.output.items) }}
+`;
+const helper = `name: helper
+on:
+  call: {}
+steps:
+  - id: answer
+    publish:
+      channel: helped
+      data: { from: "\${{ event.input.from }}" }
+`;
+const hold = `name: hold
+on:
+  pubsub:
+    channel: hold
+steps:
+  - id: approval
+    wait_for:
+      pubsub: { channel: approvals }
+      match: \${{ incoming.data.order == event.data.order }}
+      timeout: 1h
+`;
+const caller = `name: caller
+on:
+  pubsub:
+    channel: caller
+steps:
+  - id: nap
+    call:
+      workflow: napper
+`;
+const napper = `name: napper
+on:
+  call: {}
+steps:
+  - id: rest
+    sleep: 1h
+`;
+
 let db: TestDatabase;
 let dir: string;
 let child: Child;
@@ -61,6 +126,9 @@ beforeAll(async () => {
   mkdirSync(join(dir, "workflows"));
   await writeFile(join(dir, "workflows", "greet.yaml"), greet);
   await writeFile(join(dir, "workflows", "tally.yaml"), tally);
+  for (const [name, text] of Object.entries({ fanout, helper, hold, caller, napper })) {
+    await writeFile(join(dir, "workflows", `${name}.yaml`), text);
+  }
   const port = await freePort();
   const httpPort = await freePort();
   child = startCli(["dev", "--port", String(port)], {
@@ -184,6 +252,97 @@ describe.skipIf(!haveChromium)("dashboard in a browser under skyflow dev", () =>
     expect(rows[0].n).toBe(1);
     await page.close();
   });
+
+  it("shows a foreach's items and a parallel's branches with their inner steps, and the run it called", async () => {
+    const since = await lastSeq();
+    await pubsub.publish("fanout", { names: ["Ada", "Grace", "Edsger"] });
+    const run = await finishedRun("fanout", since);
+    expect(run.status).toBe("succeeded");
+    const page = await open(`/runs/${run.id}`);
+    for (const i of [0, 1, 2]) {
+      const item = page.locator(`[data-step="each[${i}]"] .tl-row`);
+      await item.waitFor({ timeout: 10_000 });
+      expect(await item.textContent()).toContain(`item [${i}]`);
+      const inner = page.locator(`[data-step="each[${i}].hail"]`);
+      expect(await inner.locator(".tl-row").textContent()).toMatch(/succeeded.*\d+(\.\d+)?(ms|s)\b/);
+    }
+    for (const b of ["audit", "helper"]) {
+      expect(await page.locator(`[data-step="fan.${b}"] .tl-row`).textContent()).toContain(`branch ${b}`);
+    }
+    // An inner step's try, opened by keyboard: its input as stored.
+    await page.locator('[data-step="each[1].hail"] summary').focus();
+    await page.keyboard.press("Enter");
+    await page
+      .locator('[data-step="each[1].hail"] .try pre', { hasText: '"to": "Grace"' })
+      .first()
+      .waitFor({ timeout: 10_000 });
+    // The called run, linked from its calling step, links back to its parent.
+    await page.locator('[data-step="fan.helper.delegate"] summary').click();
+    const link = page.locator('[data-step="fan.helper.delegate"] a[data-child]');
+    await link.waitFor({ timeout: 10_000 });
+    expect(await link.textContent()).toContain("helper");
+    expect(await page.locator(".output-section").textContent()).toContain('"done": 3');
+    await link.click();
+    await page.locator("h1", { hasText: "helper" }).waitFor({ timeout: 10_000 });
+    const back = page.locator(`.facts a[href="/runs/${run.id}"]`);
+    expect(await back.textContent()).toContain("fanout");
+    await page.close();
+  }, 60_000);
+
+  it("says what a waiting run waits for, and its cancel control ends it as cancelled", async () => {
+    const since = await lastSeq();
+    await pubsub.publish("hold", { order: "o-17" });
+    const id = await eventually(async () => {
+      const { rows } = await db.pool.query(
+        "SELECT id FROM skyflow.runs WHERE workflow = 'hold' AND seq > $1 AND status = 'waiting'",
+        [since],
+      );
+      return rows[0]?.id as string | undefined;
+    });
+    const page = await open(`/runs/${id}`);
+    const waiting = page.locator('[aria-label="what the run waits for"]');
+    await waiting.waitFor({ timeout: 10_000 });
+    const text = await waiting.textContent();
+    expect(text).toContain("at step approval for pubsub:approvals");
+    expect(text).toMatch(/timing out at \d{4}-\d\d-\d\d \d\d:\d\d/);
+    expect(text).toContain('incoming.data.order == "o-17"');
+    page.once("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Cancel run" }).click();
+    await page.locator("h1 .status >> text=cancelled").waitFor({ timeout: 10_000 });
+    const { rows } = await db.pool.query("SELECT status FROM skyflow.runs WHERE id = $1", [id]);
+    expect(rows[0].status).toBe("cancelled");
+    await page.close();
+  }, 60_000);
+
+  it("cancels a run waiting for the run it called, and that sleeping run with it", async () => {
+    const since = await lastSeq();
+    await pubsub.publish("caller", {});
+    const [parent, kid] = await eventually(async () => {
+      const { rows } = await db.pool.query(
+        `SELECT p.id, c.id AS child FROM skyflow.runs p JOIN skyflow.runs c ON c.parent_id = p.id
+         WHERE p.workflow = 'caller' AND p.seq > $1 AND p.status = 'waiting' AND c.status = 'sleeping'`,
+        [since],
+      );
+      return rows[0] ? [rows[0].id as string, rows[0].child as string] : undefined;
+    });
+    const page = await open(`/runs/${kid}`);
+    const waiting = page.locator('[aria-label="what the run waits for"]');
+    await waiting.waitFor({ timeout: 10_000 });
+    const text = await waiting.textContent();
+    expect(text).toMatch(
+      /^sleeping at step rest until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(in (59m \d+s|1h 0m)\)/,
+    );
+    await page.goto(`${dash}/runs/${parent}`);
+    await page.locator(`[aria-label="what the run waits for"] a[href="/runs/${kid}"]`).waitFor();
+    page.once("dialog", (d) => void d.accept());
+    await page.getByRole("button", { name: "Cancel run" }).click();
+    await page.locator("h1 .status >> text=cancelled").waitFor({ timeout: 10_000 });
+    const { rows } = await db.pool.query("SELECT id, status FROM skyflow.runs WHERE id = ANY($1)", [
+      [parent, kid],
+    ]);
+    expect(rows.map((r) => r.status)).toEqual(["cancelled", "cancelled"]);
+    await page.close();
+  }, 60_000);
 
   it("shows a workflow's trigger and source", async () => {
     const page = await open("/workflows/tally");

@@ -2,10 +2,11 @@
 // inner steps saved like top-level ones (resumed, not run again), uuid() per inner step per item, and a
 // manual retry that starts from the failed inner step.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { formatRunTimeline } from "../../src/commands/runs-format.js";
 import { compileTemplate } from "../../src/engine/definition/expressions.js";
 import type { StepDefinition, WorkflowDefinition } from "../../src/engine/definition/types.js";
 import type { Engine } from "../../src/engine/engine.js";
-import { retryRun } from "../../src/engine/store/inspect.js";
+import { getRun, retryRun } from "../../src/engine/store/inspect.js";
 import { stepKinds } from "../../src/steps/registry.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
@@ -92,6 +93,12 @@ describe("foreach", () => {
     expect(new Set(out.items.map((i) => i.tell.u)).size).toBe(3);
     // Inner tries are saved under their instance keys, like top-level ones.
     expect(r.tries.map((t) => t.stepKey)).toContain("remind[2].echo");
+    // runs show: the items under the foreach, each with its inner steps.
+    const text = formatRunTimeline((await getRun(db.pool, r.id))!);
+    expect(text).toMatch(
+      /\n {2}remind \(foreach\) try 1: succeeded[^\n]*\n(.*\n)* {4}item \[0\]\n {6}tell \(probe\) try 1: succeeded/,
+    );
+    expect(text).toContain("    item [2]\n      tell (probe)");
   });
 
   it("keeps at most `concurrency` items in flight and returns the items in list order", async () => {

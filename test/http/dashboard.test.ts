@@ -1,6 +1,7 @@
 // The dashboard's HTTP side over a real database and a loopback server: the JSON API (the old fields kept,
-// filters, id prefixes, a run's tries with nested keys, redaction), and the actions (retry, cancel here, in
-// the database, and through another daemon's CancelWatcher).
+// filters, id prefixes, a run's tries with nested keys, redaction, what a parked run waits for, called runs
+// and their parent), and the actions (retry, cancel here, in the database with the runs it called, and
+// through another daemon's CancelWatcher).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LiveCatalog } from "../../src/engine/catalog.js";
 import type { WorkflowDefinition } from "../../src/engine/definition/types.js";
@@ -43,6 +44,44 @@ async function newRun(eventId: string, event: Record<string, unknown> = {}): Pro
       event: { id: eventId, type: "manual", at: "2026-01-01T00:00:00Z", ...event },
     },
   ]);
+  return r!.id;
+}
+
+/** Parks a run as wait_for does (src/engine/park/park.ts): its wait, and its row in skyflow.waits. */
+async function parkWaiting(id: string, key: string): Promise<void> {
+  await db.pool.query(
+    `UPDATE skyflow.runs SET status = 'waiting', available_at = '2030-01-01T00:00:00Z',
+       wait = '{"kind":"wait_for","step":"approval","began":"2029-12-30T00:00:00.000Z","until":"2030-01-01T00:00:00.000Z","source":"record:approval"}'
+     WHERE id = $1`,
+    [id],
+  );
+  await db.pool.query(
+    `INSERT INTO skyflow.wait_exprs (source, expr_id, expr) VALUES ('record:approval', 'x1', 'incoming.record.task')
+     ON CONFLICT DO NOTHING`,
+  );
+  await db.pool.query(
+    `INSERT INTO skyflow.waits (run_id, source, expr_id, key, step_key, match, filter, ctx, until)
+     VALUES ($1, 'record:approval', 'x1', $2, 'approval', '', '{}', '{}', '2030-01-01T00:00:00Z')`,
+    [id, JSON.stringify(`task/${key}`)],
+  );
+}
+
+/** A run that `parent`'s step `key` called, stored as a call step stores it. */
+async function calledRun(parent: string, key: string): Promise<string> {
+  const [r] = await enqueueRuns(db.pool, [
+    {
+      workflow: "daily",
+      version: "abcdef1234567890",
+      event: {
+        id: `call:${parent}:1:${key}`,
+        type: "call",
+        at: "2026-01-01T00:00:00Z",
+        input: {},
+        parent: { run: parent, workflow: "daily", step: key.replace(/.*\./, "") },
+      },
+    },
+  ]);
+  await db.pool.query("UPDATE skyflow.runs SET parent_id = $2 WHERE id = $1", [r!.id, parent]);
   return r!.id;
 }
 
@@ -156,6 +195,65 @@ describe("dashboard JSON API", () => {
     });
   });
 
+  it("says what a sleeping run and a waiting run wait for, from the wait they stored", async () => {
+    const sleeper = await newRun("e-sleeping");
+    await db.pool.query(
+      `UPDATE skyflow.runs SET status = 'sleeping', available_at = '2030-01-01T00:00:00Z',
+         wait = '{"kind":"sleep","step":"pause","began":"2029-12-31T00:00:00.000Z","until":"2030-01-01T00:00:00.000Z"}'
+       WHERE id = $1`,
+      [sleeper],
+    );
+    const s = (await (await get(`/api/runs/${sleeper}`)).json()) as Record<string, unknown>;
+    expect(s.wait).toEqual({
+      kind: "sleep",
+      step: "pause",
+      began: "2029-12-31T00:00:00.000Z",
+      until: "2030-01-01T00:00:00.000Z",
+    });
+    expect(s.extra).not.toHaveProperty("wait");
+
+    const waiter = await newRun("e-waiting-for");
+    await parkWaiting(waiter, "master-key-for-tests");
+    const w = (await (await get(`/api/runs/${waiter}`)).json()) as Record<string, unknown>;
+    expect(w.wait).toMatchObject({
+      kind: "wait_for",
+      step: "approval",
+      until: "2030-01-01T00:00:00.000Z",
+      source: "record:approval",
+      lookup: 'incoming.record.task == "task/[redacted]"',
+    });
+    expect(JSON.stringify(w)).not.toContain("master-key-for-tests");
+  });
+
+  it("links a called run to its parent, and lists a parent's children under the calling step's key", async () => {
+    const parent = await newRun("e-parent");
+    const child = await calledRun(parent, "remind[3].ask");
+    await db.pool.query(
+      `UPDATE skyflow.runs SET status = 'waiting', started_at = now(), available_at = 'infinity',
+         wait = jsonb_build_object('kind', 'call', 'step', 'remind', 'began', '2026-01-01T00:00:00.000Z',
+           'child', $2::text, 'workflow', 'daily')
+       WHERE id = $1`,
+      [parent, child],
+    );
+    await db.pool.query(
+      `UPDATE skyflow.runs SET status = 'sleeping', started_at = now(), available_at = now() + interval '1 hour'
+       WHERE id = $1`,
+      [child],
+    );
+    const res = await get(`/api/runs/${parent}`);
+    expect(res.status).toBe(200);
+    const p = (await res.json()) as {
+      children: { id: string; parentStep: string; workflow: string }[];
+      wait: unknown;
+      availableAt: unknown;
+    };
+    // Waiting for its child, it has no due time (available_at is infinity).
+    expect(p).toMatchObject({ wait: { kind: "call", child }, availableAt: null });
+    expect(p.children).toEqual([expect.objectContaining({ id: child, parentStep: "remind[3].ask" })]);
+    const c = (await (await get(`/api/runs/${child}`)).json()) as Record<string, unknown>;
+    expect(c.parent).toEqual({ run: parent, workflow: "daily", step: "ask" });
+  });
+
   it("shows a workflow with its source, triggers and versions", async () => {
     const wf = (await (await get("/api/workflows/daily")).json()) as Record<string, unknown>;
     expect(wf).toMatchObject({ name: "daily", source: "name: daily\n", paused: false });
@@ -181,6 +279,33 @@ describe("dashboard actions", () => {
     const { rows } = await db.pool.query("SELECT status FROM skyflow.runs WHERE id = $1", [id]);
     expect(rows[0].status).toBe("cancelled");
     expect((await post(`/api/runs/${id}/cancel`)).status).toBe(409);
+  });
+
+  it("cancels a waiting run and the runs it called, as skyflow runs cancel does", async () => {
+    const parent = await newRun("e-cancel-waiting");
+    await parkWaiting(parent, "k");
+    const child = await calledRun(parent, "ask");
+    const grandchild = await calledRun(child, "deeper");
+    const done = await calledRun(parent, "earlier");
+    await db.pool.query("UPDATE skyflow.runs SET status = 'succeeded', finished_at = now() WHERE id = $1", [
+      done,
+    ]);
+    const res = await post(`/api/runs/${parent}/cancel`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { message: string }).message).toBe("cancelled; 2 called run(s) too");
+    const { rows } = await db.pool.query(
+      "SELECT id, status, error->>'message' AS why FROM skyflow.runs WHERE id = ANY($1)",
+      [[parent, child, grandchild, done]],
+    );
+    const by = Object.fromEntries(rows.map((r) => [r.id, `${r.status}: ${r.why}`]));
+    expect(by).toEqual({
+      [parent]: "cancelled: cancelled by the dashboard",
+      [child]: "cancelled: cancelled by the dashboard",
+      [grandchild]: "cancelled: cancelled by the dashboard",
+      [done]: "succeeded: null",
+    });
+    const waits = await db.pool.query("SELECT 1 FROM skyflow.waits WHERE run_id = $1", [parent]);
+    expect(waits.rowCount).toBe(0);
   });
 
   it("asks for the cancel of a run another daemon executes, and that daemon's watcher carries it out", async () => {

@@ -1,7 +1,8 @@
-// A run's timeline as rows: one per step key path (`notify`, `remind[3].tell`, `fan.audit.log`), nested under
-// their parents (a group row is made for a parent with no tries of its own), each with its tries placed by
-// start offset and duration within the run's window. Generic over key paths, so foreach items, parallel
-// branches and anything later nest without knowing the step kinds. No I/O, no DOM.
+// A run's timeline as rows, from the tree of its steps that the runs API sends (src/engine/store/step-tree.ts:
+// a foreach's items and a parallel's branches under it, each with its inner steps), one row per node with
+// its depth, tries, status and span (its own tries and everything beneath it). A container with many items
+// shows the first ones and every one that did not succeed; the rest are counted in a `more` row until
+// expanded. No I/O, no DOM.
 
 export interface TryLike {
   stepKey: string;
@@ -13,121 +14,132 @@ export interface TryLike {
   finishedAt: string | null;
 }
 
-export interface Row<T extends TryLike = TryLike> {
-  key: string;
-  /** The last segment: a step id, a branch name or an item `[3]`. */
+/** A node of the step tree as the API sends it. */
+export interface NodeLike<T extends TryLike = TryLike> {
   label: string;
+  kind: "step" | "item" | "branch";
+  key?: string;
+  tries: T[];
+  children: NodeLike<T>[];
+}
+
+export interface Row<T extends TryLike = TryLike> {
+  /** The step's instance key; for an item `remind[3]`, for a branch `fan.audit`. */
+  key: string;
+  /** A step's id, an item `[3]`, a branch's name. */
+  label: string;
+  kind: "step" | "item" | "branch" | "more";
   depth: number;
   tries: T[];
-  /** True for a parent without tries of its own (a foreach item, a parallel branch). */
+  /** True for a row without tries of its own (an item, a branch, the items not shown). */
   group: boolean;
   /** Start and end over its own tries and those of every row beneath it (ms since epoch). */
   start: number;
   end: number;
   status: string;
+  /** A `more` row: how many items it stands for, and the container's key to expand. */
+  hidden?: number;
+  parent?: string;
 }
 
-/** `remind[3].tell` -> ["remind", "[3]", "tell"]. */
-export function parseKey(key: string): string[] {
-  return key.match(/\[[^\]]*\]|[^.[\]]+/g) ?? [key];
-}
+/** Items shown per container before the rest are counted in a `more` row. */
+export const ITEMS_SHOWN = 50;
 
-function joinKey(parts: string[]): string {
-  return parts.reduce((acc, p) => (p.startsWith("[") || acc === "" ? acc + p : `${acc}.${p}`), "");
-}
-
-interface Node<T extends TryLike> {
-  key: string;
-  label: string;
-  tries: T[];
-  children: Map<string, Node<T>>;
+interface Span {
   start: number;
   end: number;
+  statuses: string[];
 }
 
-export function buildRows<T extends TryLike>(tries: T[], now: number): Row<T>[] {
-  const root: Node<T> = {
-    key: "",
-    label: "",
-    tries: [],
-    children: new Map(),
-    start: Infinity,
-    end: -Infinity,
-  };
-  for (const t of tries) {
-    const parts = parseKey(t.stepKey);
-    let node = root;
-    for (let i = 0; i < parts.length; i++) {
-      const key = joinKey(parts.slice(0, i + 1));
-      let next = node.children.get(key);
-      if (!next) {
-        next = { key, label: parts[i]!, tries: [], children: new Map(), start: Infinity, end: -Infinity };
-        node.children.set(key, next);
-      }
-      node = next;
-    }
-    node.tries.push(t);
-  }
-  span(root, now);
+export function buildRows<T extends TryLike>(
+  nodes: NodeLike<T>[],
+  now: number,
+  expanded: ReadonlySet<string> = new Set(),
+): Row<T>[] {
   const rows: Row<T>[] = [];
-  const walk = (node: Node<T>, depth: number) => {
-    const kids = [...node.children.values()].sort(
-      (a, b) => a.start - b.start || compareKeys(a.label, b.label),
-    );
-    for (const k of kids) {
-      const own = [...k.tries].sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt);
+  const walk = (list: NodeLike<T>[], parent: string, depth: number) => {
+    const spans = list.map((n) => span(n, now));
+    let shown = list.map((_, i) => i);
+    if (list.length > ITEMS_SHOWN && list.every((n) => n.kind === "item") && !expanded.has(parent)) {
+      shown = shown.filter((i) => i < ITEMS_SHOWN || worst(spans[i]!.statuses) !== "succeeded");
+    }
+    for (const i of shown) {
+      const n = list[i]!;
+      const sp = spans[i]!;
+      const key = n.key ?? keyOf(parent, n);
+      const own = [...n.tries].sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt);
       rows.push({
-        key: k.key,
-        label: k.label,
+        key,
+        label: n.label,
+        kind: n.kind,
         depth,
         tries: own,
         group: own.length === 0,
-        start: k.start,
-        end: k.end,
-        status: own.at(-1)?.status ?? groupStatus(k),
+        start: sp.start,
+        end: sp.end,
+        status: own.at(-1)?.status ?? worst(sp.statuses),
       });
-      walk(k, depth + 1);
+      walk(n.children, key, depth + 1);
+    }
+    const hidden = list.length - shown.length;
+    if (hidden > 0) {
+      const rest = spans.filter((_, i) => !shown.includes(i));
+      rows.push({
+        key: `${parent}[…]`,
+        label: `${hidden} more items`,
+        kind: "more",
+        depth,
+        tries: [],
+        group: true,
+        start: Math.min(...rest.map((r) => r.start)),
+        end: Math.max(...rest.map((r) => r.end)),
+        status: worst(rest.flatMap((r) => r.statuses)),
+        hidden,
+        parent,
+      });
     }
   };
-  walk(root, 0);
+  walk(nodes, "", 0);
   return rows;
 }
 
-function span<T extends TryLike>(node: Node<T>, now: number): void {
-  for (const t of node.tries) {
-    const s = Date.parse(t.startedAt);
-    const e = t.finishedAt ? Date.parse(t.finishedAt) : Math.max(now, s);
-    node.start = Math.min(node.start, s);
-    node.end = Math.max(node.end, e);
-  }
-  for (const c of node.children.values()) {
-    span(c, now);
-    node.start = Math.min(node.start, c.start);
-    node.end = Math.max(node.end, c.end);
-  }
+function keyOf(parent: string, n: NodeLike): string {
+  if (n.kind === "item") return parent + n.label;
+  return parent ? `${parent}.${n.label}` : n.label;
 }
 
-/** A group is as bad as its worst child: failed, then running, then succeeded. */
-function groupStatus<T extends TryLike>(node: Node<T>): string {
-  const all: string[] = [];
-  const collect = (n: Node<T>) => {
-    const last = [...n.tries].sort((a, b) => a.runAttempt - b.runAttempt || a.attempt - b.attempt).at(-1);
-    if (last) all.push(last.status);
-    for (const c of n.children.values()) collect(c);
-  };
-  collect(node);
+/** A node's span over its own tries and its subtree's, and the last status of each step beneath it. */
+function span<T extends TryLike>(n: NodeLike<T>, now: number): Span {
+  const out: Span = { start: Infinity, end: -Infinity, statuses: [] };
+  let last: T | undefined;
+  for (const t of n.tries) {
+    const s = Date.parse(t.startedAt);
+    const e = t.finishedAt ? Date.parse(t.finishedAt) : Math.max(now, s);
+    out.start = Math.min(out.start, s);
+    out.end = Math.max(out.end, e);
+    if (
+      !last ||
+      t.runAttempt > last.runAttempt ||
+      (t.runAttempt === last.runAttempt && t.attempt > last.attempt)
+    )
+      last = t;
+  }
+  if (last) out.statuses.push(last.status);
+  for (const c of n.children) {
+    const cs = span(c, now);
+    out.start = Math.min(out.start, cs.start);
+    out.end = Math.max(out.end, cs.end);
+    out.statuses.push(...cs.statuses);
+  }
+  return out;
+}
+
+/** A group is as bad as its worst step: failed, then running, then succeeded. */
+function worst(all: string[]): string {
   for (const s of ["failed", "running", "waiting", "interrupted", "cancelled", "succeeded", "skipped"]) {
     if (all.includes(s)) return s;
   }
   return all[0] ?? "pending";
-}
-
-/** `[10]` after `[9]`: items compare by index, other labels as text. */
-function compareKeys(a: string, b: string): number {
-  const ia = /^\[(\d+)\]$/.exec(a);
-  const ib = /^\[(\d+)\]$/.exec(b);
-  if (ia && ib) return Number(ia[1]) - Number(ib[1]);
-  return a.localeCompare(b);
 }
 
 /** Where a bar sits in the run's window, as percentages (a try too short to see still gets a sliver). */

@@ -1,7 +1,7 @@
 // `/runs/<id>`: the run's status and controls (retry a failed run from its failed step, cancel one not
 // finished), what it waits for, its event and output, child and parent runs, and the step timeline: one bar
 // per try placed by start offset and duration, each try's input, output and error as stored (redacted).
-import { useRef } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import type { RunDetail, TryView } from "../../../src/http/api-types.js";
 import { useLive, useNow } from "../api.js";
 import { between, cancellable, duration, finished, localTime, retryable, shortId } from "../format.js";
@@ -66,7 +66,7 @@ export function RunPage(props: { id: string }) {
           : {r.error.message}
         </div>
       ) : null}
-      <Waiting run={r} />
+      <Waiting run={r} now={now} />
       <dl class="facts">
         <dt>Run id</dt>
         <dd class="mono">{r.id}</dd>
@@ -100,7 +100,7 @@ export function RunPage(props: { id: string }) {
         ))}
       </dl>
       <h2>Steps</h2>
-      <Timeline run={r} now={now} />
+      <Timeline run={r} now={now} reload={run.reload} />
       {r.children.length ? (
         <>
           <h2>Child runs</h2>
@@ -112,7 +112,7 @@ export function RunPage(props: { id: string }) {
           <h2>Event</h2>
           <Json value={r.event} label="event" />
         </section>
-        <section>
+        <section class="output-section">
           <h2>Output{r.outputFrom === "last step" ? " (the last step's)" : ""}</h2>
           <Json value={r.output} label="output" />
         </section>
@@ -130,32 +130,74 @@ function Extra(props: { name: string; value: unknown }) {
   );
 }
 
-/** A run parked in the database: for what (its current step and that step's input) and until when. */
-function Waiting(props: { run: RunDetail }) {
+/** A run not executing now: what it waits for (a time, an event, a called run) and until when. */
+function Waiting(props: { run: RunDetail; now: number }) {
   const r = props.run;
   if (r.status !== "waiting" && r.status !== "sleeping" && r.status !== "pending") return null;
-  const current = Object.entries(r.steps).find(([, s]) => s.status === "waiting" || s.status === "running");
-  const last = current ? [...r.tries].reverse().find((t) => t.stepKey === current[0]) : undefined;
+  const w = r.wait;
+  const until = w?.until ?? (r.status === "pending" ? null : r.availableAt);
+  const left = until ? Date.parse(until) - props.now : null;
   return (
     <section class="waiting" aria-label="what the run waits for">
       <p>
         <Status status={r.status} />{" "}
-        {r.status === "pending"
-          ? "queued: an engine starts it when it has room"
-          : current
-            ? `at step ${current[0]}${last ? ` (${last.kind})` : ""}`
-            : "parked"}
-        {r.availableAt && r.status !== "pending" ? ` until ${localTime(r.availableAt)}` : ""}
+        {w ? (
+          <>
+            at step <span class="mono">{w.step}</span>
+            {w.kind === "wait_for" ? (
+              <>
+                {" "}
+                for <span class="mono">{w.source ?? "an event"}</span>
+              </>
+            ) : null}
+            {w.kind === "call" && w.child ? (
+              <>
+                {" "}
+                for run <a href={href.run(w.child)}>{`${w.workflow ?? ""} ${shortId(w.child)}`.trim()}</a> to
+                end
+              </>
+            ) : null}
+          </>
+        ) : r.status === "pending" ? (
+          "queued: an engine starts it when it has room"
+        ) : (
+          "parked"
+        )}
+        {until && Number.isFinite(Date.parse(until)) ? (
+          <>
+            {w?.kind === "wait_for" ? ", timing out at " : " until "}
+            <time dateTime={until}>{localTime(until)}</time>
+            {left !== null && left > 0 ? <span class="muted"> (in {duration(left)})</span> : null}
+          </>
+        ) : null}
+        {w ? <span class="muted small"> · since {localTime(w.began)}</span> : null}
       </p>
-      {last?.input ? <Json value={last.input} label="what it waits for" /> : null}
+      {w?.lookup ? (
+        <p class="small">
+          match: <code class="wrap">{w.lookup}</code>
+          {w.match ? (
+            <>
+              {" "}
+              and <code class="wrap">{w.match}</code>
+            </>
+          ) : null}
+        </p>
+      ) : null}
+      {r.wake ? (
+        <p class="small">
+          released by <code class="wrap">{JSON.stringify(r.wake)}</code>; resuming
+        </p>
+      ) : null}
     </section>
   );
 }
 
-function Timeline(props: { run: RunDetail; now: number }) {
-  const rows = buildRows(props.run.tries, props.now);
+function Timeline(props: { run: RunDetail; now: number; reload: () => void }) {
+  const [expanded, setExpanded] = useState<ReadonlySet<string>>(new Set());
+  const rows = buildRows(props.run.tree, props.now, expanded);
   if (rows.length === 0) return <p class="muted">No step has started yet.</p>;
   const win = runWindow(rows, props.run.startedAt, props.now);
+  const expand = (key: string) => setExpanded(new Set([...expanded, key]));
   return (
     <section class="timeline" aria-label="step timeline">
       <div class="tl-scale" aria-hidden="true">
@@ -165,24 +207,37 @@ function Timeline(props: { run: RunDetail; now: number }) {
         </span>
       </div>
       {rows.map((row) => (
-        <TimelineRow key={row.key} row={row} win={win} now={props.now} run={props.run} />
+        <TimelineRow
+          key={row.key}
+          row={row}
+          win={win}
+          now={props.now}
+          run={props.run}
+          expand={expand}
+          reload={props.reload}
+        />
       ))}
     </section>
   );
 }
+
+const KIND_WORD: Record<string, string> = { item: "item", branch: "branch" };
 
 function TimelineRow(props: {
   row: Row<TryView>;
   win: { start: number; end: number };
   now: number;
   run: RunDetail;
+  expand: (key: string) => void;
+  reload: () => void;
 }) {
-  const { row, win, now } = props;
+  const { row, win, now, run } = props;
   const last = row.tries.at(-1);
-  const children = props.run.children.filter((c) => c.parentStep === row.key);
+  const children = run.children.filter((c) => c.parentStep === row.key);
   const summary = (
-    <div class="tl-row" style={{ "--depth": row.depth }}>
+    <div class={`tl-row k-${row.kind}`} style={{ "--depth": row.depth }}>
       <span class="tl-label">
+        {KIND_WORD[row.kind] ? <span class="muted small">{KIND_WORD[row.kind]} </span> : null}
         <span class="tl-name" title={row.key}>
           {row.label}
         </span>
@@ -190,12 +245,14 @@ function TimelineRow(props: {
       </span>
       <span class="tl-status">
         <Status status={row.status} />
-        <span class="tl-dur">{duration(row.end - row.start)}</span>
+        <span class="tl-dur">{Number.isFinite(row.start) ? duration(row.end - row.start) : ""}</span>
         {row.tries.length > 1 ? <span class="muted small"> {row.tries.length} tries</span> : null}
       </span>
       <span class="tl-track" aria-hidden="true">
         {row.group ? (
-          <span class="tl-bar group" style={pos(place(row.start, row.end, win))} />
+          Number.isFinite(row.start) ? (
+            <span class="tl-bar group" style={pos(place(row.start, row.end, win))} />
+          ) : null
         ) : (
           row.tries.map((t) => {
             const s = Date.parse(t.startedAt);
@@ -212,24 +269,48 @@ function TimelineRow(props: {
       </span>
     </div>
   );
+  if (row.kind === "more")
+    return (
+      <div class="tl-item tl-more" data-step={row.key}>
+        <button
+          type="button"
+          class="link"
+          style={{ "--depth": row.depth }}
+          onClick={() => props.expand(row.parent ?? "")}
+        >
+          Show {row.label}
+        </button>
+      </div>
+    );
   if (row.group)
     return (
-      <div class="tl-item" data-step={row.key}>
+      <div class="tl-item" data-step={row.key} data-kind={row.kind}>
         {summary}
       </div>
     );
+  const inner = row.depth > 0;
   return (
-    <details class="tl-item" data-step={row.key} open={row.status === "failed"}>
+    <details class="tl-item" data-step={row.key} data-kind={row.kind} open={row.status === "failed"}>
       <summary>{summary}</summary>
       <div class="tl-detail">
         {children.length ? (
           <p>
-            Child run{children.length > 1 ? "s" : ""}:{" "}
+            Called run{children.length > 1 ? "s" : ""}:{" "}
             {children.map((c) => (
-              <a key={c.id} href={href.run(c.id)}>
+              <a key={c.id} href={href.run(c.id)} data-child={c.id}>
                 {c.workflow} {shortId(c.id)} ({c.status}){" "}
               </a>
             ))}
+          </p>
+        ) : null}
+        {inner && row.status === "failed" && retryable(run.status) ? (
+          <p class="small">
+            <ActionButton
+              path={`/api/runs/${run.id}/retry`}
+              label="Retry the run from this step"
+              done={props.reload}
+            />{" "}
+            <span class="muted">the items and branches that succeeded are kept</span>
           </p>
         ) : null}
         {row.tries.map((t) => (
