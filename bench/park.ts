@@ -2,7 +2,7 @@
 // WAKE of them fall due within one second; wait_for from a matching record's commit to the next step's start
 // (p50/p99) with N runs waiting; the matcher's cost for a record that matches nothing with 1,000 and with N
 // waiting runs, in alternating rounds. Parked runs are seeded in SQL exactly as the engine parks them.
-// Run: DATABASE_URL=postgres://... npx tsx --expose-gc bench/park.ts [N=100000] [WAKE=10000]
+// Run: DATABASE_URL=postgres://... npx tsx --expose-gc bench/park.ts [N=100000] [WAKE=10000] [sleep|wait]
 import { performance } from "node:perf_hooks";
 import type pg from "pg";
 import { migrate } from "../src/db/migrate.js";
@@ -19,6 +19,8 @@ import { median, pct, scratchDatabase } from "./lib.js";
 
 const N = Number(process.argv[2] ?? 100_000);
 const WAKE = Number(process.argv[3] ?? 10_000);
+/** `sleep` or `wait` runs only that half. */
+const ONLY = process.argv[4];
 const APP = "app_bench";
 const f = (n: number, d = 1) => n.toFixed(d);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -120,6 +122,57 @@ function rssMb(): number {
   return process.memoryUsage().rss / 1e6;
 }
 
+async function sleepBench(db: pg.Pool, sleeper: WorkflowDefinition): Promise<void> {
+  // 1. RSS: N sleeping runs parked (due in an hour) against idle, in alternating rounds.
+  console.log(`\n== ${N} sleeping runs parked: engine process RSS ==`);
+  for (let round = 1; round <= 2; round++) {
+    await db.query("DELETE FROM skyflow.runs WHERE workflow = 'sleeper'");
+    await sleep(3000);
+    const idle = rssMb();
+    await seed(db, sleeper, N, {
+      status: "sleeping",
+      step: "z",
+      kind: "sleep",
+      due: "now() + interval '1 hour'",
+      prefix: `s${round}-`,
+    });
+    await sleep(5000);
+    const parked = rssMb();
+    console.log(
+      `round ${round}: idle ${f(idle)} MB, with ${N} parked ${f(parked)} MB (+${f(parked - idle)} MB)`,
+    );
+  }
+
+  // 2. Wake lateness: WAKE of them due within one second, starting 3 s from now.
+  console.log(`\n== ${WAKE} sleeping runs due in the same second (of ${N} parked) ==`);
+  await db.query(
+    `UPDATE skyflow.runs SET available_at = t.at, wait = jsonb_set(wait, '{until}', to_jsonb(t.at))
+       FROM (SELECT id, now() + interval '3 seconds' + (row_number() OVER () % 1000) * interval '1 millisecond' AS at
+             FROM skyflow.runs WHERE workflow = 'sleeper' LIMIT $1) t WHERE skyflow.runs.id = t.id`,
+    [WAKE],
+  );
+  // The due times, kept apart: a resumed run's wait is cleared.
+  await db.query(
+    "CREATE TABLE bench_due AS SELECT id, available_at AS due FROM skyflow.runs WHERE workflow = 'sleeper' AND available_at < now() + interval '1 minute'",
+  );
+  for (;;) {
+    const { rows } = await db.query(
+      "SELECT count(*)::int AS n FROM skyflow.runs WHERE workflow = 'sleeper' AND status = 'succeeded'",
+    );
+    if (rows[0].n >= WAKE) break;
+    await sleep(200);
+  }
+  const { rows: late } = await db.query<{ ms: number }>(
+    `SELECT extract(epoch FROM t.finished_at - d.due) * 1000 AS ms
+       FROM bench_due d JOIN skyflow.step_tries t ON t.run_id = d.id AND t.step_key = 'z'`,
+  );
+  const ms = late.map((r) => Number(r.ms));
+  console.log(
+    `wake lateness (due -> sleep step ended): p50 ${f(median(ms))} ms, p99 ${f(pct(ms, 99))} ms, max ${f(Math.max(...ms))} ms`,
+  );
+  await db.query("DELETE FROM skyflow.runs WHERE workflow = 'sleeper'");
+}
+
 async function main(): Promise<void> {
   const scratch = await scratchDatabase("park");
   const db = createPool(scratch.url, { max: 10, applicationName: "bench-park" });
@@ -142,7 +195,8 @@ async function main(): Promise<void> {
       pubsub: { publish: async () => {} },
     };
     const log = silentLogger();
-    const engine = createEngine({ pool: db, catalog, clients, log, pollMs: 1000 });
+    const maxRuns = Number(process.env.BENCH_MAX_RUNS ?? 200);
+    const engine = createEngine({ pool: db, catalog, clients, log, pollMs: 1000, maxRuns });
     await engine.start();
     const triggers = await startTriggers({
       pool: db,
@@ -153,54 +207,31 @@ async function main(): Promise<void> {
     });
     await sleep(3000);
 
-    // 1. RSS: N sleeping runs parked (due in an hour) against idle, in alternating rounds.
-    console.log(`\n== ${N} sleeping runs parked: engine process RSS ==`);
-    for (let round = 1; round <= 2; round++) {
-      await db.query("DELETE FROM skyflow.runs WHERE workflow = 'sleeper'");
-      await sleep(3000);
-      const idle = rssMb();
-      await seed(db, sleeper, N, {
-        status: "sleeping",
-        step: "z",
-        kind: "sleep",
-        due: "now() + interval '1 hour'",
-        prefix: `s${round}-`,
-      });
-      await sleep(5000);
-      const parked = rssMb();
-      console.log(
-        `round ${round}: idle ${f(idle)} MB, with ${N} parked ${f(parked)} MB (+${f(parked - idle)} MB)`,
-      );
-    }
-
-    // 2. Wake lateness: WAKE of them due within one second, starting 3 s from now.
-    console.log(`\n== ${WAKE} sleeping runs due in the same second (of ${N} parked) ==`);
-    await db.query(
-      `UPDATE skyflow.runs SET available_at = t.at, wait = jsonb_set(wait, '{until}', to_jsonb(t.at))
-       FROM (SELECT id, now() + interval '3 seconds' + (row_number() OVER () % 1000) * interval '1 millisecond' AS at
-             FROM skyflow.runs WHERE workflow = 'sleeper' LIMIT $1) t WHERE skyflow.runs.id = t.id`,
-      [WAKE],
-    );
-    for (;;) {
-      const { rows } = await db.query(
-        "SELECT count(*)::int AS n FROM skyflow.runs WHERE workflow = 'sleeper' AND status = 'succeeded'",
-      );
-      if (rows[0].n >= WAKE) break;
-      await sleep(200);
-    }
-    const { rows: late } = await db.query<{ ms: number }>(
-      `SELECT extract(epoch FROM t.finished_at - (r.wait->>'until')::timestamptz) * 1000 AS ms
-       FROM skyflow.runs r JOIN skyflow.step_tries t ON t.run_id = r.id AND t.step_key = 'z'
-       WHERE r.workflow = 'sleeper' AND r.status = 'succeeded'`,
-    );
-    const ms = late.map((r) => Number(r.ms));
-    console.log(
-      `wake lateness (due -> sleep step ended): p50 ${f(median(ms))} ms, p99 ${f(pct(ms, 99))} ms, max ${f(Math.max(...ms))} ms`,
-    );
-    await db.query("DELETE FROM skyflow.runs WHERE workflow = 'sleeper'");
+    if (ONLY !== "wait") await sleepBench(db, sleeper);
 
     // 3. wait_for: N waiting runs; a matching record's commit -> the next step's start.
     console.log(`\n== ${N} runs waiting on wait_for (record ev) ==`);
+    if (ONLY !== "sleep") await waitBench(db, app, waiter, small, catalog);
+    await triggers.stop();
+    await engine.stop({ graceMs: 0 });
+  } finally {
+    await app.end();
+    await db.end();
+    await scratch.drop();
+  }
+}
+
+async function waitBench(
+  db: pg.Pool,
+  app: pg.Pool,
+  waiter: WorkflowDefinition,
+  small: WorkflowDefinition,
+  catalog: Catalog,
+): Promise<void> {
+  const log = silentLogger();
+  {
+    // The sleep half's finished runs leave dead index entries that every claim would step over.
+    await db.query("VACUUM ANALYZE skyflow.runs");
     await seed(db, waiter, N, {
       status: "waiting",
       step: "w",
@@ -220,6 +251,8 @@ async function main(): Promise<void> {
     await db.query("ANALYZE skyflow.waits; ANALYZE skyflow.runs");
     await sleep(2000);
     const lat: number[] = [];
+    const toRelease: number[] = [];
+    const toStep: number[] = [];
     for (let i = 0; i < 300; i++) {
       const key = `k${Math.floor(Math.random() * N)}`;
       const { rows } = await app.query<{ at: Date }>(
@@ -236,6 +269,14 @@ async function main(): Promise<void> {
         );
         if (r.rows[0]) {
           lat.push(r.rows[0].s.getTime() - at);
+          const w = await db.query<{ at: Date }>(
+            "SELECT at FROM skyflow.wait_events WHERE event->'record'->>'_id' = $1",
+            [`ev/e${i}`],
+          );
+          if (w.rows[0]) {
+            toRelease.push(w.rows[0].at.getTime() - at);
+            toStep.push(r.rows[0].s.getTime() - w.rows[0].at.getTime());
+          }
           break;
         }
         await sleep(1);
@@ -244,6 +285,9 @@ async function main(): Promise<void> {
     }
     console.log(
       `matching record commit -> next step started (${lat.length} events): p50 ${f(median(lat))} ms, p99 ${f(pct(lat, 99))} ms`,
+    );
+    console.log(
+      `  of which commit -> release in the trigger's transaction p50 ${f(median(toRelease))} ms, release -> next step p50 ${f(median(toStep))} ms`,
     );
 
     // 4. A record that matches nothing: the matcher's work in the trigger's transaction, 1,000 vs N waiting.
@@ -282,12 +326,6 @@ async function main(): Promise<void> {
     } finally {
       client.release();
     }
-    await triggers.stop();
-    await engine.stop({ graceMs: 0 });
-  } finally {
-    await app.end();
-    await db.end();
-    await scratch.drop();
   }
 }
 

@@ -17,7 +17,7 @@
 //      skyflow_bench on DATABASE_URL's server. PEER_SKYFLOW_NODE_ARGS: Node flags for the daemons
 //      (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); PEER_CONCURRENCY: graphile-worker's (default 10).
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -623,6 +623,8 @@ async function duplicates(): Promise<{ runDups: number; rowDups: number }> {
 }
 
 async function main(): Promise<void> {
+  if (!existsSync(`${ROOT}dist/cli.js`))
+    throw new Error("dist/ is missing: run `npm run build` (npm run bench:peers does)");
   console.log(
     `peers: skyflow (dist/, \`skyflow start\`) against graphile-worker 0.16.6 (concurrency ${process.env.PEER_CONCURRENCY ?? 10}), ` +
       `${ROUNDS} alternating rounds; sections ${SECTIONS.join(", ")}`,

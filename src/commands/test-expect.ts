@@ -160,13 +160,16 @@ function stepError(err: { name: string; message: string } | null | undefined): s
   return err ? ` (${err.name}: ${err.message})` : "";
 }
 
-/** The run's `output` when the engine stores one, else its last main step's output (the contract's default). */
+/**
+ * What the run returns: the workflow's `output` as the saved state holds it, else the output of the step the
+ * state names (`returnsStep`), else of the last main step.
+ */
 export function runOutput(run: RunDetails, def: WorkflowDefinition): unknown {
-  const stored = (run as { output?: unknown }).output;
-  if (stored !== undefined) return stored;
-  const last = def.steps.at(-1);
-  if (!last) return null;
-  return run.tries.filter((t) => t.stepKey === last.key && t.status === "succeeded").at(-1)?.output ?? null;
+  const snap = run.snapshot as (RunState & { returnsStep?: string; output?: unknown }) | null;
+  if (snap && "output" in snap) return snap.output ?? null;
+  const key = snap?.returnsStep ?? def.steps.at(-1)?.key;
+  if (!key) return null;
+  return run.tries.filter((t) => t.stepKey === key && t.status === "succeeded").at(-1)?.output ?? null;
 }
 
 /** A recorded push as a test writes it: `users` or `devices`, `topic`, `notification`. */

@@ -1,6 +1,7 @@
 // The format of a workflow test file (`<workflow>.test.yaml` beside the workflows): YAML -> typed tests, every
 // mistake reported as `file:line:column: path: message` and every expectation carrying its own position.
-// A hand-written schema check, because the messages name the fix. No I/O.
+// A hand-written schema check, because the messages name the fix. No I/O. Past 400 lines: the types and the
+// checker of each part of the format read best side by side.
 import { parseYaml } from "../engine/definition/yaml.js";
 import type { Problem } from "../errors.js";
 import { whereProblems } from "../steps/predicate.js";
@@ -93,8 +94,11 @@ export type Action =
 export interface TestCase {
   name: string;
   pos: Pos;
-  /** Start of the fake clock (ms since the epoch). */
-  clock: number;
+  /**
+   * Start of the fake clock (ms since the epoch); undefined: the database's time when the test begins (parked
+   * runs' sleeps are measured by the database's clock, so they agree with it from there).
+   */
+  clock?: number;
   users: SeedUser[];
   records: SeedRecord[];
   /** event (if any), then each `then` action, then `expect` (if any). */
@@ -109,17 +113,28 @@ export interface TestFile {
   at(path: string): Pos;
 }
 
-export const DEFAULT_CLOCK = Date.parse("2026-01-01T00:00:00Z");
-const RUN_STATUSES = ["succeeded", "failed", "cancelled", "running", "waiting", "pending", "none"];
+const RUN_STATUSES = [
+  "succeeded",
+  "failed",
+  "cancelled",
+  "running",
+  "sleeping",
+  "waiting",
+  "pending",
+  "none",
+];
 /** `waiting`: between two tries; `none`: the step never began. */
 const STEP_STATUSES = ["succeeded", "failed", "skipped", "running", "waiting", "none"];
 
-/** `250ms`, `10s`, `5m`, `1h`, `2d`, or a number of milliseconds; undefined when it is none of those. */
+/** `250ms`, `10s`, `5m`, `1h`, `2d`, joined (`1h30m`), or a number of milliseconds; else undefined. */
 export function testDuration(v: unknown): number | undefined {
   if (typeof v === "number") return Number.isInteger(v) && v >= 0 ? v : undefined;
-  const m = typeof v === "string" ? /^(\d+)(ms|s|m|h|d)$/.exec(v.trim()) : null;
-  if (!m) return undefined;
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "ms"];
+  if (typeof v !== "string" || !/^(\d+(ms|s|m|h|d))+$/.test(v.trim())) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  let ms = 0;
+  for (const m of v.trim().matchAll(/(\d+)(ms|s|m|h|d)/g))
+    ms += Number(m[1]) * unit[m[2] as keyof typeof unit];
+  return ms;
 }
 
 /** `review-task.test.yaml` -> `review-task`; undefined for a file that is not a test file. */
@@ -172,14 +187,14 @@ export function parseTestFile(
   const workflow = root.workflow === undefined ? workflowOfTestFile(base) : c.str(root.workflow, "workflow");
   if (workflow === undefined && root.workflow === undefined)
     c.fail("", "name the workflow under test with `workflow:` (or name the file <workflow>.test.yaml)");
-  const clock = root.clock === undefined ? DEFAULT_CLOCK : c.time(root.clock, "clock");
+  const clock = root.clock === undefined ? undefined : c.time(root.clock, "clock");
   const tests: TestCase[] = [];
   if (!Array.isArray(root.tests) || root.tests.length === 0) {
     c.fail(root.tests === undefined ? "" : "tests", "`tests:` must be a list of at least one test");
   } else {
     const names = new Set<string>();
     root.tests.forEach((t, i) => {
-      const tc = c.testCase(t, `tests[${i}]`, clock ?? DEFAULT_CLOCK);
+      const tc = c.testCase(t, `tests[${i}]`, clock);
       if (!tc) return;
       if (names.has(tc.name)) c.fail(kp(`tests[${i}]`, "name"), `another test is also named "${tc.name}"`);
       names.add(tc.name);
@@ -251,12 +266,13 @@ class Checker {
     return value === undefined && check ? undefined : { value: value as T, pos: this.pos(p), path: p };
   }
 
-  testCase(t: unknown, path: string, fileClock: number): TestCase | undefined {
+  testCase(t: unknown, path: string, fileClock: number | undefined): TestCase | undefined {
     const o = this.map(t, path, "a test");
     if (!o) return undefined;
     this.keys(o, path, ["name", "clock", "users", "records", "event", "then", "expect"]);
     const name = this.str(o.name, kp(path, "name"));
     const clock = o.clock === undefined ? fileClock : this.time(o.clock, kp(path, "clock"));
+    if (o.clock !== undefined && clock === undefined) return undefined;
     const users = o.users === undefined ? [] : this.users(o.users, kp(path, "users"));
     const records = o.records === undefined ? [] : this.seedRecords(o.records, kp(path, "records"));
     const actions: Action[] = [];
@@ -277,8 +293,8 @@ class Checker {
     }
     if (!actions.some((a) => a.kind === "expect"))
       this.fail(path, "a test needs `expect:` (or an `expect` among its `then:` actions)");
-    if (!name || clock === undefined || !users || !records) return undefined;
-    return { name, pos: this.pos(path), clock, users, records, actions };
+    if (!name || !users || !records) return undefined;
+    return { name, pos: this.pos(path), ...(clock !== undefined && { clock }), users, records, actions };
   }
 
   action(a: unknown, path: string): Action | undefined {
@@ -293,7 +309,7 @@ class Checker {
       if (ms === undefined)
         return this.fail(
           p,
-          `expected a duration such as 250ms, 10s, 5m, 1h or 2d, got ${JSON.stringify(o.advance)}`,
+          `expected a duration such as 250ms, 10s, 5m, 1h, 2d or 1h30m, got ${JSON.stringify(o.advance)}`,
         );
       return { kind: "advance", ms, pos: this.pos(p) };
     }

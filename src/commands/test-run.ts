@@ -56,17 +56,41 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+const CLOSE_PART_MS = 5_000;
+
+/** Resolves when `p` settles or after `ms`, whichever comes first. */
+export async function within(ms: number, p: Promise<unknown>): Promise<"done" | "late"> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => "done" as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function openHarness(o: HarnessOptions, tc: TestCase): Promise<Harness> {
   const db = await o.dbs.create(tc.name);
   const pool = createPool(db.url, { max: 8, applicationName: "skyflow test" });
   const closers: (() => Promise<unknown>)[] = [
     async () => {
-      await pool.end();
-      if (!o.keep) await db.drop();
+      if (!o.keep) {
+        // Dropped whether or not the pool ends in time: the drop ends any connection left open.
+        await within(CLOSE_PART_MS, pool.end());
+        db.drop();
+      } else await pool.end();
     },
   ];
+  // Each part gets a bounded time: one that does not close is left behind, and the database's drop (WITH
+  // FORCE) ends its connections, so a stuck part cannot hang the command.
   const close = async () => {
-    for (const c of closers.splice(0).reverse()) await c().catch(() => {});
+    for (const c of closers.splice(0).reverse())
+      await within(
+        CLOSE_PART_MS,
+        c().catch(() => {}),
+      );
   };
   try {
     return await open(o, tc, pool, db, closers, close);
@@ -84,7 +108,7 @@ async function open(
   closers: (() => Promise<unknown>)[],
   close: () => Promise<void>,
 ): Promise<Harness> {
-  const clock = new ManualClock(tc.clock);
+  const clock = new ManualClock(tc.clock ?? (await databaseNow(pool)));
   const log = o.log;
   const handler: SkygearServerHandler = createSkygearHandler({
     pool,
@@ -180,6 +204,11 @@ async function open(
     advance: (ms) => time.advance(ms),
     close,
   };
+}
+
+async function databaseNow(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ now: Date }>("SELECT clock_timestamp() AS now");
+  return rows[0]!.now.getTime();
 }
 
 /** The connections held for good (LISTEN): the fewest held over a short while after starting. */

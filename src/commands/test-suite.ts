@@ -11,7 +11,10 @@ import type { TestDatabases } from "./test-db.js";
 import { check, type Failure } from "./test-expect.js";
 import { parseEventFile, parseTestFile, type TestCase, type TestFile } from "./test-format.js";
 import type { Report, TestOutcome } from "./test-report.js";
-import { openHarness } from "./test-run.js";
+import { openHarness, within } from "./test-run.js";
+
+/** A test that takes longer (real time) fails, and the others go on. */
+const TEST_LIMIT_MS = 180_000;
 
 export interface SuiteOptions {
   dbs: TestDatabases;
@@ -129,7 +132,7 @@ async function runTest(
   const failures: Failure[] = [];
   let at = test.pos;
   let database: string | undefined;
-  try {
+  const work = (async () => {
     const h = await openHarness({ ...o, workflows, workflow: def }, test);
     database = h.database;
     try {
@@ -142,9 +145,14 @@ async function runTest(
     } finally {
       await h.close();
     }
-  } catch (err) {
-    failures.push({ pos: at, message: (err as Error).message });
-  }
+  })().catch((err: Error) => {
+    failures.push({ pos: at, message: err.message });
+  });
+  if ((await within(TEST_LIMIT_MS, work)) === "late")
+    failures.push({
+      pos: at,
+      message: `the test did not finish within ${TEST_LIMIT_MS / 1000} s (stuck here)`,
+    });
   return {
     file: file.file,
     name: test.name,

@@ -18,6 +18,8 @@ export interface Activity {
   listening: number;
 }
 
+/** Timers one `advance` stops at, at most (a daily cron over a year is 365). */
+const MAX_STOPS = 5_000;
 /** How long a test may take to become quiet after one move before it fails. */
 const SETTLE_LIMIT_MS = 60_000;
 /** Quiet this long (nothing changed) means the run waits for the clock or has ended. */
@@ -39,7 +41,11 @@ export class TestTime {
 
   async advance(ms: number): Promise<void> {
     const end = this.clock.now() + ms;
-    for (;;) {
+    for (let stops = 0; ; stops++) {
+      if (stops > MAX_STOPS)
+        throw new Error(
+          `advance stopped at ${MAX_STOPS} timers and is not at its end: does a timer keep re-arming?`,
+        );
       await this.freezeParked();
       const due = [this.clock.nextAt(), ...this.parked.values()];
       const next = Math.min(...due.filter((x): x is number => x !== undefined && x <= end));

@@ -169,12 +169,15 @@ export async function single(
   }
 }
 
-const toConfig = (s: Statement, timeoutMs?: number): pg.QueryConfig =>
+/** pg's config of a statement; a NamedQuery (store/enqueue.ts) may carry pg's own `query_timeout`. */
+const toConfig = (s: Statement & { query_timeout?: number }, timeoutMs?: number): pg.QueryConfig =>
   ({
     text: s.text,
     values: s.values,
     ...(s.name ? { name: s.name } : {}),
-    ...((s.timeoutMs ?? timeoutMs) ? { query_timeout: s.timeoutMs ?? timeoutMs } : {}),
+    ...((s.timeoutMs ?? s.query_timeout ?? timeoutMs)
+      ? { query_timeout: s.timeoutMs ?? s.query_timeout ?? timeoutMs }
+      : {}),
   }) as pg.QueryConfig;
 
 interface PipelineInternals {

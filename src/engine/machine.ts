@@ -1,7 +1,12 @@
 // The run machine (xstate 5), built once per workflow version: choose the next step, begin a try, run it
 // as an invoked promise with an AbortSignal, time it out, retry after a delay, save after every transition.
 // Side effects live in the invoked actors; the moves themselves are the pure functions of state.ts.
-// A try that succeeds is saved by its own actor, once it has marked the try as returned (a flag in the
+// The xstate snapshot and the stored RunState: the machine's states (choose, starting, running, ...) are
+// where this engine is in one try and are never stored; `context.state` is the RunState, and every save
+// stores it (runs.snapshot, without outputs). A resumed run starts a new machine in `choose` from the stored
+// RunState alone, so nothing in the xstate snapshot needs to survive a crash. A foreach or parallel is one
+// try here; its inner steps are run and saved by tree.ts, which hands the machine back the RunState with
+// them. A try that succeeds is saved by its own actor, once it has marked the try as returned (a flag in the
 // context that the step's timeout checks): one actor and one state per step. A try actor and a save actor in
 // two states allocated 268 KB per three-step no-op run against 200 KB now; in alternating pairs of
 // processes, this shape takes about 11% less process CPU per three-step run.
@@ -38,6 +43,11 @@ export interface TryResult {
   output?: unknown;
   error?: StepErrorInfo;
   durationMs: number;
+  /**
+   * performance.now() as the try began (inner steps, whose row may be written once, as they end: it dates
+   * the row back, finer than the clock's milliseconds, so that the tries keep their order).
+   */
+  startedAt?: number;
 }
 
 /** What one run's machine needs from the runner: durable saves (conditional on the lease) and writes. */

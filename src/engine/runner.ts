@@ -1,6 +1,7 @@
 // Executes one claimed run: rebuilds its state (new, resumed, or retried), drives its machine on the
 // engine's clock with durable saves conditional on the lease, and reports how it ended. The engine owns
 // claiming, leases and capacity; this module owns one run.
+import { performance } from "node:perf_hooks";
 import type pg from "pg";
 import { createActor } from "xstate";
 import { FatalStepError, redact } from "../errors.js";
@@ -396,6 +397,7 @@ function runIO(
         attempt: r.attempt,
         kind: r.kind,
         output: JSON.stringify(r.output ?? {}),
+        claims: run.claims ?? null,
       };
       try {
         await commitTry(client, t);
@@ -423,6 +425,7 @@ function runIO(
           committed: rows.committed,
         },
         { depth: run.depth, list },
+        performance.now(),
       );
       let ok: boolean;
       try {

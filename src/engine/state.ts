@@ -1,5 +1,6 @@
 // The compact state of one run (what skyflow.runs.snapshot holds, less the steps' outputs) and the pure
-// moves over it: which step is next, what a step's outcome does to the run. No I/O.
+// moves over it: which step is next, what a step's outcome does to the run. Inner steps of a foreach or
+// parallel have their entries in the same `steps` map under instance keys (see tree.ts). No I/O.
 import type { StepDefinition, StepStatus, WorkflowDefinition } from "./definition/types.js";
 
 export type StepRunStatus = "running" | "waiting" | StepStatus;

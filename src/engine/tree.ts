@@ -7,8 +7,9 @@
 // (`remind[3].tell`, `fan.audit.log`). So the snapshot, the try rows and the resume need nothing new: a
 // resumed container runs again and every inner step already finished is passed over, and uuid() (seeded
 // by the instance key) is the same for the same inner step of the same item or branch. The one state is
-// held in `Tree.state`; every change is a pure move (state.ts) applied there, and saved by `Saver`, which
-// sends at most one save of the run at a time with every change made meanwhile.
+// held in `Tree.state`, a copy of the machine's that only this module changes (entry by entry), and saved
+// by `Saver`, which sends at most one save of the run at a time with every change made meanwhile.
+import { performance } from "node:perf_hooks";
 import { FatalStepError, type StepError } from "../errors.js";
 import { classifyError } from "../steps/classify.js";
 import { Park } from "../steps/park.js";
@@ -18,7 +19,7 @@ import { EVAL_BUDGET_MS } from "./definition/eval-budget.js";
 import type { ExprContext, StepDefinition, TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import type { MachineDeps, RunIO, TryResult } from "./machine.js";
 import { retryDelayMs, shouldRetry } from "./retry.js";
-import { exprSteps, type RunState, type StepErrorInfo, type StepState, setEntry } from "./state.js";
+import { exprSteps, type RunState, type StepErrorInfo, type StepState } from "./state.js";
 import type { BeginTry } from "./store/save.js";
 
 /** Items one foreach may run over. */
@@ -81,6 +82,7 @@ class Tree {
     private readonly env: TreeEnv,
     public state: RunState,
   ) {
+    this.state = { ...state, steps: { ...state.steps } };
     this.saver = new Saver(
       env.io,
       () => this.state,
@@ -105,8 +107,12 @@ class Tree {
     return this.abort.signal;
   }
 
+  /**
+   * Replaces one step's entry. The tree's state is its own copy (made in the constructor), changed in place:
+   * a foreach of 10,000 items changes it some 30,000 times, and a copy per change was quadratic.
+   */
   private set(key: string, entry: StepState): void {
-    this.state = setEntry(this.state, key, entry);
+    this.state.steps[key] = entry;
   }
 
   /** Runs a foreach or parallel whose instance key is `key`; `input` is its resolved list (foreach). */
@@ -250,6 +256,7 @@ class Tree {
     for (;;) {
       const attempt = (this.state.steps[key]?.attempts ?? 0) + 1;
       const startedAt = deps.now();
+      const begunPerf = performance.now();
       let input: unknown;
       let skip = false;
       let error: StepError | undefined;
@@ -265,13 +272,13 @@ class Tree {
       }
       if (skip) {
         this.set(key, { status: "skipped", attempts: this.state.steps[key]?.attempts ?? 0 });
-        await this.saver.save({});
+        this.saver.save({}).catch(() => {});
         return this.state.steps[key]!;
       }
       const begun: BeginTry = { stepKey: key, kind: step.kind, attempt, input };
       if (!error) {
         this.set(key, { status: "running", attempts: attempt });
-        error = await this.attempt(step, key, begun, frames, startedAt);
+        error = await this.attempt(step, key, begun, frames, startedAt, begunPerf);
         if (!error) return this.state.steps[key]!;
       }
       if (this.signal.aborted) throw this.signal.reason;
@@ -283,6 +290,7 @@ class Tree {
         status,
         error: info,
         durationMs: deps.now() - startedAt,
+        startedAt: begunPerf,
       });
       if (!(step.foreach || step.parallel) && shouldRetry(step.retry, info, attempt)) {
         const delay = retryDelayMs(step.retry, attempt, {
@@ -295,7 +303,8 @@ class Tree {
         continue;
       }
       this.set(key, { status: "failed", attempts: attempt, error: info });
-      await this.saver.save({ result: ended("failed") });
+      // Not awaited, so that the other items and branches learn of the failure at once.
+      this.saver.save({ result: ended("failed") }).catch(() => {});
       return this.state.steps[key]!;
     }
   }
@@ -307,6 +316,7 @@ class Tree {
     begun: BeginTry,
     frames: Frame[],
     startedAt: number,
+    begunPerf: number,
   ): Promise<StepError | undefined> {
     const { deps, io } = this.env;
     const kind = deps.stepKinds[step.kind];
@@ -323,6 +333,7 @@ class Tree {
       status: "succeeded",
       output,
       durationMs: deps.now() - startedAt,
+      startedAt: begunPerf,
     });
     if (step.foreach || step.parallel) {
       const end = await this.container(step, key, begun.input, frames);
@@ -367,7 +378,10 @@ class Tree {
       const output = committed ? committed.output : await io.afterTry(step, raw ?? {});
       this.set(key, { status: "succeeded", attempts: begun.attempt, output });
       this.env.clock.clearTimeout(timer);
-      await this.saver.save({ result: ended(output), committed: committed !== undefined });
+      // The next step does not wait for this save: it travels with the next ones (the container ends only
+      // once every save has landed, and a failed save stops the run). After a crash before it lands, this
+      // try runs again, as any try whose end was not saved.
+      this.saver.save({ result: ended(output), committed: committed !== undefined }).catch(() => {});
       return undefined;
     } catch (err) {
       if (committed) throw err;

@@ -20,8 +20,18 @@ const NETWORK_CODES = new Set([
   "UND_ERR_CLOSED",
 ]);
 
-/** SQLSTATEs a retry can fix: serialization failure, deadlock, lock not available, admin shutdown. */
-const RETRYABLE_SQLSTATES = new Set(["40001", "40P01", "55P03", "57P01"]);
+/**
+ * SQLSTATEs a retry can fix: serialization failure, deadlock, lock not available, and the server shutting down
+ * (admin or crash) or not yet accepting connections while it starts up (a database restart).
+ */
+const RETRYABLE_SQLSTATES = new Set(["40001", "40P01", "55P03", "57P01", "57P02", "57P03"]);
+
+/**
+ * node-postgres's own errors for a connection lost under a statement (a database restart): they carry no
+ * code. The statement's transaction did not commit (a COMMIT without an answer is the runner's business).
+ */
+const PG_CONNECTION_LOST =
+  /^(Connection terminated( unexpectedly| due to connection timeout)?|Client has encountered a connection error and is not queryable|Client was closed and is not queryable)$/;
 
 export function isRetryableSqlState(code: string): boolean {
   return RETRYABLE_SQLSTATES.has(code) || code.startsWith("08") || code.startsWith("53");
@@ -46,6 +56,9 @@ export function classifyError(err: unknown, opts: ClassifyOptions = {}): StepErr
   }
   if (isPgError(e)) return classifyPgError(e, message, err);
   if (typeof e.code === "string" && NETWORK_CODES.has(e.code)) {
+    return new RetryableStepError("NetworkError", message, { cause: err });
+  }
+  if (err instanceof Error && PG_CONNECTION_LOST.test(err.message)) {
     return new RetryableStepError("NetworkError", message, { cause: err });
   }
   if (e.name === "AbortError" || e.code === "ABORT_ERR") {

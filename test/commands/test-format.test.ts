@@ -80,10 +80,10 @@ describe("parseTestFile", () => {
       '3:5: tests[0].expct: unknown key "expct"; expected one of name, clock, users, records, event, then, expect',
       '4:28: tests[0].event.record.op: expected one of create, update, delete, got "upsert"',
       '4:44: tests[0].event.record.record: a record needs `_id: "<type>/<key>"`',
-      '6:18: tests[0].then[0].advance: expected a duration such as 250ms, 10s, 5m, 1h or 2d, got "soon"',
+      '6:18: tests[0].then[0].advance: expected a duration such as 250ms, 10s, 5m, 1h, 2d or 1h30m, got "soon"',
       "7:9: tests[0].then[1]: an action is exactly one of advance: <duration>, event: {...}, expect: {...}",
       "2:5: tests[0]: a test needs `expect:` (or an `expect` among its `then:` actions)",
-      '10:12: tests[1].expect.run: expected one of succeeded, failed, cancelled, running, waiting, pending, none, got "finished"',
+      '10:12: tests[1].expect.run: expected one of succeeded, failed, cancelled, running, sleeping, waiting, pending, none, got "finished"',
       '11:19: tests[1].expect.steps.a: expected one of succeeded, failed, skipped, running, waiting, none, got "done"',
       "12:17: tests[1].expect.records[0]: say what to expect: `count:` or `records:` (or both)",
       "13:13: tests[1].expect.sql[0]: `rows:` is required: the rows the statement should return",
@@ -106,6 +106,9 @@ describe("parseTestFile", () => {
 
   it("reads durations with days, and refuses fractions and negative numbers", () => {
     expect([testDuration("250ms"), testDuration("2d"), testDuration(1500)]).toEqual([250, 172_800_000, 1500]);
+    expect([testDuration("9m59s"), testDuration("1h30m"), testDuration("1s500ms")]).toEqual([
+      599_000, 5_400_000, 1500,
+    ]);
     expect([testDuration("1.5s"), testDuration(-1), testDuration("1w")]).toEqual([
       undefined,
       undefined,

@@ -17,6 +17,8 @@ export interface RealServer {
   url: string;
   port: number;
   pid: number;
+  /** Its database (the app's tables in schema app_<appName>). */
+  databaseUrl: string;
   /** The server's log file (LOG_LEVEL=debug shows every request). */
   logFile: string;
   stop(): Promise<void>;
@@ -36,11 +38,12 @@ export type RealServerStart = { ok: true; server: RealServer } | { ok: false; re
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-/** Where the real server's start script lives: SKYGEAR_REAL_HOME, else ../shared/skygear-real beside the
- * checkout (or beside the worktrees' parent), else /work/shared/skygear-real. */
+/** Where the real server's start script lives: SKYGEAR_REAL_HOME when set (only there), else
+ * ../shared/skygear-real beside the checkout (or beside the worktrees' parent), else /work/shared/skygear-real. */
 export function realServerHome(): string | undefined {
+  const only = process.env.SKYGEAR_REAL_HOME;
+  if (only) return existsSync(join(only, "start.sh")) ? only : undefined;
   const candidates = [
-    process.env.SKYGEAR_REAL_HOME,
     resolve(HERE, "../../../shared/skygear-real"),
     resolve(HERE, "../../../../shared/skygear-real"),
     "/work/shared/skygear-real",
@@ -162,6 +165,7 @@ export async function startRealServer(opts: RealServerOptions): Promise<RealServ
     url: `http://127.0.0.1:${port}/`,
     port,
     pid,
+    databaseUrl: withDatabase(opts.databaseUrl, db),
     logFile: join(dir, `run-${port}`, "server.log"),
     async stop() {
       if (alive(pid)) {
@@ -184,5 +188,4 @@ export function reportUnavailable(file: string, reason: string): void {
     throw new Error(`SKYFLOW_COMPAT_REQUIRED=1 but ${msg.trim()}`);
   }
   console.warn(msg);
-  process.stderr.write(msg);
 }

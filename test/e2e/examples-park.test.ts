@@ -1,6 +1,7 @@
 // The parking examples in workflows/ through the daemon (embedded server, engine, triggers), as an author uses
 // them: approval-flow (a purchase request waits for its approval record or times out, then sleeps a
-// cooling-off hour) and daily-digest (a call to build-digest, whose output it publishes). The hours and days
+// cooling-off hour, then announces and audits in parallel) and daily-digest (a foreach calling build-digest,
+// whose outputs it publishes). The hours and days
 // they wait are skipped by making the parked run due now, as the passing of that time would.
 import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -98,16 +99,25 @@ describe("parking examples", () => {
     });
   }, 60_000);
 
-  it("daily-digest: calls build-digest and publishes its output", async () => {
+  it("daily-digest: calls build-digest for each status, two at a time, and publishes their outputs", async () => {
     await save("task", { title: "a", status: "open" });
     await save("task", { title: "b", status: "open" });
+    await save("task", { title: "c", status: "done" });
     const { runId } = await daemon.engine.trigger("daily-digest", { scheduled_at: "2026-01-01T08:00:00Z" });
     expect((await daemon.engine.waitForRun(runId, 30_000)).status).toBe("succeeded");
-    const m = await message("reports", (d) => d.digest !== undefined);
-    expect(m).toMatchObject({ digest: { count: 2 } });
+    const m = await message("reports", (d) => d.digests !== undefined);
+    expect(m).toEqual({
+      digests: [
+        { status: "open", count: 2 },
+        { status: "done", count: 1 },
+      ],
+    });
     const { rows } = await db.pool.query(
-      "SELECT status, parent_id FROM skyflow.runs WHERE workflow = 'build-digest'",
+      "SELECT status, parent_id, event->'input'->>'status' AS s FROM skyflow.runs WHERE workflow = 'build-digest' ORDER BY 3",
     );
-    expect(rows).toEqual([{ status: "succeeded", parent_id: runId }]);
+    expect(rows).toEqual([
+      { status: "succeeded", parent_id: runId, s: "done" },
+      { status: "succeeded", parent_id: runId, s: "open" },
+    ]);
   }, 60_000);
 });

@@ -160,6 +160,38 @@ describe("example workflows", () => {
     expect(report.open_tasks).toBeGreaterThanOrEqual(1);
   });
 
+  it("overdue-reminder pushes each reviewer of an overdue open task, and returns how many", async () => {
+    const user = await skygear.auth.signupAnonymously();
+    const Task = skygear.Record.extend("task");
+    const reviewer = new skygear.Reference(`user/${user._id}`);
+    const late = {
+      title: "Overdue invoice",
+      status: "open",
+      reviewer,
+      due: new Date("2026-01-01T00:00:00Z"),
+    };
+    await skygear.publicDB.save(new Task(late));
+    await skygear.publicDB.save(new Task({ ...late, title: "Late contract" }));
+    await skygear.publicDB.save(
+      new Task({ ...late, title: "Not yet due", due: new Date("2027-01-01T00:00:00Z") }),
+    );
+    await skygear.publicDB.save(new Task({ ...late, title: "Done already", status: "done" }));
+    const { runId } = await daemon.engine.trigger("overdue-reminder", {
+      scheduled_at: "2026-06-01T08:00:00Z",
+    });
+    const run = await daemon.engine.waitForRun(runId, 30_000);
+    expect(run.status).toBe("succeeded");
+    expect((run.snapshot as { output: unknown }).output).toEqual({ reminded: 2 });
+    const texts = (await listPushes(db.pool, "app_skyflow")).map((p) => JSON.stringify(p));
+    const sent = texts.filter((t) => t.includes(user._id) && t.includes("is overdue"));
+    expect(sent.filter((t) => t.includes("Overdue invoice is overdue"))).toHaveLength(1);
+    expect(sent.filter((t) => t.includes("Late contract is overdue"))).toHaveLength(1);
+    expect(sent.some((t) => t.includes("Not yet due") || t.includes("Done already"))).toBe(false);
+    expect(run.tries.filter((t) => t.kind === "push").map((t) => t.stepKey)).toEqual(
+      expect.arrayContaining(["remind[0].tell", "remind[1].tell"]),
+    );
+  });
+
   it("goes on after the database drops every one of the daemon's connections (as in a database restart)", async () => {
     // The engine's LISTEN, the record trigger's, the pubsub leader's session and the pool's clients.
     expect(await terminateBackends(db.pool)).toBeGreaterThanOrEqual(3);

@@ -49,14 +49,21 @@ const DIGEST = `name: digest
 on:
   record: { type: member, events: [create] }
 steps:
-  - id: build
-    call:
-      workflow: build-digest
-      input: { user: "\${{ event.record._id }}" }
+  - id: members
+    query: { type: member, limit: 10 }
+  - id: each
+    foreach: \${{ steps.members.output.records }}
+    item: m
+    concurrency: 3
+    steps:
+      - id: build
+        call:
+          workflow: build-digest
+          input: { user: "\${{ m._id }}" }
   - id: read
     sql:
-      statement: SELECT $1::text AS line
-      params: ["\${{ steps.build.output.rows[0].line }}"]
+      statement: SELECT $1::text AS lines
+      params: ["\${{ steps.each.output.items.map(i, i.build.line).join(',') }}"]
 `;
 const BUILD = `name: build-digest
 on: { call: {} }
@@ -65,6 +72,7 @@ steps:
     sql:
       statement: SELECT 'digest for ' || $1::text AS line
       params: ["\${{ event.input.user }}"]
+output: "\${{ {'line': steps.compose.output.rows[0].line} }}"
 `;
 
 let db: TestDatabase;
@@ -171,26 +179,26 @@ describe("skyflow dev: parked runs", () => {
     expect(rows[0].n).toBe(0);
   }, 150_000);
 
-  it("a call step starts the child workflow and reads its output", async () => {
+  it("a foreach calls a child workflow per record, three at a time, and reads each child's output", async () => {
+    await save("member", {});
+    await save("member", {});
     const user = await save("member", {});
-    const run = await eventually(async () => {
-      const [r] = await runsOf("digest");
+    const done = await eventually(async () => {
+      const rs = await runsOf("digest");
+      const r = rs.find((x) => x.key === user.id);
       return r?.status === "succeeded" || r?.status === "failed" ? r : undefined;
-    }, 30_000);
-    expect(run.status).toBe("succeeded");
-    expect(await output(run.id, "read")).toMatchObject({ rows: [{ line: `digest for ${user.id}` }] });
+    }, 60_000);
+    expect(done.status).toBe("succeeded");
+    const out = (await output(done.id, "read")) as { rows: { lines: string }[] };
+    const lines = out.rows[0]!.lines.split(",");
+    expect(lines).toContain(`digest for ${user.id}`);
+    expect(lines.every((l) => l.startsWith("digest for member/"))).toBe(true);
+    expect(lines).toHaveLength(3);
     const { rows } = await db.pool.query(
-      "SELECT status, parent_id, event FROM skyflow.runs WHERE workflow = 'build-digest'",
+      "SELECT status, event FROM skyflow.runs WHERE workflow = 'build-digest' AND parent_id = $1",
+      [done.id],
     );
-    expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({
-      status: "succeeded",
-      parent_id: run.id,
-      event: {
-        type: "call",
-        input: { user: user.id },
-        parent: { run: run.id, workflow: "digest", step: "build" },
-      },
-    });
-  }, 60_000);
+    expect(rows).toHaveLength(lines.length);
+    expect(rows.every((r) => r.status === "succeeded" && r.event.parent.workflow === "digest")).toBe(true);
+  }, 90_000);
 });

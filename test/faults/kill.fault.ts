@@ -39,14 +39,30 @@ it(`${RUNS} runs, two engines, one SIGKILLed at a random moment in each of ${ROU
   // A short lease, so that a killed engine's runs are taken over within seconds.
   const env = { DATABASE_URL: db.url, SKYFLOW_LEASE_MS: "2000" };
   const engines: Child[] = await Promise.all([launch(project.dir, env), launch(project.dir, env)]);
-  cleanup.push(() => Promise.all(engines.map((e) => e.stop("SIGKILL"))));
+  cleanup.push(async () => {
+    await Promise.allSettled(relaunching);
+    await Promise.all(engines.map((e) => e.stop("SIGKILL")));
+  });
   const writer = taskWriter(db.pool);
   let kills = 0;
   let restarts = 0;
 
+  // An engine killed in one round is started again while the next round runs (its start takes seconds), and
+  // the rounds take turns killing one engine and the other, so each round kills one that is up.
+  const relaunching: (Promise<void> | undefined)[] = [undefined, undefined];
+  const relaunch = (t: number) => {
+    relaunching[t] = (async () => {
+      // Down for a while longer, as a supervisor would restart it.
+      await sleep(rnd.between(0, 1000));
+      engines[t] = await launch(project.dir, env);
+      restarts++;
+    })();
+  };
+  const first = rnd.between(0, 1);
   for (let round = 0; round < ROUNDS; round++) {
     const last = round === ROUNDS - 1 && ROUNDS > 1;
-    const targets = last ? [0, 1] : [rnd.between(0, 1)];
+    const targets = last ? [0, 1] : [(first + round) % 2];
+    for (const t of targets) await relaunching[t];
     const upTo = Math.round((RUNS * (round + 1)) / ROUNDS);
     const writing = writer.write(upTo);
     // A random moment while this round's tasks are being written and run.
@@ -57,14 +73,9 @@ it(`${RUNS} runs, two engines, one SIGKILLed at a random moment in each of ${ROU
       kills++;
     }
     await writing;
-    // Down for a while longer, as a supervisor would restart it.
-    await sleep(rnd.between(0, 1000));
-    const again = await Promise.all(targets.map(() => launch(project.dir, env)));
-    targets.forEach((t, i) => {
-      engines[t] = again[i]!;
-    });
-    restarts += targets.length;
+    for (const t of targets) relaunch(t);
   }
+  await Promise.all(relaunching);
 
   const tally = await settle(() => tallyTasks(db.pool, RUNS, "on-task"), 180_000);
   await diagnose("kill", db.pool, tally, engines);

@@ -2,7 +2,7 @@
 // while an application writes tasks and two `skyflow start` processes run them. The application retries a
 // batch whose outcome the restart hid (its inserts are idempotent). Every task must start one run, insert one
 // sql row and save one uuid() record.
-// Sizes: SKYFLOW_FAULTS_PG_RUNS (1000), SKYFLOW_FAULTS_PG_RESTARTS (3).
+// Sizes: SKYFLOW_FAULTS_PG_RUNS (1000), SKYFLOW_FAULTS_PG_RESTARTS (4).
 import { afterAll, expect, it } from "vitest";
 import { migrate } from "../../src/db/migrate.js";
 import { createPool } from "../../src/db/pool.js";
@@ -24,7 +24,7 @@ import {
 import { startPrivatePostgres } from "./private-pg.js";
 
 const RUNS = size("SKYFLOW_FAULTS_PG_RUNS", 1000);
-const RESTARTS = size("SKYFLOW_FAULTS_PG_RESTARTS", 3);
+const RESTARTS = size("SKYFLOW_FAULTS_PG_RESTARTS", 4);
 
 const cleanup: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -48,8 +48,11 @@ it(`${RUNS} runs while a private Postgres restarts ${RESTARTS} times`, async () 
   const engines: Child[] = await Promise.all([launch(project.dir, env), launch(project.dir, env)]);
   cleanup.push(() => Promise.all(engines.map((e) => e.stop("SIGKILL"))));
 
-  // Writes spread over the restarts: about 8 s of tasks at this pace, with a restart every 1 to 2.5 s.
-  const writer = taskWriter(pool, { batch: 5, pauseMs: Math.max(5, Math.round(40_000 / RUNS)) });
+  // Writes spread over the restarts (one every 1 to 2.5 s, down for 0.3 to 1.5 s): about 3 s of tasks each.
+  const writer = taskWriter(pool, {
+    batch: 5,
+    pauseMs: Math.max(5, Math.round((RESTARTS * 3_000 * 5) / RUNS)),
+  });
   const writing = writer.write(RUNS);
   let restarts = 0;
   for (; restarts < RESTARTS; restarts++) {

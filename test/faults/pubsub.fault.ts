@@ -35,7 +35,7 @@ it(`a stream of pubsub messages while the engine's websocket is dropped ${DROPS}
   await db.pool.query(`CREATE TABLE ${APP}.msg_log (seq int NOT NULL)`);
   const server = await startTestServer(db.pool, { appName: "skyflow" });
   cleanup.push(() => server.close());
-  const proxy = await faultyProxy(server.url, rnd.seed);
+  const proxy = await faultyProxy(server.url, rnd.seed + 1);
   cleanup.push(() => proxy.close());
   const project = await projectDir("on-message", workflow);
   cleanup.push(project.remove);

@@ -25,6 +25,16 @@ describe("classifyError", () => {
     });
   });
 
+  it("makes node-postgres's connection-lost errors (no code) retryable NetworkError", () => {
+    for (const m of [
+      "Connection terminated unexpectedly",
+      "Connection terminated",
+      "Client has encountered a connection error and is not queryable",
+    ])
+      expect(classifyError(new Error(m))).toMatchObject({ errorName: "NetworkError", retryable: true });
+    expect(classifyError(new Error("Connection terminated by the step"))).toMatchObject({ retryable: false });
+  });
+
   it("treats an unknown error as fatal and leaves step errors as they are", () => {
     expect(classifyError(new TypeError("x is undefined"))).toMatchObject({
       errorName: "InternalError",
@@ -35,7 +45,9 @@ describe("classifyError", () => {
   });
 
   it("knows the SQLSTATEs a retry can fix", () => {
-    expect(["40001", "40P01", "55P03", "57P01", "08006", "53300"].every(isRetryableSqlState)).toBe(true);
+    expect(
+      ["40001", "40P01", "55P03", "57P01", "57P02", "57P03", "08006", "53300"].every(isRetryableSqlState),
+    ).toBe(true);
     expect(["42601", "23505", "42P01"].some(isRetryableSqlState)).toBe(false);
   });
 });

@@ -70,8 +70,21 @@ function rootsOf(source: string): Set<string> | undefined {
   }
 }
 
-/** The lookup equality of `match` (CEL text, without `${{ }}`), or undefined when it has none. */
+/**
+ * The lookup equality of `match` (CEL text, without `${{ }}`), or undefined when it has none. An equality
+ * whose run side reads the run (event, steps, run) is preferred to one with a constant (`incoming.x == 'y'`),
+ * which would give every waiting run the same key.
+ */
 export function splitMatch(source: string): MatchKey | undefined {
+  const all = equalities(source);
+  const best = all.find((m) => m.runReads) ?? all[0];
+  if (!best) return undefined;
+  const { runReads: _, ...key } = best;
+  return key;
+}
+
+function equalities(source: string): (MatchKey & { runReads: boolean })[] {
+  const out: (MatchKey & { runReads: boolean })[] = [];
   const conjuncts = splitTopLevel(source, "&&");
   for (let i = 0; i < conjuncts.length; i++) {
     const c = stripParens(conjuncts[i]!);
@@ -84,10 +97,12 @@ export function splitMatch(source: string): MatchKey | undefined {
     if (!ra || !rb) continue;
     const incomingOnly = (r: Set<string>) => r.has("incoming") && r.size === 1;
     const rest = conjuncts.filter((_, j) => j !== i);
-    if (incomingOnly(ra) && !rb.has("incoming")) return { incoming: a, run: b, rest };
-    if (incomingOnly(rb) && !ra.has("incoming")) return { incoming: b, run: a, rest };
+    if (incomingOnly(ra) && !rb.has("incoming"))
+      out.push({ incoming: a, run: b, rest, runReads: rb.size > 0 });
+    else if (incomingOnly(rb) && !ra.has("incoming"))
+      out.push({ incoming: b, run: a, rest, runReads: ra.size > 0 });
   }
-  return undefined;
+  return out;
 }
 
 /** `(x)` -> `x` when the parentheses wrap the whole text. */

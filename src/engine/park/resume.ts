@@ -27,12 +27,12 @@ export async function resumeParked(
 ): Promise<Resumed> {
   const wait = run.wait as WaitInfo;
   const step = currentStep(def, state);
-  const clear = () =>
-    env.pool.query(
-      `WITH w AS (DELETE FROM skyflow.waits WHERE run_id = $1)
-       UPDATE skyflow.runs SET wait = NULL, wake = NULL WHERE id = $1 AND lease_owner = $2`,
-      [run.id, env.owner],
-    );
+  // The claim cleared runs.wait and runs.wake; a timed-out wait_for's row in skyflow.waits is left (a
+  // released one was deleted by its release).
+  const clear = async () => {
+    if (wait.kind === "wait_for" && !(run.wake as { event?: unknown } | null)?.event)
+      await env.pool.query("DELETE FROM skyflow.waits WHERE run_id = $1", [run.id]);
+  };
   // A wait left behind by a crash after the step's end was saved: the run is past it.
   if (!step || step.key !== wait.step || state.steps[step.key]?.status !== "running") {
     await clear();
@@ -44,6 +44,16 @@ export async function resumeParked(
   if (wait.kind === "sleep") {
     outcome = { status: "succeeded", output: { slept_ms: Math.max(0, now - Date.parse(wait.began)) } };
   } else if (wait.kind === "wait_for") {
+    if (!wake?.event && (await changesBefore(env, wait))) {
+      // Record changes made before the timeout are still in the trigger's outbox (an engine restarting
+      // resumes due runs before its trigger drains): their turn first, then the timeout again.
+      await env.pool.query(
+        `UPDATE skyflow.runs SET status = 'waiting', available_at = now() + interval '500 milliseconds',
+           lease_owner = NULL, lease_until = NULL, wait = $3::jsonb WHERE id = $1 AND lease_owner = $2`,
+        [run.id, env.owner, JSON.stringify(wait)],
+      );
+      return { parked: true, ms: 500 };
+    }
     outcome = wake?.event
       ? { status: "succeeded", output: { event: wake.event, timed_out: false } }
       : { status: "succeeded", output: { event: null, timed_out: true } };
@@ -53,8 +63,8 @@ export async function resumeParked(
       // Not ended (a claim without its release): parked again until the child's end releases it.
       await env.pool.query(
         `UPDATE skyflow.runs SET status = 'waiting', available_at = 'infinity', lease_owner = NULL,
-           lease_until = NULL WHERE id = $1 AND lease_owner = $2`,
-        [run.id, env.owner],
+           lease_until = NULL, wait = $3::jsonb WHERE id = $1 AND lease_owner = $2`,
+        [run.id, env.owner, JSON.stringify(wait)],
       );
       return { parked: true, ms: Number.POSITIVE_INFINITY };
     }
@@ -78,9 +88,6 @@ export async function resumeParked(
   };
   const next = completeStep(def, state, outcome);
   const target = { runId: run.id, owner: env.owner };
-  // The wait is cleared beside the step's end, in either order: a crash after the clear alone leaves the
-  // step interrupted, and its try runs again and ends at once (its wait began at its first try: the time
-  // has passed, the event is in wait_events, the child has ended).
   const cleared = clear().catch((err) =>
     env.log.warn({ runId: run.id, err: String(err) }, "could not clear a resumed run's wait"),
   );
@@ -100,4 +107,14 @@ export async function resumeParked(
     ...(result.error ? { error: { name: result.error.name, message: result.error.message } } : {}),
   });
   return { parked: false, state: next, ...(carry ? { carry } : {}) };
+}
+
+/** Whether the record trigger's outbox still holds changes of this wait's record type from before its timeout. */
+async function changesBefore(env: RunnerEnv, wait: WaitInfo): Promise<boolean> {
+  if (!wait.source?.startsWith("record:") || !wait.until) return false;
+  const { rows } = await env.pool.query(
+    "SELECT 1 FROM skyflow.record_outbox WHERE record_type = $1 AND at <= $2 LIMIT 1",
+    [wait.source.slice("record:".length), wait.until],
+  );
+  return rows.length > 0;
 }

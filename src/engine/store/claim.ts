@@ -19,6 +19,8 @@ export interface ClaimedRun {
   /** A parked run's wait and what released it (src/engine/park); null otherwise. */
   wait?: unknown;
   wake?: unknown;
+  /** Which claim of the run this is (0: created leased); a step's own transaction commits only under it. */
+  claims?: number;
 }
 
 /**
@@ -56,10 +58,11 @@ export interface ClaimOptions {
 
 const CONCURRENCY_LOCK = 7_341_220_031;
 
+// Every claim counts (`claims`, migration 070): a step's own transaction commits only under its claim.
 const SET_LEASE = `SET status = 'running', lease_owner = $1, lease_until = now() + $2::int * interval '1 millisecond',
-  started_at = coalesce(started_at, now()), updated_at = now()`;
+  started_at = coalesce(started_at, now()), updated_at = now(), claims = claims + 1`;
 const RETURNING = `RETURNING id, workflow, version, event, depth, status, snapshot, attempt, concurrency_key, started_at,
-  wait, wake`;
+  wait, wake, claims`;
 
 /** Runs this owner held before a restart (same owner name): resumed at once, lease or not. */
 export async function claimOwn(
@@ -95,15 +98,19 @@ export async function claimOwn(
 
 /**
  * In-flight runs with an expired lease (their engine died), a finished retry wait, or a parked run due
- * (src/engine/park: a sleep's end, a wait_for's timeout or release, a called child's end).
+ * (src/engine/park: a sleep's end, a wait_for's timeout or release, a called child's end). A parked run's
+ * wait and wake value are returned and cleared in the claim (a crash before its step's end is saved leaves
+ * that step interrupted: its try runs again, and ends at once, see src/engine/park/park.ts).
  */
-const RESUMABLE = `UPDATE skyflow.runs ${SET_LEASE}
-  WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs
-                       WHERE status IN ('running', 'waiting', 'sleeping') AND available_at <= now()
-                         AND (lease_until IS NULL OR lease_until < now())
-                         AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
-                       ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED))
-  ${RETURNING}`;
+const RESUMABLE = `UPDATE skyflow.runs r ${SET_LEASE}, wait = NULL, wake = NULL
+  FROM (SELECT id AS due_id, wait AS was_waiting, wake AS woken FROM skyflow.runs
+        WHERE status IN ('running', 'waiting', 'sleeping') AND available_at <= now()
+          AND (lease_until IS NULL OR lease_until < now())
+          AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
+        ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
+  WHERE r.id = due.due_id
+  RETURNING r.id, r.workflow, r.version, r.event, r.depth, r.status, r.snapshot, r.attempt, r.concurrency_key,
+    r.started_at, due.was_waiting AS wait, due.woken AS wake, r.claims`;
 
 /** Pending runs of workflows without a concurrency limit, oldest first; `limit` is SQL. */
 const unlimited = (limit: string) => `UPDATE skyflow.runs ${SET_LEASE}

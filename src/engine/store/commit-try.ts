@@ -13,12 +13,14 @@ export interface CommittedTry {
   kind: string;
   /** JSON text. */
   output: string;
+  /** The claim the try ran under (ClaimedRun.claims); null skips that check. */
+  claims?: number | null;
 }
 
 /** The SQLSTATE commit_try raises when the run is no longer this engine's. */
 export const LEASE_LOST_SQLSTATE = "SF409";
 
-const COMMIT_TRY = "SELECT skyflow.commit_try($1::uuid, $2, $3, $4, $5, $6, $7::jsonb)";
+const COMMIT_TRY = "SELECT skyflow.commit_try($1::uuid, $2, $3, $4, $5, $6, $7::jsonb, $8::int)";
 
 /**
  * Records the try and commits the step's transaction on `client`: both in one round trip (pipelined, the
@@ -28,7 +30,16 @@ export async function commitTry(client: pg.PoolClient, t: CommittedTry): Promise
   await commitWith(client, {
     name: "skyflow_commit_try",
     text: COMMIT_TRY,
-    values: [t.runId, t.owner, Math.floor(t.runAttempt), t.stepKey, Math.floor(t.attempt), t.kind, t.output],
+    values: [
+      t.runId,
+      t.owner,
+      Math.floor(t.runAttempt),
+      t.stepKey,
+      Math.floor(t.attempt),
+      t.kind,
+      t.output,
+      t.claims ?? null,
+    ],
   });
 }
 

@@ -1,7 +1,6 @@
 // Inserts new runs into the queue, idempotently on (workflow, event id). Triggers call it inside the same
 // transaction that claims their outbox rows, so a claimed change and its run commit together.
-import type pg from "pg";
-import { commitWith } from "../../db/pool.js";
+import type { Tx } from "../../db/pool.js";
 import type { TriggerEvent } from "../definition/types.js";
 import { runIdFor } from "../ids.js";
 import type { ClaimedRun } from "./claim.js";
@@ -48,12 +47,8 @@ export interface CreatedRun {
   leased?: ClaimedRun;
 }
 
-/** A transaction's client that can send its last statement with the COMMIT (see `commit` of enqueueRuns). */
-export interface Committer {
-  client: pg.PoolClient;
-  /** Called once the COMMIT went with the statement. */
-  committed(): void;
-}
+/** A transaction that can send its last statement with the COMMIT (see `commit` of enqueueRuns; db/pool.ts Tx). */
+export type Committer = Pick<Tx, "commitWith">;
 
 const ENQUEUE_SQL = `INSERT INTO skyflow.runs (id, workflow, version, event_id, event, depth, concurrency_key,
                                 status, lease_owner, lease_until, started_at)
@@ -103,8 +98,7 @@ export async function enqueueRuns(
   const values = [doc, lease?.owner ?? null, lease?.leaseMs ?? null];
   const statement = { name: "skyflow_enqueue_runs", text: ENQUEUE_SQL, values };
   if (commit) {
-    rows = (await commitWith(commit.client, statement)).rows as Row[];
-    commit.committed();
+    rows = (await commit.commitWith<Row>(statement)).rows;
   } else {
     rows = (await db.query<Row>(statement)).rows;
   }
@@ -124,6 +118,7 @@ export async function enqueueRuns(
         attempt: 1,
         concurrency_key: r.concurrencyKey ?? null,
         started_at: row.started_at,
+        claims: 0,
       };
     }
     return created;

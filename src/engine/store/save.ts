@@ -128,6 +128,7 @@ export function treeItem(
     committed: ReadonlySet<string>;
   },
   writes?: { depth: number; list: RunWrite[] },
+  nowMs?: number,
 ): SaveItem {
   const item: SaveItem = { ...runFields(t, state, undefined), tries: [] };
   if (writes && writes.list.length > 0) item.writes = writes;
@@ -147,7 +148,13 @@ export function treeItem(
       output: json(r.output),
       error: r.error ? JSON.stringify(r.error) : null,
       finished: true,
-      ...(merged ? { startedAgoMs: r.durationMs } : {}),
+      // Written once, as it ends: started_at is dated back to when it began (keeping the order of tries).
+      ...(merged
+        ? {
+            startedAgoMs:
+              nowMs !== undefined && r.startedAt !== undefined ? nowMs - r.startedAt : r.durationMs,
+          }
+        : {}),
     });
   }
   for (const b of rows.begins) if (!b.ended) item.tries.push(beginRow(state, b));

@@ -4,20 +4,16 @@
 // schedule) comes back and is claimed again with the same event id (and its run with the same id); any later
 // durable commit, such as the engine's first save of that run, flushes the WAL past it first; and a first try
 // started before that save lands is stopped when the save fails (runner.ts).
-import type pg from "pg";
-import { type Statement, withTransaction } from "../../db/pool.js";
+import type { Db, Statement, Tx } from "../../db/pool.js";
 
 /**
- * `first` (the claim, its values bound) is sent with the BEGIN in one round trip; `fn` gets its rows, and
- * `committed` (see withTransaction).
+ * `first` (the claim, its values bound) is sent with the BEGIN in one round trip; `fn` gets the transaction
+ * and the claim's rows. Its last statement may go with the COMMIT (tx.commitWith).
  */
 export function claimTransaction<T, R = Record<string, unknown>>(
-  pool: pg.Pool,
+  db: Db,
   first: Statement,
-  fn: (tx: pg.PoolClient, rows: R[], committed: () => void) => Promise<T>,
+  fn: (tx: Tx, rows: R[]) => Promise<T>,
 ): Promise<T> {
-  return withTransaction(pool, (tx, rows, committed) => fn(tx, rows as R[], committed), {
-    first,
-    asyncCommit: true,
-  });
+  return db.tx((tx) => fn(tx, tx.first as R[]), { first, asyncCommit: true });
 }

@@ -106,8 +106,7 @@ export function joinsSQL(ctx: PredicateContext): string {
 async function operand(ctx: PredicateContext, raw: unknown): Promise<Operand> {
   if (Array.isArray(raw)) {
     if (raw[0] === "func") {
-      if (raw[1] === "distance")
-        throw new SkygearServerError("NotSupported", "the distance function is not supported");
+      if (raw[1] === "distance") throw distanceUnavailable();
       throw queryInvalid(`unknown function ${JSON.stringify(raw[1])}`);
     }
     return { kind: "list", items: raw };
@@ -147,8 +146,41 @@ async function equality(ctx: PredicateContext, op: "eq" | "neq", args: unknown[]
   return `${operandSQL(ctx, lhs)} ${op === "eq" ? "=" : "<>"} ${operandSQL(ctx, rhs)}`;
 }
 
+/** `[func, distance, keypath, geo]` -> its parts, or undefined. */
+function distanceOf(raw: unknown): { path: string; lng: number; lat: number } | undefined {
+  if (!Array.isArray(raw) || raw[0] !== "func" || raw[1] !== "distance" || raw.length !== 4) return undefined;
+  const kp = raw[2] as { $type?: unknown; $val?: unknown } | null;
+  const geo = raw[3] as { $lng?: unknown; $lat?: unknown } | null;
+  if (kp?.$type !== "keypath" || typeof kp.$val !== "string") return undefined;
+  if (typeof geo?.$lng !== "number" || typeof geo.$lat !== "number") return undefined;
+  return { path: kp.$val, lng: geo.$lng, lat: geo.$lat };
+}
+
+/**
+ * v1's one working use of distance: `[lt, distance(field, point), meters]` (or `[gt, meters, distance]`),
+ * "within that many meters" (S: pq/builder/factory.go, ST_DWithin over geography). Here on a sphere of the
+ * mean Earth radius (haversine), which differs from PostGIS's spheroid by at most about 0.5%.
+ */
+async function withinDistance(
+  ctx: PredicateContext,
+  op: string,
+  a: unknown,
+  b: unknown,
+): Promise<string | undefined> {
+  const dist = op === "lt" ? distanceOf(a) : op === "gt" ? distanceOf(b) : undefined;
+  const limit = op === "lt" ? b : a;
+  if (!dist || typeof limit !== "number") return undefined;
+  const col = (await resolveKeypath(ctx, dist.path)).sql;
+  const p = ctx.params;
+  const [lng, lat] = [p.add(dist.lng), p.add(dist.lat)];
+  // point: x = lng, y = lat (degrees).
+  return `(2 * 6371008.8 * asin(sqrt(power(sin(radians((${col})[1] - ${lat}::float8) / 2), 2) + cos(radians(${lat}::float8)) * cos(radians((${col})[1])) * power(sin(radians((${col})[0] - ${lng}::float8) / 2), 2))) <= ${p.add(limit)}::float8)`;
+}
+
 async function comparison(ctx: PredicateContext, op: string, args: unknown[]): Promise<string> {
   const [a, b] = binaryArgs(op, args);
+  const within = await withinDistance(ctx, op, a, b);
+  if (within) return within;
   const lhs = await operand(ctx, a);
   const rhs = await operand(ctx, b);
   if (lhs.kind !== "expr" && rhs.kind !== "expr")
@@ -235,4 +267,15 @@ export async function predicateSQL(ctx: PredicateContext, raw: unknown): Promise
     default:
       throw queryInvalid(`unknown predicate operator "${op}"`);
   }
+}
+
+/**
+ * v1.7.3 computes a distance with ST_Distance_Sphere, which PostGIS 3 no longer has: every use of distance
+ * but "within" (see withinDistance) fails there with this 500. Answered the same, from its text.
+ */
+export function distanceUnavailable(): SkygearServerError {
+  return new SkygearServerError(
+    "UnexpectedError",
+    "pq: function st_distance_sphere(geometry, geometry) does not exist",
+  );
 }

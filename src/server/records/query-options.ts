@@ -1,6 +1,6 @@
 // The non-predicate parts of a record:query request: sort, limit, offset, count, desired_keys. No I/O.
 import { SkygearServerError } from "../errors.js";
-import { type PredicateContext, queryInvalid, resolveKeypath } from "./predicate.js";
+import { distanceUnavailable, type PredicateContext, queryInvalid, resolveKeypath } from "./predicate.js";
 import type { TableColumns } from "./table.js";
 import { isTypedObject } from "./values.js";
 
@@ -18,8 +18,7 @@ export async function sortSQL(ctx: PredicateContext, raw: unknown): Promise<stri
       throw queryInvalid('each sort entry must be [keypath, "asc"|"desc"]');
     const [expr, dir] = item as [unknown, unknown];
     if (Array.isArray(expr) && expr[0] === "func") {
-      if (expr[1] === "distance")
-        throw new SkygearServerError("NotSupported", "sorting by distance is not supported");
+      if (expr[1] === "distance") throw distanceUnavailable();
       throw queryInvalid(`unknown sort function ${JSON.stringify(expr[1])}`);
     }
     if (!isTypedObject(expr) || expr.$type !== "keypath" || typeof expr.$val !== "string") {

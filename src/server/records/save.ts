@@ -88,34 +88,41 @@ export function itemError(req: ActionRequest, err: unknown, id: string): Record<
   return e.toItem(id);
 }
 
-/** Everything in one transaction; the first failing record rolls all back and answers 115. */
+/**
+ * Everything in one transaction. As v1, every record is tried (each behind a savepoint, so a refused one
+ * does not abort the others), and any error rolls all back and answers 115 naming every failing record.
+ */
 export async function saveAtomic<T>(
   req: ActionRequest,
   recs: IncomingRecord[],
   save: (client: Parameters<typeof writeRecord>[0], rec: IncomingRecord) => Promise<T>,
 ): Promise<T[]> {
-  let failed: { id: string; err: SkygearServerError } | undefined;
+  const failed = new Map<string, SkygearServerError>();
   try {
     return await withTransaction(req.app.pool, async (client) => {
       const out: T[] = [];
       for (const rec of recs) {
+        await client.query("SAVEPOINT skyflow_record");
         try {
           out.push(await save(client, rec));
+          await client.query("RELEASE SAVEPOINT skyflow_record");
         } catch (err) {
-          failed = { id: formatRecordId(rec.id), err: toSkygearError(err) };
-          reportUnexpected(req.app.log, failed.err, { action: req.action });
-          throw err;
+          await client.query("ROLLBACK TO SAVEPOINT skyflow_record");
+          const e = toSkygearError(err);
+          reportUnexpected(req.app.log, e, { action: req.action });
+          failed.set(formatRecordId(rec.id), e);
         }
       }
+      if (failed.size > 0) throw new Error("atomic save failed");
       return out;
     });
   } catch (err) {
-    if (!failed) throw toSkygearError(err);
+    if (failed.size === 0) throw toSkygearError(err);
     throw new SkygearServerError(
       "AtomicOperationFailure",
       "Atomic Operation rolled back due to one or more errors",
       {
-        info: { [failed.id]: failed.err.toJSON() },
+        info: Object.fromEntries([...failed].map(([id, e]) => [id, e.toJSON()])),
       },
     );
   }

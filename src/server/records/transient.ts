@@ -8,7 +8,7 @@ import { canAccess, storedAccess } from "./acl.js";
 import { type RecordJSON, rowToRecordJSON } from "./codec.js";
 import type { Database } from "./database.js";
 import { scrubRecord } from "./field-acl.js";
-import { queryInvalid } from "./predicate.js";
+import { distanceUnavailable, queryInvalid } from "./predicate.js";
 import { rowJSON } from "./sql.js";
 import { columnsCovering, type TableColumns, tableColumns } from "./table.js";
 import { isTypedObject } from "./values.js";
@@ -28,6 +28,7 @@ export function parseInclude(raw: unknown, columns: TableColumns, recordType: st
     throw queryInvalid("include must be an object of key paths");
   return Object.entries(raw as Record<string, unknown>).map(([key, expr]) => {
     if (Array.isArray(expr) && expr[0] === "func") {
+      if (expr[1] === "distance") throw distanceUnavailable();
       throw new SkygearServerError("NotSupported", `include "${key}": functions are not supported`);
     }
     if (!isTypedObject(expr) || expr.$type !== "keypath" || typeof expr.$val !== "string") {

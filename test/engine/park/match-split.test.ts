@@ -32,4 +32,10 @@ describe("splitMatch", () => {
       rest: [],
     });
   });
+
+  it("prefers an equality with the run to one with a constant", () => {
+    expect(
+      splitMatch("incoming.record.status == 'approved' && incoming.record.task == event.record._id"),
+    ).toMatchObject({ incoming: "incoming.record.task", run: "event.record._id" });
+  });
 });

@@ -71,6 +71,38 @@ steps:
       statement: INSERT INTO after_timeout (run_id, timed_out) VALUES ($1, $2)
       params: ["\${{ run.id }}", "\${{ steps.w.output.timed_out }}"]
 `;
+const FAILCHILD = `name: failchild
+on: { call: {} }
+steps:
+  - sql: { statement: "SELECT 1/0" }
+`;
+const CALLFAIL = `name: callfail
+on: { call: {} }
+steps:
+  - id: c
+    call: { workflow: failchild }
+`;
+const NOWAIT = `name: nowait
+on: { call: {} }
+steps:
+  - id: c
+    call: { workflow: slowchild, wait: false }
+`;
+// d1 calls d2 ... d6 calls d7: the sixth call would nest 6 deep.
+const CHAIN = Array.from({ length: 7 }, (_, i) =>
+  i === 6
+    ? "name: d7\non: { call: {} }\nsteps:\n  - sql: { statement: SELECT 1 }\n"
+    : `name: d${i + 1}\non: { call: {} }\nsteps:\n  - id: c\n    call: { workflow: d${i + 2} }\n`,
+);
+const LATE = `name: late
+on: { call: {} }
+steps:
+  - id: w
+    wait_for:
+      record: { type: ticket, events: [create] }
+      match: \${{ incoming.record.run == run.id }}
+      timeout: 1500ms
+`;
 const CHILD = `name: child
 on: { call: {} }
 steps:
@@ -82,6 +114,7 @@ let db: TestDatabase;
 let srv: TestServer;
 let engine: Engine;
 let triggers: Triggers;
+let startTriggersHere: () => Promise<Triggers>;
 let container: SkygearContainer;
 let catalog: ReturnType<typeof catalogOf>;
 let clients: Parameters<typeof createEngine>[0]["clients"];
@@ -91,7 +124,21 @@ const { log } = capturedLogger("warn");
 beforeAll(async () => {
   db = await createTestDatabase("park_engine");
   srv = await startTestServer(db.pool);
-  const wfs = [SLEEPER, WAITER, PARENT, CHILD, PUBWAIT, SLOWPARENT, SLOWCHILD, ONCE].map((y) => {
+  const wfs = [
+    SLEEPER,
+    WAITER,
+    PARENT,
+    CHILD,
+    LATE,
+    PUBWAIT,
+    SLOWPARENT,
+    SLOWCHILD,
+    ONCE,
+    FAILCHILD,
+    CALLFAIL,
+    NOWAIT,
+    ...CHAIN,
+  ].map((y) => {
     const name = /name: (\S+)/.exec(y)![1]!;
     const r = loadWorkflowSource(`workflows/${name}.yaml`, y);
     expect(r.problems).toEqual([]);
@@ -110,15 +157,17 @@ beforeAll(async () => {
   };
   engine = createEngine({ pool: db.pool, catalog, clients, log, pollMs: 200 });
   await engine.start();
-  triggers = await startTriggers({
-    pool: db.pool,
-    catalog,
-    appSchema: srv.config.schema,
-    wake: () => engine.wake(),
-    log,
-    pollMs: 200,
-    pubsub: pubsubHub.client("engine"),
-  });
+  startTriggersHere = () =>
+    startTriggers({
+      pool: db.pool,
+      catalog,
+      appSchema: srv.config.schema,
+      wake: () => engine.wake(),
+      log,
+      pollMs: 200,
+      pubsub: pubsubHub.client("engine"),
+    });
+  triggers = await startTriggersHere();
 });
 afterAll(async () => {
   await triggers?.stop();
@@ -274,4 +323,58 @@ describe("parked runs", () => {
       await other.stop({ graceMs: 0 });
     }
   }, 60_000);
+
+  it("a failed child fails the call step with ChildRunFailed; wait: false returns the child's run id", async () => {
+    const failed = await engine.waitForRun(
+      (await engine.trigger("callfail", { type: "call", input: {} } as never)).runId,
+      20_000,
+    );
+    expect(failed.status).toBe("failed");
+    expect(failed.error).toMatchObject({ name: "ChildRunFailed", step: "c" });
+    expect(failed.error!.message).toMatch(/failchild\) failed: SqlError/);
+    const go = await engine.waitForRun(
+      (await engine.trigger("nowait", { type: "call", input: {} } as never)).runId,
+      20_000,
+    );
+    expect(go.status).toBe("succeeded");
+    const out = go.tries.find((t) => t.stepKey === "c")!.output as { run: string };
+    expect((await row(out.run)).status).toMatch(/pending|running|sleeping/);
+    await cancelAction(db.pool, undefined, out.run, "test");
+  });
+
+  it("calls nest at most 5 deep: the sixth fails with CallDepthExceeded, and so does each caller", async () => {
+    const top = await engine.waitForRun(
+      (await engine.trigger("d1", { type: "call", input: {} } as never)).runId,
+      30_000,
+    );
+    expect(top.status).toBe("failed");
+    expect(top.error).toMatchObject({ name: "ChildRunFailed" });
+    const { rows } = await db.pool.query(
+      "SELECT workflow, depth, status, error->>'name' AS e FROM skyflow.runs WHERE workflow ~ '^d[0-9]$' ORDER BY depth",
+    );
+    expect(rows.map((r) => r.workflow)).toEqual(["d1", "d2", "d3", "d4", "d5", "d6"]);
+    expect(rows[5]).toMatchObject({ depth: 5, status: "failed", e: "CallDepthExceeded" });
+  }, 40_000);
+
+  it("a timeout lets changes made before it, still in the outbox, release the run first", async () => {
+    const save = (records: unknown[]) =>
+      container.sendAction("record:save", { database_id: "_public", records });
+    await save([{ _id: "ticket/t0", run: "none" }]);
+    const { runId } = await engine.trigger("late", { type: "call", input: {} } as never);
+    await until(
+      () => row(runId),
+      (r) => r?.status === "waiting",
+    );
+    await triggers.stop();
+    // No trigger drains now (an engine restarting resumes due runs before its trigger drains).
+    await save([{ _id: "ticket/t1", run: runId }]);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await row(runId)).status).toBe("waiting");
+    triggers = await startTriggersHere();
+    const run = await engine.waitForRun(runId, 20_000);
+    expect(run.tries.find((t) => t.stepKey === "w")!.output).toMatchObject({
+      timed_out: false,
+      event: { record: { _id: "ticket/t1" } },
+    });
+  }, 40_000);
 });

@@ -52,4 +52,32 @@ describe("commitTry", () => {
     }
     expect(await committedOutput(db.pool, run!, 1, "s", 1)).toBeUndefined();
   });
+
+  it("fails when the same engine has claimed the run again since the try began (its claim count moved on)", async () => {
+    const [run] = await storedRuns(db.pool, ["c3"], "running", "a", "1 minute");
+    // The engine's lease lapsed and it claimed the run again: a try of the earlier claim may not commit.
+    await db.pool.query("UPDATE skyflow.runs SET claims = 2 WHERE id = $1", [run]);
+    const c = await db.pool.connect();
+    const commit = (claims: number) =>
+      commitTry(c, {
+        runId: run!,
+        owner: "a",
+        runAttempt: 1,
+        stepKey: "s",
+        attempt: 1,
+        kind: "sql",
+        output: "{}",
+        claims,
+      });
+    try {
+      await c.query("BEGIN");
+      await expect(commit(1)).rejects.toMatchObject({ code: LEASE_LOST_SQLSTATE });
+      expect(await committedOutput(db.pool, run!, 1, "s", 1)).toBeUndefined();
+      await c.query("BEGIN");
+      await commit(2);
+    } finally {
+      c.release();
+    }
+    expect(await committedOutput(db.pool, run!, 1, "s", 1)).toEqual({ output: {} });
+  });
 });

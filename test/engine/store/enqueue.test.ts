@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { poolDb, type Statement } from "../../../src/db/pool.js";
 import type { TriggerEvent } from "../../../src/engine/definition/types.js";
 import { runIdFor } from "../../../src/engine/ids.js";
 import { enqueueRuns } from "../../../src/engine/store/enqueue.js";
@@ -15,6 +16,12 @@ afterAll(async () => {
 });
 
 const run = (workflow: string, id: string) => ({ workflow, version: "v1", event: { id } as TriggerEvent });
+
+const tricky = {
+  id: "ev-5",
+  note: "it's $1 and $2::text, $j$ or $j0$; \\ DROP TABLE x; --",
+  n: [1, "'"],
+};
 
 describe("enqueueRuns", () => {
   it("derives a run's id from its workflow and event id, so a run created again has the same id", async () => {
@@ -42,30 +49,30 @@ describe("enqueueRuns", () => {
     expect(rows[0].n).toBe(3);
   });
 
-  it("can send the insert with its transaction's COMMIT, values spliced in as literals", async () => {
-    const tx = await db.pool.connect();
-    let committed = 0;
-    try {
-      await tx.query("BEGIN");
-      const tricky = {
-        id: "ev-5",
-        note: "it's $1 and $2::text, $j$ or $j0$; \\ DROP TABLE x; --",
-        n: [1, "'"],
-      };
-      const [r] = await enqueueRuns(
+  it("can send the insert with its transaction's COMMIT, values bound (never in the statement's text)", async () => {
+    let committedRows = 0;
+    const [r] = await poolDb(db.pool).tx(async (tx) => {
+      const created = await enqueueRuns(
         tx,
         [
           { workflow: "w4", version: "v1", event: tricky as unknown as TriggerEvent },
           { workflow: "w4", version: "v1", event: { id: "ev-6" } as TriggerEvent, leased: true },
         ],
         { owner: "engine-'a'", leaseMs: 30_000 },
-        { client: tx, committed: () => committed++ },
+        {
+          commitWith: async <R extends Record<string, unknown>>(s: Statement) => {
+            // The values travel apart from the text: nothing of the event is in it.
+            expect(s.text).not.toContain("DROP TABLE");
+            const out = await tx.commitWith<R>(s);
+            committedRows = out.rows.length;
+            return out;
+          },
+        },
       );
-      expect(committed).toBe(1);
-      expect(r!.id).toBe(runIdFor("w4", "ev-5"));
-    } finally {
-      tx.release();
-    }
+      return created;
+    });
+    expect(committedRows).toBe(2);
+    expect(r!.id).toBe(runIdFor("w4", "ev-5"));
     // Committed: another connection sees the runs, the event exact, the lease where one was asked for.
     const { rows } = await db.pool.query(
       "SELECT event, lease_owner, status FROM skyflow.runs WHERE workflow = 'w4' ORDER BY seq",

@@ -193,13 +193,16 @@ describe("record:query errors", () => {
     expect((await bad({ predicate: ["gt", kp("at"), d("soon")] })).code).toBe(108);
   });
 
-  it("distance, userRelation and array or map equality answer 111 NotSupported", async () => {
+  it("distance beyond `within`, userRelation and array or map equality are refused as v1.7.3 refuses them", async () => {
     const geo = { $type: "geo", $lat: 1, $lng: 2 };
-    expect(await bad({ predicate: ["lt", ["func", "distance", kp("loc"), geo], 10] })).toMatchObject({
-      code: 111,
-      status: 501,
-    });
-    expect(await bad({ sort: [[["func", "distance", kp("loc"), geo], "asc"]] })).toMatchObject({ code: 111 });
+    // v1.7.3 on PostGIS 3: only [lt, distance, meters] works; any other use of distance is this 500.
+    const gone = {
+      code: 10000,
+      status: 500,
+      message: "pq: function st_distance_sphere(geometry, geometry) does not exist",
+    };
+    expect(await bad({ predicate: ["gte", ["func", "distance", kp("loc"), geo], 10] })).toMatchObject(gone);
+    expect(await bad({ sort: [[["func", "distance", kp("loc"), geo], "asc"]] })).toMatchObject(gone);
     const rel = { $type: "relation", $name: "_friend", $direction: "outward" };
     expect(await bad({ predicate: ["func", "userRelation", kp("_owner"), rel] })).toMatchObject({
       code: 111,

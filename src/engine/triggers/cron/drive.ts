@@ -2,6 +2,7 @@
 // sleeps until the earliest stored next_at, claims due schedules in batches and records each fire with its
 // run in one transaction. Owns all cron I/O.
 import type pg from "pg";
+import { poolDb } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
 import { type Clock, systemClock } from "../../clock.js";
 import type { Catalog } from "../../definition/types.js";
@@ -33,6 +34,7 @@ export interface CronDriverOptions {
 export async function startCronDriver(o: CronDriverOptions) {
   // Small batches on three connections: fires due together commit in parallel rather than one long batch.
   const batch = o.batchSize ?? 64;
+  const db = poolDb(o.pool);
   const PARALLEL = 3;
   let stopped = false;
   const timers = o.timers ?? systemClock;
@@ -61,7 +63,7 @@ export async function startCronDriver(o: CronDriverOptions) {
     const now = o.clock();
     const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
     const transaction = claimTransaction<number, q.ScheduleRow>(
-      o.pool,
+      db,
       q.claimDue(now, batch),
       async (tx, rows) => {
         if (rows.length === 0) return 0;

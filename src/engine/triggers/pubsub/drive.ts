@@ -2,7 +2,7 @@
 // connection) is the one subscriber; the others retry the lock periodically and take over when it dies.
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { withTransaction } from "../../../db/pool.js";
+import { poolDb } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
 import type { Catalog, TriggerEvent, WorkflowDefinition } from "../../definition/types.js";
 import type { WaitMatcher } from "../../park/match.js";
@@ -75,10 +75,10 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
     const requests = wfs.map((workflow) => ({ workflow, event }));
     runs
       .after(
-        withTransaction(o.pool, async (tx, _, committed) => {
+        poolDb(o.pool).tx(async (tx) => {
           // wait_for (src/engine/park): the message releases the runs waiting for it, in this transaction.
-          if (o.waits) await o.waits.release(tx, [event]);
-          return runs.start(tx, requests, { client: tx, committed });
+          if (o.waits) await o.waits.release(tx.client, [event]);
+          return runs.start(tx, requests, tx);
         }),
       )
       .catch((err) => {

@@ -1,6 +1,7 @@
 // Record trigger, drive step: keeps skyflow's row trigger on the watched tables, wakes on NOTIFY (or the slow
 // poll), claims outbox batches and starts their runs in the same transaction. Owns all record-trigger I/O.
 import type pg from "pg";
+import { poolDb } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
 import { loadTableColumns } from "../../../server/records/table.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
@@ -57,6 +58,7 @@ export interface RecordDriver {
 
 export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordDriver> {
   const batch = o.batchSize ?? 500;
+  const db = poolDb(o.pool);
   const columns = new Map<string, Cols>();
   let stopped = false;
   let running: Promise<void> | undefined;
@@ -82,19 +84,23 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     const workflows = o.catalog.list();
     const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
     const transaction = claimTransaction<number, q.ClaimedRow>(
-      o.pool,
+      db,
       q.claimOutbox(o.appSchema, batch),
-      async (tx, rows, committed) => {
+      async (tx, rows) => {
         if (rows.length === 0) return 0;
         const planned = await plan(rows, workflows);
         // wait_for (src/engine/park): the changes release the runs waiting for them, in this transaction.
-        if (o.waits) await o.waits.release(tx, await waitEvents(rows));
-        await runs.start(tx, planned, { client: tx, committed });
+        if (o.waits) released = await o.waits.release(tx.client, await waitEvents(rows));
+        await runs.start(tx, planned, tx);
         lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
         return rows.length;
       },
     );
-    return runs.after(transaction);
+    let released = 0;
+    const n = await runs.after(transaction);
+    // Released runs are due now: this process's engine looks at once, without waiting for the NOTIFY.
+    if (released > 0) o.wake();
+    return n;
   };
 
   const plan = async (rows: q.ClaimedRow[], wfs: WorkflowDefinition[]): Promise<RunRequest[]> => {
