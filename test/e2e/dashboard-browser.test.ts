@@ -1,9 +1,9 @@
 // The dashboard in a real browser (Debian's Chromium) against `skyflow dev` as a child process: the live
 // overview, a new run appearing without a reload (from this daemon's engine, and one another daemon runs),
-// a run's steps with status and duration, a failed sql step's database error and a retry that works, a
-// foreach's items and a parallel's branches with their inner steps and a called run, a waiting run's wait
-// and its cancel (with the run it called), the workflow page, a broken edit shown as file:line:column
-// without a reload, and no script errors.
+// a run's steps with status and duration, a failed sql step's database error and a retry that works (also
+// from a failed foreach item's step), a foreach's items and a parallel's branches with their inner steps and
+// a called run, a waiting run's wait and its cancel (with the run it called), the workflow page, a broken
+// edit shown as file:line:column without a reload, and no script errors.
 import { mkdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
