@@ -303,6 +303,12 @@ describe.skipIf(!haveChromium)("dashboard in a browser under skyflow dev", () =>
     const back = page.locator(`.facts a[href="/runs/${run.id}"]`);
     expect(await back.textContent()).toContain("fanout");
     await page.close();
+    // On a phone, the nested rows stay on the screen.
+    const phone = await open(`/runs/${run.id}`, 390);
+    await phone.locator('[data-step="fan.helper.delegate"] .tl-row').waitFor({ timeout: 10_000 });
+    const overflow = await phone.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
+    expect(overflow).toBeLessThanOrEqual(0);
+    await phone.close();
   }, 60_000);
 
   it("retries a failed foreach from its failed item's step, keeping the item that succeeded", async () => {
