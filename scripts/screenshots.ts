@@ -1,6 +1,7 @@
 // Takes the README's dashboard screenshots: `skyflow dev` on the example workflows (plus one whose sql step
-// fails) in a scratch directory and database, a few tasks saved through the official SDK, then the overview,
-// a failed run and a workflow page in Debian's Chromium at 1280 px and at phone width, into docs/.
+// fails, and a foreach and parallel that calls another) in a scratch directory and database, a few tasks and
+// a purchase request saved through the official SDK, then the overview, a failed run, that foreach's run, a
+// waiting run and a workflow page in Debian's Chromium at 1280 px and at phone width, into docs/.
 // Run: DATABASE_URL=postgres://... npm run screenshots
 import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -32,6 +33,38 @@ steps:
       statement: INSERT INTO tallies (n) VALUES (1) RETURNING n
 `;
 
+const fanout = `name: fanout
+description: Greet each name, then audit and ask the helper at once
+on:
+  pubsub:
+    channel: fanout
+steps:
+  - id: each
+    foreach: \${{ event.data.names }}
+    item: who
+    steps:
+      - id: hail
+        publish: { channel: hailed, data: { to: "\${{ who }}" } }
+  - id: fan
+    parallel:
+      audit:
+        - id: log
+          publish: { channel: audited, data: { n: "\${{ size(event.data.names) }}" } }
+      helper:
+        - id: delegate
+          call: { workflow: helper, input: { from: fanout } }
+output:
+  greeted: \${{ size(steps.each.output.items) }}
+`;
+const helper = `name: helper
+description: Called by fanout
+on:
+  call: {}
+steps:
+  - id: answer
+    publish: { channel: helped, data: { from: "\${{ event.input.from }}" } }
+`;
+
 const dbName = `skyflow_screens_${process.pid}`;
 const admin = new pg.Client({ connectionString: base });
 await admin.connect();
@@ -41,6 +74,8 @@ url.pathname = `/${dbName}`;
 const dir = await mkdtemp(join(tmpdir(), "skyflow-screens-"));
 await cp(join(ROOT, "workflows"), join(dir, "workflows"), { recursive: true });
 await writeFile(join(dir, "workflows", "tally.yaml"), tally);
+await writeFile(join(dir, "workflows", "fanout.yaml"), fanout);
+await writeFile(join(dir, "workflows", "helper.yaml"), helper);
 const port = await freePort();
 const httpPort = await freePort();
 const child = startCli(["dev", "--port", String(port)], {
@@ -60,11 +95,27 @@ try {
   const pubsub = createPubsubClient({ endpoint: `http://127.0.0.1:${port}/`, apiKey: DEV_API_KEY });
   await eventually(async () => (pubsub.connected() ? true : undefined));
   await pubsub.publish("tally", {});
+  await pubsub.publish("fanout", { names: ["Ada", "Grace", "Edsger"] });
+  await skygear.publicDB.save(
+    new (skygear.Record.extend("purchase_request"))({ item: "laptop", amount: 1800 }),
+  );
   const db = new pg.Client({ connectionString: url.toString() });
   await db.connect();
   const failed = await eventually(async () => {
     const { rows } = await db.query(
       "SELECT id FROM skyflow.runs WHERE workflow = 'tally' AND status = 'failed'",
+    );
+    return rows[0]?.id as string | undefined;
+  });
+  const tree = await eventually(async () => {
+    const { rows } = await db.query(
+      "SELECT id FROM skyflow.runs WHERE workflow = 'fanout' AND status = 'succeeded'",
+    );
+    return rows[0]?.id as string | undefined;
+  });
+  const waiting = await eventually(async () => {
+    const { rows } = await db.query(
+      "SELECT id FROM skyflow.runs WHERE workflow = 'approval-flow' AND status = 'waiting'",
     );
     return rows[0]?.id as string | undefined;
   });
@@ -74,6 +125,8 @@ try {
   const shots: [string, string, number, number][] = [
     ["overview-desktop", "/", 1280, 820],
     ["run-desktop", `/runs/${failed}`, 1280, 820],
+    ["tree-desktop", `/runs/${tree}`, 1280, 820],
+    ["waiting-desktop", `/runs/${waiting}`, 1280, 820],
     ["workflow-desktop", "/workflows/count-tasks", 1280, 820],
     ["overview-phone", "/", 390, 844],
     ["run-phone", `/runs/${failed}`, 390, 844],
@@ -83,7 +136,7 @@ try {
     await page.goto(`http://127.0.0.1:${httpPort}${path}`);
     await page.locator("main h1").first().waitFor();
     await page.waitForTimeout(800);
-    await page.screenshot({ path: join(OUT, `dashboard-${name}.png`) });
+    await page.screenshot({ path: join(OUT, `dashboard-${name}.png`), fullPage: name === "tree-desktop" });
     await page.close();
     console.log(`docs/dashboard-${name}.png`);
   }

@@ -74,7 +74,8 @@ async function userFromCredentials(
   if (creds.accessToken !== "") {
     const auth = await findAuthByTokenDigest(pool, config.schema, digest(creds.accessToken));
     if (!auth) throw tokenRefused();
-    if (auth.tokenValidSince && auth.tokenValidSince.getTime() > auth.issuedAt.getTime())
+    // v1 keeps a token issued up to a second before token_valid_since (S: preprocessor.go isTokenStillValid).
+    if (auth.tokenValidSince && auth.issuedAt.getTime() <= auth.tokenValidSince.getTime() - 1000)
       throw tokenRefused();
     checkDisabled(auth);
     return auth;

@@ -63,6 +63,10 @@ export class Target {
     try {
       parsed = JSON.parse(text);
     } catch {}
+    const r = (parsed as { result?: { user_id?: unknown; access_token?: unknown } } | null)?.result;
+    if (req.remember && typeof r?.user_id === "string" && typeof r.access_token === "string") {
+      this.users.set(req.remember, { id: r.user_id, token: r.access_token });
+    }
     return { status: res.status, body: parsed };
   }
 
@@ -90,6 +94,8 @@ export interface Request {
   as?: string;
   /** Master key + `_user_id` of this user. */
   actAs?: string;
+  /** Remember the user_id and access_token of a successful answer (signup, login, me) as this alias. */
+  remember?: string;
 }
 
 const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;

@@ -1,9 +1,9 @@
 // The dashboard in a real browser (Debian's Chromium) against `skyflow dev` as a child process: the live
 // overview, a new run appearing without a reload (from this daemon's engine, and one another daemon runs),
-// a run's steps with status and duration, a failed sql step's database error and a retry that works, a
-// foreach's items and a parallel's branches with their inner steps and a called run, a waiting run's wait
-// and its cancel (with the run it called), the workflow page, a broken edit shown as file:line:column
-// without a reload, and no script errors.
+// a run's steps with status and duration, a failed sql step's database error and a retry that works (also
+// from a failed foreach item's step), a foreach's items and a parallel's branches with their inner steps and
+// a called run, a waiting run's wait and its cancel (with the run it called), the workflow page, a broken
+// edit shown as file:line:column without a reload, and no script errors.
 import { mkdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -111,6 +111,22 @@ steps:
     sleep: 1h
 `;
 
+const batch = `name: batch
+on:
+  pubsub:
+    channel: batch
+steps:
+  - id: each
+    foreach: \${{ event.data.ns }}
+    item: n
+    steps:
+      - id: put
+        retry: { attempts: 1 }
+        sql:
+          statement: INSERT INTO batch_log (n) VALUES ($1::int) RETURNING n
+          params: ["\${{ n }}"]
+`;
+
 let db: TestDatabase;
 let dir: string;
 let child: Child;
@@ -126,7 +142,7 @@ beforeAll(async () => {
   mkdirSync(join(dir, "workflows"));
   await writeFile(join(dir, "workflows", "greet.yaml"), greet);
   await writeFile(join(dir, "workflows", "tally.yaml"), tally);
-  for (const [name, text] of Object.entries({ fanout, helper, hold, caller, napper })) {
+  for (const [name, text] of Object.entries({ fanout, helper, hold, caller, napper, batch })) {
     await writeFile(join(dir, "workflows", `${name}.yaml`), text);
   }
   const port = await freePort();
@@ -286,6 +302,31 @@ describe.skipIf(!haveChromium)("dashboard in a browser under skyflow dev", () =>
     await page.locator("h1", { hasText: "helper" }).waitFor({ timeout: 10_000 });
     const back = page.locator(`.facts a[href="/runs/${run.id}"]`);
     expect(await back.textContent()).toContain("fanout");
+    await page.close();
+    // On a phone, the nested rows stay on the screen.
+    const phone = await open(`/runs/${run.id}`, 390);
+    await phone.locator('[data-step="fan.helper.delegate"] .tl-row').waitFor({ timeout: 10_000 });
+    const overflow = await phone.evaluate<number>("document.documentElement.scrollWidth - window.innerWidth");
+    expect(overflow).toBeLessThanOrEqual(0);
+    await phone.close();
+  }, 60_000);
+
+  it("retries a failed foreach from its failed item's step, keeping the item that succeeded", async () => {
+    await db.pool.query("CREATE TABLE app_skyflow.batch_log (n int CONSTRAINT small CHECK (n < 5))");
+    const since = await lastSeq();
+    await pubsub.publish("batch", { ns: [1, 7, 2] });
+    const run = await finishedRun("batch", since);
+    expect(run.status).toBe("failed");
+    const page = await open(`/runs/${run.id}`);
+    const failed = page.locator('[data-step="each[1].put"]');
+    await failed.locator(".try-error").first().waitFor({ timeout: 10_000 });
+    expect(await failed.locator(".tl-row").textContent()).toContain("failed");
+    expect(await page.locator('[data-step="each[0].put"] .tl-row').textContent()).toContain("succeeded");
+    await db.pool.query("ALTER TABLE app_skyflow.batch_log DROP CONSTRAINT small");
+    await failed.getByRole("button", { name: "Retry the run from this step" }).click();
+    await page.locator("h1 .status >> text=succeeded").waitFor({ timeout: 15_000 });
+    const { rows } = await db.pool.query("SELECT n FROM app_skyflow.batch_log ORDER BY n");
+    expect(rows.map((r) => r.n)).toEqual([1, 2, 7]);
     await page.close();
   }, 60_000);
 

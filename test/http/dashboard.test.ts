@@ -169,15 +169,35 @@ describe("dashboard JSON API", () => {
     const run = (await (await get(`/api/runs/${id}`)).json()) as Record<string, unknown> & {
       tries: Record<string, unknown>[];
     };
+    expect(run.output).toBeNull();
     expect(run.tries.map((t) => `${t.stepKey}#${t.attempt}:${t.status}`)).toEqual([
       "remind#1:succeeded",
       "remind[0].tell#1:failed",
       "remind[0].tell#2:succeeded",
     ]);
     expect(run.tries[1]).toMatchObject({ error: { name: "NetworkError" }, input: { users: ["u1"] } });
+    // The same tries as the tree of steps the page lays out: the foreach, its item, the item's step.
+    expect(run.tree).toMatchObject([
+      {
+        kind: "step",
+        key: "remind",
+        children: [{ kind: "item", label: "[0]", children: [{ key: "remind[0].tell", tries: [{}, {}] }] }],
+      },
+    ]);
     expect(JSON.stringify(run)).not.toContain("hunter2");
     expect(JSON.stringify(run)).not.toContain("master-key-for-tests");
     expect((await get("/api/runs/00000000-0000-0000-0000-000000000000")).status).toBe(404);
+  });
+
+  it("shows a run's output: the workflow's `output` from its saved state", async () => {
+    const id = await newRun("e-output");
+    await db.pool.query(
+      `UPDATE skyflow.runs SET status = 'succeeded', started_at = now(), finished_at = now(),
+         snapshot = '{"steps": {}, "output": {"greeted": 3, "key": "master-key-for-tests"}}' WHERE id = $1`,
+      [id],
+    );
+    const run = (await (await get(`/api/runs/${id}`)).json()) as Record<string, unknown>;
+    expect(run).toMatchObject({ output: { greeted: 3, key: "[redacted]" }, outputFrom: "run" });
   });
 
   it("says until when a parked run waits, and at which step", async () => {

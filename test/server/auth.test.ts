@@ -163,3 +163,40 @@ describe("login, tokens, me, logout", () => {
     expect(r.json.result).toMatchObject({ user_id: "_god", profile: { _id: "user/_god" } });
   });
 });
+
+describe("auth:password and auth:reset_password", () => {
+  it("changes a password with the old one; tokens older than a second before it stop working", async () => {
+    const s = (await signup({ auth_data: { username: "pw-ivy" }, password: "old-pw" })).json.result;
+    const tok = { "X-Skygear-Access-Token": s.access_token };
+    const wrong = await post(srv.url, "/auth/password", { old_password: "nope", password: "new-pw" }, tok);
+    expect([wrong.status, wrong.json.error.message]).toEqual([401, "Incorrect old password"]);
+    // v1 keeps tokens issued up to a second before the change: wait it out, so the old token is refused.
+    await new Promise((r) => setTimeout(r, 1100));
+    const ok = await post(srv.url, "/auth/password", { old_password: "old-pw", password: "new-pw" }, tok);
+    expect(ok.status).toBe(200);
+    expect(ok.json.result.access_token).not.toBe(s.access_token);
+    const old = await post(srv.url, "/me", {}, tok);
+    expect([old.status, old.json.error.code]).toEqual([401, 104]);
+    const fresh = await post(srv.url, "/me", {}, { "X-Skygear-Access-Token": ok.json.result.access_token });
+    expect(fresh.status).toBe(200);
+    expect((await login({ auth_data: { username: "pw-ivy" }, password: "old-pw" })).status).toBe(401);
+    expect((await login({ auth_data: { username: "pw-ivy" }, password: "new-pw" })).status).toBe(200);
+  });
+
+  it("resets any user's password with the master key only", async () => {
+    const s = (await signup({ auth_data: { username: "pw-jade" }, password: "pw" })).json.result;
+    const master = { "X-Skygear-API-Key": TEST_MASTER_KEY };
+    const denied = await post(srv.url, "/auth/reset_password", { auth_id: s.user_id, password: "x" }, KEY);
+    expect([denied.status, denied.json.error.code]).toEqual([401, 102]);
+    const reset = await post(
+      srv.url,
+      "/auth/reset_password",
+      { auth_id: s.user_id, password: "reset" },
+      master,
+    );
+    expect(reset.json.result.user_id).toBe(s.user_id);
+    expect((await login({ auth_data: { username: "pw-jade" }, password: "reset" })).status).toBe(200);
+    const empty = await post(srv.url, "/auth/reset_password", { password: "x" }, master);
+    expect(empty.json.error).toMatchObject({ code: 108, message: "empty auth_id" });
+  });
+});

@@ -13,6 +13,7 @@ import {
   findUserByAuthData,
   insertAuth,
   loadRoles,
+  setPassword,
   touchLogin,
   touchSeen,
 } from "./store.js";
@@ -165,6 +166,41 @@ async function login(lookup: ActionLookup, app: AppContext, payload: Record<stri
   return res;
 }
 
+function stringArg(payload: Record<string, unknown>, key: string): string {
+  const v = payload[key];
+  return typeof v === "string" ? v : "";
+}
+
+/** auth:password (S: handler/auth.go ChangePasswordHandler): the old password, then a new one and token. */
+async function changePassword(
+  lookup: ActionLookup,
+  app: AppContext,
+  userId: string,
+  payload: Record<string, unknown>,
+) {
+  const [old, next] = [stringArg(payload, "old_password"), stringArg(payload, "password")];
+  if (old === "") throw invalid("empty old password", ["old_password"]);
+  if (next === "") throw invalid("empty password", ["password"]);
+  const auth = await findAuth(app.pool, app.config.schema, userId);
+  if (!auth || !(await verifyPassword(old, auth.password))) {
+    throw new SkygearServerError("InvalidCredentials", "Incorrect old password");
+  }
+  await setPassword(app.pool, app.config.schema, userId, await hashPassword(next));
+  return authResponse(app, userId, await loadUserRecord(lookup, app, userId));
+}
+
+/** auth:reset_password (master key; S: ResetPasswordHandler): any user's password, a new token for them. */
+async function resetPassword(lookup: ActionLookup, app: AppContext, payload: Record<string, unknown>) {
+  const [authId, next] = [stringArg(payload, "auth_id"), stringArg(payload, "password")];
+  if (authId === "") throw invalid("empty auth_id", ["auth_id"]);
+  if (next === "") throw invalid("empty password", ["password"]);
+  if (!(await findAuth(app.pool, app.config.schema, authId))) {
+    throw new SkygearServerError("UnexpectedAuthInfoNotFound", "skydb: AuthInfo ID not found");
+  }
+  await setPassword(app.pool, app.config.schema, authId, await hashPassword(next));
+  return authResponse(app, authId, await loadUserRecord(lookup, app, authId));
+}
+
 async function me(lookup: ActionLookup, app: AppContext, userId: string) {
   const res = await authResponse(app, userId, await loadUserRecord(lookup, app, userId));
   await touchSeen(app.pool, app.config.schema, userId);
@@ -193,6 +229,18 @@ export function authActions(lookup: ActionLookup): ActionSpec[] {
         }
         return { result: { status: "OK" } };
       },
+    },
+    {
+      name: "auth:password",
+      auth: "require_auth",
+      handle: async (req) => ({
+        result: await changePassword(lookup, req.app, req.auth.userId!, req.payload),
+      }),
+    },
+    {
+      name: "auth:reset_password",
+      auth: "require_master",
+      handle: async (req) => ({ result: await resetPassword(lookup, req.app, req.payload) }),
     },
     {
       name: "me",

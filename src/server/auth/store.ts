@@ -110,6 +110,14 @@ export async function insertAuth(
   );
 }
 
+/** A new password hash; tokens issued before now stop working (v1 AuthInfo.SetPassword). */
+export async function setPassword(pool: pg.Pool, schema: string, id: string, hash: string): Promise<void> {
+  await pool.query(
+    `UPDATE ${ident(schema)}._auth SET password = $2, token_valid_since = now() AT TIME ZONE 'UTC' WHERE id = $1`,
+    [id, hash],
+  );
+}
+
 /** `me`: the _auth row's last_seen_at = now. */
 export async function touchSeen(pool: pg.Pool, schema: string, id: string): Promise<void> {
   await pool.query(

@@ -103,7 +103,7 @@ export function RunPage(props: { id: string }) {
       <Timeline run={r} now={now} reload={run.reload} />
       {r.children.length ? (
         <>
-          <h2>Child runs</h2>
+          <h2>Called runs</h2>
           <RunsTable runs={r.children} now={now} />
         </>
       ) : null}
@@ -174,11 +174,10 @@ function Waiting(props: { run: RunDetail; now: number }) {
       </p>
       {w?.lookup ? (
         <p class="small">
-          match: <code class="wrap">{w.lookup}</code>
+          looked up by <code class="wrap">{w.lookup}</code>
           {w.match ? (
             <>
-              {" "}
-              and <code class="wrap">{w.match}</code>
+              , then released when <code class="wrap">{w.match}</code>
             </>
           ) : null}
         </p>
