@@ -40,11 +40,11 @@ afterAll(async () => {
   await db.drop();
 });
 
-function run(kind: string, input: unknown, signal = new AbortController().signal) {
+function run(kind: string, input: unknown, signal = new AbortController().signal, attempt = 1) {
   return stepKinds[kind]!.run({
     input,
     signal,
-    attempt: 1,
+    attempt,
     idempotencyKey: "r:s",
     log: silentLogger(),
     clients,
@@ -119,6 +119,12 @@ describe("step kinds against the Skygear-compatible server", () => {
   it("delete removes records by id and lists them", async () => {
     const out = await run("delete", { ids: ["task/t3"] });
     expect(out).toEqual({ deleted: ["task/t3"] });
+    // A first try that finds a record missing fails; a retry (whose earlier try may have deleted it) does not.
+    const missing = await failure(run("delete", { ids: ["task/t3"] }));
+    expect(missing.errorName).toBe("ResourceNotFound");
+    expect(await run("delete", { ids: ["task/t3"] }, new AbortController().signal, 2)).toEqual({
+      deleted: ["task/t3"],
+    });
     const left = (await run("query", { type: "task" })) as { records: unknown[] };
     expect(left.records).toHaveLength(2);
   });
