@@ -182,35 +182,9 @@ async function parkWait(
 }
 
 async function parkCall(p: ParkContext, req: Extract<ParkRequest, { kind: "call" }>): Promise<ParkResult> {
-  const def = p.workflow(req.workflow);
-  if (!def) throw new FatalStepError("InvalidArgument", `call: no workflow named "${req.workflow}"`);
-  if (!def.triggers.some((t) => t.kind === "call"))
-    throw new FatalStepError(
-      "InvalidArgument",
-      `call: workflow "${req.workflow}" has no call trigger (on: call)`,
-    );
-  const depth = p.depth + 1;
-  if (depth > MAX_CALL_DEPTH)
-    throw new FatalStepError(
-      "CallDepthExceeded",
-      `call: ${req.workflow} would nest ${depth} calls deep; calls nest at most ${MAX_CALL_DEPTH} deep`,
-    );
-  const event: TriggerEvent = {
-    id: `call:${p.runId}:${p.state.attempt}:${p.step.key}`,
-    type: "call",
-    at: new Date().toISOString(),
-    input: storable(req.input),
-    parent: { run: p.runId, workflow: p.def.name, step: p.step.id ?? p.step.key },
-  };
-  const childId = runIdFor(def.name, event.id);
+  const { def, event, depth } = callChild(p, p.step.key, p.step.id ?? p.step.key, req);
   return withTransaction(p.pool, async (tx) => {
-    await recordVersion(tx, def);
-    await enqueueRuns(tx, [{ workflow: def.name, version: def.version, event, depth }]);
-    await tx.query("UPDATE skyflow.runs SET parent_id = $2 WHERE id = $1 AND parent_id IS NULL", [
-      childId,
-      p.runId,
-    ]);
-    await tx.query("NOTIFY skyflow_runs");
+    const childId = await enqueueChild(tx, p.runId, def, event, depth);
     if (!req.wait) return { parked: false, output: { run: childId } };
     const t = await times(tx, p);
     const wait: WaitInfo = {
@@ -245,6 +219,20 @@ export async function startInnerCall(
   },
   req: Extract<ParkRequest, { kind: "call" }>,
 ): Promise<string> {
+  const { def, event, depth } = callChild(p, p.key, p.stepId, req);
+  return withTransaction(p.pool, (tx) => enqueueChild(tx, p.runId, def, event, depth));
+}
+
+/**
+ * The called workflow, the child run's event and its call depth, or the error that refuses the call. The
+ * event id names the calling step's instance key, so a resumed step starts no second child.
+ */
+function callChild(
+  p: Pick<ParkContext, "runId" | "depth" | "def" | "state" | "workflow">,
+  key: string,
+  stepId: string,
+  req: Extract<ParkRequest, { kind: "call" }>,
+): { def: WorkflowDefinition; event: TriggerEvent; depth: number } {
   const def = p.workflow(req.workflow);
   if (!def) throw new FatalStepError("InvalidArgument", `call: no workflow named "${req.workflow}"`);
   if (!def.triggers.some((t) => t.kind === "call"))
@@ -259,21 +247,30 @@ export async function startInnerCall(
       `call: ${req.workflow} would nest ${depth} calls deep; calls nest at most ${MAX_CALL_DEPTH} deep`,
     );
   const event: TriggerEvent = {
-    id: `call:${p.runId}:${p.state.attempt}:${p.key}`,
+    id: `call:${p.runId}:${p.state.attempt}:${key}`,
     type: "call",
     at: new Date().toISOString(),
     input: storable(req.input),
-    parent: { run: p.runId, workflow: p.def.name, step: p.stepId },
+    parent: { run: p.runId, workflow: p.def.name, step: stepId },
   };
+  return { def, event, depth };
+}
+
+/** Enqueues the child run in `tx`, linked to its parent, and wakes the engines; returns its run id. */
+async function enqueueChild(
+  tx: pg.PoolClient,
+  parentId: string,
+  def: WorkflowDefinition,
+  event: TriggerEvent,
+  depth: number,
+): Promise<string> {
   const childId = runIdFor(def.name, event.id);
-  await withTransaction(p.pool, async (tx) => {
-    await recordVersion(tx, def);
-    await enqueueRuns(tx, [{ workflow: def.name, version: def.version, event, depth }]);
-    await tx.query("UPDATE skyflow.runs SET parent_id = $2 WHERE id = $1 AND parent_id IS NULL", [
-      childId,
-      p.runId,
-    ]);
-    await tx.query("NOTIFY skyflow_runs");
-  });
+  await recordVersion(tx, def);
+  await enqueueRuns(tx, [{ workflow: def.name, version: def.version, event, depth }]);
+  await tx.query("UPDATE skyflow.runs SET parent_id = $2 WHERE id = $1 AND parent_id IS NULL", [
+    childId,
+    parentId,
+  ]);
+  await tx.query("NOTIFY skyflow_runs");
   return childId;
 }
