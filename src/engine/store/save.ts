@@ -60,6 +60,21 @@ export function snapshotJSON(state: RunState): string {
   return `${head.slice(0, -1)},"steps":{${parts.join(",")}}}`;
 }
 
+/** The row of a try that ended with `r` (its input only when its begin is written in the same save). */
+function endRow(state: RunState, r: TryResult, input: string | null): TryRow {
+  return {
+    runAttempt: state.attempt,
+    stepKey: r.stepKey,
+    attempt: r.attempt,
+    kind: r.kind,
+    status: r.status === "retrying" ? "failed" : r.status,
+    input,
+    output: json(r.output),
+    error: r.error ? JSON.stringify(r.error) : null,
+    finished: true,
+  };
+}
+
 function beginRow(state: RunState, tr: BeginTry): TryRow {
   return {
     runAttempt: state.attempt,
@@ -99,17 +114,7 @@ export function stateItem(
   const item: SaveItem = { ...runFields(t, state, opts.parkMs), tries: [] };
   if (opts.writes && opts.writes.list.length > 0) item.writes = opts.writes;
   if (r && r.status !== "skipped" && !opts.resultSaved) {
-    item.tries.push({
-      runAttempt: state.attempt,
-      stepKey: r.stepKey,
-      attempt: r.attempt,
-      kind: r.kind,
-      status: r.status === "retrying" ? "failed" : r.status,
-      input: null,
-      output: json(r.output),
-      error: r.error ? JSON.stringify(r.error) : null,
-      finished: true,
-    });
+    item.tries.push(endRow(state, r, null));
   }
   if (opts.next) item.tries.push(beginRow(state, opts.next));
   return item;
@@ -139,15 +144,7 @@ export function treeItem(
     if (rows.committed.has(key)) continue;
     const merged = inputs.has(key);
     item.tries.push({
-      runAttempt: state.attempt,
-      stepKey: r.stepKey,
-      attempt: r.attempt,
-      kind: r.kind,
-      status: r.status === "retrying" ? "failed" : r.status,
-      input: merged ? json(inputs.get(key)) : null,
-      output: json(r.output),
-      error: r.error ? JSON.stringify(r.error) : null,
-      finished: true,
+      ...endRow(state, r, merged ? json(inputs.get(key)) : null),
       // Written once, as it ends: started_at is dated back to when it began (keeping the order of tries).
       ...(merged
         ? {
