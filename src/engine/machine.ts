@@ -99,8 +99,8 @@ export interface InnerIO {
   check(w: WaitInfo): Promise<InnerEnd | undefined>;
   /** Parks the run with these waits (its state saved): ms until due, or undefined when one is over. */
   park(state: RunState, waits: WaitInfo[]): Promise<number | undefined>;
-  /** Drops the wait rows of inner steps whose container ended. */
-  drop(keys: string[]): Promise<void>;
+  /** Drops the wait rows of the inner steps of the container that ended. */
+  drop(): Promise<void>;
 }
 
 export interface MachineDeps {

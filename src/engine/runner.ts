@@ -467,7 +467,7 @@ function runIO(
         if (cancelled()) throw new Error(`run ${run.id}: cancelled; not parked`);
         return parkInside(inner, redactErrors(state, env.secrets), waits);
       },
-      drop: (keys) => dropInnerWaits(env.pool, run.id, keys),
+      drop: () => dropInnerWaits(env.pool, run.id),
     },
     committed(runAttempt, stepKey, attempt) {
       return committedOutput(env.pool, run.id, runAttempt, stepKey, attempt);

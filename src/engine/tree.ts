@@ -90,7 +90,7 @@ export async function runContainer(
     const end = await tree.container(step, step.key, input, []);
     await tree.saver.idle();
     // The outcomes its wait_for steps kept on their rows are saved with their steps now.
-    await env.io.inner.drop([...tree.waitKeys]);
+    if (tree.waited || env.continues) await env.io.inner.drop();
     if (!end.ok) throw new ContainerFailed(end.error, tree.state);
     return { state: tree.state, output: end.output };
   } catch (err) {
@@ -106,8 +106,8 @@ class Tree {
   /** Set when an inner save failed: the run must be given up, every inner try stops. */
   private readonly abort = new AbortController();
   private readonly resumed: Set<string>;
-  /** Inner steps whose wait_for may have a row in skyflow.waits (dropped when the container ends). */
-  readonly waitKeys = new Set<string>();
+  /** An inner wait_for began here: its row in skyflow.waits goes when the container ends. */
+  waited = false;
   /** Leaf inner steps in flight, and those of them that wait (`waits`): all waiting parks the run. */
   private active = 0;
   private readonly waits = new Map<string, WaitInfo>();
@@ -485,7 +485,7 @@ class Tree {
   ): Promise<unknown> {
     const entry = this.state.steps[key]!;
     const prior = entry.park;
-    if (req.kind === "wait_for") this.waitKeys.add(key);
+    if (req.kind === "wait_for") this.waited = true;
     const r = await this.env.io.inner.begin({
       key,
       step,

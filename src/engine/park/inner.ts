@@ -94,13 +94,13 @@ async function beginWait(
   req: Extract<ParkRequest, { kind: "wait_for" }>,
 ): Promise<InnerEnd | { wait: WaitInfo; dueMs: number }> {
   const match = s.step.match;
-  const split = match ? splitMatch(match.source) : undefined;
+  const names = Object.keys(s.locals);
+  const split = match ? splitMatch(match.source, names) : undefined;
   if (!match || !split)
     throw new FatalStepError(
       "InvalidArgument",
       "wait_for.match: needs an equality between an expression of incoming alone and one without it, joined by && at its top",
     );
-  const names = Object.keys(s.locals);
   const loc = { file: match.file, line: match.line, column: match.column, names };
   const key = canonicalJSON(compileExpression(split.run, loc).evaluate(s.expr));
   const source = sourceName(req.source);
@@ -202,13 +202,12 @@ export async function checkInner(p: InnerContext, w: WaitInfo): Promise<InnerEnd
   return t.rowCount === 1 ? waitEnd(null) : checkInner(p, w);
 }
 
-/** Drops the wait rows of inner steps whose container has ended. */
-export async function dropInnerWaits(pool: pg.Pool, runId: string, keys: string[]): Promise<void> {
-  if (keys.length === 0) return;
-  await pool.query("DELETE FROM skyflow.waits WHERE run_id = $1 AND step_key = ANY($2::text[])", [
-    runId,
-    keys,
-  ]);
+/**
+ * Drops the wait rows of the run's inner steps once their container has ended (only one top-level
+ * container runs at a time: every inner row of the run is its).
+ */
+export async function dropInnerWaits(pool: pg.Pool, runId: string): Promise<void> {
+  await pool.query("DELETE FROM skyflow.waits WHERE run_id = $1 AND inner_step", [runId]);
 }
 
 const NOT_PARKED = new Error("an inner wait is over: not parked");

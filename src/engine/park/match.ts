@@ -18,14 +18,12 @@ export interface WaitSources {
   channels: Set<string>;
 }
 
-/** Every step of a workflow, nested ones included (any array of steps under a step). */
+/** Every step of a workflow, nested ones included (a foreach's steps, a parallel's branches). */
 function allSteps(list: StepDefinition[], out: StepDefinition[] = []): StepDefinition[] {
   for (const s of list) {
     out.push(s);
-    for (const v of Object.values(s as unknown as Record<string, unknown>)) {
-      if (Array.isArray(v) && v.every((x) => x && typeof x === "object" && "kind" in x && "key" in x))
-        allSteps(v as StepDefinition[], out);
-    }
+    if (s.foreach) allSteps(s.foreach.steps, out);
+    for (const b of s.parallel?.branches ?? []) allSteps(b.steps, out);
   }
   return out;
 }
