@@ -314,9 +314,14 @@ class Tree {
     const { deps, io } = this.env;
     const prev = this.state.steps[key];
     // A wait begun before the run stopped: its times, child or row are kept. Resumed from its park, its
-    // try goes on (no new try); after a crash, a new try waits with them.
+    // try goes on (no new try), as does that of a nested container it waits in; after a crash, a new try
+    // waits with them.
     const prior = prev?.status === "running" ? (prev.park ?? legacySleep(key, prev)) : undefined;
-    let again = prior !== undefined && this.env.continues === true && this.resumed.has(key);
+    const container = step.foreach !== undefined || step.parallel !== undefined;
+    let again =
+      (prior !== undefined || (container && prev?.status === "running")) &&
+      this.env.continues === true &&
+      this.resumed.has(key);
     if (this.resumed.delete(key) && deps.stepKinds[step.kind]?.transactional) {
       // Its transaction may have committed with the record of its success just before the run stopped.
       const prev = this.state.steps[key]!;
@@ -523,7 +528,8 @@ class Tree {
             return end.output;
           }
         }
-        await this.sleep(w.kind === "sleep" && left > 0 ? left : POLL_MS);
+        // At most a minute at once: a timer cannot hold more than 24.8 days, and a long one is read again.
+        await this.sleep(w.kind === "sleep" && left > 0 ? Math.min(left, 60_000) : POLL_MS);
       }
     } finally {
       this.waits.delete(w.step);
