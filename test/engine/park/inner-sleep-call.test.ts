@@ -3,6 +3,8 @@
 // time or when a child ends, and the inner steps not yet over park again with their first times. Cancelling
 // a run that waits inside a foreach, parked or live, removes its waits.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { formatRunTimeline } from "../../../src/commands/runs-format.js";
+import { getRun } from "../../../src/engine/store/inspect.js";
 import { cancelAction } from "../../../src/http/actions.js";
 import { type Harness, input, startHarness, until } from "./inner-harness.js";
 
@@ -112,6 +114,10 @@ describe("sleep inside parallel branches", () => {
     const a = inner.find((w) => w.step === "fan.short.a")!;
     const b = inner.find((w) => w.step === "fan.long.b")!;
     expect((await dueAt(runId)).toISOString()).toBe(a.until);
+    // `skyflow runs show` lists what each inner step waits for.
+    const shown = formatRunTimeline((await getRun(h.db.pool, runId))!);
+    expect(shown).toContain(`waits     step fan.short.a: sleep until ${a.until}`);
+    expect(shown).toContain(`waits     step fan.long.b: sleep until ${b.until}`);
     // Woken for `a`, parked again for `b`, with b's first due time (not restarted).
     const again = await until(
       async () => ({ r: await h.row(runId), due: await dueAt(runId) }),
