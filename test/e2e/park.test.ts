@@ -16,7 +16,7 @@ steps:
     wait_for:
       record: { type: approval, events: [create] }
       match: \${{ incoming.record.request == event.record._id && incoming.record.ok }}
-      timeout: 25s
+      timeout: 40s # long enough for a loaded machine to approve two before the kill
   - id: note
     sql:
       statement: SELECT $1::text AS request, $2::boolean AS timed_out
