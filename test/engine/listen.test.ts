@@ -8,7 +8,7 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../../src/db/pool.js";
 import { createEngine, type Engine } from "../../src/engine/engine.js";
-import { type Listener, listen } from "../../src/engine/listen.js";
+import { listen } from "../../src/engine/listen.js";
 import { enqueueRuns } from "../../src/engine/store/enqueue.js";
 import { recordVersion } from "../../src/engine/store/versions.js";
 import { startTriggers } from "../../src/engine/triggers/index.js";
