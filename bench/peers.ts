@@ -35,9 +35,11 @@ import { BackendCpu, median, pct, procCpuMs, procMemMb } from "./lib.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const CHILD = `${ROOT}bench/peer-child.mjs`;
-const SKYFLOW = `${ROOT}bin/skyflow.js`;
+// PEER_SKYFLOW_BIN: another build's bin/skyflow.js (a copy of bin/ and dist/ from before a change, to compare).
+const SKYFLOW = process.env.PEER_SKYFLOW_BIN ?? `${ROOT}bin/skyflow.js`;
 const APP = "app_bench";
-const DB = "skyflow_bench";
+// PEER_DB: another database name, so that two benches on one server do not drop each other's database.
+const DB = process.env.PEER_DB ?? "skyflow_bench";
 const KEYS = { SKYGEAR_API_KEY: "bench-peers-api-key", SKYGEAR_MASTER_KEY: "bench-peers-master-key" };
 
 const opt = (name: string, fallback: number) => {
@@ -190,7 +192,7 @@ let db: pg.Pool;
 const engineBackends = async () =>
   (
     await db.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name <> 'bench-peers'
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name NOT IN ('bench-peers', 'bench-producer')
          AND backend_type = 'client backend'`,
     )
   ).rows.map((r) => r.pid);
@@ -411,6 +413,10 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
   const p = await start();
   await sleep(2000);
   const idleMb = procMemMb(p.child.pid!, "VmRSS") ?? Number.NaN;
+  // CPU of the engine's process and of its Postgres backends (not the producer's), from the first record to
+  // the last one handled: what one record costs when records come one at a time.
+  const cpu0 = procCpuMs(p.child.pid!) ?? 0;
+  const pgCpu = await new BackendCpu(engineBackends).start();
   const acked = await producer(kind, prefix);
   const t0 = now();
   await until(
@@ -421,13 +427,21 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
     t0,
     60_000,
   );
+  const cpuMsPerRun = ((procCpuMs(p.child.pid!) ?? 0) - cpu0) / acked.size;
+  const pgMs = await pgCpu.ms();
   await p.stop();
   const { rows } = await db.query<{ task_id: string; ms: string }>(
     `SELECT task_id, extract(epoch FROM at) * 1000 AS ms FROM ${APP}.sink WHERE task_id LIKE $1`,
     [`${prefix}-%`],
   );
   const lat = rows.map((r) => Number(r.ms) - acked.get(r.task_id)!);
-  return { p50: median(lat), p99: pct(lat, 99), idleMb };
+  return {
+    p50: median(lat),
+    p99: pct(lat, 99),
+    idleMb,
+    cpuMsPerRun,
+    pgMsPerRun: pgMs === undefined ? Number.NaN : pgMs / acked.size,
+  };
 }
 
 async function latency(): Promise<void> {
@@ -452,6 +466,15 @@ async function latency(): Promise<void> {
       r.a.map((x, i) => x.p99 / r.b[i]!.p99),
     )}x (targets <= 1.0x)`,
   );
+  const cpu = (xs: { cpuMsPerRun: number; pgMsPerRun: number }[]) =>
+    `${spread(
+      xs.map((x) => x.cpuMsPerRun),
+      3,
+    )} ms + its Postgres backends ${spread(
+      xs.map((x) => x.pgMsPerRun),
+      3,
+    )} ms`;
+  console.log(`  CPU per record: skyflow process ${cpu(r.a)}; graphile-worker ${cpu(r.b)}`);
   console.log(
     `  idle RSS 2 s after start: skyflow ${spread(
       r.a.map((x) => x.idleMb),
