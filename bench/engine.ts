@@ -79,7 +79,7 @@ const waitWf = wf("waiter", [
 ]);
 // The engine's own cost: three steps of a kind that does nothing, with every save of the three-step run.
 const noopWf = wf("noop3", [step("a", "noop", {}), step("b", "noop", {}), step("c", "noop", {})]);
-const noop: StepKind = { kind: "noop", parse: () => [], run: async () => ({}) };
+const noop: StepKind = { kind: "noop", run: async () => ({}) };
 const defs = new Map([publishWf, threeWf, waitWf, noopWf].map((d) => [d.name, d]));
 const catalog = {
   get: (n: string) => defs.get(n),
