@@ -98,6 +98,13 @@ class EngineImpl extends EventEmitter implements Engine {
   private readonly batcher: SaveBatcher;
   private running = false;
   private pumping: Promise<void> | undefined;
+  /**
+   * Whether start() has claimed the runs this owner held before a restart. Until then no other claim runs:
+   * a wake's claim (the listener's first notice, a trigger) could lease such a run first, and the own claim
+   * then claimed it again under the same owner, moving its claim count under the execution started first
+   * (whose transactional steps then failed to commit, "lease lost").
+   */
+  private ownClaimed = false;
   private again = false;
   /**
    * Pending runs may be left for this engine: its last claim filled all the room it asked for, or a wake-up
@@ -146,6 +153,7 @@ class EngineImpl extends EventEmitter implements Engine {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.ownClaimed = false;
     this.listener = listen({
       connection: this.o.pool.options,
       channels: ["skyflow_runs"],
@@ -164,6 +172,7 @@ class EngineImpl extends EventEmitter implements Engine {
       for (const r of own) this.launch(r, sentAt);
       if (own.length < Math.min(free, CLAIM_BATCH)) break;
     }
+    this.ownClaimed = true;
     this.timers.push(
       setInterval(() => this.wake(), this.pollMs),
       setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 3))),
@@ -183,7 +192,8 @@ class EngineImpl extends EventEmitter implements Engine {
       owner: this.owner,
       leaseMs: this.leaseMs,
       reserve: (n) => {
-        if (!this.running || this.o.claimOnly) return 0;
+        // Not before start() has claimed its own runs: it would claim a run handed over meanwhile again.
+        if (!this.running || !this.ownClaimed || this.o.claimOnly) return 0;
         const k = Math.max(0, Math.min(n, this.maxRuns - this.live.size - this.reserved));
         this.reserved += k;
         return k;
@@ -308,6 +318,8 @@ class EngineImpl extends EventEmitter implements Engine {
   }
 
   private pump(): Promise<void> {
+    // start() wakes once its own claim is done (the wake-up's flags are kept meanwhile).
+    if (!this.ownClaimed) return Promise.resolve();
     if (this.pumping) {
       this.again = true;
       return this.pumping;

@@ -311,10 +311,14 @@ class Tree {
     // A wait begun before the run stopped: its times, child or row are kept. Resumed from its park, its
     // try goes on (no new try), as does that of a nested container it waits in; after a crash, a new try
     // waits with them.
-    const prior = prev?.status === "running" ? (prev.park ?? legacySleep(key, prev)) : undefined;
+    const prior =
+      prev?.status === "running" || prev?.status === "waiting"
+        ? (prev.park ?? legacySleep(key, prev))
+        : undefined;
     const container = step.foreach !== undefined || step.parallel !== undefined;
     let again =
-      (prior !== undefined || (container && prev?.status === "running")) &&
+      prev?.status === "running" &&
+      (prior !== undefined || container) &&
       this.env.continues === true &&
       this.resumed.has(key);
     if (this.resumed.delete(key) && deps.stepKinds[step.kind]?.transactional) {
@@ -351,7 +355,9 @@ class Tree {
       }
       const begun: BeginTry = { stepKey: key, kind: step.kind, attempt, input };
       if (!error) {
-        this.set(key, { status: "running", attempts: attempt, ...(prior ? { park: prior } : {}) });
+        // A wait keeps its times through a retry of its step (a read that failed, say).
+        const park = this.state.steps[key]?.park ?? prior;
+        this.set(key, { status: "running", attempts: attempt, ...(park ? { park } : {}) });
         error = await this.attempt(step, key, begun, frames, startedAt, begunPerf, again);
         if (!error) return this.state.steps[key]!;
       }
@@ -372,7 +378,8 @@ class Tree {
           random: deps.random,
           retryAfterMs: (error as { retryAfterMs?: number }).retryAfterMs,
         });
-        this.set(key, { status: "waiting", attempts: attempt, error: info });
+        const park = this.state.steps[key]?.park;
+        this.set(key, { status: "waiting", attempts: attempt, error: info, ...(park ? { park } : {}) });
         await this.saver.save({ result: ended("retrying") });
         await this.sleep(delay);
         continue;

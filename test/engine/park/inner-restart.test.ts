@@ -102,12 +102,17 @@ describe("inner waits across engines", () => {
       (ws) => ws.length === 1,
     );
     expect((await h.row(runId)).status).toBe("running");
-    const began = (
-      await h.db.pool.query(
-        "SELECT snapshot->'steps'->'fan.wait.ack'->'park'->>'began' AS b FROM skyflow.runs WHERE id = $1",
-        [runId],
-      )
-    ).rows[0].b as string;
+    // Its times are saved in its entry of the run's state as it begins to wait.
+    const began = await until(
+      async () =>
+        (
+          await h.db.pool.query(
+            "SELECT snapshot->'steps'->'fan.wait.ack'->'park'->>'began' AS b FROM skyflow.runs WHERE id = $1",
+            [runId],
+          )
+        ).rows[0].b as string | null,
+      (b) => b !== null,
+    );
     expect(began).toMatch(/^\d{4}-/);
     await stopAll();
     // The trigger is down too: the change waits in its outbox; the next trigger releases the wait's row.
