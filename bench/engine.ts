@@ -238,7 +238,12 @@ async function machineAlone(n: number, clients: StepClients): Promise<number> {
     commitTry: async () => {},
     saveTree: async () => {},
     committed: async () => undefined,
-    parkInner: async () => ({}),
+    inner: {
+      begin: async () => ({ output: {} }),
+      check: async () => undefined,
+      park: async () => undefined,
+      drop: async () => {},
+    },
     afterTry: async (_step, output) => output,
     park: async () => ({ parked: false, output: {} }),
   };
