@@ -298,6 +298,7 @@ function runIO(
     def,
     workflow: (name) => env.workflow?.(name),
     env: env.deps.env,
+    now: () => env.clock.now(),
   };
   const withCarry = (item: SaveItem): SaveItem => {
     if (!carry) return item;

@@ -28,6 +28,8 @@ export interface RunRecord {
     until?: string;
     source?: string;
     child?: string;
+    /** Parked inside a foreach or parallel: each inner step that waits (src/engine/park/inner.ts). */
+    inner?: { kind: string; step: string; began: string; until?: string; source?: string; child?: string }[];
   } | null;
   /** The run whose `call` step started this one. */
   parentId?: string | null;
