@@ -97,8 +97,15 @@ export async function claimOwn(
 // (RESUMABLE alone takes only the first four: every parameter sent must appear in the statement).
 
 /**
+ * A top-level sleep falling due is ended by the engines' wakers (src/engine/park/waker.ts), all due at once
+ * whatever the engines' capacity; the claim resumes it itself only once it is this late (a waker that could
+ * not end it, its try not found), and meanwhile takes the runs the wakers made runnable.
+ */
+const SLEEP_GRACE_MS = 2000;
+
+/**
  * In-flight runs with an expired lease (their engine died), a finished retry wait, or a parked run due
- * (src/engine/park: a sleep's end, a wait_for's timeout or release, a called child's end). A parked run's
+ * (src/engine/park: a sleep a waker ended, a wait_for's timeout or release, a called child's end). A parked run's
  * wait and wake value are returned and cleared in the claim (a crash before its step's end is saved leaves
  * that step interrupted: its try runs again, and ends at once, see src/engine/park/park.ts).
  */
@@ -107,6 +114,8 @@ const RESUMABLE = `UPDATE skyflow.runs r ${SET_LEASE}, wait = NULL, wake = NULL
         WHERE status IN ('running', 'waiting', 'sleeping') AND available_at <= now()
           AND (lease_until IS NULL OR lease_until < now())
           AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
+          AND NOT (status = 'sleeping' AND available_at > now() - interval '${SLEEP_GRACE_MS} milliseconds'
+                   AND wait->>'kind' = 'sleep' AND NOT (wait ? 'inner'))
         ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
   WHERE r.id = due.due_id
   RETURNING r.id, r.workflow, r.version, r.event, r.depth, r.status, r.snapshot, r.attempt, r.concurrency_key,
