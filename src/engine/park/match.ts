@@ -94,8 +94,11 @@ export class WaitMatcher {
     return this.sources.has(source);
   }
 
-  /** Releases the runs these events match, in the caller's transaction; returns how many. */
-  async release(tx: pg.ClientBase, events: TriggerEvent[]): Promise<number> {
+  /**
+   * Releases the runs these events match, in the caller's transaction; returns how many. `out` gets the ids
+   * of the runs released, for the caller to hand them to its engine (start-runs.ts `resume`).
+   */
+  async release(tx: pg.ClientBase, events: TriggerEvent[], out?: string[]): Promise<number> {
     const list = events
       .map((event) => ({ event, source: eventSource(event) }))
       .filter((e) => e.source !== undefined && this.wants(e.source)) as {
@@ -143,13 +146,15 @@ export class WaitMatcher {
     }
     if (released.size === 0) return 0;
     const ids = [...released.keys()];
-    const r = await tx.query(
+    const r = await tx.query<{ id: string }>(
       `WITH d AS (DELETE FROM skyflow.waits WHERE run_id = ANY($1::uuid[]))
        UPDATE skyflow.runs r SET wake = jsonb_build_object('event', u.e), available_at = now(), updated_at = now()
        FROM unnest($1::uuid[], $2::jsonb[]) AS u(id, e)
-       WHERE r.id = u.id AND r.status = 'waiting' AND r.wake IS NULL`,
+       WHERE r.id = u.id AND r.status = 'waiting' AND r.wake IS NULL
+       RETURNING r.id`,
       [ids, ids.map((id) => JSON.stringify(released.get(id)))],
     );
+    out?.push(...r.rows.map((x) => x.id));
     await tx.query("NOTIFY skyflow_runs");
     return r.rowCount ?? 0;
   }
