@@ -35,9 +35,11 @@ import { BackendCpu, median, pct, procCpuMs, procMemMb } from "./lib.js";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const CHILD = `${ROOT}bench/peer-child.mjs`;
-const SKYFLOW = `${ROOT}bin/skyflow.js`;
+// PEER_SKYFLOW_BIN: another build's bin/skyflow.js (a copy of bin/ and dist/ from before a change, to compare).
+const SKYFLOW = process.env.PEER_SKYFLOW_BIN ?? `${ROOT}bin/skyflow.js`;
 const APP = "app_bench";
-const DB = "skyflow_bench";
+// PEER_DB: another database name, so that two benches on one server do not drop each other's database.
+const DB = process.env.PEER_DB ?? "skyflow_bench";
 const KEYS = { SKYGEAR_API_KEY: "bench-peers-api-key", SKYGEAR_MASTER_KEY: "bench-peers-master-key" };
 
 const opt = (name: string, fallback: number) => {
@@ -50,6 +52,10 @@ const LATENCY_SECS = opt("latency-secs", 10);
 const THREE_N = opt("three", 2_000);
 const WRITE_MS = opt("write-ms", 3_000);
 const ALL = ["backlog", "latency", "three", "write", "scale"];
+// --only=skyflow: skyflow's side alone (for profiling it); the ratios are then not printed. --only=ab: in the
+// backlog, skyflow against skyflow with PEER_SKYFLOW_BIN_B and/or PEER_SKYFLOW_NODE_ARGS_B (a change's
+// before and after, alternating), printed as "skyflow" (A) against "graphile-worker" (B).
+const ONLY = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
 const picked = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const SECTIONS = picked.length > 0 ? picked : ALL;
 
@@ -156,11 +162,16 @@ function launch(argv: string[], env: Record<string, string>, cwd = ROOT): Proc {
 }
 
 /** `skyflow start` on the mode's workflow; resolves once it logged that it started. */
-async function startSkyflow(mode: string, extraEnv: Record<string, string> = {}): Promise<Proc> {
+async function startSkyflow(
+  mode: string,
+  extraEnv: Record<string, string> = {},
+  variant: "" | "_B" = "",
+): Promise<Proc> {
   // PEER_SKYFLOW_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": to profile the daemon.
-  const nodeArgs = (process.env.PEER_SKYFLOW_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const nodeArgs = (process.env[`PEER_SKYFLOW_NODE_ARGS${variant}`] ?? "").split(" ").filter(Boolean);
+  const bin = (variant && process.env.PEER_SKYFLOW_BIN_B) || SKYFLOW;
   const p = launch(
-    [...nodeArgs, SKYFLOW, "start", "--port", String(nextPort++)],
+    [...nodeArgs, bin, "start", "--port", String(nextPort++)],
     {
       ...KEYS,
       DATABASE_URL: url,
@@ -190,7 +201,7 @@ let db: pg.Pool;
 const engineBackends = async () =>
   (
     await db.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name <> 'bench-peers'
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name NOT IN ('bench-peers', 'bench-producer')
          AND backend_type = 'client backend'`,
     )
   ).rows.map((r) => r.pid);
@@ -316,10 +327,15 @@ async function drain(start: () => Promise<Proc>, left: () => Promise<number>, n:
   };
 }
 
-const skyBacklog = async (mode: string, n: number, extraEnv?: Record<string, string>) => {
+const skyBacklog = async (
+  mode: string,
+  n: number,
+  extraEnv?: Record<string, string>,
+  variant: "" | "_B" = "",
+) => {
   await clean();
   await insertTasks(n, `sky-${mode}`, true);
-  return drain(() => startSkyflow(mode, extraEnv), runsLeft(n), n);
+  return drain(() => startSkyflow(mode, extraEnv, variant), runsLeft(n), n);
 };
 
 const gwBacklog = async (mode: string, n: number, endpoint?: string) => {
@@ -338,6 +354,11 @@ async function alternate<A, B>(
 ): Promise<{ a: A[]; b: B[] }> {
   const out = { a: [] as A[], b: [] as B[] };
   for (let r = 0; r < ROUNDS; r++) {
+    if (ONLY === "skyflow") {
+      out.a.push(await a());
+      console.log(`  ${label}: round ${r + 1}/${ROUNDS} done (skyflow only)`);
+      continue;
+    }
     if (r % 2 === 0) {
       out.a.push(await a());
       out.b.push(await b());
@@ -351,6 +372,19 @@ async function alternate<A, B>(
 }
 
 function printDrains(label: string, sky: Drain[], gw: Drain[], rateTarget: string): void {
+  if (gw.length === 0) {
+    console.log(
+      `${label}: skyflow ${spread(
+        sky.map((s) => s.rate),
+        0,
+      )} runs/s, peak RSS ${spread(
+        sky.map((s) => s.rssMb),
+        0,
+      )} MB, ` +
+        `CPU per run ${f(median(sky.map((s) => s.cpuMsPerRun)), 3)} ms + Postgres ${f(median(sky.map((s) => s.pgMsPerRun ?? Number.NaN)), 3)} ms`,
+    );
+    return;
+  }
   const rate = sky.map((s, i) => s.rate / gw[i]!.rate);
   const rss = sky.map((s, i) => s.rssMb / gw[i]!.rssMb);
   console.log(
@@ -384,16 +418,21 @@ function printDrains(label: string, sky: Drain[], gw: Drain[], rateTarget: strin
 
 async function backlog(): Promise<void> {
   console.log(`\n-- backlog: ${N} changes, then one engine (graphile-worker: ${N} jobs added while stopped)`);
-  const sql = await alternate(
-    "sql",
-    () => skyBacklog("sql", N),
-    () => gwBacklog("sql", N),
-  );
-  printDrains("backlog, one INSERT", sql.a, sql.b, "target >= 1.0x");
+  // PEER_BACKLOG=sql or =publish: that one alone.
+  const only = process.env.PEER_BACKLOG;
+  if (only !== "publish") {
+    const sql = await alternate(
+      "sql",
+      () => skyBacklog("sql", N),
+      () => (ONLY === "ab" ? skyBacklog("sql", N, {}, "_B") : gwBacklog("sql", N)),
+    );
+    printDrains("backlog, one INSERT", sql.a, sql.b, "target >= 1.0x");
+  }
+  if (only === "sql") return;
   const pub = await alternate(
     "publish",
     () => skyBacklog("publish", N),
-    () => gwBacklog("noop", N),
+    () => (ONLY === "ab" ? skyBacklog("publish", N, {}, "_B") : gwBacklog("noop", N)),
   );
   printDrains("backlog, publish step / no-op job", pub.a, pub.b, "target >= 1.3x");
 }
@@ -411,6 +450,10 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
   const p = await start();
   await sleep(2000);
   const idleMb = procMemMb(p.child.pid!, "VmRSS") ?? Number.NaN;
+  // CPU of the engine's process and of its Postgres backends (not the producer's), from the first record to
+  // the last one handled: what one record costs when records come one at a time.
+  const cpu0 = procCpuMs(p.child.pid!) ?? 0;
+  const pgCpu = await new BackendCpu(engineBackends).start();
   const acked = await producer(kind, prefix);
   const t0 = now();
   await until(
@@ -421,13 +464,21 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
     t0,
     60_000,
   );
+  const cpuMsPerRun = ((procCpuMs(p.child.pid!) ?? 0) - cpu0) / acked.size;
+  const pgMs = await pgCpu.ms();
   await p.stop();
   const { rows } = await db.query<{ task_id: string; ms: string }>(
     `SELECT task_id, extract(epoch FROM at) * 1000 AS ms FROM ${APP}.sink WHERE task_id LIKE $1`,
     [`${prefix}-%`],
   );
   const lat = rows.map((r) => Number(r.ms) - acked.get(r.task_id)!);
-  return { p50: median(lat), p99: pct(lat, 99), idleMb };
+  return {
+    p50: median(lat),
+    p99: pct(lat, 99),
+    idleMb,
+    cpuMsPerRun,
+    pgMsPerRun: pgMs === undefined ? Number.NaN : pgMs / acked.size,
+  };
 }
 
 async function latency(): Promise<void> {
@@ -452,6 +503,15 @@ async function latency(): Promise<void> {
       r.a.map((x, i) => x.p99 / r.b[i]!.p99),
     )}x (targets <= 1.0x)`,
   );
+  const cpu = (xs: { cpuMsPerRun: number; pgMsPerRun: number }[]) =>
+    `${spread(
+      xs.map((x) => x.cpuMsPerRun),
+      3,
+    )} ms + its Postgres backends ${spread(
+      xs.map((x) => x.pgMsPerRun),
+      3,
+    )} ms`;
+  console.log(`  CPU per record: skyflow process ${cpu(r.a)}; graphile-worker ${cpu(r.b)}`);
   console.log(
     `  idle RSS 2 s after start: skyflow ${spread(
       r.a.map((x) => x.idleMb),
