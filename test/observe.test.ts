@@ -22,7 +22,11 @@ function lines(level: string, perStep: boolean) {
   const run = { runId: "0123456789abcdef", workflow: "w" };
   engine.emit("run", { type: "started", ...run } satisfies RunEvent);
   const step = { ...run, stepKey: "s", kind: "sql", attempt: 1, durationMs: 3 };
-  engine.emit("step", { type: "retried", ...step, error: { name: "E", message: "boom" } } satisfies StepEvent);
+  engine.emit("step", {
+    type: "retried",
+    ...step,
+    error: { name: "E", message: "boom" },
+  } satisfies StepEvent);
   engine.emit("step", { type: "succeeded", ...step, attempt: 2 } satisfies StepEvent);
   engine.emit("run", { type: "succeeded", ...run, durationMs: 9 } satisfies RunEvent);
   return out.map((l) => `${l.level} ${l.msg}`);
