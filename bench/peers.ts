@@ -201,7 +201,7 @@ let db: pg.Pool;
 const engineBackends = async () =>
   (
     await db.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name <> 'bench-peers'
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name NOT IN ('bench-peers', 'bench-producer')
          AND backend_type = 'client backend'`,
     )
   ).rows.map((r) => r.pid);
@@ -450,6 +450,10 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
   const p = await start();
   await sleep(2000);
   const idleMb = procMemMb(p.child.pid!, "VmRSS") ?? Number.NaN;
+  // CPU of the engine's process and of its Postgres backends (not the producer's), from the first record to
+  // the last one handled: what one record costs when records come one at a time.
+  const cpu0 = procCpuMs(p.child.pid!) ?? 0;
+  const pgCpu = await new BackendCpu(engineBackends).start();
   const acked = await producer(kind, prefix);
   const t0 = now();
   await until(
@@ -460,13 +464,21 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
     t0,
     60_000,
   );
+  const cpuMsPerRun = ((procCpuMs(p.child.pid!) ?? 0) - cpu0) / acked.size;
+  const pgMs = await pgCpu.ms();
   await p.stop();
   const { rows } = await db.query<{ task_id: string; ms: string }>(
     `SELECT task_id, extract(epoch FROM at) * 1000 AS ms FROM ${APP}.sink WHERE task_id LIKE $1`,
     [`${prefix}-%`],
   );
   const lat = rows.map((r) => Number(r.ms) - acked.get(r.task_id)!);
-  return { p50: median(lat), p99: pct(lat, 99), idleMb };
+  return {
+    p50: median(lat),
+    p99: pct(lat, 99),
+    idleMb,
+    cpuMsPerRun,
+    pgMsPerRun: pgMs === undefined ? Number.NaN : pgMs / acked.size,
+  };
 }
 
 async function latency(): Promise<void> {
@@ -491,6 +503,15 @@ async function latency(): Promise<void> {
       r.a.map((x, i) => x.p99 / r.b[i]!.p99),
     )}x (targets <= 1.0x)`,
   );
+  const cpu = (xs: { cpuMsPerRun: number; pgMsPerRun: number }[]) =>
+    `${spread(
+      xs.map((x) => x.cpuMsPerRun),
+      3,
+    )} ms + its Postgres backends ${spread(
+      xs.map((x) => x.pgMsPerRun),
+      3,
+    )} ms`;
+  console.log(`  CPU per record: skyflow process ${cpu(r.a)}; graphile-worker ${cpu(r.b)}`);
   console.log(
     `  idle RSS 2 s after start: skyflow ${spread(
       r.a.map((x) => x.idleMb),

@@ -15,7 +15,7 @@ import { compileStoredSource } from "./compile.js";
 import { claimLimits, concurrencyKeyFor } from "./concurrency.js";
 import type { Catalog, TriggerEvent } from "./definition/types.js";
 import { LeaseFence } from "./lease-fence.js";
-import { Listener } from "./listen.js";
+import { type Listener, listen } from "./listen.js";
 import type { MachineDeps } from "./machine.js";
 import { checkManualEvent } from "./manual-event.js";
 import { nextDueMs } from "./park/waker.js";
@@ -94,7 +94,7 @@ class EngineImpl extends EventEmitter implements Engine {
   private readonly live = new Map<string, LiveRun>();
   private readonly defs;
   private readonly deps: MachineDeps;
-  private readonly listener: Listener;
+  private listener: Listener | undefined;
   private readonly batcher: SaveBatcher;
   private running = false;
   private pumping: Promise<void> | undefined;
@@ -141,13 +141,21 @@ class EngineImpl extends EventEmitter implements Engine {
       onLeased: (ids, sentAt) => this.fence.confirm(ids, sentAt),
     });
     this.fence = new LeaseFence(this.leaseMs, (id) => this.expire(id));
-    this.listener = new Listener(o.pool, "skyflow_runs", () => this.wake(), o.log);
   }
 
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    await this.listener.ensure();
+    this.listener = listen({
+      connection: this.o.pool.options,
+      channels: ["skyflow_runs"],
+      onNotify: () => this.wake(),
+      // Runs queued while the connection was down notified nobody here: look for them.
+      onListening: () => this.wake(),
+      log: this.o.log,
+      name: "skyflow-listen-runs",
+    });
+    await this.listener.ready;
     for (;;) {
       const free = this.maxRuns - this.live.size;
       if (free <= 0) break;
@@ -157,10 +165,7 @@ class EngineImpl extends EventEmitter implements Engine {
       if (own.length < Math.min(free, CLAIM_BATCH)) break;
     }
     this.timers.push(
-      setInterval(() => {
-        void this.listener.ensure();
-        this.wake();
-      }, this.pollMs),
+      setInterval(() => this.wake(), this.pollMs),
       setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 3))),
     );
     for (const t of this.timers) t.unref();
@@ -263,7 +268,8 @@ class EngineImpl extends EventEmitter implements Engine {
     this.timers = [];
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeTimer = undefined;
-    await this.listener.close();
+    await this.listener?.close();
+    this.listener = undefined;
     await this.pumping;
     const grace = opts.graceMs ?? 10_000;
     const all = Promise.all([...this.live.values()].map((r) => r.done));

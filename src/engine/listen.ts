@@ -1,73 +1,201 @@
-// LISTEN on a channel over one dedicated pooled connection; reconnects when asked after a failure. Other
-// processes NOTIFY skyflow_runs (at most once per transaction) when they queue runs.
-import type pg from "pg";
+// The one LISTEN connection module: a dedicated client (held for good, so never a pool's), which LISTENs on
+// its channels and, when the connection is lost, reconnects with backoff and LISTENs on all of them again.
+// NOTIFYs sent while it was not listening are lost: after every (re)connect `onListening` tells the consumer
+// to re-check the state it watches. A connection that stops answering (a network partition, which TCP takes
+// minutes to notice) is found by a periodic ping and replaced. Used by the engine (skyflow_runs) and by the
+// record trigger (skyflow_record, whose wake-flag updates also travel on this client).
+import pg from "pg";
 import type { Logger } from "../log.js";
+import { retryDelayMs } from "./retry.js";
+import type { Queryable } from "./store/enqueue.js";
 
-export class Listener {
-  private client: pg.PoolClient | undefined;
-  private connecting: Promise<void> | undefined;
-  private closed = false;
+export interface ListenOptions {
+  /** Where to connect (typically `pool.options`); application_name and the timeouts are set here. */
+  connection: pg.ClientConfig;
+  /** Channel names (plain identifiers: they are not quoted). */
+  channels: readonly string[];
+  onNotify: (channel: string, payload: string | undefined) => void;
+  /**
+   * After every successful LISTEN, the first included: notifications sent before it (or while reconnecting)
+   * were not received, so the consumer re-checks what it watches.
+   */
+  onListening?: () => void;
+  log: Logger;
+  /** pg_stat_activity's application_name of the connection (default "skyflow-listen"). */
+  name?: string;
+  /** Statements run on each new connection before LISTEN (e.g. "SET synchronous_commit = off"). */
+  setup?: readonly string[];
+  /** How often the connection is checked to answer, and how long it may take to (default 15 s and 10 s). */
+  pingMs?: number;
+  pingTimeoutMs?: number;
+}
 
-  constructor(
-    private readonly pool: pg.Pool,
-    private readonly channel: string,
-    private readonly onNotify: () => void,
-    private readonly log: Logger,
-  ) {}
+export interface Listener {
+  /** Settles after the first connect attempt, successful or not (a failed one is retried in the background). */
+  readonly ready: Promise<void>;
+  /**
+   * The connection, or undefined while reconnecting: one object per connection (a new one after a
+   * reconnect). Its queries run one after another, with the module's pings.
+   */
+  client(): Queryable | undefined;
+  /** Ends the connection (not UNLISTEN: across a partition that would wait for TCP to give up). */
+  close(): Promise<void>;
+}
 
-  /** Connects when not connected; failures are logged and retried on the next call. */
-  ensure(): Promise<void> {
-    if (this.closed || this.client) return Promise.resolve();
-    this.connecting ??= this.connect().finally(() => {
-      this.connecting = undefined;
-    });
-    return this.connecting;
-  }
+/** The reconnect backoff: 100 ms doubling to 5 s, equal jitter (retry.ts, the one backoff function). */
+const RECONNECT = {
+  attempts: Number.POSITIVE_INFINITY,
+  backoff: "exponential",
+  delayMs: 100,
+  maxDelayMs: 5_000,
+  jitter: true,
+} as const;
+/** How long close() waits for the server to see the connection end before leaving it to the OS. */
+const CLOSE_WAIT_MS = 1_000;
 
-  private async connect(): Promise<void> {
-    let client: pg.PoolClient | undefined;
-    try {
-      client = await this.pool.connect();
-      const c = client;
-      c.on("notification", this.notified);
-      c.on("error", this.failed);
-      await c.query(`LISTEN ${this.channel}`);
-      if (this.closed) {
-        this.release(c);
-        return;
-      }
-      this.client = c;
-    } catch (err) {
-      if (client) this.release(client, err as Error);
-      this.log.warn({ err: String(err) }, "LISTEN failed; the poll still finds work");
+const CHANNEL = /^[a-z_][a-z0-9_]*$/;
+
+export function listen(o: ListenOptions): Listener {
+  for (const ch of o.channels) if (!CHANNEL.test(ch)) throw new Error(`bad LISTEN channel name: ${ch}`);
+  const pingMs = o.pingMs ?? 15_000;
+  const pingTimeoutMs = o.pingTimeoutMs ?? 10_000;
+  let current: pg.Client | undefined;
+  let serial: Queryable | undefined;
+  let pinging = false;
+  let closed = false;
+  let failures = 0;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let pingTimer: NodeJS.Timeout | undefined;
+  let connecting: Promise<void> = Promise.resolve();
+
+  /** `c` is done for (ended, errored, not answering): forget it, end it, and reconnect after a backoff. */
+  const lost = (c: pg.Client, why: string): void => {
+    if (current === c) {
+      current = undefined;
+      serial = undefined;
+      if (!closed) o.log.warn({ err: why }, "LISTEN connection lost; reconnecting");
     }
-  }
-
-  private readonly notified = (m: { channel: string }) => {
-    if (m.channel === this.channel) this.onNotify();
+    void end(c);
+    scheduleConnect();
   };
 
-  private readonly failed = (err: Error) => {
-    this.log.warn({ err: String(err) }, "LISTEN connection lost; reconnecting on the next poll");
-    const c = this.client;
-    this.client = undefined;
-    if (c) this.release(c, err);
+  const scheduleConnect = (): void => {
+    if (closed || retryTimer || current) return;
+    const delay = retryDelayMs(RECONNECT, ++failures);
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      connecting = connect();
+    }, delay);
+    retryTimer.unref();
   };
 
-  /** Back to the pool without our listeners (a pooled client must not call us after it is released). */
-  private release(c: pg.PoolClient, err?: Error): void {
-    c.off("notification", this.notified);
-    c.off("error", this.failed);
-    c.release(err);
-  }
+  const connect = async (): Promise<void> => {
+    if (closed) return;
+    const c = new pg.Client({
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+      ...o.connection,
+      application_name: o.name ?? "skyflow-listen",
+    });
+    let gone = false;
+    const fail = (why: string) => {
+      if (gone) return;
+      gone = true;
+      lost(c, why);
+    };
+    c.on("error", (err) => fail(err.message));
+    c.on("end", () => fail("connection ended"));
+    c.on("notification", (m) => {
+      if (current === c) o.onNotify(m.channel, m.payload);
+    });
+    try {
+      await c.connect();
+      for (const s of o.setup ?? []) await c.query(s);
+      for (const ch of o.channels) await c.query(`LISTEN ${ch}`);
+    } catch (err) {
+      if (!closed) o.log.warn({ err: (err as Error).message }, "LISTEN connect failed; retrying");
+      fail((err as Error).message);
+      return;
+    }
+    if (closed || gone) {
+      if (!gone) void end(c);
+      return;
+    }
+    current = c;
+    serial = inTurn(c);
+    failures = 0;
+    try {
+      o.onListening?.();
+    } catch (err) {
+      o.log.error({ err: (err as Error).message }, "LISTEN consumer failed on reconnect");
+    }
+  };
 
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.connecting;
-    const c = this.client;
-    this.client = undefined;
-    if (!c) return;
-    // Closed rather than sent UNLISTEN and reused: across a partition the UNLISTEN waited for TCP to give up.
-    this.release(c, new Error("listener closed"));
-  }
+  /** One ping at a time, in turn with the consumer's queries; no answer in time and the connection is lost. */
+  const ping = (): void => {
+    const c = current;
+    const q = serial;
+    if (!c || !q || closed || pinging) return;
+    pinging = true;
+    const timer = setTimeout(() => lost(c, "no answer to a ping"), pingTimeoutMs);
+    q.query("SELECT 1").then(
+      () => {
+        clearTimeout(timer);
+        pinging = false;
+      },
+      (err: Error) => {
+        clearTimeout(timer);
+        pinging = false;
+        lost(c, `ping failed: ${err.message}`);
+      },
+    );
+  };
+
+  connecting = connect();
+  const ready = connecting.then(() => {
+    pingTimer = setInterval(ping, pingMs);
+    pingTimer.unref();
+  });
+  return {
+    ready,
+    client: () => serial,
+    async close() {
+      closed = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = undefined;
+      await ready;
+      if (pingTimer) clearInterval(pingTimer);
+      await connecting;
+      const c = current;
+      current = undefined;
+      serial = undefined;
+      if (c) await end(c);
+    },
+  };
+}
+
+/** `c`'s queries, one after another (pg warns of a query sent while another runs). */
+function inTurn(c: pg.Client): Queryable {
+  let tail: Promise<unknown> = Promise.resolve();
+  return {
+    query<R extends Record<string, unknown>>(text: Parameters<Queryable["query"]>[0], values?: unknown[]) {
+      const run = tail.then(() => c.query<R>(text as pg.QueryConfig, values));
+      tail = run.catch(() => {});
+      return run;
+    },
+  };
+}
+
+/** Ends `c`, waiting at most CLOSE_WAIT_MS for the server (a partitioned one never answers). */
+async function end(c: pg.Client): Promise<void> {
+  let t: NodeJS.Timeout | undefined;
+  await Promise.race([
+    c.end().catch(() => {}),
+    new Promise<void>((r) => {
+      t = setTimeout(r, CLOSE_WAIT_MS);
+      t.unref();
+    }),
+  ]);
+  clearTimeout(t);
 }

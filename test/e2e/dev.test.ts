@@ -2,30 +2,14 @@
 // Skygear SDK starts the workflow; an edit of the file changes the behaviour; a broken file prints its error
 // while the old behaviour continues; SIGTERM exits 0 with no run left unfinished.
 
-import { mkdirSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEV_API_KEY } from "../../src/config.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { type Child, eventually, freePort, startCli } from "./child.js";
-
-interface SdkRecord {
-  /** `type/key`, as the record's `_id` on the wire and in `event.record._id`. */
-  id: string;
-  [field: string]: unknown;
-}
-interface Sdk {
-  config(o: { endPoint: string; apiKey: string }): Promise<unknown>;
-  auth: { signupAnonymously(): Promise<unknown> };
-  Record: { extend(type: string): new (attrs: Record<string, unknown>) => SdkRecord };
-  Query: new (cls: unknown) => { equalTo(k: string, v: unknown): void };
-  publicDB: { save(r: SdkRecord): Promise<SdkRecord>; query(q: unknown): Promise<SdkRecord[]> };
-}
-// The official SDK ships no types; the few calls used here are typed above.
-const skygear = createRequire(import.meta.url)("skygear") as Sdk;
+import type { TestDatabase } from "../helpers/db.js";
+import { skygear } from "../helpers/sdk.js";
+import { type Child, eventually } from "./child.js";
+import { type DevProject, devProject, signUpWithSdk } from "./dev-project.js";
 
 const greet = (tag: string) => `name: greet
 on:
@@ -43,31 +27,20 @@ steps:
         text: ${tag} \${{ event.record.title }}
 `;
 
+let project: DevProject;
 let db: TestDatabase;
 let dir: string;
 let child: Child;
 let port: number;
 
 beforeAll(async () => {
-  db = await createTestDatabase("e2e_dev");
-  dir = await mkdtemp(join(tmpdir(), "skyflow-e2e-"));
-  mkdirSync(join(dir, "workflows"));
-  await writeFile(join(dir, "workflows", "greet.yaml"), greet("v1"));
-  port = await freePort();
-  child = startCli(["dev", "--port", String(port)], {
-    cwd: dir,
-    env: { DATABASE_URL: db.url, SKYFLOW_HTTP_PORT: String(await freePort()), SKYFLOW_GRACE_MS: "5000" },
-  });
-  await child.waitFor("skyflow dev", 60_000);
-  await skygear.config({ endPoint: `http://127.0.0.1:${port}/`, apiKey: DEV_API_KEY });
-  await skygear.auth.signupAnonymously();
+  project = await devProject("e2e_dev", { greet: greet("v1") });
+  ({ db, dir, port } = project);
+  child = await project.launch(5000);
+  await signUpWithSdk(project);
 }, 90_000);
 
-afterAll(async () => {
-  await child?.stop("SIGKILL");
-  await db?.drop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => project?.remove(child));
 
 async function replyTo(title: string): Promise<string> {
   const Note = skygear.Record.extend("note");

@@ -3,26 +3,14 @@
 // cooling-off hour, then announces and audits in parallel) and daily-digest (a foreach calling build-digest,
 // whose outputs it publishes). The hours and days
 // they wait are skipped by making the parked run due now, as the passing of that time would.
-import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEV_API_KEY, loadConfig } from "../../src/config.js";
 import { type Daemon, openDaemon } from "../../src/daemon.js";
 import { silentLogger } from "../../src/log.js";
 import { createPubsubClient, type PubsubClient } from "../../src/skygear/pubsub.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { saveRecord, skygear } from "../helpers/sdk.js";
 import { eventually } from "./child.js";
-
-interface SdkRecord {
-  id: string;
-  [field: string]: unknown;
-}
-interface Sdk {
-  config(o: { endPoint: string; apiKey: string }): Promise<unknown>;
-  auth: { signupAnonymously(): Promise<SdkRecord> };
-  Record: { extend(type: string): new (attrs: Record<string, unknown>) => SdkRecord };
-  publicDB: { save(r: SdkRecord): Promise<SdkRecord> };
-}
-const skygear = createRequire(import.meta.url)("skygear") as Sdk;
 
 let db: TestDatabase;
 let daemon: Daemon;
@@ -47,8 +35,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const save = (type: string, attrs: Record<string, unknown>) =>
-  skygear.publicDB.save(new (skygear.Record.extend(type))(attrs));
+const save = saveRecord;
 
 const message = (channel: string, pred: (d: Record<string, unknown>) => boolean) =>
   eventually(async () => seen.find((m) => m.channel === channel && pred(m.data))?.data);

@@ -1,7 +1,6 @@
 // Every example in workflows/ loads, and each runs through the daemon (embedded server, engine, triggers)
 // the way an author would use it: records saved through the official SDK, messages on pubsub, a cron run by
 // hand. Also runs the README's SDK example.
-import { createRequire } from "node:module";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEV_API_KEY, loadConfig } from "../../src/config.js";
 import { type Daemon, openDaemon } from "../../src/daemon.js";
@@ -12,25 +11,8 @@ import { silentLogger } from "../../src/log.js";
 import { listPushes } from "../../src/server/push/outbox.js";
 import { createPubsubClient, type PubsubClient } from "../../src/skygear/pubsub.js";
 import { createTestDatabase, type TestDatabase, terminateBackends } from "../helpers/db.js";
+import { type SdkRecord, skygear } from "../helpers/sdk.js";
 import { eventually } from "./child.js";
-
-interface SdkRecord {
-  id: string;
-  _id: string;
-  [field: string]: unknown;
-}
-interface Sdk {
-  config(o: { endPoint: string; apiKey: string }): Promise<unknown>;
-  auth: { signupAnonymously(): Promise<SdkRecord> };
-  Record: { extend(type: string): new (attrs: Record<string, unknown>) => SdkRecord };
-  Reference: new (id: string) => unknown;
-  Query: new (cls: unknown) => { equalTo(k: string, v: unknown): void };
-  publicDB: {
-    save(r: SdkRecord): Promise<SdkRecord>;
-    query(q: unknown): Promise<SdkRecord[]>;
-  };
-}
-const skygear = createRequire(import.meta.url)("skygear") as Sdk;
 
 let db: TestDatabase;
 let daemon: Daemon;

@@ -2,27 +2,11 @@
 // workflow and reading its output, then a parallel; the process is SIGKILLed mid-foreach and a restarted
 // `skyflow dev` finishes the run: finished items and inner steps are not run again (each item's insert is
 // there once, with the uuid() it had), and the run's output is the top-level `output`.
-import { mkdirSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEV_API_KEY } from "../../src/config.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { type Child, eventually, freePort, startCli } from "./child.js";
-
-interface SdkRecord {
-  id: string;
-  [field: string]: unknown;
-}
-interface Sdk {
-  config(o: { endPoint: string; apiKey: string }): Promise<unknown>;
-  auth: { signupAnonymously(): Promise<unknown> };
-  Record: { extend(type: string): new (attrs: Record<string, unknown>) => SdkRecord };
-  publicDB: { save(r: SdkRecord): Promise<SdkRecord> };
-}
-const skygear = createRequire(import.meta.url)("skygear") as Sdk;
+import type { TestDatabase } from "../helpers/db.js";
+import { saveRecord } from "../helpers/sdk.js";
+import { type Child, eventually } from "./child.js";
+import { type DevProject, devProject, signUpWithSdk } from "./dev-project.js";
 
 const FANOUT = `name: fanout
 on:
@@ -62,43 +46,24 @@ steps:
       params: ["\${{ string(int(event.input.n)) }}"]
 `;
 
+let project: DevProject;
 let db: TestDatabase;
-let dir: string;
 let child: Child;
-let port: number;
-
-async function launch(): Promise<Child> {
-  const c = startCli(["dev", "--port", String(port)], {
-    cwd: dir,
-    env: { DATABASE_URL: db.url, SKYFLOW_HTTP_PORT: String(await freePort()), SKYFLOW_GRACE_MS: "2000" },
-  });
-  await c.waitFor("skyflow dev", 60_000);
-  return c;
-}
+const launch = () => project.launch();
 
 beforeAll(async () => {
-  db = await createTestDatabase("e2e_foreach");
+  project = await devProject("e2e_foreach", { fanout: FANOUT, "label-job": LABEL });
+  db = project.db;
   await db.pool.query(
     "CREATE TABLE public.fe_log (n int NOT NULL, label text NOT NULL, u uuid NOT NULL UNIQUE)",
   );
-  dir = await mkdtemp(join(tmpdir(), "skyflow-foreach-"));
-  mkdirSync(join(dir, "workflows"));
-  await writeFile(join(dir, "workflows", "fanout.yaml"), FANOUT);
-  await writeFile(join(dir, "workflows", "label-job.yaml"), LABEL);
-  port = await freePort();
   child = await launch();
-  await skygear.config({ endPoint: `http://127.0.0.1:${port}/`, apiKey: DEV_API_KEY });
-  await skygear.auth.signupAnonymously();
+  await signUpWithSdk(project);
 }, 90_000);
 
-afterAll(async () => {
-  await child?.stop("SIGKILL");
-  await db?.drop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => project?.remove(child));
 
-const save = (type: string, attrs: Record<string, unknown>) =>
-  skygear.publicDB.save(new (skygear.Record.extend(type))(attrs));
+const save = saveRecord;
 
 const count = async () =>
   (await db.pool.query("SELECT count(*)::int AS n FROM public.fe_log")).rows[0].n as number;

@@ -2,27 +2,11 @@
 // an approval record (wait_for with a timeout) and a nap sleeps; the process is SIGKILLed while they wait,
 // one approval is written while no engine runs, and a restarted `skyflow dev` releases the approved runs,
 // times out the other one, and wakes the sleeper. A call step starts a child workflow and reads its output.
-import { mkdirSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEV_API_KEY } from "../../src/config.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { type Child, eventually, freePort, startCli } from "./child.js";
-
-interface SdkRecord {
-  id: string;
-  [field: string]: unknown;
-}
-interface Sdk {
-  config(o: { endPoint: string; apiKey: string }): Promise<unknown>;
-  auth: { signupAnonymously(): Promise<unknown> };
-  Record: { extend(type: string): new (attrs: Record<string, unknown>) => SdkRecord };
-  publicDB: { save(r: SdkRecord): Promise<SdkRecord> };
-}
-const skygear = createRequire(import.meta.url)("skygear") as Sdk;
+import type { TestDatabase } from "../helpers/db.js";
+import { saveRecord } from "../helpers/sdk.js";
+import { type Child, eventually } from "./child.js";
+import { type DevProject, devProject, signUpWithSdk } from "./dev-project.js";
 
 const APPROVAL = `name: approval
 on:
@@ -32,7 +16,7 @@ steps:
     wait_for:
       record: { type: approval, events: [create] }
       match: \${{ incoming.record.request == event.record._id && incoming.record.ok }}
-      timeout: 25s
+      timeout: 40s # long enough for a loaded machine to approve two before the kill
   - id: note
     sql:
       statement: SELECT $1::text AS request, $2::boolean AS timed_out
@@ -75,45 +59,26 @@ steps:
 output: "\${{ {'line': steps.compose.output.rows[0].line} }}"
 `;
 
+let project: DevProject;
 let db: TestDatabase;
-let dir: string;
 let child: Child;
-let port: number;
-
-async function launch(): Promise<Child> {
-  const c = startCli(["dev", "--port", String(port)], {
-    cwd: dir,
-    env: { DATABASE_URL: db.url, SKYFLOW_HTTP_PORT: String(await freePort()), SKYFLOW_GRACE_MS: "2000" },
-  });
-  await c.waitFor("skyflow dev", 60_000);
-  return c;
-}
+const launch = () => project.launch();
 
 beforeAll(async () => {
-  db = await createTestDatabase("e2e_park");
-  dir = await mkdtemp(join(tmpdir(), "skyflow-park-"));
-  mkdirSync(join(dir, "workflows"));
-  for (const [f, y] of [
-    ["approval", APPROVAL],
-    ["nap", NAP],
-    ["digest", DIGEST],
-    ["build-digest", BUILD],
-  ])
-    await writeFile(join(dir, "workflows", `${f}.yaml`), y!);
-  port = await freePort();
+  project = await devProject("e2e_park", {
+    approval: APPROVAL,
+    nap: NAP,
+    digest: DIGEST,
+    "build-digest": BUILD,
+  });
+  db = project.db;
   child = await launch();
-  await skygear.config({ endPoint: `http://127.0.0.1:${port}/`, apiKey: DEV_API_KEY });
-  await skygear.auth.signupAnonymously();
+  await signUpWithSdk(project);
 }, 90_000);
 
-afterAll(async () => {
-  await child?.stop("SIGKILL");
-  await db?.drop();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => project?.remove(child));
 
-const save = (type: string, attrs: Record<string, unknown>) =>
-  skygear.publicDB.save(new (skygear.Record.extend(type))(attrs));
+const save = saveRecord;
 
 async function runsOf(workflow: string) {
   const { rows } = await db.pool.query<{ id: string; status: string; key: string }>(

@@ -6,6 +6,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type pg from "pg";
+import { afterAll } from "vitest";
 import { ident } from "../../src/db/pool.js";
 import { type Child, freePort, START_KEYS, startCli } from "../e2e/child.js";
 import { createRecordTable } from "../engine/triggers/helpers.js";
@@ -240,3 +241,12 @@ export function sleep(ms: number): Promise<void> {
 }
 
 export { ident };
+
+/** Clean-ups to run after the file's tests, last registered first; one that fails does not stop the rest. */
+export function cleanups(): (() => Promise<unknown>)[] {
+  const list: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const f of list.splice(0).reverse()) await f().catch(() => {});
+  });
+  return list;
+}

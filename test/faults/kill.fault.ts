@@ -2,10 +2,11 @@
 // rounds one of them (in the last round both) is SIGKILLed at a random moment and started again. Every task
 // must start one run, its sql step must insert one row, and its uuid() save must make one record.
 // Sizes: SKYFLOW_FAULTS_KILL_RUNS (2000), SKYFLOW_FAULTS_KILL_ROUNDS (4); SKYFLOW_FAULTS_SEED replays a run.
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import type { Child } from "../e2e/child.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import {
+  cleanups,
   createTaskTables,
   diagnose,
   launch,
@@ -23,10 +24,7 @@ import {
 const RUNS = size("SKYFLOW_FAULTS_KILL_RUNS", 2000);
 const ROUNDS = size("SKYFLOW_FAULTS_KILL_ROUNDS", 4);
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterAll(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => {});
-});
+const cleanup = cleanups();
 
 it(`${RUNS} runs, two engines, one SIGKILLed at a random moment in each of ${ROUNDS} rounds`, async () => {
   const started = Date.now();

@@ -3,11 +3,12 @@
 // batch whose outcome the restart hid (its inserts are idempotent). Every task must start one run, insert one
 // sql row and save one uuid() record.
 // Sizes: SKYFLOW_FAULTS_PG_RUNS (1000), SKYFLOW_FAULTS_PG_RESTARTS (4).
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { migrate } from "../../src/db/migrate.js";
 import { createPool } from "../../src/db/pool.js";
 import type { Child } from "../e2e/child.js";
 import {
+  cleanups,
   createTaskTables,
   diagnose,
   launch,
@@ -26,10 +27,7 @@ import { startPrivatePostgres } from "./private-pg.js";
 const RUNS = size("SKYFLOW_FAULTS_PG_RUNS", 1000);
 const RESTARTS = size("SKYFLOW_FAULTS_PG_RESTARTS", 4);
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterAll(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => {});
-});
+const cleanup = cleanups();
 
 it(`${RUNS} runs while a private Postgres restarts ${RESTARTS} times`, async () => {
   const started = Date.now();

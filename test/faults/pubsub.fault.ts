@@ -3,11 +3,11 @@
 // the engine is not subscribed is never seen (counted apart, as "missed"); every message the engine received
 // must start one run, whose sql step inserts one row.
 // Sizes: SKYFLOW_FAULTS_WS_DROPS (50).
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { createPubsubClient } from "../../src/skygear/pubsub.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { startTestServer, TEST_API_KEY, TEST_MASTER_KEY } from "../helpers/server.js";
-import { APP, launch, projectDir, random, report, size, sleep } from "./harness.js";
+import { APP, cleanups, launch, projectDir, random, report, size, sleep } from "./harness.js";
 import { faultyProxy } from "./proxy.js";
 
 const DROPS = size("SKYFLOW_FAULTS_WS_DROPS", 50);
@@ -21,10 +21,7 @@ steps:
       params: ["\${{ event.data.seq }}"]
 `;
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterAll(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => {});
-});
+const cleanup = cleanups();
 
 it(`a stream of pubsub messages while the engine's websocket is dropped ${DROPS} times`, async () => {
   const started = Date.now();

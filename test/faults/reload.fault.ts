@@ -4,10 +4,11 @@
 // one.
 // Sizes: SKYFLOW_FAULTS_RELOADS (100), SKYFLOW_FAULTS_RELOAD_RUNS (1000).
 import { writeFile } from "node:fs/promises";
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import {
   APP,
+  cleanups,
   createTaskTables,
   diagnose,
   launch,
@@ -25,10 +26,7 @@ import {
 const RELOADS = size("SKYFLOW_FAULTS_RELOADS", 100);
 const RUNS = size("SKYFLOW_FAULTS_RELOAD_RUNS", 1000);
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterAll(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => {});
-});
+const cleanup = cleanups();
 
 it(`${RUNS} runs while the workflow file is rewritten ${RELOADS} times`, async () => {
   const started = Date.now();

@@ -2,10 +2,11 @@
 // calls 503 (before or after the server did the work) or never answers them (the step's timeout ends the
 // try). Every task must start one run; its uuid() save, retried, must make one record; its sql step one row.
 // Sizes: SKYFLOW_FAULTS_HTTP_RUNS (600).
-import { afterAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { startTestServer, TEST_API_KEY, TEST_MASTER_KEY } from "../helpers/server.js";
 import {
+  cleanups,
   createTaskTables,
   diagnose,
   launch,
@@ -22,10 +23,7 @@ import { faultyProxy } from "./proxy.js";
 
 const RUNS = size("SKYFLOW_FAULTS_HTTP_RUNS", 600);
 
-const cleanup: (() => Promise<unknown>)[] = [];
-afterAll(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f().catch(() => {});
-});
+const cleanup = cleanups();
 
 it(`${RUNS} runs while the Skygear server answers 503 or times out for a fifth of the calls`, async () => {
   const started = Date.now();

@@ -13,7 +13,8 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function tcpProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
+/** `port`: the port to listen on (default any): a proxy closed and made again on it is the server coming back. */
+export async function tcpProxy(targetPort: number, targetHost = "127.0.0.1", port = 0): Promise<TcpProxy> {
   let frozen = false;
   const sockets = new Set<net.Socket>();
   const upstreams = new Set<net.Socket>();
@@ -39,7 +40,7 @@ export async function tcpProxy(targetPort: number, targetHost = "127.0.0.1"): Pr
     forward(client, upstream);
     forward(upstream, client);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   return {
     port: (server.address() as net.AddressInfo).port,
     freeze() {

@@ -81,3 +81,28 @@ export async function sdkError(
   }
   throw new Error("expected the SDK call to fail");
 }
+
+/** A record as the official SDK returns it: `id` is `type/key`, as `_id` on the wire and in `event.record._id`. */
+export interface SdkRecord {
+  id: string;
+  _id: string;
+  [field: string]: unknown;
+}
+/** The calls of the SDK's default (global) container that the end-to-end tests make; the SDK ships no types. */
+export interface Sdk {
+  config(o: { endPoint: string; apiKey: string }): Promise<unknown>;
+  auth: { signupAnonymously(): Promise<SdkRecord> };
+  Record: { extend(type: string): new (attrs: Record<string, unknown>) => SdkRecord };
+  Reference: new (id: string) => unknown;
+  Query: new (cls: unknown) => { equalTo(k: string, v: unknown): void };
+  publicDB: {
+    save(r: SdkRecord): Promise<SdkRecord>;
+    query(q: unknown): Promise<SdkRecord[]>;
+  };
+}
+/** The SDK's global container, as `import skygear from "skygear"` gives it to an app. */
+export const skygear = require("skygear") as Sdk;
+
+/** Saves a record of `type` to the public database through the SDK's global container. */
+export const saveRecord = (type: string, attrs: Record<string, unknown>) =>
+  skygear.publicDB.save(new (skygear.Record.extend(type))(attrs));

@@ -3,6 +3,7 @@
 // accepts exactly what typebox's compiled check accepts (test/engine/definition/check-schema.test.ts
 // compares them on mutated workflows): the compiled check is not loaded, which keeps 308 modules and about
 // 7 MB of resident memory out of a daemon (its schema is checked when a workflow file loads).
+import type { Static, TSchema } from "typebox";
 import { nearest } from "./nearest.js";
 import { Step, WorkflowFile } from "./schema.js";
 
@@ -40,6 +41,22 @@ export function checkSchema(value: unknown, join: (path: string, key: string) =>
   // The schema leaves the steps inside foreach and parallel open (schema.ts): each is checked here.
   for (const [path, step] of innerSteps(value)) walk(Step as unknown as Schema, step, path, out, join);
   return out;
+}
+
+/**
+ * A value checked against one schema (e.g. a step's resolved input against RUN_KINDS): the value, typed, or
+ * its problems named from `path`. The same walk (check-schema.test.ts compares it with typebox's compiled
+ * check on the run forms too); a step's input is a few keys, a few microseconds.
+ */
+export function checkValue<S extends TSchema>(
+  schema: S,
+  value: unknown,
+  path: string,
+): { ok: true; value: Static<S> } | { ok: false; problems: RawProblem[] } {
+  const problems: RawProblem[] = [];
+  walk(schema as unknown as Schema, value, path, problems, (p, k) => `${p}.${k}`);
+  if (problems.length === 0) return { ok: true, value: value as Static<S> };
+  return { ok: false, problems };
 }
 
 const isMap = (v: unknown): v is Record<string, unknown> =>

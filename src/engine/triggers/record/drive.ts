@@ -6,11 +6,11 @@ import type { Logger } from "../../../log.js";
 import { loadTableColumns } from "../../../server/records/table.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
 import type { Catalog, WorkflowDefinition } from "../../definition/types.js";
+import { type Listener, listen } from "../../listen.js";
 import type { WaitMatcher } from "../../park/match.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { claimTransaction } from "../claim-tx.js";
 import { MAX_EVENT_DEPTH, nestsDeeper } from "../context.js";
-import { type Listener, startListener } from "../listen.js";
 import { handover, type RunRequest } from "../start-runs.js";
 import { watchTables } from "./attach.js";
 import { changeEvent, planChange } from "./match.js";
@@ -234,11 +234,14 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     })();
   };
 
-  const listener: Listener = startListener({
-    connection: o.pool.options as pg.ClientConfig,
-    channel: q.CHANNEL,
+  // The wake flag's updates travel on this connection too, with synchronous_commit off: the flag needs no
+  // durability. A reconnect drains and re-arms the flag, as the poll does (NOTIFYs meanwhile were lost).
+  const listener: Listener = listen({
+    connection: o.pool.options,
+    channels: [q.CHANNEL],
+    setup: ["SET synchronous_commit = off"],
     onNotify: () => kick("notify"),
-    onConnect: () => kick("poll"),
+    onListening: () => kick("poll"),
     log: o.log,
   });
 
@@ -268,7 +271,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
       // Nobody may be listening after this; the other engines re-arm on their next poll.
       const lc = listener.client();
       if (lc) await q.setArmed(lc, false).catch(() => {});
-      await listener.stop();
+      await listener.close();
       await tables.stop();
     },
     stats: () => ({ outboxDepth: depth, ...(lagMs === undefined ? {} : { lagMs }) }),
