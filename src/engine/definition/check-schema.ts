@@ -85,7 +85,9 @@ export function innerSteps(file: unknown): [string, unknown][] {
 function typeOf(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "array";
-  if (typeof v === "number") return Number.isInteger(v) ? "integer" : "number";
+  // NaN and the infinities (YAML's .nan and .inf; an expression's 0.0 / 0.0) are no number to typebox either.
+  if (typeof v === "number")
+    return Number.isInteger(v) ? "integer" : Number.isFinite(v) ? "number" : "nonfinite";
   return typeof v;
 }
 
@@ -97,6 +99,7 @@ const NOUN: Record<string, string> = {
   number: "a number",
   boolean: "true or false",
   null: "nothing (null)",
+  nonfinite: "a number that is not finite",
 };
 
 /** How a schema reads in "expected ..." messages. */
