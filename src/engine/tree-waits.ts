@@ -42,6 +42,8 @@ export class InnerWaits {
   /** Moves on at every change of the two above: a park decided on a stale count is not made. */
   private gen = 0;
   private parking = false;
+  /** The waits' pauses between reads: ended at once when a park finds a wait over (`kick`). */
+  private readonly pauses = new Set<() => void>();
 
   constructor(private readonly h: WaitHost) {}
 
@@ -109,7 +111,7 @@ export class InnerWaits {
           }
         }
         // At most a minute at once: a timer cannot hold more than 24.8 days, and a long one is read again.
-        await this.h.sleep(w.kind === "sleep" && left > 0 ? Math.min(left, 60_000) : POLL_MS);
+        await this.pause(w.kind === "sleep" && left > 0 ? Math.min(left, 60_000) : POLL_MS);
       }
     } finally {
       this.waits.delete(w.step);
@@ -150,5 +152,30 @@ export class InnerWaits {
       this.h.stop(err);
     }
     this.parking = false;
+    // A wait is over (a child ended, an event came): read them now, not at the next poll (whose timer, on
+    // a test's manual clock, would wait for the clock to move).
+    for (const end of [...this.pauses]) end();
+  }
+
+  /** Waits `ms` on the engine's clock, or until kicked; an abort ends it with the abort's reason. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const { clock, signal } = this.h;
+      const end = () => {
+        clock.clearTimeout(timer);
+        this.pauses.delete(end);
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        clock.clearTimeout(timer);
+        this.pauses.delete(end);
+        reject(signal.reason);
+      };
+      const timer = clock.setTimeout(end, ms);
+      this.pauses.add(end);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+    });
   }
 }

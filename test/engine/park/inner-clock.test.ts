@@ -1,6 +1,7 @@
 // Inner waits on a manual clock, through `skyflow test` in-process: two foreach items that each sleep 2h park
 // the run (still sleeping a minute before), wait for a nod, and time out after a day of the test's clock;
-// one nod releases both items of a run (one event, several waits).
+// one nod releases both items of a run (one event, several waits); a foreach of calls ends as its children
+// end, with no move of the clock (a wait found over as the run parks is read at once, not at a poll).
 import { fileURLToPath } from "node:url";
 import { describe, expect, inject, it } from "vitest";
 import { command } from "../../../src/commands/test.js";
@@ -13,7 +14,8 @@ describe("inner waits on the test's manual clock", () => {
     const r = await runCommand(command, [], { DATABASE_URL: inject("databaseUrl") }, DIR);
     expect(r.out).toContain("ok   inner sleeps and an inner wait_for timeout move with the clock");
     expect(r.out).toContain("ok   a nod releases both waiting items");
-    expect(r.out).toMatch(/\n2 passed, 0 failed/);
+    expect(r.out).toContain("ok   a foreach of calls ends when its children end, without the clock moving");
+    expect(r.out).toMatch(/\n3 passed, 0 failed/);
     expect(r.code).toBe(0);
   }, 60_000);
 });
