@@ -79,7 +79,7 @@ const waitWf = wf("waiter", [
 ]);
 // The engine's own cost: three steps of a kind that does nothing, with every save of the three-step run.
 const noopWf = wf("noop3", [step("a", "noop", {}), step("b", "noop", {}), step("c", "noop", {})]);
-const noop: StepKind = { kind: "noop", parse: () => [], run: async () => ({}) };
+const noop: StepKind = { kind: "noop", run: async () => ({}) };
 const defs = new Map([publishWf, threeWf, waitWf, noopWf].map((d) => [d.name, d]));
 const catalog = {
   get: (n: string) => defs.get(n),
@@ -238,7 +238,12 @@ async function machineAlone(n: number, clients: StepClients): Promise<number> {
     commitTry: async () => {},
     saveTree: async () => {},
     committed: async () => undefined,
-    parkInner: async () => ({}),
+    inner: {
+      begin: async () => ({ output: {} }),
+      check: async () => undefined,
+      park: async () => undefined,
+      drop: async () => {},
+    },
     afterTry: async (_step, output) => output,
     park: async () => ({ parked: false, output: {} }),
   };

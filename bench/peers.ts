@@ -53,6 +53,10 @@ const LATENCY_RATE = opt("latency-rate", 100);
 const THREE_N = opt("three", 2_000);
 const WRITE_MS = opt("write-ms", 3_000);
 const ALL = ["backlog", "latency", "three", "write", "scale"];
+// --only=skyflow: skyflow's side alone (for profiling it); the ratios are then not printed. --only=ab: in the
+// backlog, skyflow against skyflow with PEER_SKYFLOW_BIN_B and/or PEER_SKYFLOW_NODE_ARGS_B (a change's
+// before and after, alternating), printed as "skyflow" (A) against "graphile-worker" (B).
+const ONLY = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
 const picked = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const SECTIONS = picked.length > 0 ? picked : ALL;
 
@@ -159,11 +163,16 @@ function launch(argv: string[], env: Record<string, string>, cwd = ROOT): Proc {
 }
 
 /** `skyflow start` on the mode's workflow; resolves once it logged that it started. */
-async function startSkyflow(mode: string, extraEnv: Record<string, string> = {}): Promise<Proc> {
+async function startSkyflow(
+  mode: string,
+  extraEnv: Record<string, string> = {},
+  variant: "" | "_B" = "",
+): Promise<Proc> {
   // PEER_SKYFLOW_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": to profile the daemon.
-  const nodeArgs = (process.env.PEER_SKYFLOW_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const nodeArgs = (process.env[`PEER_SKYFLOW_NODE_ARGS${variant}`] ?? "").split(" ").filter(Boolean);
+  const bin = (variant && process.env.PEER_SKYFLOW_BIN_B) || SKYFLOW;
   const p = launch(
-    [...nodeArgs, SKYFLOW, "start", "--port", String(nextPort++)],
+    [...nodeArgs, bin, "start", "--port", String(nextPort++)],
     {
       ...KEYS,
       DATABASE_URL: url,
@@ -319,10 +328,15 @@ async function drain(start: () => Promise<Proc>, left: () => Promise<number>, n:
   };
 }
 
-const skyBacklog = async (mode: string, n: number, extraEnv?: Record<string, string>) => {
+const skyBacklog = async (
+  mode: string,
+  n: number,
+  extraEnv?: Record<string, string>,
+  variant: "" | "_B" = "",
+) => {
   await clean();
   await insertTasks(n, `sky-${mode}`, true);
-  return drain(() => startSkyflow(mode, extraEnv), runsLeft(n), n);
+  return drain(() => startSkyflow(mode, extraEnv, variant), runsLeft(n), n);
 };
 
 const gwBacklog = async (mode: string, n: number, endpoint?: string) => {
@@ -341,6 +355,11 @@ async function alternate<A, B>(
 ): Promise<{ a: A[]; b: B[] }> {
   const out = { a: [] as A[], b: [] as B[] };
   for (let r = 0; r < ROUNDS; r++) {
+    if (ONLY === "skyflow") {
+      out.a.push(await a());
+      console.log(`  ${label}: round ${r + 1}/${ROUNDS} done (skyflow only)`);
+      continue;
+    }
     if (r % 2 === 0) {
       out.a.push(await a());
       out.b.push(await b());
@@ -354,6 +373,19 @@ async function alternate<A, B>(
 }
 
 function printDrains(label: string, sky: Drain[], gw: Drain[], rateTarget: string): void {
+  if (gw.length === 0) {
+    console.log(
+      `${label}: skyflow ${spread(
+        sky.map((s) => s.rate),
+        0,
+      )} runs/s, peak RSS ${spread(
+        sky.map((s) => s.rssMb),
+        0,
+      )} MB, ` +
+        `CPU per run ${f(median(sky.map((s) => s.cpuMsPerRun)), 3)} ms + Postgres ${f(median(sky.map((s) => s.pgMsPerRun ?? Number.NaN)), 3)} ms`,
+    );
+    return;
+  }
   const rate = sky.map((s, i) => s.rate / gw[i]!.rate);
   const rss = sky.map((s, i) => s.rssMb / gw[i]!.rssMb);
   console.log(
@@ -387,16 +419,21 @@ function printDrains(label: string, sky: Drain[], gw: Drain[], rateTarget: strin
 
 async function backlog(): Promise<void> {
   console.log(`\n-- backlog: ${N} changes, then one engine (graphile-worker: ${N} jobs added while stopped)`);
-  const sql = await alternate(
-    "sql",
-    () => skyBacklog("sql", N),
-    () => gwBacklog("sql", N),
-  );
-  printDrains("backlog, one INSERT", sql.a, sql.b, "target >= 1.0x");
+  // PEER_BACKLOG=sql or =publish: that one alone.
+  const only = process.env.PEER_BACKLOG;
+  if (only !== "publish") {
+    const sql = await alternate(
+      "sql",
+      () => skyBacklog("sql", N),
+      () => (ONLY === "ab" ? skyBacklog("sql", N, {}, "_B") : gwBacklog("sql", N)),
+    );
+    printDrains("backlog, one INSERT", sql.a, sql.b, "target >= 1.0x");
+  }
+  if (only === "sql") return;
   const pub = await alternate(
     "publish",
     () => skyBacklog("publish", N),
-    () => gwBacklog("noop", N),
+    () => (ONLY === "ab" ? skyBacklog("publish", N, {}, "_B") : gwBacklog("noop", N)),
   );
   printDrains("backlog, publish step / no-op job", pub.a, pub.b, "target >= 1.3x");
 }

@@ -114,7 +114,7 @@ async function firstStepLatency(
   let started: ((t: number) => void) | undefined;
   const mark: StepKind = {
     kind: "mark",
-    parse: () => [],
+
     run: async () => {
       started?.(now());
       return {};
@@ -228,7 +228,7 @@ async function recordBenches(url: string, app: pg.Pool, engine: pg.Pool): Promis
   );
   // Drained means every run finished, not created: an engine in this process runs a one-step no-op
   // workflow, wired as the daemon wires it.
-  const noop: StepKind = { kind: "noop", parse: () => [], run: async () => ({}) };
+  const noop: StepKind = { kind: "noop", run: async () => ({}) };
   const drainDef: WorkflowDefinition = { ...onTask, steps: [step("n", "noop", {})] };
   const drainCatalog = staticCatalog([drainDef]);
   const drainSkygear = saveClient(app);

@@ -12,9 +12,7 @@ import { parkedCounts } from "./engine/park/waker.js";
 import { type Reloader, startReloader } from "./engine/reload.js";
 import { watchPaused } from "./engine/workflow-state.js";
 import { CancelWatcher } from "./http/actions.js";
-import { mountDashboard } from "./http/mount.js";
-import { startHttpServer } from "./http/server.js";
-import { createStatusHandler, type RouteHandler } from "./http/status.js";
+import type { RouteHandler } from "./http/status.js";
 import type { Logger } from "./log.js";
 import { createMetrics } from "./metrics.js";
 import { observeEngine } from "./observe.js";
@@ -157,7 +155,7 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
     env: opts.exposed,
     secrets: secretsOf(config),
   });
-  observeEngine(engine, log, metrics);
+  observeEngine(engine, log, metrics, { perStep: opts.mode === "dev" });
   await engine.start();
   // Runs in flight get the grace period in a stop(); none when opening failed.
   let graceMs = 0;
@@ -182,6 +180,12 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
 
   let httpPort: number | undefined;
   if (opts.httpPort !== undefined) {
+    // Loaded only when the endpoints are on: the dashboard's modules are a daemon's memory otherwise.
+    const [{ mountDashboard }, { startHttpServer }, { createStatusHandler }] = await Promise.all([
+      import("./http/mount.js"),
+      import("./http/server.js"),
+      import("./http/status.js"),
+    ]);
     const status = createStatusHandler({
       metrics,
       stopping: () => stopping,

@@ -19,6 +19,8 @@ import { type Clock, systemClock } from "./clock.js";
 import { oneBudget } from "./definition/cel.js";
 import { EVAL_BUDGET_MS } from "./definition/eval-budget.js";
 import type { ExprContext, StepDefinition, TriggerEvent, WorkflowDefinition } from "./definition/types.js";
+import type { InnerEnd, InnerStep } from "./park/inner.js";
+import type { WaitInfo } from "./park/park.js";
 import { retryDelayMs, shouldRetry } from "./retry.js";
 import {
   completeStep,
@@ -29,6 +31,7 @@ import {
   markWaiting,
   type RunState,
   type StepErrorInfo,
+  setEntry,
 } from "./state.js";
 import type { BeginTry } from "./store/save.js";
 import type { ResolveTemplate } from "./template.js";
@@ -69,17 +72,8 @@ export interface RunIO {
   commitTry(client: import("pg").PoolClient, runAttempt: number, r: TryResult): Promise<void>;
   /** Saves the state with the try rows of inner steps that began or ended since the last save (tree.ts). */
   saveTree(state: RunState, rows: TreeRows): Promise<void>;
-  /**
-   * An inner step's Park request (tree.ts): a call starts its child and the item waits for its end, while
-   * the run stays live (its other items and branches go on). Returns the output. (tree.ts sleeps itself.)
-   */
-  parkInner(
-    key: string,
-    step: StepDefinition,
-    req: ParkRequest,
-    state: RunState,
-    signal: AbortSignal,
-  ): Promise<unknown>;
+  /** Waits of inner steps (tree.ts, src/engine/park/inner.ts): registered, checked, and the run parked. */
+  inner: InnerIO;
   /** The output of an inner transactional step's try that committed with its record, if it did. */
   committed(runAttempt: number, stepKey: string, attempt: number): Promise<{ output: unknown } | undefined>;
   /**
@@ -96,6 +90,17 @@ export interface RunIO {
     step: StepDefinition,
     req: ParkRequest,
   ): Promise<{ parked: true; parkMs: number } | { parked: false; output: unknown }>;
+}
+
+export interface InnerIO {
+  /** Registers an inner step's wait, or ends the step at once when what it waits for is there. */
+  begin(s: InnerStep): Promise<InnerEnd | { wait: WaitInfo; dueMs: number }>;
+  /** Whether a wait_for's or call's wait is over (undefined while not). */
+  check(w: WaitInfo): Promise<InnerEnd | undefined>;
+  /** Parks the run with these waits (its state saved): ms until due, or undefined when one is over. */
+  park(state: RunState, waits: WaitInfo[]): Promise<number | undefined>;
+  /** Drops the wait rows of the inner steps of the container that ended. */
+  drop(): Promise<void>;
 }
 
 export interface MachineDeps {
@@ -117,6 +122,11 @@ export interface RunInput {
   event: TriggerEvent;
   state: RunState;
   io: RunIO;
+  /**
+   * The run was parked inside its current container (tree.ts) and is resumed: that container's try goes on
+   * (no new try begins), and so do the tries of its inner steps that wait. Cleared once used.
+   */
+  continues?: { value: boolean };
 }
 
 interface Ctx extends RunInput {
@@ -287,8 +297,12 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
       event: c.event,
       io: c.io,
       signal,
+      continues: c.continues?.value === true,
     };
+    if (c.continues) c.continues.value = false;
     const r = await runContainer(env, c.state, step, c.stepInput);
+    // Every inner step in flight waits: the run is parked (tree.ts), its try still open.
+    if ("parkedMs" in r) return { state: r.state, parkedMs: r.parkedMs };
     const output = await c.io.afterTry(step, r.output);
     if (signal.aborted) throw signal.reason;
     c.returned.value = true;
@@ -306,8 +320,15 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
     types: {} as { context: Ctx; input: RunInput; events: { type: "CANCEL" } },
     actors: {
       beginTry: fromPromise<Planned, Ctx>(async ({ input: c }) => {
-        const p = planTry(c, c.state, false);
-        if (p.begun) await c.io.begin(p.state, p.begun);
+        // A container the run was parked in goes on with its try (its entry is as it began: one less).
+        const step = currentStep(def, c.state);
+        const entry = step && c.state.steps[step.key];
+        const again = c.continues?.value && step && isContainer(step) && entry?.status === "running";
+        const from = again
+          ? setEntry(c.state, step.key, { ...entry, attempts: entry.attempts - 1 })
+          : c.state;
+        const p = planTry(c, from, false);
+        if (p.begun && !again) await c.io.begin(p.state, p.begun);
         return p;
       }),
       // Resolves once the succeeded try is saved: the state after it, and the next try when that save began one.

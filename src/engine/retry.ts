@@ -1,5 +1,7 @@
-// Retry policy: whether a failed try runs again and after how long (backoff, cap, jitter). No I/O; the
-// random source is injected so tests can pin jitter.
+// Retry policy: whether a failed try runs again and after how long. The wait itself is the one backoff
+// (src/backoff.ts); this module reads a step's policy into it. No I/O; the random source is injected so
+// tests can pin jitter.
+import { backoffMs } from "../backoff.js";
 import type { RetryPolicy } from "./definition/types.js";
 import type { StepErrorInfo } from "./state.js";
 
@@ -12,21 +14,9 @@ export function shouldRetry(policy: RetryPolicy, error: StepErrorInfo, attempt: 
   return error.retryable === true;
 }
 
-/** The backoff before try `attempt + 1`, before jitter, capped by max_delay. */
-export function backoffMs(policy: RetryPolicy, attempt: number): number {
-  const n = Math.max(1, attempt);
-  const raw =
-    policy.backoff === "fixed"
-      ? policy.delayMs
-      : policy.backoff === "linear"
-        ? policy.delayMs * n
-        : policy.delayMs * 2 ** (n - 1);
-  return Math.min(raw, policy.maxDelayMs);
-}
-
 /**
- * The wait before the next try. Equal jitter (half fixed, half random) keeps a floor so a burst of failures
- * does not hammer a server at once; full jitter spreads from zero. A server's retry-after wins.
+ * The wait before try `attempt + 1`: the policy's backoff capped by max_delay, jittered (equal jitter unless
+ * told otherwise) when the policy says so. A server's retry-after wins.
  */
 export function retryDelayMs(
   policy: RetryPolicy,
@@ -34,9 +24,7 @@ export function retryDelayMs(
   opts: { random?: () => number; jitter?: JitterMode; retryAfterMs?: number } = {},
 ): number {
   if (opts.retryAfterMs !== undefined && opts.retryAfterMs >= 0) return Math.round(opts.retryAfterMs);
-  const base = backoffMs(policy, attempt);
-  if (!policy.jitter) return base;
-  const r = (opts.random ?? Math.random)();
-  const mode = opts.jitter ?? "equal";
-  return Math.round(mode === "full" ? base * r : base / 2 + (base / 2) * r);
+  const jitter = policy.jitter ? (opts.jitter ?? "equal") : ("none" as const);
+  const backoff = { initialMs: policy.delayMs, maxMs: policy.maxDelayMs, growth: policy.backoff, jitter };
+  return backoffMs(backoff, attempt, opts.random);
 }

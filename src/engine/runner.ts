@@ -4,7 +4,7 @@
 import { performance } from "node:perf_hooks";
 import type pg from "pg";
 import { createActor } from "xstate";
-import { FatalStepError, redact } from "../errors.js";
+import { redact } from "../errors.js";
 import type { Logger } from "../log.js";
 import { isPgError } from "../steps/classify.js";
 import type { Clock } from "./clock.js";
@@ -19,8 +19,8 @@ import {
   SaveFailed,
   type TryResult,
 } from "./machine.js";
-import { childFailed, childResult } from "./park/child.js";
-import { parkRun, startInnerCall } from "./park/park.js";
+import { beginInner, checkInner, dropInnerWaits, type InnerContext, parkInside } from "./park/inner.js";
+import { parkRun } from "./park/park.js";
 import { resumeParked } from "./park/resume.js";
 import {
   completeStep,
@@ -163,6 +163,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     state = withOutputs(state, await stepOutputs(env.pool, run.id));
   // Parked runs (src/engine/park): the parked step ends with its wake value, or the run parks again.
   let carry: TryRow | undefined;
+  let inside = false;
   if (run.wait) {
     const r = await resumeParked(env, run, def, state);
     if ("abandoned" in r) return "abandoned";
@@ -172,10 +173,12 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     }
     state = r.state;
     carry = r.carry;
+    inside = r.inside === true;
   }
   const step = currentStep(def, state);
   if (halted) return "stopped";
-  if (run.snapshot && step && state.steps[step.key]?.status === "running") {
+  // Parked inside its container, its tries are not interrupted: they go on (tree.ts).
+  if (run.snapshot && step && state.steps[step.key]?.status === "running" && !inside) {
     // Only a transactional step's try can have been recorded as succeeded before the run's state was saved.
     const done = env.deps.stepKinds[step.kind]?.transactional
       ? await committedOutput(env.pool, run.id, state.attempt, step.key, state.steps[step.key]!.attempts)
@@ -205,7 +208,13 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     carry,
   );
   const actor = createActor(machineFor(def, env.deps), {
-    input: { runId: run.id, event: run.event as TriggerEvent, state, io },
+    input: {
+      runId: run.id,
+      event: run.event as TriggerEvent,
+      state,
+      io,
+      ...(inside ? { continues: { value: true } } : {}),
+    },
     clock: env.clock,
   });
   env.onRun({ type: run.snapshot ? "resumed" : "started", runId: run.id, workflow: run.workflow });
@@ -249,6 +258,8 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     // A save the machine had in flight must land first, or it could overwrite the cancellation.
     await io.settled();
     await env.batcher.save(io.withHeld(stateItem(target, actor.getSnapshot().context.state)));
+    // Its inner steps' waits (src/engine/park/inner.ts) go with it.
+    await env.pool.query("DELETE FROM skyflow.waits WHERE run_id = $1", [run.id]);
   }
   io.dispose();
   if (end === "succeeded" || end === "failed" || end === "cancelled") {
@@ -275,6 +286,15 @@ function runIO(
 ): RunnerIO {
   // A resumed parked step's end (src/engine/park), written by the run's first save.
   let carry = resumed;
+  const inner: InnerContext = {
+    pool: env.pool,
+    owner: env.owner,
+    runId: run.id,
+    depth: run.depth,
+    def,
+    workflow: (name) => env.workflow?.(name),
+    env: env.deps.env,
+  };
   const withCarry = (item: SaveItem): SaveItem => {
     if (!carry) return item;
     const row = carry;
@@ -438,36 +458,16 @@ function runIO(
       if (!ok) throw new SaveFailed(new LeaseLostError(run.id));
       for (const r of rows.results) reportTry(env, def, run.id, r);
     },
-    async parkInner(key, step, req, state, signal) {
-      if (req.kind === "call") {
-        const childId = await startInnerCall(
-          {
-            pool: env.pool,
-            runId: run.id,
-            depth: run.depth,
-            def,
-            state,
-            workflow: (name) => env.workflow?.(name),
-            key,
-            stepId: step.id ?? step.key,
-          },
-          req,
-        );
-        if (!req.wait) return { run: childId };
-        // The child's end is read on the clock: an item waiting for it holds no connection meanwhile.
-        for (;;) {
-          const end = await childResult(env.pool, childId);
-          if (end) {
-            if (end.status === "succeeded") return end.output;
-            throw childFailed(end);
-          }
-          await clockSleep(env.clock, CHILD_POLL_MS, signal);
-        }
-      }
-      throw new FatalStepError(
-        "Unsupported",
-        `${step.id ?? key}: wait_for inside a foreach or parallel is not supported; put it at the top level`,
-      );
+    inner: {
+      begin: (st) => beginInner(inner, st),
+      check: (w) => checkInner(inner, w),
+      async park(state, waits) {
+        await landed();
+        await io.settled();
+        if (cancelled()) throw new Error(`run ${run.id}: cancelled; not parked`);
+        return parkInside(inner, redactErrors(state, env.secrets), waits);
+      },
+      drop: () => dropInnerWaits(env.pool, run.id),
     },
     committed(runAttempt, stepKey, attempt) {
       return committedOutput(env.pool, run.id, runAttempt, stepKey, attempt);
@@ -509,25 +509,6 @@ function runIO(
     },
   };
   return io;
-}
-
-/** How often an item waiting for its called child reads whether the child has ended. */
-const CHILD_POLL_MS = 200;
-
-/** Waits `ms` on `clock`; an abort ends the wait with the abort's reason. */
-function clockSleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clock.clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = clock.setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /**

@@ -2,6 +2,7 @@
 // moves over it: which step is next, what a step's outcome does to the run. Inner steps of a foreach or
 // parallel have their entries in the same `steps` map under instance keys (see tree.ts). No I/O.
 import type { StepDefinition, StepStatus, WorkflowDefinition } from "./definition/types.js";
+import type { WaitInfo } from "./park/park.js";
 
 export type StepRunStatus = "running" | "waiting" | StepStatus;
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";
@@ -24,9 +25,12 @@ export interface StepState {
   output?: unknown;
   error?: StepErrorInfo;
   /**
-   * An inner sleep's times (ISO), saved before it waits (tree.ts): resumed after a crash it waits only for
-   * what is left. (A top-level sleep parks the run: its times are in runs.wait.)
+   * What an inner sleep, wait_for or call waits for, since and until when (ISO, the database's time), saved
+   * before it waits (tree.ts, src/engine/park/inner.ts): resumed, it goes on with the same times and child.
+   * (A top-level one's is in runs.wait.)
    */
+  park?: WaitInfo;
+  /** An inner sleep's times as saved before `park` existed (read as a park of kind sleep). */
   sleep?: { began: string; until: string };
 }
 

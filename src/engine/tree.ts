@@ -9,21 +9,39 @@
 // by the instance key) is the same for the same inner step of the same item or branch. The one state is
 // held in `Tree.state`, a copy of the machine's that only this module changes (entry by entry), and saved
 // by `Saver`, which sends at most one save of the run at a time with every change made meanwhile.
+//
+// An inner sleep, wait_for or call waits durably (src/engine/park/inner.ts: its times and child in its
+// entry, a wait_for's row in skyflow.waits). While other inner steps can run, the run stays live and reads
+// whether its waits are over every POLL_MS; once every inner step in flight waits, the run is parked
+// (`Waits.park`) and the container's try returns `parkedMs`. Resumed, the container's try goes on: finished
+// inner steps are passed over, and each waiting one takes its outcome or waits again with the same times.
 import { performance } from "node:perf_hooks";
 import { FatalStepError, type StepError } from "../errors.js";
 import { classifyError } from "../steps/classify.js";
-import { Park, type ParkRequest } from "../steps/park.js";
+import type { ParkRequest } from "../steps/park.js";
+import { Park } from "../steps/park.js";
 import type { Clock } from "./clock.js";
 import { oneBudget } from "./definition/cel.js";
 import { EVAL_BUDGET_MS } from "./definition/eval-budget.js";
 import type { ExprContext, StepDefinition, TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import type { MachineDeps, RunIO, TryResult } from "./machine.js";
+import type { WaitInfo } from "./park/park.js";
 import { retryDelayMs, shouldRetry } from "./retry.js";
 import { exprSteps, type RunState, type StepErrorInfo, type StepState } from "./state.js";
 import type { BeginTry } from "./store/save.js";
 
 /** Items one foreach may run over. */
 export const MAX_FOREACH_ITEMS = 10_000;
+
+/** How often a live run reads whether its inner wait_for and call steps' waits are over. */
+const POLL_MS = 250;
+
+/** Every inner step in flight waits, and the run is parked (inner.ts): the tree stops; due in `ms`. */
+class TreeParked extends Error {
+  constructor(readonly ms: number) {
+    super("parked: every inner step in flight waits");
+  }
+}
 
 /** A container step failed for good; `state` holds every inner step's progress, for the save and a retry. */
 export class ContainerFailed extends FatalStepError {
@@ -51,23 +69,33 @@ export interface TreeEnv {
   event: TriggerEvent;
   io: RunIO;
   signal: AbortSignal;
+  /** The run was parked in this container and is resumed (machine.ts RunInput.continues). */
+  continues?: boolean;
 }
 
 type ListEnd = { ok: true } | { ok: false; error: StepErrorInfo };
 
-/** What a container step's try does: runs it, returns the state with its inner steps done and its output. */
+/**
+ * What a container step's try does: runs it, returns the state with its inner steps done and its output,
+ * or `parkedMs` when the run was parked inside it.
+ */
 export async function runContainer(
   env: TreeEnv,
   state: RunState,
   step: StepDefinition,
   input: unknown,
-): Promise<{ state: RunState; output: unknown }> {
+): Promise<{ state: RunState; output: unknown } | { state: RunState; parkedMs: number }> {
   const tree = new Tree(env, state);
   try {
     const end = await tree.container(step, step.key, input, []);
     await tree.saver.idle();
+    // The outcomes its wait_for steps kept on their rows are saved with their steps now.
+    if (tree.waited || env.continues) await env.io.inner.drop();
     if (!end.ok) throw new ContainerFailed(end.error, tree.state);
     return { state: tree.state, output: end.output };
+  } catch (err) {
+    if (err instanceof TreeParked) return { state: tree.state, parkedMs: err.ms };
+    throw err;
   } finally {
     tree.dispose();
   }
@@ -78,6 +106,14 @@ class Tree {
   /** Set when an inner save failed: the run must be given up, every inner try stops. */
   private readonly abort = new AbortController();
   private readonly resumed: Set<string>;
+  /** An inner wait_for began here: its row in skyflow.waits goes when the container ends. */
+  waited = false;
+  /** Leaf inner steps in flight, and those of them that wait (`waits`): all waiting parks the run. */
+  private active = 0;
+  private readonly waits = new Map<string, WaitInfo>();
+  /** Moves on at every change of the two above: a park decided on a stale count is not made. */
+  private gen = 0;
+  private parking = false;
   constructor(
     private readonly env: TreeEnv,
     public state: RunState,
@@ -138,9 +174,17 @@ class Tree {
     // When an item fails for good no new item starts; the ones in flight finish; the first failed wins.
     const run: { next: number; failed?: { index: number; error: StepErrorInfo } } = { next: 0 };
     const failedAt = () => run.failed?.index ?? Number.POSITIVE_INFINITY;
-    const worker = async () => {
-      while (run.next < list.length && !run.failed && !this.signal.aborted) {
+    // Items in flight when the run stopped (a crash, a park) are in flight still: they finish after a failure.
+    const inFlight = this.inFlight(key);
+    const take = (): number | undefined => {
+      while (run.next < list.length) {
         const i = run.next++;
+        if (!run.failed || inFlight.has(i)) return i;
+      }
+      return undefined;
+    };
+    const worker = async () => {
+      for (let i = take(); i !== undefined && !this.signal.aborted; i = take()) {
         const end = await this.list(frameOf(i), frames);
         if (!end.ok && i < failedAt()) run.failed = { index: i, error: end.error };
       }
@@ -158,6 +202,18 @@ class Tree {
       ok: true as const,
       output: { items: list.map((_, i) => this.outputs(frameOf(i))) },
     };
+  }
+
+  /** The items of foreach `key` with an inner step that was running when the run stopped. */
+  private inFlight(key: string): Set<number> {
+    const out = new Set<number>();
+    const at = `${key}[`;
+    for (const k of this.resumed) {
+      if (!k.startsWith(at)) continue;
+      const i = Number.parseInt(k.slice(at.length), 10);
+      if (Number.isInteger(i)) out.add(i);
+    }
+    return out;
   }
 
   private async parallel(step: StepDefinition, key: string, frames: Frame[]) {
@@ -210,7 +266,8 @@ class Tree {
         if (done.status === "failed" && !step.continueOnError) return { ok: false, error: done.error! };
         continue;
       }
-      if (stop() || this.signal.aborted) return { ok: true };
+      // A step in flight when the run stopped (a crash, a park) is not a new one: it goes on.
+      if ((stop() && !this.resumed.has(key)) || this.signal.aborted) return { ok: true };
       const st = await this.step(step, key, frames);
       if (st.status === "failed" && !step.continueOnError) return { ok: false, error: st.error! };
     }
@@ -242,7 +299,24 @@ class Tree {
 
   /** One inner step to its end: skipped, succeeded or failed for good (after its retries). */
   private async step(step: StepDefinition, key: string, frames: Frame[]): Promise<StepState> {
+    if (step.foreach || step.parallel) return this.stepOnce(step, key, frames);
+    this.active++;
+    this.changed();
+    try {
+      return await this.stepOnce(step, key, frames);
+    } finally {
+      this.active--;
+      this.changed();
+    }
+  }
+
+  private async stepOnce(step: StepDefinition, key: string, frames: Frame[]): Promise<StepState> {
     const { deps, io } = this.env;
+    const prev = this.state.steps[key];
+    // A wait begun before the run stopped: its times, child or row are kept. Resumed from its park, its
+    // try goes on (no new try); after a crash, a new try waits with them.
+    const prior = prev?.status === "running" ? (prev.park ?? legacySleep(key, prev)) : undefined;
+    let again = prior !== undefined && this.env.continues === true && this.resumed.has(key);
     if (this.resumed.delete(key) && deps.stepKinds[step.kind]?.transactional) {
       // Its transaction may have committed with the record of its success just before the run stopped.
       const prev = this.state.steps[key]!;
@@ -253,10 +327,8 @@ class Tree {
         return this.state.steps[key]!;
       }
     }
-    // A resumed inner sleep's saved times: it goes on to the same due time.
-    const slept = this.state.steps[key]?.sleep;
     for (;;) {
-      const attempt = (this.state.steps[key]?.attempts ?? 0) + 1;
+      const attempt = (this.state.steps[key]?.attempts ?? 0) + (again ? 0 : 1);
       const startedAt = deps.now();
       const begunPerf = performance.now();
       let input: unknown;
@@ -279,10 +351,11 @@ class Tree {
       }
       const begun: BeginTry = { stepKey: key, kind: step.kind, attempt, input };
       if (!error) {
-        this.set(key, { status: "running", attempts: attempt, ...(slept ? { sleep: slept } : {}) });
-        error = await this.attempt(step, key, begun, frames, startedAt, begunPerf);
+        this.set(key, { status: "running", attempts: attempt, ...(prior ? { park: prior } : {}) });
+        error = await this.attempt(step, key, begun, frames, startedAt, begunPerf, again);
         if (!error) return this.state.steps[key]!;
       }
+      again = false;
       if (this.signal.aborted) throw this.signal.reason;
       const info = errorInfo(error);
       const ended = (status: TryResult["status"]): TryResult => ({
@@ -319,15 +392,19 @@ class Tree {
     frames: Frame[],
     startedAt: number,
     begunPerf: number,
+    again = false,
   ): Promise<StepError | undefined> {
     const { deps, io } = this.env;
     const kind = deps.stepKinds[step.kind];
     // The begin must land before the step runs when the step changes records (its loop-guard intents) or
     // commits its own transaction with the record of its try; otherwise it travels with the next save.
+    // (A try that goes on after a park began before it.)
     const mustLand = kind?.transactional === true || step.kind === "save" || step.kind === "delete";
-    const begin = this.saver.save({ begin: begun });
-    if (mustLand) await begin;
-    else begin.catch(() => {});
+    if (!again) {
+      const begin = this.saver.save({ begin: begun });
+      if (mustLand) await begin;
+      else begin.catch(() => {});
+    }
     const ended = (output: unknown): TryResult => ({
       stepKey: key,
       kind: step.kind,
@@ -373,12 +450,9 @@ class Tree {
       });
       let raw = await abortable(run, ac.signal);
       if (raw instanceof Park) {
-        // What a sleep or a call waits for is not timed by the step's timeout.
+        // What a sleep, a wait_for or a call waits for is not timed by the step's timeout.
         this.env.clock.clearTimeout(timer);
-        raw =
-          raw.request.kind === "sleep"
-            ? await this.sleepFor(key, raw.request)
-            : await io.parkInner(key, step, raw.request, this.state, this.signal);
+        raw = await this.waitInner(key, step, raw.request, frames);
       }
       const output = committed ? committed.output : await io.afterTry(step, raw ?? {});
       this.set(key, { status: "succeeded", attempts: begun.attempt, output });
@@ -400,23 +474,96 @@ class Tree {
   }
 
   /**
-   * An inner sleep: its due time saved first (in its entry), so that after a crash the resumed sleep waits
-   * only for what is left. Returns `{slept_ms}`, the whole sleep's length.
+   * An inner sleep, wait_for or call: registered durably (its times, child and row kept in its entry, saved
+   * first), then waited for. Returns the step's output, or throws its error (a child that failed).
    */
-  private async sleepFor(key: string, req: Extract<ParkRequest, { kind: "sleep" }>): Promise<unknown> {
+  private async waitInner(
+    key: string,
+    step: StepDefinition,
+    req: ParkRequest,
+    frames: Frame[],
+  ): Promise<unknown> {
     const entry = this.state.steps[key]!;
-    let times = entry.sleep;
-    if (!times) {
-      const began = this.env.clock.now();
-      const until = req.ms !== undefined ? began + req.ms : Math.max(began, req.until ?? began);
-      times = { began: new Date(began).toISOString(), until: new Date(until).toISOString() };
-      this.set(key, { ...entry, sleep: times });
+    const prior = entry.park;
+    if (req.kind === "wait_for") this.waited = true;
+    const r = await this.env.io.inner.begin({
+      key,
+      step,
+      req,
+      expr: this.context(key, step, frames),
+      locals: frames.at(-1)?.locals ?? {},
+      state: this.state,
+      ...(prior ? { prior } : {}),
+    });
+    if ("output" in r) return r.output;
+    if ("error" in r) throw r.error;
+    if (JSON.stringify(prior) !== JSON.stringify(r.wait)) {
+      this.set(key, { ...entry, park: r.wait });
       await this.saver.save({});
     }
-    const began = Date.parse(times.began);
-    const until = Date.parse(times.until);
-    await this.sleep(Math.max(0, until - this.env.clock.now()));
-    return { slept_ms: until - began };
+    return this.released(r.wait, r.dueMs);
+  }
+
+  /** Waits until `w` is over: a sleep on the clock, a wait_for or call read every POLL_MS. */
+  private async released(w: WaitInfo, dueMs: number): Promise<unknown> {
+    const due = this.env.clock.now() + dueMs;
+    this.waits.set(w.step, w);
+    this.changed();
+    try {
+      for (;;) {
+        if (this.signal.aborted) throw this.signal.reason;
+        const left = due - this.env.clock.now();
+        // While the run parks, an outcome is not taken: the park's snapshot must stay what is saved.
+        if (w.kind === "sleep" && left <= 0 && !this.parking)
+          return { slept_ms: Date.parse(w.until!) - Date.parse(w.began) };
+        if (w.kind !== "sleep" && !this.parking) {
+          const end = await this.env.io.inner.check(w);
+          if (end && !this.parking) {
+            if ("error" in end) throw end.error;
+            return end.output;
+          }
+        }
+        await this.sleep(w.kind === "sleep" && left > 0 ? left : POLL_MS);
+      }
+    } finally {
+      this.waits.delete(w.step);
+      this.changed();
+    }
+  }
+
+  /** Called at each change of the steps in flight: parks the run once every one of them waits. */
+  private changed(): void {
+    this.gen++;
+    if (this.waits.size > 0 && this.active === this.waits.size && !this.parking) void this.park();
+  }
+
+  /**
+   * Parks the run (inner.ts parkInside) once the count has held over two turns of the event loop and the
+   * saves in flight have landed (a step about to begin has begun by then), unless a wait is over already.
+   */
+  private async park(): Promise<void> {
+    const gen = this.gen;
+    const quiet = () =>
+      gen === this.gen && !this.parking && !this.signal.aborted && this.active === this.waits.size;
+    await new Promise<void>((r) => setImmediate(r));
+    try {
+      await this.saver.idle();
+    } catch {
+      return;
+    }
+    await new Promise<void>((r) => setImmediate(r));
+    if (!quiet()) return;
+    this.parking = true;
+    try {
+      const ms = await this.env.io.inner.park(this.state, [...this.waits.values()]);
+      if (ms !== undefined) {
+        this.abort.abort(new TreeParked(ms));
+        return;
+      }
+    } catch (err) {
+      this.abort.abort(err);
+    }
+    this.parking = false;
   }
 
   /** Waits `ms` on the engine's clock; an abort ends the wait with the abort's reason. */
@@ -474,6 +621,11 @@ export function foreachList(step: StepDefinition, input: unknown): unknown[] {
 export function containerSummary(kind: string, input: unknown): unknown {
   if (kind === "foreach") return { items: Array.isArray(input) ? input.length : null };
   return {};
+}
+
+/** An inner sleep's times saved before `park` existed, as its park. */
+function legacySleep(key: string, s: StepState): WaitInfo | undefined {
+  return s.sleep ? { kind: "sleep", step: key, ...s.sleep } : undefined;
 }
 
 function isFinished(s: StepState): boolean {

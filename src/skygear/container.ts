@@ -2,7 +2,6 @@
 // (protocol §10.8), sends over any Transport, and turns envelopes and per-item errors into SkygearErrors.
 import { SkyflowError } from "../errors.js";
 import { errorFromItem, errorFromResponse, SkygearError } from "./errors.js";
-import { createHttpTransport } from "./transport-http.js";
 import type { CallOptions, QueryParams, RecordJSON, SkygearClient, Transport } from "./types.js";
 
 export interface ContainerOptions {
@@ -213,11 +212,29 @@ export function createContainer(opts: CreateContainerOptions): SkygearContainer 
   const key = opts.apiKey ?? opts.masterKey;
   if (!key) throw new SkyflowError("CONFIG_INVALID", "createContainer needs a masterKey or an apiKey");
   return new SkygearContainer({
-    transport: createHttpTransport({ endpoint: opts.endpoint, connections: opts.connections }),
+    transport: lazyHttpTransport({ endpoint: opts.endpoint, connections: opts.connections }),
     apiKey: key,
     masterKey: opts.masterKey,
     accessToken: opts.accessToken,
     userId: opts.userId,
     timeoutMs: opts.timeoutMs,
   });
+}
+
+/**
+ * The HTTP transport, its modules (axios, undici: about 10 MB of heap) loaded by the first call: a daemon
+ * with the embedded server calls it in-process and never loads them. The endpoint is checked at once.
+ */
+function lazyHttpTransport(o: { endpoint: string; connections?: number }): Transport {
+  new URL(o.endpoint);
+  let t: Promise<Transport> | undefined;
+  const get = () => (t ??= import("./transport-http.js").then((m) => m.createHttpTransport(o)));
+  return {
+    async send(action, body, callOpts) {
+      return (await get()).send(action, body, callOpts);
+    },
+    async close() {
+      if (t) await (await t).close?.();
+    },
+  };
 }

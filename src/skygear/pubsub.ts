@@ -3,6 +3,7 @@
 // disconnected (a full queue rejects; nothing is dropped silently). Emits "connected" / "disconnected".
 import { EventEmitter } from "node:events";
 import WebSocket from "ws";
+import { backoffMs } from "../backoff.js";
 import type { Logger } from "../log.js";
 import { SkygearError } from "./errors.js";
 import type { PubsubPublisher } from "./types.js";
@@ -15,7 +16,7 @@ export interface PubsubClientOptions {
   hub?: "public" | "internal";
   /** Publishes held while disconnected (default 1000). */
   queueSize?: number;
-  /** Reconnect delays: initialMs * 2^attempt, capped at maxMs, then jittered to 50-100% (100 ms, 10 s). */
+  /** Reconnect delays (src/backoff.ts): initialMs doubling to maxMs, equal jitter to 50-100% (100 ms, 10 s). */
   backoff?: { initialMs?: number; maxMs?: number };
   /** Injected randomness for the jitter (default Math.random). */
   random?: () => number;
@@ -197,7 +198,9 @@ export class PubsubClient extends EventEmitter implements PubsubPublisher {
   }
 
   private nextDelay(): number {
-    return backoffDelay(this.attempt++, this.initialMs, this.maxMs, this.random());
+    // Equal jitter (50-100%) so that reconnecting clients spread out.
+    const backoff = { initialMs: this.initialMs, maxMs: this.maxMs, jitter: "equal" } as const;
+    return backoffMs(backoff, ++this.attempt, this.random);
   }
 
   private write(p: Pending): void {
@@ -221,12 +224,6 @@ export class PubsubClient extends EventEmitter implements PubsubPublisher {
   private sendControl(action: "sub" | "unsub", channel: string): void {
     if (this.isOpen) this.ws!.send(JSON.stringify({ action, channel }));
   }
-}
-
-/** initialMs * 2^attempt capped at maxMs, then scaled to 50-100% so reconnecting clients spread out. */
-export function backoffDelay(attempt: number, initialMs: number, maxMs: number, random: number): number {
-  const base = Math.min(maxMs, initialMs * 2 ** Math.min(attempt, 30));
-  return Math.round(base * (0.5 + 0.5 * random));
 }
 
 export function hubUrl(endpoint: string, hub: "public" | "internal"): string {

@@ -15,13 +15,6 @@ export function optString(v: unknown, what: string): string | undefined {
   return v;
 }
 
-export function stringList(v: unknown, what: string): string[] {
-  if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) {
-    throw new FatalStepError("InvalidArgument", `${what}: expected a list of strings`);
-  }
-  return v as string[];
-}
-
 /**
  * Who a step's Skygear call is made as (workflow-dsl.md, "Who a step acts as"), from the resolved `as`:
  * absent or null, the shared client itself (the API key, no user); `master`, the master key; a user id, the
@@ -43,8 +36,4 @@ export function actingAs(client: SkygearClient, as: unknown): SkygearClient {
     );
   }
   return client.asUser(id);
-}
-
-export function isMapValue(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
 }

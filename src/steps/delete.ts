@@ -1,18 +1,15 @@
 // The `delete` step: record:delete of the given ids (`type/key`), optionally as a user.
+import type { StepInput } from "../engine/definition/schema.js";
 import { FatalStepError } from "../errors.js";
 import { SkygearError } from "../skygear/errors.js";
-import { actingAs, asMap, isMapValue, optString, stringList } from "./common.js";
+import { actingAs } from "./common.js";
 import type { StepKind } from "./types.js";
 
-export const deleteStep: StepKind<unknown, { deleted: string[] }> = {
+export const deleteStep: StepKind<StepInput<"delete">, { deleted: string[] }> = {
   kind: "delete",
-  parse(block) {
-    if (isMapValue(block) && block.ids === undefined) return [{ path: ["ids"], message: "delete needs ids" }];
-    return [];
-  },
   async run(ctx) {
-    const b = asMap(ctx.input, "delete");
-    const ids = stringList(b.ids, "delete.ids");
+    const b = ctx.input;
+    const ids = b.ids;
     if (ids.some((id) => !id.includes("/"))) {
       throw new FatalStepError("InvalidArgument", "delete.ids: each id has the form type/key");
     }
@@ -21,7 +18,7 @@ export const deleteStep: StepKind<unknown, { deleted: string[] }> = {
     try {
       const deleted = await client.delete(
         ids,
-        { databaseId: optString(b.database, "delete.database") ?? "_public" },
+        { databaseId: b.database || "_public" },
         { signal: ctx.signal },
       );
       return { deleted };

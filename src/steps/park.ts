@@ -1,6 +1,7 @@
 // The steps that park a run: `sleep`, `wait_for` and `call`. Their try only reads its block and returns a
 // Park request; the engine (src/engine/park) parks the run in Postgres, or ends the step at once when what
 // it waits for is already there, and completes the step with the wake value when the run resumes.
+import type { StepInput } from "../engine/definition/schema.js";
 import { FatalStepError } from "../errors.js";
 import { asMap, optString } from "./common.js";
 import type { StepKind } from "./types.js";
@@ -45,9 +46,8 @@ function timestampMs(v: unknown, what: string): number {
   return ms;
 }
 
-export const sleep: StepKind<unknown, Park> = {
+export const sleep: StepKind<StepInput<"sleep">, Park> = {
   kind: "sleep",
-  parse: () => [],
   async run(ctx) {
     const v = ctx.input;
     if (v !== null && typeof v === "object" && !Array.isArray(v)) {
@@ -58,9 +58,8 @@ export const sleep: StepKind<unknown, Park> = {
   },
 };
 
-export const waitFor: StepKind<unknown, Park> = {
+export const waitFor: StepKind<StepInput<"wait_for">, Park> = {
   kind: "wait_for",
-  parse: () => [],
   async run(ctx) {
     const b = asMap(ctx.input, "wait_for");
     const timeoutMs = durationMs(b.timeout, "wait_for.timeout");
@@ -80,9 +79,8 @@ export const waitFor: StepKind<unknown, Park> = {
   },
 };
 
-export const call: StepKind<unknown, Park> = {
+export const call: StepKind<StepInput<"call">, Park> = {
   kind: "call",
-  parse: () => [],
   async run(ctx) {
     const b = asMap(ctx.input, "call");
     const workflow = optString(b.workflow, "call.workflow");

@@ -3,35 +3,15 @@
 // expression inside `statement` is a load problem.
 
 import { ident, pipelined } from "../db/pool.js";
-import { FatalStepError } from "../errors.js";
-import { asMap, isMapValue } from "./common.js";
+import type { StepInput } from "../engine/definition/schema.js";
 import type { StepKind } from "./types.js";
 
-export const sql: StepKind<unknown, { rows: unknown[]; row_count: number }> = {
+export const sql: StepKind<StepInput<"sql">, { rows: unknown[]; row_count: number }> = {
   kind: "sql",
   transactional: true,
-  parse(block) {
-    if (!isMapValue(block)) return [];
-    if (typeof block.statement === "string" && block.statement.includes("${{")) {
-      return [
-        {
-          path: ["statement"],
-          message: "an expression inside statement would put values into SQL text; use $1, $2 ... and params",
-        },
-      ];
-    }
-    if (block.params !== undefined && !Array.isArray(block.params) && typeof block.params !== "string") {
-      return [{ path: ["params"], message: "params must be a list" }];
-    }
-    return [];
-  },
   async run(ctx) {
-    const b = asMap(ctx.input, "sql");
-    if (typeof b.statement !== "string" || b.statement.trim() === "") {
-      throw new FatalStepError("InvalidArgument", "sql.statement: expected SQL text");
-    }
-    const params = b.params === undefined || b.params === null ? [] : b.params;
-    if (!Array.isArray(params)) throw new FatalStepError("InvalidArgument", "sql.params: expected a list");
+    const b = ctx.input;
+    const params = b.params ?? [];
     const client = await ctx.clients.pool.connect();
     // Abort cancels the statement server-side; the connection is then discarded rather than reused.
     let aborted = false;

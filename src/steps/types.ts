@@ -34,19 +34,13 @@ export interface StepContext<I = unknown> {
   commit?: (client: pg.PoolClient, output: unknown) => Promise<void>;
 }
 
-/** A static problem found in a step block at load time; `path` is relative to the block. */
-export interface BlockProblem {
-  path: (string | number)[];
-  message: string;
-}
-
+/**
+ * One step kind, written against `I`, its resolved input (for a built-in kind, `StepInput<kind>` of the
+ * one typebox schema, src/engine/definition/schema.ts). The file's literal values are checked when the
+ * workflow loads; what the expressions gave is checked once, by the same schema, before `run` (registry.ts).
+ */
 export interface StepKind<I = unknown, O = unknown> {
   kind: string;
-  /**
-   * Load-time checks beyond the JSON Schema (which validates the block's shape). `block` is the raw
-   * YAML value; expressions are still `${{ }}` strings here.
-   */
-  parse(block: unknown): BlockProblem[];
   /** One try. Throws StepError subclasses (or errors the engine classifies). */
   run(ctx: StepContext<I>): Promise<O>;
   /**

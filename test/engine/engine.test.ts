@@ -185,7 +185,6 @@ describe("engine", () => {
     const releases: (() => void)[] = [];
     const stubborn: StepKind = {
       kind: "stubborn",
-      parse: () => [],
       run: () => new Promise((resolve) => releases.push(() => resolve({ late: releases.length }))),
     };
     const wf = workflow("stubborn", [
@@ -464,7 +463,6 @@ describe("engine", () => {
     let deletes = 0;
     const del: StepKind = {
       kind: "delete",
-      parse: () => [],
       run: async () => {
         deletes++;
         return { deleted: ["note/n1"] };
@@ -509,7 +507,6 @@ describe("engine", () => {
     // A first step that ends before BEGIN_HOLD_MS: its begin save is held back, and never sent.
     const nap: StepKind = {
       kind: "nap",
-      parse: () => [],
       run: async () => {
         await new Promise((r) => setTimeout(r, 25));
         return { napped: true };

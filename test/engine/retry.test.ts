@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RetryPolicy } from "../../src/engine/definition/types.js";
-import { backoffMs, retryDelayMs, shouldRetry } from "../../src/engine/retry.js";
+import { retryDelayMs, shouldRetry } from "../../src/engine/retry.js";
 
 const policy = (p: Partial<RetryPolicy>): RetryPolicy => ({
   attempts: 5,
@@ -12,10 +12,10 @@ const policy = (p: Partial<RetryPolicy>): RetryPolicy => ({
 });
 
 describe("retry policy", () => {
-  it("grows fixed, linear and exponential backoff, capped by max_delay", () => {
-    expect([1, 2, 3].map((a) => backoffMs(policy({ backoff: "fixed" }), a))).toEqual([1000, 1000, 1000]);
-    expect([1, 2, 3].map((a) => backoffMs(policy({ backoff: "linear" }), a))).toEqual([1000, 2000, 3000]);
-    expect([1, 2, 3, 6].map((a) => backoffMs(policy({ maxDelayMs: 5000 }), a))).toEqual([
+  it("reads the policy into the one backoff: fixed, linear or doubling, capped by max_delay", () => {
+    expect([1, 2, 3].map((a) => retryDelayMs(policy({ backoff: "fixed" }), a))).toEqual([1000, 1000, 1000]);
+    expect([1, 2, 3].map((a) => retryDelayMs(policy({ backoff: "linear" }), a))).toEqual([1000, 2000, 3000]);
+    expect([1, 2, 3, 6].map((a) => retryDelayMs(policy({ maxDelayMs: 5000 }), a))).toEqual([
       1000, 2000, 4000, 5000,
     ]);
   });

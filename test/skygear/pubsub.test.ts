@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type WebSocket from "ws";
 import { WebSocketServer } from "ws";
 import { SkygearError } from "../../src/skygear/errors.js";
-import { backoffDelay, createPubsubClient, hubUrl, type PubsubClient } from "../../src/skygear/pubsub.js";
+import { createPubsubClient, hubUrl, type PubsubClient } from "../../src/skygear/pubsub.js";
 
 const KEY = "pubsub-test-key";
 
@@ -174,12 +174,6 @@ describe("the pubsub client", () => {
 });
 
 describe("pubsub helpers (pure)", () => {
-  it("doubles the reconnect delay up to the cap, jittered between half and all of it", () => {
-    expect([0, 1, 2, 3, 10].map((a) => backoffDelay(a, 100, 1000, 1))).toEqual([100, 200, 400, 800, 1000]);
-    expect(backoffDelay(10, 100, 1000, 0)).toBe(500);
-    expect(backoffDelay(2, 100, 1000, 0.5)).toBe(300);
-  });
-
   it("keeps the endpoint's path and scheme for the hub URL", () => {
     expect(hubUrl("https://h.example/app/", "public")).toBe("wss://h.example/app/pubsub");
     expect(hubUrl("http://127.0.0.1:3000", "internal")).toBe("ws://127.0.0.1:3000/_/pubsub");

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appSchemaName } from "../../src/config.js";
+import { loadWorkflowSource } from "../../src/engine/definition/load.js";
 import { FatalStepError, type StepError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
 import { createContainer, type SkygearContainer } from "../../src/skygear/container.js";
@@ -137,7 +138,11 @@ describe("step kinds against the Skygear-compatible server", () => {
       params: ["task"],
     });
     expect(out).toEqual({ rows: [{ n: 1 }], row_count: 1 });
-    expect(stepKinds.sql!.parse({ statement: "SELECT '${{ event.id }}'" })).toHaveLength(1);
+    const load = loadWorkflowSource(
+      "w.yaml",
+      "on: { pubsub: { channel: c } }\nsteps:\n  - sql: { statement: \"SELECT '${{ event.id }}'\" }\n",
+    );
+    expect(load.problems.map((p) => p.path)).toEqual(["steps[0].sql.statement"]);
   });
 
   it("sql classifies errors by SQLSTATE: a syntax error is fatal, a serialization failure retryable", async () => {
@@ -165,6 +170,49 @@ describe("step kinds against the Skygear-compatible server", () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(await run("publish", { channel: "task-events", data: { id: "task/t1" } })).toEqual({});
     expect(await got).toEqual({ id: "task/t1" });
+  });
+
+  it("a value an expression gave of the wrong type fails the try before any call, naming the key", async () => {
+    const cases: [string, unknown, RegExp][] = [
+      ["publish", { channel: 7 }, /^publish\.channel: expected a string, got an integer$/],
+      ["publish", { channel: "" }, /^publish\.channel: must not be empty$/],
+      ["query", { type: "task", count: "yes" }, /^query\.count: expected true or false/],
+      ["delete", { ids: ["task/t1", 3] }, /^delete\.ids\[1\]: expected a string/],
+      ["sql", { statement: "  " }, /^sql\.statement: expected SQL text/],
+      [
+        "action",
+        { name: "record:fetch", params: [1] },
+        /^action\.params: expected a mapping or nothing \(null\), got a list$/,
+      ],
+    ];
+    for (const [kind, input, message] of cases) {
+      const err = await failure(run(kind, input));
+      expect(err).toBeInstanceOf(FatalStepError);
+      expect(err.errorName).toBe("InvalidArgument");
+      expect(err.message).toMatch(message);
+    }
+    // Nothing reached the server: task/t1 is still there.
+    const left = (await run("query", { type: "task" })) as { records: { _id: string }[] };
+    expect(left.records.map((r) => r._id).sort()).toEqual(["task/t1", "task/t2"]);
+  });
+
+  it("an optional key an expression left null reads as absent", async () => {
+    const out = (await run("query", {
+      type: "task",
+      database: null,
+      where: null,
+      sort: null,
+      limit: null,
+      offset: null,
+      count: null,
+      as: null,
+    })) as { records: unknown[]; count?: number };
+    expect(out.records).toHaveLength(2);
+    expect(out.count).toBeUndefined();
+    expect(await run("sql", { statement: "SELECT 1 AS one", params: null })).toEqual({
+      rows: [{ one: 1 }],
+      row_count: 1,
+    });
   });
 
   it("push returns the server's per-user answer", async () => {

@@ -1,5 +1,6 @@
 // Validation against the typebox schema: a compiled check for the fast path, then a walk of the same JSON
 // Schema for messages an author can act on (nearest key, expected type, quoting hints). No I/O.
+import type { Static, TSchema } from "typebox";
 import { Compile } from "typebox/compile";
 import { nearest } from "./nearest.js";
 import { Step, WorkflowFile } from "./schema.js";
@@ -50,6 +51,29 @@ export function checkSchema(value: unknown, join: (path: string, key: string) =>
     if (out.length === before) out.push({ path, message: "does not match the step schema" });
   }
   return out;
+}
+
+const compiledBySchema = new WeakMap<TSchema, { Check(v: unknown): boolean }>();
+
+/**
+ * A value checked against one schema (e.g. a step's resolved input against RUN_KINDS): the value, typed, or
+ * its problems named from `path`. Compiled once per schema, so a value that conforms costs one check.
+ */
+export function checkValue<S extends TSchema>(
+  schema: S,
+  value: unknown,
+  path: string,
+): { ok: true; value: Static<S> } | { ok: false; problems: RawProblem[] } {
+  let c = compiledBySchema.get(schema);
+  if (!c) {
+    c = Compile(schema);
+    compiledBySchema.set(schema, c);
+  }
+  if (c.Check(value)) return { ok: true, value: value as Static<S> };
+  const problems: RawProblem[] = [];
+  walk(schema as unknown as Schema, value, path, problems, (p, k) => `${p}.${k}`);
+  if (problems.length === 0) problems.push({ path, message: "does not match its schema" });
+  return { ok: false, problems };
 }
 
 const isMap = (v: unknown): v is Record<string, unknown> =>

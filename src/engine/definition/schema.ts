@@ -1,6 +1,13 @@
 // The one schema of a workflow file (typebox): runtime validation, the TypeScript types of the raw file and
 // the published JSON Schema (`skyflow schema`, schema/workflow.schema.json) all come from here. No I/O.
-import Type, { type Static, type TObject, type TOptional, type TSchema } from "typebox";
+import Type, {
+  type Static,
+  type TNull,
+  type TObject,
+  type TOptional,
+  type TSchema,
+  type TUnion,
+} from "typebox";
 
 type Props = Record<string, TSchema>;
 type WithOptional<P extends Props, R extends keyof P> = {
@@ -29,11 +36,6 @@ export const ExprString = Type.String({
   description: "A CEL expression in ${{ }}, e.g. ${{ event.record.status == 'open' }}",
 });
 
-/** A value of type `t`, or an expression that yields one when the step runs. */
-function Templated<T extends TSchema>(t: T) {
-  return Type.Union([t, ExprString]);
-}
-
 /** An `if`/`when` condition: an expression, with or without `${{ }}`, or a constant. */
 const Condition = Type.Union([Type.String({ minLength: 1 }), Type.Boolean()], {
   description: "A CEL condition, e.g. ${{ event.record.status == 'open' }}",
@@ -49,7 +51,6 @@ export const Duration = Type.Union(
   },
 );
 
-const StringList = Templated(Type.Array(Type.String()));
 const As = Type.Union([Type.String({ minLength: 1 }), Type.Null()], {
   description:
     "Who the call is made as: absent or null, the API key with no user; master, the master key; else a user id (usually an expression; a user/ prefix is dropped), the master key with _user_id",
@@ -70,83 +71,167 @@ export const Retry = Obj(
   [],
 );
 
-export const KINDS = {
-  query: Obj(
-    {
-      type: Type.String({ description: "Record type" }),
-      database: Database,
-      where: Type.Union([AnyMap, Type.Array(Type.Unknown()), ExprString], {
-        description: "Short map form { field: value | { op: value } } or a raw Skygear predicate",
+/**
+ * Which value a kind's schema describes: the block as written in the file (`file`: any value may instead be
+ * an expression), or the block once its expressions are resolved (`run`: what the step kind is given, its
+ * TypeScript input type, checked by src/steps/registry.ts). Both come from kindSchemas below, so a kind's
+ * input is declared once. In the `run` form an optional key may be null (read as absent), and a few values
+ * an expression can give in other spellings (durations, timestamps) are wider.
+ */
+export type Form = "file" | "run";
+type ByForm<F extends Form, A, B> = F extends "file" ? A : B;
+type WithNullable<P extends Props, R extends keyof P> = {
+  [K in keyof P]: K extends R ? P[K] : TOptional<TUnion<[P[K], TNull]>>;
+};
+
+/** A closed mapping whose optional keys may also be null: the `run` form of Obj. */
+function NullableObj<P extends Props, R extends keyof P & string = never>(
+  props: P,
+  required: readonly R[] = [],
+): TObject<WithNullable<P, R>> {
+  const out: Record<string, TSchema> = {};
+  for (const [k, v] of Object.entries(props))
+    out[k] = (required as readonly string[]).includes(k) ? v : Type.Union([v, Type.Null()]);
+  return Obj(out, required as readonly string[]) as unknown as TObject<WithNullable<P, R>>;
+}
+
+/** The step kinds' schemas in one form; KINDS (file) and RUN_KINDS (run) below. */
+function kindSchemas<F extends Form>(form: F) {
+  const file = form === "file";
+  /** This schema in the file form, that one in the run form. */
+  const pick = <A extends TSchema, B extends TSchema>(a: A, b: B) => (file ? a : b) as ByForm<F, A, B>;
+  /** A value of type `t`, or in the file an expression that yields one when the step runs. */
+  const T = <S extends TSchema>(t: S) => pick(Type.Union([t, ExprString]), t);
+  /** One of `members`, or in the file an expression that yields one. */
+  const OneOf = <S extends TSchema[]>(members: [...S], options: Record<string, unknown>) =>
+    pick(Type.Union([...members, ExprString], options), Type.Union(members, options));
+  const O = <P extends Props, R extends keyof P & string = never>(props: P, required: readonly R[] = []) =>
+    pick(Obj(props, required), NullableObj(props, required));
+  /** A name the call cannot do without: an empty one fails the step when it runs. */
+  const Name = (options: Record<string, unknown> = {}) =>
+    pick(Type.String(options), Type.String({ ...options, minLength: 1 }));
+  /** An expression may give a duration as "1.5s" or a fractional number of ms (park.ts parses it). */
+  const RunDuration = pick(Duration, Type.Union([Type.String(), Type.Number({ minimum: 0 })]));
+
+  const StringList = T(Type.Array(Type.String()));
+  /** An expression may give a fractional count; the query step rounds it down. */
+  const Count = pick(T(Type.Integer({ minimum: 0 })), Type.Number({ minimum: 0 }));
+  return {
+    query: O(
+      {
+        type: Name({ description: "Record type" }),
+        database: Database,
+        where: OneOf([AnyMap, Type.Array(Type.Unknown())], {
+          description: "Short map form { field: value | { op: value } } or a raw Skygear predicate",
+        }),
+        sort: Type.Union([Type.Array(Type.String()), Type.String()], { description: "'-' means descending" }),
+        limit: Count,
+        offset: Count,
+        count: T(Type.Boolean()),
+        as: As,
+      },
+      ["type"],
+    ),
+    save: O(
+      {
+        record: T(AnyMap),
+        records: T(Type.Array(AnyMap)),
+        atomic: Type.Boolean(),
+        as: As,
+        database: Database,
+      },
+      [],
+    ),
+    delete: O({ ids: StringList, as: As, database: Database }, ["ids"]),
+    sql: O(
+      {
+        statement: pick(
+          Type.String({ description: "SQL with $1, $2 ... placeholders; no expressions" }),
+          Type.String({ pattern: "\\S", "x-expected": "SQL text" }),
+        ),
+        params: T(Type.Array(Type.Unknown())),
+      },
+      ["statement"],
+    ),
+    publish: O({ channel: Name(), data: Type.Unknown() }, ["channel"]),
+    push: O({ users: StringList, devices: StringList, topic: Type.String(), notification: T(AnyMap) }, [
+      "notification",
+    ]),
+    action: O(
+      {
+        name: Name({ description: "A Skygear action, e.g. record:fetch" }),
+        params: T(AnyMap),
+        as: As,
+      },
+      ["name"],
+    ),
+    // Control flow that parks the run (src/engine/park): see the "Control flow" section of the DSL contract.
+    sleep: pick(
+      Type.Union([Duration, ExprString, Obj({ until: Type.String({ minLength: 1 }) }, ["until"])], {
+        description:
+          "A duration (at most 365d), or { until: timestamp }; the run is parked in Postgres meanwhile",
+        "x-expected": "a duration (250ms, 10s, 5m, 1h, 2d) or { until: ${{ timestamp }} }",
       }),
-      sort: Type.Union([Type.Array(Type.String()), Type.String()], { description: "'-' means descending" }),
-      limit: Templated(Type.Integer({ minimum: 0 })),
-      offset: Templated(Type.Integer({ minimum: 0 })),
-      count: Templated(Type.Boolean()),
-      as: As,
-    },
-    ["type"],
-  ),
-  save: Obj(
-    {
-      record: Templated(AnyMap),
-      records: Templated(Type.Array(AnyMap)),
-      atomic: Type.Boolean(),
-      as: As,
-      database: Database,
-    },
-    [],
-  ),
-  delete: Obj({ ids: StringList, as: As, database: Database }, ["ids"]),
-  sql: Obj(
-    {
-      statement: Type.String({ description: "SQL with $1, $2 ... placeholders; no expressions" }),
-      params: Templated(Type.Array(Type.Unknown())),
-    },
-    ["statement"],
-  ),
-  publish: Obj({ channel: Type.String(), data: Type.Unknown() }, ["channel"]),
-  push: Obj(
-    { users: StringList, devices: StringList, topic: Type.String(), notification: Templated(AnyMap) },
-    ["notification"],
-  ),
-  action: Obj(
-    {
-      name: Type.String({ description: "A Skygear action, e.g. record:fetch" }),
-      params: Templated(AnyMap),
-      as: As,
-    },
-    ["name"],
-  ),
-  // Control flow that parks the run (src/engine/park): see the "Control flow" section of the DSL contract.
-  sleep: Type.Union([Duration, ExprString, Obj({ until: Type.String({ minLength: 1 }) }, ["until"])], {
-    description:
-      "A duration (at most 365d), or { until: timestamp }; the run is parked in Postgres meanwhile",
-    "x-expected": "a duration (250ms, 10s, 5m, 1h, 2d) or { until: ${{ timestamp }} }",
-  }),
-  wait_for: Obj(
-    {
-      record: Obj(
+      // A timestamp from an expression may be a number of ms; the mapping may be an expression's, keys and all.
+      Type.Union([RunDuration, Type.Object({ until: Type.Union([Type.String(), Type.Number()]) })], {
+        "x-expected": "a duration (250ms, 10s, 5m, 1h, 2d) or { until: timestamp }",
+      }),
+    ),
+    wait_for: pick(
+      Obj(
         {
-          type: Type.String(),
-          database: Type.Enum(["_public", "_private", "_any"]),
-          events: Type.Array(Type.Enum(["create", "update", "delete"]), { minItems: 1 }),
+          record: Obj(
+            {
+              type: Type.String(),
+              database: Type.Enum(["_public", "_private", "_any"]),
+              events: Type.Array(Type.Enum(["create", "update", "delete"]), { minItems: 1 }),
+            },
+            ["type"],
+          ),
+          pubsub: Obj({ channel: Type.String() }, ["channel"]),
+          match: ExprString,
+          timeout: Duration,
         },
-        ["type"],
+        ["match", "timeout"],
       ),
-      pubsub: Obj({ channel: Type.String() }, ["channel"]),
-      match: ExprString,
-      timeout: Duration,
-    },
-    ["match", "timeout"],
-  ),
-  call: Obj(
-    {
-      workflow: Type.String({ description: "A workflow of the same directory whose `on` includes call" }),
-      input: Type.Unknown(),
-      wait: Type.Boolean({ description: "Default true: the step ends when the child run ends" }),
-    },
-    ["workflow"],
-  ),
+      // `match` is compiled apart (it reads `incoming`, known only as an event arrives): not in the input.
+      NullableObj(
+        {
+          record: NullableObj(
+            {
+              type: Type.String({ minLength: 1 }),
+              database: Type.Enum(["_public", "_private", "_any"]),
+              events: Type.Array(Type.Enum(["create", "update", "delete"]), { minItems: 1 }),
+            },
+            ["type"],
+          ),
+          pubsub: Obj({ channel: Type.String({ minLength: 1 }) }, ["channel"]),
+          timeout: RunDuration,
+        },
+        ["timeout"],
+      ),
+    ),
+    call: O(
+      {
+        workflow: Name({ description: "A workflow of the same directory whose `on` includes call" }),
+        input: Type.Unknown(),
+        wait: Type.Boolean({ description: "Default true: the step ends when the child run ends" }),
+      },
+      ["workflow"],
+    ),
+  };
+}
+
+/** The kinds that run one try (the leaf kinds), as written in the file. */
+const LEAF_KINDS = kindSchemas("file");
+/** The leaf kinds' resolved inputs: what each step kind's `run` is given, checked once before it runs. */
+export const RUN_KINDS = kindSchemas("run");
+export type LeafKindName = keyof typeof RUN_KINDS;
+/** The resolved input of a leaf kind: the type its `run` is written against. */
+export type StepInput<K extends LeafKindName> = Static<(typeof RUN_KINDS)[K]>;
+
+export const KINDS = {
+  ...LEAF_KINDS,
   // The inner steps of `foreach` (the sibling key `steps`) and of each `parallel` branch are checked against
   // Step one by one (checks.ts), so this schema stays flat and the published document has no cycles.
   foreach: Type.Union([ExprString, Type.Array(Type.Unknown())], {

@@ -9,6 +9,13 @@ export interface StoredContext {
   event: TriggerEvent;
   steps: ExprContext["steps"];
   run: ExprContext["run"];
+  /** An inner step's item names (a foreach's item and `index`), which its match may read. */
+  locals?: Record<string, unknown>;
+}
+
+/** The stored context as JSON: `index` (a CEL int) as a number, made an int again by `matches`. */
+export function storedJSON(stored: StoredContext): string {
+  return JSON.stringify(stored, (_k, v) => (typeof v === "bigint" ? Number(v) : v));
 }
 
 const LOC = { file: "wait_for.match", line: 1, column: 1 };
@@ -49,9 +56,17 @@ export function matches(
   now: Date,
 ): boolean {
   if (match === "") return true;
-  const ctx: ExprContext = { ...stored, env, now, uuidSeed: `${stored.run.id}:wait_for` };
+  const { locals, ...run } = stored;
+  const names = locals ? Object.keys(locals) : [];
+  const own = { ...locals };
+  if (typeof own.index === "number") own.index = BigInt(own.index);
+  const ctx: ExprContext = { ...own, ...run, env, now, uuidSeed: `${stored.run.id}:wait_for` };
   try {
-    return compileExpression(match, LOC).evaluate(withIncoming(ctx, incoming)) === true;
+    return (
+      compileExpression(match, { ...LOC, names: ["incoming", ...names] }).evaluate(
+        withIncoming(ctx, incoming),
+      ) === true
+    );
   } catch {
     return false;
   }

@@ -4,6 +4,8 @@ import { createHash } from "node:crypto";
 import type { ParkRequest } from "../../steps/park.js";
 
 export function canonicalJSON(v: unknown): string {
+  // A CEL int (an item's `index`) keys as the number it is.
+  if (typeof v === "bigint") return String(v);
   if (v === null || typeof v !== "object") return JSON.stringify(v ?? null);
   if (Array.isArray(v)) return `[${v.map(canonicalJSON).join(",")}]`;
   const o = v as Record<string, unknown>;

@@ -61,9 +61,10 @@ function skipString(s: string, i: number): number {
 /** Operators of CEL's lowest precedence levels: a conjunct holding one at depth 0 is not a plain `==`. */
 const LOOSE = ["||", "?", "!=", "<=", ">=", "<", ">", " in "];
 
-function rootsOf(source: string): Set<string> | undefined {
+function rootsOf(source: string, names?: readonly string[]): Set<string> | undefined {
   try {
-    const e = compileExpression(source, { file: "", line: 0, column: 0 });
+    const loc = { file: "", line: 0, column: 0, ...(names ? { names: ["incoming", ...names] } : {}) };
+    const e = compileExpression(source, loc);
     return new Set(e.refs.map((r) => r.root));
   } catch {
     return undefined;
@@ -73,17 +74,17 @@ function rootsOf(source: string): Set<string> | undefined {
 /**
  * The lookup equality of `match` (CEL text, without `${{ }}`), or undefined when it has none. An equality
  * whose run side reads the run (event, steps, run) is preferred to one with a constant (`incoming.x == 'y'`),
- * which would give every waiting run the same key.
+ * which would give every waiting run the same key. `names`: those the place adds (a foreach's item names).
  */
-export function splitMatch(source: string): MatchKey | undefined {
-  const all = equalities(source);
+export function splitMatch(source: string, names?: readonly string[]): MatchKey | undefined {
+  const all = equalities(source, names);
   const best = all.find((m) => m.runReads) ?? all[0];
   if (!best) return undefined;
   const { runReads: _, ...key } = best;
   return key;
 }
 
-function equalities(source: string): (MatchKey & { runReads: boolean })[] {
+function equalities(source: string, names?: readonly string[]): (MatchKey & { runReads: boolean })[] {
   const out: (MatchKey & { runReads: boolean })[] = [];
   const conjuncts = splitTopLevel(source, "&&");
   for (let i = 0; i < conjuncts.length; i++) {
@@ -92,8 +93,8 @@ function equalities(source: string): (MatchKey & { runReads: boolean })[] {
     if (sides.length !== 2) continue;
     if (sides.some((s) => LOOSE.some((op) => splitTopLevel(s, op).length > 1))) continue;
     const [a, b] = sides as [string, string];
-    const ra = rootsOf(a);
-    const rb = rootsOf(b);
+    const ra = rootsOf(a, names);
+    const rb = rootsOf(b, names);
     if (!ra || !rb) continue;
     const incomingOnly = (r: Set<string>) => r.has("incoming") && r.size === 1;
     const rest = conjuncts.filter((_, j) => j !== i);

@@ -18,14 +18,12 @@ export interface WaitSources {
   channels: Set<string>;
 }
 
-/** Every step of a workflow, nested ones included (any array of steps under a step). */
+/** Every step of a workflow, nested ones included (a foreach's steps, a parallel's branches). */
 function allSteps(list: StepDefinition[], out: StepDefinition[] = []): StepDefinition[] {
   for (const s of list) {
     out.push(s);
-    for (const v of Object.values(s as unknown as Record<string, unknown>)) {
-      if (Array.isArray(v) && v.every((x) => x && typeof x === "object" && "kind" in x && "key" in x))
-        allSteps(v as StepDefinition[], out);
-    }
+    if (s.foreach) allSteps(s.foreach.steps, out);
+    for (const b of s.parallel?.branches ?? []) allSteps(b.steps, out);
   }
   return out;
 }
@@ -66,6 +64,8 @@ export interface WaitMatcherOptions {
 
 interface Candidate {
   run_id: string;
+  step_key: string;
+  inner_step: boolean;
   match: string;
   filter: WaitSource;
   ctx: StoredContext;
@@ -127,31 +127,42 @@ export class WaitMatcher {
     });
     if (keys.length === 0) return 0;
     const { rows } = await tx.query<Candidate>(
-      `SELECT w.run_id, w.match, w.filter, w.ctx, l.i
+      `SELECT w.run_id, w.step_key, w.inner_step, w.match, w.filter, w.ctx, l.i
        FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS l(source, expr_id, key, i)
        JOIN skyflow.waits w ON w.source = l.source AND w.expr_id = l.expr_id AND w.key = l.key
+         AND w.event IS NULL
        ORDER BY l.i`,
       [keys.map((k) => k.source), keys.map((k) => k.id), keys.map((k) => k.key), keys.map((k) => k.i)],
     );
-    const released = new Map<string, TriggerEvent>();
+    // A top-level wait is released once per run; an inner one once per step (a run may wait in several).
+    const released = new Map<string, { c: Candidate; event: TriggerEvent }>();
     for (const c of rows) {
-      if (released.has(c.run_id)) continue;
+      const id = c.inner_step ? `${c.run_id}\u0000${c.step_key}` : c.run_id;
+      if (released.has(id)) continue;
       const ev = list[c.i]!.event;
       if (!passesFilter(c.filter, ev)) continue;
       if (!matches(c.match, c.ctx, ev, this.o.env, now)) continue;
-      released.set(c.run_id, ev);
+      released.set(id, { c, event: ev });
     }
     if (released.size === 0) return 0;
-    const ids = [...released.keys()];
-    const r = await tx.query(
-      `WITH d AS (DELETE FROM skyflow.waits WHERE run_id = ANY($1::uuid[]))
-       UPDATE skyflow.runs r SET wake = jsonb_build_object('event', u.e), available_at = now(), updated_at = now()
-       FROM unnest($1::uuid[], $2::jsonb[]) AS u(id, e)
-       WHERE r.id = u.id AND r.status = 'waiting' AND r.wake IS NULL`,
-      [ids, ids.map((id) => JSON.stringify(released.get(id)))],
-    );
+    const all = [...released.values()];
+    const top = all.filter((r) => !r.c.inner_step);
+    const inner = all.filter((r) => r.c.inner_step);
+    let n = 0;
+    if (top.length > 0) {
+      const ids = top.map((r) => r.c.run_id);
+      const r = await tx.query(
+        `WITH d AS (DELETE FROM skyflow.waits WHERE run_id = ANY($1::uuid[]) AND NOT inner_step)
+         UPDATE skyflow.runs r SET wake = jsonb_build_object('event', u.e), available_at = now(), updated_at = now()
+         FROM unnest($1::uuid[], $2::jsonb[]) AS u(id, e)
+         WHERE r.id = u.id AND r.status = 'waiting' AND r.wake IS NULL`,
+        [ids, top.map((r) => JSON.stringify(r.event))],
+      );
+      n += r.rowCount ?? 0;
+    }
+    if (inner.length > 0) n += await releaseInner(tx, inner);
     await tx.query("NOTIFY skyflow_runs");
-    return r.rowCount ?? 0;
+    return n;
   }
 
   /** Drops kept events past EVENTS_KEPT_MS, at most once a minute. */
@@ -163,6 +174,30 @@ export class WaitMatcher {
       EVENTS_KEPT_MS,
     ]);
   }
+}
+
+/**
+ * Inner waits (inner.ts): the event is kept on each released row, and a parked run is made due; a run still
+ * executing reads its rows itself. Returns the rows released.
+ */
+async function releaseInner(
+  tx: pg.ClientBase,
+  list: { c: Candidate; event: TriggerEvent }[],
+): Promise<number> {
+  const { rows } = await tx.query<{ run_id: string }>(
+    `UPDATE skyflow.waits w SET event = u.e
+     FROM unnest($1::uuid[], $2::text[], $3::jsonb[]) AS u(run_id, step_key, e)
+     WHERE w.run_id = u.run_id AND w.step_key = u.step_key AND w.event IS NULL
+     RETURNING w.run_id`,
+    [list.map((r) => r.c.run_id), list.map((r) => r.c.step_key), list.map((r) => JSON.stringify(r.event))],
+  );
+  if (rows.length === 0) return 0;
+  await tx.query(
+    `UPDATE skyflow.runs SET available_at = now(), updated_at = now()
+     WHERE id = ANY($1::uuid[]) AND status = 'waiting' AND available_at > now()`,
+    [[...new Set(rows.map((r) => r.run_id))]],
+  );
+  return rows.length;
 }
 
 function eventSource(e: TriggerEvent): string | undefined {

@@ -56,6 +56,12 @@ export interface WaitInfo {
   source?: string;
   child?: string;
   workflow?: string;
+  /**
+   * A run parked inside a foreach or parallel (inner.ts): every inner step that waits (the fields above
+   * are the first due one's), and the child runs of those that wait for a call.
+   */
+  inner?: WaitInfo[];
+  children?: string[];
 }
 
 export async function parkRun(p: ParkContext, req: ParkRequest): Promise<ParkResult> {
@@ -154,9 +160,9 @@ async function parkWait(
     await tx.query(
       `INSERT INTO skyflow.waits (run_id, source, expr_id, key, step_key, match, filter, ctx, until)
        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, to_timestamp($9::float8 / 1000))
-       ON CONFLICT (run_id) DO UPDATE SET source = EXCLUDED.source, expr_id = EXCLUDED.expr_id,
-         key = EXCLUDED.key, step_key = EXCLUDED.step_key, match = EXCLUDED.match, filter = EXCLUDED.filter,
-         ctx = EXCLUDED.ctx, until = EXCLUDED.until`,
+       ON CONFLICT (run_id, step_key) DO UPDATE SET source = EXCLUDED.source, expr_id = EXCLUDED.expr_id,
+         key = EXCLUDED.key, match = EXCLUDED.match, filter = EXCLUDED.filter, ctx = EXCLUDED.ctx,
+         until = EXCLUDED.until, event = NULL`,
       [
         p.runId,
         source,
@@ -206,21 +212,22 @@ async function parkCall(p: ParkContext, req: Extract<ParkRequest, { kind: "call"
   });
 }
 
+export type CallContext = Pick<ParkContext, "pool" | "runId" | "depth" | "def" | "state" | "workflow">;
+
 /**
- * A call made by an inner step (a foreach item, a parallel branch: src/engine/tree.ts): the child starts as
- * the top-level call's does, with the inner step's instance key in its event id (so a resumed item starts
- * no second child), and the item waits for it while the run stays live (the other items go on).
- * Returns the child's run id.
+ * A call made by an inner step (a foreach item, a parallel branch: inner.ts): the child starts as the
+ * top-level call's does, with the inner step's instance key in its event id (so a resumed item starts no
+ * second child). Returns the child's run id and workflow.
  */
-export async function startInnerCall(
-  p: Pick<ParkContext, "pool" | "runId" | "depth" | "def" | "state" | "workflow"> & {
-    key: string;
-    stepId: string;
-  },
+export async function startCall(
+  p: CallContext,
+  key: string,
+  stepId: string,
   req: Extract<ParkRequest, { kind: "call" }>,
-): Promise<string> {
-  const { def, event, depth } = callChild(p, p.key, p.stepId, req);
-  return withTransaction(p.pool, (tx) => enqueueChild(tx, p.runId, def, event, depth));
+): Promise<{ childId: string; workflow: string }> {
+  const { def, event, depth } = callChild(p, key, stepId, req);
+  const childId = await withTransaction(p.pool, (tx) => enqueueChild(tx, p.runId, def, event, depth));
+  return { childId, workflow: def.name };
 }
 
 /**
@@ -228,7 +235,7 @@ export async function startInnerCall(
  * event id names the calling step's instance key, so a resumed step starts no second child.
  */
 function callChild(
-  p: Pick<ParkContext, "runId" | "depth" | "def" | "state" | "workflow">,
+  p: Omit<CallContext, "pool">,
   key: string,
   stepId: string,
   req: Extract<ParkRequest, { kind: "call" }>,

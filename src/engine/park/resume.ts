@@ -8,6 +8,7 @@ import type { RunnerEnv } from "../runner.js";
 import { completeStep, currentStep, endedByMachine, type RunState, type StepOutcome } from "../state.js";
 import type { TryRow } from "../store/batch.js";
 import type { ClaimedRun } from "../store/claim.js";
+import type { Queryable } from "../store/enqueue.js";
 import { stateItem } from "../store/save.js";
 import { storable } from "../store/storable.js";
 import { childFailed, childResult } from "./child.js";
@@ -15,8 +16,11 @@ import type { WaitInfo } from "./park.js";
 
 export type Resumed =
   | { parked: true; ms: number }
-  /** `carry`: the parked try's end, for the run's next save to write (the next step's begin folds it in). */
-  | { parked: false; state: RunState; carry?: TryRow }
+  /**
+   * `carry`: the parked try's end, for the run's next save to write (the next step's begin folds it in).
+   * `inside`: the run was parked inside its current container (inner.ts), whose try goes on.
+   */
+  | { parked: false; state: RunState; carry?: TryRow; inside?: true }
   | { abandoned: true };
 
 export async function resumeParked(
@@ -26,6 +30,9 @@ export async function resumeParked(
   state: RunState,
 ): Promise<Resumed> {
   const wait = run.wait as WaitInfo;
+  // Parked inside a foreach or parallel: the container's try goes on, and its inner steps take their
+  // outcomes (tree.ts).
+  if (wait.inner) return { parked: false, state, inside: true };
   const step = currentStep(def, state);
   // The claim cleared runs.wait and runs.wake; a timed-out wait_for's row in skyflow.waits is left (a
   // released one was deleted by its release).
@@ -44,7 +51,7 @@ export async function resumeParked(
   if (wait.kind === "sleep") {
     outcome = { status: "succeeded", output: { slept_ms: Math.max(0, now - Date.parse(wait.began)) } };
   } else if (wait.kind === "wait_for") {
-    if (!wake?.event && (await changesBefore(env, wait))) {
+    if (!wake?.event && (await changesBefore(env.pool, wait))) {
       // Record changes made before the timeout are still in the trigger's outbox (an engine restarting
       // resumes due runs before its trigger drains): their turn first, then the timeout again.
       await env.pool.query(
@@ -111,9 +118,9 @@ export async function resumeParked(
 }
 
 /** Whether the record trigger's outbox still holds changes of this wait's record type from before its timeout. */
-async function changesBefore(env: RunnerEnv, wait: WaitInfo): Promise<boolean> {
+export async function changesBefore(db: Queryable, wait: WaitInfo): Promise<boolean> {
   if (!wait.source?.startsWith("record:") || !wait.until) return false;
-  const { rows } = await env.pool.query(
+  const { rows } = await db.query(
     "SELECT 1 FROM skyflow.record_outbox WHERE record_type = $1 AND at <= $2 LIMIT 1",
     [wait.source.slice("record:".length), wait.until],
   );
