@@ -5,8 +5,8 @@
 // minutes to notice) is found by a periodic ping and replaced. Used by the engine (skyflow_runs) and by the
 // record trigger (skyflow_record, whose wake-flag updates also travel on this client).
 import pg from "pg";
-import type { Logger } from "../log.js";
 import { type Backoff, backoffMs } from "../backoff.js";
+import type { Logger } from "../log.js";
 import type { Queryable } from "./store/enqueue.js";
 
 export interface ListenOptions {
