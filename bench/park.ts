@@ -1,8 +1,18 @@
-// Parked runs (sleep, wait_for): engine RSS with N sleeping runs parked against idle; wake lateness when
-// WAKE of them fall due within one second; wait_for from a matching record's commit to the next step's start
-// (p50/p99) with N runs waiting; the matcher's cost for a record that matches nothing with 1,000 and with N
-// waiting runs, in alternating rounds. Parked runs are seeded in SQL exactly as the engine parks them.
+// Parked runs (sleep, wait_for), issue 17's targets. Prints:
+//  - engine RSS with N sleeping runs parked against idle (alternating rounds);
+//  - wake lateness, for SMALL and then WAKE of the N parked runs falling due within one second: due time ->
+//    the sleep step ended (its try's finished_at: its end recorded, the run runnable) and due time -> the next
+//    step started (that step's try started_at), p50/p99;
+//  - wait_for with 1,000, 10,000 and N runs waiting (one record type each, rounds alternating between them):
+//    a matching record -> the next step started (its try's started_at), p50/p99, counted from the INSERT's
+//    own clock_timestamp() (before its commit, so the writer's commit flush counts) and from the writer's
+//    commit acknowledgement; with the part up to the release in the trigger's transaction;
+//  - the matcher's cost for a record that matches nothing with 1,000 and with N waiting runs (alternating).
+// Parked runs are seeded in SQL exactly as the engine parks them. The engine gets the triggers' handoff, as
+// in the daemon. All times are the database's clock except the commit acknowledgement (this process's, on
+// the same host).
 // Run: DATABASE_URL=postgres://... npx tsx --expose-gc bench/park.ts [N=100000] [WAKE=10000] [sleep|wait]
+//   SMALL (default 1000): the smaller wake case; EVENTS (default 200): matching records per waiting size.
 import { performance } from "node:perf_hooks";
 import type pg from "pg";
 import { migrate } from "../src/db/migrate.js";
@@ -21,37 +31,41 @@ const N = Number(process.argv[2] ?? 100_000);
 const WAKE = Number(process.argv[3] ?? 10_000);
 /** `sleep` or `wait` runs only that half. */
 const ONLY = process.argv[4];
+const SMALL = Number(process.env.SMALL ?? 1000);
+const EVENTS = Number(process.env.EVENTS ?? 200);
 const APP = "app_bench";
 const f = (n: number, d = 1) => n.toFixed(d);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const YAML = {
+/** wait_for workflows: record type -> how many runs wait on it. */
+const WAITING: [string, number][] = [
+  ["ev_1k", 1000],
+  ["ev_10k", 10_000],
+  ["ev_n", N],
+];
+
+const waiterYaml = (type: string) => `name: wait_${type}
+on: { call: {} }
+steps:
+  - id: w
+    wait_for:
+      record: { type: ${type}, events: [create] }
+      match: \${{ incoming.record.ref == event.input.key }}
+      timeout: 1d
+  - id: n
+    sql: { statement: SELECT 1 }
+`;
+
+const YAML: Record<string, string> = {
   sleeper: `name: sleeper
 on: { call: {} }
 steps:
   - id: z
     sleep: 1h
-`,
-  waiter: `name: waiter
-on: { call: {} }
-steps:
-  - id: w
-    wait_for:
-      record: { type: ev, events: [create] }
-      match: \${{ incoming.record.ref == event.input.key }}
-      timeout: 1d
   - id: n
     sql: { statement: SELECT 1 }
 `,
-  small: `name: small
-on: { call: {} }
-steps:
-  - id: w
-    wait_for:
-      record: { type: ev_small, events: [create] }
-      match: \${{ incoming.record.ref == event.input.key }}
-      timeout: 1d
-`,
+  ...Object.fromEntries(WAITING.map(([t]) => [`wait_${t}`, waiterYaml(t)])),
 };
 
 function load(): WorkflowDefinition[] {
@@ -122,6 +136,43 @@ function rssMb(): number {
   return process.memoryUsage().rss / 1e6;
 }
 
+const stats = (xs: number[]) =>
+  `p50 ${f(median(xs))} ms, p99 ${f(pct(xs, 99))} ms, max ${f(Math.max(...xs))} ms`;
+
+/** `k` of the parked sleepers made due within one second (3 s from now); lateness of their ends and next steps. */
+async function wakeCase(db: pg.Pool, k: number, round: string): Promise<void> {
+  await db.query("DROP TABLE IF EXISTS bench_due");
+  await db.query(
+    `CREATE TABLE bench_due AS
+       SELECT id, now() + interval '3 seconds' + (row_number() OVER () % 1000) * interval '1 millisecond' AS due
+       FROM skyflow.runs WHERE workflow = 'sleeper' AND status = 'sleeping' AND available_at > now() + interval '1 minute'
+       LIMIT $1`,
+    [k],
+  );
+  await db.query(
+    `UPDATE skyflow.runs r SET available_at = d.due, wait = jsonb_set(r.wait, '{until}', to_jsonb(d.due))
+       FROM bench_due d WHERE r.id = d.id`,
+  );
+  const t0 = Date.now();
+  for (;;) {
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM bench_due d JOIN skyflow.step_tries t ON t.run_id = d.id AND t.step_key = 'n'`,
+    );
+    if (rows[0]!.n >= k || Date.now() - t0 > 600_000) break;
+    await sleep(200);
+  }
+  const { rows } = await db.query<{ ended: number | null; next: number | null }>(
+    `SELECT extract(epoch FROM z.finished_at - d.due) * 1000 AS ended, extract(epoch FROM n.started_at - d.due) * 1000 AS next
+       FROM bench_due d JOIN skyflow.step_tries z ON z.run_id = d.id AND z.step_key = 'z'
+       LEFT JOIN skyflow.step_tries n ON n.run_id = d.id AND n.step_key = 'n'`,
+  );
+  const ended = rows.filter((r) => r.ended !== null).map((r) => Number(r.ended));
+  const next = rows.filter((r) => r.next !== null).map((r) => Number(r.next));
+  console.log(`${round}: ${k} of ${N} due in one second (${ended.length} ended, ${next.length} went on)`);
+  console.log(`  due -> sleep step ended:   ${stats(ended)}`);
+  console.log(`  due -> next step started:  ${stats(next)}`);
+}
+
 async function sleepBench(db: pg.Pool, sleeper: WorkflowDefinition): Promise<void> {
   // 1. RSS: N sleeping runs parked (due in an hour) against idle, in alternating rounds.
   console.log(`\n== ${N} sleeping runs parked: engine process RSS ==`);
@@ -142,51 +193,31 @@ async function sleepBench(db: pg.Pool, sleeper: WorkflowDefinition): Promise<voi
       `round ${round}: idle ${f(idle)} MB, with ${N} parked ${f(parked)} MB (+${f(parked - idle)} MB)`,
     );
   }
+  await db.query("VACUUM ANALYZE skyflow.runs");
 
-  // 2. Wake lateness: WAKE of them due within one second, starting 3 s from now.
-  console.log(`\n== ${WAKE} sleeping runs due in the same second (of ${N} parked) ==`);
-  await db.query(
-    `UPDATE skyflow.runs SET available_at = t.at, wait = jsonb_set(wait, '{until}', to_jsonb(t.at))
-       FROM (SELECT id, now() + interval '3 seconds' + (row_number() OVER () % 1000) * interval '1 millisecond' AS at
-             FROM skyflow.runs WHERE workflow = 'sleeper' LIMIT $1) t WHERE skyflow.runs.id = t.id`,
-    [WAKE],
-  );
-  // The due times, kept apart: a resumed run's wait is cleared.
-  await db.query(
-    "CREATE TABLE bench_due AS SELECT id, available_at AS due FROM skyflow.runs WHERE workflow = 'sleeper' AND available_at < now() + interval '1 minute'",
-  );
-  for (;;) {
-    const { rows } = await db.query(
-      "SELECT count(*)::int AS n FROM skyflow.runs WHERE workflow = 'sleeper' AND status = 'succeeded'",
-    );
-    if (rows[0].n >= WAKE) break;
-    await sleep(200);
-  }
-  const { rows: late } = await db.query<{ ms: number }>(
-    `SELECT extract(epoch FROM t.finished_at - d.due) * 1000 AS ms
-       FROM bench_due d JOIN skyflow.step_tries t ON t.run_id = d.id AND t.step_key = 'z'`,
-  );
-  const ms = late.map((r) => Number(r.ms));
-  console.log(
-    `wake lateness (due -> sleep step ended): p50 ${f(median(ms))} ms, p99 ${f(pct(ms, 99))} ms, max ${f(Math.max(...ms))} ms`,
-  );
+  // 2. Wake lateness: SMALL, then WAKE of them due within one second, starting 3 s from now.
+  console.log(`\n== sleeping runs due in the same second (of ${N} parked) ==`);
+  await wakeCase(db, SMALL, "small");
+  await wakeCase(db, WAKE, "large");
+  await db.query("DROP TABLE IF EXISTS bench_due");
   await db.query("DELETE FROM skyflow.runs WHERE workflow = 'sleeper'");
 }
 
 async function main(): Promise<void> {
   const scratch = await scratchDatabase("park");
-  const db = createPool(scratch.url, { max: 10, applicationName: "bench-park" });
+  // The engine's pool as the daemon's (20); the bench's own reads and writes use pools of their own.
+  const db = createPool(scratch.url, { max: 20, applicationName: "bench-park" });
+  const obs = createPool(scratch.url, { max: 2, applicationName: "bench-observer" });
   const app = createPool(scratch.url, { max: 4, applicationName: "bench-app" });
   try {
     await migrate(db);
     await ensureAppSchema(app, APP);
-    for (const t of ["ev", "ev_small"]) {
+    for (const [t] of WAITING) {
       await app.query(createRecordTableSQL(APP, t));
       await app.query(`ALTER TABLE ${APP}.${t} ADD COLUMN ref text`);
     }
     const wfs = load();
     for (const w of wfs) await recordVersion(db, w);
-    const [sleeper, waiter, small] = wfs as [WorkflowDefinition, WorkflowDefinition, WorkflowDefinition];
     const catalog = catalogOf(wfs);
     const clients = {
       skygear: undefined as never,
@@ -203,129 +234,145 @@ async function main(): Promise<void> {
       catalog,
       appSchema: APP,
       wake: () => engine.wake(),
+      handoff: engine.handoff(),
       log,
     });
     await sleep(3000);
+    console.log(
+      `load average at start: ${(await import("node:os"))
+        .loadavg()
+        .map((x) => f(x, 2))
+        .join(" ")}`,
+    );
 
-    if (ONLY !== "wait") await sleepBench(db, sleeper);
-
-    // 3. wait_for: N waiting runs; a matching record's commit -> the next step's start.
-    console.log(`\n== ${N} runs waiting on wait_for (record ev) ==`);
-    if (ONLY !== "sleep") await waitBench(db, app, waiter, small, catalog);
+    if (ONLY !== "wait") await sleepBench(obs, catalog.get("sleeper")!);
+    if (ONLY !== "sleep") await waitBench(obs, app, catalog);
     await triggers.stop();
     await engine.stop({ graceMs: 0 });
+    console.log(
+      `\nload average at end: ${(await import("node:os"))
+        .loadavg()
+        .map((x) => f(x, 2))
+        .join(" ")}`,
+    );
   } finally {
     await app.end();
+    await obs.end();
     await db.end();
     await scratch.drop();
   }
 }
 
-async function waitBench(
-  db: pg.Pool,
-  app: pg.Pool,
-  waiter: WorkflowDefinition,
-  small: WorkflowDefinition,
-  catalog: Catalog,
-): Promise<void> {
+async function waitBench(db: pg.Pool, app: pg.Pool, catalog: Catalog): Promise<void> {
   const log = silentLogger();
-  {
-    // The sleep half's finished runs leave dead index entries that every claim would step over.
-    await db.query("VACUUM ANALYZE skyflow.runs");
-    await seed(db, waiter, N, {
+  // The sleep half's finished runs leave dead index entries that every claim would step over.
+  await db.query("VACUUM ANALYZE skyflow.runs");
+  for (const [type, n] of WAITING) {
+    await seed(db, catalog.get(`wait_${type}`)!, n, {
       status: "waiting",
       step: "w",
       kind: "wait_for",
       due: "now() + interval '1 day'",
-      prefix: "k",
-      source: "record:ev",
+      prefix: `${type}-`,
+      source: `record:${type}`,
     });
-    await seed(db, small, 1000, {
-      status: "waiting",
-      step: "w",
-      kind: "wait_for",
-      due: "now() + interval '1 day'",
-      prefix: "q",
-      source: "record:ev_small",
-    });
-    await db.query("ANALYZE skyflow.waits; ANALYZE skyflow.runs");
-    await sleep(2000);
-    const lat: number[] = [];
-    const toRelease: number[] = [];
-    const toStep: number[] = [];
-    for (let i = 0; i < 300; i++) {
-      const key = `k${Math.floor(Math.random() * N)}`;
-      const { rows } = await app.query<{ at: Date }>(
-        `INSERT INTO ${APP}.ev (_id, _database_id, _owner_id, _created_at, _created_by, _updated_at, _updated_by, ref)
-         VALUES ($1, '', 'u1', now(), 'u1', now(), 'u1', $2) RETURNING clock_timestamp() AS at`,
-        [`e${i}`, key],
-      );
-      const at = rows[0]!.at.getTime();
-      for (let t = 0; t < 2000; t++) {
-        const r = await db.query<{ s: Date }>(
-          `SELECT t.started_at AS s FROM skyflow.runs r JOIN skyflow.step_tries t ON t.run_id = r.id AND t.step_key = 'n'
-           WHERE r.workflow = 'waiter' AND r.event_id = $1`,
-          [key],
-        );
-        if (r.rows[0]) {
-          lat.push(r.rows[0].s.getTime() - at);
-          const w = await db.query<{ at: Date }>(
-            "SELECT at FROM skyflow.wait_events WHERE event->'record'->>'_id' = $1",
-            [`ev/e${i}`],
-          );
-          if (w.rows[0]) {
-            toRelease.push(w.rows[0].at.getTime() - at);
-            toStep.push(r.rows[0].s.getTime() - w.rows[0].at.getTime());
-          }
-          break;
-        }
-        await sleep(1);
-      }
-      await sleep(20);
-    }
-    console.log(
-      `matching record commit -> next step started (${lat.length} events): p50 ${f(median(lat))} ms, p99 ${f(pct(lat, 99))} ms`,
-    );
-    console.log(
-      `  of which commit -> release in the trigger's transaction p50 ${f(median(toRelease))} ms, release -> next step p50 ${f(median(toStep))} ms`,
-    );
+  }
+  await db.query("ANALYZE skyflow.waits; ANALYZE skyflow.runs");
+  await sleep(2000);
 
-    // 4. A record that matches nothing: the matcher's work in the trigger's transaction, 1,000 vs N waiting.
-    console.log("\n== a record that matches nothing: matcher cost per event (rolled back) ==");
-    const matcher = new WaitMatcher({ catalog, env: {}, log, clock: () => new Date() });
-    const event = (type: string, i: number): TriggerEvent => ({
-      id: `x${i}`,
-      type: "record",
-      at: new Date().toISOString(),
-      op: "create",
-      record_type: type,
-      database: "_public",
-      record: { _id: `${type}/x${i}`, ref: `nobody-${i}` },
-      original: null,
-    });
-    const client = await db.connect();
-    try {
-      for (let round = 1; round <= 3; round++) {
-        for (const [type, n] of [
-          ["ev_small", 1000],
-          ["ev", N],
-        ] as const) {
-          const times: number[] = [];
-          for (let i = 0; i < 500; i++) {
-            await client.query("BEGIN");
-            const t0 = performance.now();
-            await matcher.release(client, [event(type, i)]);
-            times.push(performance.now() - t0);
-            await client.query("ROLLBACK");
-          }
-          console.log(
-            `round ${round}: ${String(n).padStart(6)} waiting: mean ${f(times.reduce((a, b) => a + b, 0) / times.length, 3)} ms, p50 ${f(median(times), 3)} ms, p99 ${f(pct(times, 99), 3)} ms`,
+  // 3. A matching record -> the next step started, rounds alternating between the waiting sizes.
+  console.log(`\n== wait_for: a matching record -> the next step started (${EVENTS} records per size) ==`);
+  const fromStmt = new Map<string, number[]>();
+  const fromAck = new Map<string, number[]>();
+  const toRelease = new Map<string, number[]>();
+  const used = new Set<string>();
+  const ROUNDS = 4;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [type, n] of round % 2 ? [...WAITING].reverse() : WAITING) {
+      for (let i = 0; i < EVENTS / ROUNDS; i++) {
+        let k: number;
+        do k = Math.floor(Math.random() * n);
+        while (used.has(`${type}${k}`));
+        used.add(`${type}${k}`);
+        const key = `${type}-${k}`;
+        const { rows: ids } = await db.query<{ id: string }>(
+          "SELECT id FROM skyflow.runs WHERE workflow = $1 AND event_id = $2",
+          [`wait_${type}`, key],
+        );
+        const runId = ids[0]!.id;
+        const { rows } = await app.query<{ at: string }>(
+          `INSERT INTO ${APP}.${type} (_id, _database_id, _owner_id, _created_at, _created_by, _updated_at, _updated_by, ref)
+           VALUES ($1, '', 'u1', now(), 'u1', now(), 'u1', $2)
+           RETURNING extract(epoch FROM clock_timestamp()) * 1000 AS at`,
+          [`e${round}-${i}`, key],
+        );
+        const acked = performance.timeOrigin + performance.now();
+        const at = Number(rows[0]!.at);
+        for (let t = 0; t < 5000; t++) {
+          const r = await db.query<{ s: string }>(
+            "SELECT extract(epoch FROM started_at) * 1000 AS s FROM skyflow.step_tries WHERE run_id = $1 AND step_key = 'n'",
+            [runId],
           );
+          if (r.rows[0]) {
+            const s = Number(r.rows[0].s);
+            const push = (m: Map<string, number[]>, v: number) => m.set(type, [...(m.get(type) ?? []), v]);
+            push(fromStmt, s - at);
+            push(fromAck, s - acked);
+            const w = await db.query<{ at: string }>(
+              "SELECT extract(epoch FROM at) * 1000 AS at FROM skyflow.wait_events WHERE event->'record'->>'_id' = $1",
+              [`${type}/e${round}-${i}`],
+            );
+            if (w.rows[0]) push(toRelease, Number(w.rows[0].at) - at);
+            break;
+          }
+          await sleep(2);
         }
+        await sleep(20);
       }
-    } finally {
-      client.release();
     }
+  }
+  for (const [type, n] of WAITING) {
+    const a = fromStmt.get(type) ?? [];
+    const b = fromAck.get(type) ?? [];
+    const c = toRelease.get(type) ?? [];
+    console.log(`${String(n).padStart(6)} waiting (${a.length} records):`);
+    console.log(`  from the INSERT (before its commit): p50 ${f(median(a))} ms, p99 ${f(pct(a, 99))} ms`);
+    console.log(`  from the writer's commit ack:        p50 ${f(median(b))} ms, p99 ${f(pct(b, 99))} ms`);
+    console.log(`  of which INSERT -> release (the trigger's transaction): p50 ${f(median(c))} ms`);
+  }
+
+  // 4. A record that matches nothing: the matcher's work in the trigger's transaction, 1,000 vs N waiting.
+  console.log("\n== a record that matches nothing: matcher cost per event (rolled back) ==");
+  const matcher = new WaitMatcher({ catalog, env: {}, log, clock: () => new Date() });
+  const event = (type: string, i: number): TriggerEvent => ({
+    id: `x${i}`,
+    type: "record",
+    at: new Date().toISOString(),
+    op: "create",
+    record_type: type,
+    database: "_public",
+    record: { _id: `${type}/x${i}`, ref: `nobody-${i}` },
+    original: null,
+  });
+  const client = await db.connect();
+  try {
+    for (let round = 1; round <= 3; round++) {
+      for (const [type, n] of round % 2 ? [WAITING[0]!, WAITING[2]!] : [WAITING[2]!, WAITING[0]!]) {
+        const times: number[] = [];
+        for (let i = 0; i < 500; i++) {
+          await client.query("BEGIN");
+          const t0 = performance.now();
+          await matcher.release(client, [event(type, i)]);
+          times.push(performance.now() - t0);
+          await client.query("ROLLBACK");
+        }
+        console.log(
+          `round ${round}: ${String(n).padStart(6)} waiting: mean ${f(times.reduce((a, b) => a + b, 0) / times.length, 3)} ms, p50 ${f(median(times), 3)} ms, p99 ${f(pct(times, 99), 3)} ms`,
+        );
+      }
+    }
+  } finally {
+    client.release();
   }
 }
 

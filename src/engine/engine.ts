@@ -18,7 +18,7 @@ import { LeaseFence } from "./lease-fence.js";
 import { type Listener, listen } from "./listen.js";
 import type { MachineDeps } from "./machine.js";
 import { checkManualEvent } from "./manual-event.js";
-import { nextDueMs } from "./park/waker.js";
+import { Waker } from "./park/waker.js";
 import { type LiveRun, type RunEvent, type StepEvent, startRun } from "./runner.js";
 import { isTerminal } from "./state.js";
 import { SaveBatcher } from "./store/batch.js";
@@ -97,6 +97,8 @@ class EngineImpl extends EventEmitter implements Engine {
   private listener: Listener | undefined;
   private readonly batcher: SaveBatcher;
   private running = false;
+  /** Set once start() has claimed back the runs this owner held (claimOwn); only then may wakes claim. */
+  private ownTaken = false;
   private pumping: Promise<void> | undefined;
   private again = false;
   /**
@@ -113,8 +115,8 @@ class EngineImpl extends EventEmitter implements Engine {
   /** Stops executing the runs whose lease this engine could not renew in time (a network partition). */
   private readonly fence: LeaseFence;
   private renewing = false;
-  private wakeTimer: NodeJS.Timeout | undefined;
-  private wakeAt = Number.POSITIVE_INFINITY;
+  /** The one wake timer for parked runs, which also ends due sleeps (park/waker.ts). */
+  private readonly waker: Waker;
 
   constructor(private readonly o: EngineOptions) {
     super();
@@ -141,11 +143,18 @@ class EngineImpl extends EventEmitter implements Engine {
       onLeased: (ids, sentAt) => this.fence.confirm(ids, sentAt),
     });
     this.fence = new LeaseFence(this.leaseMs, (id) => this.expire(id));
+    this.waker = new Waker({
+      db: o.pool,
+      log: o.log,
+      onDue: () => this.wake(),
+      horizonMs: this.pollMs * 2,
+    });
   }
 
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.waker.start();
     this.listener = listen({
       connection: this.o.pool.options,
       channels: ["skyflow_runs"],
@@ -164,6 +173,7 @@ class EngineImpl extends EventEmitter implements Engine {
       for (const r of own) this.launch(r, sentAt);
       if (own.length < Math.min(free, CLAIM_BATCH)) break;
     }
+    this.ownTaken = true;
     this.timers.push(
       setInterval(() => this.wake(), this.pollMs),
       setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 3))),
@@ -175,7 +185,9 @@ class EngineImpl extends EventEmitter implements Engine {
   wake(): void {
     this.backlog = true;
     this.sweep = true;
-    void this.pump();
+    // Until start() has claimed back this owner's own runs, a claim beside claimOwn could launch a run twice
+    // (the first LISTEN's onListening comes then); start() wakes at its end.
+    if (this.ownTaken) void this.pump();
   }
 
   handoff(): RunHandoff {
@@ -264,10 +276,10 @@ class EngineImpl extends EventEmitter implements Engine {
 
   async stop(opts: { graceMs?: number } = {}): Promise<void> {
     this.running = false;
+    this.ownTaken = false;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    this.wakeTimer = undefined;
+    await this.waker.stop();
     await this.listener?.close();
     this.listener = undefined;
     await this.pumping;
@@ -345,7 +357,7 @@ class EngineImpl extends EventEmitter implements Engine {
         for (const r of claimed) this.launch(r, sentAt);
         // Parked runs (src/engine/park): this engine's one wake timer, for the next one due anywhere. A full
         // claim may have left more runs due (a thousand sleeps ending in the same second): look again.
-        if (resumable) void this.wakeForParked();
+        if (resumable) void this.waker.check();
         if (resumable && claimed.length === want) this.sweep = true;
         this.backlog = claimed.length === want;
         if (this.backlog) this.again = true;
@@ -382,29 +394,9 @@ class EngineImpl extends EventEmitter implements Engine {
         this.fence.forget(r.id);
       }
       // A parked run due soon gets this engine's one wake timer; later ones are found by the poll's waker.
-      if (outcome === "parked" && live.parkedMs !== undefined && live.parkedMs < 2_000_000_000)
-        this.wakeIn(live.parkedMs);
+      if (outcome === "parked" && live.parkedMs !== undefined) this.waker.dueIn(live.parkedMs);
       if (outcome !== "stopped" && (this.backlog || this.limitedNames.has(r.workflow))) void this.pump();
     });
-  }
-
-  private async wakeForParked(): Promise<void> {
-    const ms = await nextDueMs(this.o.pool).catch(() => undefined);
-    if (ms !== undefined && ms < this.pollMs * 2 && this.running) this.wakeIn(ms);
-  }
-
-  /** One timer for the earliest parked run falling due (the poll covers the rest). */
-  private wakeIn(ms: number): void {
-    const at = Date.now() + ms + 5;
-    if (at >= this.wakeAt && this.wakeTimer) return;
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    this.wakeAt = at;
-    this.wakeTimer = setTimeout(() => {
-      this.wakeTimer = undefined;
-      this.wakeAt = Number.POSITIVE_INFINITY;
-      this.wake();
-    }, ms + 5);
-    this.wakeTimer.unref();
   }
 
   private async renew(): Promise<void> {

@@ -179,10 +179,12 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   if (halted) return "stopped";
   // Parked inside its container, its tries are not interrupted: they go on (tree.ts).
   if (run.snapshot && step && state.steps[step.key]?.status === "running" && !inside) {
-    // Only a transactional step's try can have been recorded as succeeded before the run's state was saved.
-    const done = env.deps.stepKinds[step.kind]?.transactional
-      ? await committedOutput(env.pool, run.id, state.attempt, step.key, state.steps[step.key]!.attempts)
-      : undefined;
+    // Only a transactional step's try can have been recorded as succeeded before the run's state was saved,
+    // and a sleep's, which the waker ends in SQL (park/waker.ts).
+    const done =
+      env.deps.stepKinds[step.kind]?.transactional || step.kind === "sleep"
+        ? await committedOutput(env.pool, run.id, state.attempt, step.key, state.steps[step.key]!.attempts)
+        : undefined;
     if (done) {
       // The step's transaction committed with the record of its success (see commitTry), and the run stopped
       // before saving the state after it: the step is finished, and does not run again.
@@ -258,8 +260,12 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     // A save the machine had in flight must land first, or it could overwrite the cancellation.
     await io.settled();
     await env.batcher.save(io.withHeld(stateItem(target, actor.getSnapshot().context.state)));
-    // Its inner steps' waits (src/engine/park/inner.ts) go with it.
-    await env.pool.query("DELETE FROM skyflow.waits WHERE run_id = $1", [run.id]);
+    // Its inner steps' waits (src/engine/park/inner.ts) go with it. The cancellation is saved already: a wait
+    // left by a failed delete releases nothing (a release needs the run waiting), so it does not undo it.
+    await (async () => env.pool.query("DELETE FROM skyflow.waits WHERE run_id = $1", [run.id]))().catch(
+      (err: unknown) =>
+        env.log.warn({ runId: run.id, err: String(err) }, "could not remove a cancelled run's waits"),
+    );
   }
   io.dispose();
   if (end === "succeeded" || end === "failed" || end === "cancelled") {
@@ -294,6 +300,7 @@ function runIO(
     def,
     workflow: (name) => env.workflow?.(name),
     env: env.deps.env,
+    now: () => env.clock.now(),
   };
   const withCarry = (item: SaveItem): SaveItem => {
     if (!carry) return item;

@@ -94,8 +94,11 @@ export class WaitMatcher {
     return this.sources.has(source);
   }
 
-  /** Releases the runs these events match, in the caller's transaction; returns how many. */
-  async release(tx: pg.ClientBase, events: TriggerEvent[]): Promise<number> {
+  /**
+   * Releases the runs these events match, in the caller's transaction; returns how many. `out` gets the ids
+   * of the runs released, for the caller to hand them to its engine (start-runs.ts `resume`).
+   */
+  async release(tx: pg.ClientBase, events: TriggerEvent[], out?: string[]): Promise<number> {
     const list = events
       .map((event) => ({ event, source: eventSource(event) }))
       .filter((e) => e.source !== undefined && this.wants(e.source)) as {
@@ -151,14 +154,16 @@ export class WaitMatcher {
     let n = 0;
     if (top.length > 0) {
       const ids = top.map((r) => r.c.run_id);
-      const r = await tx.query(
+      const r = await tx.query<{ id: string }>(
         `WITH d AS (DELETE FROM skyflow.waits WHERE run_id = ANY($1::uuid[]) AND NOT inner_step)
          UPDATE skyflow.runs r SET wake = jsonb_build_object('event', u.e), available_at = now(), updated_at = now()
          FROM unnest($1::uuid[], $2::jsonb[]) AS u(id, e)
-         WHERE r.id = u.id AND r.status = 'waiting' AND r.wake IS NULL`,
+         WHERE r.id = u.id AND r.status = 'waiting' AND r.wake IS NULL
+         RETURNING r.id`,
         [ids, top.map((r) => JSON.stringify(r.event))],
       );
       n += r.rowCount ?? 0;
+      out?.push(...r.rows.map((x) => x.id));
     }
     if (inner.length > 0) n += await releaseInner(tx, inner);
     await tx.query("NOTIFY skyflow_runs");

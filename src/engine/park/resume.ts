@@ -46,9 +46,13 @@ export async function resumeParked(
     return { parked: false, state };
   }
   const now = env.clock.now();
-  const wake = run.wake as { event?: unknown; child?: string } | null;
+  const wake = run.wake as { event?: unknown; child?: string; slept?: unknown; ended_at?: string } | null;
+  // A sleep the waker ended (waker.ts): its try's end is recorded already, with its output.
+  const ended = wait.kind === "sleep" && wake?.slept !== undefined;
   let outcome: StepOutcome;
-  if (wait.kind === "sleep") {
+  if (ended) {
+    outcome = { status: "succeeded", output: wake.slept };
+  } else if (wait.kind === "sleep") {
     outcome = { status: "succeeded", output: { slept_ms: Math.max(0, now - Date.parse(wait.began)) } };
   } else if (wait.kind === "wait_for") {
     if (!wake?.event && (await changesBefore(env.pool, wait))) {
@@ -91,7 +95,7 @@ export async function resumeParked(
     status: outcome.status === "succeeded" ? "succeeded" : "failed",
     ...(outcome.status === "succeeded" ? { output: outcome.output } : {}),
     ...(outcome.status === "failed" ? { error: outcome.error } : {}),
-    durationMs: Math.max(0, now - Date.parse(wait.began)),
+    durationMs: Math.max(0, (ended ? Date.parse(wake.ended_at ?? "") || now : now) - Date.parse(wait.began)),
   };
   // A run this step ends is ended by the machine, with what it returns (the top-level `output`).
   const next = endedByMachine(completeStep(def, state, outcome));
@@ -99,7 +103,7 @@ export async function resumeParked(
   const cleared = clear().catch((err) =>
     env.log.warn({ runId: run.id, err: String(err) }, "could not clear a resumed run's wait"),
   );
-  const item = stateItem(target, next, { result });
+  const item = stateItem(target, next, { result, resultSaved: ended });
   let carry: TryRow | undefined;
   if (next.status === "running") carry = item.tries[0];
   else if (!(await env.batcher.save(item))) return { abandoned: true };

@@ -89,8 +89,13 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
       async (tx, rows) => {
         if (rows.length === 0) return 0;
         const planned = await plan(rows, workflows);
-        // wait_for (src/engine/park): the changes release the runs waiting for them, in this transaction.
-        if (o.waits) released = await o.waits.release(tx.client, await waitEvents(rows));
+        // wait_for (src/engine/park): the changes release the runs waiting for them, in this transaction,
+        // and this process's engine takes those it has room for in it too (committing it when nothing follows).
+        if (o.waits) {
+          const ids: string[] = [];
+          released = await o.waits.release(tx.client, await waitEvents(rows), ids);
+          released -= await runs.resume(tx, ids, planned.length === 0 ? tx : undefined);
+        }
         await runs.start(tx, planned, tx);
         lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
         return rows.length;
@@ -98,7 +103,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     );
     let released = 0;
     const n = await runs.after(transaction);
-    // Released runs are due now: this process's engine looks at once, without waiting for the NOTIFY.
+    // Released runs left for a claim are due now: this process's engine looks at once, without the NOTIFY.
     if (released > 0) o.wake();
     return n;
   };
