@@ -13,7 +13,7 @@
 //            against an unwatched one; the same for record:save through the Skygear handler
 //   scale    the backlog drained by one and by two `skyflow start` processes on one database; duplicates
 // Run: DATABASE_URL=postgres://.../any npm run bench:peers [-- [sections...] [--n=20000] [--rounds=3]
-//      [--latency-secs=10] [--three=2000] [--write-ms=3000]]. Uses (drops and recreates) the database
+//      [--latency-secs=10] [--latency-rate=100] [--three=2000] [--write-ms=3000]]. Uses (drops and recreates) the database
 //      skyflow_bench on DATABASE_URL's server. PEER_SKYFLOW_NODE_ARGS: Node flags for the daemons
 //      (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); PEER_CONCURRENCY: graphile-worker's (default 10).
 import { type ChildProcess, spawn } from "node:child_process";
@@ -49,6 +49,7 @@ const opt = (name: string, fallback: number) => {
 const N = opt("n", 20_000);
 const ROUNDS = opt("rounds", 3);
 const LATENCY_SECS = opt("latency-secs", 10);
+const LATENCY_RATE = opt("latency-rate", 100);
 const THREE_N = opt("three", 2_000);
 const WRITE_MS = opt("write-ms", 3_000);
 const ALL = ["backlog", "latency", "three", "write", "scale"];
@@ -438,7 +439,7 @@ async function backlog(): Promise<void> {
 }
 
 async function producer(kind: "record" | "job", prefix: string): Promise<Map<string, number>> {
-  const p = launch([CHILD, "produce", url, kind, "100", String(LATENCY_SECS), prefix], {});
+  const p = launch([CHILD, "produce", url, kind, String(LATENCY_RATE), String(LATENCY_SECS), prefix], {});
   await new Promise<void>((r) => p.child.once("exit", () => r()));
   if (p.child.exitCode !== 0) throw new Error(`producer failed:\n${p.out().slice(-2000)}`);
   return new Map(JSON.parse(p.out().trim().split("\n").pop()!) as [string, number][]);
@@ -472,7 +473,22 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
     [`${prefix}-%`],
   );
   const lat = rows.map((r) => Number(r.ms) - acked.get(r.task_id)!);
+  // skyflow's two halves: commit acknowledged -> the trigger's claim transaction began (the run's
+  // created_at), and that -> the step's statement.
+  let stages: { trigger: number[]; engine: number[] } | undefined;
+  if (kind === "record") {
+    const r = await db.query<{ task_id: string; created: string; at: string }>(
+      `SELECT s.task_id, extract(epoch FROM r.created_at) * 1000 AS created, extract(epoch FROM s.at) * 1000 AS at
+       FROM ${APP}.sink s JOIN skyflow.runs r ON r.event #>> '{record,title}' = s.task_id
+       WHERE s.task_id LIKE $1`,
+      [`${prefix}-%`],
+    );
+    const trigger = r.rows.map((x) => Number(x.created) - acked.get(x.task_id)!);
+    const engine = r.rows.map((x) => Number(x.at) - Number(x.created));
+    stages = { trigger: [pct(trigger, 50), pct(trigger, 99)], engine: [pct(engine, 50), pct(engine, 99)] };
+  }
   return {
+    stages,
     p50: median(lat),
     p99: pct(lat, 99),
     idleMb,
@@ -482,7 +498,9 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
 }
 
 async function latency(): Promise<void> {
-  console.log(`\n-- latency: 100 records/s for ${LATENCY_SECS} s per round, open loop, from another process`);
+  console.log(
+    `\n-- latency: ${LATENCY_RATE} records/s for ${LATENCY_SECS} s per round, open loop, from another process`,
+  );
   let k = 0;
   const r = await alternate(
     "latency",
@@ -512,6 +530,15 @@ async function latency(): Promise<void> {
       3,
     )} ms`;
   console.log(`  CPU per record: skyflow process ${cpu(r.a)}; graphile-worker ${cpu(r.b)}`);
+  const stage = (k: "trigger" | "engine", i: number) =>
+    spread(
+      r.a.map((x) => x.stages![k][i]!),
+      1,
+    );
+  console.log(
+    `  skyflow's halves: commit -> trigger's claim began p50 ${stage("trigger", 0)} ms, p99 ${stage("trigger", 1)} ms; ` +
+      `claim began -> step's statement p50 ${stage("engine", 0)} ms, p99 ${stage("engine", 1)} ms`,
+  );
   console.log(
     `  idle RSS 2 s after start: skyflow ${spread(
       r.a.map((x) => x.idleMb),

@@ -5,8 +5,8 @@
 // minutes to notice) is found by a periodic ping and replaced. Used by the engine (skyflow_runs) and by the
 // record trigger (skyflow_record, whose wake-flag updates also travel on this client).
 import pg from "pg";
+import { type Backoff, backoffMs } from "../backoff.js";
 import type { Logger } from "../log.js";
-import { retryDelayMs } from "./retry.js";
 import type { Queryable } from "./store/enqueue.js";
 
 export interface ListenOptions {
@@ -42,14 +42,8 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-/** The reconnect backoff: 100 ms doubling to 5 s, equal jitter (retry.ts, the one backoff function). */
-const RECONNECT = {
-  attempts: Number.POSITIVE_INFINITY,
-  backoff: "exponential",
-  delayMs: 100,
-  maxDelayMs: 5_000,
-  jitter: true,
-} as const;
+/** The reconnect backoff (src/backoff.ts, the one backoff): 100 ms doubling to 5 s, equal jitter. */
+const RECONNECT: Backoff = { initialMs: 100, maxMs: 5_000, jitter: "equal" };
 /** How long close() waits for the server to see the connection end before leaving it to the OS. */
 const CLOSE_WAIT_MS = 1_000;
 
@@ -81,7 +75,7 @@ export function listen(o: ListenOptions): Listener {
 
   const scheduleConnect = (): void => {
     if (closed || retryTimer || current) return;
-    const delay = retryDelayMs(RECONNECT, ++failures);
+    const delay = backoffMs(RECONNECT, ++failures);
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
       connecting = connect();

@@ -4,6 +4,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../../../src/db/pool.js";
 import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
+import { raiseArmed } from "../../../src/engine/triggers/record/sql.js";
 import { silentLogger } from "../../../src/log.js";
 import { createTestDatabase, cutConnectionsEvery, type TestDatabase } from "../../helpers/db.js";
 import {
@@ -285,6 +286,36 @@ describe("record trigger", () => {
       expect(rows[0].n).toBe(40);
     } finally {
       await listener.end();
+      await db.pool.query("DELETE FROM skyflow.record_outbox");
+      await db.pool.query("UPDATE skyflow.record_wake SET armed = true");
+    }
+  });
+
+  it("raises the wake flag and lists the writers in flight that may have read it down, in one round trip", async () => {
+    await db.pool.query("SELECT skyflow.attach_record_trigger($1, 'task')", [APP]);
+    await db.pool.query("UPDATE skyflow.record_wake SET armed = false");
+    const writer = await db.pool.connect();
+    const listen = new pg.Client({ connectionString: db.url });
+    await listen.connect();
+    try {
+      // A writer that read the flag down and has not committed: it notified nobody.
+      await writer.query("BEGIN");
+      await insertRecord(writer, APP, "task", "in-flight");
+      const { rows } = await writer.query<{ x: string }>("SELECT txid_current()::text AS x");
+      const first = await raiseArmed(listen);
+      expect(first.raised).toBe(true);
+      expect(first.xids).toContain(rows[0]!.x);
+      expect((await db.pool.query("SELECT armed FROM skyflow.record_wake WHERE id = 1")).rows[0].armed).toBe(
+        true,
+      );
+      // Already up: nothing raised (the caller then leaves the writers to whoever raised it).
+      expect((await raiseArmed(listen)).raised).toBe(false);
+      await writer.query("COMMIT");
+      expect((await raiseArmed(listen)).xids).not.toContain(rows[0]!.x);
+    } finally {
+      await writer.query("ROLLBACK").catch(() => {});
+      writer.release();
+      await listen.end();
       await db.pool.query("DELETE FROM skyflow.record_outbox");
       await db.pool.query("UPDATE skyflow.record_wake SET armed = true");
     }

@@ -188,7 +188,9 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     if (kind === "xids" || (kind === "notify" && n <= 1 && !notifiedMeanwhile)) return;
     const lc = listener.client();
     if (!lc) return;
-    if (kind === "notify") await q.setArmed(lc, false);
+    // Lowered while the drain goes on: the raise below is queued behind it on the same connection.
+    const lowering = kind === "notify" ? q.setArmed(lc, false) : Promise.resolve(false);
+    lowering.catch(() => {});
     while (n > 0 && !stopped) {
       // While changes keep coming, let a few ms of them gather: fewer, larger claims leave the
       // application's writes more of the machine.
@@ -198,9 +200,10 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
       }
       n = await drainAll();
     }
+    await lowering;
     if (stopped || lc !== listener.client()) return;
-    if (!(await q.setArmed(lc, true))) return;
-    const xids = await q.inProgressTxids(lc);
+    const { raised, xids } = await q.raiseArmed(lc);
+    if (!raised) return;
     await drainAll();
     if (xids.length > 0) watchXids(xids, 2);
   };

@@ -126,12 +126,17 @@ export async function setArmed(db: Queryable, armed: boolean): Promise<boolean> 
   return (r.rowCount ?? 0) > 0;
 }
 
-/** Transactions in progress now; any of them may have written a change without notifying. */
-export async function inProgressTxids(db: Queryable): Promise<string[]> {
-  const { rows } = await db.query<{ x: string }>(
-    "SELECT txid_snapshot_xip(txid_current_snapshot())::text AS x",
-  );
-  return rows.map((r) => r.x);
+/**
+ * Raises the wake flag and, once that is committed (so any writer that read it down began before), lists
+ * the transactions in progress: any of them may have written a change without notifying. One round trip
+ * (one simple query of two transactions); `raised` false when the flag was up already.
+ */
+export async function raiseArmed(db: Queryable): Promise<{ raised: boolean; xids: string[] }> {
+  const results = (await db.query(
+    `BEGIN; UPDATE skyflow.record_wake SET armed = true WHERE id = 1 AND NOT armed; COMMIT;
+     SELECT txid_snapshot_xip(txid_current_snapshot())::text AS x`,
+  )) as unknown as { rows: { x: string }[]; rowCount: number | null }[];
+  return { raised: (results[1]?.rowCount ?? 0) > 0, xids: (results[3]?.rows ?? []).map((r) => r.x) };
 }
 
 /** The subset of `txids` still running. */
