@@ -195,7 +195,8 @@ class EngineImpl extends EventEmitter implements Engine {
       owner: this.owner,
       leaseMs: this.leaseMs,
       reserve: (n) => {
-        if (!this.running || this.o.claimOnly) return 0;
+        // Not before start() has claimed back its own runs: claimOwn would claim a run handed over meanwhile again.
+        if (!this.running || !this.ownTaken || this.o.claimOnly) return 0;
         const k = Math.max(0, Math.min(n, this.maxRuns - this.live.size - this.reserved));
         this.reserved += k;
         return k;
