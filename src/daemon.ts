@@ -131,7 +131,7 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
     workflowStatuses: () => countStatuses(catalog),
     parkedRuns: () => parkedCounts(db.pool),
   });
-  const paused = await watchPaused({ pool: db.pool, catalog, log });
+  const paused = await watchPaused({ db: db.pool, catalog, log });
   closers.push(["pause watcher", paused.stop]);
   const reloader: Reloader = await startReloader({
     dir: config.workflowsDir,

@@ -11,7 +11,7 @@ export {
   loadWorkflowFile,
   loadWorkflowSource,
 } from "./engine/definition/load.js";
-export { jsonSchema as workflowJsonSchema } from "./engine/definition/schema.js";
+export { jsonSchema as workflowJsonSchema, type StepInput } from "./engine/definition/schema.js";
 export type {
   Catalog,
   RetryPolicy,

@@ -29,7 +29,8 @@ export function formatRunTimeline(run: RunRecord & { tries: StepTryRecord[] }): 
   ];
   if (run.error) lines.push(`  error     step ${run.error.step}: ${run.error.name}: ${run.error.message}`);
   if (run.parentId) lines.push(`  parent    ${run.parentId} (called it)`);
-  if (run.wait) lines.push(`  waits     ${waitText(run.wait)}`);
+  // A run parked inside a foreach or parallel waits in each of its inner steps listed.
+  for (const w of run.wait?.inner ?? (run.wait ? [run.wait] : [])) lines.push(`  waits     ${waitText(w)}`);
   const out = runOutput(run);
   if (out !== undefined) lines.push(`  output    ${oneLine(JSON.stringify(out), OUTPUT_CHARS)}`);
   lines.push("", "steps:");
@@ -70,7 +71,7 @@ export function runOutput(run: RunRecord & { tries: StepTryRecord[] }): unknown 
 }
 
 /** `sleep until ...`, `wait_for record:approval until ...`, `call child <id>`. */
-function waitText(w: NonNullable<RunRecord["wait"]>): string {
+function waitText(w: Omit<NonNullable<RunRecord["wait"]>, "inner">): string {
   const what =
     w.kind === "sleep"
       ? "sleep"

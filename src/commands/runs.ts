@@ -1,6 +1,7 @@
 // `skyflow runs list|show|retry`: what ran, how each step went (tries, durations, errors, trimmed outputs),
 // and a retry of a failed run from the step that failed it.
 import { loadConfig } from "../config.js";
+import { poolDb } from "../db/pool.js";
 import { getRun, listRuns, retryRun } from "../engine/store/inspect.js";
 import { cancelAction } from "../http/actions.js";
 import { silentLogger } from "../log.js";
@@ -80,7 +81,7 @@ async function run(io: CommandIO, { values, positionals }: ParsedArgs<typeof ARG
       io.stdout.write(`run ${id}: ${r.message}\n`);
       return 0;
     }
-    if (!(await retryRun(db.pool, id))) {
+    if (!(await retryRun(poolDb(db.pool), id))) {
       io.stderr.write(
         `skyflow runs retry: run ${id} has not failed; only failed or cancelled runs can be retried\n`,
       );

@@ -59,6 +59,8 @@ export interface Statement {
   name?: string;
   /** Fails the statement when no answer came in this long (pg's query_timeout). */
   timeoutMs?: number;
+  /** pg's own spelling of timeoutMs: a pg Pool or client given as a Queryable honours only this one. */
+  query_timeout?: number;
 }
 
 /** The rows a statement answered. */
@@ -68,14 +70,21 @@ export interface Rows<R> {
 }
 
 /**
- * The one way the engine's store modules talk to Postgres: a statement with its values (never spliced into
- * the text), or a transaction. A `pg.Pool` is not passed around; `poolDb` wraps the process's pool.
+ * The one narrow query interface: a statement with its values (never spliced into the text). A Db, a Tx, a
+ * pg Pool and a pg client all are one, so a module that only reads and writes rows takes this.
  */
-export interface Db {
+export interface Queryable {
   query<R extends Record<string, unknown> = Record<string, unknown>>(
     text: string | Statement,
     values?: unknown[],
   ): Promise<Rows<R>>;
+}
+
+/**
+ * The one way the engine's store modules talk to Postgres: a statement (Queryable), or a transaction. A
+ * `pg.Pool` is not passed around; `poolDb` wraps the process's pool.
+ */
+export interface Db extends Queryable {
   /** `fn` in a transaction (see TxOptions); rolled back on any error. */
   tx<T>(fn: (tx: Tx) => Promise<T>, opts?: TxOptions): Promise<T>;
   /** `s` in a transaction of its own: the BEGIN, it and the COMMIT in one round trip (see `single`). */
@@ -97,15 +106,11 @@ export interface TxOptions {
   timeoutMs?: number;
 }
 
-export interface Tx {
+export interface Tx extends Queryable {
   /** The transaction's connection, for a step or module that needs a client of its own. */
   readonly client: pg.PoolClient;
   /** The rows of TxOptions.first (none without it). */
   readonly first: Record<string, unknown>[];
-  query<R extends Record<string, unknown> = Record<string, unknown>>(
-    text: string | Statement,
-    values?: unknown[],
-  ): Promise<Rows<R>>;
   /**
    * Sends `s` and the COMMIT together, answered in one round trip; the transaction ends with it. When `s`
    * fails, nothing commits and its error is thrown.
@@ -169,8 +174,8 @@ export async function single(
   }
 }
 
-/** pg's config of a statement; a NamedQuery (store/enqueue.ts) may carry pg's own `query_timeout`. */
-const toConfig = (s: Statement & { query_timeout?: number }, timeoutMs?: number): pg.QueryConfig =>
+/** pg's config of a statement. */
+const toConfig = (s: Statement, timeoutMs?: number): pg.QueryConfig =>
   ({
     text: s.text,
     values: s.values,

@@ -97,6 +97,8 @@ class EngineImpl extends EventEmitter implements Engine {
   private listener: Listener | undefined;
   private readonly batcher: SaveBatcher;
   private running = false;
+  /** Set once start() has claimed back the runs this owner held (claimOwn); only then may wakes claim. */
+  private ownTaken = false;
   private pumping: Promise<void> | undefined;
   private again = false;
   /**
@@ -171,6 +173,7 @@ class EngineImpl extends EventEmitter implements Engine {
       for (const r of own) this.launch(r, sentAt);
       if (own.length < Math.min(free, CLAIM_BATCH)) break;
     }
+    this.ownTaken = true;
     this.timers.push(
       setInterval(() => {
         this.wake();
@@ -187,7 +190,9 @@ class EngineImpl extends EventEmitter implements Engine {
   wake(): void {
     this.backlog = true;
     this.sweep = true;
-    void this.pump();
+    // Until start() has claimed back this owner's own runs, a claim beside claimOwn could launch a run twice
+    // (the first LISTEN's onListening comes then); start() wakes at its end.
+    if (this.ownTaken) void this.pump();
   }
 
   handoff(): RunHandoff {
@@ -276,6 +281,7 @@ class EngineImpl extends EventEmitter implements Engine {
 
   async stop(opts: { graceMs?: number } = {}): Promise<void> {
     this.running = false;
+    this.ownTaken = false;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.waker.stop();

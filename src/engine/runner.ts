@@ -260,8 +260,12 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     // A save the machine had in flight must land first, or it could overwrite the cancellation.
     await io.settled();
     await env.batcher.save(io.withHeld(stateItem(target, actor.getSnapshot().context.state)));
-    // Its inner steps' waits (src/engine/park/inner.ts) go with it.
-    await env.pool.query("DELETE FROM skyflow.waits WHERE run_id = $1", [run.id]);
+    // Its inner steps' waits (src/engine/park/inner.ts) go with it. The cancellation is saved already: a wait
+    // left by a failed delete releases nothing (a release needs the run waiting), so it does not undo it.
+    await (async () => env.pool.query("DELETE FROM skyflow.waits WHERE run_id = $1", [run.id]))().catch(
+      (err: unknown) =>
+        env.log.warn({ runId: run.id, err: String(err) }, "could not remove a cancelled run's waits"),
+    );
   }
   io.dispose();
   if (end === "succeeded" || end === "failed" || end === "cancelled") {
@@ -296,6 +300,7 @@ function runIO(
     def,
     workflow: (name) => env.workflow?.(name),
     env: env.deps.env,
+    now: () => env.clock.now(),
   };
   const withCarry = (item: SaveItem): SaveItem => {
     if (!carry) return item;

@@ -12,13 +12,12 @@
 //
 // An inner sleep, wait_for or call waits durably (src/engine/park/inner.ts: its times and child in its
 // entry, a wait_for's row in skyflow.waits). While other inner steps can run, the run stays live and reads
-// whether its waits are over every POLL_MS; once every inner step in flight waits, the run is parked
-// (`Waits.park`) and the container's try returns `parkedMs`. Resumed, the container's try goes on: finished
+// whether its waits are over; once every inner step in flight waits, the run is parked (tree-waits.ts) and
+// the container's try returns `parkedMs`. Resumed, the container's try goes on: finished
 // inner steps are passed over, and each waiting one takes its outcome or waits again with the same times.
 import { performance } from "node:perf_hooks";
 import { FatalStepError, type StepError } from "../errors.js";
 import { classifyError } from "../steps/classify.js";
-import type { ParkRequest } from "../steps/park.js";
 import { Park } from "../steps/park.js";
 import type { Clock } from "./clock.js";
 import { oneBudget } from "./definition/cel.js";
@@ -29,19 +28,13 @@ import type { WaitInfo } from "./park/park.js";
 import { retryDelayMs, shouldRetry } from "./retry.js";
 import { exprSteps, type RunState, type StepErrorInfo, type StepState } from "./state.js";
 import type { BeginTry } from "./store/save.js";
+import { Saver } from "./tree-save.js";
+import { InnerWaits, TreeParked } from "./tree-waits.js";
+
+export type { TreeRows } from "./tree-save.js";
 
 /** Items one foreach may run over. */
 export const MAX_FOREACH_ITEMS = 10_000;
-
-/** How often a live run reads whether its inner wait_for and call steps' waits are over. */
-const POLL_MS = 250;
-
-/** Every inner step in flight waits, and the run is parked (inner.ts): the tree stops; due in `ms`. */
-class TreeParked extends Error {
-  constructor(readonly ms: number) {
-    super("parked: every inner step in flight waits");
-  }
-}
 
 /** A container step failed for good; `state` holds every inner step's progress, for the save and a retry. */
 export class ContainerFailed extends FatalStepError {
@@ -90,7 +83,7 @@ export async function runContainer(
     const end = await tree.container(step, step.key, input, []);
     await tree.saver.idle();
     // The outcomes its wait_for steps kept on their rows are saved with their steps now.
-    if (tree.waited || env.continues) await env.io.inner.drop();
+    if (tree.waiting.waited || env.continues) await env.io.inner.drop();
     if (!end.ok) throw new ContainerFailed(end.error, tree.state);
     return { state: tree.state, output: end.output };
   } catch (err) {
@@ -106,14 +99,8 @@ class Tree {
   /** Set when an inner save failed: the run must be given up, every inner try stops. */
   private readonly abort = new AbortController();
   private readonly resumed: Set<string>;
-  /** An inner wait_for began here: its row in skyflow.waits goes when the container ends. */
-  waited = false;
-  /** Leaf inner steps in flight, and those of them that wait (`waits`): all waiting parks the run. */
-  private active = 0;
-  private readonly waits = new Map<string, WaitInfo>();
-  /** Moves on at every change of the two above: a park decided on a stale count is not made. */
-  private gen = 0;
-  private parking = false;
+  /** The inner steps that wait, and the park once all in flight do. */
+  readonly waiting: InnerWaits;
   constructor(
     private readonly env: TreeEnv,
     public state: RunState,
@@ -124,6 +111,16 @@ class Tree {
       () => this.state,
       (err) => this.abort.abort(err),
     );
+    this.waiting = new InnerWaits({
+      io: env.io,
+      clock: env.clock,
+      saver: this.saver,
+      signal: this.abort.signal,
+      state: () => this.state,
+      set: (key, entry) => this.set(key, entry),
+      stop: (reason) => this.abort.abort(reason),
+      sleep: (ms) => this.sleep(ms),
+    });
     const stop = () => this.abort.abort(env.signal.reason);
     if (env.signal.aborted) stop();
     else env.signal.addEventListener("abort", stop, { once: true });
@@ -300,13 +297,11 @@ class Tree {
   /** One inner step to its end: skipped, succeeded or failed for good (after its retries). */
   private async step(step: StepDefinition, key: string, frames: Frame[]): Promise<StepState> {
     if (step.foreach || step.parallel) return this.stepOnce(step, key, frames);
-    this.active++;
-    this.changed();
+    this.waiting.enter();
     try {
       return await this.stepOnce(step, key, frames);
     } finally {
-      this.active--;
-      this.changed();
+      this.waiting.leave();
     }
   }
 
@@ -314,9 +309,14 @@ class Tree {
     const { deps, io } = this.env;
     const prev = this.state.steps[key];
     // A wait begun before the run stopped: its times, child or row are kept. Resumed from its park, its
-    // try goes on (no new try); after a crash, a new try waits with them.
+    // try goes on (no new try), as does that of a nested container it waits in; after a crash, a new try
+    // waits with them.
     const prior = prev?.status === "running" ? (prev.park ?? legacySleep(key, prev)) : undefined;
-    let again = prior !== undefined && this.env.continues === true && this.resumed.has(key);
+    const container = step.foreach !== undefined || step.parallel !== undefined;
+    let again =
+      (prior !== undefined || (container && prev?.status === "running")) &&
+      this.env.continues === true &&
+      this.resumed.has(key);
     if (this.resumed.delete(key) && deps.stepKinds[step.kind]?.transactional) {
       // Its transaction may have committed with the record of its success just before the run stopped.
       const prev = this.state.steps[key]!;
@@ -452,7 +452,8 @@ class Tree {
       if (raw instanceof Park) {
         // What a sleep, a wait_for or a call waits for is not timed by the step's timeout.
         this.env.clock.clearTimeout(timer);
-        raw = await this.waitInner(key, step, raw.request, frames);
+        const expr = this.context(key, step, frames);
+        raw = await this.waiting.wait(key, step, raw.request, expr, frames.at(-1)?.locals ?? {});
       }
       const output = committed ? committed.output : await io.afterTry(step, raw ?? {});
       this.set(key, { status: "succeeded", attempts: begun.attempt, output });
@@ -471,99 +472,6 @@ class Tree {
       this.env.clock.clearTimeout(timer);
       this.signal.removeEventListener("abort", onAbort);
     }
-  }
-
-  /**
-   * An inner sleep, wait_for or call: registered durably (its times, child and row kept in its entry, saved
-   * first), then waited for. Returns the step's output, or throws its error (a child that failed).
-   */
-  private async waitInner(
-    key: string,
-    step: StepDefinition,
-    req: ParkRequest,
-    frames: Frame[],
-  ): Promise<unknown> {
-    const entry = this.state.steps[key]!;
-    const prior = entry.park;
-    if (req.kind === "wait_for") this.waited = true;
-    const r = await this.env.io.inner.begin({
-      key,
-      step,
-      req,
-      expr: this.context(key, step, frames),
-      locals: frames.at(-1)?.locals ?? {},
-      state: this.state,
-      ...(prior ? { prior } : {}),
-    });
-    if ("output" in r) return r.output;
-    if ("error" in r) throw r.error;
-    if (JSON.stringify(prior) !== JSON.stringify(r.wait)) {
-      this.set(key, { ...entry, park: r.wait });
-      await this.saver.save({});
-    }
-    return this.released(r.wait, r.dueMs);
-  }
-
-  /** Waits until `w` is over: a sleep on the clock, a wait_for or call read every POLL_MS. */
-  private async released(w: WaitInfo, dueMs: number): Promise<unknown> {
-    const due = this.env.clock.now() + dueMs;
-    this.waits.set(w.step, w);
-    this.changed();
-    try {
-      for (;;) {
-        if (this.signal.aborted) throw this.signal.reason;
-        const left = due - this.env.clock.now();
-        // While the run parks, an outcome is not taken: the park's snapshot must stay what is saved.
-        if (w.kind === "sleep" && left <= 0 && !this.parking)
-          return { slept_ms: Date.parse(w.until!) - Date.parse(w.began) };
-        if (w.kind !== "sleep" && !this.parking) {
-          const end = await this.env.io.inner.check(w);
-          if (end && !this.parking) {
-            if ("error" in end) throw end.error;
-            return end.output;
-          }
-        }
-        await this.sleep(w.kind === "sleep" && left > 0 ? left : POLL_MS);
-      }
-    } finally {
-      this.waits.delete(w.step);
-      this.changed();
-    }
-  }
-
-  /** Called at each change of the steps in flight: parks the run once every one of them waits. */
-  private changed(): void {
-    this.gen++;
-    if (this.waits.size > 0 && this.active === this.waits.size && !this.parking) void this.park();
-  }
-
-  /**
-   * Parks the run (inner.ts parkInside) once the count has held over two turns of the event loop and the
-   * saves in flight have landed (a step about to begin has begun by then), unless a wait is over already.
-   */
-  private async park(): Promise<void> {
-    const gen = this.gen;
-    const quiet = () =>
-      gen === this.gen && !this.parking && !this.signal.aborted && this.active === this.waits.size;
-    await new Promise<void>((r) => setImmediate(r));
-    try {
-      await this.saver.idle();
-    } catch {
-      return;
-    }
-    await new Promise<void>((r) => setImmediate(r));
-    if (!quiet()) return;
-    this.parking = true;
-    try {
-      const ms = await this.env.io.inner.park(this.state, [...this.waits.values()]);
-      if (ms !== undefined) {
-        this.abort.abort(new TreeParked(ms));
-        return;
-      }
-    } catch (err) {
-      this.abort.abort(err);
-    }
-    this.parking = false;
   }
 
   /** Waits `ms` on the engine's clock; an abort ends the wait with the abort's reason. */
@@ -642,95 +550,5 @@ function pick(e: StepErrorInfo | undefined): Partial<StepErrorInfo> {
   return {
     ...(e.index !== undefined ? { index: e.index } : {}),
     ...(e.branch !== undefined ? { branch: e.branch } : {}),
-  };
-}
-
-interface Change {
-  result?: TryResult;
-  begin?: BeginTry;
-  committed?: boolean;
-}
-
-/**
- * The inner steps' saves of one run: at most one in flight (two saves of a run in one flush would update
- * its row twice), each carrying the state as it is when it is sent and every try row changed meanwhile.
- * A try that begins and ends between two sends is written once, with its result.
- */
-class Saver {
-  private pending: { change: Change; done: (err?: unknown) => void }[] = [];
-  private flying: Promise<void> | undefined;
-  private failed: unknown;
-  constructor(
-    private readonly io: RunIO,
-    private readonly state: () => RunState,
-    private readonly onFail: (err: unknown) => void,
-  ) {}
-
-  save(change: Change): Promise<void> {
-    if (this.failed !== undefined) return Promise.reject(this.failed);
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ change, done: (err) => (err === undefined ? resolve() : reject(err)) });
-      if (!this.flying) this.flying = this.pump();
-    });
-  }
-
-  async idle(): Promise<void> {
-    while (this.flying) await this.flying;
-    if (this.failed !== undefined) throw this.failed;
-  }
-
-  dispose(): void {
-    for (const p of this.pending.splice(0)) p.done(new Error("run stopped"));
-  }
-
-  private async pump(): Promise<void> {
-    // One turn of the event loop first, so that changes made by the same wave of settled promises go
-    // together.
-    await new Promise<void>((r) => setImmediate(r));
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0);
-      try {
-        await this.io.saveTree(this.state(), rowsOf(batch.map((b) => b.change)));
-        for (const b of batch) b.done();
-      } catch (err) {
-        this.failed = err;
-        this.onFail(err);
-        for (const b of [...batch, ...this.pending.splice(0)]) b.done(err);
-      }
-    }
-    this.flying = undefined;
-  }
-}
-
-/** The try rows of one save of inner steps (see RunIO.saveTree). */
-export interface TreeRows {
-  results: TryResult[];
-  /** `ended`: the try also ended in this save; its row is the result's, with this input. */
-  begins: (BeginTry & { ended?: boolean })[];
-  /** Results whose rows their step's transaction wrote already (see commitTry): key + NUL + attempt. */
-  committed: Set<string>;
-}
-
-/** The try rows of several changes: a try's begin and end in the same save make one row. */
-function rowsOf(changes: Change[]): TreeRows {
-  const begins = new Map<string, BeginTry>();
-  const results: TryResult[] = [];
-  const committed = new Set<string>();
-  const id = (k: string, a: number) => `${k}\u0000${a}`;
-  for (const c of changes) {
-    if (c.begin) begins.set(id(c.begin.stepKey, c.begin.attempt), c.begin);
-    if (c.result) {
-      results.push(c.result);
-      if (c.committed) committed.add(id(c.result.stepKey, c.result.attempt));
-    }
-  }
-  const ended = new Set(results.map((r) => id(r.stepKey, r.attempt)));
-  // A begin whose try also ended here keeps only its input, on the result's row (runner.ts saveTree).
-  return {
-    results,
-    begins: [...begins.values()].map((b) =>
-      ended.has(id(b.stepKey, b.attempt)) ? { ...b, ended: true } : b,
-    ),
-    committed,
   };
 }

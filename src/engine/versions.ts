@@ -1,6 +1,6 @@
 // Which definition a run executes: the live one when the run started on the live version, else the exact
 // version it started on, recompiled from skyflow.workflow_versions (cached per process).
-import type pg from "pg";
+import type { Queryable } from "../db/pool.js";
 import type { Catalog, WorkflowDefinition } from "./definition/types.js";
 import { loadVersion } from "./store/versions.js";
 
@@ -11,7 +11,7 @@ export interface Definitions {
   definitionFor(workflow: string, version: string): Promise<WorkflowDefinition>;
 }
 
-export function createDefinitions(pool: pg.Pool, catalog: Catalog, compile: CompileSource): Definitions {
+export function createDefinitions(db: Queryable, catalog: Catalog, compile: CompileSource): Definitions {
   const compiled = new Map<string, Promise<WorkflowDefinition>>();
   return {
     async definitionFor(workflow, version) {
@@ -21,7 +21,7 @@ export function createDefinitions(pool: pg.Pool, catalog: Catalog, compile: Comp
       let p = compiled.get(key);
       if (!p) {
         p = (async () => {
-          const row = await loadVersion(pool, workflow, version);
+          const row = await loadVersion(db, workflow, version);
           if (!row) throw new Error(`workflow ${workflow} version ${version} is not stored; cannot run it`);
           return compile(row.file, row.source);
         })();

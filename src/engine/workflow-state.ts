@@ -1,19 +1,19 @@
 // Paused workflows (table skyflow.workflow_state): set by `skyflow pause` / `resume`, polled by running
 // daemons into the catalog so that triggers stop or resume starting runs without a restart.
-import type pg from "pg";
+import type { Queryable } from "../db/pool.js";
 import type { Logger } from "../log.js";
 import type { LiveCatalog } from "./catalog.js";
 
-export async function setPaused(pool: pg.Pool, workflow: string, paused: boolean): Promise<void> {
-  await pool.query(
+export async function setPaused(db: Queryable, workflow: string, paused: boolean): Promise<void> {
+  await db.query(
     `INSERT INTO skyflow.workflow_state (workflow, paused) VALUES ($1, $2)
      ON CONFLICT (workflow) DO UPDATE SET paused = EXCLUDED.paused, changed_at = now()`,
     [workflow, paused],
   );
 }
 
-export async function pausedWorkflows(pool: pg.Pool): Promise<string[]> {
-  const { rows } = await pool.query<{ workflow: string }>(
+export async function pausedWorkflows(db: Queryable): Promise<string[]> {
+  const { rows } = await db.query<{ workflow: string }>(
     "SELECT workflow FROM skyflow.workflow_state WHERE paused ORDER BY workflow",
   );
   return rows.map((r) => r.workflow);
@@ -27,14 +27,14 @@ export interface PauseWatcher {
 
 /** Polls the paused set into the catalog; one cheap query per interval (default 1 s). */
 export async function watchPaused(opts: {
-  pool: pg.Pool;
+  db: Queryable;
   catalog: LiveCatalog;
   log: Logger;
   intervalMs?: number;
 }): Promise<PauseWatcher> {
   let last = "";
   const refresh = async () => {
-    const names = await pausedWorkflows(opts.pool);
+    const names = await pausedWorkflows(opts.db);
     const key = names.join("\n");
     if (key !== last) {
       if (names.length) opts.log.info({ paused: names }, `paused workflows: ${names.join(", ")}`);

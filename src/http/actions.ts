@@ -3,6 +3,7 @@
 // waiting or sleeping is cancelled in the database; one another daemon's engine executes gets
 // cancel_requested_at, which every daemon's CancelWatcher looks for, so the engine holding it cancels it.
 import type pg from "pg";
+import { poolDb } from "../db/pool.js";
 import type { Queryable } from "../engine/store/enqueue.js";
 import { retryRun } from "../engine/store/inspect.js";
 import type { Logger } from "../log.js";
@@ -20,7 +21,7 @@ export async function retryAction(
   engine: EngineControl | undefined,
   id: string,
 ): Promise<ActionResult> {
-  if (!(await retryRun(pool, id))) {
+  if (!(await retryRun(poolDb(pool), id))) {
     return { ok: false, status: 409, message: "only a failed or cancelled run can be retried" };
   }
   // A cancel asked for before it failed must not cancel the retry.

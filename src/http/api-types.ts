@@ -67,11 +67,25 @@ export interface RunDetail extends RunSummary {
     match?: string;
     child?: string;
     workflow?: string;
+    /**
+     * A run parked inside a foreach or parallel: every inner step that waits (the fields above are the
+     * first due one's), and the child runs of the inner calls among them. `steps[<key>].park` has each too.
+     */
+    inner?: {
+      kind: "sleep" | "wait_for" | "call";
+      step: string;
+      began: string;
+      until?: string;
+      source?: string;
+      child?: string;
+      workflow?: string;
+    }[];
+    children?: string[];
   } | null;
   /** What released a parked run early (a matching event, its child's end), until it resumes. */
   wake: Record<string, unknown> | null;
   /** Per step key, as the run's saved state has it (status and tries begun), including steps not started. */
-  steps: Record<string, { status: string; attempts: number }>;
+  steps: Record<string, { status: string; attempts: number; park?: Record<string, unknown> }>;
   tries: TryView[];
   /**
    * The tries as the tree of steps: a foreach's items (`[3]`) and a parallel's branches under it, each

@@ -147,7 +147,7 @@ export async function runDetail(
     ),
     r.status === "waiting"
       ? db.query<WaitRow>(
-          `SELECT w.source, w.match, w.key, e.expr FROM skyflow.waits w
+          `SELECT w.source, w.match, w.key, w.step_key, e.expr FROM skyflow.waits w
            LEFT JOIN skyflow.wait_exprs e USING (source, expr_id) WHERE w.run_id = $1`,
           [id],
         )
@@ -193,7 +193,12 @@ export async function runDetail(
     availableAt: iso(r.available_at),
     leaseOwner: (r.lease_owner as string | null) ?? null,
     cancelRequestedAt: iso(r.cancel_requested_at),
-    wait: waitView(r.wait, waits?.rows[0], secrets),
+    // A run parked inside a foreach or parallel has a row per waiting inner step: the one runs.wait names.
+    wait: waitView(
+      r.wait,
+      waits?.rows.find((w) => w.step_key === (r.wait as { step?: string } | null)?.step),
+      secrets,
+    ),
     wake: (clean(r.wake) as Record<string, unknown> | null) ?? null,
     steps: found.snapshot?.steps ?? {},
     tries: tryViews,
@@ -229,6 +234,7 @@ function callingStep(eventId: string, parent: string): string | null {
 /** A waiting run's row in skyflow.waits: `key` is the run side of its match's equality, evaluated. */
 type WaitRow = {
   source: string;
+  step_key: string;
   match: string;
   key: string;
   expr: string | null;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, pipelined, poolDb, withTransaction } from "../../src/db/pool.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { proxiedPool } from "../helpers/proxy.js";
+import { waitFor } from "../helpers/wait.js";
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -23,7 +24,8 @@ describe("pool", () => {
         const { rows } = await c.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
         // While this client is checked out and idle in its transaction, the server ends its connection.
         await db.pool.query("SELECT pg_terminate_backend($1)", [rows[0]!.pid]);
-        await new Promise((r) => setTimeout(r, 200));
+        // pg marks a client whose connection ended as no longer queryable.
+        await waitFor(() => !(c as unknown as { _queryable: boolean })._queryable, 5_000, "the client ended");
         await c.query("SELECT 1");
       });
       await expect(tx).rejects.toThrow();

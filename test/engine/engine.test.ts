@@ -28,6 +28,17 @@ afterAll(async () => {
   await db.drop();
 });
 
+/** Backends of this test's database waiting for a lock on `table`. */
+async function lockWaiters(table: string): Promise<number> {
+  const { rows } = await db.pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_locks
+     WHERE NOT granted AND relation = $1::regclass
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [table],
+  );
+  return rows[0]!.n;
+}
+
 const engineWith = (
   defs: WorkflowDefinition[],
   p: ReturnType<typeof probe>,
@@ -163,7 +174,11 @@ describe("engine", () => {
       await lock.query("LOCK TABLE skyflow.step_tries IN EXCLUSIVE MODE");
       runId = (await e.trigger("slowsave")).runId;
       await waitFor(() => p.tries("ss1") === 1, 5_000);
-      await new Promise((r) => setTimeout(r, 100));
+      await waitFor(
+        async () => (await lockWaiters("skyflow.step_tries")) > 0,
+        5_000,
+        "a save waiting for the lock",
+      );
       // Far past the step's timeout, on the engine's clock, while its save waits for the lock.
       clock.advance(60_000);
       await lock.query("COMMIT");
@@ -608,7 +623,8 @@ describe("engine", () => {
     const { runId } = await e.trigger("later");
     await waitFor(() => p.tries("ra") === 1 && clock.pending() === 1);
     clock.advance(2999);
-    await new Promise((r) => setTimeout(r, 50));
+    // The manual clock fires due timers within advance: the retry wait is still pending, not yet run.
+    expect(clock.pending()).toBe(1);
     expect(p.tries("ra")).toBe(1);
     clock.advance(1);
     expect((await e.waitForRun(runId)).status).toBe("succeeded");

@@ -3,6 +3,7 @@
 // manual retry that starts from the failed inner step.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { formatRunTimeline } from "../../src/commands/runs-format.js";
+import { poolDb } from "../../src/db/pool.js";
 import { compileTemplate } from "../../src/engine/definition/expressions.js";
 import type { StepDefinition, WorkflowDefinition } from "../../src/engine/definition/types.js";
 import type { Engine } from "../../src/engine/engine.js";
@@ -233,7 +234,7 @@ describe("foreach", () => {
     await e.start();
     const failed = await run(e, wf);
     expect(failed.status).toBe("failed");
-    expect(await retryRun(db.pool, failed.id)).toBe(true);
+    expect(await retryRun(poolDb(db.pool), failed.id)).toBe(true);
     await waitFor(async () => {
       const { rows } = await db.pool.query("SELECT status FROM skyflow.runs WHERE id = $1", [failed.id]);
       return rows[0].status === "succeeded";

@@ -9,6 +9,7 @@ import { LiveCatalog } from "../../src/engine/catalog.js";
 import { type Reloader, startReloader } from "../../src/engine/reload.js";
 import { silentLogger } from "../../src/log.js";
 import { capturedLogger } from "../helpers/log.js";
+import { waitFor } from "../helpers/wait.js";
 
 let dir: string;
 let reloader: Reloader | undefined;
@@ -147,11 +148,3 @@ describe("startReloader", () => {
     expect(fresh.updated).toEqual(["a"]);
   });
 });
-
-async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not reached");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { systemClock } from "../../src/engine/clock.js";
+import { ManualClock } from "../../src/engine/clock.js";
 import { resolveTemplate, type Template } from "../../src/engine/definition/expressions.js";
 import type { MachineDeps } from "../../src/engine/machine.js";
 import { BEGIN_HOLD_MS, startRun } from "../../src/engine/runner.js";
@@ -32,7 +32,17 @@ const until = async (cond: () => boolean) => {
   expect(cond()).toBe(true);
 };
 
+/**
+ * Lets everything the runner has queued run: its saves here go to the gated batcher, so nothing waits on I/O,
+ * and what has not happened after a few turns of the event loop does not happen without the clock moving.
+ */
+const settle = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
+
+/** A run started on a manual clock: BEGIN_HOLD_MS passes only when a test advances it. */
 function started(def: ReturnType<typeof workflow>, p: ReturnType<typeof probe>) {
+  const clock = new ManualClock();
   const g = gatedBatcher();
   const deps: MachineDeps = {
     stepKinds: { probe: p.kind },
@@ -60,7 +70,7 @@ function started(def: ReturnType<typeof workflow>, p: ReturnType<typeof probe>) 
     {
       pool: {} as never,
       owner: "a",
-      clock: systemClock,
+      clock,
       log: silentLogger(),
       deps,
       batcher: g.batcher,
@@ -71,14 +81,12 @@ function started(def: ReturnType<typeof workflow>, p: ReturnType<typeof probe>) 
     },
     run,
   );
-  return { g, live };
+  return { g, live, clock };
 }
 
 /** The number of a step in its workflow (1 for the first), by its step key. */
 const keyOf = (def: ReturnType<typeof workflow>, stepKey: string) =>
   def.steps.findIndex((st) => st.key === stepKey) + 1;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("runner", () => {
   it("saves a new run's quick first try once, as it ends, with its input and start", async () => {
@@ -104,9 +112,12 @@ describe("runner", () => {
   it("saves a first try still running after BEGIN_HOLD_MS as begun", async () => {
     const p = probe();
     const def = workflow("s", [step("probe", { key: "s1", gate: "s1" })]);
-    const { g, live } = started(def, p);
+    const { g, live, clock } = started(def, p);
     await until(() => p.tries("s1") === 1);
+    clock.advance(BEGIN_HOLD_MS - 1);
+    await settle();
     expect(g.items.length).toBe(0);
+    clock.advance(1);
     await until(() => g.items.length === 1);
     expect(g.items[0]!.tries.map((t) => [keyOf(def, t.stepKey), t.status, t.startedAgoMs])).toEqual([
       [1, "running", undefined],
@@ -124,7 +135,7 @@ describe("runner", () => {
   it("saves the begun first try with the cancellation when it is cancelled while its begin is held", async () => {
     const p = probe();
     const def = workflow("h", [step("probe", { key: "h1", gate: "h1" })]);
-    const { g, live } = started(def, p);
+    const { g, live, clock } = started(def, p);
     await until(() => p.tries("h1") === 1);
     live.cancel();
     await until(() => g.items.length === 1);
@@ -134,18 +145,20 @@ describe("runner", () => {
     expect(g.items[0]!.tries.map((t) => [keyOf(def, t.stepKey), t.status, JSON.parse(t.input!)])).toEqual([
       [1, "running", { key: "h1", gate: "h1" }],
     ]);
-    await sleep(BEGIN_HOLD_MS + 20);
+    clock.advance(BEGIN_HOLD_MS);
+    await settle();
     expect(g.items.length).toBe(1); // the held begin was not sent as well
   });
 
   it("sends no held begin save after a halt", async () => {
     const p = probe();
     const def = workflow("x", [step("probe", { key: "x1", gate: "x1" })]);
-    const { g, live } = started(def, p);
+    const { g, live, clock } = started(def, p);
     await until(() => p.tries("x1") === 1);
     live.halt();
     expect(await live.done).toBe("stopped");
-    await sleep(BEGIN_HOLD_MS + 20);
+    clock.advance(BEGIN_HOLD_MS);
+    await settle();
     expect(g.items.length).toBe(0);
   });
 
@@ -155,7 +168,7 @@ describe("runner", () => {
     const { g, live } = started(def, p);
     await until(() => g.items.length === 1); // c1 ends, c2 begins: this save is in flight
     live.cancel();
-    await sleep(20);
+    await settle();
     expect(g.items.length).toBe(1); // the cancellation waits for it
     g.release();
     await until(() => g.items.length === 2);
@@ -167,18 +180,20 @@ describe("runner", () => {
   it("drops a try's result save still waiting for its begin save when the run is cancelled", async () => {
     const p = probe();
     const def = workflow("d", [step("probe", { key: "d1", gate: "d1" }), step("probe", { key: "d2" })]);
-    const { g, live } = started(def, p);
+    const { g, live, clock } = started(def, p);
     // d1 begins, and its begin save is sent once d1 has run for BEGIN_HOLD_MS; d1 runs meanwhile (it
     // records no loop-guard intents).
-    await until(() => g.items.length === 1 && p.tries("d1") === 1);
+    await until(() => p.tries("d1") === 1);
+    clock.advance(BEGIN_HOLD_MS);
+    await until(() => g.items.length === 1);
     p.open("d1");
-    await sleep(20); // d1 has returned; its result save waits for the begin
+    await settle(); // d1 has returned; its result save waits for the begin
     live.cancel();
     g.release();
     await until(() => g.items.length === 2);
     g.release();
     expect(await live.done).toBe("cancelled");
-    await sleep(20);
+    await settle();
     g.release();
     // The cancellation is the run's last save: d1's result (which would begin d2) is never made.
     expect(g.items.map((i) => i.status)).toEqual(["running", "cancelled"]);

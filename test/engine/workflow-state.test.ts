@@ -37,7 +37,7 @@ describe("workflow state", () => {
     );
     catalog.apply([await loadOneFile(join(dir, "w.yaml"))]);
     await rm(dir, { recursive: true });
-    const watcher = await watchPaused({ pool: db.pool, catalog, log: silentLogger(), intervalMs: 60_000 });
+    const watcher = await watchPaused({ db: db.pool, catalog, log: silentLogger(), intervalMs: 60_000 });
     try {
       expect(catalog.triggerView().get("w")).toBeDefined();
       await setPaused(db.pool, "w", true);

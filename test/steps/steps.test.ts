@@ -16,6 +16,7 @@ import {
   TEST_MASTER_KEY,
   type TestServer,
 } from "../helpers/server.js";
+import { waitFor } from "../helpers/wait.js";
 
 let db: TestDatabase;
 let server: TestServer;
@@ -167,7 +168,12 @@ describe("step kinds against the Skygear-compatible server", () => {
 
   it("publish sends data on a channel", async () => {
     const got = new Promise((resolve) => listener.subscribe("task-events", resolve));
-    await new Promise((r) => setTimeout(r, 200));
+    // The hub knows the subscription before anything is published on the channel.
+    await waitFor(
+      () => server.handler.hubs.public.subscriberCount("task-events") === 1,
+      5_000,
+      "subscription",
+    );
     expect(await run("publish", { channel: "task-events", data: { id: "task/t1" } })).toEqual({});
     expect(await got).toEqual({ id: "task/t1" });
   });

@@ -1,7 +1,9 @@
-// Validation against the typebox schema: a compiled check for the fast path, then a walk of the same JSON
-// Schema for messages an author can act on (nearest key, expected type, quoting hints). No I/O.
+// Validation against the typebox schema: a walk of its JSON Schema that gives messages an author can act on
+// (nearest key, expected type, quoting hints). No I/O. The walk knows every keyword the schema uses, and
+// accepts exactly what typebox's compiled check accepts (test/engine/definition/check-schema.test.ts
+// compares them on mutated workflows): the compiled check is not loaded, which keeps 308 modules and about
+// 7 MB of resident memory out of a daemon (its schema is checked when a workflow file loads).
 import type { Static, TSchema } from "typebox";
-import { Compile } from "typebox/compile";
 import { nearest } from "./nearest.js";
 import { Step, WorkflowFile } from "./schema.js";
 
@@ -30,49 +32,30 @@ interface Schema {
   "x-expected"?: string;
 }
 
-let compiled: { Check(v: unknown): boolean } | undefined;
-let compiledStep: { Check(v: unknown): boolean } | undefined;
 const regexps = new Map<string, RegExp>();
 
 /** Every schema problem of a parsed workflow file; [] when it conforms. */
 export function checkSchema(value: unknown, join: (path: string, key: string) => string): RawProblem[] {
-  compiled ??= Compile(WorkflowFile);
-  compiledStep ??= Compile(Step);
   const out: RawProblem[] = [];
-  if (!compiled.Check(value)) {
-    walk(WorkflowFile as unknown as Schema, value, "", out, join);
-    if (out.length === 0) out.push({ path: "", message: "does not match the workflow schema" });
-  }
+  walk(WorkflowFile as unknown as Schema, value, "", out, join);
   // The schema leaves the steps inside foreach and parallel open (schema.ts): each is checked here.
-  for (const [path, step] of innerSteps(value)) {
-    if (compiledStep.Check(step)) continue;
-    const before = out.length;
-    walk(Step as unknown as Schema, step, path, out, join);
-    if (out.length === before) out.push({ path, message: "does not match the step schema" });
-  }
+  for (const [path, step] of innerSteps(value)) walk(Step as unknown as Schema, step, path, out, join);
   return out;
 }
 
-const compiledBySchema = new WeakMap<TSchema, { Check(v: unknown): boolean }>();
-
 /**
  * A value checked against one schema (e.g. a step's resolved input against RUN_KINDS): the value, typed, or
- * its problems named from `path`. Compiled once per schema, so a value that conforms costs one check.
+ * its problems named from `path`. The same walk (check-schema.test.ts compares it with typebox's compiled
+ * check on the run forms too); a step's input is a few keys, a few microseconds.
  */
 export function checkValue<S extends TSchema>(
   schema: S,
   value: unknown,
   path: string,
 ): { ok: true; value: Static<S> } | { ok: false; problems: RawProblem[] } {
-  let c = compiledBySchema.get(schema);
-  if (!c) {
-    c = Compile(schema);
-    compiledBySchema.set(schema, c);
-  }
-  if (c.Check(value)) return { ok: true, value: value as Static<S> };
   const problems: RawProblem[] = [];
   walk(schema as unknown as Schema, value, path, problems, (p, k) => `${p}.${k}`);
-  if (problems.length === 0) problems.push({ path, message: "does not match its schema" });
+  if (problems.length === 0) return { ok: true, value: value as Static<S> };
   return { ok: false, problems };
 }
 
@@ -102,7 +85,9 @@ export function innerSteps(file: unknown): [string, unknown][] {
 function typeOf(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "array";
-  if (typeof v === "number") return Number.isInteger(v) ? "integer" : "number";
+  // NaN and the infinities (YAML's .nan and .inf; an expression's 0.0 / 0.0) are no number to typebox either.
+  if (typeof v === "number")
+    return Number.isInteger(v) ? "integer" : Number.isFinite(v) ? "number" : "nonfinite";
   return typeof v;
 }
 
@@ -114,6 +99,7 @@ const NOUN: Record<string, string> = {
   number: "a number",
   boolean: "true or false",
   null: "nothing (null)",
+  nonfinite: "a number that is not finite",
 };
 
 /** How a schema reads in "expected ..." messages. */

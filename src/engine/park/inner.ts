@@ -27,6 +27,11 @@ export type InnerEnd = { output: unknown } | { error: FatalStepError };
 export interface InnerContext extends Omit<CallContext, "state"> {
   owner: string;
   env: Record<string, string>;
+  /**
+   * The engine's clock: inner waits are timed on it, as the inner steps' timeouts and retries are (so a
+   * test's manual clock moves them); the parked run's due time is stored relative to the database's now.
+   */
+  now(): number;
 }
 
 /** One inner step about to wait: its instance key, definition, request and expression context. */
@@ -45,11 +50,6 @@ export interface InnerStep {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-async function dbNow(db: pg.ClientBase | pg.Pool): Promise<number> {
-  const { rows } = await db.query<{ now: Date }>("SELECT clock_timestamp() AS now");
-  return rows[0]!.now.getTime();
-}
-
 /**
  * Registers an inner step's wait, or ends it at once when what it waits for is there already. `dueMs`: the
  * time left until it is due (a sleep's end, a wait_for's timeout; Infinity for a call).
@@ -59,7 +59,7 @@ export async function beginInner(
   s: InnerStep,
 ): Promise<InnerEnd | { wait: WaitInfo; dueMs: number }> {
   if (s.req.kind === "sleep") {
-    const now = await dbNow(p.pool);
+    const now = p.now();
     const began = s.prior ? Date.parse(s.prior.began) : now;
     const until = s.prior?.until
       ? Date.parse(s.prior.until)
@@ -78,7 +78,7 @@ export async function beginInner(
     req,
   );
   if (!req.wait) return { output: { run: childId } };
-  const began = s.prior?.began ?? iso(await dbNow(p.pool));
+  const began = s.prior?.began ?? iso(p.now());
   const end = await childEnd(p.pool, childId);
   if (end) return end;
   return {
@@ -116,7 +116,7 @@ async function beginWait(
     // As a top-level wait (park.ts): an event processed before this lock is in wait_events, one processed
     // after it finds this row.
     await tx.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [WAIT_LOCK_CLASS, source]);
-    const now = await dbNow(tx);
+    const now = p.now();
     const began = s.prior ? Date.parse(s.prior.began) : now;
     const until = began + req.timeoutMs;
     // Its outcome, when a release or a timeout reached its row before the run stopped.
@@ -182,15 +182,14 @@ async function childEnd(db: pg.Pool | pg.ClientBase, childId: string): Promise<I
 export async function checkInner(p: InnerContext, w: WaitInfo): Promise<InnerEnd | undefined> {
   if (w.kind === "call") return childEnd(p.pool, w.child!);
   if (w.kind !== "wait_for") return undefined;
-  const { rows } = await p.pool.query<{ open: boolean; event: unknown; over: boolean }>(
-    `SELECT event IS NULL AS open, event, until <= clock_timestamp() AS over
-     FROM skyflow.waits WHERE run_id = $1 AND step_key = $2`,
+  const { rows } = await p.pool.query<{ open: boolean; event: unknown }>(
+    "SELECT event IS NULL AS open, event FROM skyflow.waits WHERE run_id = $1 AND step_key = $2",
     [p.runId, w.step],
   );
   const r = rows[0];
   if (!r) throw new FatalStepError("InternalError", `wait_for ${w.step}: its wait is gone`);
   if (!r.open) return waitEnd(r.event);
-  if (!r.over) return undefined;
+  if (Date.parse(w.until!) > p.now()) return undefined;
   // Record changes made before the timeout still in the trigger's outbox go first (as resume.ts does).
   if (await changesBefore(p.pool, w)) return undefined;
   // The timeout, unless a release reached the row first: the row keeps which one won.
@@ -219,7 +218,7 @@ const NOT_PARKED = new Error("an inner wait is over: not parked");
  * is on a row this reads. Returns ms until due, or undefined (not parked) when a wait is over already.
  */
 export async function parkInside(
-  p: Pick<InnerContext, "pool" | "owner" | "runId">,
+  p: Pick<InnerContext, "pool" | "owner" | "runId" | "now">,
   state: RunState,
   waits: WaitInfo[],
 ): Promise<number | undefined> {
@@ -234,15 +233,15 @@ export async function parkInside(
     return await withTransaction(p.pool, async (tx) => {
       for (const s of sources)
         await tx.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [WAIT_LOCK_CLASS, s]);
-      const now = await dbNow(tx);
+      const now = p.now();
       if (due <= now) throw NOT_PARKED;
       const r = await tx.query(
         `UPDATE skyflow.runs SET status = $3, snapshot = $4::jsonb, wait = $5::jsonb, wake = NULL,
            available_at = CASE WHEN $6::float8 = 'Infinity' THEN 'infinity'::timestamptz
-                               ELSE to_timestamp($6::float8 / 1000) END,
+                               ELSE now() + $6::float8 * interval '1 millisecond' END,
            lease_owner = NULL, lease_until = NULL, updated_at = now()
          WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
-        [p.runId, p.owner, status, snapshotJSON(state), JSON.stringify(wait), due],
+        [p.runId, p.owner, status, snapshotJSON(state), JSON.stringify(wait), due - now],
       );
       if (r.rowCount === 0) throw new SaveFailed(new LeaseLostError(p.runId));
       const { rows } = await tx.query(

@@ -1,25 +1,14 @@
 // Inserts new runs into the queue, idempotently on (workflow, event id). Triggers call it inside the same
 // transaction that claims their outbox rows, so a claimed change and its run commit together.
-import type { Tx } from "../../db/pool.js";
+import type { Queryable, Statement, Tx } from "../../db/pool.js";
 import type { TriggerEvent } from "../definition/types.js";
 import { runIdFor } from "../ids.js";
 import type { ClaimedRun } from "./claim.js";
 
-export interface Queryable {
-  query<R extends Record<string, unknown> = Record<string, unknown>>(
-    text: string | NamedQuery,
-    values?: unknown[],
-  ): Promise<{ rows: R[]; rowCount: number | null }>;
-}
+export type { Queryable } from "../../db/pool.js";
 
 /** A statement prepared once per connection: for hot statements of fixed text (no re-parse, no re-plan). */
-export interface NamedQuery {
-  name: string;
-  text: string;
-  values: unknown[];
-  /** Fails the query when no answer came in this long (pg's query_timeout). */
-  query_timeout?: number;
-}
+export type NamedQuery = Statement & { name: string; values: unknown[] };
 
 export interface NewRun {
   workflow: string;

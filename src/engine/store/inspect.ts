@@ -1,9 +1,6 @@
 // Reading runs for people and tools (CLI `runs`, dashboard, `trigger`), and the manual moves on a finished
 // run: retry from the failed step, cancel a run that has not finished.
-
-import type pg from "pg";
-import { withTransaction } from "../../db/pool.js";
-import type { Queryable } from "./enqueue.js";
+import type { Db, Queryable } from "../../db/pool.js";
 
 export interface RunRecord {
   id: string;
@@ -31,6 +28,8 @@ export interface RunRecord {
     until?: string;
     source?: string;
     child?: string;
+    /** Parked inside a foreach or parallel: each inner step that waits (src/engine/park/inner.ts). */
+    inner?: { kind: string; step: string; began: string; until?: string; source?: string; child?: string }[];
   } | null;
   /** The run whose `call` step started this one. */
   parentId?: string | null;
@@ -97,8 +96,8 @@ export async function getRun(
  * Queues a failed (or cancelled) run again from the step that failed it: steps before it keep their outputs,
  * the failed step gets a fresh set of tries. Returns false when the run is not in a state to retry.
  */
-export async function retryRun(pool: pg.Pool, id: string): Promise<boolean> {
-  return withTransaction(pool, async (c) => {
+export async function retryRun(db: Db, id: string): Promise<boolean> {
+  return db.tx(async (c) => {
     const { rows } = await c.query<{
       status: string;
       snapshot: Record<string, unknown> | null;

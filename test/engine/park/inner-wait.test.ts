@@ -77,6 +77,10 @@ describe("wait_for inside a foreach", () => {
     // The runs API shows what each inner step waits for.
     const detail = await runDetail(h.db.pool, runId, []);
     expect(detail?.wait).toMatchObject({ kind: "wait_for", source: "record:approval" });
+    // The lookup of the inner step runs.wait names: its item's task.
+    const named = detail!.wait!.step.replace(/^remind\[(\d)\]\.approval$/, '"t$1"');
+    expect(detail?.wait?.lookup).toBe(`incoming.record.task == ${named}`);
+    expect(detail?.wait?.inner).toHaveLength(3);
     expect(detail?.steps["remind[1].approval"]).toMatchObject({
       status: "running",
       park: { kind: "wait_for", source: "record:approval" },

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { withTransaction } from "../../../src/db/pool.js";
+import { poolDb, withTransaction } from "../../../src/db/pool.js";
 import { createEngine, type Engine } from "../../../src/engine/engine.js";
 import { enqueueRuns } from "../../../src/engine/store/enqueue.js";
 import { cancelRun, getRun, listRuns, retryRun } from "../../../src/engine/store/inspect.js";
@@ -50,8 +50,8 @@ describe("run inspection and manual moves", () => {
 
   it("retries a failed run from the failed step, keeping the earlier steps' outputs", async () => {
     const [run] = await listRuns(db.pool, { workflow: "twostep", status: "failed" });
-    expect(await retryRun(db.pool, run!.id)).toBe(true);
-    expect(await retryRun(db.pool, run!.id)).toBe(false);
+    expect(await retryRun(poolDb(db.pool), run!.id)).toBe(true);
+    expect(await retryRun(poolDb(db.pool), run!.id)).toBe(false);
     engine.wake();
     const again = await engine.waitForRun(run!.id);
     expect(again.status).toBe("succeeded");
