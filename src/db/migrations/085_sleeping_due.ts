@@ -2,11 +2,9 @@
 // calls skyflow.end_due_sleeps, which ends the sleeps in the database as each falls due, waiting for them
 // there (pg_sleep) rather than on a Node timer: a busy engine's event loop does not make them late. Each
 // round ends every sleep due (`p_batch` at a time), whatever the engines' capacity: its try ends succeeded
-// at that moment with {slept_ms} counted from the wait's begin, and the run becomes runnable: `wake` holds
-// that output, which lets the claim take it at once (its due time is its place in the claim's order) and
-// its resume complete the step. Only `wake` changes on the run's row, no indexed column, so the update is a
-// HOT one (no index entry written): a burst of ten thousand costs the database little. The round commits
-// and notifies the engines. A run whose running try is not found is left to the
+// at that moment with {slept_ms} counted from the wait's begin, and the run becomes runnable ('running', no
+// lease, its due time kept as its place in the claim's order, `wake` holding that output for the claim's
+// resume); the round commits and notifies the engines. A run whose running try is not found is left to the
 // claim (claim.ts takes a sleep itself after a grace). The procedure returns once no sleep falls due within
 // `p_gap_ms`, or after `p_cap_ms`. Engines calling it at once share the work (SKIP LOCKED): a sleep ends once.
 // runs_sleeping finds due sleeps without stepping over every run in flight or queued (runs_claimable).
@@ -18,23 +16,17 @@ LANGUAGE plpgsql AS $$
 DECLARE
   n int;
   t timestamptz;
-  -- Each round looks at the sleeps that fell due since the last one (the first, at those of the claim's grace).
-  since timestamptz := clock_timestamp() - interval '2 seconds';
   nxt timestamptz;
   stop_at timestamptz := clock_timestamp() + p_cap_ms * interval '1 millisecond';
 BEGIN
   LOOP
-    -- No wait for the WAL flush (as a claim, store/claim.ts): a crash that loses this commit leaves the
-    -- sleeps to end again, and any durable commit after it (the next step's save) flushes it first.
-    PERFORM set_config('synchronous_commit', 'off', true);
     t := clock_timestamp();
     WITH due AS (
       SELECT r.id, r.wait, s.run_attempt, s.step_key, s.attempt FROM skyflow.runs r
       JOIN skyflow.step_tries s ON s.run_id = r.id AND s.step_key = r.wait->>'step' AND s.status = 'running'
         AND s.run_attempt = (r.snapshot->>'attempt')::int
         AND s.attempt = (r.snapshot->'steps'->(r.wait->>'step')->>'attempts')::int
-      WHERE r.status = 'sleeping' AND r.available_at > since AND r.available_at <= t AND r.wake IS NULL
-        AND r.lease_owner IS NULL
+      WHERE r.status = 'sleeping' AND r.available_at <= t AND r.wake IS NULL AND r.lease_owner IS NULL
         AND r.wait->>'kind' = 'sleep' AND NOT (r.wait ? 'inner')
       ORDER BY r.available_at LIMIT p_batch FOR UPDATE OF r SKIP LOCKED
     ), ended AS (
@@ -46,7 +38,8 @@ BEGIN
         AND s.attempt = d.attempt AND s.status = 'running'
       RETURNING s.run_id, s.output, s.finished_at
     ), woken AS (
-      UPDATE skyflow.runs r SET wake = jsonb_build_object('slept', e.output, 'ended_at', e.finished_at)
+      UPDATE skyflow.runs r SET status = 'running',
+        wake = jsonb_build_object('slept', e.output, 'ended_at', e.finished_at), updated_at = clock_timestamp()
       FROM ended e WHERE r.id = e.run_id
       RETURNING r.id
     )
@@ -54,7 +47,6 @@ BEGIN
     IF n > 0 THEN PERFORM pg_notify('skyflow_runs', ''); END IF;
     COMMIT;
     CONTINUE WHEN n >= p_batch AND clock_timestamp() < stop_at;
-    since := t;
     -- After \`t\`, not after now: a sleep that fell due since this round's \`t\` is the next one (no wait).
     SELECT min(available_at) INTO nxt FROM skyflow.runs
       WHERE status = 'sleeping' AND available_at > t AND wait->>'kind' = 'sleep' AND NOT (wait ? 'inner');

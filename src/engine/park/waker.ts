@@ -41,7 +41,7 @@ export async function nextDue(db: Queryable): Promise<{ sleepMs?: number; otherM
     name: "skyflow_next_due",
     text: `SELECT
       (SELECT (extract(epoch FROM min(available_at) - clock_timestamp()) * 1000)::float8 FROM skyflow.runs
-        WHERE status = 'sleeping' AND available_at > now() - interval '2 seconds' AND wake IS NULL
+        WHERE status = 'sleeping' AND available_at > now() - interval '2 seconds'
           AND wait->>'kind' = 'sleep' AND NOT (wait ? 'inner')) AS s,
       (SELECT (extract(epoch FROM min(available_at) - clock_timestamp()) * 1000)::float8 FROM skyflow.runs
         WHERE status IN ('sleeping', 'waiting') AND available_at > now() AND available_at < 'infinity') AS o`,

@@ -98,8 +98,8 @@ export async function claimOwn(
 
 /**
  * A top-level sleep falling due is ended by the engines' wakers (src/engine/park/waker.ts), all due at once
- * whatever the engines' capacity, which leaves its end in `wake`; the claim takes such a run at once, and
- * resumes a sleep itself only once it is this late with no end (a waker that could not end it).
+ * whatever the engines' capacity; the claim resumes it itself only once it is this late (a waker that could
+ * not end it, its try not found), and meanwhile takes the runs the wakers made runnable.
  */
 const SLEEP_GRACE_MS = 2000;
 
@@ -114,8 +114,7 @@ const RESUMABLE = `UPDATE skyflow.runs r ${SET_LEASE}, wait = NULL, wake = NULL
         WHERE status IN ('running', 'waiting', 'sleeping') AND available_at <= now()
           AND (lease_until IS NULL OR lease_until < now())
           AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
-          AND NOT (status = 'sleeping' AND wake IS NULL
-                   AND available_at > now() - interval '${SLEEP_GRACE_MS} milliseconds'
+          AND NOT (status = 'sleeping' AND available_at > now() - interval '${SLEEP_GRACE_MS} milliseconds'
                    AND wait->>'kind' = 'sleep' AND NOT (wait ? 'inner'))
         ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
   WHERE r.id = due.due_id

@@ -138,7 +138,7 @@ describe("the waker", () => {
         () => runRow(busy),
         (r) => r?.status === "running",
       );
-      // Each sleep ends (its try succeeded, its end kept on the run for the claim) with no engine free.
+      // Each sleep ends (its try succeeded, the run runnable, its end kept for the claim) with no engine free.
       for (const id of ids) {
         const nap = await until(
           () => tries(id, "nap"),
@@ -147,7 +147,7 @@ describe("the waker", () => {
         expect(nap).toHaveLength(1);
         expect((nap[0].output as { slept_ms: number }).slept_ms).toBeGreaterThanOrEqual(1500);
         const r = await runRow(id);
-        expect(r).toMatchObject({ status: "sleeping", lease_owner: null });
+        expect(r).toMatchObject({ status: "running", lease_owner: null });
         expect(r.wake).toMatchObject({ slept: nap[0].output });
       }
       expect(engine.inFlight()).toBe(1);
@@ -204,13 +204,13 @@ describe("the waker", () => {
     const call = () => db.pool.query("CALL skyflow.end_due_sleeps(0, 1000, 7)");
     await Promise.all([call(), call()]);
     const { rows } = await db.pool.query(
-      `SELECT r.wake, count(t.*)::int AS tries, count(*) FILTER (WHERE t.status = 'succeeded')::int AS ok
+      `SELECT r.status, count(t.*)::int AS tries, count(*) FILTER (WHERE t.status = 'succeeded')::int AS ok
        FROM skyflow.runs r JOIN skyflow.step_tries t ON t.run_id = r.id AND t.step_key = 'nap'
-       WHERE r.id = ANY($1) GROUP BY r.id, r.wake`,
+       WHERE r.id = ANY($1) GROUP BY r.id, r.status`,
       [ids],
     );
     expect(rows).toHaveLength(30);
-    expect(rows.every((r) => r.wake?.slept !== undefined && r.tries === 1 && r.ok === 1)).toBe(true);
+    expect(rows.every((r) => r.status === "running" && r.tries === 1 && r.ok === 1)).toBe(true);
     const b = engineOf();
     await b.start();
     try {
@@ -238,7 +238,7 @@ describe("the waker", () => {
       (due) => due === true,
     );
     await db.pool.query("CALL skyflow.end_due_sleeps(0, 1000, 100)");
-    expect((await runRow(id)).wake?.slept).toBeDefined();
+    expect(await runRow(id)).toMatchObject({ status: "running", lease_owner: null });
     const nap = await tries(id, "nap");
     // As a claim leaves it (its wait and wake taken), with the claiming engine gone before any save.
     await db.pool.query(
