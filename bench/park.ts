@@ -200,6 +200,14 @@ async function sleepBench(db: pg.Pool, sleeper: WorkflowDefinition): Promise<voi
   await wakeCase(db, SMALL, "small");
   await wakeCase(db, WAKE, "large");
   await db.query("DROP TABLE IF EXISTS bench_due");
+  // Runs still saving their ends would deadlock with the delete: it waits for them.
+  for (let i = 0; i < 600; i++) {
+    const { rows } = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM skyflow.runs WHERE workflow = 'sleeper' AND status = 'running'",
+    );
+    if (rows[0]!.n === 0) break;
+    await sleep(500);
+  }
   await db.query("DELETE FROM skyflow.runs WHERE workflow = 'sleeper'");
 }
 

@@ -175,7 +175,12 @@ class EngineImpl extends EventEmitter implements Engine {
     }
     this.ownTaken = true;
     this.timers.push(
-      setInterval(() => this.wake(), this.pollMs),
+      setInterval(() => {
+        this.wake();
+        // Parked runs falling due before the next poll: the waker's timer, set even when this engine has no
+        // room (a claim sweep sets it too, but an engine with no room does not sweep).
+        void this.waker.check();
+      }, this.pollMs),
       setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 3))),
     );
     for (const t of this.timers) t.unref();

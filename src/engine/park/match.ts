@@ -4,6 +4,7 @@
 // evaluated once on the event, one indexed lookup of the waits with that key, the whole `match` on those
 // candidates, and the released runs made due with the event as their wake value.
 import type pg from "pg";
+import { pipelined } from "../../db/pool.js";
 import type { Logger } from "../../log.js";
 import type { Catalog, StepDefinition, TriggerEvent, WorkflowDefinition } from "../definition/types.js";
 import { resolveStepInput } from "../template.js";
@@ -107,18 +108,26 @@ export class WaitMatcher {
     }[];
     if (list.length === 0) return 0;
     const sources = [...new Set(list.map((e) => e.source))].sort();
-    for (const s of sources)
-      await tx.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [WAIT_LOCK_CLASS, s]);
-    await tx.query(
-      `INSERT INTO skyflow.wait_events (source, event)
-       SELECT s, e FROM unnest($1::text[], $2::jsonb[]) AS u(s, e)`,
-      [list.map((e) => e.source), list.map((e) => JSON.stringify(e.event))],
-    );
     await this.clean(tx);
-    const { rows: exprs } = await tx.query<{ source: string; expr_id: string; expr: string }>(
-      "SELECT source, expr_id, expr FROM skyflow.wait_exprs WHERE source = ANY($1)",
-      [sources],
-    );
+    // The sources' locks (in order), the events kept, and the expressions read, in one round trip: three
+    // statements sent at once, each after the one before it, so the read sees every park that committed
+    // before the lock was granted.
+    const [, , read] = await pipelined(tx as pg.PoolClient, [
+      {
+        text: "SELECT count(pg_advisory_xact_lock($1, hashtext(s))) FROM unnest($2::text[]) AS s",
+        values: [WAIT_LOCK_CLASS, sources],
+      },
+      {
+        text: `INSERT INTO skyflow.wait_events (source, event)
+       SELECT s, e FROM unnest($1::text[], $2::jsonb[]) AS u(s, e)`,
+        values: [list.map((e) => e.source), list.map((e) => JSON.stringify(e.event))],
+      },
+      {
+        text: "SELECT source, expr_id, expr FROM skyflow.wait_exprs WHERE source = ANY($1)",
+        values: [sources],
+      },
+    ]);
+    const exprs = read!.rows as { source: string; expr_id: string; expr: string }[];
     const now = this.o.clock();
     const keys: { source: string; id: string; key: string; i: number }[] = [];
     list.forEach((e, i) => {
