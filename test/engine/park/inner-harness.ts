@@ -1,6 +1,6 @@
-// Shared by the inner-* tests (waits inside foreach and parallel): a database, the Skygear-compatible server,
-// workflows loaded from YAML, engines and the record trigger started and stopped by the test, and reads of
-// the runs and waits tables.
+// Shared by the inner-* tests (waits inside foreach and parallel) and the waker test: a database, the
+// Skygear-compatible server, workflows loaded from YAML, engines and the record trigger started and stopped
+// by the test, and reads of the runs and waits tables.
 import { expect } from "vitest";
 import { loadWorkflowSource } from "../../../src/engine/definition/load.js";
 import { createEngine, type Engine } from "../../../src/engine/engine.js";
@@ -16,6 +16,9 @@ export interface Harness {
   db: TestDatabase;
   srv: TestServer;
   container: SkygearContainer;
+  /** The workflows as loaded, and what an engine of this harness is created with. */
+  catalog: ReturnType<typeof catalogOf>;
+  clients: Parameters<typeof createEngine>[0]["clients"];
   engines: Engine[];
   triggers: Triggers[];
   /** Starts an engine (owner: its name) polling every `pollMs`. */
@@ -55,6 +58,8 @@ export async function startHarness(name: string, yamls: string[]): Promise<Harne
     db,
     srv,
     container,
+    catalog,
+    clients,
     engines: [],
     triggers: [],
     async engine(owner, pollMs = 200) {

@@ -3,16 +3,11 @@
 // goes to this process's engine in the release's own transaction (start-runs.ts resume). Real engines, real
 // Postgres, the record trigger against the Skygear-compatible server.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadWorkflowSource } from "../../../src/engine/definition/load.js";
 import { createEngine, type Engine } from "../../../src/engine/engine.js";
 import type { ClaimedRun, RunHandoff } from "../../../src/engine/store/claim.js";
 import { startTriggers } from "../../../src/engine/triggers/index.js";
-import { SkygearContainer } from "../../../src/skygear/container.js";
-import { createInProcessTransport } from "../../../src/skygear/transport-inprocess.js";
-import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
 import { capturedLogger } from "../../helpers/log.js";
-import { startTestServer, TEST_MASTER_KEY, type TestServer } from "../../helpers/server.js";
-import { catalogOf } from "../fixtures/defs.js";
+import { type Harness, startHarness, until } from "./inner-harness.js";
 
 // The step after the sleep records each time it runs.
 const NAPPER = `name: napper
@@ -41,51 +36,23 @@ steps:
       timeout: 1h
 `;
 
-let db: TestDatabase;
-let srv: TestServer;
-let container: SkygearContainer;
-let catalog: ReturnType<typeof catalogOf>;
-let clients: Parameters<typeof createEngine>[0]["clients"];
+let h: Harness;
+let db: Harness["db"];
+let srv: Harness["srv"];
+let container: Harness["container"];
+let catalog: Harness["catalog"];
+let clients: Harness["clients"];
 const { log } = capturedLogger("warn");
 
 beforeAll(async () => {
-  db = await createTestDatabase("park_waker");
-  srv = await startTestServer(db.pool);
-  const wfs = [NAPPER, BUSY, WAITER].map((y) => {
-    const name = /name: (\S+)/.exec(y)![1]!;
-    const r = loadWorkflowSource(`workflows/${name}.yaml`, y);
-    expect(r.problems).toEqual([]);
-    return r.workflow!;
-  });
-  catalog = catalogOf(wfs);
-  container = new SkygearContainer({
-    transport: createInProcessTransport(srv.handler),
-    apiKey: TEST_MASTER_KEY,
-  });
-  clients = {
-    skygear: container,
-    pool: db.pool,
-    appSchema: srv.config.schema,
-    pubsub: { publish: async () => {} },
-  };
+  h = await startHarness("park_waker", [NAPPER, BUSY, WAITER]);
+  ({ db, srv, container, catalog, clients } = h);
   await db.pool.query(`CREATE TABLE ${srv.config.schema}.after_nap (run_id uuid)`);
 });
-afterAll(async () => {
-  await srv?.close();
-  await db?.drop();
-});
+afterAll(() => h?.close());
 
 const engineOf = (o: { owner?: string; maxRuns?: number; claimOnly?: string[] } = {}): Engine =>
   createEngine({ pool: db.pool, catalog, clients, log, pollMs: 200, ...o });
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > end) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const runRow = async (id: string) =>
   (
