@@ -80,6 +80,8 @@ export interface Engine {
 }
 
 const CLAIM_BATCH = 100;
+/** How long stop() waits for a claim in flight (one answers in milliseconds while the database does). */
+const PUMP_STOP_WAIT_MS = 1000;
 
 class EngineImpl extends EventEmitter implements Engine {
   private readonly owner: string;
@@ -288,7 +290,10 @@ class EngineImpl extends EventEmitter implements Engine {
     await this.waker.stop();
     await this.listener?.close();
     this.listener = undefined;
-    await this.pumping;
+    // A claim in flight across a network partition never answers: stopping does not wait for the network.
+    let pumpTimer: NodeJS.Timeout | undefined;
+    await Promise.race([this.pumping, new Promise((r) => (pumpTimer = setTimeout(r, PUMP_STOP_WAIT_MS)))]);
+    clearTimeout(pumpTimer);
     const grace = opts.graceMs ?? 10_000;
     const all = Promise.all([...this.live.values()].map((r) => r.done));
     let graceTimer: NodeJS.Timeout | undefined;
@@ -360,6 +365,9 @@ class EngineImpl extends EventEmitter implements Engine {
           limited,
           resumable,
         });
+        // Stopped while the claim was in flight (stop() waits for it only so long, see PUMP_STOP_WAIT_MS): the
+        // runs are not executed here; their leases run out and another engine resumes them, as after a crash.
+        if (!this.running) break;
         for (const r of claimed) this.launch(r, sentAt);
         // Parked runs (src/engine/park): this engine's one wake timer, for the next one due anywhere. A full
         // claim may have left more runs due (a thousand sleeps ending in the same second): look again.

@@ -61,6 +61,8 @@ export function listen(o: ListenOptions): Listener {
   let retryTimer: NodeJS.Timeout | undefined;
   let pingTimer: NodeJS.Timeout | undefined;
   let connecting: Promise<void> = Promise.resolve();
+  /** A connection being opened (it may hang through a partition until its connect timeout). */
+  let opening: pg.Client | undefined;
 
   /** `c` is done for (ended, errored, not answering): forget it, end it, and reconnect after a backoff. */
   const lost = (c: pg.Client, why: string): void => {
@@ -103,6 +105,7 @@ export function listen(o: ListenOptions): Listener {
     c.on("notification", (m) => {
       if (current === c) o.onNotify(m.channel, m.payload);
     });
+    opening = c;
     try {
       await c.connect();
       for (const s of o.setup ?? []) await c.query(s);
@@ -111,6 +114,8 @@ export function listen(o: ListenOptions): Listener {
       if (!closed) o.log.warn({ err: (err as Error).message }, "LISTEN connect failed; retrying");
       fail((err as Error).message);
       return;
+    } finally {
+      if (opening === c) opening = undefined;
     }
     if (closed || gone) {
       if (!gone) void end(c);
@@ -148,6 +153,7 @@ export function listen(o: ListenOptions): Listener {
 
   connecting = connect();
   const ready = connecting.then(() => {
+    if (closed) return;
     pingTimer = setInterval(ping, pingMs);
     pingTimer.unref();
   });
@@ -158,9 +164,19 @@ export function listen(o: ListenOptions): Listener {
       closed = true;
       if (retryTimer) clearTimeout(retryTimer);
       retryTimer = undefined;
-      await ready;
       if (pingTimer) clearInterval(pingTimer);
-      await connecting;
+      // A connection still opening (through a partition it hangs until its connect timeout) is ended, and
+      // waited for no longer than a close: stopping must not wait for the network.
+      if (opening) void end(opening);
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([
+        connecting,
+        new Promise<void>((r) => {
+          t = setTimeout(r, CLOSE_WAIT_MS);
+          t.unref();
+        }),
+      ]);
+      clearTimeout(t);
       const c = current;
       current = undefined;
       serial = undefined;

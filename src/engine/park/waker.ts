@@ -62,6 +62,8 @@ const AHEAD_MS = 50;
 /** end_due_sleeps goes on while the next sleep falls due within GAP_MS, for at most CAP_MS. */
 const GAP_MS = 250;
 const CAP_MS = 2000;
+/** How long stop() waits for a round in flight (a round lasts at most CAP_MS while the database answers). */
+const STOP_WAIT_MS = CAP_MS + 500;
 /** Sleeps ended per statement (and commit). */
 const BATCH = 2000;
 
@@ -163,12 +165,24 @@ export class Waker {
     this.stopped = false;
   }
 
-  /** Clears the timer; resolves once a round in flight is over. */
+  /**
+   * Clears the timer; resolves once a round in flight is over, or after STOP_WAIT_MS: across a network
+   * partition its CALL never answers, and stopping must not wait for the network. A round left running ends
+   * sleeps in the database on its own (no lease of this engine's is involved) and wakes nothing here.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.at = Number.POSITIVE_INFINITY;
-    await this.firing;
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.firing,
+      new Promise<void>((r) => {
+        t = setTimeout(r, STOP_WAIT_MS);
+        t.unref();
+      }),
+    ]);
+    clearTimeout(t);
   }
 }
