@@ -10,6 +10,7 @@ import { poolDb } from "../db/pool.js";
 import type { Logger } from "../log.js";
 import { stepKinds as builtinKinds } from "../steps/registry.js";
 import type { StepClients, StepKind } from "../steps/types.js";
+import { settledWithin } from "../within.js";
 import { type Clock, systemClock } from "./clock.js";
 import { compileStoredSource } from "./compile.js";
 import { claimLimits, concurrencyKeyFor } from "./concurrency.js";
@@ -291,14 +292,10 @@ class EngineImpl extends EventEmitter implements Engine {
     await this.listener?.close();
     this.listener = undefined;
     // A claim in flight across a network partition never answers: stopping does not wait for the network.
-    let pumpTimer: NodeJS.Timeout | undefined;
-    await Promise.race([this.pumping, new Promise((r) => (pumpTimer = setTimeout(r, PUMP_STOP_WAIT_MS)))]);
-    clearTimeout(pumpTimer);
+    await settledWithin(this.pumping, PUMP_STOP_WAIT_MS);
     const grace = opts.graceMs ?? 10_000;
     const all = Promise.all([...this.live.values()].map((r) => r.done));
-    let graceTimer: NodeJS.Timeout | undefined;
-    await Promise.race([all, new Promise((r) => (graceTimer = setTimeout(r, grace)))]);
-    clearTimeout(graceTimer);
+    await settledWithin(all, grace);
     const rest = [...this.live.values()];
     for (const r of rest) r.halt();
     // Saves of halted runs still in flight lock their rows: let them land before releasing those rows.

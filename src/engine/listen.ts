@@ -7,6 +7,7 @@
 import pg from "pg";
 import { type Backoff, backoffMs } from "../backoff.js";
 import type { Logger } from "../log.js";
+import { settledWithin } from "../within.js";
 import type { Queryable } from "./store/enqueue.js";
 
 export interface ListenOptions {
@@ -168,15 +169,7 @@ export function listen(o: ListenOptions): Listener {
       // A connection still opening (through a partition it hangs until its connect timeout) is ended, and
       // waited for no longer than a close: stopping must not wait for the network.
       if (opening) void end(opening);
-      let t: NodeJS.Timeout | undefined;
-      await Promise.race([
-        connecting,
-        new Promise<void>((r) => {
-          t = setTimeout(r, CLOSE_WAIT_MS);
-          t.unref();
-        }),
-      ]);
-      clearTimeout(t);
+      await settledWithin(connecting, CLOSE_WAIT_MS);
       const c = current;
       current = undefined;
       serial = undefined;
@@ -198,14 +191,6 @@ function inTurn(c: pg.Client): Queryable {
 }
 
 /** Ends `c`, waiting at most CLOSE_WAIT_MS for the server (a partitioned one never answers). */
-async function end(c: pg.Client): Promise<void> {
-  let t: NodeJS.Timeout | undefined;
-  await Promise.race([
-    c.end().catch(() => {}),
-    new Promise<void>((r) => {
-      t = setTimeout(r, CLOSE_WAIT_MS);
-      t.unref();
-    }),
-  ]);
-  clearTimeout(t);
+function end(c: pg.Client): Promise<void> {
+  return settledWithin(c.end(), CLOSE_WAIT_MS);
 }

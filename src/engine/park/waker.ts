@@ -9,6 +9,7 @@
 // timeout, an inner step's wait, a retry's delay) are resumed by the claim as before. Times are the
 // database's, as the park's.
 import type { Logger } from "../../log.js";
+import { settledWithin } from "../../within.js";
 import type { Queryable } from "../store/enqueue.js";
 
 /** Ms until the earliest parked run falls due (none: undefined); runs due now are claimed already. */
@@ -175,14 +176,6 @@ export class Waker {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.at = Number.POSITIVE_INFINITY;
-    let t: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.firing,
-      new Promise<void>((r) => {
-        t = setTimeout(r, STOP_WAIT_MS);
-        t.unref();
-      }),
-    ]);
-    clearTimeout(t);
+    await settledWithin(this.firing, STOP_WAIT_MS);
   }
 }
