@@ -6,7 +6,6 @@ import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type pg from "pg";
 import { createActor } from "xstate";
-import { appSchemaName } from "../src/config.js";
 import { migrate } from "../src/db/migrate.js";
 import { createPool } from "../src/db/pool.js";
 import type { Clock } from "../src/engine/clock.js";
@@ -18,22 +17,15 @@ import { enqueueRuns } from "../src/engine/store/enqueue.js";
 import { recordVersion } from "../src/engine/store/versions.js";
 import { resolveStepInput } from "../src/engine/template.js";
 import { silentLogger } from "../src/log.js";
-import { startSkygearServer } from "../src/server/http.js";
-import { createSkygearHandler } from "../src/server/index.js";
-import { createContainer } from "../src/skygear/container.js";
-import { createPubsubClient } from "../src/skygear/pubsub.js";
 import { stepKinds } from "../src/steps/registry.js";
 import type { StepClients, StepKind } from "../src/steps/types.js";
-import { BackendCpu, backendPids, median, pct, scratchDatabase, step } from "./lib.js";
+import { BackendCpu, backendPids, benchSkygear, median, pct, scratchDatabase, step } from "./lib.js";
 
 const RUNS = Number(process.argv[2] ?? 2000);
 const WAITING = Number(process.argv[3] ?? 10_000);
 const CONCURRENCY = 64;
 /** Alternating engine and plain rounds of the three-step workflow. */
 const PAIRS = Number(process.argv[4] ?? 3);
-const API_KEY = "bench-api-key";
-const MASTER_KEY = "bench-master-key";
-const APP = "bench";
 
 const clock: Clock = {
   now: () => performance.timeOrigin + performance.now(),
@@ -296,16 +288,7 @@ async function main(): Promise<void> {
   const pool = createPool(db.url, { max: 20, applicationName: "bench-engine" });
   pgCpu = new BackendCpu(() => backendPids(pool, "bench-engine"));
   await migrate(pool);
-  const schema = appSchemaName(APP);
-  const handler = createSkygearHandler({
-    pool,
-    config: { appName: APP, schema, apiKey: API_KEY, masterKey: MASTER_KEY },
-    log: silentLogger(),
-  });
-  await handler.ready();
-  const server = await startSkygearServer({ handler, port: 0 });
-  const skygear = createContainer({ endpoint: server.url, masterKey: MASTER_KEY });
-  const pubsub = createPubsubClient({ endpoint: server.url, apiKey: API_KEY });
+  const { schema, handler, server, skygear, pubsub } = await benchSkygear(pool);
   await pool.query(`CREATE TABLE ${schema}.counters (name text PRIMARY KEY, n int NOT NULL DEFAULT 0)`);
   await pool.query(`INSERT INTO ${schema}.counters (name) SELECT 'g' || i FROM generate_series(0, 49) i`);
   await skygear.save([{ _id: "item/seed", group: "g0", n: 0 }]);

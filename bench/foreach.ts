@@ -3,23 +3,15 @@
 // alternate between concurrency 1 (in order) and 10, three of each; the median of each is printed.
 // `npm run bench -- foreach [items]`. Printed, never asserted.
 import { performance } from "node:perf_hooks";
-import { appSchemaName } from "../src/config.js";
 import { migrate } from "../src/db/migrate.js";
 import { createPool } from "../src/db/pool.js";
 import { loadWorkflowSource } from "../src/engine/definition/load.js";
 import type { Catalog, WorkflowDefinition } from "../src/engine/definition/types.js";
 import { createEngine } from "../src/engine/engine.js";
 import { silentLogger } from "../src/log.js";
-import { startSkygearServer } from "../src/server/http.js";
-import { createSkygearHandler } from "../src/server/index.js";
-import { createContainer } from "../src/skygear/container.js";
-import { createPubsubClient } from "../src/skygear/pubsub.js";
 import { stepKinds } from "../src/steps/registry.js";
-import { median, scratchDatabase } from "./lib.js";
+import { benchSkygear, median, scratchDatabase } from "./lib.js";
 
-const API_KEY = "bench-api-key";
-const MASTER_KEY = "bench-master-key";
-const APP = "bench";
 const ITEMS = Number(process.argv[2] ?? 1000);
 const ROUNDS = 3;
 
@@ -44,16 +36,7 @@ async function main(): Promise<void> {
   const pool = createPool(db.url, { max: 20 });
   try {
     await migrate(pool);
-    const schema = appSchemaName(APP);
-    const handler = createSkygearHandler({
-      pool,
-      config: { appName: APP, schema, apiKey: API_KEY, masterKey: MASTER_KEY },
-      log: silentLogger(),
-    });
-    await handler.ready();
-    const server = await startSkygearServer({ handler, port: 0 });
-    const skygear = createContainer({ endpoint: server.url, masterKey: MASTER_KEY });
-    const pubsub = createPubsubClient({ endpoint: server.url, apiKey: API_KEY });
+    const { schema, server, skygear, pubsub } = await benchSkygear(pool);
     const defs = [workflow("each1", 1), workflow("each10", 10)];
     const catalog: Catalog = {
       get: (n) => defs.find((d) => d.name === n),

@@ -2,8 +2,14 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import pg from "pg";
+import { appSchemaName } from "../src/config.js";
 import { compileTemplate } from "../src/engine/definition/expressions.js";
 import type { StepDefinition } from "../src/engine/definition/types.js";
+import { silentLogger } from "../src/log.js";
+import { startSkygearServer } from "../src/server/http.js";
+import { createSkygearHandler } from "../src/server/index.js";
+import { createContainer } from "../src/skygear/container.js";
+import { createPubsubClient } from "../src/skygear/pubsub.js";
 
 /** The p-th percentile (0-100) of the samples; NaN when there are none. */
 export function pct(xs: number[], p: number): number {
@@ -131,4 +137,24 @@ export async function backendPids(
     [applicationName],
   );
   return rows.map((r) => r.pid);
+}
+
+/**
+ * The Skygear-compatible server of app `bench` over `pool` on a loopback port, a master-key container for the
+ * engine's steps and a pubsub client; close `pubsub`, `server` and `handler` after.
+ */
+export async function benchSkygear(pool: pg.Pool) {
+  const apiKey = "bench-api-key";
+  const masterKey = "bench-master-key";
+  const schema = appSchemaName("bench");
+  const handler = createSkygearHandler({
+    pool,
+    config: { appName: "bench", schema, apiKey, masterKey },
+    log: silentLogger(),
+  });
+  await handler.ready();
+  const server = await startSkygearServer({ handler, port: 0 });
+  const skygear = createContainer({ endpoint: server.url, masterKey });
+  const pubsub = createPubsubClient({ endpoint: server.url, apiKey });
+  return { schema, handler, server, skygear, pubsub };
 }
