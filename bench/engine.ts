@@ -5,11 +5,11 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type pg from "pg";
-import { createActor } from "xstate";
 import { migrate } from "../src/db/migrate.js";
 import { createPool } from "../src/db/pool.js";
 import type { Clock } from "../src/engine/clock.js";
 import type { StepDefinition, WorkflowDefinition } from "../src/engine/definition/types.js";
+import { drive } from "../src/engine/drive.js";
 import { createEngine } from "../src/engine/engine.js";
 import { buildRunMachine, type MachineDeps, type RunIO } from "../src/engine/machine.js";
 import { newRunState } from "../src/engine/state.js";
@@ -223,7 +223,7 @@ async function machineAlone(n: number, clients: StepClients): Promise<number> {
     parkAfterMs: 5000,
     resolve: resolveStepInput,
   };
-  const machine = buildRunMachine(noopWf, deps);
+  const { machine, effects } = buildRunMachine(noopWf, deps);
   const io: RunIO = {
     begin: async () => {},
     save: async () => {},
@@ -242,19 +242,17 @@ async function machineAlone(n: number, clients: StepClients): Promise<number> {
   const one = (i: number) =>
     new Promise<void>((resolve, reject) => {
       const at = new Date().toISOString();
-      const actor = createActor(machine, {
-        input: { runId: `r${i}`, event: { id: `e${i}`, type: "manual", at }, state: newRunState(at), io },
-        clock,
+      const input = {
+        runId: `r${i}`,
+        event: { id: `e${i}`, type: "manual", at },
+        state: newRunState(at),
+        io,
+      };
+      drive(machine, effects, input, clock, (e) => {
+        if ("error" in e) reject(e.error);
+        else if (e.snapshot.value === "succeeded") resolve();
+        else reject(new Error(`machine ended ${String(e.snapshot.value)}`));
       });
-      actor.subscribe({
-        next: (snap) => {
-          if (snap.status !== "done") return;
-          if (snap.value === "succeeded") resolve();
-          else reject(new Error(`machine ended ${String(snap.value)}`));
-        },
-        error: reject,
-      });
-      actor.start();
     });
   const wave = async (from: number) => {
     for (let i = from; i < n; i += 200)

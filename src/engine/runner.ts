@@ -3,19 +3,21 @@
 // claiming, leases and capacity; this module owns one run.
 import { performance } from "node:perf_hooks";
 import type pg from "pg";
-import { createActor } from "xstate";
 import { redact } from "../errors.js";
 import type { Logger } from "../log.js";
 import { isPgError } from "../steps/classify.js";
 import type { Clock } from "./clock.js";
 import { CONTAINER_KINDS } from "./definition/schema.js";
 import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
+import { type Driven, drive } from "./drive.js";
 import {
   buildRunMachine,
   exprContext,
   LeaseLostError,
   type MachineDeps,
+  type RunInput,
   type RunIO,
+  type RunLogic,
   SaveFailed,
   type TryResult,
 } from "./machine.js";
@@ -84,7 +86,7 @@ export interface LiveRun {
   /** After `done`: the wait before a parked run is due again. */
   parkedMs?: number;
   cancel(): void;
-  /** Stops the actor (aborting its try) without saving: for shutdown and lost leases. */
+  /** Stops the run's machine (aborting its try) without saving: for shutdown and lost leases. */
   halt(): void;
 }
 
@@ -109,9 +111,12 @@ interface RunnerIO extends RunIO {
   dispose(): void;
 }
 
-const machines = new WeakMap<WorkflowDefinition, WeakMap<MachineDeps, ReturnType<typeof buildRunMachine>>>();
+const machines = new WeakMap<WorkflowDefinition, WeakMap<MachineDeps, RunLogic>>();
 
-function machineFor(def: WorkflowDefinition, deps: MachineDeps) {
+/** The run's RunState in its machine's snapshot. */
+const runState = (d: Driven): RunState => (d.snapshot().context as { state: RunState }).state;
+
+function logicFor(def: WorkflowDefinition, deps: MachineDeps): RunLogic {
   let byDeps = machines.get(def);
   if (!byDeps) {
     byDeps = new WeakMap();
@@ -144,7 +149,7 @@ export function startRun(env: RunnerEnv, run: ClaimedRun): LiveRun {
 
 async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<RunOutcome> {
   const target = { runId: run.id, owner: env.owner };
-  // Halted (its lease lapsed here, or the engine stopping) before its actor exists: it must not start one.
+  // Halted (its lease lapsed here, or the engine stopping) before its machine starts: it must not start it.
   // The engine has forgotten it already and may claim it again, and a second execution here would pass the
   // lease checks of the first (the same owner): a sql step committed twice.
   let halted = false;
@@ -194,7 +199,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     } else await markInterrupted(env.pool, run.id);
   }
   if (halted) return "stopped";
-  // Set below, once the actor exists: an early first try whose begin save failed is stopped at once.
+  // Set below, once the machine runs: an early first try whose begin save failed is stopped at once.
   let stopEarly: (err: unknown) => void = () => {};
   // Set when the run is cancelled: a save the machine had yet to send (waiting for an early begin save) is
   // then dropped, or it could overwrite the cancellation. (After a halt such a save may still land: it is
@@ -209,57 +214,55 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     () => cancelled,
     carry,
   );
-  const actor = createActor(machineFor(def, env.deps), {
-    input: {
-      runId: run.id,
-      event: run.event as TriggerEvent,
-      state,
-      io,
-      ...(inside ? { continues: { value: true } } : {}),
-    },
-    clock: env.clock,
-  });
   env.onRun({ type: run.snapshot ? "resumed" : "started", runId: run.id, workflow: run.workflow });
+  // The run's machine, driven by drive.ts: its effects run there, its snapshot lives only here.
+  let driven: Driven | undefined;
   const outcome = new Promise<RunOutcome>((settle) => {
     const resolve = (o: RunOutcome) => {
       if (o === "cancelled") cancelled = true;
       settle(o);
     };
     live.halt = () => {
-      actor.stop();
+      driven?.stop();
       resolve("stopped");
     };
     stopEarly = (err) => {
-      actor.stop();
+      driven?.stop();
       if (!(err instanceof LeaseLostError))
         env.log.error({ runId: run.id, err: errText(err) }, "run save failed; its first try is stopped");
       resolve("abandoned");
     };
-    actor.subscribe({
-      next: (snap) => {
-        if (snap.status !== "done") return;
-        const value = snap.value as string;
-        if (value === "parked") live.parkedMs = snap.context.delayMs;
-        if (value === "abandoned") {
-          const why = snap.context.abandonError;
-          if (!(why instanceof LeaseLostError))
-            env.log.error({ runId: run.id, err: errText(why) }, "run save failed");
-        }
-        resolve(value as RunOutcome);
-      },
-      error: (err) => {
-        env.log.error({ runId: run.id, err: errText(err) }, "run machine error");
+    const logic = logicFor(def, env.deps);
+    const input: RunInput = {
+      runId: run.id,
+      event: run.event as TriggerEvent,
+      state,
+      io,
+      ...(inside ? { continues: { value: true } } : {}),
+    };
+    driven = drive(logic.machine, logic.effects, input, env.clock, (e) => {
+      if ("error" in e) {
+        env.log.error({ runId: run.id, err: errText(e.error) }, "run machine error");
         resolve("abandoned");
-      },
+        return;
+      }
+      const snap = e.snapshot;
+      const value = snap.value as string;
+      if (value === "parked") live.parkedMs = snap.context.delayMs;
+      if (value === "abandoned") {
+        const why = snap.context.abandonError;
+        if (!(why instanceof LeaseLostError))
+          env.log.error({ runId: run.id, err: errText(why) }, "run save failed");
+      }
+      resolve(value as RunOutcome);
     });
   });
-  live.cancel = () => actor.send({ type: "CANCEL" });
-  actor.start();
+  live.cancel = () => driven?.send({ type: "CANCEL" });
   const end = await outcome;
   if (end === "cancelled") {
     // A save the machine had in flight must land first, or it could overwrite the cancellation.
     await io.settled();
-    await env.batcher.save(io.withHeld(stateItem(target, actor.getSnapshot().context.state)));
+    await env.batcher.save(io.withHeld(stateItem(target, runState(driven!))));
     // Its inner steps' waits (src/engine/park/inner.ts) go with it. The cancellation is saved already: a wait
     // left by a failed delete releases nothing (a release needs the run waiting), so it does not undo it.
     await (async () => env.pool.query("DELETE FROM skyflow.waits WHERE run_id = $1", [run.id]))().catch(
@@ -269,7 +272,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   }
   io.dispose();
   if (end === "succeeded" || end === "failed" || end === "cancelled") {
-    const s = actor.getSnapshot().context.state;
+    const s = runState(driven!);
     env.onRun({
       type: end,
       runId: run.id,
