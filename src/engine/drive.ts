@@ -23,7 +23,11 @@ import {
 } from "xstate";
 import type { Clock } from "./clock.js";
 
-/** An effect of the machine: its action's params in, its outcome out (sent as `<type>.done` / `.error`). */
+/**
+ * An effect of the machine: its action's params in, its outcome out (sent as `<type>.done` / `.error`). An
+ * effect that declares a second parameter gets an AbortSignal, aborted when its state is left before it
+ * settles; the others get none (an AbortController is about 1 KB, and only a try needs one).
+ */
 export type Effect = (params: never, signal: AbortSignal) => Promise<unknown>;
 
 export interface Driven {
@@ -85,7 +89,7 @@ export function drive(
   const timers = new Map<string, unknown>();
   // The one effect in flight (the machine runs one at a time): aborted when its state is left before it
   // settles; its outcome is sent only while it is the current one.
-  let current: { ac: AbortController; settled: boolean } | undefined;
+  let current: { ac: AbortController | undefined; settled: boolean } | undefined;
   // Events sent while a transition is being handled wait their turn (none do today: effects settle later).
   let busy = false;
   const queue: { type: string }[] = [];
@@ -94,7 +98,7 @@ export function drive(
     ended = true;
     for (const t of timers.values()) clock.clearTimeout(t);
     timers.clear();
-    if (current && !current.settled) current.ac.abort();
+    if (current && !current.settled) current.ac?.abort();
     current = undefined;
   };
 
@@ -125,9 +129,9 @@ export function drive(
         a.exec?.(a.info, a.params);
       } else {
         const effect = effects[a.type]!;
-        const me = { ac: new AbortController(), settled: false };
+        const me = { ac: effect.length > 1 ? new AbortController() : undefined, settled: false };
         current = me;
-        effect(a.params as never, me.ac.signal).then(
+        effect(a.params as never, me.ac?.signal as AbortSignal).then(
           (output) => {
             me.settled = true;
             if (current === me) send({ type: `${a.type}.done`, output } as { type: string });
@@ -158,7 +162,7 @@ export function drive(
     // An event other than the effect's own outcome (a timeout, a cancel) that moved the machine left the
     // effect's state: the effect is stopped, as xstate stops an invoked actor.
     if (next !== snap && current && !own && !current.settled) {
-      current.ac.abort();
+      current.ac?.abort();
       current = undefined;
     }
     if (own) current = undefined;
