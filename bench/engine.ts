@@ -389,7 +389,7 @@ async function main(): Promise<void> {
 
   const heapMb = await heapWaiting(engine, pool, WAITING);
   console.log(
-    `${WAITING} waiting runs (parked retry waits): heap growth ${f(heapMb, 1)} MB; live actors ${engine.inFlight()}`,
+    `${WAITING} waiting runs (parked retry waits): heap growth ${f(heapMb, 1)} MB; runs in memory ${engine.inFlight()}`,
   );
 
   await engine.stop({ graceMs: 0 });

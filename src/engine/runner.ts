@@ -1,6 +1,9 @@
 // Executes one claimed run: rebuilds its state (new, resumed, or retried), drives its machine on the
 // engine's clock with durable saves conditional on the lease, and reports how it ended. The engine owns
-// claiming, leases and capacity; this module owns one run.
+// claiming, leases and capacity; this module owns one run. Its machine (machine.ts) runs without an xstate
+// actor: drive.ts applies the machine's transitions and executes the effects they call for (the try, the
+// saves: the RunIO made here). The machine's xstate snapshot lives in memory only, while the run executes
+// here; the RunState in its context is what every save stores, and all a resume starts from.
 import { performance } from "node:perf_hooks";
 import type pg from "pg";
 import { redact } from "../errors.js";
