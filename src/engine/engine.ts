@@ -11,7 +11,7 @@ import type { Logger } from "../log.js";
 import { stepKinds as builtinKinds } from "../steps/registry.js";
 import type { StepClients, StepKind } from "../steps/types.js";
 import { settledWithin } from "../within.js";
-import { type Clock, systemClock } from "./clock.js";
+import { type Clock, systemClock, unrefTimer } from "./clock.js";
 import { compileStoredSource } from "./compile.js";
 import { claimLimits, concurrencyKeyFor } from "./concurrency.js";
 import type { Catalog, TriggerEvent } from "./definition/types.js";
@@ -45,7 +45,7 @@ export interface EngineOptions {
   env?: Record<string, string>;
   /** Lease length (default 30000); renewed every third of it. */
   leaseMs?: number;
-  /** Safety-net poll interval (default 1000). */
+  /** Safety-net poll interval (default 1000), on the clock. */
   pollMs?: number;
   /** Retry waits at least this long release the run's actor and lease (default 5000). */
   parkAfterMs?: number;
@@ -114,7 +114,9 @@ class EngineImpl extends EventEmitter implements Engine {
   private sweep = true;
   /** Workflows with a concurrency limit, as of the last claim: their runs' ends free a queued run's turn. */
   private limitedNames = new Set<string>();
-  private timers: NodeJS.Timeout[] = [];
+  /** Lease renewal: on real time, as leases run out by the database's clock (see clock.ts). */
+  private renewTimer: NodeJS.Timeout | undefined;
+  private pollTimer: unknown;
   /** Stops executing the runs whose lease this engine could not renew in time (a network partition). */
   private readonly fence: LeaseFence;
   private renewing = false;
@@ -151,6 +153,7 @@ class EngineImpl extends EventEmitter implements Engine {
       log: o.log,
       onDue: () => this.wake(),
       horizonMs: this.pollMs * 2,
+      clock: this.clock,
     });
   }
 
@@ -177,17 +180,22 @@ class EngineImpl extends EventEmitter implements Engine {
       if (own.length < Math.min(free, CLAIM_BATCH)) break;
     }
     this.ownTaken = true;
-    this.timers.push(
-      setInterval(() => {
-        this.wake();
-        // Parked runs falling due before the next poll: the waker's timer, set even when this engine has no
-        // room (a claim sweep sets it too, but an engine with no room does not sweep).
-        void this.waker.check();
-      }, this.pollMs),
-      setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 3))),
-    );
-    for (const t of this.timers) t.unref();
+    this.schedulePoll();
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 3)));
+    this.renewTimer.unref();
     this.wake();
+  }
+
+  private schedulePoll(): void {
+    this.pollTimer = this.clock.setTimeout(() => {
+      if (!this.running) return;
+      this.schedulePoll();
+      this.wake();
+      // Parked runs falling due before the next poll: the waker's timer, set even when this engine has no
+      // room (a claim sweep sets it too, but an engine with no room does not sweep).
+      void this.waker.check();
+    }, this.pollMs);
+    unrefTimer(this.pollTimer);
   }
 
   wake(): void {
@@ -286,8 +294,10 @@ class EngineImpl extends EventEmitter implements Engine {
   async stop(opts: { graceMs?: number } = {}): Promise<void> {
     this.running = false;
     this.ownTaken = false;
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
+    if (this.pollTimer !== undefined) this.clock.clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
     await this.waker.stop();
     await this.listener?.close();
     this.listener = undefined;
