@@ -23,7 +23,7 @@ import { Waker } from "./park/waker.js";
 import { type LiveRun, type RunEvent, type StepEvent, startRun } from "./runner.js";
 import { isTerminal } from "./state.js";
 import { SaveBatcher } from "./store/batch.js";
-import { type ClaimedRun, claimOwn, claimRuns, type RunHandoff } from "./store/claim.js";
+import { type ClaimedRun, claimOwn, claimRuns, leaseOwnerOf, type RunHandoff } from "./store/claim.js";
 import { getRun, type RunRecord, type StepTryRecord } from "./store/inspect.js";
 import { fillConcurrencyKeys } from "./store/keys.js";
 import { releaseRuns, renewLeases } from "./store/lease.js";
@@ -36,7 +36,7 @@ export interface EngineOptions {
   catalog: Catalog;
   clients: StepClients;
   log: Logger;
-  /** Names this engine in leases; a restarted engine with the same owner resumes its runs at once. */
+  /** Names this engine in leases; a restarted engine with the same owner resumes its runs at once (claimOwn). */
   owner?: string;
   /** Runs in flight at once (default 200). */
   maxRuns?: number;
@@ -85,6 +85,9 @@ const CLAIM_BATCH = 100;
 const PUMP_STOP_WAIT_MS = 1000;
 
 class EngineImpl extends EventEmitter implements Engine {
+  /** The configured owner name (EngineOptions.owner). */
+  private readonly name: string;
+  /** What this engine's leases hold: the name and this engine object's incarnation (see leaseOwnerOf). */
   private readonly owner: string;
   private readonly maxRuns: number;
   private readonly leaseMs: number;
@@ -100,8 +103,6 @@ class EngineImpl extends EventEmitter implements Engine {
   private listener: Listener | undefined;
   private readonly batcher: SaveBatcher;
   private running = false;
-  /** Set once start() has claimed back the runs this owner held (claimOwn); only then may wakes claim. */
-  private ownTaken = false;
   private pumping: Promise<void> | undefined;
   private again = false;
   /**
@@ -125,7 +126,8 @@ class EngineImpl extends EventEmitter implements Engine {
 
   constructor(private readonly o: EngineOptions) {
     super();
-    this.owner = o.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.name = o.owner ?? `${hostname()}:${process.pid}`;
+    this.owner = leaseOwnerOf(this.name, randomUUID().slice(0, 8));
     this.maxRuns = o.maxRuns ?? 200;
     this.leaseMs = o.leaseMs ?? 30_000;
     this.pollMs = o.pollMs ?? 1000;
@@ -175,11 +177,16 @@ class EngineImpl extends EventEmitter implements Engine {
       const free = this.maxRuns - this.live.size;
       if (free <= 0) break;
       const sentAt = performance.now();
-      const own = await claimOwn(this.o.pool, this.owner, this.leaseMs, Math.min(free, CLAIM_BATCH));
+      const own = await claimOwn(
+        this.o.pool,
+        this.name,
+        this.owner,
+        this.leaseMs,
+        Math.min(free, CLAIM_BATCH),
+      );
       for (const r of own) this.launch(r, sentAt);
       if (own.length < Math.min(free, CLAIM_BATCH)) break;
     }
-    this.ownTaken = true;
     this.schedulePoll();
     this.renewTimer = setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 3)));
     this.renewTimer.unref();
@@ -201,9 +208,7 @@ class EngineImpl extends EventEmitter implements Engine {
   wake(): void {
     this.backlog = true;
     this.sweep = true;
-    // Until start() has claimed back this owner's own runs, a claim beside claimOwn could launch a run twice
-    // (the first LISTEN's onListening comes then); start() wakes at its end.
-    if (this.ownTaken) void this.pump();
+    if (this.running) void this.pump();
   }
 
   handoff(): RunHandoff {
@@ -211,8 +216,7 @@ class EngineImpl extends EventEmitter implements Engine {
       owner: this.owner,
       leaseMs: this.leaseMs,
       reserve: (n) => {
-        // Not before start() has claimed back its own runs: claimOwn would claim a run handed over meanwhile again.
-        if (!this.running || !this.ownTaken || this.o.claimOnly) return 0;
+        if (!this.running || this.o.claimOnly) return 0;
         const k = Math.max(0, Math.min(n, this.maxRuns - this.live.size - this.reserved));
         this.reserved += k;
         return k;
@@ -293,7 +297,6 @@ class EngineImpl extends EventEmitter implements Engine {
 
   async stop(opts: { graceMs?: number } = {}): Promise<void> {
     this.running = false;
-    this.ownTaken = false;
     if (this.pollTimer !== undefined) this.clock.clearTimeout(this.pollTimer);
     this.pollTimer = undefined;
     clearInterval(this.renewTimer);
