@@ -160,7 +160,7 @@ function InnerWait(props: { w: WaitInfo; now: number }) {
       ) : null}
       {w.until ? (
         <>
-          {w.kind === "wait_for" ? ", timing out at " : " until "}
+          {w.kind === "wait_for" ? ", timing out at " : "until "}
           <time dateTime={w.until}>{localTime(w.until)}</time>
           {left !== null && left > 0 ? <span class="muted"> (in {duration(left)})</span> : null}
         </>
