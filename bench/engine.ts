@@ -227,7 +227,7 @@ async function machineAlone(n: number, clients: StepClients): Promise<number> {
   const io: RunIO = {
     begin: async () => {},
     save: async () => {},
-    commitTry: async () => {},
+    commitTry: async () => false,
     saveTree: async () => {},
     committed: async () => undefined,
     inner: {

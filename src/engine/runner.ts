@@ -26,6 +26,7 @@ import {
   completeStep,
   currentStep,
   endedByMachine,
+  isTerminal,
   newRunState,
   type RunState,
   retryFromFailure,
@@ -35,7 +36,7 @@ import type { SaveBatcher, SaveItem, TryRow } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
 import { commitTry, committedOutput, LEASE_LOST_SQLSTATE } from "./store/commit-try.js";
 import { markInterrupted } from "./store/lease.js";
-import { type BeginTry, beginItem, stateItem, stepOutputs, treeItem } from "./store/save.js";
+import { type BeginTry, beginItem, runState, stateItem, stepOutputs, treeItem } from "./store/save.js";
 import { storable } from "./store/storable.js";
 import { intentsOf, type RunWrite, writesOf } from "./store/writes.js";
 import { containerSummary } from "./tree.js";
@@ -367,7 +368,15 @@ function runIO(
       // as begun, and should that save fail or find the lease gone, it is stopped (its AbortSignal fires)
       // at once: the run may not be this engine's (a database crash can lose the commit that leased it, and
       // another engine may claim the run once the database is back), and it must not run in two places.
-      const holdable = !env.deps.stepKinds[t.kind]?.transactional && !CONTAINER_KINDS.includes(t.kind);
+      // A transactional step's (sql) is held until its try ends, with no timer: its COMMIT writes its row and
+      // the run's state after it, and is itself conditional on the lease and the claim (commitTry), so
+      // nothing runs twice. A crash before that COMMIT rolls its effect back with the record of it.
+      const transactional = env.deps.stepKinds[t.kind]?.transactional === true;
+      if (first && intents.length === 0 && transactional && item.tries.length === 1) {
+        held = { item, startedAt: env.clock.now(), timer: undefined };
+        return;
+      }
+      const holdable = !transactional && !CONTAINER_KINDS.includes(t.kind);
       if (first && intents.length === 0 && holdable) {
         const h: Held = { item, startedAt: env.clock.now(), timer: undefined };
         h.timer = env.clock.setTimeout(() => {
@@ -386,7 +395,7 @@ function runIO(
       const h = held;
       if (!h) return item;
       held = undefined;
-      env.clock.clearTimeout(h.timer);
+      if (h.timer !== undefined) env.clock.clearTimeout(h.timer);
       const row = h.item.tries[0]!;
       const startedAgoMs = Math.max(0, env.clock.now() - h.startedAt);
       const i = item.tries.findIndex(
@@ -399,7 +408,7 @@ function runIO(
     },
     innerWaitsBegun: () => innerWaitsBegun,
     dispose() {
-      if (held) env.clock.clearTimeout(held.timer);
+      if (held?.timer !== undefined) env.clock.clearTimeout(held.timer);
       held = undefined;
     },
     async save(state, opts) {
@@ -421,12 +430,23 @@ function runIO(
       if (!(await saved(io.withHeld(item)))) throw new LeaseLostError(run.id);
       if (opts.result) reportTry(env, def, run.id, opts.result);
     },
-    async commitTry(client, runAttempt, r) {
-      // The save that began this try has landed (a transactional step's begin is not held back: see
-      // `begin`), so a resumed run finds this record from its saved state. Nothing here may wait for a
-      // pooled connection: the step holds one, and all of them could be held so.
-      if (held) throw new Error(`run ${run.id}: a transactional step's begin must be saved before it runs`);
+    async commitTry(client, runAttempt, r, after) {
+      // Either the save that began this try has landed, so a resumed run finds this record from its saved
+      // state, or that begin is held (a new run's first try: see `begin`) and this COMMIT writes the try's
+      // row and the state after it. When the try ends the run, its end commits here too: no save follows.
+      // Nothing here may wait for a pooled connection: the step holds one, and all of them could be held so.
       if (cancelled()) throw new Error(`run ${run.id}: cancelled; not committed`);
+      const h = held;
+      const row = h?.item.tries[0];
+      if (
+        h &&
+        !(row && row.stepKey === r.stepKey && row.attempt === r.attempt && row.runAttempt === runAttempt)
+      )
+        throw new Error(`run ${run.id}: a begin save held for another try`);
+      // Only when no save is due for anything else: a resumed parked step's end, writes of earlier tries.
+      const ends = after !== undefined && isTerminal(after.status) && !carry && writes.length === 0;
+      const stored =
+        after !== undefined && (ends || h !== undefined) ? redactErrors(after, env.secrets) : undefined;
       const t = {
         runId: run.id,
         owner: env.owner,
@@ -436,6 +456,8 @@ function runIO(
         kind: r.kind,
         output: JSON.stringify(r.output ?? {}),
         claims: run.claims ?? null,
+        input: row?.input ?? null,
+        state: stored && runState(stored),
       };
       try {
         await commitTry(client, t);
@@ -447,6 +469,11 @@ function runIO(
         if (!answered(err)) throw new SaveFailed(err);
         throw err;
       }
+      // The held begin is written: a save from here on must not write it again.
+      if (h && held === h) held = undefined;
+      if (!ends) return false;
+      reportTry(env, def, run.id, r);
+      return true;
     },
     async saveTree(state, rows) {
       await landed();
