@@ -147,6 +147,8 @@ async function open(
     env: o.env,
     secrets: o.secrets,
     maxRuns: 50,
+    // The poll is on the manual clock, and `advance` stops at every timer: each move wakes the engine instead.
+    pollMs: 366 * 86_400_000,
     stepKinds: counted(stepKinds, activity),
   });
   engine.on("run", () => activity.n++);
@@ -161,8 +163,7 @@ async function open(
     handoff: engine.handoff(),
     log,
     pubsub: inProcessPubsub(handler),
-    clock: () => new Date(clock.now()),
-    timers: clock,
+    clock,
     cronMaxSleepMs: 366 * 86_400_000,
     env: o.env,
     secrets: o.secrets,

@@ -20,7 +20,7 @@ import { oneBudget } from "./definition/cel.js";
 import { EVAL_BUDGET_MS } from "./definition/eval-budget.js";
 import type { ExprContext, StepDefinition, TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import type { InnerEnd, InnerStep } from "./park/inner.js";
-import type { WaitInfo } from "./park/park.js";
+import type { WaitInfo } from "./park/wait-info.js";
 import { retryDelayMs, shouldRetry } from "./retry.js";
 import {
   completeStep,

@@ -108,6 +108,8 @@ interface RunnerIO extends RunIO {
   withHeld(item: SaveItem): SaveItem;
   /** Drops a begin save still held (the run stopped here without another save). */
   dispose(): void;
+  /** An inner wait_for began in this execution, so the run may have rows in skyflow.waits (inner.ts). */
+  innerWaitsBegun(): boolean;
 }
 
 const machines = new WeakMap<WorkflowDefinition, WeakMap<MachineDeps, ReturnType<typeof buildRunMachine>>>();
@@ -261,12 +263,17 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     // A save the machine had in flight must land first, or it could overwrite the cancellation.
     await io.settled();
     await env.batcher.save(io.withHeld(stateItem(target, actor.getSnapshot().context.state)));
-    // Its inner steps' waits (src/engine/park/inner.ts) go with it. The cancellation is saved already: a wait
-    // left by a failed delete releases nothing (a release needs the run waiting), so it does not undo it.
-    await (async () => env.pool.query("DELETE FROM skyflow.waits WHERE run_id = $1", [run.id]))().catch(
-      (err: unknown) =>
-        env.log.warn({ runId: run.id, err: String(err) }, "could not remove a cancelled run's waits"),
+    // Its inner steps' waits (src/engine/park/inner.ts) go with it: those begun here, or kept from before it
+    // parked inside its container (their entries hold them). A top-level wait's row is gone by now (its park
+    // inserts it and its resume deletes it). The cancellation is saved already: a wait left by a failed
+    // delete releases nothing (a release needs the run waiting), so it does not undo it.
+    const kept = Object.values(actor.getSnapshot().context.state.steps).some(
+      (st) => st.park?.kind === "wait_for",
     );
+    if (io.innerWaitsBegun() || kept)
+      await dropInnerWaits(env.pool, run.id).catch((err: unknown) =>
+        env.log.warn({ runId: run.id, err: String(err) }, "could not remove a cancelled run's waits"),
+      );
   }
   io.dispose();
   if (end === "succeeded" || end === "failed" || end === "cancelled") {
@@ -309,6 +316,7 @@ function runIO(
     carry = undefined;
     return { ...item, tries: [row, ...item.tries] };
   };
+  let innerWaitsBegun = false;
   // Records a save or delete step wrote; saved with that step's result, in the same statement.
   let writes: RunWrite[] = [];
   const beginning = <T extends BeginTry>(t: T) => {
@@ -398,6 +406,7 @@ function runIO(
       else tries.unshift({ ...row, startedAgoMs });
       return { ...item, tries };
     },
+    innerWaitsBegun: () => innerWaitsBegun,
     dispose() {
       if (held?.timer !== undefined) env.clock.clearTimeout(held.timer);
       held = undefined;
@@ -493,7 +502,10 @@ function runIO(
       for (const r of rows.results) reportTry(env, def, run.id, r);
     },
     inner: {
-      begin: (st) => beginInner(inner, st),
+      begin: (st) => {
+        if (st.req.kind === "wait_for") innerWaitsBegun = true;
+        return beginInner(inner, st);
+      },
       check: (w) => checkInner(inner, w),
       async park(state, waits) {
         await landed();
