@@ -1,8 +1,9 @@
 // Parked runs falling due: each engine keeps one wake timer, for the next parked run due anywhere (any
 // engine's), so a sleep ends on time whichever engine parked it. No timer per run.
 //
-// A top-level sleep ends in the database when it falls due (skyflow.end_due_sleeps, migration 085): set-based
-// statements end every due sleep (its try's end recorded with its output {slept_ms}, the run made runnable)
+// A top-level sleep ends in the database when it falls due (skyflow.end_due_sleeps, migrations 085 and 095):
+// set-based statements end every due sleep (its try's end recorded with its output {slept_ms}, the run woken:
+// still 'sleeping', its `wake` holding that end, which the claim takes at once; a HOT update of its row)
 // whatever the engines' free capacity, so ten thousand sleeps due in the same second end in that second; the
 // claim then takes the runs on to their next step as capacity allows (resume.ts finds the end recorded).
 // Several engines share the work by SKIP LOCKED, so a sleep ends once. Other parked runs (a wait_for's
@@ -42,7 +43,7 @@ export async function nextDue(db: Queryable): Promise<{ sleepMs?: number; otherM
     name: "skyflow_next_due",
     text: `SELECT
       (SELECT (extract(epoch FROM min(available_at) - clock_timestamp()) * 1000)::float8 FROM skyflow.runs
-        WHERE status = 'sleeping' AND available_at > now() - interval '2 seconds'
+        WHERE status = 'sleeping' AND available_at > now() - interval '2 seconds' AND wake IS NULL
           AND wait->>'kind' = 'sleep' AND NOT (wait ? 'inner')) AS s,
       (SELECT (extract(epoch FROM min(available_at) - clock_timestamp()) * 1000)::float8 FROM skyflow.runs
         WHERE status IN ('sleeping', 'waiting') AND available_at > now() AND available_at < 'infinity') AS o`,
@@ -65,8 +66,11 @@ const GAP_MS = 250;
 const CAP_MS = 2000;
 /** How long stop() waits for a round in flight (a round lasts at most CAP_MS while the database answers). */
 const STOP_WAIT_MS = CAP_MS + 500;
-/** Sleeps ended per statement (and commit). */
-const BATCH = 2000;
+/**
+ * Sleeps ended per statement (and commit): the first of a batch is seen by the claim only once the batch
+ * commits. Ten thousand due in one second come in batches of a few hundred at most (the due since the last).
+ */
+const BATCH = 500;
 
 export interface WakerOptions {
   db: Queryable;

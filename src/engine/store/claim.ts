@@ -99,7 +99,8 @@ export async function claimOwn(
 /**
  * A top-level sleep falling due is ended by the engines' wakers (src/engine/park/waker.ts), all due at once
  * whatever the engines' capacity; the claim resumes it itself only once it is this late (a waker that could
- * not end it, its try not found), and meanwhile takes the runs the wakers made runnable.
+ * not end it, its try not found), and meanwhile takes at once the runs the wakers woke (still 'sleeping',
+ * with a wake value: migration 095).
  */
 const SLEEP_GRACE_MS = 2000;
 
@@ -115,7 +116,7 @@ const RESUMABLE = `UPDATE skyflow.runs r ${SET_LEASE}, wait = NULL, wake = NULL
           AND (lease_until IS NULL OR lease_until < now())
           AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
           AND NOT (status = 'sleeping' AND available_at > now() - interval '${SLEEP_GRACE_MS} milliseconds'
-                   AND wait->>'kind' = 'sleep' AND NOT (wait ? 'inner'))
+                   AND wait->>'kind' = 'sleep' AND NOT (wait ? 'inner') AND wake IS NULL)
         ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
   WHERE r.id = due.due_id
   RETURNING r.id, r.workflow, r.version, r.event, r.depth, r.status, r.snapshot, r.attempt, r.concurrency_key,

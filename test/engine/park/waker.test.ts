@@ -3,8 +3,9 @@
 // goes to this process's engine in the release's own transaction (start-runs.ts resume). Real engines, real
 // Postgres, the record trigger against the Skygear-compatible server.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { poolDb } from "../../../src/db/pool.js";
 import { createEngine, type Engine } from "../../../src/engine/engine.js";
-import type { ClaimedRun, RunHandoff } from "../../../src/engine/store/claim.js";
+import { type ClaimedRun, claimRuns, type RunHandoff } from "../../../src/engine/store/claim.js";
 import { startTriggers } from "../../../src/engine/triggers/index.js";
 import { capturedLogger } from "../../helpers/log.js";
 import { type Harness, startHarness, until } from "./inner-harness.js";
@@ -105,7 +106,8 @@ describe("the waker", () => {
         () => runRow(busy),
         (r) => r?.status === "running",
       );
-      // Each sleep ends (its try succeeded, the run runnable, its end kept for the claim) with no engine free.
+      // Each sleep ends (its try succeeded, the run woken: still 'sleeping', its end kept for the claim) with no
+      // engine free.
       for (const id of ids) {
         const nap = await until(
           () => tries(id, "nap"),
@@ -114,7 +116,7 @@ describe("the waker", () => {
         expect(nap).toHaveLength(1);
         expect((nap[0].output as { slept_ms: number }).slept_ms).toBeGreaterThanOrEqual(1500);
         const r = await runRow(id);
-        expect(r).toMatchObject({ status: "running", lease_owner: null });
+        expect(r).toMatchObject({ status: "sleeping", lease_owner: null });
         expect(r.wake).toMatchObject({ slept: nap[0].output });
       }
       expect(engine.inFlight()).toBe(1);
@@ -177,7 +179,7 @@ describe("the waker", () => {
       [ids],
     );
     expect(rows).toHaveLength(30);
-    expect(rows.every((r) => r.status === "running" && r.tries === 1 && r.ok === 1)).toBe(true);
+    expect(rows.every((r) => r.status === "sleeping" && r.tries === 1 && r.ok === 1)).toBe(true);
     const b = engineOf();
     await b.start();
     try {
@@ -186,6 +188,38 @@ describe("the waker", () => {
     } finally {
       await b.stop({ graceMs: 0 });
     }
+  }, 60_000);
+
+  it("a woken sleep is claimed at once, one not ended yet only after the claim's grace", async () => {
+    const a = engineOf();
+    await a.start();
+    let ids: string[];
+    try {
+      ids = await parkNappers(a, 2);
+    } finally {
+      await a.stop({ graceMs: 0 });
+    }
+    const [woken, asleep] = ids as [string, string];
+    await db.pool.query("UPDATE skyflow.runs SET available_at = now() WHERE id = $1", [woken]);
+    await db.pool.query("CALL skyflow.end_due_sleeps(0, 1000, 100)");
+    // Woken in a HOT update: still 'sleeping', its sleep's end in `wake`. The other one falls due now, not ended.
+    expect(await runRow(woken)).toMatchObject({ status: "sleeping", lease_owner: null });
+    await db.pool.query("UPDATE skyflow.runs SET available_at = now() WHERE id = $1", [asleep]);
+    expect((await runRow(asleep)).wake).toBeNull();
+    const claimed = await claimRuns(poolDb(db.pool), {
+      owner: "probe",
+      leaseMs: 30_000,
+      limit: 10,
+      limited: [],
+      only: ids,
+    });
+    expect(claimed.map((r) => r.id)).toEqual([woken]);
+    expect(claimed[0]!.wake).toMatchObject({ slept: (await tries(woken, "nap"))[0].output });
+    expect(await runRow(woken)).toMatchObject({ status: "running", lease_owner: "probe", wake: null });
+    // Given back to the queue as a claim's crash would leave it, for the next test's engines.
+    await db.pool.query("UPDATE skyflow.runs SET lease_until = now() - interval '1 second' WHERE id = $1", [
+      woken,
+    ]);
   }, 60_000);
 
   it("a run claimed after its sleep ended and lost with its engine does not sleep again", async () => {
@@ -205,11 +239,12 @@ describe("the waker", () => {
       (due) => due === true,
     );
     await db.pool.query("CALL skyflow.end_due_sleeps(0, 1000, 100)");
-    expect(await runRow(id)).toMatchObject({ status: "running", lease_owner: null });
+    expect(await runRow(id)).toMatchObject({ status: "sleeping", lease_owner: null });
+    expect((await runRow(id)).wake).toMatchObject({ slept: { slept_ms: expect.any(Number) } });
     const nap = await tries(id, "nap");
     // As a claim leaves it (its wait and wake taken), with the claiming engine gone before any save.
     await db.pool.query(
-      `UPDATE skyflow.runs SET wait = NULL, wake = NULL, lease_owner = 'gone', lease_until = now() - interval '1 second',
+      `UPDATE skyflow.runs SET status = 'running', wait = NULL, wake = NULL, lease_owner = 'gone', lease_until = now() - interval '1 second',
          claims = claims + 1 WHERE id = $1`,
       [id],
     );
