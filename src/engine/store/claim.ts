@@ -2,7 +2,7 @@
 // flight whose lease expired or whose retry wait is over; pending runs of workflows with a concurrency
 // limit (serialized by an advisory lock, FIFO per key); other pending runs. Every batch uses the
 // `id = ANY(ARRAY(... FOR UPDATE SKIP LOCKED LIMIT n))` form, which runs its subquery exactly once.
-import type { Db, Statement } from "../../db/pool.js";
+import type { Db } from "../../db/pool.js";
 import type { Queryable } from "./enqueue.js";
 
 export interface ClaimedRun {
@@ -121,31 +121,6 @@ const RESUMABLE = `UPDATE skyflow.runs r ${SET_LEASE}, wait = NULL, wake = NULL
   WHERE r.id = due.due_id
   RETURNING r.id, r.workflow, r.version, r.event, r.depth, r.status, r.snapshot, r.attempt, r.concurrency_key,
     r.started_at, due.was_waiting AS wait, due.woken AS wake, r.claims`;
-
-/**
- * Waiting runs an event released in the trigger's transaction (`ids`), leased in that same transaction to the
- * engine in this process that has room for them: no NOTIFY, wake-up or claim between the release's commit and
- * their next step. As RESUMABLE, their wait and wake value are returned and cleared. Runs another release,
- * claim or cancel got to first are left out (the conditions are those of a released, unleased run).
- */
-export function leaseReleased(
-  owner: string,
-  leaseMs: number,
-  ids: string[],
-): Statement & { name: string; values: unknown[] } {
-  return {
-    name: "skyflow_lease_released",
-    text: `UPDATE skyflow.runs r ${SET_LEASE}, wait = NULL, wake = NULL
-  FROM (SELECT id AS due_id, wait AS was_waiting, wake AS woken FROM skyflow.runs
-        WHERE id = ANY($3::uuid[]) AND status = 'waiting' AND wake IS NOT NULL AND available_at <= now()
-          AND lease_owner IS NULL
-        ORDER BY id FOR UPDATE) due
-  WHERE r.id = due.due_id
-  RETURNING r.id, r.workflow, r.version, r.event, r.depth, r.status, r.snapshot, r.attempt, r.concurrency_key,
-    r.started_at, due.was_waiting AS wait, due.woken AS wake, r.claims`,
-    values: [owner, Math.floor(leaseMs), ids],
-  };
-}
 
 /** Pending runs of workflows without a concurrency limit, oldest first; `limit` is SQL. */
 const unlimited = (limit: string) => `UPDATE skyflow.runs ${SET_LEASE}

@@ -320,4 +320,57 @@ describe("a released wait_for run", () => {
       await engine.stop({ graceMs: 0 });
     }
   }, 60_000);
+
+  it("released where the engine has no room, is left due for a claim and goes on once", async () => {
+    const engine = engineOf();
+    await engine.start();
+    // The triggers' engine has no room: the release leases nothing and leaves the run to the claim.
+    const real = engine.handoff();
+    const adopted: ClaimedRun[] = [];
+    const handoff: RunHandoff = {
+      owner: real.owner,
+      leaseMs: real.leaseMs,
+      reserve: () => 0,
+      adopt: (runs, reserved, at) => {
+        adopted.push(...runs);
+        real.adopt(runs, reserved, at);
+      },
+    };
+    const triggers = await startTriggers({
+      pool: db.pool,
+      catalog,
+      appSchema: srv.config.schema,
+      wake: () => engine.wake(),
+      handoff,
+      log,
+      pollMs: 200,
+    });
+    try {
+      const id = (await engine.trigger("waiter", { type: "call", input: { ref: "k2" } } as never)).runId;
+      await until(
+        () => runRow(id),
+        (r) => r?.status === "waiting",
+      );
+      const before = await runRow(id);
+      await container.sendAction("record:save", {
+        database_id: "_public",
+        records: [{ _id: "approval/a2", ref: "k2" }],
+      });
+      const run = await engine.waitForRun(id, 20_000);
+      expect(run.status).toBe("succeeded");
+      expect(adopted.filter((r) => r.id === id)).toEqual([]);
+      // One claim since it parked (the engine's, not the release's), and one end of its step, with the event.
+      expect((await runRow(id)).claims).toBe(before.claims + 1);
+      const w = run.tries.filter((t) => t.stepKey === "w");
+      expect(w).toHaveLength(1);
+      expect(w[0]!.output).toMatchObject({ timed_out: false, event: { record: { _id: "approval/a2" } } });
+      expect(
+        (await db.pool.query("SELECT count(*)::int AS n FROM skyflow.waits WHERE run_id = $1", [id])).rows[0]
+          .n,
+      ).toBe(0);
+    } finally {
+      await triggers.stop();
+      await engine.stop({ graceMs: 0 });
+    }
+  }, 60_000);
 });
