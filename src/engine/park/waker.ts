@@ -35,19 +35,21 @@ export async function parkedCounts(db: Queryable): Promise<Record<string, number
 
 /**
  * Ms until the next top-level sleep and the next parked run of any kind fall due (none: undefined). A sleep
- * due in the last two seconds and not ended yet counts (negative ms): after that the claim takes it
- * (claim.ts). Each is the first row of an index in due order (runs_sleeping, runs_claimable).
+ * due in the last `pastMs` (at most two seconds) and not ended yet counts (negative ms): after two seconds
+ * the claim takes it (claim.ts). Each is the first row of an index in due order (runs_sleeping,
+ * runs_claimable); the sleeps woken and not claimed yet (migration 095) are stepped over in the past window,
+ * so right after a round, which ended the sleeps due, it is left out (0).
  */
-export async function nextDue(db: Queryable): Promise<{ sleepMs?: number; otherMs?: number }> {
+export async function nextDue(db: Queryable, pastMs = 2000): Promise<{ sleepMs?: number; otherMs?: number }> {
   const { rows } = await db.query<{ s: number | null; o: number | null }>({
     name: "skyflow_next_due",
     text: `SELECT
       (SELECT (extract(epoch FROM min(available_at) - clock_timestamp()) * 1000)::float8 FROM skyflow.runs
-        WHERE status = 'sleeping' AND available_at > now() - interval '2 seconds' AND wake IS NULL
+        WHERE status = 'sleeping' AND available_at > now() - $1::int * interval '1 millisecond' AND wake IS NULL
           AND wait->>'kind' = 'sleep' AND NOT (wait ? 'inner')) AS s,
       (SELECT (extract(epoch FROM min(available_at) - clock_timestamp()) * 1000)::float8 FROM skyflow.runs
         WHERE status IN ('sleeping', 'waiting') AND available_at > now() AND available_at < 'infinity') AS o`,
-    values: [],
+    values: [Math.max(0, Math.min(2000, Math.floor(pastMs)))],
   });
   const r = rows[0];
   return {
@@ -89,6 +91,8 @@ export class Waker {
   /** Set while firing: fire again once this round is over. */
   private again = false;
   private stopped = false;
+  /** When the last round's CALL answered (performance.now()). */
+  private roundEnded = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly o: WakerOptions) {}
 
@@ -116,7 +120,9 @@ export class Waker {
   /** Looks for the next parked run due and sets the timer (after a claim sweep, which took those due now). */
   async check(): Promise<void> {
     if (this.stopped || this.firing) return;
-    const next = await nextDue(this.o.db).catch(() => undefined);
+    // Within two seconds of a round, the sleeps due before it are ended or the claim's (see nextDue).
+    const past = Math.min(2000, performance.now() - this.roundEnded);
+    const next = await nextDue(this.o.db, past).catch(() => undefined);
     if (next) this.arm(next);
   }
 
@@ -155,7 +161,8 @@ export class Waker {
       if (performance.now() - began >= CAP_MS) this.again = true;
       // Timeouts and retry delays due now, and the runs the sleeps' ends made runnable: the claim's turn.
       this.o.onDue();
-      const next = await nextDue(this.o.db);
+      this.roundEnded = performance.now();
+      const next = await nextDue(this.o.db, 0);
       // A sleep still due after the round is one it could not end: the claim's, after its grace.
       if (next.sleepMs !== undefined && next.sleepMs <= 0) delete next.sleepMs;
       if (!this.stopped) this.arm(next);
