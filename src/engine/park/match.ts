@@ -154,7 +154,8 @@ export class WaitMatcher {
     const now = this.o.clock();
     // The candidates of the expressions this process has seen for these sources are looked up in the same
     // round trip as the lock (wait_exprs rows never change once written; a new one is looked up after).
-    const known = this.keysOf(list, now, (source) => this.exprs.get(source) ?? []);
+    const seen = new Map(sources.map((source) => [source, this.exprs.get(source) ?? []]));
+    const known = this.keysOf(list, now, (source) => seen.get(source) ?? []);
     // The sources' locks (in order), the events kept, the expressions read and the known candidates, in one
     // round trip: statements sent at once, each after the one before it, so the reads see every park that
     // committed before the lock was granted.
@@ -175,8 +176,12 @@ export class WaitMatcher {
       ...(known.length > 0 ? [candidatesQuery(known)] : []),
     ]);
     const exprs = read!.rows as Expr[];
-    const fresh = exprs.filter((x) => !(this.exprs.get(x.source) ?? []).some((c) => c.expr_id === x.expr_id));
-    for (const x of fresh) this.exprs.set(x.source, [...(this.exprs.get(x.source) ?? []), x]);
+    // New to this call (another call may have cached them meanwhile: they are looked up here all the same).
+    const fresh = exprs.filter((x) => !(seen.get(x.source) ?? []).some((c) => c.expr_id === x.expr_id));
+    for (const x of fresh) {
+      const cached = this.exprs.get(x.source) ?? [];
+      if (!cached.some((c) => c.expr_id === x.expr_id)) this.exprs.set(x.source, [...cached, x]);
+    }
     const more = this.keysOf(list, now, (source) => fresh.filter((x) => x.source === source));
     const rows = [
       ...((first?.rows ?? []) as Candidate[]),
