@@ -219,6 +219,36 @@ describe("the waker", () => {
     ]);
   }, 60_000);
 
+  it("a round ends sleeps that fell due long before it (a waker fallen behind)", async () => {
+    const a = engineOf();
+    await a.start();
+    let ids: string[];
+    try {
+      ids = await parkNappers(a, 2);
+    } finally {
+      await a.stop({ graceMs: 0 });
+    }
+    // Due five seconds ago (no engine: no claim took them after its grace), and one second ago.
+    await db.pool.query(
+      "UPDATE skyflow.runs SET available_at = now() - make_interval(secs => 5 - 4 * (id = $2)::int) WHERE id = ANY($1)",
+      [ids, ids[1]],
+    );
+    await db.pool.query("CALL skyflow.end_due_sleeps(0, 1000, 1)");
+    for (const id of ids) {
+      expect(await runRow(id)).toMatchObject({ status: "sleeping" });
+      expect((await runRow(id)).wake).toMatchObject({ slept: { slept_ms: expect.any(Number) } });
+      expect((await tries(id, "nap")).map((t) => t.status)).toEqual(["succeeded"]);
+    }
+    const b = engineOf();
+    await b.start();
+    try {
+      for (const id of ids) expect((await b.waitForRun(id, 30_000)).status).toBe("succeeded");
+      expect((await afterCounts(ids)).every((r) => r.n === 1)).toBe(true);
+    } finally {
+      await b.stop({ graceMs: 0 });
+    }
+  }, 60_000);
+
   it("a run claimed after its sleep ended and lost with its engine does not sleep again", async () => {
     const a = engineOf();
     await a.start();
