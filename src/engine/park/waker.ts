@@ -24,11 +24,15 @@ export async function nextDueMs(db: Queryable): Promise<number | undefined> {
   return ms === null || ms === undefined ? undefined : Math.max(0, ms);
 }
 
-/** Parked runs by what they wait for: sleep, wait_for, call, or retry (a retry's delay). */
+/**
+ * Parked runs by what they wait for: sleep, wait_for, call, or retry (a retry's delay). A sleep the waker
+ * ended is not counted while it waits for its claim (still 'sleeping', with a wake value).
+ */
 export async function parkedCounts(db: Queryable): Promise<Record<string, number>> {
   const { rows } = await db.query<{ k: string; n: number }>(
     `SELECT CASE WHEN wait IS NULL THEN 'retry' ELSE wait->>'kind' END AS k, count(*)::int AS n
-     FROM skyflow.runs WHERE status IN ('sleeping', 'waiting') GROUP BY 1`,
+     FROM skyflow.runs WHERE status IN ('sleeping', 'waiting') AND NOT (status = 'sleeping' AND wake IS NOT NULL)
+     GROUP BY 1`,
   );
   return Object.fromEntries(rows.map((r) => [r.k, r.n]));
 }
