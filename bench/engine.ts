@@ -13,11 +13,11 @@ import type { StepDefinition, WorkflowDefinition } from "../src/engine/definitio
 import { createEngine } from "../src/engine/engine.js";
 import { buildRunMachine, type MachineDeps, type RunIO } from "../src/engine/machine.js";
 import { newRunState } from "../src/engine/state.js";
+import { stepKinds } from "../src/engine/step-kinds.js";
 import { enqueueRuns } from "../src/engine/store/enqueue.js";
 import { recordVersion } from "../src/engine/store/versions.js";
 import { resolveStepInput } from "../src/engine/template.js";
 import { silentLogger } from "../src/log.js";
-import { stepKinds } from "../src/steps/registry.js";
 import type { StepClients, StepKind } from "../src/steps/types.js";
 import { BackendCpu, backendPids, benchSkygear, median, pct, scratchDatabase, step } from "./lib.js";
 
@@ -227,7 +227,7 @@ async function machineAlone(n: number, clients: StepClients): Promise<number> {
   const io: RunIO = {
     begin: async () => {},
     save: async () => {},
-    commitTry: async () => {},
+    commitTry: async () => false,
     saveTree: async () => {},
     committed: async () => undefined,
     inner: {

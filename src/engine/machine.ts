@@ -20,7 +20,7 @@ import { oneBudget } from "./definition/cel.js";
 import { EVAL_BUDGET_MS } from "./definition/eval-budget.js";
 import type { ExprContext, StepDefinition, TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import type { InnerEnd, InnerStep } from "./park/inner.js";
-import type { WaitInfo } from "./park/park.js";
+import type { WaitInfo } from "./park/wait-info.js";
 import { retryDelayMs, shouldRetry } from "./retry.js";
 import {
   completeStep,
@@ -66,10 +66,17 @@ export interface RunIO {
   ): Promise<void>;
   /**
    * Commits a step's own transaction on `client` with the record that try `r` succeeded (see
-   * StepContext.commit); `committed` saves then leave that try's row as it is. Throws SaveFailed when the
-   * run must be given up: its lease is lost, or the COMMIT's outcome is unknown (its resume will read it).
+   * StepContext.commit); `committed` saves then leave that try's row as it is. `after`: the run's state
+   * after the try (the runner may store it in that transaction). Resolves true when it stored `after` as the
+   * run's end: no save follows. Throws SaveFailed when the run must be given up: its lease is lost, or the
+   * COMMIT's outcome is unknown (its resume will read it).
    */
-  commitTry(client: import("pg").PoolClient, runAttempt: number, r: TryResult): Promise<void>;
+  commitTry(
+    client: import("pg").PoolClient,
+    runAttempt: number,
+    r: TryResult,
+    after?: RunState,
+  ): Promise<boolean | undefined>;
   /** Saves the state with the try rows of inner steps that began or ended since the last save (tree.ts). */
   saveTree(state: RunState, rows: TreeRows): Promise<void>;
   /** Waits of inner steps (tree.ts, src/engine/park/inner.ts): registered, checked, and the run parked. */
@@ -337,8 +344,9 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
         if (isContainer(step)) return runContainerTry(c, step, signal);
         const kind = deps.stepKinds[step.kind];
         if (!kind) throw new Error(`unknown step kind "${step.kind}"`);
-        // Set when the step's transaction committed with the record of this try (StepContext.commit).
-        let committed: { output: unknown } | undefined;
+        // Set when the step's transaction committed with the record of this try (StepContext.commit), with
+        // the state after it (planned before that COMMIT) and whether the COMMIT stored it as the run's end.
+        let committed: { output: unknown; p: Planned; ended: boolean } | undefined;
         const raw = await kind.run({
           input: c.stepInput,
           signal,
@@ -352,8 +360,11 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
                 if (signal.aborted) throw signal.reason;
                 // The COMMIT decides now, not the step's timeout.
                 c.returned.value = true;
-                await c.io.commitTry(client, c.state.attempt, result(c, "succeeded", { output }));
-                committed = { output };
+                const after = completeStep(def, c.state, { status: "succeeded", output });
+                const p = planTry({ ...c, state: after }, after, true);
+                const done = result(c, "succeeded", { output });
+                const ended = await c.io.commitTry(client, c.state.attempt, done, p.begun ? after : p.state);
+                committed = { output, p, ended: ended === true };
               }
             : undefined,
         });
@@ -368,11 +379,13 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
         const output = committed ? committed.output : await c.io.afterTry(step, value ?? {});
         // Timed out or cancelled meanwhile: the machine has moved on, and this try must not be saved.
         if (signal.aborted) throw signal.reason;
+        // Its transaction stored the run's end with it: nothing is left to save.
+        if (committed?.ended) return committed.p;
         const done = result(c, "succeeded", { output });
         // From here on the try has succeeded: its timeout no longer applies while it is saved.
         c.returned.value = true;
-        const ended = { ...c, state: completeStep(def, c.state, { status: "succeeded", output }) };
-        const p = planTry(ended, ended.state, true);
+        const p =
+          committed?.p ?? planTry(c, completeStep(def, c.state, { status: "succeeded", output }), true);
         try {
           await c.io.save(p.state, { result: done, next: p.begun, committed: committed !== undefined });
         } catch (err) {

@@ -26,6 +26,7 @@ import {
   completeStep,
   currentStep,
   endedByMachine,
+  isTerminal,
   newRunState,
   type RunState,
   retryFromFailure,
@@ -35,7 +36,7 @@ import type { SaveBatcher, SaveItem, TryRow } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
 import { commitTry, committedOutput, LEASE_LOST_SQLSTATE } from "./store/commit-try.js";
 import { markInterrupted } from "./store/lease.js";
-import { type BeginTry, beginItem, stateItem, stepOutputs, treeItem } from "./store/save.js";
+import { type BeginTry, beginItem, runState, stateItem, stepOutputs, treeItem } from "./store/save.js";
 import { storable } from "./store/storable.js";
 import { intentsOf, type RunWrite, writesOf } from "./store/writes.js";
 import { containerSummary } from "./tree.js";
@@ -107,6 +108,8 @@ interface RunnerIO extends RunIO {
   withHeld(item: SaveItem): SaveItem;
   /** Drops a begin save still held (the run stopped here without another save). */
   dispose(): void;
+  /** An inner wait_for began in this execution, so the run may have rows in skyflow.waits (inner.ts). */
+  innerWaitsBegun(): boolean;
 }
 
 const machines = new WeakMap<WorkflowDefinition, WeakMap<MachineDeps, ReturnType<typeof buildRunMachine>>>();
@@ -260,12 +263,17 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     // A save the machine had in flight must land first, or it could overwrite the cancellation.
     await io.settled();
     await env.batcher.save(io.withHeld(stateItem(target, actor.getSnapshot().context.state)));
-    // Its inner steps' waits (src/engine/park/inner.ts) go with it. The cancellation is saved already: a wait
-    // left by a failed delete releases nothing (a release needs the run waiting), so it does not undo it.
-    await (async () => env.pool.query("DELETE FROM skyflow.waits WHERE run_id = $1", [run.id]))().catch(
-      (err: unknown) =>
-        env.log.warn({ runId: run.id, err: String(err) }, "could not remove a cancelled run's waits"),
+    // Its inner steps' waits (src/engine/park/inner.ts) go with it: those begun here, or kept from before it
+    // parked inside its container (their entries hold them). A top-level wait's row is gone by now (its park
+    // inserts it and its resume deletes it). The cancellation is saved already: a wait left by a failed
+    // delete releases nothing (a release needs the run waiting), so it does not undo it.
+    const kept = Object.values(actor.getSnapshot().context.state.steps).some(
+      (st) => st.park?.kind === "wait_for",
     );
+    if (io.innerWaitsBegun() || kept)
+      await dropInnerWaits(env.pool, run.id).catch((err: unknown) =>
+        env.log.warn({ runId: run.id, err: String(err) }, "could not remove a cancelled run's waits"),
+      );
   }
   io.dispose();
   if (end === "succeeded" || end === "failed" || end === "cancelled") {
@@ -308,6 +316,7 @@ function runIO(
     carry = undefined;
     return { ...item, tries: [row, ...item.tries] };
   };
+  let innerWaitsBegun = false;
   // Records a save or delete step wrote; saved with that step's result, in the same statement.
   let writes: RunWrite[] = [];
   const beginning = <T extends BeginTry>(t: T) => {
@@ -359,7 +368,15 @@ function runIO(
       // as begun, and should that save fail or find the lease gone, it is stopped (its AbortSignal fires)
       // at once: the run may not be this engine's (a database crash can lose the commit that leased it, and
       // another engine may claim the run once the database is back), and it must not run in two places.
-      const holdable = !env.deps.stepKinds[t.kind]?.transactional && !CONTAINER_KINDS.includes(t.kind);
+      // A transactional step's (sql) is held until its try ends, with no timer: its COMMIT writes its row and
+      // the run's state after it, and is itself conditional on the lease and the claim (commitTry), so
+      // nothing runs twice. A crash before that COMMIT rolls its effect back with the record of it.
+      const transactional = env.deps.stepKinds[t.kind]?.transactional === true;
+      if (first && intents.length === 0 && transactional && item.tries.length === 1) {
+        held = { item, startedAt: env.clock.now(), timer: undefined };
+        return;
+      }
+      const holdable = !transactional && !CONTAINER_KINDS.includes(t.kind);
       if (first && intents.length === 0 && holdable) {
         const h: Held = { item, startedAt: env.clock.now(), timer: undefined };
         h.timer = env.clock.setTimeout(() => {
@@ -378,7 +395,7 @@ function runIO(
       const h = held;
       if (!h) return item;
       held = undefined;
-      env.clock.clearTimeout(h.timer);
+      if (h.timer !== undefined) env.clock.clearTimeout(h.timer);
       const row = h.item.tries[0]!;
       const startedAgoMs = Math.max(0, env.clock.now() - h.startedAt);
       const i = item.tries.findIndex(
@@ -389,8 +406,9 @@ function runIO(
       else tries.unshift({ ...row, startedAgoMs });
       return { ...item, tries };
     },
+    innerWaitsBegun: () => innerWaitsBegun,
     dispose() {
-      if (held) env.clock.clearTimeout(held.timer);
+      if (held?.timer !== undefined) env.clock.clearTimeout(held.timer);
       held = undefined;
     },
     async save(state, opts) {
@@ -412,12 +430,23 @@ function runIO(
       if (!(await saved(io.withHeld(item)))) throw new LeaseLostError(run.id);
       if (opts.result) reportTry(env, def, run.id, opts.result);
     },
-    async commitTry(client, runAttempt, r) {
-      // The save that began this try has landed (a transactional step's begin is not held back: see
-      // `begin`), so a resumed run finds this record from its saved state. Nothing here may wait for a
-      // pooled connection: the step holds one, and all of them could be held so.
-      if (held) throw new Error(`run ${run.id}: a transactional step's begin must be saved before it runs`);
+    async commitTry(client, runAttempt, r, after) {
+      // Either the save that began this try has landed, so a resumed run finds this record from its saved
+      // state, or that begin is held (a new run's first try: see `begin`) and this COMMIT writes the try's
+      // row and the state after it. When the try ends the run, its end commits here too: no save follows.
+      // Nothing here may wait for a pooled connection: the step holds one, and all of them could be held so.
       if (cancelled()) throw new Error(`run ${run.id}: cancelled; not committed`);
+      const h = held;
+      const row = h?.item.tries[0];
+      if (
+        h &&
+        !(row && row.stepKey === r.stepKey && row.attempt === r.attempt && row.runAttempt === runAttempt)
+      )
+        throw new Error(`run ${run.id}: a begin save held for another try`);
+      // Only when no save is due for anything else: a resumed parked step's end, writes of earlier tries.
+      const ends = after !== undefined && isTerminal(after.status) && !carry && writes.length === 0;
+      const stored =
+        after !== undefined && (ends || h !== undefined) ? redactErrors(after, env.secrets) : undefined;
       const t = {
         runId: run.id,
         owner: env.owner,
@@ -427,6 +456,8 @@ function runIO(
         kind: r.kind,
         output: JSON.stringify(r.output ?? {}),
         claims: run.claims ?? null,
+        input: row?.input ?? null,
+        state: stored && runState(stored),
       };
       try {
         await commitTry(client, t);
@@ -438,6 +469,11 @@ function runIO(
         if (!answered(err)) throw new SaveFailed(err);
         throw err;
       }
+      // The held begin is written: a save from here on must not write it again.
+      if (h && held === h) held = undefined;
+      if (!ends) return false;
+      reportTry(env, def, run.id, r);
+      return true;
     },
     async saveTree(state, rows) {
       await landed();
@@ -466,7 +502,10 @@ function runIO(
       for (const r of rows.results) reportTry(env, def, run.id, r);
     },
     inner: {
-      begin: (st) => beginInner(inner, st),
+      begin: (st) => {
+        if (st.req.kind === "wait_for") innerWaitsBegun = true;
+        return beginInner(inner, st);
+      },
       check: (w) => checkInner(inner, w),
       async park(state, waits) {
         await landed();

@@ -11,6 +11,7 @@
 // database's, as the park's.
 import type { Logger } from "../../log.js";
 import { settledWithin } from "../../within.js";
+import { type Clock, systemClock, unrefTimer } from "../clock.js";
 import type { Queryable } from "../store/enqueue.js";
 
 /** Ms until the earliest parked run falls due (none: undefined); runs due now are claimed already. */
@@ -85,11 +86,13 @@ export interface WakerOptions {
   onDue: () => void;
   /** Parked runs due later than this are left to the engine's poll (it looks again on each sweep). */
   horizonMs: number;
+  /** What the timer runs on (default: real time); the due times it is set from are the database's. */
+  clock?: Clock;
 }
 
 /** The engine's one wake timer for parked runs, and the end of due sleeps it starts in the database. */
 export class Waker {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: unknown;
   private at = Number.POSITIVE_INFINITY;
   private firing: Promise<void> | undefined;
   /** Set while firing: fire again once this round is over. */
@@ -98,7 +101,11 @@ export class Waker {
   /** When the last round's CALL answered (performance.now()). */
   private roundEnded = Number.NEGATIVE_INFINITY;
 
-  constructor(private readonly o: WakerOptions) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly o: WakerOptions) {
+    this.clock = o.clock ?? systemClock;
+  }
 
   /** A run this engine parked falls due in `ms` (from now): the timer is set for then, AHEAD_MS early. */
   dueIn(ms: number): void {
@@ -109,16 +116,16 @@ export class Waker {
   private setTimer(ms: number): void {
     if (this.stopped || !(ms < this.o.horizonMs)) return;
     const wait = Math.max(0, ms);
-    const at = performance.now() + wait;
-    if (this.timer && at >= this.at) return;
-    if (this.timer) clearTimeout(this.timer);
+    const at = this.clock.now() + wait;
+    if (this.timer !== undefined && at >= this.at) return;
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.at = at;
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimeout(() => {
       this.timer = undefined;
       this.at = Number.POSITIVE_INFINITY;
       void this.fire();
     }, wait);
-    this.timer.unref();
+    unrefTimer(this.timer);
   }
 
   /** Looks for the next parked run due and sets the timer (after a claim sweep, which took those due now). */
@@ -188,7 +195,7 @@ export class Waker {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timer = undefined;
     this.at = Number.POSITIVE_INFINITY;
     await settledWithin(this.firing, STOP_WAIT_MS);

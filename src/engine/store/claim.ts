@@ -64,20 +64,34 @@ const SET_LEASE = `SET status = 'running', lease_owner = $1, lease_until = now()
 const RETURNING = `RETURNING id, workflow, version, event, depth, status, snapshot, attempt, concurrency_key, started_at,
   wait, wake, claims`;
 
-/** Runs this owner held before a restart (same owner name): resumed at once, lease or not. */
+/**
+ * An engine's lease owner: its configured name and its incarnation (one per engine object), so that the runs
+ * an earlier incarnation held can be told from this one's (claimOwn).
+ */
+export function leaseOwnerOf(name: string, incarnation: string): string {
+  return `${name}#${incarnation}`;
+}
+
+/**
+ * Runs an earlier incarnation of this engine held (same configured name, leased as `name#...` or, before
+ * incarnations, as `name`): resumed at once, lease or not. Never the runs of `self`, this incarnation's lease
+ * owner: those are executing here, and claiming one again would cut off its tries (a new `claims`).
+ */
 export async function claimOwn(
   db: Queryable,
-  owner: string,
+  name: string,
+  self: string,
   leaseMs: number,
   limit: number,
 ): Promise<ClaimedRun[]> {
   const { rows } = await db.query<ClaimedRun & Record<string, unknown>>({
     name: "skyflow_claim_own",
     text: `UPDATE skyflow.runs ${SET_LEASE}
-     WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs WHERE lease_owner = $1 AND status = 'running'
+     WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs WHERE status = 'running' AND lease_owner <> $1
+                            AND (lease_owner = $4 OR starts_with(lease_owner, $4 || '#'))
                           ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED))
      ${RETURNING}`,
-    values: [owner, leaseMs, limit],
+    values: [self, leaseMs, limit, name],
     query_timeout: leaseMs,
   });
   return rows;

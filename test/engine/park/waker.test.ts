@@ -1,10 +1,12 @@
 // Due sleeps end in the database (park/waker.ts, skyflow.end_due_sleeps), whatever the engines' capacity, once
 // across engines, and a run that crashed after its sleep ended does not sleep again; a released wait_for run
-// goes to this process's engine in the release's own transaction (start-runs.ts resume). Real engines, real
+// goes to this process's engine in the release's own statement (start-runs.ts releaseLease). Real engines, real
 // Postgres, the record trigger against the Skygear-compatible server.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { poolDb } from "../../../src/db/pool.js";
+import { ManualClock } from "../../../src/engine/clock.js";
 import { createEngine, type Engine } from "../../../src/engine/engine.js";
+import { Waker } from "../../../src/engine/park/waker.js";
 import { type ClaimedRun, claimRuns, type RunHandoff } from "../../../src/engine/store/claim.js";
 import { startTriggers } from "../../../src/engine/triggers/index.js";
 import { capturedLogger } from "../../helpers/log.js";
@@ -93,6 +95,32 @@ async function parkNappers(engine: Engine, n: number): Promise<string[]> {
 }
 
 describe("the waker", () => {
+  it("keeps one timer on the injected clock, for the earliest due time, and wakes the engine from it", async () => {
+    const clock = new ManualClock();
+    let woken = 0;
+    const waker = new Waker({ db: db.pool, log, onDue: () => woken++, horizonMs: 10_000, clock });
+    waker.start();
+    try {
+      waker.dueIn(5000);
+      waker.dueIn(8000);
+      waker.dueIn(1000);
+      waker.dueIn(60_000); // past the horizon: the engine's poll finds it
+      expect(clock.pending()).toBe(1);
+      // Set early by AHEAD_MS: the database waits out the rest of a sleep.
+      expect(clock.nextAt()).toBe(clock.now() + 950);
+      clock.advance(949);
+      expect(woken).toBe(0);
+      clock.advance(1);
+      await until(
+        async () => woken,
+        (n) => n === 1,
+      );
+    } finally {
+      await waker.stop();
+    }
+    expect(clock.pending()).toBe(0);
+  });
+
   it("ends due sleeps in the database while the engine has no room to take the runs", async () => {
     const engine = engineOf({ maxRuns: 1 });
     await engine.start();
