@@ -5,19 +5,19 @@
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type pg from "pg";
-import { createActor } from "xstate";
 import { migrate } from "../src/db/migrate.js";
 import { createPool } from "../src/db/pool.js";
 import type { Clock } from "../src/engine/clock.js";
 import type { StepDefinition, WorkflowDefinition } from "../src/engine/definition/types.js";
+import { drive } from "../src/engine/drive.js";
 import { createEngine } from "../src/engine/engine.js";
 import { buildRunMachine, type MachineDeps, type RunIO } from "../src/engine/machine.js";
 import { newRunState } from "../src/engine/state.js";
+import { stepKinds } from "../src/engine/step-kinds.js";
 import { enqueueRuns } from "../src/engine/store/enqueue.js";
 import { recordVersion } from "../src/engine/store/versions.js";
 import { resolveStepInput } from "../src/engine/template.js";
 import { silentLogger } from "../src/log.js";
-import { stepKinds } from "../src/steps/registry.js";
 import type { StepClients, StepKind } from "../src/steps/types.js";
 import { BackendCpu, backendPids, benchSkygear, median, pct, scratchDatabase, step } from "./lib.js";
 
@@ -223,11 +223,11 @@ async function machineAlone(n: number, clients: StepClients): Promise<number> {
     parkAfterMs: 5000,
     resolve: resolveStepInput,
   };
-  const machine = buildRunMachine(noopWf, deps);
+  const { machine, effects } = buildRunMachine(noopWf, deps);
   const io: RunIO = {
     begin: async () => {},
     save: async () => {},
-    commitTry: async () => {},
+    commitTry: async () => false,
     saveTree: async () => {},
     committed: async () => undefined,
     inner: {
@@ -242,19 +242,17 @@ async function machineAlone(n: number, clients: StepClients): Promise<number> {
   const one = (i: number) =>
     new Promise<void>((resolve, reject) => {
       const at = new Date().toISOString();
-      const actor = createActor(machine, {
-        input: { runId: `r${i}`, event: { id: `e${i}`, type: "manual", at }, state: newRunState(at), io },
-        clock,
+      const input = {
+        runId: `r${i}`,
+        event: { id: `e${i}`, type: "manual", at },
+        state: newRunState(at),
+        io,
+      };
+      drive(machine, effects, input, clock, (e) => {
+        if ("error" in e) reject(e.error);
+        else if (e.snapshot.value === "succeeded") resolve();
+        else reject(new Error(`machine ended ${String(e.snapshot.value)}`));
       });
-      actor.subscribe({
-        next: (snap) => {
-          if (snap.status !== "done") return;
-          if (snap.value === "succeeded") resolve();
-          else reject(new Error(`machine ended ${String(snap.value)}`));
-        },
-        error: reject,
-      });
-      actor.start();
     });
   const wave = async (from: number) => {
     for (let i = from; i < n; i += 200)
@@ -391,7 +389,7 @@ async function main(): Promise<void> {
 
   const heapMb = await heapWaiting(engine, pool, WAITING);
   console.log(
-    `${WAITING} waiting runs (parked retry waits): heap growth ${f(heapMb, 1)} MB; live actors ${engine.inFlight()}`,
+    `${WAITING} waiting runs (parked retry waits): heap growth ${f(heapMb, 1)} MB; runs in memory ${engine.inFlight()}`,
   );
 
   await engine.stop({ graceMs: 0 });

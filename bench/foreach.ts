@@ -8,8 +8,8 @@ import { createPool } from "../src/db/pool.js";
 import { loadWorkflowSource } from "../src/engine/definition/load.js";
 import type { Catalog, WorkflowDefinition } from "../src/engine/definition/types.js";
 import { createEngine } from "../src/engine/engine.js";
+import { stepKinds } from "../src/engine/step-kinds.js";
 import { silentLogger } from "../src/log.js";
-import { stepKinds } from "../src/steps/registry.js";
 import { benchSkygear, median, scratchDatabase } from "./lib.js";
 
 const ITEMS = Number(process.argv[2] ?? 1000);

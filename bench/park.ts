@@ -6,7 +6,9 @@
 //  - wait_for with 1,000, 10,000 and N runs waiting (one record type each, rounds alternating between them):
 //    a matching record -> the next step started (its try's started_at), p50/p99, counted from the INSERT's
 //    own clock_timestamp() (before its commit, so the writer's commit flush counts) and from the writer's
-//    commit acknowledgement; with the part up to the release in the trigger's transaction;
+//    commit acknowledgement; with the part up to the release in the trigger's transaction (the event kept in
+//    wait_events, its clock_timestamp()) and the part from there to the next step (the trigger's release,
+//    lease and commit, the engine's resume and the next step's begin save);
 //  - the matcher's cost for a record that matches nothing with 1,000 and with N waiting runs (alternating).
 // Parked runs are seeded in SQL exactly as the engine parks them. The engine gets the triggers' handoff, as
 // in the daemon. All times are the database's clock except the commit acknowledgement (this process's, on
@@ -293,6 +295,7 @@ async function waitBench(db: pg.Pool, app: pg.Pool, catalog: Catalog): Promise<v
   const fromStmt = new Map<string, number[]>();
   const fromAck = new Map<string, number[]>();
   const toRelease = new Map<string, number[]>();
+  const fromRelease = new Map<string, number[]>();
   const used = new Set<string>();
   const ROUNDS = 4;
   for (let round = 0; round < ROUNDS; round++) {
@@ -330,7 +333,10 @@ async function waitBench(db: pg.Pool, app: pg.Pool, catalog: Catalog): Promise<v
               "SELECT extract(epoch FROM at) * 1000 AS at FROM skyflow.wait_events WHERE event->'record'->>'_id' = $1",
               [`${type}/e${round}-${i}`],
             );
-            if (w.rows[0]) push(toRelease, Number(w.rows[0].at) - at);
+            if (w.rows[0]) {
+              push(toRelease, Number(w.rows[0].at) - at);
+              push(fromRelease, s - Number(w.rows[0].at));
+            }
             break;
           }
           await sleep(2);
@@ -346,7 +352,9 @@ async function waitBench(db: pg.Pool, app: pg.Pool, catalog: Catalog): Promise<v
     console.log(`${String(n).padStart(6)} waiting (${a.length} records):`);
     console.log(`  from the INSERT (before its commit): p50 ${f(median(a))} ms, p99 ${f(pct(a, 99))} ms`);
     console.log(`  from the writer's commit ack:        p50 ${f(median(b))} ms, p99 ${f(pct(b, 99))} ms`);
+    const d = fromRelease.get(type) ?? [];
     console.log(`  of which INSERT -> release (the trigger's transaction): p50 ${f(median(c))} ms`);
+    console.log(`  and release -> next step started: p50 ${f(median(d))} ms, p99 ${f(pct(d, 99))} ms`);
   }
 
   // 4. A record that matches nothing: the matcher's work in the trigger's transaction, 1,000 vs N waiting.

@@ -23,6 +23,7 @@ export type {
 
 // The engine (runs, retries, leases) and the triggers that start its runs.
 export { createEngine, type Engine, type EngineOptions, type RunDetails } from "./engine/engine.js";
+export { stepKinds } from "./engine/step-kinds.js";
 export { startTriggers, type TriggerOptions, type Triggers } from "./engine/triggers/index.js";
 // Errors (one base class, stable codes), problems in workflow files, logging.
 export {
@@ -61,5 +62,4 @@ export {
 } from "./skygear/container.js";
 export { createPubsubClient, type PubsubClient, type PubsubClientOptions } from "./skygear/pubsub.js";
 export type { PubsubPublisher, RecordJSON, SkygearClient } from "./skygear/types.js";
-export { stepKinds } from "./steps/registry.js";
 export type { StepClients, StepContext, StepKind } from "./steps/types.js";

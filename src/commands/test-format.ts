@@ -2,9 +2,10 @@
 // mistake reported as `file:line:column: path: message` and every expectation carrying its own position.
 // A hand-written schema check, because the messages name the fix. No I/O. Past 400 lines: the types and the
 // checker of each part of the format read best side by side.
+import type { RawProblem } from "../engine/definition/check-schema.js";
+import { checkWhere } from "../engine/definition/where.js";
 import { parseYaml } from "../engine/definition/yaml.js";
 import type { Problem } from "../errors.js";
-import { whereProblems } from "../steps/predicate.js";
 
 export interface Pos {
   line: number;
@@ -461,11 +462,10 @@ class Checker {
       const type = this.str(o.type, kp(p, "type"));
       const database = this.database(o.database, kp(p, "database"));
       const as = o.as === undefined ? "master" : this.str(o.as, kp(p, "as"));
-      for (const w of whereProblems(o.where))
-        this.fail(
-          w.path.reduce<string>((a, k) => kp(a, k), p),
-          w.message,
-        );
+      // As a query step's `where` is checked when its workflow loads.
+      const problems: RawProblem[] = [];
+      checkWhere(o.where, kp(p, "where"), problems);
+      for (const w of problems) this.fail(w.path, w.message);
       if (o.count === undefined && o.records === undefined)
         this.fail(p, "say what to expect: `count:` or `records:` (or both)");
       const count = this.expected(o, "count", p, (x, q) => this.count(x, q));

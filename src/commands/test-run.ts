@@ -6,6 +6,7 @@ import { createPool, ident } from "../db/pool.js";
 import { ManualClock } from "../engine/clock.js";
 import type { Catalog, WorkflowDefinition } from "../engine/definition/types.js";
 import { createEngine, type Engine, type RunDetails } from "../engine/engine.js";
+import { stepKinds } from "../engine/step-kinds.js";
 import { getRun } from "../engine/store/inspect.js";
 import { nextFire } from "../engine/triggers/cron/parse.js";
 import { startTriggers, type Triggers } from "../engine/triggers/index.js";
@@ -16,7 +17,6 @@ import { SkygearContainer } from "../skygear/container.js";
 import { createInProcessTransport } from "../skygear/transport-inprocess.js";
 import { actingAs } from "../steps/common.js";
 import { toPredicate } from "../steps/predicate.js";
-import { stepKinds } from "../steps/registry.js";
 import type { StepKind } from "../steps/types.js";
 import type { TestDatabases } from "./test-db.js";
 import type { EventSpec, RecordsExpect, SqlExpect, TestCase } from "./test-format.js";
@@ -147,6 +147,8 @@ async function open(
     env: o.env,
     secrets: o.secrets,
     maxRuns: 50,
+    // The poll is on the manual clock, and `advance` stops at every timer: each move wakes the engine instead.
+    pollMs: 366 * 86_400_000,
     stepKinds: counted(stepKinds, activity),
   });
   engine.on("run", () => activity.n++);
@@ -161,8 +163,7 @@ async function open(
     handoff: engine.handoff(),
     log,
     pubsub: inProcessPubsub(handler),
-    clock: () => new Date(clock.now()),
-    timers: clock,
+    clock,
     cronMaxSleepMs: 366 * 86_400_000,
     env: o.env,
     secrets: o.secrets,

@@ -1,9 +1,16 @@
-// The engine's clock: what xstate's delayed transitions (retry waits, step timeouts) and `now()` use.
-// Tests inject a manual clock and move time by hand.
+// The engine's clock: what xstate's delayed transitions (retry waits, step timeouts), `now()`, the engine's
+// poll, the parked runs' wake timer and the cron driver use. Tests inject a manual clock and move time by hand.
+// Not on it: the lease renewal and the lease fence, whose deadlines are the database's (a lease runs out by
+// its clock), so a test that moves the manual clock a day on does not expire every lease.
 export interface Clock {
   now(): number;
   setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown;
   clearTimeout(id: unknown): void;
+}
+
+/** A timer that does not keep the process alive (a no-op for a manual clock's timers). */
+export function unrefTimer(id: unknown): void {
+  (id as { unref?: () => void } | undefined)?.unref?.();
 }
 
 export const systemClock: Clock = {

@@ -8,10 +8,9 @@ import { hostname } from "node:os";
 import type pg from "pg";
 import { poolDb } from "../db/pool.js";
 import type { Logger } from "../log.js";
-import { stepKinds as builtinKinds } from "../steps/registry.js";
 import type { StepClients, StepKind } from "../steps/types.js";
 import { settledWithin } from "../within.js";
-import { type Clock, systemClock } from "./clock.js";
+import { type Clock, systemClock, unrefTimer } from "./clock.js";
 import { compileStoredSource } from "./compile.js";
 import { claimLimits, concurrencyKeyFor } from "./concurrency.js";
 import type { Catalog, TriggerEvent } from "./definition/types.js";
@@ -22,8 +21,9 @@ import { checkManualEvent } from "./manual-event.js";
 import { Waker } from "./park/waker.js";
 import { type LiveRun, type RunEvent, type StepEvent, startRun } from "./runner.js";
 import { isTerminal } from "./state.js";
+import { stepKinds as builtinKinds } from "./step-kinds.js";
 import { SaveBatcher } from "./store/batch.js";
-import { type ClaimedRun, claimOwn, claimRuns, type RunHandoff } from "./store/claim.js";
+import { type ClaimedRun, claimOwn, claimRuns, leaseOwnerOf, type RunHandoff } from "./store/claim.js";
 import { getRun, type RunRecord, type StepTryRecord } from "./store/inspect.js";
 import { fillConcurrencyKeys } from "./store/keys.js";
 import { releaseRuns, renewLeases } from "./store/lease.js";
@@ -36,7 +36,7 @@ export interface EngineOptions {
   catalog: Catalog;
   clients: StepClients;
   log: Logger;
-  /** Names this engine in leases; a restarted engine with the same owner resumes its runs at once. */
+  /** Names this engine in leases; a restarted engine with the same owner resumes its runs at once (claimOwn). */
   owner?: string;
   /** Runs in flight at once (default 200). */
   maxRuns?: number;
@@ -45,7 +45,7 @@ export interface EngineOptions {
   env?: Record<string, string>;
   /** Lease length (default 30000); renewed every third of it. */
   leaseMs?: number;
-  /** Safety-net poll interval (default 1000). */
+  /** Safety-net poll interval (default 1000), on the clock. */
   pollMs?: number;
   /** Retry waits at least this long release the run's actor and lease (default 5000). */
   parkAfterMs?: number;
@@ -85,6 +85,9 @@ const CLAIM_BATCH = 100;
 const PUMP_STOP_WAIT_MS = 1000;
 
 class EngineImpl extends EventEmitter implements Engine {
+  /** The configured owner name (EngineOptions.owner). */
+  private readonly name: string;
+  /** What this engine's leases hold: the name and this engine object's incarnation (see leaseOwnerOf). */
   private readonly owner: string;
   private readonly maxRuns: number;
   private readonly leaseMs: number;
@@ -100,8 +103,6 @@ class EngineImpl extends EventEmitter implements Engine {
   private listener: Listener | undefined;
   private readonly batcher: SaveBatcher;
   private running = false;
-  /** Set once start() has claimed back the runs this owner held (claimOwn); only then may wakes claim. */
-  private ownTaken = false;
   private pumping: Promise<void> | undefined;
   private again = false;
   /**
@@ -114,7 +115,9 @@ class EngineImpl extends EventEmitter implements Engine {
   private sweep = true;
   /** Workflows with a concurrency limit, as of the last claim: their runs' ends free a queued run's turn. */
   private limitedNames = new Set<string>();
-  private timers: NodeJS.Timeout[] = [];
+  /** Lease renewal: on real time, as leases run out by the database's clock (see clock.ts). */
+  private renewTimer: NodeJS.Timeout | undefined;
+  private pollTimer: unknown;
   /** Stops executing the runs whose lease this engine could not renew in time (a network partition). */
   private readonly fence: LeaseFence;
   private renewing = false;
@@ -123,7 +126,8 @@ class EngineImpl extends EventEmitter implements Engine {
 
   constructor(private readonly o: EngineOptions) {
     super();
-    this.owner = o.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.name = o.owner ?? `${hostname()}:${process.pid}`;
+    this.owner = leaseOwnerOf(this.name, randomUUID().slice(0, 8));
     this.maxRuns = o.maxRuns ?? 200;
     this.leaseMs = o.leaseMs ?? 30_000;
     this.pollMs = o.pollMs ?? 1000;
@@ -151,6 +155,7 @@ class EngineImpl extends EventEmitter implements Engine {
       log: o.log,
       onDue: () => this.wake(),
       horizonMs: this.pollMs * 2,
+      clock: this.clock,
     });
   }
 
@@ -172,30 +177,38 @@ class EngineImpl extends EventEmitter implements Engine {
       const free = this.maxRuns - this.live.size;
       if (free <= 0) break;
       const sentAt = performance.now();
-      const own = await claimOwn(this.o.pool, this.owner, this.leaseMs, Math.min(free, CLAIM_BATCH));
+      const own = await claimOwn(
+        this.o.pool,
+        this.name,
+        this.owner,
+        this.leaseMs,
+        Math.min(free, CLAIM_BATCH),
+      );
       for (const r of own) this.launch(r, sentAt);
       if (own.length < Math.min(free, CLAIM_BATCH)) break;
     }
-    this.ownTaken = true;
-    this.timers.push(
-      setInterval(() => {
-        this.wake();
-        // Parked runs falling due before the next poll: the waker's timer, set even when this engine has no
-        // room (a claim sweep sets it too, but an engine with no room does not sweep).
-        void this.waker.check();
-      }, this.pollMs),
-      setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 3))),
-    );
-    for (const t of this.timers) t.unref();
+    this.schedulePoll();
+    this.renewTimer = setInterval(() => void this.renew(), Math.max(50, Math.floor(this.leaseMs / 3)));
+    this.renewTimer.unref();
     this.wake();
+  }
+
+  private schedulePoll(): void {
+    this.pollTimer = this.clock.setTimeout(() => {
+      if (!this.running) return;
+      this.schedulePoll();
+      this.wake();
+      // Parked runs falling due before the next poll: the waker's timer, set even when this engine has no
+      // room (a claim sweep sets it too, but an engine with no room does not sweep).
+      void this.waker.check();
+    }, this.pollMs);
+    unrefTimer(this.pollTimer);
   }
 
   wake(): void {
     this.backlog = true;
     this.sweep = true;
-    // Until start() has claimed back this owner's own runs, a claim beside claimOwn could launch a run twice
-    // (the first LISTEN's onListening comes then); start() wakes at its end.
-    if (this.ownTaken) void this.pump();
+    if (this.running) void this.pump();
   }
 
   handoff(): RunHandoff {
@@ -203,8 +216,7 @@ class EngineImpl extends EventEmitter implements Engine {
       owner: this.owner,
       leaseMs: this.leaseMs,
       reserve: (n) => {
-        // Not before start() has claimed back its own runs: claimOwn would claim a run handed over meanwhile again.
-        if (!this.running || !this.ownTaken || this.o.claimOnly) return 0;
+        if (!this.running || this.o.claimOnly) return 0;
         const k = Math.max(0, Math.min(n, this.maxRuns - this.live.size - this.reserved));
         this.reserved += k;
         return k;
@@ -285,9 +297,10 @@ class EngineImpl extends EventEmitter implements Engine {
 
   async stop(opts: { graceMs?: number } = {}): Promise<void> {
     this.running = false;
-    this.ownTaken = false;
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
+    if (this.pollTimer !== undefined) this.clock.clearTimeout(this.pollTimer);
+    this.pollTimer = undefined;
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
     await this.waker.stop();
     await this.listener?.close();
     this.listener = undefined;

@@ -1,16 +1,19 @@
 // The run machine (xstate 5), built once per workflow version: choose the next step, begin a try, run it
-// as an invoked promise with an AbortSignal, time it out, retry after a delay, save after every transition.
-// Side effects live in the invoked actors; the moves themselves are the pure functions of state.ts.
+// with an AbortSignal, time it out, retry after a delay, save after every transition. The machine is the
+// one source of truth for what a run does next; it is driven without an xstate actor by drive.ts, for the
+// runner (runner.ts): its effects (beginTry, runTry, save: the functions returned with it) are actions
+// whose outcome comes back as an event (`<effect>.done` / `<effect>.error`), and its delays are timers on
+// the engine's clock. The moves themselves are the pure functions of state.ts.
 // The xstate snapshot and the stored RunState: the machine's states (choose, starting, running, ...) are
 // where this engine is in one try and are never stored; `context.state` is the RunState, and every save
 // stores it (runs.snapshot, without outputs). A resumed run starts a new machine in `choose` from the stored
 // RunState alone, so nothing in the xstate snapshot needs to survive a crash. A foreach or parallel is one
 // try here; its inner steps are run and saved by tree.ts, which hands the machine back the RunState with
-// them. A try that succeeds is saved by its own actor, once it has marked the try as returned (a flag in the
-// context that the step's timeout checks): one actor and one state per step. A try actor and a save actor in
-// two states allocated 268 KB per three-step no-op run against 200 KB now; in alternating pairs of
-// processes, this shape takes about 11% less process CPU per three-step run.
-import { assign, fromPromise, setup } from "xstate";
+// them. A try that succeeds is saved by its own effect, once it has marked the try as returned (a flag in
+// the context that the step's timeout checks): one effect and one state per step. A try effect and a save
+// effect in two states allocated 268 KB per three-step no-op run against 200 KB now; in alternating pairs
+// of processes, this shape takes about 11% less process CPU per three-step run.
+import { assign, setup } from "xstate";
 import type { StepError } from "../errors.js";
 import { classifyError } from "../steps/classify.js";
 import { Park, type ParkRequest } from "../steps/park.js";
@@ -20,7 +23,7 @@ import { oneBudget } from "./definition/cel.js";
 import { EVAL_BUDGET_MS } from "./definition/eval-budget.js";
 import type { ExprContext, StepDefinition, TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import type { InnerEnd, InnerStep } from "./park/inner.js";
-import type { WaitInfo } from "./park/park.js";
+import type { WaitInfo } from "./park/wait-info.js";
 import { retryDelayMs, shouldRetry } from "./retry.js";
 import {
   completeStep,
@@ -57,7 +60,7 @@ export interface TryResult {
 export interface RunIO {
   begin(state: RunState, t: BeginTry): Promise<void>;
   /**
-   * `parkMs`: hand the run back to the queue until then, without a live actor. `next`: the next step's try
+   * `parkMs`: hand the run back to the queue until then, nothing of it kept in memory. `next`: the next step's try
    * begins in the same save (one durable commit per step instead of two); `state` is then as it begins.
    */
   save(
@@ -66,10 +69,17 @@ export interface RunIO {
   ): Promise<void>;
   /**
    * Commits a step's own transaction on `client` with the record that try `r` succeeded (see
-   * StepContext.commit); `committed` saves then leave that try's row as it is. Throws SaveFailed when the
-   * run must be given up: its lease is lost, or the COMMIT's outcome is unknown (its resume will read it).
+   * StepContext.commit); `committed` saves then leave that try's row as it is. `after`: the run's state
+   * after the try (the runner may store it in that transaction). Resolves true when it stored `after` as the
+   * run's end: no save follows. Throws SaveFailed when the run must be given up: its lease is lost, or the
+   * COMMIT's outcome is unknown (its resume will read it).
    */
-  commitTry(client: import("pg").PoolClient, runAttempt: number, r: TryResult): Promise<void>;
+  commitTry(
+    client: import("pg").PoolClient,
+    runAttempt: number,
+    r: TryResult,
+    after?: RunState,
+  ): Promise<boolean | undefined>;
   /** Saves the state with the try rows of inner steps that began or ended since the last save (tree.ts). */
   saveTree(state: RunState, rows: TreeRows): Promise<void>;
   /** Waits of inner steps (tree.ts, src/engine/park/inner.ts): registered, checked, and the run parked. */
@@ -110,10 +120,10 @@ export interface MachineDeps {
   env: Record<string, string>;
   now: () => number;
   random: () => number;
-  /** Retry waits at least this long park the run instead of keeping its actor. */
+  /** Retry waits at least this long park the run instead of keeping it in memory. */
   parkAfterMs: number;
   resolve: ResolveTemplate;
-  /** For inner steps' timeouts and retry waits (tree.ts); the machine's own delays use the actor's clock. */
+  /** For inner steps' timeouts and retry waits (tree.ts); the machine's own delays use the driver's (drive.ts). */
   clock?: Clock;
 }
 
@@ -130,7 +140,7 @@ export interface RunInput {
 }
 
 interface Ctx extends RunInput {
-  /** Set by the try's actor once its step has returned: the step's timeout no longer applies. */
+  /** Set by the try's effect once its step has returned: the step's timeout no longer applies. */
   returned: { value: boolean };
   /** How long resolving the try's `if` and input took: it counts against the step's timeout. */
   evalMs: number;
@@ -144,6 +154,25 @@ interface Ctx extends RunInput {
   abandonError?: unknown;
 }
 
+interface SaveParams {
+  c: Ctx;
+  parkMs?: number;
+  fold?: boolean;
+}
+
+/**
+ * What the driver (drive.ts) sends the machine: CANCEL from outside, and each effect's outcome (`<effect>.done`
+ * with what it returned, `<effect>.error` with what it threw).
+ */
+type MachineEvent =
+  | { type: "CANCEL" }
+  | { type: "beginTry.done"; output: Planned }
+  | { type: "beginTry.error"; error: unknown }
+  | { type: "runTry.done"; output: Planned }
+  | { type: "runTry.error"; error: unknown }
+  | { type: "save.done"; output: Planned | undefined }
+  | { type: "save.error"; error: unknown };
+
 /** A run's state moved past the steps whose `if` is false, with the try of the first step that runs. */
 interface Planned {
   state: RunState;
@@ -154,7 +183,7 @@ interface Planned {
   parkedMs?: number;
 }
 
-/** A save made by a try's actor failed (a lost lease, an unreachable database): the run is given up. */
+/** A save made by a try's effect failed (a lost lease, an unreachable database): the run is given up. */
 export class SaveFailed extends Error {
   constructor(readonly reason: unknown) {
     super("run save failed");
@@ -316,79 +345,85 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
     return p;
   };
 
-  return setup({
-    types: {} as { context: Ctx; input: RunInput; events: { type: "CANCEL" } },
-    actors: {
-      beginTry: fromPromise<Planned, Ctx>(async ({ input: c }) => {
-        // A container the run was parked in goes on with its try (its entry is as it began: one less).
-        const step = currentStep(def, c.state);
-        const entry = step && c.state.steps[step.key];
-        const again = c.continues?.value && step && isContainer(step) && entry?.status === "running";
-        const from = again
-          ? setEntry(c.state, step.key, { ...entry, attempts: entry.attempts - 1 })
-          : c.state;
-        const p = planTry(c, from, false);
-        if (p.begun && !again) await c.io.begin(p.state, p.begun);
-        return p;
-      }),
-      // Resolves once the succeeded try is saved: the state after it, and the next try when that save began one.
-      runTry: fromPromise<Planned, Ctx>(async ({ input: c, signal }) => {
-        const step = stepOf(c);
-        if (isContainer(step)) return runContainerTry(c, step, signal);
-        const kind = deps.stepKinds[step.kind];
-        if (!kind) throw new Error(`unknown step kind "${step.kind}"`);
-        // Set when the step's transaction committed with the record of this try (StepContext.commit).
-        let committed: { output: unknown } | undefined;
-        const raw = await kind.run({
-          input: c.stepInput,
-          signal,
-          attempt: c.attempt,
-          idempotencyKey: `${c.runId}:${step.key}`,
-          log: deps.log,
-          clients: deps.clients,
-          commit: kind.transactional
-            ? async (client, out) => {
-                const output = await c.io.afterTry(step, out ?? {});
-                if (signal.aborted) throw signal.reason;
-                // The COMMIT decides now, not the step's timeout.
-                c.returned.value = true;
-                await c.io.commitTry(client, c.state.attempt, result(c, "succeeded", { output }));
-                committed = { output };
-              }
-            : undefined,
-        });
-        // Parking (src/engine/park): the run waits in Postgres with this try open, or the step ends at once.
-        let value: unknown = raw;
-        if (raw instanceof Park) {
-          c.returned.value = true;
-          const r = await c.io.park(c, step, raw.request);
-          if (r.parked) return { state: c.state, parkedMs: r.parkMs };
-          value = r.output;
-        }
-        const output = committed ? committed.output : await c.io.afterTry(step, value ?? {});
-        // Timed out or cancelled meanwhile: the machine has moved on, and this try must not be saved.
-        if (signal.aborted) throw signal.reason;
-        const done = result(c, "succeeded", { output });
-        // From here on the try has succeeded: its timeout no longer applies while it is saved.
-        c.returned.value = true;
-        const ended = { ...c, state: completeStep(def, c.state, { status: "succeeded", output }) };
-        const p = planTry(ended, ended.state, true);
-        try {
-          await c.io.save(p.state, { result: done, next: p.begun, committed: committed !== undefined });
-        } catch (err) {
-          throw new SaveFailed(err);
-        }
-        return p;
-      }),
-      save: fromPromise<Planned | undefined, { c: Ctx; parkMs?: number; fold?: boolean }>(
-        async ({ input: { c, parkMs, fold } }) => {
-          const p = fold ? planTry(c, c.state, true) : undefined;
-          await c.io.save(p?.state ?? c.state, { result: c.result, parkMs, next: p?.begun });
-          return p;
-        },
-      ),
+  const effects = {
+    beginTry: async (c: Ctx): Promise<Planned> => {
+      // A container the run was parked in goes on with its try (its entry is as it began: one less).
+      const step = currentStep(def, c.state);
+      const entry = step && c.state.steps[step.key];
+      const again = c.continues?.value && step && isContainer(step) && entry?.status === "running";
+      const from = again ? setEntry(c.state, step.key, { ...entry, attempts: entry.attempts - 1 }) : c.state;
+      const p = planTry(c, from, false);
+      if (p.begun && !again) await c.io.begin(p.state, p.begun);
+      return p;
     },
+    // Resolves once the succeeded try is saved: the state after it, and the next try when that save began one.
+    runTry: async (c: Ctx, signal: AbortSignal): Promise<Planned> => {
+      const step = stepOf(c);
+      if (isContainer(step)) return runContainerTry(c, step, signal);
+      const kind = deps.stepKinds[step.kind];
+      if (!kind) throw new Error(`unknown step kind "${step.kind}"`);
+      // Set when the step's transaction committed with the record of this try (StepContext.commit), with
+      // the state after it (planned before that COMMIT) and whether the COMMIT stored it as the run's end.
+      let committed: { output: unknown; p: Planned; ended: boolean } | undefined;
+      const raw = await kind.run({
+        input: c.stepInput,
+        signal,
+        attempt: c.attempt,
+        idempotencyKey: `${c.runId}:${step.key}`,
+        log: deps.log,
+        clients: deps.clients,
+        commit: kind.transactional
+          ? async (client, out) => {
+              const output = await c.io.afterTry(step, out ?? {});
+              if (signal.aborted) throw signal.reason;
+              // The COMMIT decides now, not the step's timeout.
+              c.returned.value = true;
+              const after = completeStep(def, c.state, { status: "succeeded", output });
+              const p = planTry({ ...c, state: after }, after, true);
+              const done = result(c, "succeeded", { output });
+              const ended = await c.io.commitTry(client, c.state.attempt, done, p.begun ? after : p.state);
+              committed = { output, p, ended: ended === true };
+            }
+          : undefined,
+      });
+      // Parking (src/engine/park): the run waits in Postgres with this try open, or the step ends at once.
+      let value: unknown = raw;
+      if (raw instanceof Park) {
+        c.returned.value = true;
+        const r = await c.io.park(c, step, raw.request);
+        if (r.parked) return { state: c.state, parkedMs: r.parkMs };
+        value = r.output;
+      }
+      const output = committed ? committed.output : await c.io.afterTry(step, value ?? {});
+      // Timed out or cancelled meanwhile: the machine has moved on, and this try must not be saved.
+      if (signal.aborted) throw signal.reason;
+      // Its transaction stored the run's end with it: nothing is left to save.
+      if (committed?.ended) return committed.p;
+      const done = result(c, "succeeded", { output });
+      // From here on the try has succeeded: its timeout no longer applies while it is saved.
+      c.returned.value = true;
+      const p = committed?.p ?? planTry(c, completeStep(def, c.state, { status: "succeeded", output }), true);
+      try {
+        await c.io.save(p.state, { result: done, next: p.begun, committed: committed !== undefined });
+      } catch (err) {
+        throw new SaveFailed(err);
+      }
+      return p;
+    },
+    save: async ({ c, parkMs, fold }: SaveParams): Promise<Planned | undefined> => {
+      const p = fold ? planTry(c, c.state, true) : undefined;
+      await c.io.save(p?.state ?? c.state, { result: c.result, parkMs, next: p?.begun });
+      return p;
+    },
+  };
+
+  const machine = setup({
+    types: {} as { context: Ctx; input: RunInput; events: MachineEvent },
     actions: {
+      // The effects: declared here, executed by the driver (drive.ts) with these params.
+      beginTry: (_, _c: Ctx) => {},
+      runTry: (_, _c: Ctx) => {},
+      save: (_, _p: SaveParams) => {},
       noteAbandon: assign({
         abandonError: ({ event }) => {
           const err = (event as { error?: unknown }).error;
@@ -439,11 +474,12 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
         ],
       },
       starting: {
-        entry: assign({ tryStartedAt: () => deps.now(), error: undefined, result: undefined }),
-        invoke: {
-          src: "beginTry",
-          input: ({ context }) => context,
-          onDone: [
+        entry: [
+          assign({ tryStartedAt: () => deps.now(), error: undefined, result: undefined }),
+          { type: "beginTry", params: ({ context }) => context },
+        ],
+        on: {
+          "beginTry.done": [
             {
               guard: ({ event }) => event.output.begun !== undefined,
               target: "running",
@@ -455,7 +491,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
               actions: assign(({ event }) => ({ state: event.output.state, result: undefined })),
             },
           ],
-          onError: [
+          "beginTry.error": [
             { guard: "leaseLost", target: "abandoned", actions: "noteAbandon" },
             {
               target: "tryFailed",
@@ -470,10 +506,9 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
         },
       },
       running: {
-        invoke: {
-          src: "runTry",
-          input: ({ context }) => context,
-          onDone: [
+        entry: { type: "runTry", params: ({ context }) => context },
+        on: {
+          "runTry.done": [
             {
               guard: ({ event }) => event.output.parkedMs !== undefined,
               target: "parked",
@@ -488,7 +523,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
             },
             { target: "choose", actions: assign(({ event }) => ({ state: event.output.state })) },
           ],
-          onError: [
+          "runTry.error": [
             { guard: "saveFailed", target: "abandoned", actions: "noteAbandon" },
             {
               target: "tryFailed",
@@ -502,7 +537,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
         },
         after: {
           stepTimeout: {
-            // Once the step has returned, its actor is saving the result: that is not timed. A container's
+            // Once the step has returned, its effect is saving the result: that is not timed. A container's
             // inner steps have their own timeouts.
             guard: ({ context }) => !context.returned.value && !isContainer(stepOf(context)),
             target: "tryFailed",
@@ -544,22 +579,23 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
         ],
       },
       retrySaving: {
-        invoke: {
-          src: "save",
-          input: ({ context }) => ({
+        entry: {
+          type: "save",
+          params: ({ context }) => ({
             c: context,
             parkMs: context.delayMs >= deps.parkAfterMs ? context.delayMs : undefined,
           }),
-          onDone: [{ guard: "parks", target: "parked" }, { target: "retryWaiting" }],
-          onError: { target: "abandoned", actions: "noteAbandon" },
+        },
+        on: {
+          "save.done": [{ guard: "parks", target: "parked" }, { target: "retryWaiting" }],
+          "save.error": { target: "abandoned", actions: "noteAbandon" },
         },
       },
       retryWaiting: { after: { retryDelay: { target: "starting" } } },
       saving: {
-        invoke: {
-          src: "save",
-          input: ({ context }) => ({ c: context, fold: true }),
-          onDone: [
+        entry: { type: "save", params: ({ context }) => ({ c: context, fold: true }) },
+        on: {
+          "save.done": [
             {
               // The next try began in this save: run it.
               guard: ({ event }) => event.output?.begun !== undefined,
@@ -571,7 +607,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
               actions: assign(({ context, event }) => ({ state: event.output?.state ?? context.state })),
             },
           ],
-          onError: { target: "abandoned", actions: "noteAbandon" },
+          "save.error": { target: "abandoned", actions: "noteAbandon" },
         },
       },
       succeeded: { type: "final" },
@@ -581,6 +617,8 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
       abandoned: { type: "final" },
     },
   });
+  return { machine, effects };
 }
 
-export type RunMachine = ReturnType<typeof buildRunMachine>;
+export type RunLogic = ReturnType<typeof buildRunMachine>;
+export type RunMachine = RunLogic["machine"];

@@ -1,21 +1,26 @@
 // Executes one claimed run: rebuilds its state (new, resumed, or retried), drives its machine on the
 // engine's clock with durable saves conditional on the lease, and reports how it ended. The engine owns
-// claiming, leases and capacity; this module owns one run.
+// claiming, leases and capacity; this module owns one run. Its machine (machine.ts) runs without an xstate
+// actor: drive.ts applies the machine's transitions and executes the effects they call for (the try, the
+// saves: the RunIO made here). The machine's xstate snapshot lives in memory only, while the run executes
+// here; the RunState in its context is what every save stores, and all a resume starts from.
 import { performance } from "node:perf_hooks";
 import type pg from "pg";
-import { createActor } from "xstate";
 import { redact } from "../errors.js";
 import type { Logger } from "../log.js";
 import { isPgError } from "../steps/classify.js";
 import type { Clock } from "./clock.js";
 import { CONTAINER_KINDS } from "./definition/schema.js";
 import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
+import { type Driven, drive } from "./drive.js";
 import {
   buildRunMachine,
   exprContext,
   LeaseLostError,
   type MachineDeps,
+  type RunInput,
   type RunIO,
+  type RunLogic,
   SaveFailed,
   type TryResult,
 } from "./machine.js";
@@ -26,6 +31,7 @@ import {
   completeStep,
   currentStep,
   endedByMachine,
+  isTerminal,
   newRunState,
   type RunState,
   retryFromFailure,
@@ -35,7 +41,7 @@ import type { SaveBatcher, SaveItem, TryRow } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
 import { commitTry, committedOutput, LEASE_LOST_SQLSTATE } from "./store/commit-try.js";
 import { markInterrupted } from "./store/lease.js";
-import { type BeginTry, beginItem, stateItem, stepOutputs, treeItem } from "./store/save.js";
+import { type BeginTry, beginItem, runState, stateItem, stepOutputs, treeItem } from "./store/save.js";
 import { storable } from "./store/storable.js";
 import { intentsOf, type RunWrite, writesOf } from "./store/writes.js";
 import { containerSummary } from "./tree.js";
@@ -84,7 +90,7 @@ export interface LiveRun {
   /** After `done`: the wait before a parked run is due again. */
   parkedMs?: number;
   cancel(): void;
-  /** Stops the actor (aborting its try) without saving: for shutdown and lost leases. */
+  /** Stops the run's machine (aborting its try) without saving: for shutdown and lost leases. */
   halt(): void;
 }
 
@@ -107,11 +113,16 @@ interface RunnerIO extends RunIO {
   withHeld(item: SaveItem): SaveItem;
   /** Drops a begin save still held (the run stopped here without another save). */
   dispose(): void;
+  /** An inner wait_for began in this execution, so the run may have rows in skyflow.waits (inner.ts). */
+  innerWaitsBegun(): boolean;
 }
 
-const machines = new WeakMap<WorkflowDefinition, WeakMap<MachineDeps, ReturnType<typeof buildRunMachine>>>();
+const machines = new WeakMap<WorkflowDefinition, WeakMap<MachineDeps, RunLogic>>();
 
-function machineFor(def: WorkflowDefinition, deps: MachineDeps) {
+/** The RunState in a run machine's snapshot. */
+const stateOf = (d: Driven): RunState => (d.snapshot().context as { state: RunState }).state;
+
+function logicFor(def: WorkflowDefinition, deps: MachineDeps): RunLogic {
   let byDeps = machines.get(def);
   if (!byDeps) {
     byDeps = new WeakMap();
@@ -144,7 +155,7 @@ export function startRun(env: RunnerEnv, run: ClaimedRun): LiveRun {
 
 async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<RunOutcome> {
   const target = { runId: run.id, owner: env.owner };
-  // Halted (its lease lapsed here, or the engine stopping) before its actor exists: it must not start one.
+  // Halted (its lease lapsed here, or the engine stopping) before its machine starts: it must not start it.
   // The engine has forgotten it already and may claim it again, and a second execution here would pass the
   // lease checks of the first (the same owner): a sql step committed twice.
   let halted = false;
@@ -194,7 +205,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     } else await markInterrupted(env.pool, run.id);
   }
   if (halted) return "stopped";
-  // Set below, once the actor exists: an early first try whose begin save failed is stopped at once.
+  // Set below, once the machine runs: an early first try whose begin save failed is stopped at once.
   let stopEarly: (err: unknown) => void = () => {};
   // Set when the run is cancelled: a save the machine had yet to send (waiting for an early begin save) is
   // then dropped, or it could overwrite the cancellation. (After a halt such a save may still land: it is
@@ -209,67 +220,68 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     () => cancelled,
     carry,
   );
-  const actor = createActor(machineFor(def, env.deps), {
-    input: {
-      runId: run.id,
-      event: run.event as TriggerEvent,
-      state,
-      io,
-      ...(inside ? { continues: { value: true } } : {}),
-    },
-    clock: env.clock,
-  });
   env.onRun({ type: run.snapshot ? "resumed" : "started", runId: run.id, workflow: run.workflow });
+  // The run's machine, driven by drive.ts: its effects run there, its snapshot lives only here.
+  let driven: Driven | undefined;
   const outcome = new Promise<RunOutcome>((settle) => {
     const resolve = (o: RunOutcome) => {
       if (o === "cancelled") cancelled = true;
       settle(o);
     };
     live.halt = () => {
-      actor.stop();
+      driven?.stop();
       resolve("stopped");
     };
     stopEarly = (err) => {
-      actor.stop();
+      driven?.stop();
       if (!(err instanceof LeaseLostError))
         env.log.error({ runId: run.id, err: errText(err) }, "run save failed; its first try is stopped");
       resolve("abandoned");
     };
-    actor.subscribe({
-      next: (snap) => {
-        if (snap.status !== "done") return;
-        const value = snap.value as string;
-        if (value === "parked") live.parkedMs = snap.context.delayMs;
-        if (value === "abandoned") {
-          const why = snap.context.abandonError;
-          if (!(why instanceof LeaseLostError))
-            env.log.error({ runId: run.id, err: errText(why) }, "run save failed");
-        }
-        resolve(value as RunOutcome);
-      },
-      error: (err) => {
-        env.log.error({ runId: run.id, err: errText(err) }, "run machine error");
+    const logic = logicFor(def, env.deps);
+    const input: RunInput = {
+      runId: run.id,
+      event: run.event as TriggerEvent,
+      state,
+      io,
+      ...(inside ? { continues: { value: true } } : {}),
+    };
+    driven = drive(logic.machine, logic.effects, input, env.clock, (e) => {
+      if ("error" in e) {
+        env.log.error({ runId: run.id, err: errText(e.error) }, "run machine error");
         resolve("abandoned");
-      },
+        return;
+      }
+      const snap = e.snapshot;
+      const value = snap.value as string;
+      if (value === "parked") live.parkedMs = snap.context.delayMs;
+      if (value === "abandoned") {
+        const why = snap.context.abandonError;
+        if (!(why instanceof LeaseLostError))
+          env.log.error({ runId: run.id, err: errText(why) }, "run save failed");
+      }
+      resolve(value as RunOutcome);
     });
   });
-  live.cancel = () => actor.send({ type: "CANCEL" });
-  actor.start();
+  live.cancel = () => driven?.send({ type: "CANCEL" });
   const end = await outcome;
   if (end === "cancelled") {
     // A save the machine had in flight must land first, or it could overwrite the cancellation.
     await io.settled();
-    await env.batcher.save(io.withHeld(stateItem(target, actor.getSnapshot().context.state)));
-    // Its inner steps' waits (src/engine/park/inner.ts) go with it. The cancellation is saved already: a wait
-    // left by a failed delete releases nothing (a release needs the run waiting), so it does not undo it.
-    await (async () => env.pool.query("DELETE FROM skyflow.waits WHERE run_id = $1", [run.id]))().catch(
-      (err: unknown) =>
+    await env.batcher.save(io.withHeld(stateItem(target, stateOf(driven!))));
+    // Its inner steps' waits (src/engine/park/inner.ts) go with it: those begun here, or kept from before it
+    // parked inside its container (their entries hold them). A top-level wait's row is gone by now (its park
+    // inserts it and its resume deletes it). The cancellation is saved already: a wait left by a failed
+    // delete releases nothing (a release needs the run waiting), so it does not undo it.
+    const kept = Object.values(stateOf(driven!).steps).some((st) => st.park?.kind === "wait_for");
+    if (io.innerWaitsBegun() || kept)
+      await dropInnerWaits(env.pool, run.id).catch((err: unknown) =>
         env.log.warn({ runId: run.id, err: String(err) }, "could not remove a cancelled run's waits"),
-    );
+      );
   }
   io.dispose();
   if (end === "succeeded" || end === "failed" || end === "cancelled") {
-    const s = actor.getSnapshot().context.state;
+    const s = stateOf(driven!);
     env.onRun({
       type: end,
       runId: run.id,
@@ -308,6 +320,7 @@ function runIO(
     carry = undefined;
     return { ...item, tries: [row, ...item.tries] };
   };
+  let innerWaitsBegun = false;
   // Records a save or delete step wrote; saved with that step's result, in the same statement.
   let writes: RunWrite[] = [];
   const beginning = <T extends BeginTry>(t: T) => {
@@ -359,7 +372,15 @@ function runIO(
       // as begun, and should that save fail or find the lease gone, it is stopped (its AbortSignal fires)
       // at once: the run may not be this engine's (a database crash can lose the commit that leased it, and
       // another engine may claim the run once the database is back), and it must not run in two places.
-      const holdable = !env.deps.stepKinds[t.kind]?.transactional && !CONTAINER_KINDS.includes(t.kind);
+      // A transactional step's (sql) is held until its try ends, with no timer: its COMMIT writes its row and
+      // the run's state after it, and is itself conditional on the lease and the claim (commitTry), so
+      // nothing runs twice. A crash before that COMMIT rolls its effect back with the record of it.
+      const transactional = env.deps.stepKinds[t.kind]?.transactional === true;
+      if (first && intents.length === 0 && transactional && item.tries.length === 1) {
+        held = { item, startedAt: env.clock.now(), timer: undefined };
+        return;
+      }
+      const holdable = !transactional && !CONTAINER_KINDS.includes(t.kind);
       if (first && intents.length === 0 && holdable) {
         const h: Held = { item, startedAt: env.clock.now(), timer: undefined };
         h.timer = env.clock.setTimeout(() => {
@@ -378,7 +399,7 @@ function runIO(
       const h = held;
       if (!h) return item;
       held = undefined;
-      env.clock.clearTimeout(h.timer);
+      if (h.timer !== undefined) env.clock.clearTimeout(h.timer);
       const row = h.item.tries[0]!;
       const startedAgoMs = Math.max(0, env.clock.now() - h.startedAt);
       const i = item.tries.findIndex(
@@ -389,8 +410,9 @@ function runIO(
       else tries.unshift({ ...row, startedAgoMs });
       return { ...item, tries };
     },
+    innerWaitsBegun: () => innerWaitsBegun,
     dispose() {
-      if (held) env.clock.clearTimeout(held.timer);
+      if (held?.timer !== undefined) env.clock.clearTimeout(held.timer);
       held = undefined;
     },
     async save(state, opts) {
@@ -412,12 +434,23 @@ function runIO(
       if (!(await saved(io.withHeld(item)))) throw new LeaseLostError(run.id);
       if (opts.result) reportTry(env, def, run.id, opts.result);
     },
-    async commitTry(client, runAttempt, r) {
-      // The save that began this try has landed (a transactional step's begin is not held back: see
-      // `begin`), so a resumed run finds this record from its saved state. Nothing here may wait for a
-      // pooled connection: the step holds one, and all of them could be held so.
-      if (held) throw new Error(`run ${run.id}: a transactional step's begin must be saved before it runs`);
+    async commitTry(client, runAttempt, r, after) {
+      // Either the save that began this try has landed, so a resumed run finds this record from its saved
+      // state, or that begin is held (a new run's first try: see `begin`) and this COMMIT writes the try's
+      // row and the state after it. When the try ends the run, its end commits here too: no save follows.
+      // Nothing here may wait for a pooled connection: the step holds one, and all of them could be held so.
       if (cancelled()) throw new Error(`run ${run.id}: cancelled; not committed`);
+      const h = held;
+      const row = h?.item.tries[0];
+      if (
+        h &&
+        !(row && row.stepKey === r.stepKey && row.attempt === r.attempt && row.runAttempt === runAttempt)
+      )
+        throw new Error(`run ${run.id}: a begin save held for another try`);
+      // Only when no save is due for anything else: a resumed parked step's end, writes of earlier tries.
+      const ends = after !== undefined && isTerminal(after.status) && !carry && writes.length === 0;
+      const stored =
+        after !== undefined && (ends || h !== undefined) ? redactErrors(after, env.secrets) : undefined;
       const t = {
         runId: run.id,
         owner: env.owner,
@@ -427,6 +460,8 @@ function runIO(
         kind: r.kind,
         output: JSON.stringify(r.output ?? {}),
         claims: run.claims ?? null,
+        input: row?.input ?? null,
+        state: stored && runState(stored),
       };
       try {
         await commitTry(client, t);
@@ -438,6 +473,11 @@ function runIO(
         if (!answered(err)) throw new SaveFailed(err);
         throw err;
       }
+      // The held begin is written: a save from here on must not write it again.
+      if (h && held === h) held = undefined;
+      if (!ends) return false;
+      reportTry(env, def, run.id, r);
+      return true;
     },
     async saveTree(state, rows) {
       await landed();
@@ -466,7 +506,10 @@ function runIO(
       for (const r of rows.results) reportTry(env, def, run.id, r);
     },
     inner: {
-      begin: (st) => beginInner(inner, st),
+      begin: (st) => {
+        if (st.req.kind === "wait_for") innerWaitsBegun = true;
+        return beginInner(inner, st);
+      },
       check: (w) => checkInner(inner, w),
       async park(state, waits) {
         await landed();

@@ -2,7 +2,7 @@
 // moves over it: which step is next, what a step's outcome does to the run. Inner steps of a foreach or
 // parallel have their entries in the same `steps` map under instance keys (see tree.ts). No I/O.
 import type { StepDefinition, StepStatus, WorkflowDefinition } from "./definition/types.js";
-import type { WaitInfo } from "./park/park.js";
+import type { WaitInfo } from "./park/wait-info.js";
 
 export type StepRunStatus = "running" | "waiting" | StepStatus;
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled";

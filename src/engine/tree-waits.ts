@@ -5,7 +5,7 @@ import type { ParkRequest } from "../steps/park.js";
 import type { Clock } from "./clock.js";
 import type { ExprContext, StepDefinition } from "./definition/types.js";
 import type { RunIO } from "./machine.js";
-import type { WaitInfo } from "./park/park.js";
+import type { WaitInfo } from "./park/wait-info.js";
 import type { RunState, StepState } from "./state.js";
 import type { Saver } from "./tree-save.js";
 

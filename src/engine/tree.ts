@@ -24,7 +24,7 @@ import { oneBudget } from "./definition/cel.js";
 import { EVAL_BUDGET_MS } from "./definition/eval-budget.js";
 import type { ExprContext, StepDefinition, TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import type { MachineDeps, RunIO, TryResult } from "./machine.js";
-import type { WaitInfo } from "./park/park.js";
+import type { WaitInfo } from "./park/wait-info.js";
 import { retryDelayMs, shouldRetry } from "./retry.js";
 import { exprSteps, type RunState, type StepErrorInfo, type StepState } from "./state.js";
 import type { BeginTry } from "./store/save.js";

@@ -1,6 +1,15 @@
 // The shapes of the dashboard's JSON API, shared by the server (src/http) and the client (web/src). Types
 // only: the client's bundle imports nothing from the server.
+import type { WaitInfo } from "../engine/park/wait-info.js";
 import type { Problem } from "../errors.js";
+
+/** A parked run's wait, with the lookup that finds a wait_for's run among the waiting ones. */
+export interface WaitView extends WaitInfo {
+  /** wait_for: how the run is found, `<incoming side> == <this run's value>`. */
+  lookup?: string;
+  /** wait_for: the whole match, when it holds more than the lookup. */
+  match?: string;
+}
 
 export interface WorkflowRow {
   name: string;
@@ -52,40 +61,14 @@ export interface RunDetail extends RunSummary {
   leaseOwner: string | null;
   cancelRequestedAt: string | null;
   /**
-   * What a sleeping or waiting run waits for, as stored in runs.wait (src/engine/park/park.ts WaitInfo):
-   * the step, since and until when, the record type or channel (wait_for) with its match, or the child.
+   * What a sleeping or waiting run waits for, as stored in runs.wait: the step, since and until when, the
+   * record type or channel (wait_for), the child (call), or every inner step that waits (`inner`).
    */
-  wait: {
-    kind: "sleep" | "wait_for" | "call";
-    step: string;
-    began: string;
-    until?: string;
-    source?: string;
-    /** wait_for: how the run is found, `<incoming side> == <this run's value>`. */
-    lookup?: string;
-    /** wait_for: the whole match, when it holds more than the lookup. */
-    match?: string;
-    child?: string;
-    workflow?: string;
-    /**
-     * A run parked inside a foreach or parallel: every inner step that waits (the fields above are the
-     * first due one's), and the child runs of the inner calls among them. `steps[<key>].park` has each too.
-     */
-    inner?: {
-      kind: "sleep" | "wait_for" | "call";
-      step: string;
-      began: string;
-      until?: string;
-      source?: string;
-      child?: string;
-      workflow?: string;
-    }[];
-    children?: string[];
-  } | null;
+  wait: WaitView | null;
   /** What released a parked run early (a matching event, its child's end), until it resumes. */
   wake: Record<string, unknown> | null;
   /** Per step key, as the run's saved state has it (status and tries begun), including steps not started. */
-  steps: Record<string, { status: string; attempts: number; park?: Record<string, unknown> }>;
+  steps: Record<string, { status: string; attempts: number; park?: WaitInfo }>;
   tries: TryView[];
   /**
    * The tries as the tree of steps: a foreach's items (`[3]`) and a parallel's branches under it, each

@@ -2,6 +2,7 @@
 // step tries, parent and child runs. Rows are read as to_jsonb so columns added later (a run's output, who a
 // step acted as) reach the page without a change here; everything shown is redacted again.
 
+import type { WaitInfo } from "../engine/park/wait-info.js";
 import type { Queryable } from "../engine/store/enqueue.js";
 import { keySegments, stepTree } from "../engine/store/step-tree.js";
 import { redact } from "../errors.js";
@@ -154,12 +155,13 @@ export async function runDetail(
       : undefined,
   ]);
   const clean = (v: unknown) => cut(redact(v, secrets));
+  const parked = parkedSteps(r.status, r.wait as WaitInfo | null, found.snapshot?.steps);
   const tryViews = tries.rows.map(({ row: t }) => ({
     stepKey: String(t.step_key),
     kind: String(t.kind),
     attempt: Number(t.attempt),
     runAttempt: Number(t.run_attempt),
-    status: String(t.status),
+    status: parkedStatus(String(t.status), t.finished_at, parked.get(String(t.step_key))),
     startedAt: iso(t.started_at)!,
     finishedAt: iso(t.finished_at),
     input: clean(t.input),
@@ -223,6 +225,32 @@ function lastStepOutput(
   );
   const last = top.sort((a, b) => (a.finishedAt ?? "").localeCompare(b.finishedAt ?? "")).at(-1);
   return last ? { v: last.output, from: "last step" } : undefined;
+}
+
+/**
+ * The steps that wait now, by instance key: a parked run's (runs.wait, and each inner one), and a live run's
+ * inner steps that wait while other branches or items run (their state's `park`).
+ */
+function parkedSteps(
+  status: unknown,
+  wait: WaitInfo | null,
+  steps: RunDetail["steps"] | undefined,
+): Map<string, WaitInfo["kind"]> {
+  const out = new Map<string, WaitInfo["kind"]>();
+  if (status === "waiting" || status === "sleeping") {
+    for (const w of wait?.inner ?? (wait ? [wait] : [])) out.set(w.step, w.kind);
+  }
+  if (status === "running" || status === "waiting" || status === "sleeping") {
+    for (const [key, st] of Object.entries(steps ?? {}))
+      if (st.status === "running" && st.park && !out.has(key)) out.set(key, st.park.kind);
+  }
+  return out;
+}
+
+/** A try stored as running whose step waits: it sleeps (a sleep) or waits (an event, a called run). */
+function parkedStatus(status: string, finishedAt: unknown, kind: WaitInfo["kind"] | undefined): string {
+  if (status !== "running" || finishedAt || !kind) return status;
+  return kind === "sleep" ? "sleeping" : "waiting";
 }
 
 /** The instance key of the step that called a child, from the child's event id. */

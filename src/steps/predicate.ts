@@ -72,31 +72,3 @@ export function toSort(sort: unknown): unknown[] | undefined {
     return s.startsWith("-") ? [keypath(s.slice(1)), "desc"] : [keypath(s.replace(/^\+/, "")), "asc"];
   });
 }
-
-/** Load-time check: operator maps that name unknown operators (a typo such as `gtee`). */
-export function whereProblems(
-  where: unknown,
-  path: (string | number)[] = ["where"],
-): { path: (string | number)[]; message: string }[] {
-  if (!isMap(where)) return [];
-  const out: { path: (string | number)[]; message: string }[] = [];
-  for (const [key, value] of Object.entries(where)) {
-    if (key === "or" || key === "and") {
-      if (Array.isArray(value)) {
-        for (const [i, w] of value.entries()) out.push(...whereProblems(w, [...path, key, i]));
-      }
-    } else if (key === "not") {
-      out.push(...whereProblems(value, [...path, key]));
-    } else if (isMap(value) && !("$type" in value)) {
-      const keys = Object.keys(value);
-      const unknown = keys.filter((k) => !OPS.has(k));
-      if (unknown.length > 0 && unknown.length < keys.length) {
-        out.push({
-          path: [...path, key],
-          message: `unknown operator ${unknown.join(", ")}; use ${OPERATORS.join(" ")}`,
-        });
-      }
-    }
-  }
-  return out;
-}

@@ -37,7 +37,7 @@ export interface StepContext<I = unknown> {
 /**
  * One step kind, written against `I`, its resolved input (for a built-in kind, `StepInput<kind>` of the
  * one typebox schema, src/engine/definition/schema.ts). The file's literal values are checked when the
- * workflow loads; what the expressions gave is checked once, by the same schema, before `run` (registry.ts).
+ * workflow loads; what the expressions gave is checked once, by the same schema, before `run` (src/engine/step-kinds.ts).
  */
 export interface StepKind<I = unknown, O = unknown> {
   kind: string;

@@ -73,7 +73,7 @@ describe("parseTestFile", () => {
       "    expect:",
       "      run: finished",
       "      steps: { a: done }",
-      "      records: [{ type: task }]",
+      "      records: [{ type: task }, { type: task, count: 0, where: { p: { gtee: 1 } } }]",
       "      sql: [{ statement: SELECT 1 }]",
     ].join("\n");
     expect(messages(text)).toEqual([
@@ -86,6 +86,7 @@ describe("parseTestFile", () => {
       '10:12: tests[1].expect.run: expected one of succeeded, failed, cancelled, running, sleeping, waiting, pending, none, got "finished"',
       '11:19: tests[1].expect.steps.a: expected one of succeeded, failed, skipped, running, waiting, none, got "done"',
       "12:17: tests[1].expect.records[0]: say what to expect: `count:` or `records:` (or both)",
+      '12:77: tests[1].expect.records[1].where.p.gtee: unknown operator "gtee" (did you mean "gte"?)',
       "13:13: tests[1].expect.sql[0]: `rows:` is required: the rows the statement should return",
       '8:11: tests[1].name: another test is also named "one"',
     ]);

@@ -110,6 +110,24 @@ steps:
   - id: rest
     sleep: 1h
 `;
+// Parked inside its parallel: one branch sleeps, the other waits for a message.
+const inside = `name: inside
+on:
+  pubsub:
+    channel: inside
+steps:
+  - id: fan
+    parallel:
+      a:
+        - id: nap
+          sleep: 1h
+      b:
+        - id: ask
+          wait_for:
+            pubsub: { channel: nods }
+            match: \${{ incoming.data.order == event.data.order }}
+            timeout: 1h
+`;
 
 const batch = `name: batch
 on:
@@ -142,7 +160,7 @@ beforeAll(async () => {
   mkdirSync(join(dir, "workflows"));
   await writeFile(join(dir, "workflows", "greet.yaml"), greet);
   await writeFile(join(dir, "workflows", "tally.yaml"), tally);
-  for (const [name, text] of Object.entries({ fanout, helper, hold, caller, napper, batch })) {
+  for (const [name, text] of Object.entries({ fanout, helper, hold, caller, napper, batch, inside })) {
     await writeFile(join(dir, "workflows", `${name}.yaml`), text);
   }
   const port = await freePort();
@@ -347,6 +365,8 @@ describe.skipIf(!haveChromium)("dashboard in a browser under skyflow dev", () =>
     expect(text).toContain("at step approval for pubsub:approvals");
     expect(text).toMatch(/timing out at \d{4}-\d\d-\d\d \d\d:\d\d/);
     expect(text).toContain('incoming.data.order == "o-17"');
+    // Its step's open try waits, rather than runs.
+    expect(await page.locator('[data-step="approval"] .tl-status .status').textContent()).toBe("waiting");
     page.once("dialog", (d) => void d.accept());
     await page.getByRole("button", { name: "Cancel run" }).click();
     await page.locator("h1 .status >> text=cancelled").waitFor({ timeout: 10_000 });
@@ -373,6 +393,7 @@ describe.skipIf(!haveChromium)("dashboard in a browser under skyflow dev", () =>
     expect(text).toMatch(
       /^sleeping at step rest until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(in (59m \d+s|1h 0m)\)/,
     );
+    expect(await page.locator('[data-step="rest"] .tl-status .status').textContent()).toBe("sleeping");
     await page.goto(`${dash}/runs/${parent}`);
     await page.locator(`[aria-label="what the run waits for"] a[href="/runs/${kid}"]`).waitFor();
     page.once("dialog", (d) => void d.accept());
@@ -382,6 +403,30 @@ describe.skipIf(!haveChromium)("dashboard in a browser under skyflow dev", () =>
       [parent, kid],
     ]);
     expect(rows.map((r) => r.status)).toEqual(["cancelled", "cancelled"]);
+    await page.close();
+  }, 60_000);
+
+  it("lists each inner step that waits in a parked parallel, and shows their tries sleeping and waiting", async () => {
+    const since = await lastSeq();
+    await pubsub.publish("inside", { order: "o-9" });
+    const id = await eventually(async () => {
+      const { rows } = await db.pool.query(
+        "SELECT id FROM skyflow.runs WHERE workflow = 'inside' AND seq > $1 AND status = 'waiting'",
+        [since],
+      );
+      return rows[0]?.id as string | undefined;
+    });
+    const page = await open(`/runs/${id}`);
+    const items = page.locator('[aria-label="what the run waits for"] .inner-waits li');
+    await items.nth(1).waitFor({ timeout: 10_000 });
+    const lines = await items.allTextContents();
+    expect(lines).toHaveLength(2);
+    expect(lines.find((l) => l.includes("nap"))).toMatch(/sleeping until \d{4}-\d\d-\d\d/);
+    expect(lines.find((l) => l.includes("ask"))).toMatch(/waiting for pubsub:nods, timing out at \d{4}/);
+    const status = (suffix: string) =>
+      page.locator(`[data-step$="${suffix}"] .tl-status .status`).first().textContent();
+    expect(await status(".nap")).toBe("sleeping");
+    expect(await status(".ask")).toBe("waiting");
     await page.close();
   }, 60_000);
 

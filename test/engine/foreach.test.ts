@@ -7,8 +7,8 @@ import { poolDb } from "../../src/db/pool.js";
 import { compileTemplate } from "../../src/engine/definition/expressions.js";
 import type { StepDefinition, WorkflowDefinition } from "../../src/engine/definition/types.js";
 import type { Engine } from "../../src/engine/engine.js";
+import { stepKinds } from "../../src/engine/step-kinds.js";
 import { getRun, retryRun } from "../../src/engine/store/inspect.js";
-import { stepKinds } from "../../src/steps/registry.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
 

@@ -138,4 +138,37 @@ describe("leases between engines", () => {
     expect(p.tries("first")).toBe(1);
     expect(p.tries("second")).toBe(2);
   });
+
+  it("an engine restarted under the same name resumes its earlier runs at once, and its own runs once", async () => {
+    const p = probe();
+    const wf = workflow("again", [
+      step("probe", { key: "${{ event.n }}" }, { id: "first" }),
+      step("probe", { key: "${{ event.n }}-2", gate: "${{ event.n }}" }, { id: "second" }),
+    ]);
+    const a = engine([wf], p, { owner: "same", leaseMs: 60_000 });
+    await a.start();
+    const { runId } = await a.trigger("again", { n: "old" });
+    await waitFor(() => p.tries("old-2") === 1);
+    // As if the process died: the row stays leased (for a minute) to that incarnation, which is gone.
+    await db.pool.query("UPDATE skyflow.runs SET lease_owner = 'same#gone' WHERE id = $1", [runId]);
+    await a.stop({ graceMs: 0 });
+    p.open("old");
+    const b = engine([wf], p, { owner: "same", leaseMs: 60_000 });
+    const starting = b.start();
+    // Runs created while it starts are this incarnation's: claimOwn must not claim them a second time.
+    const fresh: string[] = [];
+    for (let i = 0; i < 5; i++) fresh.push((await b.trigger("again", { n: `new${i}` })).runId);
+    await starting;
+    for (let i = 0; i < 5; i++) p.open(`new${i}`);
+    expect((await b.waitForRun(runId, 10_000)).status).toBe("succeeded");
+    for (const id of fresh) expect((await b.waitForRun(id, 10_000)).status).toBe("succeeded");
+    const { rows } = await db.pool.query<{ id: string; claims: number }>(
+      "SELECT id, claims FROM skyflow.runs WHERE id = ANY($1)",
+      [fresh],
+    );
+    // Created leased to b (handed over, never claimed), and not claimed again by b's claimOwn.
+    expect(rows.map((r) => r.claims)).toEqual([0, 0, 0, 0, 0]);
+    for (let i = 0; i < 5; i++) expect([p.tries(`new${i}`), p.tries(`new${i}-2`)]).toEqual([1, 1]);
+    expect(p.tries("old")).toBe(1);
+  });
 });

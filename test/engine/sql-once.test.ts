@@ -28,55 +28,163 @@ const counter = async (name: string) =>
     .n;
 
 describe("a sql step commits with the record of its try", () => {
-  it("is not run again when its run is given up after the COMMIT, before the save that follows it", async () => {
-    await db.pool.query("INSERT INTO app_skyflow.counters (name) VALUES ('once')");
+  // The save that follows the step's COMMIT fails (as it would were the engine to crash then): the run is
+  // given up there, and resumed once its lease runs out. As a new run's first step, the COMMIT stored the
+  // state after the try (its begin was not saved: runner.ts); after another step, the try's row alone, which
+  // the resume reads back.
+  for (const first of [true, false]) {
+    it(`is not run again when its run is given up after the COMMIT, before the save that follows it (${first ? "first step" : "after another"})`, async () => {
+      const name = first ? "once" : "once2";
+      await db.pool.query("INSERT INTO app_skyflow.counters (name) VALUES ($1)", [name]);
+      const p = probe();
+      const wf = workflow(`bump_${name}`, [
+        ...(first ? [] : [step("probe", { key: "before" })]),
+        step(
+          "sql",
+          { statement: `UPDATE counters SET n = n + 1 WHERE name = '${name}' RETURNING n` },
+          { id: "bump" },
+        ),
+        step("probe", { key: "after", out: { seen: "${{ steps.bump.output.rows[0].n }}" } }, { id: "after" }),
+      ]);
+      const seqName = `public.fail_after_${name}`;
+      await db.pool.query(`CREATE SEQUENCE ${seqName}`);
+      const failed = await withRowTrigger(
+        db.pool,
+        {
+          name: `fail_after_${name}`,
+          table: "skyflow.runs",
+          timing: "BEFORE UPDATE",
+          body: `IF NEW.workflow = 'bump_${name}' AND NEW.snapshot->'steps' ? 'after'
+                    AND NOT coalesce(OLD.snapshot->'steps' ? 'after', false) THEN
+                   IF nextval('${seqName}') = 1 THEN
+                     RAISE EXCEPTION 'injected save failure';
+                   END IF;
+                 END IF;`,
+        },
+        async () => {
+          const e = probeEngine(db.pool, engines, [wf], p, {
+            stepKinds: { probe: p.kind, sql },
+            leaseMs: 1000,
+            pollMs: 50,
+          });
+          await e.start();
+          const { runId } = await e.trigger(`bump_${name}`);
+          return e.waitForRun(runId, 20_000);
+        },
+      );
+      // The save did fail once: the save that then began the next step was another.
+      const seq = await db.pool.query(`SELECT last_value::int AS n FROM ${seqName}`);
+      expect(seq.rows[0]).toEqual({ n: 2 });
+      expect(failed.status).toBe("succeeded");
+      expect(await counter(name)).toBe(1);
+      expect(
+        failed.tries
+          .filter((t) => t.stepKey === "bump" || t.stepKey === "after")
+          .map((t) => [t.stepKey, t.attempt, t.status]),
+      ).toEqual([
+        ["bump", 1, "succeeded"],
+        ["after", 1, "succeeded"],
+      ]);
+      expect(failed.tries.find((t) => t.stepKey === "after")!.output).toEqual({ seen: 1 });
+      expect(p.tries("after")).toBe(1);
+    });
+  }
+
+  it("ends a run whose last step it is in the step's own transaction: no save of the run follows", async () => {
+    await db.pool.query("INSERT INTO app_skyflow.counters (name) VALUES ('last')");
+    await db.pool.query("CREATE TABLE public.run_updates (id uuid, status text, at serial)");
     const p = probe();
-    const wf = workflow("bump_once", [
+    const wf = workflow("bump_last", [
       step(
         "sql",
-        { statement: "UPDATE counters SET n = n + 1 WHERE name = 'once' RETURNING n" },
+        { statement: "UPDATE counters SET n = n + $1 WHERE name = 'last' RETURNING n", params: [2] },
         { id: "bump" },
       ),
-      step("probe", { key: "after", out: { seen: "${{ steps.bump.output.rows[0].n }}" } }, { id: "after" }),
     ]);
-    // The first save that records the sql step as succeeded fails (as it would were the engine to crash
-    // then): the run is given up here, and resumed once its lease runs out.
-    await db.pool.query("CREATE SEQUENCE public.fail_after_bump");
-    const failed = await withRowTrigger(
+    const done = await withRowTrigger(
       db.pool,
       {
-        name: "fail_after_bump",
+        name: "count_run_updates",
         table: "skyflow.runs",
-        timing: "BEFORE UPDATE",
-        body: `IF coalesce(NEW.snapshot->'steps'->'bump'->>'status', '') = 'succeeded'
-                  AND coalesce(OLD.snapshot->'steps'->'bump'->>'status', '') <> 'succeeded' THEN
-                 IF nextval('public.fail_after_bump') = 1 THEN
-                   RAISE EXCEPTION 'injected save failure';
-                 END IF;
-               END IF;`,
+        timing: "AFTER UPDATE",
+        body: "IF NEW.workflow = 'bump_last' THEN INSERT INTO public.run_updates VALUES (NEW.id, NEW.status); END IF;",
       },
       async () => {
-        const e = probeEngine(db.pool, engines, [wf], p, {
-          stepKinds: { probe: p.kind, sql },
-          leaseMs: 1000,
-          pollMs: 50,
-        });
+        const e = probeEngine(db.pool, engines, [wf], p, { stepKinds: { probe: p.kind, sql } });
         await e.start();
-        const { runId } = await e.trigger("bump_once");
+        const { runId } = await e.trigger("bump_last");
         return e.waitForRun(runId, 20_000);
       },
     );
-    // The save did fail once: the save that then recorded the step was another.
-    const seq = await db.pool.query("SELECT last_value::int AS n FROM public.fail_after_bump");
-    expect(seq.rows[0]).toEqual({ n: 2 });
-    expect(failed.status).toBe("succeeded");
-    expect(await counter("once")).toBe(1);
-    expect(failed.tries.map((t) => [t.stepKey, t.attempt, t.status])).toEqual([
-      ["bump", 1, "succeeded"],
-      ["after", 1, "succeeded"],
+    expect(done.status).toBe("succeeded");
+    expect(done.leaseOwner).toBeNull();
+    expect(done.finishedAt).not.toBeNull();
+    expect(await counter("last")).toBe(2);
+    // Created leased to the engine (trigger), the run's row is updated once: by the step's COMMIT with the
+    // run's end; neither a begin save nor an ending one.
+    const { rows } = await db.pool.query("SELECT status FROM public.run_updates WHERE id = $1 ORDER BY at", [
+      done.id,
     ]);
-    expect(failed.tries[1]!.output).toEqual({ seen: 1 });
-    expect(p.tries("after")).toBe(1);
+    expect(rows.map((r) => r.status)).toEqual(["succeeded"]);
+    expect(done.tries).toHaveLength(1);
+    const t = done.tries[0]!;
+    expect([t.stepKey, t.attempt, t.status]).toEqual(["bump", 1, "succeeded"]);
+    expect(t.input).toMatchObject({ params: [2] });
+    expect(t.output).toEqual({ rows: [{ n: 2 }], row_count: 1 });
+    expect(t.finishedAt!.getTime()).toBeGreaterThanOrEqual(t.startedAt.getTime());
+    expect((done.snapshot as { steps: Record<string, { status: string }> }).steps.bump!.status).toBe(
+      "succeeded",
+    );
+  });
+
+  it("writes a failed first try's row, with its input, in the save of its failure", async () => {
+    const p = probe();
+    const wf = workflow("bump_bad", [
+      step("sql", { statement: "SELECT 1 / $1::int AS x", params: [0] }, { id: "bump" }),
+    ]);
+    const e = probeEngine(db.pool, engines, [wf], p, { stepKinds: { probe: p.kind, sql } });
+    await e.start();
+    const { runId } = await e.trigger("bump_bad");
+    const run = await e.waitForRun(runId, 20_000);
+    expect(run.status).toBe("failed");
+    expect(run.tries.map((t) => [t.stepKey, t.attempt, t.status])).toEqual([["bump", 1, "failed"]]);
+    expect(run.tries[0]!.input).toMatchObject({ params: [0] });
+    expect(run.tries[0]!.error?.message).toMatch(/division by zero/);
+  });
+
+  it("rolls a new run's first step back when the run's lease is lost before the COMMIT: the try never happened", async () => {
+    await db.pool.query("INSERT INTO app_skyflow.counters (name) VALUES ('fenced1')");
+    const p = probe();
+    const wf = workflow("bump_fenced1", [
+      step(
+        "sql",
+        { statement: "UPDATE counters SET n = n + 1 WHERE name = 'fenced1' RETURNING pg_sleep(0.5)" },
+        { id: "bump" },
+      ),
+    ]);
+    const e = probeEngine(db.pool, engines, [wf], p, {
+      stepKinds: { probe: p.kind, sql },
+      leaseMs: 60_000,
+    });
+    await e.start();
+    const { runId } = await e.trigger("bump_fenced1");
+    await waitFor(
+      async () =>
+        (
+          await db.pool.query(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'UPDATE counters%fenced1%' AND state = 'active'",
+          )
+        ).rowCount === 1,
+      5_000,
+    );
+    await db.pool.query("UPDATE skyflow.runs SET lease_owner = 'thief' WHERE id = $1", [runId]);
+    await waitFor(() => e.inFlight() === 0, 5_000);
+    expect(await counter("fenced1")).toBe(0);
+    const { rows } = await db.pool.query(
+      "SELECT status, lease_owner, snapshot, (SELECT count(*)::int FROM skyflow.step_tries WHERE run_id = r.id) AS tries FROM skyflow.runs r WHERE id = $1",
+      [runId],
+    );
+    expect(rows[0]).toEqual({ status: "running", lease_owner: "thief", snapshot: null, tries: 0 });
   });
 
   it("rolls its effect back when the run's lease is lost before the COMMIT", async () => {

@@ -245,6 +245,72 @@ describe("dashboard JSON API", () => {
     expect(JSON.stringify(w)).not.toContain("master-key-for-tests");
   });
 
+  it("shows the open try of a step that waits as sleeping or waiting, parked or with other branches running", async () => {
+    const tries = (id: string) =>
+      db.pool.query(
+        `INSERT INTO skyflow.step_tries (run_id, step_key, attempt, kind, status, input, output, error, started_at, finished_at)
+         VALUES ($1, 'fan', 1, 'parallel', 'running', '{}', NULL, NULL, now(), NULL),
+                ($1, 'fan.a.nap', 1, 'sleep', 'running', '{}', NULL, NULL, now(), NULL),
+                ($1, 'fan.b.ask', 1, 'wait_for', 'running', '{}', NULL, NULL, now(), NULL),
+                ($1, 'fan.c.work', 1, 'sql', 'running', '{}', NULL, NULL, now(), NULL),
+                ($1, 'fan.c.done', 1, 'sql', 'succeeded', '{}', '{}', NULL, now(), now())`,
+        [id],
+      );
+    const nap = {
+      kind: "sleep",
+      step: "fan.a.nap",
+      began: "2029-12-31T00:00:00.000Z",
+      until: "2030-01-01T00:00:00.000Z",
+    };
+    const ask = {
+      kind: "wait_for",
+      step: "fan.b.ask",
+      began: "2029-12-31T00:00:00.000Z",
+      source: "record:nod",
+    };
+    const statuses = async (id: string) => {
+      const r = (await (await get(`/api/runs/${id}`)).json()) as {
+        tries: { stepKey: string; status: string }[];
+      };
+      return Object.fromEntries(r.tries.map((t) => [t.stepKey, t.status]));
+    };
+    // Parked inside its parallel: runs.wait names the first due, `inner` every one.
+    const parked = await newRun("e-parked-inside");
+    await db.pool.query(
+      "UPDATE skyflow.runs SET status = 'waiting', started_at = now(), wait = $2::jsonb WHERE id = $1",
+      [parked, JSON.stringify({ ...nap, inner: [nap, ask] })],
+    );
+    await tries(parked);
+    expect(await statuses(parked)).toEqual({
+      fan: "running",
+      "fan.a.nap": "sleeping",
+      "fan.b.ask": "waiting",
+      "fan.c.work": "running",
+      "fan.c.done": "succeeded",
+    });
+    // Live, a branch still working: the waiting steps' entries in the saved state hold their waits.
+    const live = await newRun("e-live-inside");
+    const steps = {
+      fan: { status: "running", attempts: 1 },
+      "fan.a.nap": { status: "running", attempts: 1, park: nap },
+      "fan.b.ask": { status: "running", attempts: 1, park: ask },
+      "fan.c.work": { status: "running", attempts: 1 },
+    };
+    await db.pool.query(
+      `UPDATE skyflow.runs SET status = 'running', started_at = now(), lease_owner = 'elsewhere',
+         snapshot = jsonb_build_object('steps', $2::jsonb) WHERE id = $1`,
+      [live, JSON.stringify(steps)],
+    );
+    await tries(live);
+    expect(await statuses(live)).toEqual({
+      fan: "running",
+      "fan.a.nap": "sleeping",
+      "fan.b.ask": "waiting",
+      "fan.c.work": "running",
+      "fan.c.done": "succeeded",
+    });
+  });
+
   it("links a called run to its parent, and lists a parent's children under the calling step's key", async () => {
     const parent = await newRun("e-parent");
     const child = await calledRun(parent, "remind[3].ask");

@@ -6,12 +6,12 @@ import { appSchemaName } from "../../src/config.js";
 import { resolveTemplate } from "../../src/engine/definition/expressions.js";
 import { loadWorkflowSource } from "../../src/engine/definition/load.js";
 import type { ExprContext } from "../../src/engine/definition/types.js";
+import { stepKinds } from "../../src/engine/step-kinds.js";
 import { formatProblem } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
 import { createContainer, SkygearContainer } from "../../src/skygear/container.js";
 import { createInProcessTransport } from "../../src/skygear/transport-inprocess.js";
 import { classifyError } from "../../src/steps/classify.js";
-import { stepKinds } from "../../src/steps/registry.js";
 import type { StepClients } from "../../src/steps/types.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import {

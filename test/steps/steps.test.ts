@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appSchemaName } from "../../src/config.js";
 import { loadWorkflowSource } from "../../src/engine/definition/load.js";
+import { stepKinds } from "../../src/engine/step-kinds.js";
 import { FatalStepError, type StepError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
 import { createContainer, type SkygearContainer } from "../../src/skygear/container.js";
 import { createPubsubClient, type PubsubClient } from "../../src/skygear/pubsub.js";
 import { classifyError } from "../../src/steps/classify.js";
-import { stepKinds } from "../../src/steps/registry.js";
 import type { StepClients } from "../../src/steps/types.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import {

@@ -136,7 +136,16 @@ function span<T extends TryLike>(n: NodeLike<T>, now: number): Span {
 
 /** A group is as bad as its worst step: failed, then running, then succeeded. */
 function worst(all: string[]): string {
-  for (const s of ["failed", "running", "waiting", "interrupted", "cancelled", "succeeded", "skipped"]) {
+  for (const s of [
+    "failed",
+    "running",
+    "waiting",
+    "sleeping",
+    "interrupted",
+    "cancelled",
+    "succeeded",
+    "skipped",
+  ]) {
     if (all.includes(s)) return s;
   }
   return all[0] ?? "pending";

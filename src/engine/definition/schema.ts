@@ -74,7 +74,7 @@ export const Retry = Obj(
 /**
  * Which value a kind's schema describes: the block as written in the file (`file`: any value may instead be
  * an expression), or the block once its expressions are resolved (`run`: what the step kind is given, its
- * TypeScript input type, checked by src/steps/registry.ts). Both come from kindSchemas below, so a kind's
+ * TypeScript input type, checked by src/engine/step-kinds.ts). Both come from kindSchemas below, so a kind's
  * input is declared once. In the `run` form an optional key may be null (read as absent), and a few values
  * an expression can give in other spellings (durations, timestamps) are wider.
  */

@@ -1,10 +1,13 @@
 // Static check of a query's `where` in the short map form: keys are fields, plain values mean eq, an object
 // names operators; `or:`/`and:` take lists and `not:` a nested form. A raw predicate array passes as is. No I/O.
+
+import { OPERATORS } from "../../steps/predicate.js";
 import type { RawProblem } from "./check-schema.js";
 import { nearest } from "./nearest.js";
 import { joinPath } from "./template.js";
 
-export const WHERE_OPERATORS = ["eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "in"];
+/** The query step's operators (the one list: src/steps/predicate.ts). */
+const WHERE_OPERATORS: readonly string[] = OPERATORS;
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);

@@ -18,8 +18,9 @@ import { childFailed, childResult } from "./child.js";
 import { incomingKey, matches, type StoredContext, storedJSON } from "./evaluate.js";
 import { canonicalJSON, exprId, passesFilter, sourceName, WAIT_LOCK_CLASS } from "./keys.js";
 import { splitMatch } from "./match-split.js";
-import { type CallContext, startCall, type WaitInfo } from "./park.js";
+import { type CallContext, startCall } from "./park.js";
 import { changesBefore } from "./resume.js";
+import type { WaitInfo } from "./wait-info.js";
 
 /** What an inner step's wait is over with: its output, or the error that fails it (a child that failed). */
 export type InnerEnd = { output: unknown } | { error: FatalStepError };

@@ -20,6 +20,7 @@ import { childResult } from "./child.js";
 import { incomingKey, matches, type StoredContext } from "./evaluate.js";
 import { canonicalJSON, exprId, passesFilter, sourceName, WAIT_LOCK_CLASS } from "./keys.js";
 import { splitMatch } from "./match-split.js";
+import type { WaitInfo } from "./wait-info.js";
 
 /** Calls nest at most this deep (the loop guard's depth). */
 export const MAX_CALL_DEPTH = 5;
@@ -44,25 +45,6 @@ export interface ParkContext {
 }
 
 export type ParkResult = { parked: true; parkMs: number } | { parked: false; output: unknown };
-
-/** What runs.wait holds: read by resume.ts, `runs show` and the dashboard. */
-export interface WaitInfo {
-  kind: "sleep" | "wait_for" | "call";
-  step: string;
-  /** When the wait began (the step's first try in this run attempt), ISO. */
-  began: string;
-  /** When it is due (sleep) or times out (wait_for); absent for a call. */
-  until?: string;
-  source?: string;
-  child?: string;
-  workflow?: string;
-  /**
-   * A run parked inside a foreach or parallel (inner.ts): every inner step that waits (the fields above
-   * are the first due one's), and the child runs of those that wait for a call.
-   */
-  inner?: WaitInfo[];
-  children?: string[];
-}
 
 export async function parkRun(p: ParkContext, req: ParkRequest): Promise<ParkResult> {
   if (req.kind === "sleep") return parkSleep(p, req);

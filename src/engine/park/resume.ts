@@ -12,7 +12,7 @@ import type { Queryable } from "../store/enqueue.js";
 import { stateItem } from "../store/save.js";
 import { storable } from "../store/storable.js";
 import { childFailed, childResult } from "./child.js";
-import type { WaitInfo } from "./park.js";
+import type { WaitInfo } from "./wait-info.js";
 
 export type Resumed =
   | { parked: true; ms: number }

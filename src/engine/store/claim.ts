@@ -2,7 +2,7 @@
 // flight whose lease expired or whose retry wait is over; pending runs of workflows with a concurrency
 // limit (serialized by an advisory lock, FIFO per key); other pending runs. Every batch uses the
 // `id = ANY(ARRAY(... FOR UPDATE SKIP LOCKED LIMIT n))` form, which runs its subquery exactly once.
-import type { Db, Statement } from "../../db/pool.js";
+import type { Db } from "../../db/pool.js";
 import type { Queryable } from "./enqueue.js";
 
 export interface ClaimedRun {
@@ -64,20 +64,34 @@ const SET_LEASE = `SET status = 'running', lease_owner = $1, lease_until = now()
 const RETURNING = `RETURNING id, workflow, version, event, depth, status, snapshot, attempt, concurrency_key, started_at,
   wait, wake, claims`;
 
-/** Runs this owner held before a restart (same owner name): resumed at once, lease or not. */
+/**
+ * An engine's lease owner: its configured name and its incarnation (one per engine object), so that the runs
+ * an earlier incarnation held can be told from this one's (claimOwn).
+ */
+export function leaseOwnerOf(name: string, incarnation: string): string {
+  return `${name}#${incarnation}`;
+}
+
+/**
+ * Runs an earlier incarnation of this engine held (same configured name, leased as `name#...` or, before
+ * incarnations, as `name`): resumed at once, lease or not. Never the runs of `self`, this incarnation's lease
+ * owner: those are executing here, and claiming one again would cut off its tries (a new `claims`).
+ */
 export async function claimOwn(
   db: Queryable,
-  owner: string,
+  name: string,
+  self: string,
   leaseMs: number,
   limit: number,
 ): Promise<ClaimedRun[]> {
   const { rows } = await db.query<ClaimedRun & Record<string, unknown>>({
     name: "skyflow_claim_own",
     text: `UPDATE skyflow.runs ${SET_LEASE}
-     WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs WHERE lease_owner = $1 AND status = 'running'
+     WHERE id = ANY(ARRAY(SELECT id FROM skyflow.runs WHERE status = 'running' AND lease_owner <> $1
+                            AND (lease_owner = $4 OR starts_with(lease_owner, $4 || '#'))
                           ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED))
      ${RETURNING}`,
-    values: [owner, leaseMs, limit],
+    values: [self, leaseMs, limit, name],
     query_timeout: leaseMs,
   });
   return rows;
@@ -99,7 +113,8 @@ export async function claimOwn(
 /**
  * A top-level sleep falling due is ended by the engines' wakers (src/engine/park/waker.ts), all due at once
  * whatever the engines' capacity; the claim resumes it itself only once it is this late (a waker that could
- * not end it, its try not found), and meanwhile takes the runs the wakers made runnable.
+ * not end it, its try not found), and meanwhile takes at once the runs the wakers woke (still 'sleeping',
+ * with a wake value: migration 095).
  */
 const SLEEP_GRACE_MS = 2000;
 
@@ -115,36 +130,11 @@ const RESUMABLE = `UPDATE skyflow.runs r ${SET_LEASE}, wait = NULL, wake = NULL
           AND (lease_until IS NULL OR lease_until < now())
           AND ($4::uuid[] IS NULL OR id = ANY($4::uuid[]))
           AND NOT (status = 'sleeping' AND available_at > now() - interval '${SLEEP_GRACE_MS} milliseconds'
-                   AND wait->>'kind' = 'sleep' AND NOT (wait ? 'inner'))
+                   AND wait->>'kind' = 'sleep' AND NOT (wait ? 'inner') AND wake IS NULL)
         ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED) due
   WHERE r.id = due.due_id
   RETURNING r.id, r.workflow, r.version, r.event, r.depth, r.status, r.snapshot, r.attempt, r.concurrency_key,
     r.started_at, due.was_waiting AS wait, due.woken AS wake, r.claims`;
-
-/**
- * Waiting runs an event released in the trigger's transaction (`ids`), leased in that same transaction to the
- * engine in this process that has room for them: no NOTIFY, wake-up or claim between the release's commit and
- * their next step. As RESUMABLE, their wait and wake value are returned and cleared. Runs another release,
- * claim or cancel got to first are left out (the conditions are those of a released, unleased run).
- */
-export function leaseReleased(
-  owner: string,
-  leaseMs: number,
-  ids: string[],
-): Statement & { name: string; values: unknown[] } {
-  return {
-    name: "skyflow_lease_released",
-    text: `UPDATE skyflow.runs r ${SET_LEASE}, wait = NULL, wake = NULL
-  FROM (SELECT id AS due_id, wait AS was_waiting, wake AS woken FROM skyflow.runs
-        WHERE id = ANY($3::uuid[]) AND status = 'waiting' AND wake IS NOT NULL AND available_at <= now()
-          AND lease_owner IS NULL
-        ORDER BY id FOR UPDATE) due
-  WHERE r.id = due.due_id
-  RETURNING r.id, r.workflow, r.version, r.event, r.depth, r.status, r.snapshot, r.attempt, r.concurrency_key,
-    r.started_at, due.was_waiting AS wait, due.woken AS wake, r.claims`,
-    values: [owner, Math.floor(leaseMs), ids],
-  };
-}
 
 /** Pending runs of workflows without a concurrency limit, oldest first; `limit` is SQL. */
 const unlimited = (limit: string) => `UPDATE skyflow.runs ${SET_LEASE}

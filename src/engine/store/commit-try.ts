@@ -1,5 +1,7 @@
-// A try recorded as succeeded inside its step's own transaction (skyflow.commit_try, migration 037), and
-// read back when a run resumes: such a try is finished, whatever the run's saved state says.
+// A try recorded as succeeded inside its step's own transaction (skyflow.commit_try_state, migration 090),
+// and read back when a run resumes: such a try is finished, whatever the run's saved state says. With a
+// state, the run's row takes it in that same transaction (the run's end, or a first try whose begin was not
+// saved: see runner.ts).
 import type pg from "pg";
 import { commitWith } from "../../db/pool.js";
 import type { Queryable } from "./enqueue.js";
@@ -15,12 +17,17 @@ export interface CommittedTry {
   output: string;
   /** The claim the try ran under (ClaimedRun.claims); null skips that check. */
   claims?: number | null;
+  /** JSON text: the try's input, for a row first written here (its begin was not saved). */
+  input?: string | null;
+  /** The run's state after the try, stored with it (save.ts runFields); absent: the run's row is left as is. */
+  state?: { snapshot: string; status: string; error: string | null };
 }
 
 /** The SQLSTATE commit_try raises when the run is no longer this engine's. */
 export const LEASE_LOST_SQLSTATE = "SF409";
 
-const COMMIT_TRY = "SELECT skyflow.commit_try($1::uuid, $2, $3, $4, $5, $6, $7::jsonb, $8::int)";
+const COMMIT_TRY =
+  "SELECT skyflow.commit_try_state($1::uuid, $2, $3::int, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11, $12::jsonb)";
 
 /**
  * Records the try and commits the step's transaction on `client`: both in one round trip (pipelined, the
@@ -28,17 +35,21 @@ const COMMIT_TRY = "SELECT skyflow.commit_try($1::uuid, $2, $3, $4, $5, $6, $7::
  */
 export async function commitTry(client: pg.PoolClient, t: CommittedTry): Promise<void> {
   await commitWith(client, {
-    name: "skyflow_commit_try",
+    name: "skyflow_commit_try_state",
     text: COMMIT_TRY,
     values: [
       t.runId,
       t.owner,
+      t.claims ?? null,
       Math.floor(t.runAttempt),
       t.stepKey,
       Math.floor(t.attempt),
       t.kind,
+      t.input ?? null,
       t.output,
-      t.claims ?? null,
+      t.state?.snapshot ?? null,
+      t.state?.status ?? null,
+      t.state?.error ?? null,
     ],
   });
 }

@@ -25,10 +25,18 @@ function runFields(t: SaveTarget, state: RunState, parkMs: number | undefined) {
   return {
     runId: t.runId,
     owner: t.owner,
-    snapshot: snapshotJSON(state),
+    ...runState(state),
     status: parkMs !== undefined ? "waiting" : state.status,
-    error: isTerminal(state.status) && state.error ? JSON.stringify(state.error) : null,
     parkMs: parkMs ?? null,
+  };
+}
+
+/** The run row's columns for `state`, as a save stores them (and a step's own COMMIT: commit-try.ts). */
+export function runState(state: RunState): { snapshot: string; status: string; error: string | null } {
+  return {
+    snapshot: snapshotJSON(state),
+    status: state.status,
+    error: isTerminal(state.status) && state.error ? JSON.stringify(state.error) : null,
   };
 }
 

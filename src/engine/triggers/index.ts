@@ -3,7 +3,7 @@
 import { hostname } from "node:os";
 import type pg from "pg";
 import type { Logger } from "../../log.js";
-import type { Clock } from "../clock.js";
+import { type Clock, systemClock } from "../clock.js";
 import type { Catalog } from "../definition/types.js";
 import { WaitMatcher } from "../park/match.js";
 import type { RunHandoff } from "../store/claim.js";
@@ -23,9 +23,8 @@ export interface TriggerOptions {
   handoff?: RunHandoff;
   log: Logger;
   pubsub?: PubsubClientLike;
-  clock?: () => Date;
-  /** What the cron driver sleeps on (default: real timers); tests pass a ManualClock with `clock`. */
-  timers?: Pick<Clock, "setTimeout" | "clearTimeout">;
+  /** The time the triggers read, and what the cron driver sleeps on (default: real time). */
+  clock?: Clock;
   /** Longest cron sleep, so schedules another engine adds are noticed (default 5000 ms). */
   cronMaxSleepMs?: number;
   /** Names this engine in cron_fires.fired_by; defaults to host:pid. */
@@ -64,7 +63,8 @@ export interface Triggers {
 const RUN_WRITES_TTL_MS = 60 * 60 * 1000;
 
 export async function startTriggers(opts: TriggerOptions): Promise<Triggers> {
-  const clock = opts.clock ?? (() => new Date());
+  const time = opts.clock ?? systemClock;
+  const clock = () => new Date(time.now());
   const env = opts.env ?? {};
   const base = {
     pool: opts.pool,
@@ -88,7 +88,7 @@ export async function startTriggers(opts: TriggerOptions): Promise<Triggers> {
   const cron = await startCronDriver({
     ...base,
     owner: opts.owner ?? `${hostname()}:${process.pid}`,
-    ...(opts.timers ? { timers: opts.timers } : {}),
+    clock: time,
     ...(opts.cronMaxSleepMs ? { maxSleepMs: opts.cronMaxSleepMs } : {}),
   });
   if (!opts.pubsub && channelsInUse(opts.catalog.list()).size > 0) {

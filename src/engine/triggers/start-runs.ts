@@ -4,7 +4,8 @@
 import { redact } from "../../errors.js";
 import { claimLimits } from "../concurrency.js";
 import type { TriggerEvent, WorkflowDefinition } from "../definition/types.js";
-import { type ClaimedRun, leaseReleased, type RunHandoff } from "../store/claim.js";
+import type { ReleaseLease } from "../park/match.js";
+import type { ClaimedRun, RunHandoff } from "../store/claim.js";
 import {
   type Committer,
   type CreatedRun,
@@ -47,12 +48,11 @@ export interface Handover {
    */
   start(tx: Queryable, requests: RunRequest[], commit?: Committer): Promise<CreatedRun[]>;
   /**
-   * In the transaction, after the waits' release (src/engine/park/match.ts): as many of the released runs
-   * `ids` as the engine has room for are leased to it, and go to it with the new runs once the transaction
-   * commits. With `commit`, the lease is the transaction's last statement and commits it. Returns how many
-   * were leased (the others are due, for any engine's claim).
+   * For the waits' release in the transaction (src/engine/park/match.ts): the engine's lease, which takes as
+   * many released runs as the engine has room for in the release's own statement; they go to it with the new
+   * runs once the transaction commits. None without an engine in this process.
    */
-  resume(tx: Queryable, ids: string[], commit?: Committer): Promise<number>;
+  releaseLease(): ReleaseLease | undefined;
   /**
    * Once `transaction` (the one `start` ran in) ends. Committed: the leased runs go to the engine, and the
    * engine is woken to claim any others. Failed: the engine's reservation is released, and `stored` is
@@ -70,7 +70,7 @@ export function handover(
 ): Handover {
   let reserved = 0;
   let created = 0;
-  /** Released parked runs among `handed` (see resume). */
+  /** Released parked runs among `handed` (see releaseLease). */
   let resumed = 0;
   let leasedAt: number | undefined;
   const handed: ClaimedRun[] = [];
@@ -87,19 +87,24 @@ export function handover(
       for (const r of runs) if (r.leased) handed.push(r.leased);
       return runs;
     },
-    async resume(tx, ids, commit) {
-      if (!handoff || ids.length === 0) return 0;
-      const k = handoff.reserve(ids.length);
-      if (k === 0) return 0;
-      leasedAt ??= performance.now();
-      reserved += k;
-      const st = leaseReleased(handoff.owner, handoff.leaseMs, ids.slice(0, k));
-      const { rows } = commit
-        ? await commit.commitWith<ClaimedRun & Record<string, unknown>>(st)
-        : await tx.query<ClaimedRun & Record<string, unknown>>(st);
-      handed.push(...rows);
-      resumed += rows.length;
-      return rows.length;
+    releaseLease() {
+      if (!handoff) return undefined;
+      return {
+        owner: handoff.owner,
+        leaseMs: handoff.leaseMs,
+        reserve(n) {
+          const k = n > 0 ? handoff.reserve(n) : 0;
+          if (k > 0) {
+            leasedAt ??= performance.now();
+            reserved += k;
+          }
+          return k;
+        },
+        leased(rows) {
+          handed.push(...rows);
+          resumed += rows.length;
+        },
+      };
     },
     async after(transaction) {
       let out: Awaited<typeof transaction>;

@@ -84,10 +84,16 @@ steps:
             timeout: 60s
 `;
 
+const BUSY = `name: busy
+on: { call: {} }
+steps:
+  - sql: { statement: "SELECT pg_sleep(20)" }
+`;
+
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness("park_inner_sleep_call", [NAPS, NESTED, FANOUT, KID, HOLD, HOLDLIVE]);
+  h = await startHarness("park_inner_sleep_call", [NAPS, NESTED, FANOUT, KID, HOLD, HOLDLIVE, BUSY]);
   await h.engine("one");
   await h.trigger();
 });
@@ -193,6 +199,35 @@ describe("call inside a foreach", () => {
 });
 
 describe("cancelling a run that waits inside a foreach", () => {
+  it("a live run that began no wait is cancelled without a statement on skyflow.waits", async () => {
+    const pool = h.db.pool;
+    await pool.query(`CREATE TABLE public.waits_statements (n int NOT NULL);
+      INSERT INTO public.waits_statements VALUES (0);
+      CREATE FUNCTION public.count_waits_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN UPDATE public.waits_statements SET n = n + 1; RETURN NULL; END $$;
+      CREATE TRIGGER count_waits_statement AFTER DELETE ON skyflow.waits
+        FOR EACH STATEMENT EXECUTE FUNCTION public.count_waits_statement()`);
+    const statements = async () => (await pool.query("SELECT n FROM public.waits_statements")).rows[0].n;
+    try {
+      const e = h.engines[0]!;
+      const { runId } = await e.trigger("busy", input({}));
+      await until(
+        () => h.row(runId),
+        (r) => r?.status === "running",
+      );
+      const ended = new Promise<void>((resolve) =>
+        e.on("run", (ev) => ev.runId === runId && ev.type === "cancelled" && resolve()),
+      );
+      expect(await cancelAction(pool, e, runId, "test")).toMatchObject({ ok: true });
+      await ended;
+      expect((await h.row(runId)).status).toBe("cancelled");
+      expect(await statements()).toBe(0);
+    } finally {
+      await pool.query(`DROP TRIGGER count_waits_statement ON skyflow.waits;
+        DROP FUNCTION public.count_waits_statement(); DROP TABLE public.waits_statements`);
+    }
+  }, 30_000);
+
   it("parked: the run is cancelled and every one of its waits removed", async () => {
     const e = h.engines[0]!;
     const { runId } = await e.trigger("hold", input({ tasks: ["h1", "h2"] }));

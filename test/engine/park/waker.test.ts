@@ -1,10 +1,13 @@
 // Due sleeps end in the database (park/waker.ts, skyflow.end_due_sleeps), whatever the engines' capacity, once
 // across engines, and a run that crashed after its sleep ended does not sleep again; a released wait_for run
-// goes to this process's engine in the release's own transaction (start-runs.ts resume). Real engines, real
+// goes to this process's engine in the release's own statement (start-runs.ts releaseLease). Real engines, real
 // Postgres, the record trigger against the Skygear-compatible server.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { poolDb } from "../../../src/db/pool.js";
+import { ManualClock } from "../../../src/engine/clock.js";
 import { createEngine, type Engine } from "../../../src/engine/engine.js";
-import type { ClaimedRun, RunHandoff } from "../../../src/engine/store/claim.js";
+import { Waker } from "../../../src/engine/park/waker.js";
+import { type ClaimedRun, claimRuns, type RunHandoff } from "../../../src/engine/store/claim.js";
 import { startTriggers } from "../../../src/engine/triggers/index.js";
 import { capturedLogger } from "../../helpers/log.js";
 import { type Harness, startHarness, until } from "./inner-harness.js";
@@ -92,6 +95,32 @@ async function parkNappers(engine: Engine, n: number): Promise<string[]> {
 }
 
 describe("the waker", () => {
+  it("keeps one timer on the injected clock, for the earliest due time, and wakes the engine from it", async () => {
+    const clock = new ManualClock();
+    let woken = 0;
+    const waker = new Waker({ db: db.pool, log, onDue: () => woken++, horizonMs: 10_000, clock });
+    waker.start();
+    try {
+      waker.dueIn(5000);
+      waker.dueIn(8000);
+      waker.dueIn(1000);
+      waker.dueIn(60_000); // past the horizon: the engine's poll finds it
+      expect(clock.pending()).toBe(1);
+      // Set early by AHEAD_MS: the database waits out the rest of a sleep.
+      expect(clock.nextAt()).toBe(clock.now() + 950);
+      clock.advance(949);
+      expect(woken).toBe(0);
+      clock.advance(1);
+      await until(
+        async () => woken,
+        (n) => n === 1,
+      );
+    } finally {
+      await waker.stop();
+    }
+    expect(clock.pending()).toBe(0);
+  });
+
   it("ends due sleeps in the database while the engine has no room to take the runs", async () => {
     const engine = engineOf({ maxRuns: 1 });
     await engine.start();
@@ -105,7 +134,8 @@ describe("the waker", () => {
         () => runRow(busy),
         (r) => r?.status === "running",
       );
-      // Each sleep ends (its try succeeded, the run runnable, its end kept for the claim) with no engine free.
+      // Each sleep ends (its try succeeded, the run woken: still 'sleeping', its end kept for the claim) with no
+      // engine free.
       for (const id of ids) {
         const nap = await until(
           () => tries(id, "nap"),
@@ -114,7 +144,7 @@ describe("the waker", () => {
         expect(nap).toHaveLength(1);
         expect((nap[0].output as { slept_ms: number }).slept_ms).toBeGreaterThanOrEqual(1500);
         const r = await runRow(id);
-        expect(r).toMatchObject({ status: "running", lease_owner: null });
+        expect(r).toMatchObject({ status: "sleeping", lease_owner: null });
         expect(r.wake).toMatchObject({ slept: nap[0].output });
       }
       expect(engine.inFlight()).toBe(1);
@@ -177,7 +207,66 @@ describe("the waker", () => {
       [ids],
     );
     expect(rows).toHaveLength(30);
-    expect(rows.every((r) => r.status === "running" && r.tries === 1 && r.ok === 1)).toBe(true);
+    expect(rows.every((r) => r.status === "sleeping" && r.tries === 1 && r.ok === 1)).toBe(true);
+    const b = engineOf();
+    await b.start();
+    try {
+      for (const id of ids) expect((await b.waitForRun(id, 30_000)).status).toBe("succeeded");
+      expect((await afterCounts(ids)).every((r) => r.n === 1)).toBe(true);
+    } finally {
+      await b.stop({ graceMs: 0 });
+    }
+  }, 60_000);
+
+  it("a woken sleep is claimed at once, before the claim's grace for sleeps not ended", async () => {
+    const a = engineOf();
+    await a.start();
+    let woken: string;
+    try {
+      [woken] = (await parkNappers(a, 1)) as [string];
+    } finally {
+      await a.stop({ graceMs: 0 });
+    }
+    await db.pool.query("UPDATE skyflow.runs SET available_at = now() WHERE id = $1", [woken]);
+    await db.pool.query("CALL skyflow.end_due_sleeps(0, 1000, 100)");
+    // Woken in a HOT update: still 'sleeping', its sleep's end in `wake`.
+    expect(await runRow(woken)).toMatchObject({ status: "sleeping", lease_owner: null });
+    const claimed = await claimRuns(poolDb(db.pool), {
+      owner: "probe",
+      leaseMs: 30_000,
+      limit: 10,
+      limited: [],
+      only: [woken],
+    });
+    expect(claimed.map((r) => r.id)).toEqual([woken]);
+    expect(claimed[0]!.wake).toMatchObject({ slept: (await tries(woken, "nap"))[0].output });
+    expect(await runRow(woken)).toMatchObject({ status: "running", lease_owner: "probe", wake: null });
+    // Given back to the queue as a claim's crash would leave it, for the next test's engines.
+    await db.pool.query("UPDATE skyflow.runs SET lease_until = now() - interval '1 second' WHERE id = $1", [
+      woken,
+    ]);
+  }, 60_000);
+
+  it("a round ends sleeps that fell due long before it (a waker fallen behind)", async () => {
+    const a = engineOf();
+    await a.start();
+    let ids: string[];
+    try {
+      ids = await parkNappers(a, 2);
+    } finally {
+      await a.stop({ graceMs: 0 });
+    }
+    // Due five seconds ago (no engine: no claim took them after its grace), and one second ago.
+    await db.pool.query(
+      "UPDATE skyflow.runs SET available_at = now() - make_interval(secs => 5 - 4 * (id = $2)::int) WHERE id = ANY($1)",
+      [ids, ids[1]],
+    );
+    await db.pool.query("CALL skyflow.end_due_sleeps(0, 1000, 1)");
+    for (const id of ids) {
+      expect(await runRow(id)).toMatchObject({ status: "sleeping" });
+      expect((await runRow(id)).wake).toMatchObject({ slept: { slept_ms: expect.any(Number) } });
+      expect((await tries(id, "nap")).map((t) => t.status)).toEqual(["succeeded"]);
+    }
     const b = engineOf();
     await b.start();
     try {
@@ -205,11 +294,12 @@ describe("the waker", () => {
       (due) => due === true,
     );
     await db.pool.query("CALL skyflow.end_due_sleeps(0, 1000, 100)");
-    expect(await runRow(id)).toMatchObject({ status: "running", lease_owner: null });
+    expect(await runRow(id)).toMatchObject({ status: "sleeping", lease_owner: null });
+    expect((await runRow(id)).wake).toMatchObject({ slept: { slept_ms: expect.any(Number) } });
     const nap = await tries(id, "nap");
     // As a claim leaves it (its wait and wake taken), with the claiming engine gone before any save.
     await db.pool.query(
-      `UPDATE skyflow.runs SET wait = NULL, wake = NULL, lease_owner = 'gone', lease_until = now() - interval '1 second',
+      `UPDATE skyflow.runs SET status = 'running', wait = NULL, wake = NULL, lease_owner = 'gone', lease_until = now() - interval '1 second',
          claims = claims + 1 WHERE id = $1`,
       [id],
     );
@@ -280,6 +370,59 @@ describe("a released wait_for run", () => {
       const w = run.tries.filter((t) => t.stepKey === "w");
       expect(w).toHaveLength(1);
       expect(w[0]!.output).toMatchObject({ timed_out: false, event: { record: { _id: "approval/a1" } } });
+    } finally {
+      await triggers.stop();
+      await engine.stop({ graceMs: 0 });
+    }
+  }, 60_000);
+
+  it("released where the engine has no room, is left due for a claim and goes on once", async () => {
+    const engine = engineOf();
+    await engine.start();
+    // The triggers' engine has no room: the release leases nothing and leaves the run to the claim.
+    const real = engine.handoff();
+    const adopted: ClaimedRun[] = [];
+    const handoff: RunHandoff = {
+      owner: real.owner,
+      leaseMs: real.leaseMs,
+      reserve: () => 0,
+      adopt: (runs, reserved, at) => {
+        adopted.push(...runs);
+        real.adopt(runs, reserved, at);
+      },
+    };
+    const triggers = await startTriggers({
+      pool: db.pool,
+      catalog,
+      appSchema: srv.config.schema,
+      wake: () => engine.wake(),
+      handoff,
+      log,
+      pollMs: 200,
+    });
+    try {
+      const id = (await engine.trigger("waiter", { type: "call", input: { ref: "k2" } } as never)).runId;
+      await until(
+        () => runRow(id),
+        (r) => r?.status === "waiting",
+      );
+      const before = await runRow(id);
+      await container.sendAction("record:save", {
+        database_id: "_public",
+        records: [{ _id: "approval/a2", ref: "k2" }],
+      });
+      const run = await engine.waitForRun(id, 20_000);
+      expect(run.status).toBe("succeeded");
+      expect(adopted.filter((r) => r.id === id)).toEqual([]);
+      // One claim since it parked (the engine's, not the release's), and one end of its step, with the event.
+      expect((await runRow(id)).claims).toBe(before.claims + 1);
+      const w = run.tries.filter((t) => t.stepKey === "w");
+      expect(w).toHaveLength(1);
+      expect(w[0]!.output).toMatchObject({ timed_out: false, event: { record: { _id: "approval/a2" } } });
+      expect(
+        (await db.pool.query("SELECT count(*)::int AS n FROM skyflow.waits WHERE run_id = $1", [id])).rows[0]
+          .n,
+      ).toBe(0);
     } finally {
       await triggers.stop();
       await engine.stop({ graceMs: 0 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { poolDb } from "../../../src/db/pool.js";
-import { claimRuns } from "../../../src/engine/store/claim.js";
+import { claimOwn, claimRuns, leaseOwnerOf } from "../../../src/engine/store/claim.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
 import { proxiedPool } from "../../helpers/proxy.js";
 import { storedRuns } from "../fixtures/defs.js";
@@ -49,5 +49,32 @@ describe("claimRuns", () => {
       await proxy.close();
       await pool.end();
     }
+  });
+});
+
+describe("claimOwn", () => {
+  it("takes back the runs of this engine's earlier incarnations, never this incarnation's nor another's", async () => {
+    const self = leaseOwnerOf("own-e", "now");
+    const [mine] = await storedRuns(db.pool, ["own-mine"], "running", self, "1 minute");
+    const [earlier] = await storedRuns(
+      db.pool,
+      ["own-earlier"],
+      "running",
+      leaseOwnerOf("own-e", "was"),
+      "1 minute",
+    );
+    const [legacy] = await storedRuns(db.pool, ["own-legacy"], "running", "own-e", "1 minute");
+    await storedRuns(db.pool, ["own-prefix"], "running", leaseOwnerOf("own-e2", "was"), "1 minute");
+    await storedRuns(db.pool, ["own-other"], "running", leaseOwnerOf("other", "was"), "1 minute");
+    await storedRuns(db.pool, ["own-parked"], "waiting", null);
+    const taken = await claimOwn(db.pool, "own-e", self, 60_000, 10);
+    expect(taken.map((r) => r.id).sort()).toEqual([earlier, legacy].sort());
+    // Taken once: now this incarnation's, so a second look (as a wake during start might) finds none.
+    expect(await claimOwn(db.pool, "own-e", self, 60_000, 10)).toEqual([]);
+    const { rows } = await db.pool.query<{ claims: number }>(
+      "SELECT claims FROM skyflow.runs WHERE id = $1",
+      [mine],
+    );
+    expect(rows[0]!.claims).toBe(0);
   });
 });

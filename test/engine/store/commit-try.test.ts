@@ -80,4 +80,92 @@ describe("commitTry", () => {
     }
     expect(await committedOutput(db.pool, run!, 1, "s", 1)).toEqual({ output: {} });
   });
+
+  it("stores the run's state with the try in the same transaction, and the input of a row first written there", async () => {
+    const [run] = await storedRuns(db.pool, ["c4"], "running", "a", "1 minute");
+    const snapshot = JSON.stringify({
+      status: "succeeded",
+      steps: { s: { status: "succeeded", attempts: 1 } },
+    });
+    const c = await db.pool.connect();
+    try {
+      await c.query("BEGIN");
+      await commitTry(c, {
+        runId: run!,
+        owner: "a",
+        runAttempt: 1,
+        stepKey: "s",
+        attempt: 1,
+        kind: "sql",
+        output: JSON.stringify({ row_count: 1 }),
+        input: JSON.stringify({ statement: "it's $1", params: ["$$"] }),
+        state: { snapshot, status: "succeeded", error: null },
+      });
+    } finally {
+      c.release();
+    }
+    const { rows } = await db.pool.query(
+      `SELECT r.status, r.snapshot, r.lease_owner, r.lease_until, r.finished_at IS NOT NULL AS finished,
+              t.status AS try, t.input, t.output, t.started_at <= t.finished_at AS ordered
+       FROM skyflow.runs r JOIN skyflow.step_tries t ON t.run_id = r.id WHERE r.id = $1`,
+      [run],
+    );
+    expect(rows).toEqual([
+      {
+        status: "succeeded",
+        snapshot: JSON.parse(snapshot),
+        lease_owner: null,
+        lease_until: null,
+        finished: true,
+        try: "succeeded",
+        input: { statement: "it's $1", params: ["$$"] },
+        output: { row_count: 1 },
+        ordered: true,
+      },
+    ]);
+  });
+
+  it("keeps the lease of a run still running after the try, and writes nothing when the lease is lost", async () => {
+    const [mine, lost] = await storedRuns(db.pool, ["c5", "c6"], "running", "a", "1 minute");
+    await db.pool.query("UPDATE skyflow.runs SET lease_owner = 'b' WHERE id = $1", [lost]);
+    const snapshot = JSON.stringify({ status: "running", index: 1, steps: {} });
+    const c = await db.pool.connect();
+    const commit = (runId: string) =>
+      commitTry(c, {
+        runId,
+        owner: "a",
+        runAttempt: 1,
+        stepKey: "s",
+        attempt: 1,
+        kind: "sql",
+        output: "{}",
+        input: "{}",
+        state: { snapshot, status: "running", error: null },
+      });
+    try {
+      await c.query("BEGIN");
+      await commit(mine!);
+      await c.query("BEGIN");
+      await expect(commit(lost!)).rejects.toMatchObject({ code: LEASE_LOST_SQLSTATE });
+    } finally {
+      c.release();
+    }
+    const { rows } = await db.pool.query(
+      `SELECT r.id, r.status, r.snapshot, r.lease_owner, r.lease_until > now() AS leased,
+              (SELECT count(*)::int FROM skyflow.step_tries t WHERE t.run_id = r.id) AS tries
+       FROM skyflow.runs r WHERE r.id = ANY($1) ORDER BY r.id = $2 DESC`,
+      [[mine, lost], mine],
+    );
+    expect(rows).toEqual([
+      {
+        id: mine,
+        status: "running",
+        snapshot: JSON.parse(snapshot),
+        lease_owner: "a",
+        leased: true,
+        tries: 1,
+      },
+      { id: lost, status: "running", snapshot: null, lease_owner: "b", leased: true, tries: 0 },
+    ]);
+  });
 });

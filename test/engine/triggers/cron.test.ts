@@ -1,6 +1,7 @@
 // Cron trigger against real Postgres: one fire per time across two engines, catch_up after downtime, overlap.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../../../src/db/pool.js";
+import { type Clock, ManualClock } from "../../../src/engine/clock.js";
 import type { TriggerDefinition } from "../../../src/engine/definition/types.js";
 import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
 import { silentLogger } from "../../../src/log.js";
@@ -10,14 +11,15 @@ import { catalog, runsOf, waitFor, workflow } from "./helpers.js";
 let db: TestDatabase;
 const running: Triggers[] = [];
 
-async function start(cat: ReturnType<typeof catalog>, clock?: () => Date, owner?: string): Promise<Triggers> {
+async function start(cat: ReturnType<typeof catalog>, clock?: Clock, owner?: string): Promise<Triggers> {
   const t = await startTriggers({
     pool: db.pool,
     catalog: cat,
     appSchema: "app_cron",
     wake: () => {},
     log: silentLogger(),
-    ...(clock ? { clock } : {}),
+    // On a manual clock, a driver sleeps until its next fire rather than for at most 5 s at a time.
+    ...(clock ? { clock, cronMaxSleepMs: 366 * 86_400_000 } : {}),
     ...(owner ? { owner } : {}),
   });
   running.push(t);
@@ -63,13 +65,29 @@ async function fires(wf: string) {
 
 describe("cron trigger", () => {
   it("fires a per-second schedule in a non-UTC timezone once per second across two engines", async () => {
+    const clock = new ManualClock(Date.parse("2026-03-01T10:00:00.500Z"));
     const cat = catalog([workflow("tick", [cron("* * * * * *", { timezone: "America/St_Johns" })])]);
-    await start(cat, undefined, "engine-a");
-    await start(cat, undefined, "engine-b");
-    await new Promise((r) => setTimeout(r, 4_200));
+    await start(cat, clock, "engine-a");
+    await start(cat, clock, "engine-b");
+    for (let n = 1; n <= 3; n++) {
+      // Both drivers asleep on the clock (a driver ticking has no timer): the next second fires once.
+      await waitFor(
+        () => fires("tick"),
+        (f) => clock.pending() === 2 && f.length === n - 1,
+      );
+      clock.advance(1000);
+    }
+    await waitFor(
+      () => fires("tick"),
+      (f) => clock.pending() === 2 && f.length === 3,
+    );
     await stopAll();
     const f = await fires("tick");
-    expect(f.length).toBeGreaterThanOrEqual(3);
+    expect(f.map((x) => new Date(x.scheduled_at).toISOString())).toEqual([
+      "2026-03-01T10:00:01.000Z",
+      "2026-03-01T10:00:02.000Z",
+      "2026-03-01T10:00:03.000Z",
+    ]);
     const times = f.map((x) => new Date(x.scheduled_at).getTime());
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBe(1000);
     const runs = await runsOf(db.pool, "tick");
@@ -114,8 +132,7 @@ describe("cron trigger", () => {
   });
 
   it("catch_up last fires the most recent missed time once after a downtime", async () => {
-    let now = new Date("2026-03-01T10:00:00Z");
-    const clock = () => now;
+    const clock = new ManualClock(Date.parse("2026-03-01T10:00:00Z"));
     // Asia/Kolkata is UTC+5:30, so "0 * * * *" there fires at :30 UTC.
     const cat = catalog([
       workflow("hourly_last", [cron("0 * * * *", { timezone: "Asia/Kolkata", catchUp: "last" })]),
@@ -123,14 +140,15 @@ describe("cron trigger", () => {
     await start(cat, clock);
     await stopAll();
     expect(await fires("hourly_last")).toHaveLength(0);
-    now = new Date("2026-03-01T13:45:00Z");
+    clock.advance(Date.parse("2026-03-01T13:45:00Z") - clock.now());
     await start(cat, clock);
+    clock.advance(0); // the missed fire is due now
+    // Asleep again (its timer set for the next fire), so done with what was due.
     const f = await waitFor(
       () => fires("hourly_last"),
-      (x) => x.length > 0,
+      (x) => x.length > 0 && clock.nextAt() === Date.parse("2026-03-01T14:30:00Z"),
     );
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await fires("hourly_last")).toHaveLength(1);
+    expect(f).toHaveLength(1);
     expect(new Date(f[0]!.scheduled_at).toISOString()).toBe("2026-03-01T13:30:00.000Z");
     const runs = await runsOf(db.pool, "hourly_last");
     expect(runs.map((r) => r.event_id)).toEqual(["hourly_last@2026-03-01T13:30:00.000Z"]);
@@ -141,41 +159,37 @@ describe("cron trigger", () => {
   });
 
   it("catch_up none skips the missed times and all fires each of them", async () => {
-    let now = new Date("2026-03-01T10:00:00Z");
-    const clock = () => now;
+    const clock = new ManualClock(Date.parse("2026-03-01T10:00:00Z"));
     const cat = catalog([
       workflow("h_none", [cron("0 * * * *", { catchUp: "none" })]),
       workflow("h_all", [cron("0 * * * *", { catchUp: "all" })]),
     ]);
     await start(cat, clock);
     await stopAll();
-    now = new Date("2026-03-01T13:45:00Z");
+    clock.advance(Date.parse("2026-03-01T13:45:00Z") - clock.now());
     await start(cat, clock);
+    clock.advance(0);
     await waitFor(
       () => fires("h_all"),
-      (x) => x.length >= 3,
+      (x) => x.length >= 3 && clock.nextAt() === Date.parse("2026-03-01T14:00:00Z"),
     );
-    await new Promise((r) => setTimeout(r, 300));
     expect((await fires("h_all")).map((x) => new Date(x.scheduled_at).getUTCHours())).toEqual([11, 12, 13]);
     expect(await fires("h_none")).toHaveLength(0);
   });
 
   it("overlap skip records the fire but starts no run while the previous one is pending", async () => {
-    let now = new Date("2026-03-01T10:00:30Z");
-    const clock = () => now;
+    const clock = new ManualClock(Date.parse("2026-03-01T10:00:30Z"));
     const cat = catalog([
       workflow("ov_skip", [cron("* * * * *", { overlap: "skip" })]),
       workflow("ov_allow", [cron("* * * * *", { overlap: "allow" })]),
     ]);
     await start(cat, clock);
-    now = new Date("2026-03-01T10:01:00.010Z");
-    cat.set([...cat.list()]); // re-arms the timer against the moved clock
+    clock.advance(30_000);
     await waitFor(
       () => runsOf(db.pool, "ov_skip"),
-      (r) => r.length === 1,
+      (r) => r.length === 1 && clock.nextAt() === Date.parse("2026-03-01T10:02:00Z"),
     );
-    now = new Date("2026-03-01T10:02:00.010Z");
-    cat.set([...cat.list()]);
+    clock.advance(60_000);
     await waitFor(
       () => fires("ov_skip"),
       (x) => x.length === 2,

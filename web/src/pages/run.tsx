@@ -2,6 +2,7 @@
 // finished), what it waits for, its event and output, child and parent runs, and the step timeline: one bar
 // per try placed by start offset and duration, each try's input, output and error as stored (redacted).
 import { useRef, useState } from "preact/hooks";
+import type { WaitInfo } from "../../../src/engine/park/wait-info.js";
 import type { RunDetail, TryView } from "../../../src/http/api-types.js";
 import { useLive, useNow } from "../api.js";
 import { between, cancellable, duration, finished, localTime, retryable, shortId } from "../format.js";
@@ -130,9 +131,62 @@ function Extra(props: { name: string; value: unknown }) {
   );
 }
 
+/**
+ * The inner steps (in a foreach or parallel) that wait: a parked run's (runs.wait `inner`), or a running
+ * run's whose other items or branches go on (each waiting step's `park` in the saved state).
+ */
+function innerWaits(r: RunDetail): WaitInfo[] {
+  if (r.status === "running")
+    return Object.values(r.steps).flatMap((st) => (st.status === "running" && st.park ? [st.park] : []));
+  return r.wait?.inner ?? [];
+}
+
+/** One inner step that waits: for what, and until when. */
+function InnerWait(props: { w: WaitInfo; now: number }) {
+  const { w, now } = props;
+  const left = w.until ? Date.parse(w.until) - now : null;
+  return (
+    <li data-wait-step={w.step}>
+      <span class="mono">{w.step}</span> <Status status={w.kind === "sleep" ? "sleeping" : "waiting"} />{" "}
+      {w.kind === "wait_for" ? (
+        <>
+          for <span class="mono">{w.source ?? "an event"}</span>
+        </>
+      ) : null}
+      {w.kind === "call" && w.child ? (
+        <>
+          for run <a href={href.run(w.child)}>{`${w.workflow ?? ""} ${shortId(w.child)}`.trim()}</a> to end
+        </>
+      ) : null}
+      {w.until ? (
+        <>
+          {w.kind === "wait_for" ? ", timing out at " : "until "}
+          <time dateTime={w.until}>{localTime(w.until)}</time>
+          {left !== null && left > 0 ? <span class="muted"> (in {duration(left)})</span> : null}
+        </>
+      ) : null}
+    </li>
+  );
+}
+
 /** A run not executing now: what it waits for (a time, an event, a called run) and until when. */
 function Waiting(props: { run: RunDetail; now: number }) {
   const r = props.run;
+  const inner = innerWaits(r);
+  if (r.status === "running" && inner.length > 0)
+    return (
+      <section class="waiting" aria-label="what the run waits for">
+        <p>
+          <Status status="running" /> with {inner.length === 1 ? "a step" : `${inner.length} steps`} inside
+          waiting:
+        </p>
+        <ul class="inner-waits">
+          {inner.map((w) => (
+            <InnerWait key={w.step} w={w} now={props.now} />
+          ))}
+        </ul>
+      </section>
+    );
   if (r.status !== "waiting" && r.status !== "sleeping" && r.status !== "pending") return null;
   const w = r.wait;
   const until = w?.until ?? (r.status === "pending" ? null : r.availableAt);
@@ -181,6 +235,13 @@ function Waiting(props: { run: RunDetail; now: number }) {
             </>
           ) : null}
         </p>
+      ) : null}
+      {inner.length > 1 ? (
+        <ul class="inner-waits">
+          {inner.map((w) => (
+            <InnerWait key={w.step} w={w} now={props.now} />
+          ))}
+        </ul>
       ) : null}
       {r.wake ? (
         <p class="small">

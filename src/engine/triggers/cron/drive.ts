@@ -4,7 +4,7 @@
 import type pg from "pg";
 import { poolDb } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
-import { type Clock, systemClock } from "../../clock.js";
+import type { Clock } from "../../clock.js";
 import type { Catalog } from "../../definition/types.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { claimTransaction } from "../claim-tx.js";
@@ -22,9 +22,8 @@ export interface CronDriverOptions {
   /** The keys, redacted from stored events. */
   secrets?: string[];
   log: Logger;
-  clock: () => Date;
-  /** What the driver sleeps on (default: real timers); a manual clock lets tests fire schedules. */
-  timers?: Pick<Clock, "setTimeout" | "clearTimeout">;
+  /** What the driver reads the time from and sleeps on; a manual clock lets tests fire schedules. */
+  clock: Clock;
   owner: string;
   batchSize?: number;
   /** Longest sleep, so schedules another engine adds are noticed. */
@@ -37,14 +36,14 @@ export async function startCronDriver(o: CronDriverOptions) {
   const db = poolDb(o.pool);
   const PARALLEL = 3;
   let stopped = false;
-  const timers = o.timers ?? systemClock;
+  const date = () => new Date(o.clock.now());
   let timer: unknown;
   let ticking: Promise<void> | undefined;
   let lateness: number | undefined;
   const storedVersions = new Set<string>();
 
   const sync = async (): Promise<void> => {
-    const now = o.clock();
+    const now = date();
     await q.syncSchedules(o.pool, cronSchedules(o.catalog.list()), (s) => {
       try {
         return nextFire(s.schedule, s.timezone, now);
@@ -60,7 +59,7 @@ export async function startCronDriver(o: CronDriverOptions) {
 
   /** Fires one batch of due schedules; returns how many schedules it claimed. */
   const fireBatch = async (): Promise<number> => {
-    const now = o.clock();
+    const now = date();
     const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
     const transaction = claimTransaction<number, q.ScheduleRow>(
       db,
@@ -95,7 +94,7 @@ export async function startCronDriver(o: CronDriverOptions) {
         );
         await q.advance(tx, plan.advances);
         const last = won.at(-1);
-        if (last) lateness = o.clock().getTime() - last.scheduledAt.getTime();
+        if (last) lateness = date().getTime() - last.scheduledAt.getTime();
         return rows.length;
       },
     );
@@ -132,7 +131,7 @@ export async function startCronDriver(o: CronDriverOptions) {
     try {
       const earliest = await q.earliestNext(o.pool);
       if (earliest && !failed) {
-        const wait = new Date(earliest).getTime() - o.clock().getTime();
+        const wait = new Date(earliest).getTime() - date().getTime();
         delay = Math.min(delay, wait > 0 ? wait : claimedNone ? 20 : 0);
       }
     } catch (err) {
@@ -140,8 +139,8 @@ export async function startCronDriver(o: CronDriverOptions) {
       delay = 1_000;
     }
     if (stopped) return;
-    if (timer !== undefined) timers.clearTimeout(timer);
-    timer = timers.setTimeout(() => {
+    if (timer !== undefined) o.clock.clearTimeout(timer);
+    timer = o.clock.setTimeout(() => {
       timer = undefined;
       ticking = tick();
     }, delay);
@@ -164,7 +163,7 @@ export async function startCronDriver(o: CronDriverOptions) {
     async stop(): Promise<void> {
       stopped = true;
       unsubscribe();
-      if (timer !== undefined) timers.clearTimeout(timer);
+      if (timer !== undefined) o.clock.clearTimeout(timer);
       await ticking;
     },
     stats: () => (lateness === undefined ? {} : { cronLatenessMs: lateness }),

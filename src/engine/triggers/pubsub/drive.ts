@@ -78,12 +78,12 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
       .after(
         poolDb(o.pool).tx(async (tx) => {
           // wait_for (src/engine/park): the message releases the runs waiting for it, in this transaction.
-          // This process's engine takes those it has room for in it too (see start-runs.ts resume).
-          if (o.waits) {
-            const ids: string[] = [];
-            await o.waits.release(tx.client, [event], ids);
-            await runs.resume(tx, ids, requests.length === 0 ? tx : undefined);
-          }
+          // This process's engine takes those it has room for in it too (see start-runs.ts releaseLease).
+          if (o.waits)
+            await o.waits.release(tx.client, [event], {
+              lease: runs.releaseLease(),
+              commit: requests.length === 0 ? tx : undefined,
+            });
           return runs.start(tx, requests, tx);
         }),
       )

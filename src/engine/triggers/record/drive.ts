@@ -105,9 +105,13 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     // wait_for (src/engine/park): the changes release the runs waiting for them, in this transaction,
     // and this process's engine takes those it has room for in it too (committing it when nothing follows).
     if (o.waits) {
-      const ids: string[] = [];
-      released = await o.waits.release(tx.client, await waitEvents(rows), ids);
-      released -= await runs.resume(tx, ids, planned.length === 0 ? tx : undefined);
+      const left: string[] = [];
+      await o.waits.release(tx.client, await waitEvents(rows), {
+        out: left,
+        lease: runs.releaseLease(),
+        commit: planned.length === 0 ? tx : undefined,
+      });
+      released = left.length;
     }
     await runs.start(tx, planned, tx);
     lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();

@@ -1,0 +1,220 @@
+// Drives one run's xstate machine (machine.ts) without an xstate actor: the machine's own transition
+// function computes each next snapshot and the actions to execute, and this module executes them: an
+// effect action (begin a try, run it, save) calls that effect and sends its outcome back as an event; a
+// delayed raise (a step's timeout, a retry's wait) is a timer on the engine's clock; a cancel clears one.
+// The machine stays the one source of truth for what happens next; this module only carries out what it
+// says, one event at a time.
+//
+// The xstate snapshot and the stored RunState: the snapshot (its state value: choose, starting, running,
+// ...; and its context) lives in memory only, for as long as the run executes here. `context.state` is the
+// RunState, which every save stores (runs.snapshot); the snapshot itself is never stored, and a resumed run
+// starts a new snapshot from the stored RunState alone (see machine.ts).
+//
+// Why not xstate's createActor: an actor per run, and one more per invoked try or save, cost about 40% of
+// the run's JavaScript allocations (bench/peers.ts backlog, sampled); `transition()` from xstate builds an
+// inert actor on every call, which costs more still. Here one inert actor scope per process serves every
+// transition of every run (the machine's actions are collected, never executed by xstate).
+import {
+  type AnyActorScope,
+  type AnyMachineSnapshot,
+  type AnyStateMachine,
+  createActor,
+  setup,
+} from "xstate";
+import type { Clock } from "./clock.js";
+
+/**
+ * An effect of the machine: its action's params in, its outcome out (sent as `<type>.done` / `.error`). An
+ * effect that declares a second parameter gets an AbortSignal, aborted when its state is left before it
+ * settles; the others get none (an AbortController is about 1 KB, and only a try needs one).
+ */
+export type Effect = (params: never, signal: AbortSignal) => Promise<unknown>;
+
+export interface Driven {
+  /** Sends an event (ignored once the run has ended or was stopped). */
+  send(event: { type: string }): void;
+  /** Stops the run where it is: its timers cleared, an effect still running aborted; no event follows. */
+  stop(): void;
+  /** The latest snapshot. */
+  snapshot(): AnyMachineSnapshot;
+}
+
+interface ExecAction {
+  type: string;
+  params?: unknown;
+  info?: unknown;
+  exec?: (info: unknown, params: unknown) => void;
+}
+
+let scope: AnyActorScope | undefined;
+let collected: ExecAction[] = [];
+
+/**
+ * The actor scope of every transition: an inert `self` (the machine's guards and actions never use it),
+ * and an action executor that collects the actions for the driver instead of executing them.
+ */
+function inertScope(): AnyActorScope {
+  if (scope) return scope;
+  const self = createActor(setup({}).createMachine({}));
+  scope = {
+    self,
+    id: "",
+    sessionId: "",
+    system: self.system,
+    logger: () => {},
+    defer: () => {},
+    emit: () => {},
+    stopChild: () => {},
+    actionExecutor: (a: ExecAction) => {
+      collected.push(a);
+    },
+  } as unknown as AnyActorScope;
+  return scope;
+}
+
+/**
+ * Starts `machine` with `input`. `onEnd` is called once, with the final snapshot, when the machine reaches a
+ * final state, or with an error when a transition throws (the run's machine is then broken).
+ */
+export function drive(
+  machine: AnyStateMachine,
+  effects: Record<string, Effect>,
+  input: unknown,
+  clock: Clock,
+  onEnd: (end: { snapshot: AnyMachineSnapshot } | { error: unknown }) => void,
+): Driven {
+  const sc = inertScope();
+  let snap: AnyMachineSnapshot;
+  let ended = false;
+  const timers = new Map<string, unknown>();
+  // The one effect in flight (the machine runs one at a time): aborted when its state is left before it
+  // settles; its outcome is sent only while it is the current one.
+  let current: { ac: AbortController | undefined; settled: boolean } | undefined;
+  // Events sent while a transition is being handled wait their turn (none do today: effects settle later).
+  let busy = false;
+  const queue: { type: string }[] = [];
+
+  const finish = () => {
+    ended = true;
+    for (const t of timers.values()) clock.clearTimeout(t);
+    timers.clear();
+    if (current && !current.settled) current.ac?.abort();
+    current = undefined;
+  };
+
+  const exec = (actions: ExecAction[]) => {
+    for (const a of actions) {
+      if (a.type === "xstate.raise") {
+        const p = a.params as { event: { type: string }; id?: string; delay?: number };
+        if (p.delay === undefined) continue;
+        const id = p.id ?? p.event.type;
+        const prev = timers.get(id);
+        if (prev !== undefined) clock.clearTimeout(prev);
+        timers.set(
+          id,
+          clock.setTimeout(() => {
+            timers.delete(id);
+            send(p.event);
+          }, p.delay),
+        );
+      } else if (a.type === "xstate.cancel") {
+        const id = (a.params as { sendId: string }).sendId;
+        const t = timers.get(id);
+        if (t !== undefined) clock.clearTimeout(t);
+        timers.delete(id);
+      } else if (!effects[a.type]) {
+        // Any other action of the machine runs as an actor would run it; xstate's own actions that need an
+        // actor system (sendTo, spawnChild, ...) are not supported here: the run's machine has none.
+        if (a.type.startsWith("xstate.")) throw new Error(`drive.ts does not execute ${a.type}`);
+        a.exec?.(a.info, a.params);
+      } else {
+        const effect = effects[a.type]!;
+        const me = { ac: effect.length > 1 ? new AbortController() : undefined, settled: false };
+        current = me;
+        effect(a.params as never, me.ac?.signal as AbortSignal).then(
+          (output) => {
+            me.settled = true;
+            if (current === me) send({ type: `${a.type}.done`, output } as { type: string });
+          },
+          (error: unknown) => {
+            me.settled = true;
+            if (current === me) send({ type: `${a.type}.error`, error } as { type: string });
+          },
+        );
+      }
+    }
+  };
+
+  /** Applies `step` (a transition), then executes its actions; ends the run on a final state or a throw. */
+  const apply = (step: () => AnyMachineSnapshot, own: boolean) => {
+    collected = [];
+    let next: AnyMachineSnapshot;
+    try {
+      next = step();
+    } catch (error) {
+      collected = [];
+      finish();
+      onEnd({ error });
+      return;
+    }
+    const actions = collected;
+    collected = [];
+    // An event other than the effect's own outcome (a timeout, a cancel) that moved the machine left the
+    // effect's state: the effect is stopped, as xstate stops an invoked actor.
+    if (next !== snap && current && !own && !current.settled) {
+      current.ac?.abort();
+      current = undefined;
+    }
+    if (own) current = undefined;
+    snap = next;
+    try {
+      exec(actions);
+    } catch (error) {
+      finish();
+      onEnd({ error });
+      return;
+    }
+    if (snap.status === "error") {
+      finish();
+      onEnd({ error: snap.error });
+    } else if (snap.status === "done") {
+      finish();
+      onEnd({ snapshot: snap });
+    }
+  };
+
+  const send = (event: { type: string }) => {
+    if (ended) return;
+    if (busy) {
+      queue.push(event);
+      return;
+    }
+    busy = true;
+    try {
+      let e: { type: string } | undefined = event;
+      while (e && !ended) {
+        const ev = e;
+        const own = current !== undefined && (ev.type.endsWith(".done") || ev.type.endsWith(".error"));
+        apply(() => machine.transition(snap, ev, sc) as AnyMachineSnapshot, own);
+        e = queue.shift();
+      }
+    } finally {
+      busy = false;
+      queue.length = 0;
+    }
+  };
+
+  busy = true;
+  try {
+    apply(() => machine.getInitialSnapshot(sc, input) as AnyMachineSnapshot, false);
+  } finally {
+    busy = false;
+  }
+  return {
+    send,
+    stop: () => {
+      if (!ended) finish();
+    },
+    snapshot: () => snap,
+  };
+}
