@@ -54,7 +54,7 @@ const THREE_N = opt("three", 2_000);
 const WRITE_MS = opt("write-ms", 3_000);
 const ALL = ["backlog", "latency", "three", "write", "scale"];
 // --only=skyflow: skyflow's side alone (for profiling it); the ratios are then not printed. --only=ab: in the
-// backlog, skyflow against skyflow with PEER_SKYFLOW_BIN_B and/or PEER_SKYFLOW_NODE_ARGS_B (a change's
+// backlog and latency, skyflow against skyflow with PEER_SKYFLOW_BIN_B and/or PEER_SKYFLOW_NODE_ARGS_B (a change's
 // before and after, alternating), printed as "skyflow" (A) against "graphile-worker" (B).
 const ONLY = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
 const picked = process.argv.slice(2).filter((a) => !a.startsWith("--"));
@@ -517,7 +517,10 @@ async function latency(): Promise<void> {
   const r = await alternate(
     "latency",
     () => latencyRound(() => startSkyflow("sql"), "record", `lat-sky-${k++}`),
-    () => latencyRound(() => startWorker("sql"), "job", `lat-gw-${k++}`),
+    () =>
+      ONLY === "ab"
+        ? latencyRound(() => startSkyflow("sql", {}, "_B"), "record", `lat-skyb-${k++}`)
+        : latencyRound(() => startWorker("sql"), "job", `lat-gw-${k++}`),
   );
   const show = (xs: { p50: number; p99: number }[], key: "p50" | "p99") =>
     spread(
@@ -542,15 +545,20 @@ async function latency(): Promise<void> {
       3,
     )} ms`;
   console.log(`  CPU per record: skyflow process ${cpu(r.a)}; graphile-worker ${cpu(r.b)}`);
-  const stage = (k: "trigger" | "engine", i: number) =>
-    spread(
-      r.a.map((x) => x.stages![k][i]!),
-      1,
+  const halves = (side: typeof r.a, name: string) => {
+    const stage = (k: "trigger" | "engine", i: number) =>
+      spread(
+        side.map((x) => x.stages![k][i]!),
+        1,
+      );
+    console.log(
+      `  ${name}'s halves: commit -> trigger's claim began p50 ${stage("trigger", 0)} ms, p99 ${stage("trigger", 1)} ms; ` +
+        `claim began -> step's statement p50 ${stage("engine", 0)} ms, p99 ${stage("engine", 1)} ms`,
     );
-  console.log(
-    `  skyflow's halves: commit -> trigger's claim began p50 ${stage("trigger", 0)} ms, p99 ${stage("trigger", 1)} ms; ` +
-      `claim began -> step's statement p50 ${stage("engine", 0)} ms, p99 ${stage("engine", 1)} ms`,
-  );
+  };
+  halves(r.a, "skyflow");
+  // --only=ab: side B is skyflow too (PEER_SKYFLOW_BIN_B), printed in graphile-worker's place.
+  if (ONLY === "ab") halves(r.b, "skyflow B");
   console.log(
     `  idle RSS 2 s after start: skyflow ${spread(
       r.a.map((x) => x.idleMb),

@@ -83,6 +83,29 @@ describe("handing runs to an engine in the same process", () => {
     expect(s).toEqual(Array(5).fill("succeeded"));
   });
 
+  it("runs a stream of changes, claimed one after another on their NOTIFYs, with no claim and no wake-up", async () => {
+    await start([onTask("streamed")]);
+    // Four writers, one change a transaction: changes notify while claims are out, and are claimed in a chain.
+    await Promise.all(
+      [0, 1, 2, 3].map(async (w) => {
+        for (let i = 0; i < 15; i++) {
+          await insertRecord(db.pool, APP, "task", `s${w}-${i}`);
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      }),
+    );
+    const s = await waitFor(
+      () => statusOf("streamed"),
+      (v) => v.length === 60 && v.every((x) => x === "succeeded"),
+    );
+    expect(s).toEqual(Array(60).fill("succeeded"));
+    // Handed over as each claim transaction committed, none taken by a claim (which counts in `claims`).
+    const { rows } = await db.pool.query(
+      "SELECT count(*)::int AS n FROM skyflow.runs WHERE workflow = 'streamed' AND claims > 0",
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
   it("runs a cron fire's workflow with no claim and no wake-up", async () => {
     const everySecond = {
       ...workflow("tick", [

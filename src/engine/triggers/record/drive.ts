@@ -1,7 +1,7 @@
 // Record trigger, drive step: keeps skyflow's row trigger on the watched tables, wakes on NOTIFY (or the slow
 // poll), claims outbox batches and starts their runs in the same transaction. Owns all record-trigger I/O.
 import type pg from "pg";
-import { poolDb } from "../../../db/pool.js";
+import { poolDb, type Tx } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
 import { loadTableColumns } from "../../../server/records/table.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
@@ -9,9 +9,9 @@ import type { Catalog, WorkflowDefinition } from "../../definition/types.js";
 import { type Listener, listen } from "../../listen.js";
 import type { WaitMatcher } from "../../park/match.js";
 import type { RunHandoff } from "../../store/claim.js";
-import { claimTransaction } from "../claim-tx.js";
+import { claimChain, claimTransaction } from "../claim-tx.js";
 import { MAX_EVENT_DEPTH, nestsDeeper } from "../context.js";
-import { handover, type RunRequest } from "../start-runs.js";
+import { type Handover, handover, type RunRequest } from "../start-runs.js";
 import { watchTables } from "./attach.js";
 import { changeEvent, planChange } from "./match.js";
 import { hasUnknownColumn, type OutboxRow, parseOutboxRow } from "./parse.js";
@@ -20,15 +20,26 @@ import * as q from "./sql.js";
 type Cols = ReadonlyMap<string, ColumnInfo>;
 
 /**
- * While changes keep arriving, the pause before the next claim: short while claims stay small (a change
- * every few ms, where latency matters most), longer once a claim brings BUSY_ROWS or more. Measured with
- * record:save from 32 callers (bench/triggers.ts): always 5 ms left claims of about 9 changes and draining
- * cost the application about 30% of its write throughput; always 20 ms kept it under 25% but delayed
- * changes arriving every 3 ms by up to 20 ms (p99). A lone change still starts its run on the NOTIFY.
+ * Changes arriving a few at a time (see CHAIN_ROWS) are each claimed on their NOTIFY, with no pause: at 100
+ * changes/s a pause only delays them. Past that, the writers stop
+ * notifying (the wake flag goes down) and the driver claims in rounds, pausing before each: short while
+ * claims stay small, longer while they bring BUSY_ROWS or more. Measured with record:save from 32 callers
+ * (bench/triggers.ts): always 5 ms left claims of about 9 changes and draining cost the application about
+ * 30% of its write throughput; always 20 ms kept it under 25% but delayed changes arriving every 3 ms by up
+ * to 20 ms (p99).
  */
 const QUIET_PAUSE_MS = 5;
 const BUSY_PAUSE_MS = 20;
 const BUSY_ROWS = 8;
+/**
+ * A chain of claims on NOTIFYs (see drainChained) ends, for rounds, once a claim brings CHAIN_ROWS or more, or
+ * the chain has claimed BUSY_ROWS at more than CHAIN_PER_MS a millisecond (150/s). Writers that notify
+ * commit one at a time (Postgres queues a transaction's NOTIFYs under one database-wide lock, held through
+ * its commit): with 8 writers' record inserts (record.test.ts), chaining up to 4 changes a claim or 500/s
+ * took them half again as long.
+ */
+const CHAIN_ROWS = 2;
+const CHAIN_PER_MS = 0.15;
 
 export interface RecordDriverOptions {
   pool: pg.Pool;
@@ -61,9 +72,9 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   const db = poolDb(o.pool);
   const columns = new Map<string, Cols>();
   let stopped = false;
+  /** A NOTIFY came since the last claim was sent: changes may be waiting for the next one. */
+  let notified = false;
   let running: Promise<void> | undefined;
-  /** A writer notified while a cycle ran: changes are arriving faster than one per wake-up. */
-  let notifiedMeanwhile = false;
   const storedVersions = new Set<string>();
   let depth = 0;
   let lagMs: number | undefined;
@@ -79,37 +90,82 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     return fresh;
   };
 
+  /**
+   * In a claim transaction: starts the runs of the claimed changes `rows` and releases the waits they end;
+   * returns how many changes were claimed, and how many released runs were left for any engine's claim.
+   */
+  const startClaimed = async (
+    tx: Tx,
+    rows: q.ClaimedRow[],
+    runs: Handover,
+  ): Promise<{ n: number; released: number }> => {
+    if (rows.length === 0) return { n: 0, released: 0 };
+    const planned = await plan(rows, o.catalog.list());
+    let released = 0;
+    // wait_for (src/engine/park): the changes release the runs waiting for them, in this transaction,
+    // and this process's engine takes those it has room for in it too (committing it when nothing follows).
+    if (o.waits) {
+      const left: string[] = [];
+      await o.waits.release(tx.client, await waitEvents(rows), {
+        out: left,
+        lease: runs.releaseLease(),
+        commit: planned.length === 0 ? tx : undefined,
+      });
+      released = left.length;
+    }
+    await runs.start(tx, planned, tx);
+    lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
+    return { n: rows.length, released };
+  };
+
   /** Claims one batch and starts its runs in one transaction; returns how many changes it claimed. */
   const drainBatch = async (): Promise<number> => {
-    const workflows = o.catalog.list();
     const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
-    const transaction = claimTransaction<number, q.ClaimedRow>(
-      db,
-      q.claimOutbox(o.appSchema, batch),
-      async (tx, rows) => {
-        if (rows.length === 0) return 0;
-        const planned = await plan(rows, workflows);
-        // wait_for (src/engine/park): the changes release the runs waiting for them, in this transaction,
-        // and this process's engine takes those it has room for in it too (committing it when nothing follows).
-        if (o.waits) {
-          const left: string[] = [];
-          await o.waits.release(tx.client, await waitEvents(rows), {
-            out: left,
-            lease: runs.releaseLease(),
-            commit: planned.length === 0 ? tx : undefined,
-          });
-          released = left.length;
-        }
-        await runs.start(tx, planned, tx);
-        lagMs = o.clock().getTime() - new Date(rows[rows.length - 1]!.at).getTime();
-        return rows.length;
-      },
+    notified = false;
+    const { n, released } = await runs.after(
+      claimTransaction(db, q.claimOutbox(o.appSchema, batch), (tx, rows: q.ClaimedRow[]) =>
+        startClaimed(tx, rows, runs),
+      ),
     );
-    let released = 0;
-    const n = await runs.after(transaction);
     // Released runs left for a claim are due now: this process's engine looks at once, without the NOTIFY.
     if (released > 0) o.wake();
     return n;
+  };
+
+  /**
+   * Claims as drainBatch does, and goes on claiming while NOTIFYs keep coming a few changes at a time: each
+   * next claim goes in the round trip that commits the one before (claimChain), and each transaction's runs
+   * go to the engine as it commits. Returns how many changes the last claim brought, and `busy` when the
+   * changes come too fast for a claim each (see CHAIN_ROWS): the caller then drains in rounds instead.
+   */
+  const drainChained = async (): Promise<{ last: number; busy: boolean }> => {
+    const began = performance.now();
+    let total = 0;
+    let busy = false;
+    const counts = await claimChain<number, q.ClaimedRow>(
+      o.pool,
+      q.claimOutbox(o.appSchema, batch),
+      (claimed) => {
+        total += claimed;
+        if (!notified || stopped) return false;
+        busy =
+          claimed >= CHAIN_ROWS || (total >= BUSY_ROWS && total > CHAIN_PER_MS * (performance.now() - began));
+        return !busy;
+      },
+      () => {
+        notified = false;
+      },
+      async (tx, rows, committed) => {
+        const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
+        // Handed over as this transaction commits, while the chain goes on (a failure is claimChain's to throw).
+        runs.after(committed).catch(() => {});
+        const { released } = await startClaimed(tx, rows, runs);
+        if (released > 0) committed.then(o.wake, () => {});
+        return rows.length;
+      },
+    );
+    const last = counts[counts.length - 1] ?? 0;
+    return { last, busy: busy || last === batch };
   };
 
   const plan = async (rows: q.ClaimedRow[], wfs: WorkflowDefinition[]): Promise<RunRequest[]> => {
@@ -181,15 +237,21 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   };
 
   /**
-   * A quiet wake-up (one change) just drains. A busy one lowers the wake flag so writers stop paying for
-   * NOTIFY, drains until nothing is left, raises the flag, and drains once more for writers that saw it
+   * A wake-up by NOTIFY claims the changes, and the next ones as they notify, one claim each (see
+   * drainChained). A busy one (changes coming faster) lowers the wake flag so writers stop paying
+   * for NOTIFY, drains until nothing is left, raises the flag, and drains once more for writers that saw it
    * down; writers still in flight at that moment are watched until they end. The poll also re-raises it.
    * Only the engine that raises the flag does that last part: with the flag found up, every writer since
    * whoever raised it has notified, and that engine looked after the writers that came before.
    */
   const cycle = async (kind: "notify" | "poll" | "xids"): Promise<void> => {
-    let n = await drainAll();
-    if (kind === "xids" || (kind === "notify" && n <= 1 && !notifiedMeanwhile)) return;
+    let n: number;
+    if (kind === "notify") {
+      const r = await drainChained();
+      if (!r.busy) return;
+      n = r.last;
+    } else n = await drainAll();
+    if (kind === "xids") return;
     const lc = listener.client();
     if (!lc) return;
     // Lowered while the drain goes on: the raise below is queued behind it on the same connection.
@@ -226,21 +288,20 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   const kick = (kind: "notify" | "poll" | "xids"): void => {
     if (stopped) return;
     if (running) {
-      if (kind === "notify") notifiedMeanwhile = true;
       if (next !== "notify") next = kind;
       return;
     }
     running = (async () => {
       let k: typeof kind | undefined = kind;
       while (k && !stopped) {
-        notifiedMeanwhile = false;
         next = undefined;
         try {
           await cycle(k);
         } catch (err) {
           o.log.error({ err: (err as Error).message }, "record trigger drain failed; the slow poll retries");
         }
-        k = next;
+        // A NOTIFY already answered by a claim sent after it (a chained one) needs no cycle of its own.
+        k = next === "notify" && !notified ? undefined : next;
       }
       running = undefined;
     })();
@@ -252,7 +313,10 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     connection: o.pool.options,
     channels: [q.CHANNEL],
     setup: ["SET synchronous_commit = off"],
-    onNotify: () => kick("notify"),
+    onNotify: () => {
+      notified = true;
+      kick("notify");
+    },
     onListening: () => kick("poll"),
     log: o.log,
   });
