@@ -57,6 +57,31 @@ afterAll(() => h?.close());
 const engineOf = (o: { owner?: string; maxRuns?: number; claimOnly?: string[] } = {}): Engine =>
   createEngine({ pool: db.pool, catalog, clients, log, pollMs: 200, ...o });
 
+/** Triggers handing released runs to `engine`, recording what they hand over; `reserve` as the engine's unless given. */
+const recordingTriggers = async (engine: Engine, reserve?: RunHandoff["reserve"]) => {
+  const real = engine.handoff();
+  const adopted: ClaimedRun[] = [];
+  const handoff: RunHandoff = {
+    owner: real.owner,
+    leaseMs: real.leaseMs,
+    reserve: reserve ?? ((n) => real.reserve(n)),
+    adopt: (runs, reserved, at) => {
+      adopted.push(...runs);
+      real.adopt(runs, reserved, at);
+    },
+  };
+  const triggers = await startTriggers({
+    pool: db.pool,
+    catalog,
+    appSchema: srv.config.schema,
+    wake: () => engine.wake(),
+    handoff,
+    log,
+    pollMs: 200,
+  });
+  return { adopted, triggers };
+};
+
 const runRow = async (id: string) =>
   (
     await db.pool.query(
@@ -324,26 +349,7 @@ describe("a released wait_for run", () => {
     const engine = engineOf();
     await engine.start();
     // The engine's handoff as the triggers see it, recording what they hand over.
-    const real = engine.handoff();
-    const adopted: ClaimedRun[] = [];
-    const handoff: RunHandoff = {
-      owner: real.owner,
-      leaseMs: real.leaseMs,
-      reserve: (n) => real.reserve(n),
-      adopt: (runs, reserved, at) => {
-        adopted.push(...runs);
-        real.adopt(runs, reserved, at);
-      },
-    };
-    const triggers = await startTriggers({
-      pool: db.pool,
-      catalog,
-      appSchema: srv.config.schema,
-      wake: () => engine.wake(),
-      handoff,
-      log,
-      pollMs: 200,
-    });
+    const { adopted, triggers } = await recordingTriggers(engine);
     try {
       const id = (await engine.trigger("waiter", { type: "call", input: { ref: "k1" } } as never)).runId;
       await until(
@@ -380,26 +386,7 @@ describe("a released wait_for run", () => {
     const engine = engineOf();
     await engine.start();
     // The triggers' engine has no room: the release leases nothing and leaves the run to the claim.
-    const real = engine.handoff();
-    const adopted: ClaimedRun[] = [];
-    const handoff: RunHandoff = {
-      owner: real.owner,
-      leaseMs: real.leaseMs,
-      reserve: () => 0,
-      adopt: (runs, reserved, at) => {
-        adopted.push(...runs);
-        real.adopt(runs, reserved, at);
-      },
-    };
-    const triggers = await startTriggers({
-      pool: db.pool,
-      catalog,
-      appSchema: srv.config.schema,
-      wake: () => engine.wake(),
-      handoff,
-      log,
-      pollMs: 200,
-    });
+    const { adopted, triggers } = await recordingTriggers(engine, () => 0);
     try {
       const id = (await engine.trigger("waiter", { type: "call", input: { ref: "k2" } } as never)).runId;
       await until(
