@@ -242,7 +242,7 @@ class EngineImpl extends EventEmitter implements Engine {
       whenRoom: (n, ms) =>
         new Promise<void>((resolve) => {
           const w = { n: Math.max(1, Math.min(n, Math.ceil(this.maxRuns / 4))), settle: () => {} };
-          if (!this.running || this.freeRoom() >= w.n) return resolve();
+          if (!this.running || this.o.claimOnly || this.freeRoom() >= w.n) return resolve();
           const timer = setTimeout(() => w.settle(), ms);
           w.settle = () => {
             clearTimeout(timer);
