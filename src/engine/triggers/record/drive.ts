@@ -255,6 +255,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
    */
   const drainAll = async (): Promise<number> => {
     const size = await claimSize();
+    if (stopped) return 0;
     const first = await drainBatch(size);
     if (size < batch) return first;
     if (first < batch || stopped) return first;
