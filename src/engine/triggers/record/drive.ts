@@ -87,6 +87,10 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   let depth = 0;
   let lagMs: number | undefined;
   let xidTimer: NodeJS.Timeout | undefined;
+  /** Writers in flight when this engine raised the wake flag, not yet seen to end (see watchXids). */
+  const watched = new Set<string>();
+  let xidDelay = 2;
+  let checkingXids = false;
 
   const tables = await watchTables({ pool: o.pool, catalog: o.catalog, schema: o.appSchema, log: o.log });
 
@@ -298,17 +302,35 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     const { raised, xids } = await q.raiseArmed(lc);
     if (!raised) return;
     await drainAll();
-    if (xids.length > 0) watchXids(xids, 2);
+    if (xids.length > 0) watchXids(xids);
   };
 
-  const watchXids = (xids: string[], delay: number): void => {
-    if (xidTimer || stopped) return;
-    xidTimer = setTimeout(async () => {
-      xidTimer = undefined;
-      const left = await q.stillRunning(o.pool, xids).catch(() => xids);
-      if (left.length < xids.length) kick("xids");
-      if (left.length > 0) watchXids(left, Math.min(delay * 2, 250));
-    }, delay);
+  /**
+   * Adds writers to those watched (all in one list, looked at together) until they end; each end drains once
+   * more. The list can hold long transactions of other sessions (the snapshot is the whole server's), looked
+   * at every 250 ms by then: writers added later are looked at 2 ms after, as the first ones were.
+   */
+  const watchXids = (xids: string[]): void => {
+    const fresh = xids.filter((x) => !watched.has(x));
+    if (fresh.length === 0 || stopped) return;
+    for (const x of fresh) watched.add(x);
+    xidDelay = 2;
+    if (checkingXids) return; // the check in flight sets the next one's timer
+    if (xidTimer) clearTimeout(xidTimer);
+    xidTimer = setTimeout(checkXids, xidDelay);
+  };
+
+  const checkXids = async (): Promise<void> => {
+    xidTimer = undefined;
+    checkingXids = true;
+    const xids = [...watched];
+    const left = new Set(await q.stillRunning(o.pool, xids).catch(() => xids));
+    checkingXids = false;
+    for (const x of xids) if (!left.has(x)) watched.delete(x);
+    if (left.size < xids.length) kick("xids");
+    if (watched.size === 0 || stopped) return;
+    xidDelay = Math.min(xidDelay * 2, 250);
+    xidTimer = setTimeout(checkXids, xidDelay);
   };
 
   let next: "notify" | "poll" | "xids" | undefined;
