@@ -13,15 +13,21 @@
 // Why not xstate's createActor: an actor per run, and one more per invoked try or save, cost about 40% of
 // the run's JavaScript allocations (bench/peers.ts backlog, sampled); `transition()` from xstate builds an
 // inert actor on every call, which costs more still. Here one inert actor scope per process serves every
-// transition of every run (the machine's actions are collected, never executed by xstate).
-import {
-  type AnyActorScope,
-  type AnyMachineSnapshot,
-  type AnyStateMachine,
-  createActor,
-  setup,
-} from "xstate";
+// transition of every run (the machine's actions are collected, never executed by xstate). And a flat
+// machine (the run machine is one) has its transitions computed by flat-machine.ts, with xstate's semantics
+// and without its general algorithm's sets, maps and snapshots (about 60 KB per one-step run).
+import { type AnyActorScope, type AnyStateMachine, createActor, setup } from "xstate";
 import type { Clock } from "./clock.js";
+import { compileFlat, type FlatLogic } from "./flat-machine.js";
+
+/** What the driver and its caller read of a snapshot (xstate's, or flat-machine.ts's). */
+export interface Snapshot {
+  value: unknown;
+  // biome-ignore lint/suspicious/noExplicitAny: a machine's context, as xstate's AnyMachineSnapshot has it
+  context: any;
+  status: string;
+  error?: unknown;
+}
 
 /**
  * An effect of the machine: its action's params in, its outcome out (sent as `<type>.done` / `.error`). An
@@ -36,7 +42,7 @@ export interface Driven {
   /** Stops the run where it is: its timers cleared, an effect still running aborted; no event follows. */
   stop(): void;
   /** The latest snapshot. */
-  snapshot(): AnyMachineSnapshot;
+  snapshot(): Snapshot;
 }
 
 interface ExecAction {
@@ -48,6 +54,20 @@ interface ExecAction {
 
 let scope: AnyActorScope | undefined;
 let collected: ExecAction[] = [];
+const collect = (a: ExecAction) => {
+  collected.push(a);
+};
+/** Each machine's flat logic, or null when it is not flat (xstate then computes its transitions). */
+const flats = new WeakMap<AnyStateMachine, FlatLogic | null>();
+
+function flatOf(machine: AnyStateMachine): FlatLogic | undefined {
+  let f = flats.get(machine);
+  if (f === undefined) {
+    f = compileFlat(machine, inertScope()) ?? null;
+    flats.set(machine, f);
+  }
+  return f ?? undefined;
+}
 
 /**
  * The actor scope of every transition: an inert `self` (the machine's guards and actions never use it),
@@ -65,26 +85,27 @@ function inertScope(): AnyActorScope {
     defer: () => {},
     emit: () => {},
     stopChild: () => {},
-    actionExecutor: (a: ExecAction) => {
-      collected.push(a);
-    },
+    actionExecutor: collect,
   } as unknown as AnyActorScope;
   return scope;
 }
 
 /**
  * Starts `machine` with `input`. `onEnd` is called once, with the final snapshot, when the machine reaches a
- * final state, or with an error when a transition throws (the run's machine is then broken).
+ * final state, or with an error when a transition throws (the run's machine is then broken). `opts.xstate`:
+ * xstate computes the transitions even of a flat machine (tests compare the two).
  */
 export function drive(
   machine: AnyStateMachine,
   effects: Record<string, Effect>,
   input: unknown,
   clock: Clock,
-  onEnd: (end: { snapshot: AnyMachineSnapshot } | { error: unknown }) => void,
+  onEnd: (end: { snapshot: Snapshot } | { error: unknown }) => void,
+  opts?: { xstate?: boolean },
 ): Driven {
   const sc = inertScope();
-  let snap: AnyMachineSnapshot;
+  const flat = opts?.xstate ? undefined : flatOf(machine);
+  let snap: Snapshot;
   let ended = false;
   const timers = new Map<string, unknown>();
   // The one effect in flight (the machine runs one at a time): aborted when its state is left before it
@@ -145,12 +166,20 @@ export function drive(
     }
   };
 
-  /** Applies `step` (a transition), then executes its actions; ends the run on a final state or a throw. */
-  const apply = (step: () => AnyMachineSnapshot, own: boolean) => {
+  /** The snapshot after `event` (undefined: the initial one); its actions are collected. */
+  const step = (event: { type: string } | undefined): Snapshot => {
+    if (flat) return event ? flat.transition(snap as never, event, collect) : flat.initial(input, collect);
+    return event
+      ? (machine.transition(snap as never, event, sc) as Snapshot)
+      : (machine.getInitialSnapshot(sc, input) as Snapshot);
+  };
+
+  /** Applies `event` (a transition), then executes its actions; ends the run on a final state or a throw. */
+  const apply = (event: { type: string } | undefined, own: boolean) => {
     collected = [];
-    let next: AnyMachineSnapshot;
+    let next: Snapshot;
     try {
-      next = step();
+      next = step(event);
     } catch (error) {
       collected = [];
       finish();
@@ -195,7 +224,7 @@ export function drive(
       while (e && !ended) {
         const ev = e;
         const own = current !== undefined && (ev.type.endsWith(".done") || ev.type.endsWith(".error"));
-        apply(() => machine.transition(snap, ev, sc) as AnyMachineSnapshot, own);
+        apply(ev, own);
         e = queue.shift();
       }
     } finally {
@@ -206,7 +235,7 @@ export function drive(
 
   busy = true;
   try {
-    apply(() => machine.getInitialSnapshot(sc, input) as AnyMachineSnapshot, false);
+    apply(undefined, false);
   } finally {
     busy = false;
   }
