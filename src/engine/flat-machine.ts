@@ -200,10 +200,14 @@ function interpreter(
   /** xstate's resolveAndExecuteActionsWithContext, for the actions compile() accepts. */
   const run = (actions: Action[], w: Work, event: EventObject) => {
     for (const a of actions) {
-      const info = { context: w.context, event, self, system };
       const params = paramsOf(a.params, w, event);
+      if (a.k === "assign") {
+        assign(a.assignment, w, event, params);
+        continue;
+      }
+      // The action's arguments, as xstate hands them to it (an assign makes its own).
+      const info = { context: w.context, event, self, system };
       if (a.k === "exec") w.emit({ type: a.type, info, params, exec: a.exec as FlatAction["exec"] });
-      else if (a.k === "assign") assign(a.assignment, w, event, params);
       else if (a.k === "raise") raise(a, w, info, params);
       else {
         const sendId = typeof a.sendId === "function" ? a.sendId(info, params) : a.sendId;
