@@ -19,7 +19,7 @@ import { type Listener, listen } from "./listen.js";
 import type { MachineDeps } from "./machine.js";
 import { checkManualEvent } from "./manual-event.js";
 import { Waker } from "./park/waker.js";
-import { type LiveRun, type RunEvent, type StepEvent, startRun } from "./runner.js";
+import { type LiveRun, type RunEvent, type RunnerEnv, type StepEvent, startRun } from "./runner.js";
 import { isTerminal } from "./state.js";
 import { stepKinds as builtinKinds } from "./step-kinds.js";
 import { SaveBatcher } from "./store/batch.js";
@@ -420,25 +420,30 @@ class EngineImpl extends EventEmitter implements Engine {
     }
   }
 
+  private runner: RunnerEnv | undefined;
+
+  /** What every run needs from the engine: one object for all of them, not one per run. */
+  private runnerEnv(): RunnerEnv {
+    this.runner ??= {
+      pool: this.o.pool,
+      owner: this.owner,
+      clock: this.clock,
+      log: this.o.log,
+      deps: this.deps,
+      batcher: this.batcher,
+      secrets: this.o.secrets ?? [],
+      definitionFor: (w, v) => this.defs.definitionFor(w, v),
+      workflow: (name) => this.o.catalog.get(name),
+      onRun: (e) => this.emit("run", e),
+      onStep: (e) => this.emit("step", e),
+    };
+    return this.runner;
+  }
+
   /** `leasedAt`: a moment (performance.now()) before the statement that leased the run to this engine. */
   private launch(r: ClaimedRun, leasedAt: number): void {
     if (this.live.has(r.id)) return;
-    const live = startRun(
-      {
-        pool: this.o.pool,
-        owner: this.owner,
-        clock: this.clock,
-        log: this.o.log,
-        deps: this.deps,
-        batcher: this.batcher,
-        secrets: this.o.secrets ?? [],
-        definitionFor: (w, v) => this.defs.definitionFor(w, v),
-        workflow: (name) => this.o.catalog.get(name),
-        onRun: (e) => this.emit("run", e),
-        onStep: (e) => this.emit("step", e),
-      },
-      r,
-    );
+    const live = startRun(this.runnerEnv(), r);
     this.live.set(r.id, live);
     this.fence.track(r.id, leasedAt);
     void live.done.then((outcome) => {

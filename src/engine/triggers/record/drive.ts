@@ -194,7 +194,11 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
 
   const plan = async (rows: q.ClaimedRow[], wfs: WorkflowDefinition[]): Promise<RunRequest[]> => {
     const byType = new Map<string, OutboxRow[]>();
-    for (const r of rows) byType.set(r.record_type, [...(byType.get(r.record_type) ?? []), r]);
+    for (const r of rows) {
+      const list = byType.get(r.record_type);
+      if (list) list.push(r);
+      else byType.set(r.record_type, [r]);
+    }
     const cols = new Map<string, Cols>();
     for (const [type, list] of byType) cols.set(type, await columnsFor(type, list));
     const out: RunRequest[] = [];
