@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appSchemaName } from "../../src/config.js";
+import { createPool } from "../../src/db/pool.js";
 import { loadWorkflowSource } from "../../src/engine/definition/load.js";
 import { stepKinds } from "../../src/engine/step-kinds.js";
 import { FatalStepError, type StepError } from "../../src/errors.js";
@@ -155,6 +156,36 @@ describe("step kinds against the Skygear-compatible server", () => {
     );
     expect(serial.errorName).toBe("SqlError");
     expect(serial.retryable).toBe(true);
+  });
+
+  it("sql prepares its statement once per connection, and runs it again unprepared when its table changed", async () => {
+    await db.pool.query(`CREATE TABLE ${schema}.shapes (a int)`);
+    await db.pool.query(`INSERT INTO ${schema}.shapes VALUES (1)`);
+    // One connection, so that every run finds the statement prepared by the one before.
+    const one = createPool(db.url, { max: 1 });
+    const runOn = () =>
+      stepKinds.sql!.run({
+        input: { statement: "SELECT * FROM shapes" },
+        signal: new AbortController().signal,
+        attempt: 1,
+        idempotencyKey: "r:s",
+        log: silentLogger(),
+        clients: { ...clients, pool: one },
+      });
+    try {
+      expect(await runOn()).toEqual({ rows: [{ a: 1 }], row_count: 1 });
+      const prepared = await one.query(
+        "SELECT statement FROM pg_prepared_statements WHERE name LIKE 'skyflow_sql_%'",
+      );
+      expect(prepared.rows).toEqual([{ statement: "SELECT * FROM shapes" }]);
+      // Its cached plan no longer returns the table's rows: Postgres refuses it ("cached plan must not change
+      // result type"), and the step runs once more on a new connection.
+      await db.pool.query(`ALTER TABLE ${schema}.shapes ADD COLUMN b int`);
+      expect(await runOn()).toEqual({ rows: [{ a: 1, b: null }], row_count: 1 });
+      expect(await runOn()).toEqual({ rows: [{ a: 1, b: null }], row_count: 1 });
+    } finally {
+      await one.end();
+    }
   });
 
   it("sql stops the statement when the try is aborted", async () => {
