@@ -15,7 +15,8 @@
 // Run: DATABASE_URL=postgres://.../any npm run bench:peers [-- [sections...] [--n=20000] [--rounds=3]
 //      [--latency-secs=10] [--latency-rate=100] [--three=2000] [--write-ms=3000]]. Uses (drops and recreates) the database
 //      skyflow_bench on DATABASE_URL's server. PEER_SKYFLOW_NODE_ARGS: Node flags for the daemons
-//      (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); PEER_CONCURRENCY: graphile-worker's (default 10).
+//      (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", or bench/probe.mjs's event-loop stalls and collections);
+//      PEER_CONCURRENCY: graphile-worker's (default 10).
 import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
