@@ -15,7 +15,8 @@
 // Run: DATABASE_URL=postgres://.../any npm run bench:peers [-- [sections...] [--n=20000] [--rounds=3]
 //      [--latency-secs=10] [--latency-rate=100] [--three=2000] [--write-ms=3000]]. Uses (drops and recreates) the database
 //      skyflow_bench on DATABASE_URL's server. PEER_SKYFLOW_NODE_ARGS: Node flags for the daemons
-//      (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); PEER_CONCURRENCY: graphile-worker's (default 10).
+//      (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", or bench/probe.mjs's event-loop stalls and collections);
+//      PEER_CONCURRENCY: graphile-worker's (default 10).
 import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -55,7 +56,7 @@ const WRITE_MS = opt("write-ms", 3_000);
 const ALL = ["backlog", "latency", "three", "write", "scale"];
 // --only=skyflow: skyflow's side alone (for profiling it); the ratios are then not printed. --only=ab: in the
 // backlog and latency, skyflow against skyflow with PEER_SKYFLOW_BIN_B and/or PEER_SKYFLOW_NODE_ARGS_B (a change's
-// before and after, alternating), printed as "skyflow" (A) against "graphile-worker" (B).
+// before and after, alternating), printed as "skyflow" (A) against "graphile-worker" (B); in three too.
 const ONLY = process.argv.find((a) => a.startsWith("--only="))?.slice(7);
 const picked = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const SECTIONS = picked.length > 0 ? picked : ALL;
@@ -471,7 +472,22 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
   // the last one handled: what one record costs when records come one at a time.
   const cpu0 = procCpuMs(p.child.pid!) ?? 0;
   const pgCpu = await new BackendCpu(engineBackends).start();
+  // The round's second half apart: a fresh process spends its first seconds compiling (V8's optimizing
+  // compiler runs on other threads of the process), which a long-lived one has behind it.
+  let half: { cpu: number; pg: BackendCpu; epochMs: number } | undefined;
+  const halfTimer = setTimeout(
+    async () => {
+      const cpu = procCpuMs(p.child.pid!) ?? 0;
+      half = {
+        cpu,
+        pg: await new BackendCpu(engineBackends).start(),
+        epochMs: performance.timeOrigin + now(),
+      };
+    },
+    (LATENCY_SECS * 1000) / 2,
+  );
   const acked = await producer(kind, prefix);
+  clearTimeout(halfTimer);
   const t0 = now();
   await until(
     async () =>
@@ -481,14 +497,24 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
     t0,
     60_000,
   );
-  const cpuMsPerRun = ((procCpuMs(p.child.pid!) ?? 0) - cpu0) / acked.size;
+  const cpuEnd = procCpuMs(p.child.pid!) ?? 0;
+  const cpuMsPerRun = (cpuEnd - cpu0) / acked.size;
   const pgMs = await pgCpu.ms();
+  const halfPgMs = await half?.pg.ms();
   await p.stop();
   const { rows } = await db.query<{ task_id: string; ms: string }>(
     `SELECT task_id, extract(epoch FROM at) * 1000 AS ms FROM ${APP}.sink WHERE task_id LIKE $1`,
     [`${prefix}-%`],
   );
   const lat = rows.map((r) => Number(r.ms) - acked.get(r.task_id)!);
+  const late = half ? rows.filter((r) => acked.get(r.task_id)! >= half!.epochMs) : [];
+  const lateLat = late.map((r) => Number(r.ms) - acked.get(r.task_id)!);
+  const second = {
+    p50: median(lateLat),
+    p99: pct(lateLat, 99),
+    cpuMsPerRun: half ? (cpuEnd - half.cpu) / late.length : Number.NaN,
+    pgMsPerRun: halfPgMs === undefined ? Number.NaN : halfPgMs / late.length,
+  };
   // skyflow's two halves: commit acknowledged -> the trigger's claim transaction began (the run's
   // created_at), and that -> the step's statement.
   let stages: { trigger: number[]; engine: number[] } | undefined;
@@ -502,9 +528,16 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
     const trigger = r.rows.map((x) => Number(x.created) - acked.get(x.task_id)!);
     const engine = r.rows.map((x) => Number(x.at) - Number(x.created));
     stages = { trigger: [pct(trigger, 50), pct(trigger, 99)], engine: [pct(engine, 50), pct(engine, 99)] };
+    // PEER_DUMP=dir: each record's acknowledgement, claim and step times (epoch ms), to look at the slow ones.
+    if (process.env.PEER_DUMP)
+      writeFileSync(
+        join(process.env.PEER_DUMP, `${prefix}.json`),
+        JSON.stringify(r.rows.map((x) => [x.task_id, acked.get(x.task_id), Number(x.created), Number(x.at)])),
+      );
   }
   return {
     stages,
+    second,
     p50: median(lat),
     p99: pct(lat, 99),
     idleMb,
@@ -535,11 +568,12 @@ async function latency(): Promise<void> {
     `commit -> first step's statement: skyflow p50 ${show(r.a, "p50")} ms, p99 ${show(r.a, "p99")} ms; ` +
       `graphile-worker add_job -> handler's statement p50 ${show(r.b, "p50")} ms, p99 ${show(r.b, "p99")} ms`,
   );
-  console.log(
-    `  ratios: p50 ${spread(r.a.map((x, i) => x.p50 / r.b[i]!.p50))}x, p99 ${spread(
-      r.a.map((x, i) => x.p99 / r.b[i]!.p99),
-    )}x (targets <= 1.0x)`,
-  );
+  if (r.b.length > 0)
+    console.log(
+      `  ratios: p50 ${spread(r.a.map((x, i) => x.p50 / r.b[i]!.p50))}x, p99 ${spread(
+        r.a.map((x, i) => x.p99 / r.b[i]!.p99),
+      )}x (targets <= 1.0x)`,
+    );
   const cpu = (xs: { cpuMsPerRun: number; pgMsPerRun: number }[]) =>
     `${spread(
       xs.map((x) => x.cpuMsPerRun),
@@ -548,7 +582,19 @@ async function latency(): Promise<void> {
       xs.map((x) => x.pgMsPerRun),
       3,
     )} ms`;
-  console.log(`  CPU per record: skyflow process ${cpu(r.a)}; graphile-worker ${cpu(r.b)}`);
+  console.log(
+    `  CPU per record: skyflow process ${cpu(r.a)}; graphile-worker ${r.b.length > 0 ? cpu(r.b) : "-"}`,
+  );
+  const sec = (xs: typeof r.a) =>
+    `p50 ${spread(
+      xs.map((x) => x.second.p50),
+      2,
+    )} ms, p99 ${spread(
+      xs.map((x) => x.second.p99),
+      2,
+    )} ms, CPU per record ${cpu(xs.map((x) => x.second))}`;
+  console.log(`  second half of each round: skyflow ${sec(r.a)}`);
+  if (r.b.length > 0) console.log(`    graphile-worker ${sec(r.b)}`);
   const halves = (side: typeof r.a, name: string) => {
     const stage = (k: "trigger" | "engine", i: number) =>
       spread(
@@ -600,7 +646,10 @@ async function three(): Promise<void> {
     const r = await alternate(
       "three",
       () => skyBacklog("three", THREE_N, { SKYGEAR_ENDPOINT: endpoint }),
-      () => gwBacklog("three", THREE_N, endpoint),
+      () =>
+        ONLY === "ab"
+          ? skyBacklog("three", THREE_N, { SKYGEAR_ENDPOINT: endpoint }, "_B")
+          : gwBacklog("three", THREE_N, endpoint),
     );
     const ratio = r.a.map((s, i) => s.secs / r.b[i]!.secs);
     console.log(
