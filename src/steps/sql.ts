@@ -26,10 +26,11 @@ export const sql: StepKind<StepInput<"sql">, Output> = {
 };
 
 /**
- * The statement is prepared (named) on each connection it runs on: Postgres parses and plans it once per
- * connection, not at every run (about 60 µs of the server's CPU per run of a one-row INSERT here, a sixth
- * of the step's transaction). A table changed under a prepared statement that returns rows can fail it with
- * "cached plan must not change result type": that connection is then discarded (its statement with it).
+ * A statement with parameters is prepared (named) on each connection it runs on (see `named`): Postgres
+ * parses and plans it once per connection, not at every run (30-60 µs of the server's CPU per run of a
+ * one-row INSERT here, a tenth to a sixth of the step's transaction). A table changed under a prepared
+ * statement that returns rows can fail it with "cached plan must not change result type": that connection
+ * is then discarded (its statement with it).
  */
 async function attempt(ctx: StepContext<StepInput<"sql">>, prepared?: { stale: boolean }): Promise<Output> {
   const b = ctx.input;
@@ -48,17 +49,15 @@ async function attempt(ctx: StepContext<StepInput<"sql">>, prepared?: { stale: b
       // One round trip: BEGIN and SET LOCAL (a simple query, no values) pipelined with the statement.
       [, r] = (await pipelined(client, [
         `BEGIN; SET LOCAL search_path TO ${ident(ctx.clients.appSchema)}, public`,
-        {
-          text: b.statement,
-          values: params.map(bindable),
-          ...(prepared ? { name: statementName(b.statement) } : {}),
-        },
+        { text: b.statement, values: params.map(bindable), ...named(b.statement, params, prepared) },
       ])) as [pg.QueryResult, pg.QueryResult];
     } catch (err) {
       if (prepared && isStalePlan(err)) prepared.stale = true;
       throw err;
     }
-    const out = { rows: r.rows, row_count: r.rowCount ?? r.rows.length };
+    // A text of several commands (no parameters: a simple query) answers with one result each: the last one's.
+    const last = Array.isArray(r) ? (r[r.length - 1] as pg.QueryResult) : r;
+    const out = { rows: last.rows, row_count: last.rowCount ?? last.rows.length };
     // Under the engine, the COMMIT carries the record of this try's success: exactly once across crashes.
     if (ctx.commit) await ctx.commit(client, out);
     else await client.query("COMMIT");
@@ -77,16 +76,27 @@ function isStalePlan(err: unknown): boolean {
   return e?.code === "0A000" && typeof e.message === "string" && e.message.includes("cached plan");
 }
 
-/** Statement names by text (bounded: past that many, the name is computed again each time). */
+/**
+ * The statements prepared on the pool's connections, by text, at most MAX_PREPARED of them: a connection
+ * keeps what it prepared until it closes, and hot reloads may bring new texts for as long as the daemon
+ * runs; texts past that many go unprepared, as before.
+ */
 const names = new Map<string, string>();
+const MAX_PREPARED = 100;
 
-function statementName(text: string): string {
+/**
+ * The statement's name, when it is to be prepared: only with parameters. Without, it goes as a simple query
+ * (pg's rule for a statement with no values and no name), where a text of several commands is allowed.
+ */
+function named(text: string, params: unknown[], prepared: unknown): { name?: string } {
+  if (!prepared || params.length === 0) return {};
   let name = names.get(text);
   if (name === undefined) {
+    if (names.size >= MAX_PREPARED) return {};
     name = `skyflow_sql_${createHash("sha256").update(text).digest("hex").slice(0, 32)}`;
-    if (names.size < 1000) names.set(text, name);
+    names.set(text, name);
   }
-  return name;
+  return { name };
 }
 
 /** Objects and arrays go to Postgres as JSON text (jsonb parameters); scalars as they are. */

@@ -165,7 +165,7 @@ describe("step kinds against the Skygear-compatible server", () => {
     const one = createPool(db.url, { max: 1 });
     const runOn = () =>
       stepKinds.sql!.run({
-        input: { statement: "SELECT * FROM shapes" },
+        input: { statement: "SELECT * FROM shapes WHERE a = $1", params: [1] },
         signal: new AbortController().signal,
         attempt: 1,
         idempotencyKey: "r:s",
@@ -177,7 +177,7 @@ describe("step kinds against the Skygear-compatible server", () => {
       const prepared = await one.query(
         "SELECT statement FROM pg_prepared_statements WHERE name LIKE 'skyflow_sql_%'",
       );
-      expect(prepared.rows).toEqual([{ statement: "SELECT * FROM shapes" }]);
+      expect(prepared.rows).toEqual([{ statement: "SELECT * FROM shapes WHERE a = $1" }]);
       // Its cached plan no longer returns the table's rows: Postgres refuses it ("cached plan must not change
       // result type"), and the step runs once more on a new connection.
       await db.pool.query(`ALTER TABLE ${schema}.shapes ADD COLUMN b int`);
@@ -186,6 +186,15 @@ describe("step kinds against the Skygear-compatible server", () => {
     } finally {
       await one.end();
     }
+  });
+
+  it("sql runs a statement without parameters as a simple query: several commands in one text", async () => {
+    const out = await run("sql", {
+      statement: "CREATE TABLE multi (n int); INSERT INTO multi VALUES (1), (2)",
+    });
+    expect(out).toEqual({ rows: [], row_count: 2 });
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM ${schema}.multi`);
+    expect(rows).toEqual([{ n: 2 }]);
   });
 
   it("sql stops the statement when the try is aborted", async () => {
