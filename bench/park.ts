@@ -156,6 +156,7 @@ async function wakeCase(db: pg.Pool, k: number, round: string): Promise<void> {
        FROM bench_due d WHERE r.id = d.id`,
   );
   const t0 = Date.now();
+  const cpu0 = process.cpuUsage();
   for (;;) {
     const { rows } = await db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM bench_due d JOIN skyflow.step_tries t ON t.run_id = d.id AND t.step_key = 'n'`,
@@ -173,12 +174,18 @@ async function wakeCase(db: pg.Pool, k: number, round: string): Promise<void> {
   console.log(`${round}: ${k} of ${N} due in one second (${ended.length} ended, ${next.length} went on)`);
   console.log(`  due -> sleep step ended:   ${stats(ended)}`);
   console.log(`  due -> next step started:  ${stats(next)}`);
+  const cpu = process.cpuUsage(cpu0);
+  console.log(
+    `  this process's CPU (engine and bench) per woken run: ${f((cpu.user + cpu.system) / 1000 / k, 3)} ms`,
+  );
 }
 
 async function sleepBench(db: pg.Pool, sleeper: WorkflowDefinition): Promise<void> {
   // 1. RSS: N sleeping runs parked (due in an hour) against idle, in alternating rounds.
   console.log(`\n== ${N} sleeping runs parked: engine process RSS ==`);
-  for (let round = 1; round <= 2; round++) {
+  // NO_RSS=1: one round, RSS not measured (the wake rounds only).
+  const rounds = process.env.NO_RSS ? 1 : 2;
+  for (let round = 1; round <= rounds; round++) {
     await db.query("DELETE FROM skyflow.runs WHERE workflow = 'sleeper'");
     await sleep(3000);
     const idle = rssMb();
@@ -189,6 +196,7 @@ async function sleepBench(db: pg.Pool, sleeper: WorkflowDefinition): Promise<voi
       due: "now() + interval '1 hour'",
       prefix: `s${round}-`,
     });
+    if (process.env.NO_RSS) break;
     await sleep(5000);
     const parked = rssMb();
     console.log(

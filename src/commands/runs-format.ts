@@ -47,7 +47,7 @@ export function formatRunTimeline(run: RunRecord & { tries: StepTryRecord[] }): 
   const tryLines = (t: StepTryRecord, label: string, pad: string) => {
     const again = t.runAttempt > 1 ? ` (run attempt ${t.runAttempt})` : "";
     lines.push(
-      `${pad}${label} (${t.kind}) try ${t.attempt}${again}: ${t.status} in ${duration(t.startedAt, t.finishedAt)}`,
+      `${pad}${label} (${t.kind}) try ${t.attempt}${again}: ${t.status} ${t.finishedAt ? `in ${duration(t.startedAt, t.finishedAt)}` : `since ${t.startedAt.toISOString()}`}`,
     );
     const as = actedAs(t.kind, t.input);
     if (as) lines.push(`${pad}    as     ${as}`);

@@ -139,12 +139,8 @@ function stepFailures(
     const st = state[step.key];
     const tries = run.tries.filter((t) => t.stepKey === step.key);
     const lastOk = tries.filter((t) => t.status === "succeeded").at(-1);
-    // A new run's first try may run before anything of it is saved (its begin save is held back, and a
-    // sql step's is written by its COMMIT: runner.ts `begin`): a running run with no saved step is on
-    // its first step.
-    const firstRunning =
-      !st && run.status === "running" && Object.keys(state).length === 0 && step === def.steps[0];
-    const status = st?.status ?? (firstRunning ? "running" : "none");
+    // A new run's first try, running before anything of it is saved, is shown as an unsaved try (getRun).
+    const status = st?.status ?? (tries.some((t) => t.unsaved) ? "running" : "none");
     const sub = (exp: Expected | undefined, actual: unknown, what: string) => {
       if (!exp) return;
       const m = mismatch(exp.value, actual);

@@ -7,7 +7,7 @@ import { ManualClock } from "../engine/clock.js";
 import type { Catalog, WorkflowDefinition } from "../engine/definition/types.js";
 import { createEngine, type Engine, type RunDetails } from "../engine/engine.js";
 import { stepKinds } from "../engine/step-kinds.js";
-import { getRun } from "../engine/store/inspect.js";
+import { firstStepOf, getRun } from "../engine/store/inspect.js";
 import { nextFire } from "../engine/triggers/cron/parse.js";
 import { startTriggers, type Triggers } from "../engine/triggers/index.js";
 import type { Logger } from "../log.js";
@@ -180,7 +180,7 @@ async function open(
   const world: World = {
     published,
     now: () => clock.now(),
-    runs: () => allRuns(pool),
+    runs: () => allRuns(pool, catalogOf(o.workflows)),
     pushes: async () => (await listPushes(pool, o.appSchema, 1000)).reverse(),
     records: (e) => queryRecords(skygear, e),
     sql: (e) => sqlRows(pool, o.appSchema, e),
@@ -326,11 +326,12 @@ async function sendEvent(e: EventSpec, d: EventDeps): Promise<void> {
 /** A mistake in the test that only shows when it runs (an event the workflow cannot take). */
 export class TestSetupError extends Error {}
 
-async function allRuns(pool: pg.Pool): Promise<RunDetails[]> {
+async function allRuns(pool: pg.Pool, catalog: Catalog): Promise<RunDetails[]> {
+  const firstStep = firstStepOf(pool, (name) => catalog.get(name));
   const { rows } = await pool.query<{ id: string }>("SELECT id FROM skyflow.runs ORDER BY created_at, id");
   const out: RunDetails[] = [];
   for (const r of rows) {
-    const run = await getRun(pool, r.id);
+    const run = await getRun(pool, r.id, { firstStep });
     if (run) out.push(run);
   }
   return out;

@@ -239,7 +239,8 @@ class Driver implements Driven {
       const p = a.params as { event: { type: string }; id?: string; delay?: number };
       if (p.delay === undefined) return;
       const id = p.id ?? p.event.type;
-      const timers = (this.timers ??= new Map());
+      if (this.timers === undefined) this.timers = new Map();
+      const timers = this.timers;
       const prev = timers.get(id);
       if (prev !== undefined) this.clock.clearTimeout(prev);
       timers.set(

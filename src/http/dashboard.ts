@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type pg from "pg";
 import type { LiveCatalog } from "../engine/catalog.js";
+import { firstStepOf } from "../engine/store/inspect.js";
 import { setPaused } from "../engine/workflow-state.js";
 import { type ActionResult, cancelAction, type EngineControl, retryAction } from "./actions.js";
 import {
@@ -92,11 +93,12 @@ export function createDashboardHandler(o: DashboardOptions): RouteHandler {
 }
 
 function readRoutes(o: DashboardOptions): [RegExp, Api][] {
+  const firstStep = firstStepOf(o.pool, (name) => o.catalog.get(name));
   return [
     [/^\/api\/workflows$/, () => workflowRows(o.pool, o.catalog)],
     [/^\/api\/workflows\/([^/]+)$/, (m) => workflowDetail(o.pool, o.catalog, decodeURIComponent(m[1]!))],
     [/^\/api\/runs$/, (_m, url) => runList(o, url)],
-    [/^\/api\/runs\/([^/]+)$/, (m) => runDetail(o.pool, m[1]!, o.secrets)],
+    [/^\/api\/runs\/([^/]+)$/, (m) => runDetail(o.pool, m[1]!, o.secrets, firstStep)],
     [/^\/api\/session$/, async () => ({ mode: o.mode, dev: o.dev !== undefined })],
     [/^\/api\/dev\/pubsub$/, async () => o.dev?.pubsub()],
     [/^\/api\/dev\/pushes$/, async () => o.dev?.pushes()],

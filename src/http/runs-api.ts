@@ -4,6 +4,8 @@
 
 import type { WaitInfo } from "../engine/park/wait-info.js";
 import type { Queryable } from "../engine/store/enqueue.js";
+import { firstStepOf } from "../engine/store/inspect.js";
+import { type FirstStepOf, onFirstStep, parkedStatus, parkedSteps } from "../engine/store/shown-steps.js";
 import { keySegments, stepTree } from "../engine/store/step-tree.js";
 import { redact } from "../errors.js";
 import type { RunDetail, RunSummary, TryView } from "./api-types.js";
@@ -120,10 +122,15 @@ const KNOWN_TRY = new Set([
   "finished_at",
 ]);
 
+/**
+ * One run as the dashboard shows it. `firstStep` names the first step of a run on it with nothing saved
+ * (shown-steps.ts onFirstStep); by default compiled from the run's stored version.
+ */
 export async function runDetail(
   db: Queryable,
   id: string,
   secrets: string[],
+  firstStep: FirstStepOf = firstStepOf(db),
 ): Promise<RunDetail | undefined> {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) return undefined;
   const run = await db.query<{
@@ -169,6 +176,10 @@ export async function runDetail(
     error: clean(t.error),
     extra: clean(rest(t, KNOWN_TRY)) as Record<string, unknown>,
   }));
+  if (onFirstStep(String(r.status), found.snapshot, tryViews.length)) {
+    const first = await firstStep(String(r.workflow), String(r.version));
+    if (first) tryViews.push(firstTryView(first, r));
+  }
   // The top-level `output` is in the saved state; without it the run returns its last step's output.
   const snap = found.snapshot as { output?: unknown; returnsStep?: string } | null;
   const output =
@@ -227,30 +238,21 @@ function lastStepOutput(
   return last ? { v: last.output, from: "last step" } : undefined;
 }
 
-/**
- * The steps that wait now, by instance key: a parked run's (runs.wait, and each inner one), and a live run's
- * inner steps that wait while other branches or items run (their state's `park`).
- */
-function parkedSteps(
-  status: unknown,
-  wait: WaitInfo | null,
-  steps: RunDetail["steps"] | undefined,
-): Map<string, WaitInfo["kind"]> {
-  const out = new Map<string, WaitInfo["kind"]>();
-  if (status === "waiting" || status === "sleeping") {
-    for (const w of wait?.inner ?? (wait ? [wait] : [])) out.set(w.step, w.kind);
-  }
-  if (status === "running" || status === "waiting" || status === "sleeping") {
-    for (const [key, st] of Object.entries(steps ?? {}))
-      if (st.status === "running" && st.park && !out.has(key)) out.set(key, st.park.kind);
-  }
-  return out;
-}
-
-/** A try stored as running whose step waits: it sleeps (a sleep) or waits (an event, a called run). */
-function parkedStatus(status: string, finishedAt: unknown, kind: WaitInfo["kind"] | undefined): string {
-  if (status !== "running" || finishedAt || !kind) return status;
-  return kind === "sleep" ? "sleeping" : "waiting";
+/** A new run's first try before its row is saved: running since the run started. */
+function firstTryView(first: { key: string; kind: string }, r: Record<string, unknown>): TryView {
+  return {
+    stepKey: first.key,
+    kind: first.kind,
+    attempt: 1,
+    runAttempt: Number(r.attempt),
+    status: "running",
+    startedAt: iso(r.started_at) ?? iso(r.updated_at)!,
+    finishedAt: null,
+    input: null,
+    output: null,
+    error: null,
+    extra: { unsaved: true },
+  };
 }
 
 /** The instance key of the step that called a child, from the child's event id. */

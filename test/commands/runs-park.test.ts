@@ -1,5 +1,6 @@
 // `skyflow runs show`, `list --status` and `cancel` on parked runs, in-process against a real database: a
-// sleeping run shows what it waits for and until when; cancel ends it and the run it called.
+// sleeping run shows what it waits for and until when, and its open try as sleeping; cancel ends it and the
+// run it called. A new run whose first (sql) try has no row yet shows that step running, as the runs API does.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +11,8 @@ import { loadOneFile } from "../../src/daemon-adapters.js";
 import { LiveCatalog } from "../../src/engine/catalog.js";
 import { createEngine, type Engine } from "../../src/engine/engine.js";
 import { listWorkflowFiles } from "../../src/engine/reload.js";
+import { firstStepOf, getRun } from "../../src/engine/store/inspect.js";
+import { runDetail } from "../../src/http/runs-api.js";
 import { silentLogger } from "../../src/log.js";
 import type { SkygearClient } from "../../src/skygear/types.js";
 import { runCommand } from "../helpers/command.js";
@@ -18,6 +21,7 @@ import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 let db: TestDatabase;
 let dir: string;
 let engine: Engine;
+let catalog: LiveCatalog;
 
 beforeAll(async () => {
   db = await createTestDatabase("commands_runs_park");
@@ -27,7 +31,11 @@ beforeAll(async () => {
     join(dir, "boss.yaml"),
     "on: {call: {}}\nsteps:\n  - id: delegate\n    call: {workflow: nap}\n",
   );
-  const catalog = new LiveCatalog();
+  await writeFile(
+    join(dir, "slowsql.yaml"),
+    "on: {call: {}}\nsteps:\n  - id: long\n    sql: {statement: SELECT pg_sleep(2)}\n  - id: after\n    sleep: 1ms\n",
+  );
+  catalog = new LiveCatalog();
   catalog.replaceAll(await Promise.all((await listWorkflowFiles(dir)).map((f) => loadOneFile(f))));
   engine = createEngine({
     pool: db.pool,
@@ -73,8 +81,10 @@ describe("skyflow runs on parked runs", () => {
     expect(shown.code).toBe(0);
     expect(shown.out).toMatch(/waits {5}step zz: sleep until \d{4}-\d\d-\d\dT[\d:.]+Z \(since /);
     expect(shown.out).toContain(`parent    ${boss}`);
+    expect(shown.out).toMatch(/zz \(sleep\) try 1: sleeping since \d{4}-/);
     const bossShown = await cli(["show", boss]);
     expect(bossShown.out).toContain(`waits     step delegate: call run ${nap}`);
+    expect(bossShown.out).toMatch(/delegate \(call\) try 1: waiting since /);
     const sleeping = await cli(["list", "--status", "sleeping"]);
     expect(sleeping.out).toContain(nap);
     expect(sleeping.out).not.toContain(boss);
@@ -86,5 +96,38 @@ describe("skyflow runs on parked runs", () => {
     const again = await cli(["cancel", nap]);
     expect(again.code).toBe(1);
     expect(again.err).toContain("already finished");
+  });
+
+  it("shows a new run's first sql step running while its try has no row yet, then as saved", async () => {
+    const { runId } = await engine.trigger("slowsql", { type: "call", input: {} } as never);
+    await statusOf(runId, "running");
+    // Nothing of the run is saved while its first statement runs: its COMMIT writes the try.
+    const stored = await db.pool.query(
+      "SELECT count(*)::int AS n FROM skyflow.step_tries WHERE run_id = $1",
+      [runId],
+    );
+    expect(stored.rows[0].n).toBe(0);
+    const api = await runDetail(
+      db.pool,
+      runId,
+      [],
+      firstStepOf(db.pool, (n) => catalog.get(n)),
+    );
+    expect(api?.status).toBe("running");
+    expect(api?.tries).toMatchObject([
+      { stepKey: "long", kind: "sql", attempt: 1, status: "running", finishedAt: null },
+    ]);
+    expect(api?.tree.map((n) => n.label)).toEqual(["long"]);
+    const shown = await cli(["show", runId]);
+    expect(shown.out).toMatch(/long \(sql\) try 1: running since /);
+    expect(shown.out).not.toContain("no step has started");
+    // Without a catalog: from the version the run started on, as stored.
+    expect((await getRun(db.pool, runId))?.tries).toMatchObject([{ stepKey: "long", unsaved: true }]);
+    const done = await engine.waitForRun(runId, 20_000);
+    expect(done.status).toBe("succeeded");
+    expect(done.tries.map((t) => [t.stepKey, t.status, t.unsaved])).toEqual([
+      ["long", "succeeded", undefined],
+      ["after", "succeeded", undefined],
+    ]);
   });
 });

@@ -1,6 +1,11 @@
 // Reading runs for people and tools (CLI `runs`, dashboard, `trigger`), and the manual moves on a finished
 // run: retry from the failed step, cancel a run that has not finished.
 import type { Db, Queryable } from "../../db/pool.js";
+import { loadWorkflowSource } from "../definition/load.js";
+import type { WorkflowDefinition } from "../definition/types.js";
+import type { WaitInfo } from "../park/wait-info.js";
+import { type FirstStepOf, onFirstStep, parkedStatus, parkedSteps, type SavedSteps } from "./shown-steps.js";
+import { loadVersion } from "./versions.js";
 
 export interface RunRecord {
   id: string;
@@ -46,6 +51,8 @@ export interface StepTryRecord {
   error: { name: string; message: string; retryable?: boolean } | null;
   startedAt: Date;
   finishedAt: Date | null;
+  /** Shown, not stored (yet): a new run's first try, running before its row is saved (shown-steps.ts). */
+  unsaved?: true;
 }
 
 const RUN_COLUMNS = `id, workflow, version, event_id AS "eventId", event, depth, status, attempt,
@@ -66,14 +73,17 @@ export async function listRuns(
 }
 
 /**
- * A run and its step tries in the order they began; undefined when there is no such run. Tries written in
- * one save share its now() as started_at (a first try saved only as it ends, with the next step's begin,
- * when it took under a millisecond): of those the one that finished first began first, and a tie left to
- * the sort came back in another order on Postgres 18.
+ * A run and its step tries in the order they began, as shown: an open try whose step is parked as sleeping
+ * or waiting, and a new run's first try before its row is saved as running (shown-steps.ts; the first step
+ * from `firstStep`, by default compiled from the run's stored version). Undefined when there is no
+ * such run. Tries written in one save share its now() as started_at (a first try saved only as it ends, with
+ * the next step's begin, when it took under a millisecond): of those the one that finished first began
+ * first, and a tie left to the sort came back in another order on Postgres 18.
  */
 export async function getRun(
   db: Queryable,
   id: string,
+  opts: { firstStep?: FirstStepOf } = {},
 ): Promise<(RunRecord & { tries: StepTryRecord[] }) | undefined> {
   if (!/^[0-9a-f-]{36}$/i.test(id)) return undefined;
   const { rows } = await db.query<RunRecord & Record<string, unknown>>(
@@ -89,7 +99,49 @@ export async function getRun(
      ORDER BY started_at, finished_at NULLS LAST, run_attempt, attempt, step_key`,
     [id],
   );
-  return { ...run, tries: tries.rows };
+  const steps = (run.snapshot as { steps?: SavedSteps } | null)?.steps;
+  const parked = parkedSteps(run.status, run.wait as WaitInfo | null, steps);
+  const shown: StepTryRecord[] = tries.rows.map((t) => ({
+    ...t,
+    status: parkedStatus(t.status, t.finishedAt, parked.get(t.stepKey)),
+  }));
+  if (onFirstStep(run.status, run.snapshot, shown.length)) {
+    const first = await (opts.firstStep ?? firstStepOf(db))(run.workflow, run.version);
+    if (first)
+      shown.push({
+        stepKey: first.key,
+        kind: first.kind,
+        attempt: 1,
+        runAttempt: run.attempt,
+        status: "running",
+        input: null,
+        output: null,
+        error: null,
+        startedAt: run.startedAt ?? run.updatedAt,
+        finishedAt: null,
+        unsaved: true,
+      });
+  }
+  return { ...run, tries: shown };
+}
+
+/**
+ * The first step of a workflow's version: from `defs` (a daemon's catalog, a test's workflows) when it has
+ * that version, else compiled from skyflow.workflow_versions (every run's version is stored as it starts).
+ */
+export function firstStepOf(
+  db: Queryable,
+  defs?: (workflow: string) => WorkflowDefinition | undefined | Promise<WorkflowDefinition | undefined>,
+): FirstStepOf {
+  return async (workflow, version) => {
+    let def = await defs?.(workflow);
+    if (def?.version !== version) {
+      const row = await loadVersion(db, workflow, version);
+      def = row ? loadWorkflowSource(row.file, row.source).workflow : undefined;
+    }
+    const step = def?.steps[0];
+    return step ? { key: step.key, kind: step.kind } : undefined;
+  };
 }
 
 /**
