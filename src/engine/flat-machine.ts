@@ -187,7 +187,8 @@ function interpreter(
     context: unknown;
     status: FlatSnapshot["status"];
     version: number;
-    queue: EventObject[];
+    /** The internal queue (raised events without a delay), made when one is raised. */
+    queue: EventObject[] | undefined;
     emit: (a: FlatAction) => void;
   }
   const paramsOf = (p: Params, w: Work, event: EventObject) =>
@@ -236,7 +237,10 @@ function interpreter(
       const d = delays[a.delay];
       delay = typeof d === "function" ? d(info, params) : d;
     } else delay = typeof a.delay === "function" ? a.delay(info, params) : a.delay;
-    if (typeof delay !== "number") w.queue.push(ev);
+    if (typeof delay !== "number") {
+      w.queue ??= [];
+      w.queue.push(ev);
+    }
     w.emit({ type: "xstate.raise", info, params: { event: ev, id: a.id, delay } });
   };
   const enabled = (g: Guard | undefined, w: Work, event: EventObject) =>
@@ -299,7 +303,7 @@ function interpreter(
       let t: Transition | undefined = eventless ? selectAlways(w, event) : undefined;
       const fromAlways: boolean = t !== undefined;
       if (!t) {
-        const next = w.queue.shift();
+        const next = w.queue?.shift();
         if (!next) break;
         event = next;
         t = select(w, event);
@@ -322,7 +326,7 @@ function interpreter(
     initial(input, emit) {
       const event = { type: "xstate.init", input };
       const config = (machine as unknown as { config: { context?: unknown } }).config.context;
-      const w: Work = { at: -1, context: {}, status: "active", version: 0, queue: [], emit };
+      const w: Work = { at: -1, context: {}, status: "active", version: 0, queue: undefined, emit };
       let pre: unknown = w.context;
       try {
         if (typeof config === "function") w.context = Object.assign({}, config({ spawn, input, self }));
@@ -339,7 +343,7 @@ function interpreter(
       if (event.type === "xstate.stop") return { ...snap, status: "stopped" };
       const at = byKey.get(snap.value);
       if (at === undefined) throw new Error(`State '${snap.value}' does not exist on '${rootId}'`);
-      const w: Work = { at, context: snap.context, status: snap.status, version: 0, queue: [], emit };
+      const w: Work = { at, context: snap.context, status: snap.status, version: 0, queue: undefined, emit };
       const t = select(w, event);
       if (!t && event.type.startsWith("xstate.error.actor"))
         return { ...snap, status: "error", error: (event as { error?: unknown }).error };

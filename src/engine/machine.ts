@@ -198,7 +198,7 @@ export class LeaseLostError extends Error {
 
 export function exprContext(
   def: WorkflowDefinition,
-  ctx: RunInput,
+  ctx: Pick<RunInput, "runId" | "event" | "state">,
   now: number,
   env: Record<string, string>,
 ) {
@@ -257,7 +257,7 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
       let stepInput: unknown;
       const startedAt = deps.now();
       try {
-        const ectx = exprContext(def, { ...c, state }, startedAt, deps.env);
+        const ectx = exprContext(def, { runId: c.runId, event: c.event, state }, startedAt, deps.env);
         // The `if` and the input share one evaluation budget.
         const skip = oneBudget(ectx, () => {
           if (step.if && step.if.evaluate(ectx) !== true) return true;
@@ -293,7 +293,10 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
     try {
       return {
         ...s,
-        output: deps.resolve(def.output, exprContext(def, { ...c, state: s }, deps.now(), deps.env)),
+        output: deps.resolve(
+          def.output,
+          exprContext(def, { runId: c.runId, event: c.event, state: s }, deps.now(), deps.env),
+        ),
       };
     } catch (err) {
       const e = classifyError(err);

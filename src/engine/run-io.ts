@@ -1,6 +1,8 @@
 // A run's saves and writes as its machine asks for them (the RunIO of machine.ts): durable saves through the
 // batcher, conditional on the lease; a new run's first begin save held back; a transactional step's COMMIT;
 // the waits of inner steps. One object per run (runner.ts makes it), with no I/O of its own beyond those.
+// Past 400 lines because the held-begin rules of `begin`, `withHeld`, `commitTry` and `park` must be read
+// together: each relies on the others to write a held try row exactly once.
 import { performance } from "node:perf_hooks";
 import { redact } from "../errors.js";
 import { isPgError } from "../steps/classify.js";

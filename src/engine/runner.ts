@@ -111,8 +111,10 @@ export function initialState(def: WorkflowDefinition, run: ClaimedRun, nowIso: s
   return snap;
 }
 
+const noop = () => {};
+
 export function startRun(env: RunnerEnv, run: ClaimedRun): LiveRun {
-  const live: LiveRun = { id: run.id, workflow: run.workflow, done: undefined!, cancel() {}, halt() {} };
+  const live: LiveRun = { id: run.id, workflow: run.workflow, done: undefined!, cancel: noop, halt: noop };
   live.done = execute(env, run, live).catch((err) => {
     env.log.error({ runId: run.id, err: errText(err) }, "run stopped by an engine error");
     return "abandoned" as const;
@@ -137,8 +139,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   }
   const started = env.clock.now();
   let state = initialState(def, run, new Date(started).toISOString());
-  if (Object.values(state.steps).some((st) => st.status === "succeeded"))
-    state = withOutputs(state, await stepOutputs(env.pool, run.id));
+  if (anySucceeded(state)) state = withOutputs(state, await stepOutputs(env.pool, run.id));
   // Parked runs (src/engine/park): the parked step ends with its wake value, or the run parks again.
   let carry: TryRow | undefined;
   let inside = false;
@@ -211,7 +212,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
       event: run.event as TriggerEvent,
       state,
       io,
-      ...(inside ? { continues: { value: true } } : {}),
+      ...(inside && { continues: { value: true } }),
     };
     driven = drive(logic.machine, logic.effects, input, env.clock, (e) => {
       if ("error" in e) {
@@ -267,6 +268,12 @@ async function failUnloadable(env: RunnerEnv, run: ClaimedRun, err: unknown): Pr
   await env.batcher.save(stateItem({ runId: run.id, owner: env.owner }, { ...s, status: "failed", error }));
   env.onRun({ type: "failed", runId: run.id, workflow: run.workflow, error });
   return "failed";
+}
+
+/** Whether a step of `state` has succeeded (its outputs must then be read back). */
+function anySucceeded(state: RunState): boolean {
+  for (const key in state.steps) if (state.steps[key]!.status === "succeeded") return true;
+  return false;
 }
 
 function errText(err: unknown): string {

@@ -164,14 +164,22 @@ export function exprSteps(
   s: RunState,
 ): Record<string, { output: unknown; status: StepStatus }> {
   const out: Record<string, { output: unknown; status: StepStatus }> = {};
-  for (const step of [...def.steps, ...def.onFailure]) {
-    const st = s.steps[step.key];
-    if (!step.id || !st) continue;
-    if (st.status === "succeeded" || st.status === "failed" || st.status === "skipped") {
-      out[step.id] = { output: st.output ?? null, status: st.status };
-    }
-  }
+  // Two loops, not one over a copy of both lists: this runs for every expression context of every try.
+  for (const step of def.steps) addExprStep(out, s, step);
+  for (const step of def.onFailure) addExprStep(out, s, step);
   return out;
+}
+
+function addExprStep(
+  out: Record<string, { output: unknown; status: StepStatus }>,
+  s: RunState,
+  step: StepDefinition,
+): void {
+  const st = s.steps[step.key];
+  if (!step.id || !st) return;
+  if (st.status === "succeeded" || st.status === "failed" || st.status === "skipped") {
+    out[step.id] = { output: st.output ?? null, status: st.status };
+  }
 }
 
 /** The state a manual retry starts from: the failed step runs again, on_failure progress is dropped. */

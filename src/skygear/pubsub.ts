@@ -48,6 +48,8 @@ export class PubsubClient extends EventEmitter implements PubsubPublisher {
   private readonly random: () => number;
   /** The hub refused the API key at the last handshake (cleared when a socket opens). */
   private refused: SkygearError | undefined;
+  /** The socket's writes are held until the end of the tick (see cork). */
+  private corked = false;
 
   constructor(private readonly opts: PubsubClientOptions) {
     super();
@@ -204,11 +206,30 @@ export class PubsubClient extends EventEmitter implements PubsubPublisher {
   }
 
   private write(p: Pending): void {
+    this.cork(this.ws!);
     this.ws!.send(p.frame, (err) => {
       if (!err) return p.resolve();
       // The socket died under the write: hold it for the next connection like any other.
       if (this.closed) p.reject(pubsubError("PubsubClosed", "the pubsub client closed", false));
       else this.enqueue(p);
+    });
+  }
+
+  /**
+   * Holds the socket's writes until the current tick's work is done, so that the publishes made in it go out
+   * in one write: a save batch that lands lets many runs publish at once, and a write each was about a tenth
+   * of the daemon's CPU on a backlog of publish runs (bench/peers.ts). ws has no API for it; its socket (a
+   * net.Socket it keeps as `_socket`) takes cork and uncork, which ws itself uses around each frame.
+   */
+  private cork(ws: WebSocket): void {
+    if (this.corked) return;
+    const socket = (ws as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
+    if (!socket) return;
+    this.corked = true;
+    socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      socket.uncork();
     });
   }
 

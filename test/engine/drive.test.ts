@@ -134,6 +134,37 @@ describe("drive: a run's machine without an actor", () => {
     expect(clock.pending()).toBe(0);
   });
 
+  it("drives a machine flat-machine.ts does not cover (nested states) with xstate, and a flat one either way", async () => {
+    const nested = setup({
+      actions: { work: (_, _p: { n: number }) => {} },
+    }).createMachine({
+      initial: "outer",
+      states: {
+        outer: {
+          initial: "working",
+          states: {
+            working: {
+              entry: { type: "work", params: () => ({ n: 7 }) },
+              on: { "work.done": "#done" },
+            },
+          },
+        },
+        done: { id: "done", type: "final" },
+      },
+    });
+    for (const [m, opts] of [
+      [nested, undefined],
+      [machineOf(), { xstate: true }],
+    ] as const) {
+      const e = effect();
+      const ends: { snapshot?: { value: unknown } }[] = [];
+      drive(m, { work: e.work }, undefined, new ManualClock(), (x) => ends.push(x as never), opts);
+      e.calls[0]!.resolve(5);
+      await turn();
+      expect(ends[0]!.snapshot!.value).toBe("done");
+    }
+  });
+
   it("ends with the error when a transition throws", () => {
     const broken = setup({}).createMachine({
       initial: "a",

@@ -105,6 +105,20 @@ describe("the pubsub client", () => {
     expect(h.frames).toContainEqual({ action: "sub", channel: "news" });
   });
 
+  it("writes the publishes of one tick together, each resolving, in order", async () => {
+    const h = await hub();
+    const c = client(h.port);
+    await once(c, "connected");
+    // The client's socket, as ws keeps it: held (corked) from the first publish to the end of the tick.
+    const socket = (c as unknown as { ws: { _socket: { writableCorked: number } } }).ws._socket;
+    const sent = Array.from({ length: 20 }, (_, i) => c.publish("batch", { i }));
+    expect(socket.writableCorked).toBe(1);
+    await Promise.all(sent);
+    expect(socket.writableCorked).toBe(0);
+    await until(() => h.frames.length === 20);
+    expect(h.frames.map((f) => (f.data as { i: number }).i)).toEqual([...Array(20).keys()]);
+  });
+
   it("stops delivering after unsubscribe and tells the hub", async () => {
     const h = await hub();
     const c = client(h.port);
