@@ -171,7 +171,10 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   const started = env.clock.now();
   let state = initialState(def, run, new Date(started).toISOString());
   if (Object.values(state.steps).some((st) => st.status === "succeeded"))
-    state = withOutputs(state, await stepOutputs(env.pool, run.id));
+    state = withOutputs(
+      state,
+      run.outputs ? new Map(Object.entries(run.outputs)) : await stepOutputs(env.pool, run.id),
+    );
   // Parked runs (src/engine/park): the parked step ends with its wake value, or the run parks again.
   let carry: TryRow | undefined;
   let inside = false;

@@ -29,14 +29,19 @@ on: { call: {} }
 steps:
   - sql: { statement: "SELECT pg_advisory_lock(4242), pg_advisory_unlock(4242)" }
 `;
+// Its last step reads the first's output: a released run gets it with its lease (match.ts releaseTop).
 const WAITER = `name: waiter
 on: { call: {} }
 steps:
+  - id: pre
+    sql: { statement: "SELECT $1::text AS ref", params: ["\${{ event.input.ref }}"] }
   - id: w
     wait_for:
       record: { type: approval, events: [create] }
       match: \${{ incoming.record.ref == event.input.ref }}
       timeout: 1h
+  - id: post
+    sql: { statement: "SELECT $1::text AS seen", params: ["\${{ steps.pre.output.rows[0].ref }}"] }
 `;
 
 let h: Harness;
@@ -371,6 +376,9 @@ describe("a released wait_for run", () => {
       expect(mine).toHaveLength(1);
       expect(mine[0]).toMatchObject({ wait: { kind: "wait_for", step: "w" } });
       expect((mine[0]!.wake as { event: { record: { _id: string } } }).event.record._id).toBe("approval/a1");
+      // With the outputs of the steps before it, read in that statement, not by the runner afterwards.
+      expect(mine[0]!.outputs).toMatchObject({ pre: { rows: [{ ref: "k1" }] } });
+      expect(run.tries.find((t) => t.stepKey === "post")?.output).toMatchObject({ rows: [{ seen: "k1" }] });
       // That lease was the run's one claim since it parked, and its step ended once, with the event.
       expect((await runRow(id)).claims).toBe(before.claims + 1);
       const w = run.tries.filter((t) => t.stepKey === "w");
@@ -406,6 +414,7 @@ describe("a released wait_for run", () => {
       const w = run.tries.filter((t) => t.stepKey === "w");
       expect(w).toHaveLength(1);
       expect(w[0]!.output).toMatchObject({ timed_out: false, event: { record: { _id: "approval/a2" } } });
+      expect(run.tries.find((t) => t.stepKey === "post")?.output).toMatchObject({ rows: [{ seen: "k2" }] });
       expect(
         (await db.pool.query("SELECT count(*)::int AS n FROM skyflow.waits WHERE run_id = $1", [id])).rows[0]
           .n,
