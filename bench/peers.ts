@@ -17,7 +17,7 @@
 //      skyflow_bench on DATABASE_URL's server. PEER_SKYFLOW_NODE_ARGS: Node flags for the daemons
 //      (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"); PEER_CONCURRENCY: graphile-worker's (default 10).
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -134,6 +134,8 @@ function launch(argv: string[], env: Record<string, string>, cwd = ROOT): Proc {
   });
   let out = "";
   child.stdout!.on("data", (c) => {
+    // PEER_CHILD_LOG=/tmp/x: each child's stdout also goes to /tmp/x.<pid> (with --trace-gc-nvp, say).
+    if (process.env.PEER_CHILD_LOG) appendFileSync(`${process.env.PEER_CHILD_LOG}.${child.pid}`, c);
     out += c;
     if (out.length > 1_000_000) out = out.slice(-100_000);
   });
@@ -179,6 +181,8 @@ async function startSkyflow(
       SKYGEAR_APP_NAME: "bench",
       SKYFLOW_HTTP_PORT: "0",
       LOG_LEVEL: "info",
+      // PEER_SKYFLOW_ENV: more settings for the daemons, as JSON (e.g. '{"SKYFLOW_MAX_RUNS":"100"}').
+      ...(JSON.parse(process.env.PEER_SKYFLOW_ENV ?? "{}") as Record<string, string>),
       ...extraEnv,
     },
     workflowDir(mode),

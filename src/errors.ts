@@ -144,9 +144,19 @@ const SECRET_ENDINGS = ["password", "passwd", "secret", "token", "apikey", "mast
  * (events, step inputs and outputs), log lines, errors, the dashboard.
  */
 export function isSecretName(name: string): boolean {
-  const n = name.toLowerCase().replace(/[-_\s]/g, "");
-  return SECRET_NAMES.has(n) || SECRET_ENDINGS.some((e) => n.endsWith(e));
+  let secret = secretNames.get(name);
+  if (secret === undefined) {
+    const n = name.toLowerCase().replace(/[-_\s]/g, "");
+    secret = SECRET_NAMES.has(n) || SECRET_ENDINGS.some((e) => n.endsWith(e));
+    // Field names repeat (every record of a type, every run of a workflow): each is worked out once. The
+    // bound keeps arbitrary keys (a map keyed by ids, say) from growing it without end.
+    if (secretNames.size >= SECRET_NAMES_CACHED) secretNames.clear();
+    secretNames.set(name, secret);
+  }
+  return secret;
 }
+const SECRET_NAMES_CACHED = 10_000;
+const secretNames = new Map<string, boolean>();
 
 /**
  * A JSON-ish value with secret-looking fields and the given secrets replaced; for logs, stored runs and

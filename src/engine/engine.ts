@@ -19,7 +19,7 @@ import { type Listener, listen } from "./listen.js";
 import type { MachineDeps } from "./machine.js";
 import { checkManualEvent } from "./manual-event.js";
 import { Waker } from "./park/waker.js";
-import { type LiveRun, type RunEvent, type StepEvent, startRun } from "./runner.js";
+import { type LiveRun, type RunEvent, type RunnerEnv, type StepEvent, startRun } from "./runner.js";
 import { isTerminal } from "./state.js";
 import { stepKinds as builtinKinds } from "./step-kinds.js";
 import { SaveBatcher } from "./store/batch.js";
@@ -94,6 +94,8 @@ class EngineImpl extends EventEmitter implements Engine {
   private readonly pollMs: number;
   /** Room promised to triggers for runs they are creating leased to this engine (see handoff). */
   private reserved = 0;
+  /** Triggers waiting for room (see RunHandoff.whenRoom): how much each wants, and its wake-up. */
+  private readonly roomWaits = new Set<{ n: number; settle: () => void }>();
   /** Workflow versions this engine's manual runs have stored (see handover). */
   private readonly storedVersions = new Set<string>();
   private readonly clock: Clock;
@@ -226,6 +228,7 @@ class EngineImpl extends EventEmitter implements Engine {
         if (this.running) {
           const at = leasedAt ?? performance.now();
           for (const r of runs) this.launch(r, at);
+          this.roomMade();
         } else if (runs.length > 0) {
           // Stopped meanwhile: give them back to the queue, for any engine.
           releaseRuns(
@@ -235,7 +238,32 @@ class EngineImpl extends EventEmitter implements Engine {
           ).catch((err) => this.o.log.error({ err: String(err) }, "could not release handed-over runs"));
         }
       },
+      room: () => this.freeRoom(),
+      whenRoom: (n, ms) =>
+        new Promise<void>((resolve) => {
+          const w = { n: Math.max(1, Math.min(n, Math.ceil(this.maxRuns / 4))), settle: () => {} };
+          if (!this.running || this.o.claimOnly || this.freeRoom() >= w.n) return resolve();
+          const timer = setTimeout(() => w.settle(), ms);
+          w.settle = () => {
+            clearTimeout(timer);
+            this.roomWaits.delete(w);
+            resolve();
+          };
+          this.roomWaits.add(w);
+        }),
     };
+  }
+
+  private freeRoom(): number {
+    if (!this.running || this.o.claimOnly) return 0;
+    return Math.max(0, this.maxRuns - this.live.size - this.reserved);
+  }
+
+  /** Wakes the triggers waiting for as much room as there is now (all of them once stopped). */
+  private roomMade(): void {
+    if (this.roomWaits.size === 0) return;
+    const room = this.running ? this.freeRoom() : Number.POSITIVE_INFINITY;
+    for (const w of this.roomWaits) if (room >= w.n) w.settle();
   }
 
   inFlight(): number {
@@ -297,6 +325,7 @@ class EngineImpl extends EventEmitter implements Engine {
 
   async stop(opts: { graceMs?: number } = {}): Promise<void> {
     this.running = false;
+    this.roomMade();
     if (this.pollTimer !== undefined) this.clock.clearTimeout(this.pollTimer);
     this.pollTimer = undefined;
     clearInterval(this.renewTimer);
@@ -391,25 +420,30 @@ class EngineImpl extends EventEmitter implements Engine {
     }
   }
 
+  private runner: RunnerEnv | undefined;
+
+  /** What every run needs from the engine: one object for all of them, not one per run. */
+  private runnerEnv(): RunnerEnv {
+    this.runner ??= {
+      pool: this.o.pool,
+      owner: this.owner,
+      clock: this.clock,
+      log: this.o.log,
+      deps: this.deps,
+      batcher: this.batcher,
+      secrets: this.o.secrets ?? [],
+      definitionFor: (w, v) => this.defs.definitionFor(w, v),
+      workflow: (name) => this.o.catalog.get(name),
+      onRun: (e) => this.emit("run", e),
+      onStep: (e) => this.emit("step", e),
+    };
+    return this.runner;
+  }
+
   /** `leasedAt`: a moment (performance.now()) before the statement that leased the run to this engine. */
   private launch(r: ClaimedRun, leasedAt: number): void {
     if (this.live.has(r.id)) return;
-    const live = startRun(
-      {
-        pool: this.o.pool,
-        owner: this.owner,
-        clock: this.clock,
-        log: this.o.log,
-        deps: this.deps,
-        batcher: this.batcher,
-        secrets: this.o.secrets ?? [],
-        definitionFor: (w, v) => this.defs.definitionFor(w, v),
-        workflow: (name) => this.o.catalog.get(name),
-        onRun: (e) => this.emit("run", e),
-        onStep: (e) => this.emit("step", e),
-      },
-      r,
-    );
+    const live = startRun(this.runnerEnv(), r);
     this.live.set(r.id, live);
     this.fence.track(r.id, leasedAt);
     void live.done.then((outcome) => {
@@ -420,6 +454,7 @@ class EngineImpl extends EventEmitter implements Engine {
       // A parked run due soon gets this engine's one wake timer; later ones are found by the poll's waker.
       if (outcome === "parked" && live.parkedMs !== undefined) this.waker.dueIn(live.parkedMs);
       if (outcome !== "stopped" && (this.backlog || this.limitedNames.has(r.workflow))) void this.pump();
+      this.roomMade();
     });
   }
 

@@ -55,6 +55,15 @@ export interface RunHandoff {
    * (performance.now()): a moment before the statement that leased them was sent.
    */
   adopt(runs: ClaimedRun[], reserved: number, leasedAt?: number): void;
+  /** The room free now (nothing reserved). */
+  room?(): number;
+  /**
+   * Settles once the engine has room for a claim's worth of runs (a quarter of its capacity, at most `n`), or
+   * after `ms`, or when it stops. A trigger draining a backlog waits for it and claims only as many changes
+   * as there is room: their runs are then created leased, where runs created pending are each claimed again
+   * (a second write of every index of the run's row).
+   */
+  whenRoom?(n: number, ms: number): Promise<void>;
 }
 
 export interface ClaimOptions {

@@ -1,4 +1,4 @@
-// A try recorded as succeeded inside its step's own transaction (skyflow.commit_try_state, migration 090),
+// A try recorded as succeeded inside its step's own transaction (migrations 090 and 105),
 // and read back when a run resumes: such a try is finished, whatever the run's saved state says. With a
 // state, the run's row takes it in that same transaction (the run's end, or a first try whose begin was not
 // saved: see runner.ts).
@@ -30,13 +30,43 @@ const COMMIT_TRY =
   "SELECT skyflow.commit_try_state($1::uuid, $2, $3::int, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11, $12::jsonb)";
 
 /**
+ * With a state: commit_try_state's (migration 090) in one statement (migration 105). The run's row is written
+ * only while it is this engine's under the try's claim, and the try's row only once the run's is: when the
+ * run's was not, skyflow.lease_lost raises and the step's transaction rolls back. The lease is checked in the
+ * UPDATE, which locks the row as it writes it (a concurrent change is waited for, and the row then checked
+ * again). `status || ''`: the prepared statement's generic plan must find the row by its primary key; with a
+ * plain `status = 'running'` it can read it through runs_in_flight instead, stepping over every run in
+ * flight (see migration 090).
+ */
+export const COMMIT_TRY_END = `WITH run AS (
+    UPDATE skyflow.runs SET snapshot = $10::jsonb, status = $11::text, error = $12::jsonb,
+      lease_owner = CASE WHEN $11::text = 'running' THEN lease_owner END,
+      lease_until = CASE WHEN $11::text = 'running' THEN lease_until END,
+      finished_at = CASE WHEN $11::text IN ('succeeded', 'failed', 'cancelled') THEN now() END,
+      updated_at = now()
+    WHERE id = $1::uuid AND lease_owner = $2::text AND status || '' = 'running'
+      AND ($3::int IS NULL OR claims = $3::int)
+    RETURNING id),
+  try AS (
+    INSERT INTO skyflow.step_tries AS s
+      (run_id, run_attempt, step_key, attempt, kind, status, input, output, started_at, finished_at)
+    SELECT id, $4::int, $5::text, $6::int, $7::text, 'succeeded', $8::jsonb, $9::jsonb, now(), clock_timestamp()
+    FROM run
+    ON CONFLICT (run_id, run_attempt, step_key, attempt) DO UPDATE SET
+      status = 'succeeded', output = EXCLUDED.output, error = NULL, finished_at = EXCLUDED.finished_at,
+      input = coalesce(s.input, EXCLUDED.input)
+    RETURNING 1)
+  SELECT skyflow.lease_lost($1::uuid) FROM (SELECT count(*) AS n FROM try) AS written WHERE n = 0`;
+
+/**
  * Records the try and commits the step's transaction on `client`: both in one round trip (pipelined, the
  * values bound), so the step's transaction takes no round trip more than its own COMMIT would.
  */
 export async function commitTry(client: pg.PoolClient, t: CommittedTry): Promise<void> {
   await commitWith(client, {
-    name: "skyflow_commit_try_state",
-    text: COMMIT_TRY,
+    ...(t.state
+      ? { name: "skyflow_commit_try_end", text: COMMIT_TRY_END }
+      : { name: "skyflow_commit_try_state", text: COMMIT_TRY }),
     values: [
       t.runId,
       t.owner,

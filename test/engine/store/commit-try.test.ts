@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commitTry, committedOutput, LEASE_LOST_SQLSTATE } from "../../../src/engine/store/commit-try.js";
+import {
+  COMMIT_TRY_END,
+  commitTry,
+  committedOutput,
+  LEASE_LOST_SQLSTATE,
+} from "../../../src/engine/store/commit-try.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
 import { storedRuns } from "../fixtures/defs.js";
 
@@ -167,5 +172,69 @@ describe("commitTry", () => {
       },
       { id: lost, status: "running", snapshot: null, lease_owner: "b", leased: true, tries: 0 },
     ]);
+  });
+  it("with a state, writes nothing when the run was claimed again or is no longer running", async () => {
+    const [reclaimed, cancelled] = await storedRuns(db.pool, ["c7", "c8"], "running", "a", "1 minute");
+    await db.pool.query("UPDATE skyflow.runs SET claims = 2 WHERE id = $1", [reclaimed]);
+    await db.pool.query("UPDATE skyflow.runs SET status = 'cancelled' WHERE id = $1", [cancelled]);
+    const snapshot = JSON.stringify({ status: "succeeded", steps: {} });
+    const c = await db.pool.connect();
+    const commit = (runId: string) =>
+      commitTry(c, {
+        runId,
+        owner: "a",
+        runAttempt: 1,
+        stepKey: "s",
+        attempt: 1,
+        kind: "sql",
+        output: "{}",
+        claims: 1,
+        state: { snapshot, status: "succeeded", error: null },
+      });
+    try {
+      for (const run of [reclaimed!, cancelled!]) {
+        await c.query("BEGIN");
+        await c.query("INSERT INTO skyflow.settings (key, value) VALUES ($1, '{}')", [`effect-${run}`]);
+        await expect(commit(run)).rejects.toMatchObject({ code: LEASE_LOST_SQLSTATE });
+      }
+    } finally {
+      c.release();
+    }
+    const { rows } = await db.pool.query(
+      `SELECT r.status, r.snapshot, (SELECT count(*)::int FROM skyflow.step_tries t WHERE t.run_id = r.id) AS tries,
+              (SELECT count(*)::int FROM skyflow.settings m WHERE m.key = 'effect-' || r.id) AS effects
+       FROM skyflow.runs r WHERE r.id = ANY($1) ORDER BY r.id = $2 DESC`,
+      [[reclaimed, cancelled], reclaimed],
+    );
+    expect(rows).toEqual([
+      { status: "running", snapshot: null, tries: 0, effects: 0 },
+      { status: "cancelled", snapshot: null, tries: 0, effects: 0 },
+    ]);
+  });
+
+  it("with a state, finds the run by its primary key in a generic plan made while every run was pending", async () => {
+    // As after a record backlog's VACUUM ANALYZE: runs_in_flight empty in the statistics.
+    await storedRuns(
+      db.pool,
+      Array.from({ length: 2000 }, (_, i) => `p${i}`),
+      "pending",
+      null,
+    );
+    const c = await db.pool.connect();
+    try {
+      await c.query("ANALYZE skyflow.runs");
+      await c.query("SET plan_cache_mode = force_generic_plan");
+      await c.query(`PREPARE commit_end AS ${COMMIT_TRY_END}`);
+      const { rows } = await c.query(
+        `EXPLAIN (FORMAT JSON) EXECUTE commit_end('00000000-0000-0000-0000-000000000000', 'a', NULL, 1, 's', 1,
+           'sql', NULL, '{}', '{}', 'succeeded', NULL)`,
+      );
+      const plan = JSON.stringify(rows[0]["QUERY PLAN"]);
+      expect(plan).toContain('"Index Name":"runs_pkey"');
+      expect(plan).not.toContain("runs_in_flight");
+    } finally {
+      await c.query("DEALLOCATE ALL; RESET plan_cache_mode").catch(() => {});
+      c.release();
+    }
   });
 });

@@ -6,7 +6,12 @@ import { createPool } from "../../../src/db/pool.js";
 import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
 import { raiseArmed } from "../../../src/engine/triggers/record/sql.js";
 import { silentLogger } from "../../../src/log.js";
-import { createTestDatabase, cutConnectionsEvery, type TestDatabase } from "../../helpers/db.js";
+import {
+  createTestDatabase,
+  cutConnectionsEvery,
+  type TestDatabase,
+  terminateBackends,
+} from "../../helpers/db.js";
 import {
   catalog,
   countRuns,
@@ -316,6 +321,63 @@ describe("record trigger", () => {
       await writer.query("ROLLBACK").catch(() => {});
       writer.release();
       await listen.end();
+      await db.pool.query("DELETE FROM skyflow.record_outbox");
+      await db.pool.query("UPDATE skyflow.record_wake SET armed = true");
+    }
+  });
+
+  it("claims a writer that read the wake flag down while an earlier raise still watches a long transaction", async () => {
+    const cat = catalog([onTask("on_task_in_flight", { events: ["create"] })]);
+    await db.pool.query("SELECT skyflow.attach_record_trigger($1, 'task')", [APP]);
+    // Another session's long transaction: in every snapshot's list of transactions in flight until it ends.
+    const long = await db.pool.connect();
+    const writer = await db.pool.connect();
+    const flagUp = () =>
+      waitFor(
+        async () => (await db.pool.query("SELECT armed FROM skyflow.record_wake WHERE id = 1")).rows[0].armed,
+        (armed) => armed === true,
+      );
+    const created = (key: string) =>
+      waitFor(
+        () => runsOf(db.pool, "on_task_in_flight"),
+        (r) => r.some((x) => (x.event as { record: { _id: string } }).record._id === `task/${key}`),
+      );
+    try {
+      await long.query("BEGIN");
+      await long.query("SELECT txid_current()");
+      // A writer that read the flag down: it notifies nobody, and is in flight when the driver raises the flag
+      // as it starts. Only watching it finds its change (the poll is 10 minutes away).
+      await db.pool.query("UPDATE skyflow.record_wake SET armed = false");
+      await writer.query("BEGIN");
+      await insertRecord(writer, APP, "task", "first-in-flight");
+      running.push(
+        await startTriggers({
+          pool: db.pool,
+          catalog: cat,
+          appSchema: APP,
+          wake: () => {},
+          log: silentLogger(),
+          pollMs: 600_000,
+        }),
+      );
+      await flagUp();
+      await writer.query("COMMIT");
+      await created("first-in-flight");
+      // The long transaction is still watched. A second writer reads the flag down, and the driver raises it
+      // again (a LISTEN reconnect does, as the poll would): this writer joins the watch.
+      await db.pool.query("UPDATE skyflow.record_wake SET armed = false");
+      await writer.query("BEGIN");
+      await insertRecord(writer, APP, "task", "second-in-flight");
+      expect(await terminateBackends(db.pool, ["skyflow-listen"])).toBe(1);
+      await flagUp();
+      await writer.query("COMMIT");
+      await created("second-in-flight");
+    } finally {
+      await writer.query("ROLLBACK").catch(() => {});
+      await long.query("ROLLBACK").catch(() => {});
+      writer.release();
+      long.release();
+      await stopAll();
       await db.pool.query("DELETE FROM skyflow.record_outbox");
       await db.pool.query("UPDATE skyflow.record_wake SET armed = true");
     }

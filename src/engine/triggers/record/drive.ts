@@ -40,6 +40,14 @@ const BUSY_ROWS = 8;
  */
 const CHAIN_ROWS = 2;
 const CHAIN_PER_MS = 0.15;
+/**
+ * In rounds, a claim takes only as many changes as this process's engine has room for, waiting up to
+ * ROOM_WAIT_MS for room for ROOM_ROWS of them (see RunHandoff.whenRoom): their runs are created leased to it,
+ * where runs created pending in a backlog were each claimed again. With no room by then (long runs, or
+ * workflows with a concurrency limit) it claims a whole batch as before, the runs it cannot take pending.
+ */
+const ROOM_ROWS = 50;
+const ROOM_WAIT_MS = 100;
 
 export interface RecordDriverOptions {
   pool: pg.Pool;
@@ -79,6 +87,10 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   let depth = 0;
   let lagMs: number | undefined;
   let xidTimer: NodeJS.Timeout | undefined;
+  /** Writers in flight when this engine raised the wake flag, not yet seen to end (see watchXids). */
+  const watched = new Set<string>();
+  let xidDelay = 2;
+  let checkingXids = false;
 
   const tables = await watchTables({ pool: o.pool, catalog: o.catalog, schema: o.appSchema, log: o.log });
 
@@ -118,12 +130,24 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     return { n: rows.length, released };
   };
 
-  /** Claims one batch and starts its runs in one transaction; returns how many changes it claimed. */
-  const drainBatch = async (): Promise<number> => {
+  /** How many changes the next claim in rounds takes (see ROOM_ROWS). */
+  const claimSize = async (): Promise<number> => {
+    const h = o.handoff;
+    if (!h?.room || !h.whenRoom) return batch;
+    if (h.room() < Math.min(ROOM_ROWS, batch)) await h.whenRoom(Math.min(ROOM_ROWS, batch), ROOM_WAIT_MS);
+    const room = h.room();
+    return room > 0 ? Math.min(room, batch) : batch;
+  };
+
+  /**
+   * Claims one batch (`limit` changes at most) and starts its runs in one transaction; returns how many
+   * changes it claimed.
+   */
+  const drainBatch = async (limit = batch): Promise<number> => {
     const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
     notified = false;
     const { n, released } = await runs.after(
-      claimTransaction(db, q.claimOutbox(o.appSchema, batch), (tx, rows: q.ClaimedRow[]) =>
+      claimTransaction(db, q.claimOutbox(o.appSchema, limit), (tx, rows: q.ClaimedRow[]) =>
         startClaimed(tx, rows, runs),
       ),
     );
@@ -170,7 +194,11 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
 
   const plan = async (rows: q.ClaimedRow[], wfs: WorkflowDefinition[]): Promise<RunRequest[]> => {
     const byType = new Map<string, OutboxRow[]>();
-    for (const r of rows) byType.set(r.record_type, [...(byType.get(r.record_type) ?? []), r]);
+    for (const r of rows) {
+      const list = byType.get(r.record_type);
+      if (list) list.push(r);
+      else byType.set(r.record_type, [r]);
+    }
     const cols = new Map<string, Cols>();
     for (const [type, list] of byType) cols.set(type, await columnsFor(type, list));
     const out: RunRequest[] = [];
@@ -228,9 +256,16 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     return total;
   };
 
-  /** Drains until a claim comes back short; a backlog gets two claimers, overlapping SQL and encoding. */
+  /**
+   * Drains until a claim comes back short of what it asked; a backlog gets two claimers, overlapping SQL and
+   * encoding. Sized by the engine's room (claimSize), a claim that filled it leaves the rest for the next
+   * round, once the engine has room again.
+   */
   const drainAll = async (): Promise<number> => {
-    const first = await drainBatch();
+    const size = await claimSize();
+    if (stopped) return 0;
+    const first = await drainBatch(size);
+    if (size < batch) return first;
     if (first < batch || stopped) return first;
     const more = await Promise.all([drainLoop(), drainLoop()]);
     return first + more[0]! + more[1]!;
@@ -271,17 +306,35 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     const { raised, xids } = await q.raiseArmed(lc);
     if (!raised) return;
     await drainAll();
-    if (xids.length > 0) watchXids(xids, 2);
+    if (xids.length > 0) watchXids(xids);
   };
 
-  const watchXids = (xids: string[], delay: number): void => {
-    if (xidTimer || stopped) return;
-    xidTimer = setTimeout(async () => {
-      xidTimer = undefined;
-      const left = await q.stillRunning(o.pool, xids).catch(() => xids);
-      if (left.length < xids.length) kick("xids");
-      if (left.length > 0) watchXids(left, Math.min(delay * 2, 250));
-    }, delay);
+  /**
+   * Adds writers to those watched (all in one list, looked at together) until they end; each end drains once
+   * more. The list can hold long transactions of other sessions (the snapshot is the whole server's), looked
+   * at every 250 ms by then: writers added later are looked at 2 ms after, as the first ones were.
+   */
+  const watchXids = (xids: string[]): void => {
+    const fresh = xids.filter((x) => !watched.has(x));
+    if (fresh.length === 0 || stopped) return;
+    for (const x of fresh) watched.add(x);
+    xidDelay = 2;
+    if (checkingXids) return; // the check in flight sets the next one's timer
+    if (xidTimer) clearTimeout(xidTimer);
+    xidTimer = setTimeout(checkXids, xidDelay);
+  };
+
+  const checkXids = async (): Promise<void> => {
+    xidTimer = undefined;
+    checkingXids = true;
+    const xids = [...watched];
+    const left = new Set(await q.stillRunning(o.pool, xids).catch(() => xids));
+    checkingXids = false;
+    for (const x of xids) if (!left.has(x)) watched.delete(x);
+    if (left.size < xids.length) kick("xids");
+    if (watched.size === 0 || stopped) return;
+    xidDelay = Math.min(xidDelay * 2, 250);
+    xidTimer = setTimeout(checkXids, xidDelay);
   };
 
   let next: "notify" | "poll" | "xids" | undefined;
