@@ -23,6 +23,15 @@ steps:
       statement: INSERT INTO after_nap (run_id) VALUES ($1)
       params: ["\${{ run.id }}"]
 `;
+// Its sql step after the sleep blocks on advisory lock 4243 while the test holds it.
+const NAPLOCK = `name: naplock
+on: { call: {} }
+steps:
+  - id: nap
+    sleep: 1500ms
+  - id: locked
+    sql: { statement: "SELECT pg_advisory_lock(4243), pg_advisory_unlock(4243)" }
+`;
 // Holds the engine's only slot until the test releases advisory lock 4242.
 const BUSY = `name: busy
 on: { call: {} }
@@ -53,7 +62,7 @@ let clients: Harness["clients"];
 const { log } = capturedLogger("warn");
 
 beforeAll(async () => {
-  h = await startHarness("park_waker", [NAPPER, BUSY, WAITER]);
+  h = await startHarness("park_waker", [NAPPER, NAPLOCK, BUSY, WAITER]);
   ({ db, srv, container, catalog, clients } = h);
   await db.pool.query(`CREATE TABLE ${srv.config.schema}.after_nap (run_id uuid)`);
 });
@@ -304,6 +313,47 @@ describe("the waker", () => {
       expect((await afterCounts(ids)).every((r) => r.n === 1)).toBe(true);
     } finally {
       await b.stop({ graceMs: 0 });
+    }
+  }, 60_000);
+
+  it("a woken sleep's next sql try is written by its COMMIT, with no save of its begin before it", async () => {
+    const engine = engineOf();
+    await engine.start();
+    const hold = await db.pool.connect();
+    try {
+      await hold.query("SELECT pg_advisory_lock(4243)");
+      const id = (await engine.trigger("naplock", { type: "call", input: {} } as never)).runId;
+      await until(
+        () => runRow(id),
+        (r) => r?.status === "sleeping",
+      );
+      // Woken and claimed, its sql step waits for the lock.
+      await until(
+        async () =>
+          (
+            await db.pool.query(
+              "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4243 AND NOT granted",
+            )
+          ).rows[0].n,
+        (n) => n === 1,
+      );
+      // Nothing saved since the claim: no row of the sql try, the state still at the sleep (a crash here
+      // resumes the run at the sleep, which ends at once with its stored end: the test below).
+      expect(await tries(id, "locked")).toEqual([]);
+      const { rows } = await db.pool.query("SELECT snapshot FROM skyflow.runs WHERE id = $1", [id]);
+      expect(rows[0].snapshot.steps.nap.status).toBe("running");
+      expect(rows[0].snapshot.steps.locked).toBeUndefined();
+      await hold.query("SELECT pg_advisory_unlock(4243)");
+      const run = await engine.waitForRun(id, 20_000);
+      expect(run.status).toBe("succeeded");
+      expect(run.tries.map((t) => [t.stepKey, t.attempt, t.status])).toEqual([
+        ["nap", 1, "succeeded"],
+        ["locked", 1, "succeeded"],
+      ]);
+    } finally {
+      await hold.query("SELECT pg_advisory_unlock_all()");
+      hold.release();
+      await engine.stop({ graceMs: 0 });
     }
   }, 60_000);
 
