@@ -46,9 +46,12 @@ const WAITING: [string, number][] = [
   ["ev_n", N],
 ];
 
+/** PRIOR=1: the waiting step has a step before it, whose output the run reads back as it resumes. */
+const PRIOR = process.env.PRIOR === "1";
+
 const waiterYaml = (type: string) => `name: wait_${type}
 on: { call: {} }
-steps:
+steps:${PRIOR ? "\n  - id: a\n    sql: { statement: SELECT 1 AS one }" : ""}
   - id: w
     wait_for:
       record: { type: ${type}, events: [create] }
@@ -84,15 +87,18 @@ const catalogOf = (list: WorkflowDefinition[]): Catalog => ({
   subscribe: () => () => {},
 });
 
-const SNAPSHOT = (step: string) =>
+const SNAPSHOT = (step: string, prior: boolean) =>
   JSON.stringify({
     v: 1,
     status: "running",
     phase: "main",
-    index: 0,
+    index: prior ? 1 : 0,
     attempt: 1,
     startedAt: new Date().toISOString(),
-    steps: { [step]: { status: "running", attempts: 1 } },
+    steps: {
+      ...(prior ? { a: { status: "succeeded", attempts: 1 } } : {}),
+      [step]: { status: "running", attempts: 1 },
+    },
   });
 
 /** `n` parked runs of `wf`, as parkRun leaves them; `due` is SQL for each one's available_at (i: 0..n-1). */
@@ -102,6 +108,7 @@ async function seed(
   n: number,
   o: { status: string; step: string; kind: string; due: string; prefix: string; source?: string },
 ): Promise<void> {
+  const prior = PRIOR && o.kind === "wait_for";
   const wait =
     o.kind === "sleep"
       ? `jsonb_build_object('kind', 'sleep', 'step', '${o.step}', 'began', now(), 'until', ${o.due})`
@@ -111,8 +118,15 @@ async function seed(
      SELECT gen_random_uuid(), $1, $2, $3 || i, jsonb_build_object('id', $3 || i, 'type', 'call', 'at', now(),
             'input', jsonb_build_object('key', $3 || i)), $4, $5::jsonb, ${wait}, ${o.due}, now()
      FROM generate_series(0, $6 - 1) i`,
-    [wf.name, wf.version, o.prefix, o.status, SNAPSHOT(o.step), n],
+    [wf.name, wf.version, o.prefix, o.status, SNAPSHOT(o.step, prior), n],
   );
+  if (prior)
+    await db.query(
+      `INSERT INTO skyflow.step_tries (run_id, step_key, attempt, run_attempt, kind, status, input, output, finished_at)
+       SELECT id, 'a', 1, 1, 'sql', 'succeeded', '{}'::jsonb, '{"rows": [{"one": 1}], "row_count": 1}'::jsonb, now()
+       FROM skyflow.runs WHERE workflow = $1 AND event_id LIKE $2 || '%'`,
+      [wf.name, o.prefix],
+    );
   await db.query(
     `INSERT INTO skyflow.step_tries (run_id, step_key, attempt, run_attempt, kind, status, input)
      SELECT id, $2, 1, 1, $3, 'running', '{}'::jsonb FROM skyflow.runs WHERE workflow = $1 AND event_id LIKE $4 || '%'`,

@@ -78,6 +78,9 @@ class RunIOImpl implements RunnerIO {
   // A new run's first try may start while the save that begins it is in flight (see `begin`); the next
   // save waits for that one, and fails as it failed.
   private fresh: boolean;
+  // Resumed from a top-level sleep the waker ended in the database (its try's end stored already): its
+  // next try's begin may be held as a new run's first is (see `begin`).
+  private afterEndedSleep: boolean;
   private beginning$: Promise<void> | undefined;
   // The begin save of a new run's first try while it is held back (see `begin`).
   private held: Held | undefined;
@@ -94,6 +97,13 @@ class RunIOImpl implements RunnerIO {
     private carry: TryRow | undefined,
   ) {
     this.fresh = run.snapshot === null;
+    const wait = run.wait as { kind?: string; inner?: unknown } | null | undefined;
+    this.afterEndedSleep =
+      !this.fresh &&
+      carry === undefined &&
+      wait?.kind === "sleep" &&
+      wait.inner === undefined &&
+      (run.wake as { slept?: unknown } | null | undefined)?.slept !== undefined;
   }
 
   private withCarry(item: SaveItem): SaveItem {
@@ -139,6 +149,8 @@ class RunIOImpl implements RunnerIO {
     if (intents.length > 0) item.writes = { depth: run.depth, list: intents };
     const first = this.fresh;
     this.fresh = false;
+    const afterSleep = this.afterEndedSleep;
+    this.afterEndedSleep = false;
     // The first try of a new run starts without waiting for its begin save when it records no loop-guard
     // intents. A crash before that save lands leaves a run with no state, which is claimed again and
     // begins again: the same try, with the same input (its uuid() values and idempotency key derive from
@@ -153,8 +165,12 @@ class RunIOImpl implements RunnerIO {
     // A transactional step's (sql) is held until its try ends, with no timer: its COMMIT writes its row and
     // the run's state after it, and is itself conditional on the lease and the claim (commitTry), so
     // nothing runs twice. A crash before that COMMIT rolls its effect back with the record of it.
+    // So is the first try after a sleep the waker ended: the saved state still has the sleep running, and
+    // a crash before that COMMIT resumes the run at the sleep, which ends at once with the end stored
+    // (runner.ts committedOutput), and then this try again (a wait_for's or a call's end is not stored
+    // until the run's next save: those wait for the begin save).
     const transactional = env.deps.stepKinds[t.kind]?.transactional === true;
-    if (first && intents.length === 0 && transactional && item.tries.length === 1) {
+    if ((first || afterSleep) && intents.length === 0 && transactional && item.tries.length === 1) {
       this.held = { item, startedAt: env.clock.now(), timer: undefined };
       return;
     }

@@ -139,7 +139,11 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   }
   const started = env.clock.now();
   let state = initialState(def, run, new Date(started).toISOString());
-  if (anySucceeded(state)) state = withOutputs(state, await stepOutputs(env.pool, run.id));
+  if (anySucceeded(state))
+    state = withOutputs(
+      state,
+      run.outputs ? new Map(Object.entries(run.outputs)) : await stepOutputs(env.pool, run.id),
+    );
   // Parked runs (src/engine/park): the parked step ends with its wake value, or the run parks again.
   let carry: TryRow | undefined;
   let inside = false;

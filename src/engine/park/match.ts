@@ -7,7 +7,7 @@ import type pg from "pg";
 import { pipelined } from "../../db/pool.js";
 import type { Logger } from "../../log.js";
 import type { Catalog, StepDefinition, TriggerEvent, WorkflowDefinition } from "../definition/types.js";
-import type { ClaimedRun } from "../store/claim.js";
+import { type ClaimedRun, OUTPUTS_OF } from "../store/claim.js";
 import type { Committer } from "../store/enqueue.js";
 import { resolveStepInput } from "../template.js";
 import { incomingKey, matches, type StoredContext } from "./evaluate.js";
@@ -288,7 +288,9 @@ function candidatesQuery(keys: Key[]): { text: string; values: unknown[] } {
  * status 'running', the lease, one more claim, wait and wake returned and cleared). One UPDATE of each run
  * row either way. The engines are notified only of runs left for their claim (or when inner waits were
  * released too), in the same statement. The lease counts from the statement's own time, as a new run's
- * (enqueue.ts): the engine counts it from a moment before the statement was sent. A run whose wait changed
+ * (enqueue.ts): the engine counts it from a moment before the statement was sent. A leased run comes with the
+ * outputs of its steps that succeeded (claim.ts OUTPUTS_OF), a round trip less before its next step. A run
+ * whose wait changed
  * since its candidate row was read (another release, a timeout's claim) is not released by this event.
  */
 function releaseTop(
@@ -319,7 +321,8 @@ function releaseTop(
          AND r.wait = was.wait
        RETURNING r.id, u.lease AS leased, r.workflow, r.version, r.event, r.depth, r.status, r.snapshot,
          r.attempt, r.concurrency_key, r.started_at, was.wait AS wait,
-         CASE WHEN u.lease THEN jsonb_build_object('event', u.e) END AS wake, r.claims
+         CASE WHEN u.lease THEN jsonb_build_object('event', u.e) END AS wake, r.claims,
+         CASE WHEN u.lease THEN ${OUTPUTS_OF("r")} END AS outputs
      )
      SELECT r.*, (SELECT count(pg_notify('skyflow_runs', '')) FROM (SELECT 1 FROM r x WHERE NOT x.leased OR $7
                   LIMIT 1) y) AS notified

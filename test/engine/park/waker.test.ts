@@ -23,20 +23,34 @@ steps:
       statement: INSERT INTO after_nap (run_id) VALUES ($1)
       params: ["\${{ run.id }}"]
 `;
+// Its sql step after the sleep blocks on advisory lock 4243 while the test holds it.
+const NAPLOCK = `name: naplock
+on: { call: {} }
+steps:
+  - id: nap
+    sleep: 1500ms
+  - id: locked
+    sql: { statement: "SELECT pg_advisory_lock(4243), pg_advisory_unlock(4243)" }
+`;
 // Holds the engine's only slot until the test releases advisory lock 4242.
 const BUSY = `name: busy
 on: { call: {} }
 steps:
   - sql: { statement: "SELECT pg_advisory_lock(4242), pg_advisory_unlock(4242)" }
 `;
+// Its last step reads the first's output: a released run gets it with its lease (match.ts releaseTop).
 const WAITER = `name: waiter
 on: { call: {} }
 steps:
+  - id: pre
+    sql: { statement: "SELECT $1::text AS ref", params: ["\${{ event.input.ref }}"] }
   - id: w
     wait_for:
       record: { type: approval, events: [create] }
       match: \${{ incoming.record.ref == event.input.ref }}
       timeout: 1h
+  - id: post
+    sql: { statement: "SELECT $1::text AS seen", params: ["\${{ steps.pre.output.rows[0].ref }}"] }
 `;
 
 let h: Harness;
@@ -48,7 +62,7 @@ let clients: Harness["clients"];
 const { log } = capturedLogger("warn");
 
 beforeAll(async () => {
-  h = await startHarness("park_waker", [NAPPER, BUSY, WAITER]);
+  h = await startHarness("park_waker", [NAPPER, NAPLOCK, BUSY, WAITER]);
   ({ db, srv, container, catalog, clients } = h);
   await db.pool.query(`CREATE TABLE ${srv.config.schema}.after_nap (run_id uuid)`);
 });
@@ -302,6 +316,47 @@ describe("the waker", () => {
     }
   }, 60_000);
 
+  it("a woken sleep's next sql try is written by its COMMIT, with no save of its begin before it", async () => {
+    const engine = engineOf();
+    await engine.start();
+    const hold = await db.pool.connect();
+    try {
+      await hold.query("SELECT pg_advisory_lock(4243)");
+      const id = (await engine.trigger("naplock", { type: "call", input: {} } as never)).runId;
+      await until(
+        () => runRow(id),
+        (r) => r?.status === "sleeping",
+      );
+      // Woken and claimed, its sql step waits for the lock.
+      await until(
+        async () =>
+          (
+            await db.pool.query(
+              "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = 4243 AND NOT granted",
+            )
+          ).rows[0].n,
+        (n) => n === 1,
+      );
+      // Nothing saved since the claim: no row of the sql try, the state still at the sleep (a crash here
+      // resumes the run at the sleep, which ends at once with its stored end: the test below).
+      expect(await tries(id, "locked")).toEqual([]);
+      const { rows } = await db.pool.query("SELECT snapshot FROM skyflow.runs WHERE id = $1", [id]);
+      expect(rows[0].snapshot.steps.nap.status).toBe("running");
+      expect(rows[0].snapshot.steps.locked).toBeUndefined();
+      await hold.query("SELECT pg_advisory_unlock(4243)");
+      const run = await engine.waitForRun(id, 20_000);
+      expect(run.status).toBe("succeeded");
+      expect(run.tries.map((t) => [t.stepKey, t.attempt, t.status])).toEqual([
+        ["nap", 1, "succeeded"],
+        ["locked", 1, "succeeded"],
+      ]);
+    } finally {
+      await hold.query("SELECT pg_advisory_unlock_all()");
+      hold.release();
+      await engine.stop({ graceMs: 0 });
+    }
+  }, 60_000);
+
   it("a run claimed after its sleep ended and lost with its engine does not sleep again", async () => {
     const a = engineOf();
     await a.start();
@@ -371,6 +426,9 @@ describe("a released wait_for run", () => {
       expect(mine).toHaveLength(1);
       expect(mine[0]).toMatchObject({ wait: { kind: "wait_for", step: "w" } });
       expect((mine[0]!.wake as { event: { record: { _id: string } } }).event.record._id).toBe("approval/a1");
+      // With the outputs of the steps before it, read in that statement, not by the runner afterwards.
+      expect(mine[0]!.outputs).toMatchObject({ pre: { rows: [{ ref: "k1" }] } });
+      expect(run.tries.find((t) => t.stepKey === "post")?.output).toMatchObject({ rows: [{ seen: "k1" }] });
       // That lease was the run's one claim since it parked, and its step ended once, with the event.
       expect((await runRow(id)).claims).toBe(before.claims + 1);
       const w = run.tries.filter((t) => t.stepKey === "w");
@@ -406,6 +464,7 @@ describe("a released wait_for run", () => {
       const w = run.tries.filter((t) => t.stepKey === "w");
       expect(w).toHaveLength(1);
       expect(w[0]!.output).toMatchObject({ timed_out: false, event: { record: { _id: "approval/a2" } } });
+      expect(run.tries.find((t) => t.stepKey === "post")?.output).toMatchObject({ rows: [{ seen: "k2" }] });
       expect(
         (await db.pool.query("SELECT count(*)::int AS n FROM skyflow.waits WHERE run_id = $1", [id])).rows[0]
           .n,

@@ -26,6 +26,25 @@ describe("claimRuns", () => {
     expect(second.map((r) => r.id)).toEqual([orphan]);
   });
 
+  it("returns a resumed run's succeeded steps' outputs (their last try each), and none for a new run", async () => {
+    const [woken] = await storedRuns(db.pool, ["woken"], "running", "dead", "-1 second");
+    const [fresh] = await storedRuns(db.pool, ["fresh-out"], "pending", null);
+    await db.pool.query(`UPDATE skyflow.runs SET snapshot = $2::jsonb WHERE id = $1`, [
+      woken,
+      JSON.stringify({ steps: { a: { status: "succeeded" }, b: { status: "running" } } }),
+    ]);
+    await db.pool.query(
+      `INSERT INTO skyflow.step_tries (run_id, run_attempt, step_key, attempt, kind, status, output)
+       VALUES ($1, 1, 'a', 1, 'sql', 'failed', NULL), ($1, 1, 'a', 2, 'sql', 'succeeded', '{"n": 2}'),
+              ($1, 1, 'b', 1, 'sleep', 'running', NULL)`,
+      [woken],
+    );
+    const got = await claimRuns(poolDb(db.pool), { owner: "me", leaseMs: 60_000, limit: 10, limited: [] });
+    const byId = new Map(got.map((r) => [r.id, r]));
+    expect(byId.get(woken!)?.outputs).toEqual({ a: { n: 2 } });
+    expect(byId.get(fresh!)?.outputs).toBeNull();
+  });
+
   it("fails a claim that gets no answer within a lease (a partition) instead of waiting for TCP", async () => {
     const { proxy, pool } = await proxiedPool(db.url, 2);
     try {
