@@ -45,7 +45,7 @@ export interface Driven {
   snapshot(): Snapshot;
 }
 
-interface ExecAction {
+export interface ExecAction {
   type: string;
   params?: unknown;
   info?: unknown;
@@ -74,9 +74,14 @@ function flatOf(machine: AnyStateMachine): FlatLogic | undefined {
  * and an action executor that collects the actions for the driver instead of executing them.
  */
 function inertScope(): AnyActorScope {
-  if (scope) return scope;
+  scope ??= actorScopeWith(collect);
+  return scope;
+}
+
+/** An inert actor scope as drive uses, whose executor is `executor` (also for tests comparing transitions). */
+export function actorScopeWith(executor: (a: ExecAction) => void): AnyActorScope {
   const self = createActor(setup({}).createMachine({}));
-  scope = {
+  return {
     self,
     id: "",
     sessionId: "",
@@ -85,9 +90,8 @@ function inertScope(): AnyActorScope {
     defer: () => {},
     emit: () => {},
     stopChild: () => {},
-    actionExecutor: collect,
+    actionExecutor: executor,
   } as unknown as AnyActorScope;
-  return scope;
 }
 
 /**

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type AnyActorScope, type AnyStateMachine, assign, createActor, not, raise, setup } from "xstate";
+import { type AnyActorScope, type AnyStateMachine, assign, not, raise, setup } from "xstate";
 
 /** A machine of any config, typed loosely: these only need to be built. */
 // biome-ignore lint/suspicious/noExplicitAny: configs of every shape
@@ -8,6 +8,7 @@ const createMachine = (config: any, guards?: any): AnyStateMachine =>
   setup(guards ?? {}).createMachine(config) as never;
 
 import type { StepDefinition, WorkflowDefinition } from "../../src/engine/definition/types.js";
+import { actorScopeWith } from "../../src/engine/drive.js";
 import { compileFlat, type FlatAction } from "../../src/engine/flat-machine.js";
 import { buildRunMachine, LeaseLostError, type MachineDeps, SaveFailed } from "../../src/engine/machine.js";
 import { newRunState, type RunState } from "../../src/engine/state.js";
@@ -16,21 +17,9 @@ import { RetryableStepError } from "../../src/errors.js";
 import { silentLogger } from "../../src/log.js";
 import { fuzzParams } from "../helpers/fuzz.js";
 
-/** An inert actor scope like drive.ts's, whose executor collects the actions into `into`. */
-function scopeOf(into: { type: string; params?: unknown }[]): AnyActorScope {
-  const self = createActor(setup({}).createMachine({}));
-  return {
-    self,
-    id: "",
-    sessionId: "",
-    system: self.system,
-    logger: () => {},
-    defer: () => {},
-    emit: () => {},
-    stopChild: () => {},
-    actionExecutor: (a: FlatAction) => into.push(a),
-  } as unknown as AnyActorScope;
-}
+/** drive.ts's inert actor scope, whose executor collects the actions into `into`. */
+const scopeOf = (into: { type: string; params?: unknown }[]): AnyActorScope =>
+  actorScopeWith((a) => into.push(a as FlatAction));
 
 type Ev = { type: string; [k: string]: unknown };
 // biome-ignore lint/suspicious/noExplicitAny: snapshots of either side
