@@ -32,7 +32,7 @@ import type { SaveBatcher, TryRow } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
 import { committedOutput } from "./store/commit-try.js";
 import { markInterrupted } from "./store/lease.js";
-import { stateItem, stepOutputs } from "./store/save.js";
+import { outputsMap, stateItem, stepOutputs } from "./store/save.js";
 
 export type RunOutcome = "succeeded" | "failed" | "cancelled" | "parked" | "abandoned" | "stopped";
 
@@ -140,10 +140,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   const started = env.clock.now();
   let state = initialState(def, run, new Date(started).toISOString());
   if (anySucceeded(state))
-    state = withOutputs(
-      state,
-      run.outputs ? new Map(Object.entries(run.outputs)) : await stepOutputs(env.pool, run.id),
-    );
+    state = withOutputs(state, run.outputs ? outputsMap(run.outputs) : await stepOutputs(env.pool, run.id));
   // Parked runs (src/engine/park): the parked step ends with its wake value, or the run parks again.
   let carry: TryRow | undefined;
   let inside = false;

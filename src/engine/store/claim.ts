@@ -4,6 +4,7 @@
 // `id = ANY(ARRAY(... FOR UPDATE SKIP LOCKED LIMIT n))` form, which runs its subquery exactly once.
 import type { Db } from "../../db/pool.js";
 import type { Queryable } from "./enqueue.js";
+import { stepOutputsOf } from "./save.js";
 
 export interface ClaimedRun {
   id: string;
@@ -29,16 +30,11 @@ export interface ClaimedRun {
 }
 
 /**
- * SQL for the `outputs` of run `r` (see ClaimedRun), as save.ts stepOutputs reads them: each step's last
- * succeeded try. Null when its saved state has no succeeded step (nothing to read).
+ * SQL for the `outputs` of run `r` (see ClaimedRun), as save.ts stepOutputs reads them (stepOutputsOf): each
+ * step's last succeeded try. Null when its saved state has no succeeded step (nothing to read).
  */
-export const OUTPUTS_OF = (
-  r: string,
-) => `CASE WHEN ${r}.snapshot->'steps' @? '$.*.status ? (@ == "succeeded")' THEN
-    (SELECT coalesce(jsonb_object_agg(o.step_key, coalesce(o.output, '{}'::jsonb)), '{}'::jsonb)
-     FROM (SELECT DISTINCT ON (t.step_key) t.step_key, t.output FROM skyflow.step_tries t
-           WHERE t.run_id = ${r}.id AND t.status = 'succeeded'
-           ORDER BY t.step_key, t.run_attempt DESC, t.attempt DESC) o) END`;
+export const OUTPUTS_OF = (r: string) =>
+  `CASE WHEN ${r}.snapshot->'steps' @? '$.*.status ? (@ == "succeeded")' THEN ${stepOutputsOf(`${r}.id`)} END`;
 
 /**
  * An engine in this process that takes new runs straight from a trigger's transaction: they are created

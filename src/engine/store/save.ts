@@ -175,11 +175,25 @@ function json(v: unknown): string | null {
  * run's attempts (a manual retry keeps the steps before the one that failed).
  */
 export async function stepOutputs(db: Queryable, runId: string): Promise<Map<string, unknown>> {
-  const { rows } = await db.query<{ step_key: string; output: unknown }>(
-    `SELECT DISTINCT ON (step_key) step_key, output FROM skyflow.step_tries
-     WHERE run_id = $1 AND status = 'succeeded'
-     ORDER BY step_key, run_attempt DESC, attempt DESC`,
+  const { rows } = await db.query<{ outputs: Record<string, unknown> }>(
+    `SELECT ${stepOutputsOf("$1::uuid")} AS outputs`,
     [runId],
   );
-  return new Map(rows.map((r) => [r.step_key, r.output ?? {}]));
+  return outputsMap(rows[0]!.outputs);
+}
+
+/** stepOutputsOf's object as stepOutputs returns it (a JSON null output reads as {}). */
+export function outputsMap(outputs: Record<string, unknown>): Map<string, unknown> {
+  return new Map(Object.entries(outputs).map(([k, v]) => [k, v ?? {}]));
+}
+
+/**
+ * SQL for the outputs of the run whose id is `runId` (an SQL expression), as one JSON object: each step's
+ * output from its last succeeded try ({} for a try with none). Also read with a run's claim (claim.ts).
+ */
+export function stepOutputsOf(runId: string): string {
+  return `(SELECT coalesce(jsonb_object_agg(o.step_key, coalesce(o.output, '{}'::jsonb)), '{}'::jsonb)
+     FROM (SELECT DISTINCT ON (t.step_key) t.step_key, t.output FROM skyflow.step_tries t
+           WHERE t.run_id = ${runId} AND t.status = 'succeeded'
+           ORDER BY t.step_key, t.run_attempt DESC, t.attempt DESC) o)`;
 }
