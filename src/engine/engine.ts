@@ -218,8 +218,7 @@ class EngineImpl extends EventEmitter implements Engine {
       owner: this.owner,
       leaseMs: this.leaseMs,
       reserve: (n) => {
-        if (!this.running || this.o.claimOnly) return 0;
-        const k = Math.max(0, Math.min(n, this.maxRuns - this.live.size - this.reserved));
+        const k = Math.max(0, Math.min(n, this.freeRoom()));
         this.reserved += k;
         return k;
       },

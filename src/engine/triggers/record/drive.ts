@@ -265,8 +265,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     const size = await claimSize();
     if (stopped) return 0;
     const first = await drainBatch(size);
-    if (size < batch) return first;
-    if (first < batch || stopped) return first;
+    if (size < batch || first < batch || stopped) return first;
     const more = await Promise.all([drainLoop(), drainLoop()]);
     return first + more[0]! + more[1]!;
   };
