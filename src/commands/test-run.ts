@@ -327,7 +327,7 @@ async function sendEvent(e: EventSpec, d: EventDeps): Promise<void> {
 export class TestSetupError extends Error {}
 
 async function allRuns(pool: pg.Pool, catalog: Catalog): Promise<RunDetails[]> {
-  const firstStep = firstStepOf(pool, (name) => catalog.get(name));
+  const firstStep = firstStepOf(pool, catalog);
   const { rows } = await pool.query<{ id: string }>("SELECT id FROM skyflow.runs ORDER BY created_at, id");
   const out: RunDetails[] = [];
   for (const r of rows) {

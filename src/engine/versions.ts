@@ -11,7 +11,11 @@ export interface Definitions {
   definitionFor(workflow: string, version: string): Promise<WorkflowDefinition>;
 }
 
-export function createDefinitions(db: Queryable, catalog: Catalog, compile: CompileSource): Definitions {
+export function createDefinitions(
+  db: Queryable,
+  catalog: Pick<Catalog, "get">,
+  compile: CompileSource,
+): Definitions {
   const compiled = new Map<string, Promise<WorkflowDefinition>>();
   return {
     async definitionFor(workflow, version) {

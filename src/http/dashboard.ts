@@ -93,7 +93,7 @@ export function createDashboardHandler(o: DashboardOptions): RouteHandler {
 }
 
 function readRoutes(o: DashboardOptions): [RegExp, Api][] {
-  const firstStep = firstStepOf(o.pool, (name) => o.catalog.get(name));
+  const firstStep = firstStepOf(o.pool, o.catalog);
   return [
     [/^\/api\/workflows$/, () => workflowRows(o.pool, o.catalog)],
     [/^\/api\/workflows\/([^/]+)$/, (m) => workflowDetail(o.pool, o.catalog, decodeURIComponent(m[1]!))],

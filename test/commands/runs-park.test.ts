@@ -107,12 +107,7 @@ describe("skyflow runs on parked runs", () => {
       [runId],
     );
     expect(stored.rows[0].n).toBe(0);
-    const api = await runDetail(
-      db.pool,
-      runId,
-      [],
-      firstStepOf(db.pool, (n) => catalog.get(n)),
-    );
+    const api = await runDetail(db.pool, runId, [], firstStepOf(db.pool, catalog));
     expect(api?.status).toBe("running");
     expect(api?.tries).toMatchObject([
       { stepKey: "long", kind: "sql", attempt: 1, status: "running", finishedAt: null },

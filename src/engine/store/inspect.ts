@@ -1,11 +1,11 @@
 // Reading runs for people and tools (CLI `runs`, dashboard, `trigger`), and the manual moves on a finished
 // run: retry from the failed step, cancel a run that has not finished.
 import type { Db, Queryable } from "../../db/pool.js";
-import { loadWorkflowSource } from "../definition/load.js";
-import type { WorkflowDefinition } from "../definition/types.js";
+import { compileStoredSource } from "../compile.js";
+import type { Catalog } from "../definition/types.js";
 import type { WaitInfo } from "../park/wait-info.js";
+import { createDefinitions } from "../versions.js";
 import { type FirstStepOf, onFirstStep, parkedStatus, parkedSteps, type SavedSteps } from "./shown-steps.js";
-import { loadVersion } from "./versions.js";
 
 export interface RunRecord {
   id: string;
@@ -126,19 +126,17 @@ export async function getRun(
 }
 
 /**
- * The first step of a workflow's version: from `defs` (a daemon's catalog, a test's workflows) when it has
- * that version, else compiled from skyflow.workflow_versions (every run's version is stored as it starts).
+ * The first step of a workflow's version, from the definition a run of it executes (versions.ts: `catalog`'s
+ * when it has that version, else compiled from skyflow.workflow_versions, cached); undefined when that
+ * version is not stored or no longer compiles.
  */
 export function firstStepOf(
   db: Queryable,
-  defs?: (workflow: string) => WorkflowDefinition | undefined | Promise<WorkflowDefinition | undefined>,
+  catalog: Pick<Catalog, "get"> = { get: () => undefined },
 ): FirstStepOf {
+  const defs = createDefinitions(db, catalog, compileStoredSource);
   return async (workflow, version) => {
-    let def = await defs?.(workflow);
-    if (def?.version !== version) {
-      const row = await loadVersion(db, workflow, version);
-      def = row ? loadWorkflowSource(row.file, row.source).workflow : undefined;
-    }
+    const def = await defs.definitionFor(workflow, version).catch(() => undefined);
     const step = def?.steps[0];
     return step ? { key: step.key, kind: step.kind } : undefined;
   };
