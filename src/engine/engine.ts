@@ -14,6 +14,7 @@ import { type Clock, systemClock, unrefTimer } from "./clock.js";
 import { compileStoredSource } from "./compile.js";
 import { claimLimits, concurrencyKeyFor } from "./concurrency.js";
 import type { Catalog, TriggerEvent } from "./definition/types.js";
+import { runIdFor } from "./ids.js";
 import { LeaseFence } from "./lease-fence.js";
 import { type Listener, listen } from "./listen.js";
 import type { MachineDeps } from "./machine.js";
@@ -294,10 +295,12 @@ class EngineImpl extends EventEmitter implements Engine {
     );
     let runId = created[0]?.id;
     if (!runId) {
-      const { rows } = await this.o.pool.query<{ id: string }>(
-        "SELECT id FROM skyflow.runs WHERE workflow = $1 AND event_id = $2",
-        [workflow, ev.id],
-      );
+      // The run of that event: by its derived id, or (a run stored before ids were derived, migration 125)
+      // by workflow and event id, which only such a database still indexes.
+      const q = async (where: string, values: string[]) =>
+        (await this.o.pool.query<{ id: string }>(`SELECT id FROM skyflow.runs WHERE ${where}`, values)).rows;
+      let rows = await q("id = $1", [runIdFor(workflow, ev.id)]);
+      if (rows.length === 0) rows = await q("workflow = $1 AND event_id = $2", [workflow, ev.id]);
       runId = rows[0]!.id;
       this.wake();
     }

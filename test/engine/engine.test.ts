@@ -594,6 +594,18 @@ describe("engine", () => {
     expect(rows[0].n).toBe(0);
   });
 
+  it("answers a manual event given again with the run it started, which runs once", async () => {
+    const p = probe();
+    const wf = workflow("again", [step("probe", { key: "ag" })]);
+    const e = engineWith([wf], p);
+    await e.start();
+    const first = await e.trigger("again", { id: "ev-again" });
+    const second = await e.trigger("again", { id: "ev-again" });
+    expect(second.runId).toBe(first.runId);
+    expect((await e.waitForRun(first.runId)).status).toBe("succeeded");
+    expect(p.tries("ag")).toBe(1);
+  });
+
   it("starts a manual run at once, created leased to the engine, without a claim", async () => {
     const p = probe();
     const wf = workflow("direct", [step("probe", { key: "m1" }, { id: "m1" })]);

@@ -51,7 +51,9 @@ const ENQUEUE_SQL = `INSERT INTO skyflow.runs (id, workflow, version, event_id, 
      FROM jsonb_to_recordset($1::jsonb) AS u(ord int, id uuid, workflow text, version text, event_id text,
                                              event jsonb, depth int, concurrency_key text, leased bool)
      ORDER BY ord
-     ON CONFLICT (workflow, event_id) DO NOTHING
+     -- No target: the primary key (the id is derived from workflow and event id), and the UNIQUE
+     -- (workflow, event_id) where runs with ids derived otherwise keep it (migration 125).
+     ON CONFLICT DO NOTHING
      RETURNING id, workflow, event_id, started_at`;
 
 /**

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadMigrations, migrate } from "../../../src/db/migrate.js";
 import { poolDb, type Statement } from "../../../src/db/pool.js";
 import type { TriggerEvent } from "../../../src/engine/definition/types.js";
 import { runIdFor } from "../../../src/engine/ids.js";
@@ -36,17 +37,41 @@ describe("enqueueRuns", () => {
     expect(again!.id).toBe(a!.id);
   });
 
-  it("creates one run for an event given twice, or already run under an id that was not derived", async () => {
+  it("creates one run for an event given twice, by the primary key alone", async () => {
     const twice = await enqueueRuns(db.pool, [run("w3", "ev-2"), run("w3", "ev-2"), run("w3", "ev-3")]);
     expect(twice.map((r) => r.eventId)).toEqual(["ev-2", "ev-3"]);
-    // A run created before ids were derived (a random id) still makes its event's later runs nothing.
-    await db.pool.query(
-      "INSERT INTO skyflow.runs (id, workflow, version, event_id, event) VALUES ($1, 'w3', 'v1', 'ev-4', '{}')",
-      [randomUUID()],
+    expect(await enqueueRuns(db.pool, [run("w3", "ev-3")])).toEqual([]);
+    // No second unique index to write for every run (migration 125).
+    const { rows } = await db.pool.query(
+      `SELECT indexrelid::regclass::text AS name FROM pg_index
+       WHERE indrelid = 'skyflow.runs'::regclass AND indisunique ORDER BY 1`,
     );
-    expect(await enqueueRuns(db.pool, [run("w3", "ev-4")])).toEqual([]);
-    const { rows } = await db.pool.query("SELECT count(*)::int AS n FROM skyflow.runs WHERE workflow = 'w3'");
-    expect(rows[0].n).toBe(3);
+    expect(rows.map((r) => r.name)).toEqual(["skyflow.runs_pkey"]);
+  });
+
+  it("still creates nothing for an event run before the upgrade under an id that was not derived", async () => {
+    const old = await createTestDatabase("store_enqueue_old");
+    try {
+      // The database as it was before migration 125, holding a run with a random id (ids before 2026-11-29).
+      await old.pool.query("DROP SCHEMA skyflow CASCADE");
+      await migrate(
+        old.pool,
+        (await loadMigrations()).filter((m) => m.id < 125),
+      );
+      await old.pool.query(
+        "INSERT INTO skyflow.runs (id, workflow, version, event_id, event) VALUES ($1, 'w3', 'v1', 'ev-4', '{}')",
+        [randomUUID()],
+      );
+      await migrate(old.pool);
+      expect(await enqueueRuns(old.pool, [run("w3", "ev-4")])).toEqual([]);
+      expect((await enqueueRuns(old.pool, [run("w3", "ev-5")])).map((r) => r.eventId)).toEqual(["ev-5"]);
+      const { rows } = await old.pool.query(
+        "SELECT count(*)::int AS n FROM skyflow.runs WHERE workflow = 'w3'",
+      );
+      expect(rows[0].n).toBe(2);
+    } finally {
+      await old.drop();
+    }
   });
 
   it("can send the insert with its transaction's COMMIT, values bound (never in the statement's text)", async () => {
