@@ -93,6 +93,12 @@ async function cancelIdle(db: Queryable, id: string, by = "the dashboard"): Prom
  * engine's cancel (true only where it executes them), or cancelled when idle by now; flags on finished runs
  * are cleared. The query reads a partial index that is empty unless a cancel is outstanding.
  */
+const PAGE = 100;
+
+/** The flagged runs after id $1, in id order, $2 of them (see CancelWatcher.tick). */
+export const CANCEL_REQUESTS = `SELECT id, status FROM skyflow.runs WHERE cancel_requested_at IS NOT NULL AND id > $1
+  ORDER BY id LIMIT $2`;
+
 export class CancelWatcher {
   private readonly timer: NodeJS.Timeout;
   private busy = false;
@@ -108,14 +114,24 @@ export class CancelWatcher {
     if (this.busy) return;
     this.busy = true;
     try {
-      const { rows } = await this.o.db.query<{ id: string; status: string }>(
-        "SELECT id, status FROM skyflow.runs WHERE cancel_requested_at IS NOT NULL",
-      );
-      for (const r of rows) {
-        const done = ["succeeded", "failed", "cancelled"].includes(r.status);
-        if (done || this.o.engine.cancel(r.id) || (await cancelIdle(this.o.db, r.id))) {
-          await this.o.db.query("UPDATE skyflow.runs SET cancel_requested_at = NULL WHERE id = $1", [r.id]);
+      // In the partial index's order, 100 at a time: so planned, the query reads that index whatever the
+      // table's statistics say. Without, a table analyzed while (nearly) empty, as after a backlog's start,
+      // was read whole each second (the default estimate of IS NOT NULL is 99.5% of the rows): 1,882
+      // pages, 124 ms at 10,000 runs, where the index scan read 1 page in 0.1 ms.
+      let after = "00000000-0000-0000-0000-000000000000";
+      for (;;) {
+        const { rows } = await this.o.db.query<{ id: string; status: string }>(CANCEL_REQUESTS, [
+          after,
+          PAGE,
+        ]);
+        for (const r of rows) {
+          const done = ["succeeded", "failed", "cancelled"].includes(r.status);
+          if (done || this.o.engine.cancel(r.id) || (await cancelIdle(this.o.db, r.id))) {
+            await this.o.db.query("UPDATE skyflow.runs SET cancel_requested_at = NULL WHERE id = $1", [r.id]);
+          }
         }
+        if (rows.length < PAGE) break;
+        after = rows[rows.length - 1]!.id;
       }
     } catch (err) {
       this.o.log.warn({ err: String(err) }, "could not read requested cancels; trying again");

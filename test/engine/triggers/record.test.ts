@@ -4,7 +4,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../../../src/db/pool.js";
 import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
-import { raiseArmed } from "../../../src/engine/triggers/record/sql.js";
+import { outboxDepth, raiseArmed } from "../../../src/engine/triggers/record/sql.js";
 import { silentLogger } from "../../../src/log.js";
 import {
   createTestDatabase,
@@ -256,6 +256,27 @@ describe("record trigger", () => {
     expect(rows[0]).toEqual({ n: 3000, d: 3000 });
     await stopAll();
     await drivers.end();
+  });
+
+  it("counts the changes waiting exactly while few, and by their ids' span past 1,000, read from the key's ends", async () => {
+    const S = "app_depth";
+    const add = (n: number) =>
+      db.pool.query(
+        `INSERT INTO skyflow.record_outbox (op, schema_name, record_type, record_key, database_id, txid, at)
+         SELECT 'insert', $1, 't', 'k' || i, '', 1, now() FROM generate_series(1, $2::int) i`,
+        [S, n],
+      );
+    expect(await outboxDepth(db.pool, S)).toBe(0);
+    await add(10);
+    // Gaps inside a short span (claims out of order, rolled-back writes) are counted out.
+    await db.pool.query(
+      "DELETE FROM skyflow.record_outbox WHERE id IN (SELECT id FROM skyflow.record_outbox WHERE schema_name = $1 ORDER BY id OFFSET 3 LIMIT 4)",
+      [S],
+    );
+    expect(await outboxDepth(db.pool, S)).toBe(6);
+    await add(3000);
+    expect(await outboxDepth(db.pool, S)).toBe(3006 + 4);
+    await db.pool.query("DELETE FROM skyflow.record_outbox WHERE schema_name = $1", [S]);
   });
 
   it("notifies once per transaction, and only while the wake flag is armed", async () => {
