@@ -9,7 +9,9 @@ import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 // while draining a backlog): its objects were copied, promoted to the old generation and collected there, and
 // scavenges took about a fifth of the daemon's CPU. In alternating runs of a 20,000-change backlog through a
 // `sql` step (bench/peers.ts --only=ab, 4 rounds, load 10-21): CPU per run 0.598 against 0.740 ms, peak RSS
-// 90 against 86 MB; against graphile-worker (3 rounds) peak RSS 91 against 99 MB.
+// 90 against 86 MB; at load 3.6-4.1, 10,000 changes: throughput 1.10x (min 1.04, max 1.14), CPU per run
+// 0.570 against 0.629 ms, peak RSS 91 against 88 MB. Against graphile-worker (3 rounds) peak RSS 92 against
+// 99 MB. 8 MB bought nothing more (throughput 0.97x of 6 MB's, the same CPU) for 2 MB more.
 // The size is V8's growth factor, set after every collection: 3 takes the initial young generation to 6 MB
 // in one growth; 1 then keeps it there (and brings it back there after V8 shrank it while idle).
 const YOUNG_MB = 6;
