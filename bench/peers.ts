@@ -182,8 +182,11 @@ async function startSkyflow(
       SKYGEAR_APP_NAME: "bench",
       SKYFLOW_HTTP_PORT: "0",
       LOG_LEVEL: "info",
-      // PEER_SKYFLOW_ENV: more settings for the daemons, as JSON (e.g. '{"SKYFLOW_MAX_RUNS":"100"}').
-      ...(JSON.parse(process.env.PEER_SKYFLOW_ENV ?? "{}") as Record<string, string>),
+      // PEER_SKYFLOW_ENV: more settings for the daemons, as JSON (e.g. '{"SKYFLOW_MAX_RUNS":"100"}');
+      // PEER_SKYFLOW_ENV_B: side B's under --only=ab, when they differ.
+      ...(JSON.parse(
+        process.env[`PEER_SKYFLOW_ENV${variant}`] ?? process.env.PEER_SKYFLOW_ENV ?? "{}",
+      ) as Record<string, string>),
       ...extraEnv,
     },
     workflowDir(mode),
