@@ -58,9 +58,9 @@ export interface RunHandoff {
    */
   adopt(runs: ClaimedRun[], reserved: number, leasedAt?: number): void;
   /**
-   * Runs being created leased to this engine whose COMMIT is sent but not answered (each with `ready`):
-   * starts those it can at once, so that a first step which commits its own transaction (sql) runs while
-   * that COMMIT travels; returns the ones it started, which `adopt` must then not be given. Their
+   * Runs being created leased to this engine, by a transaction about to send its COMMIT (each with
+   * `ready`): starts those it can at once, so that a first step which commits its own transaction (sql)
+   * runs while that COMMIT travels; returns the ones it started, which `adopt` must then not be given. Their
    * reservation stays until `adopt`.
    */
   launch?(runs: ClaimedRun[], leasedAt: number): ClaimedRun[];

@@ -27,10 +27,10 @@ export interface NewRunLease {
   owner: string;
   leaseMs: number;
   /**
-   * With `commit` (enqueueRuns): the runs to be created leased, as a claim would return them, called as soon
-   * as the insert and its COMMIT are sent, before they are answered. Each has `ready` (see ClaimedRun).
+   * With `commit` (enqueueRuns): the runs to be created leased, as a claim would return them, given before
+   * the insert and its COMMIT are sent, each with `ready` (see ClaimedRun); returns how many were started.
    */
-  sent?(runs: ClaimedRun[]): void;
+  sent?(runs: ClaimedRun[]): number;
 }
 
 export interface CreatedRun {
@@ -94,8 +94,12 @@ export async function enqueueRuns(
   const statement = { name: "skyflow_enqueue_runs", text: ENQUEUE_SQL, values };
   let early: Early | undefined;
   if (commit) {
+    early = lease?.sent ? sendEarly(runs, ids, lease.sent) : undefined;
+    // The runs started early send their first statements within this turn (microtasks only, up to the
+    // statement): the insert goes after them, so that its write is not on their way. Their COMMITs wait
+    // for this one's answer either way, which comes about as soon as theirs.
+    if (early?.started) await new Promise((resolve) => setImmediate(resolve));
     const answer = commit.commitWith<Row>(statement);
-    if (lease?.sent) early = sendEarly(runs, ids, lease.sent);
     try {
       rows = (await answer).rows;
     } catch (err) {
@@ -139,11 +143,13 @@ function leasedRun(id: string, r: NewRun, startedAt: Date): ClaimedRun {
 /** The leased runs given to NewRunLease.sent, by id, and how their `ready` settles. */
 interface Early {
   runs: Map<string, ClaimedRun>;
+  /** How many of them were started. */
+  started: number;
   /** With the insert's rows once its COMMIT is answered; undefined when it failed. */
   settle(rows: { id: string; started_at: Date | null }[] | undefined): void;
 }
 
-function sendEarly(runs: NewRun[], ids: string[], sent: (runs: ClaimedRun[]) => void): Early | undefined {
+function sendEarly(runs: NewRun[], ids: string[], sent: (runs: ClaimedRun[]) => number): Early | undefined {
   const byId = new Map<string, ClaimedRun>();
   const settles = new Map<string, (created: boolean) => void>();
   for (let i = 0; i < runs.length; i++) {
@@ -160,9 +166,9 @@ function sendEarly(runs: NewRun[], ids: string[], sent: (runs: ClaimedRun[]) => 
     byId.set(run.id, run);
   }
   if (byId.size === 0) return undefined;
-  sent([...byId.values()]);
   return {
     runs: byId,
+    started: sent([...byId.values()]),
     settle(rows) {
       const created = new Set(rows?.filter((r) => r.started_at).map((r) => r.id));
       for (const [id, settle] of settles) settle(created.has(id));

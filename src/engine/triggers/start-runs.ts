@@ -83,7 +83,9 @@ export function handover(
     leaseMs: handoff.leaseMs,
     ...(handoff.launch && {
       sent: (runs: ClaimedRun[]) => {
-        for (const r of handoff.launch!(runs, leasedAt ?? performance.now())) early.add(r);
+        const started = handoff.launch!(runs, leasedAt ?? performance.now());
+        for (const r of started) early.add(r);
+        return started.length;
       },
     }),
   };
