@@ -22,6 +22,9 @@ export interface NewRun {
   leased?: boolean;
 }
 
+/** Up to this many runs started early send their first statements before their creation's insert. */
+const FIRST_BEFORE_INSERT = 4;
+
 /** The engine that leased runs are created for, and for how long. */
 export interface NewRunLease {
   owner: string;
@@ -95,10 +98,12 @@ export async function enqueueRuns(
   let early: Early | undefined;
   if (commit) {
     early = lease?.sent ? sendEarly(runs, ids, lease.sent) : undefined;
-    // The runs started early send their first statements within this turn (microtasks only, up to the
+    // A few runs started early send their first statements within this turn (microtasks only, up to the
     // statement): the insert goes after them, so that its write is not on their way. Their COMMITs wait
-    // for this one's answer either way, which comes about as soon as theirs.
-    if (early?.started) await new Promise((resolve) => setImmediate(resolve));
+    // for this one's answer either way, which comes about as soon as theirs. Not after many (a backlog's
+    // claim): the insert would wait for all of their JavaScript.
+    if (early && early.started > 0 && early.started <= FIRST_BEFORE_INSERT)
+      await new Promise((resolve) => setImmediate(resolve));
     const answer = commit.commitWith<Row>(statement);
     try {
       rows = (await answer).rows;
