@@ -238,6 +238,7 @@ class EngineImpl extends EventEmitter implements Engine {
           ).catch((err) => this.o.log.error({ err: String(err) }, "could not release handed-over runs"));
         }
       },
+      launch: (runs, leasedAt) => this.launchEarly(runs, leasedAt),
       room: () => this.freeRoom(),
       whenRoom: (n, ms) =>
         new Promise<void>((resolve) => {
@@ -252,6 +253,32 @@ class EngineImpl extends EventEmitter implements Engine {
           this.roomWaits.add(w);
         }),
     };
+  }
+
+  /**
+   * RunHandoff.launch: the runs start now, their writes held until their row is committed (runner.ts). One
+   * whose row was not created is stopped, and one whose row committed only after this engine stopped (and
+   * gave back its runs) is given back then, for any engine.
+   */
+  private launchEarly(runs: ClaimedRun[], leasedAt: number): ClaimedRun[] {
+    if (!this.running) return [];
+    const out: ClaimedRun[] = [];
+    for (const r of runs) {
+      if (this.live.has(r.id)) continue;
+      this.launch(r, leasedAt);
+      const live = this.live.get(r.id);
+      out.push(r);
+      r.ready?.then(
+        () => {
+          if (!this.running && this.live.get(r.id) !== live)
+            releaseRuns(this.o.pool, this.owner, [r.id]).catch(() => {});
+        },
+        () => {
+          if (this.live.get(r.id) === live) this.haltHere(r.id);
+        },
+      );
+    }
+    return out;
   }
 
   private freeRoom(): number {

@@ -85,6 +85,10 @@ class RunIOImpl implements RunnerIO {
   // The begin save of a new run's first try while it is held back (see `begin`).
   private held: Held | undefined;
   private innerIO: InnerIO | undefined;
+  // Handed over while the transaction creating its row was committing (ClaimedRun.ready): until that COMMIT
+  // is answered with the row created, nothing is saved, no try but a held transactional one starts, and no
+  // step's own transaction commits (so a rolled-back creation leaves nothing behind).
+  private ready: Promise<void> | undefined;
 
   constructor(
     private readonly env: RunnerEnv,
@@ -97,6 +101,7 @@ class RunIOImpl implements RunnerIO {
     private carry: TryRow | undefined,
   ) {
     this.fresh = run.snapshot === null;
+    this.ready = run.ready;
     const wait = run.wait as { kind?: string; inner?: unknown } | null | undefined;
     this.afterEndedSleep =
       !this.fresh &&
@@ -122,8 +127,25 @@ class RunIOImpl implements RunnerIO {
   }
 
   private saved(item: SaveItem): Promise<boolean> {
-    this.last = this.env.batcher.save(item);
+    this.last = this.ready
+      ? this.created().then(
+          () => this.env.batcher.save(item),
+          () => false,
+        )
+      : this.env.batcher.save(item);
     return this.last;
+  }
+
+  /** Settles once the run's row is committed (see `ready`); a LeaseLostError when it never was. */
+  private async created(): Promise<void> {
+    const r = this.ready;
+    if (!r) return;
+    try {
+      await r;
+    } catch {
+      throw new LeaseLostError(this.run.id);
+    }
+    this.ready = undefined;
   }
 
   private async landed(): Promise<void> {
@@ -164,7 +186,9 @@ class RunIOImpl implements RunnerIO {
     // another engine may claim the run once the database is back), and it must not run in two places.
     // A transactional step's (sql) is held until its try ends, with no timer: its COMMIT writes its row and
     // the run's state after it, and is itself conditional on the lease and the claim (commitTry), so
-    // nothing runs twice. A crash before that COMMIT rolls its effect back with the record of it.
+    // nothing runs twice. A crash before that COMMIT rolls its effect back with the record of it. Such a
+    // try starts even before the run's row is committed (`ready`): its COMMIT waits for that row, and finds
+    // it leased to this engine (or rolls back: commit_try's lease check). Any other try waits for the row.
     // So is the first try after a sleep the waker ended: the saved state still has the sleep running, and
     // a crash before that COMMIT resumes the run at the sleep, which ends at once with the end stored
     // (runner.ts committedOutput), and then this try again (a wait_for's or a call's end is not stored
@@ -174,6 +198,7 @@ class RunIOImpl implements RunnerIO {
       this.held = { item, startedAt: env.clock.now(), timer: undefined };
       return;
     }
+    await this.created();
     const holdable = !transactional && !CONTAINER_KINDS.includes(t.kind);
     if (first && intents.length === 0 && holdable) {
       const h: Held = { item, startedAt: env.clock.now(), timer: undefined };
@@ -250,6 +275,12 @@ class RunIOImpl implements RunnerIO {
     // state, or that begin is held (a new run's first try: see `begin`) and this COMMIT writes the try's
     // row and the state after it. When the try ends the run, its end commits here too: no save follows.
     // Nothing here may wait for a pooled connection: the step holds one, and all of them could be held so.
+    // The wait for the run's row does not: that COMMIT is sent already, on a connection of its own.
+    try {
+      await this.created();
+    } catch (err) {
+      throw new SaveFailed(err);
+    }
     if (this.cancelled()) throw new Error(`run ${run.id}: cancelled; not committed`);
     const h = this.held;
     const row = h?.item.tries[0];

@@ -112,6 +112,8 @@ export function initialState(def: WorkflowDefinition, run: ClaimedRun, nowIso: s
 }
 
 const noop = () => {};
+const yes = () => true;
+const no = () => false;
 
 export function startRun(env: RunnerEnv, run: ClaimedRun): LiveRun {
   const live: LiveRun = { id: run.id, workflow: run.workflow, done: undefined!, cancel: noop, halt: noop };
@@ -135,7 +137,14 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   try {
     def = await env.definitionFor(run.workflow, run.version);
   } catch (err) {
-    return failUnloadable(env, run, err);
+    // Handed over before its row committed (ClaimedRun.ready): that transaction may store the version too.
+    if (!run.ready) return failUnloadable(env, run, err);
+    if (!(await run.ready.then(yes, no))) return "abandoned";
+    try {
+      def = await env.definitionFor(run.workflow, run.version);
+    } catch (again) {
+      return failUnloadable(env, run, again);
+    }
   }
   const started = env.clock.now();
   let state = initialState(def, run, new Date(started).toISOString());
@@ -189,7 +198,14 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
     () => cancelled,
     carry,
   );
-  env.onRun({ type: run.snapshot ? "resumed" : "started", runId: run.id, workflow: run.workflow });
+  const began: RunEvent = {
+    type: run.snapshot ? "resumed" : "started",
+    runId: run.id,
+    workflow: run.workflow,
+  };
+  // A run handed over before its row committed (ClaimedRun.ready) has started once it has.
+  if (run.ready) run.ready.then(() => env.onRun(began), noop);
+  else env.onRun(began);
   // The run's machine, driven by drive.ts: its effects run there, its snapshot lives only here.
   let driven: Driven | undefined;
   const outcome = new Promise<RunOutcome>((settle) => {

@@ -27,6 +27,12 @@ export interface ClaimedRun {
    * (a resumed run's claim, a released wait): the runner then does not read them in a round trip of its own.
    */
   outputs?: Record<string, unknown> | null;
+  /**
+   * Set on a run handed over while the transaction creating it is still committing (NewRunLease.sent):
+   * resolves once that COMMIT is answered with the run created, rejects otherwise. Until then the run's row
+   * may not exist: nothing of the run may be written or done that a rollback could not undo (runner.ts).
+   */
+  ready?: Promise<void>;
 }
 
 /**
@@ -51,6 +57,13 @@ export interface RunHandoff {
    * (performance.now()): a moment before the statement that leased them was sent.
    */
   adopt(runs: ClaimedRun[], reserved: number, leasedAt?: number): void;
+  /**
+   * Runs being created leased to this engine, by a transaction about to send its COMMIT (each with
+   * `ready`): starts those it can at once, so that a first step which commits its own transaction (sql)
+   * runs while that COMMIT travels; returns the ones it started, which `adopt` must then not be given. Their
+   * reservation stays until `adopt`.
+   */
+  launch?(runs: ClaimedRun[], leasedAt: number): ClaimedRun[];
   /** The room free now (nothing reserved). */
   room?(): number;
   /**

@@ -22,10 +22,18 @@ export interface NewRun {
   leased?: boolean;
 }
 
+/** Up to this many runs started early send their first statements before their creation's insert. */
+const FIRST_BEFORE_INSERT = 4;
+
 /** The engine that leased runs are created for, and for how long. */
 export interface NewRunLease {
   owner: string;
   leaseMs: number;
+  /**
+   * With `commit` (enqueueRuns): the runs to be created leased, as a claim would return them, given before
+   * the insert and its COMMIT are sent, each with `ready` (see ClaimedRun); returns how many were started.
+   */
+  sent?(runs: ClaimedRun[]): number;
 }
 
 export interface CreatedRun {
@@ -71,10 +79,11 @@ export async function enqueueRuns(
   if (runs.length === 0) return [];
   // One JSON document rather than one array per column: as jsonb[] elements, the events (whole records, for
   // record triggers) were escaped a second time, quote by quote.
+  const ids = runs.map((r) => runIdFor(r.workflow, r.event.id));
   const doc = JSON.stringify(
     runs.map((r, i) => ({
       ord: i,
-      id: runIdFor(r.workflow, r.event.id),
+      id: ids[i],
       workflow: r.workflow,
       version: r.version,
       event_id: r.event.id,
@@ -88,30 +97,88 @@ export async function enqueueRuns(
   let rows: Row[];
   const values = [doc, lease?.owner ?? null, lease?.leaseMs ?? null];
   const statement = { name: "skyflow_enqueue_runs", text: ENQUEUE_SQL, values };
+  let early: Early | undefined;
   if (commit) {
-    rows = (await commit.commitWith<Row>(statement)).rows;
+    early = lease?.sent ? sendEarly(runs, ids, lease.sent) : undefined;
+    // A few runs started early send their first statements within this turn (microtasks only, up to the
+    // statement): the insert goes after them, so that its write is not on their way. Their COMMITs wait
+    // for this one's answer either way, which comes about as soon as theirs. Not after many (a backlog's
+    // claim): the insert would wait for all of their JavaScript.
+    if (early && early.started > 0 && early.started <= FIRST_BEFORE_INSERT)
+      await new Promise((resolve) => setImmediate(resolve));
+    const answer = commit.commitWith<Row>(statement);
+    try {
+      rows = (await answer).rows;
+    } catch (err) {
+      early?.settle(undefined);
+      throw err;
+    }
   } else {
     rows = (await db.query<Row>(statement)).rows;
   }
+  early?.settle(rows);
   const given = new Map(runs.map((r) => [`${r.workflow}\u0000${r.event.id}`, r]));
   return rows.map((row) => {
     const created: CreatedRun = { id: row.id, workflow: row.workflow, eventId: row.event_id };
     const r = given.get(`${row.workflow}\u0000${row.event_id}`);
     if (row.started_at && r) {
-      created.leased = {
-        id: row.id,
-        workflow: row.workflow,
-        version: r.version,
-        event: r.event as unknown as Record<string, unknown>,
-        depth: r.depth ?? 0,
-        status: "running",
-        snapshot: null,
-        attempt: 1,
-        concurrency_key: r.concurrencyKey ?? null,
-        started_at: row.started_at,
-        claims: 0,
-      };
+      const sent = early?.runs.get(row.id);
+      if (sent) sent.started_at = row.started_at;
+      created.leased = sent ?? leasedRun(row.id, r, row.started_at);
     }
     return created;
   });
+}
+
+/** A run created leased, as a claim would have returned it. */
+function leasedRun(id: string, r: NewRun, startedAt: Date): ClaimedRun {
+  return {
+    id,
+    workflow: r.workflow,
+    version: r.version,
+    event: r.event as unknown as Record<string, unknown>,
+    depth: r.depth ?? 0,
+    status: "running",
+    snapshot: null,
+    attempt: 1,
+    concurrency_key: r.concurrencyKey ?? null,
+    started_at: startedAt,
+    claims: 0,
+  };
+}
+
+/** The leased runs given to NewRunLease.sent, by id, and how their `ready` settles. */
+interface Early {
+  runs: Map<string, ClaimedRun>;
+  /** How many of them were started. */
+  started: number;
+  /** With the insert's rows once its COMMIT is answered; undefined when it failed. */
+  settle(rows: { id: string; started_at: Date | null }[] | undefined): void;
+}
+
+function sendEarly(runs: NewRun[], ids: string[], sent: (runs: ClaimedRun[]) => number): Early | undefined {
+  const byId = new Map<string, ClaimedRun>();
+  const settles = new Map<string, (created: boolean) => void>();
+  for (let i = 0; i < runs.length; i++) {
+    const r = runs[i]!;
+    if (!r.leased) continue;
+    const run = leasedRun(ids[i]!, r, new Date());
+    run.ready = new Promise<void>((resolve, reject) => {
+      settles.set(run.id, (created) =>
+        created ? resolve() : reject(new Error(`run ${run.id} was not created`)),
+      );
+    });
+    // Whoever the run went to awaits it; when nobody did, its failure is no error of the process.
+    run.ready.catch(() => {});
+    byId.set(run.id, run);
+  }
+  if (byId.size === 0) return undefined;
+  return {
+    runs: byId,
+    started: sent([...byId.values()]),
+    settle(rows) {
+      const created = new Set(rows?.filter((r) => r.started_at).map((r) => r.id));
+      for (const [id, settle] of settles) settle(created.has(id));
+    },
+  };
 }

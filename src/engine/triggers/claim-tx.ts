@@ -3,7 +3,9 @@
 // whose inputs are already durable. A crash that loses it loses both halves, so the change (or the due
 // schedule) comes back and is claimed again with the same event id (and its run with the same id); any later
 // durable commit, such as the engine's first save of that run, flushes the WAL past it first; and a first try
-// started before that save lands is stopped when the save fails (runner.ts).
+// started before that save lands is stopped when the save fails (runner.ts). A run's first sql step starts
+// even before this COMMIT is answered (RunHandoff.launch): its own COMMIT waits for that answer, so it never
+// commits without the run's row, and a crash before it rolls the step back with the rest.
 import type pg from "pg";
 import { type Db, pipelined, type Rows, type Statement, type Tx } from "../../db/pool.js";
 

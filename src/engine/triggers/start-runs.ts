@@ -74,17 +74,36 @@ export function handover(
   let resumed = 0;
   let leasedAt: number | undefined;
   const handed: ClaimedRun[] = [];
+  /** Runs the engine started before their COMMIT was answered (RunHandoff.launch): not adopted again. */
+  const early = new Set<ClaimedRun>();
+  /** Of those, how many were created. */
+  let launched = 0;
+  const lease: NewRunLease | undefined = handoff && {
+    owner: handoff.owner,
+    leaseMs: handoff.leaseMs,
+    ...(handoff.launch && {
+      sent: (runs: ClaimedRun[]) => {
+        const started = handoff.launch!(runs, leasedAt ?? performance.now());
+        for (const r of started) early.add(r);
+        return started.length;
+      },
+    }),
+  };
   const settle = (committed: boolean) => {
     if (reserved > 0) handoff?.adopt(committed ? handed : [], reserved, leasedAt);
-    if (committed && created > handed.length - resumed) wake();
+    if (committed && created > handed.length - resumed + launched) wake();
   };
   return {
     async start(tx, requests, commit) {
       leasedAt ??= performance.now();
       reserved += leaseRequests(requests, handoff);
-      const runs = await startRuns(tx, requests, stored, reserved > 0 ? handoff : undefined, commit, secrets);
+      const runs = await startRuns(tx, requests, stored, reserved > 0 ? lease : undefined, commit, secrets);
       created += runs.length;
-      for (const r of runs) if (r.leased) handed.push(r.leased);
+      for (const r of runs) {
+        if (!r.leased) continue;
+        if (early.has(r.leased)) launched++;
+        else handed.push(r.leased);
+      }
       return runs;
     },
     releaseLease() {
