@@ -6,6 +6,7 @@ import { loadOneFile, startTriggerSet } from "./daemon-adapters.js";
 import { connectSkygear, portError } from "./daemon-skygear.js";
 import { DatabaseOutage, watchDatabase } from "./db/health.js";
 import { describeDatabase, openDatabase } from "./db/open.js";
+import { createPool } from "./db/pool.js";
 import { LiveCatalog } from "./engine/catalog.js";
 import { createEngine, type Engine } from "./engine/engine.js";
 import { parkedCounts } from "./engine/park/waker.js";
@@ -163,8 +164,13 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
   const cancels = new CancelWatcher({ db: db.pool, engine, log });
   closers.push(["cancel watcher", () => cancels.stop()]);
 
+  // The triggers' claims on connections of their own: on the engine's pool they waited behind the steps of
+  // every run in flight (up to SKYFLOW_MAX_RUNS for 20 connections), and the next runs came only once those
+  // had drained.
+  const triggerPool = createPool(db.url, { max: 3 });
+  closers.push(["trigger connections", () => triggerPool.end()]);
   const triggers = await startTriggerSet({
-    pool: db.pool,
+    pool: triggerPool,
     catalog: catalog.triggerView(),
     appSchema,
     wake: () => engine.wake(),
