@@ -8,8 +8,8 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { appSchemaName, loadConfig } from "../../src/config.js";
 import { type Daemon, openDaemon } from "../../src/daemon.js";
 import { silentLogger } from "../../src/log.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { createRecordTable, insertRecord, waitFor } from "../engine/triggers/helpers.js";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
 /** More runs than the engine's pool has connections (20, daemon.ts), each holding one for a while. */
 const HOLDERS = 24;
