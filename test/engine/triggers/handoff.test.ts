@@ -226,43 +226,6 @@ describe("handing runs to an engine in the same process", () => {
     expect(runs.map((r) => r.claims)).toEqual(Array(12).fill(0));
   });
 
-  it("waits for room as long as a run of a few hundred ms takes: a backlog of such runs is created leased", async () => {
-    // Runs of 200 ms on an engine with room for 2: room for the next change comes each 100 ms or so. A
-    // trigger that gave up waiting sooner than a run lasts claimed whole batches pending, each claimed again.
-    const slow = { ...onTask("longer"), steps: [step("sql", { statement: "SELECT pg_sleep(0.2)" })] };
-    await start([slow], 2);
-    await triggers!.stop();
-    triggers = undefined;
-    const c = await db.pool.connect();
-    try {
-      await c.query("BEGIN");
-      for (let i = 0; i < 6; i++) await insertRecord(c, APP, "task", `l${i}`);
-      await c.query("COMMIT");
-    } finally {
-      c.release();
-    }
-    triggers = await startTriggers({
-      pool: db.pool,
-      catalog: catalog([slow]),
-      appSchema: APP,
-      wake: () => {},
-      handoff: engine!.handoff(),
-      log: silentLogger(),
-    });
-    // The engine is never woken: a run left pending would stay so.
-    const runs = await waitFor(
-      async () =>
-        (
-          await db.pool.query<{ status: string; claims: number }>(
-            "SELECT status, claims FROM skyflow.runs WHERE workflow = 'longer' ORDER BY seq",
-          )
-        ).rows,
-      (v) => v.length === 6 && v.every((r) => r.status === "succeeded"),
-      20_000,
-    );
-    expect(runs.map((r) => r.claims)).toEqual(Array(6).fill(0));
-  });
-
   it("leaves runs of a workflow with a concurrency limit to the queue", async () => {
     await start([{ ...onTask("limited"), concurrency: { limit: 1 } }]);
     // The engine's start-up claims are not awaited by start(): one still in flight under load when the run is

@@ -45,11 +45,9 @@ const CHAIN_PER_MS = 0.15;
  * ROOM_WAIT_MS for room for ROOM_ROWS of them (see RunHandoff.whenRoom): their runs are created leased to it,
  * where runs created pending in a backlog were each claimed again. With no room by then (long runs, or
  * workflows with a concurrency limit) it claims a whole batch as before, the runs it cannot take pending.
- * The wait outlasts runs of a few steps through a server (bench/peers.ts `three`: 200 in flight, room for 50
- * every 150 to 250 ms): with 100 ms it gave up on most claims, and nine runs in ten were claimed again.
  */
 const ROOM_ROWS = 50;
-const ROOM_WAIT_MS = 1000;
+const ROOM_WAIT_MS = 100;
 
 export interface RecordDriverOptions {
   pool: pg.Pool;
