@@ -88,17 +88,17 @@ async function cancelIdle(db: Queryable, id: string, by = "the dashboard"): Prom
   return (rowCount ?? 0) > 0;
 }
 
-/**
- * Carries out cancels requested through the database: each second, the flagged runs are handed to this
- * engine's cancel (true only where it executes them), or cancelled when idle by now; flags on finished runs
- * are cleared. The query reads a partial index that is empty unless a cancel is outstanding.
- */
 const PAGE = 100;
 
 /** The flagged runs after id $1, in id order, $2 of them (see CancelWatcher.tick). */
 export const CANCEL_REQUESTS = `SELECT id, status FROM skyflow.runs WHERE cancel_requested_at IS NOT NULL AND id > $1
   ORDER BY id LIMIT $2`;
 
+/**
+ * Carries out cancels requested through the database: each second, the flagged runs are handed to this
+ * engine's cancel (true only where it executes them), or cancelled when idle by now; flags on finished runs
+ * are cleared. The query reads a partial index that is empty unless a cancel is outstanding.
+ */
 export class CancelWatcher {
   private readonly timer: NodeJS.Timeout;
   private busy = false;

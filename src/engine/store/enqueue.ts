@@ -117,10 +117,11 @@ export async function enqueueRuns(
     rows = (await db.query<Row>(statement)).rows;
   }
   early?.settle(rows);
-  const given = new Map(runs.map((r) => [`${r.workflow}\u0000${r.event.id}`, r]));
+  // The rows inserted now: each has the id derived for it above.
+  const given = new Map(ids.map((id, i) => [id, runs[i]!]));
   return rows.map((row) => {
     const created: CreatedRun = { id: row.id, workflow: row.workflow, eventId: row.event_id };
-    const r = given.get(`${row.workflow}\u0000${row.event_id}`);
+    const r = given.get(row.id);
     if (row.started_at && r) {
       const sent = early?.runs.get(row.id);
       if (sent) sent.started_at = row.started_at;
