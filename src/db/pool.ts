@@ -190,42 +190,76 @@ interface PipelineInternals {
   connection: { stream: { cork?: () => void; uncork?: () => void } };
 }
 
+/** A pg query's end: its error, or its result (an array of them for a simple query of several commands). */
+type Answered = (err: Error | undefined, result: pg.QueryResult) => void;
+
+/**
+ * pg's Query for a statement, made from its text and values: given a config object, pg copies it property by
+ * property (Object.defineProperties) into a new object first, and answers through a promise of its own with
+ * a rejection handler; a statement of a run's step and its record went through that four times per run.
+ */
+function queryOf(s: string | Statement, timeoutMs: number | undefined, answered: Answered): pg.Query {
+  if (typeof s === "string") {
+    const q = new pg.Query(s, undefined, answered as never);
+    if (timeoutMs) (q as unknown as { query_timeout: number }).query_timeout = timeoutMs;
+    return q;
+  }
+  const q = new pg.Query(s.text, s.values, answered as never) as unknown as {
+    name?: string;
+    query_timeout?: number;
+  };
+  if (s.name) q.name = s.name;
+  const timeout = s.timeoutMs ?? s.query_timeout ?? timeoutMs;
+  if (timeout) q.query_timeout = timeout;
+  return q as unknown as pg.Query;
+}
+
 /**
  * Sends the statements at once, in one write (pg's pipeline mode for their duration; each with its values
  * bound, and its own Sync), so they are answered in one round trip. Resolves with their results once all
  * have answered; rejects with the first error (in a transaction, the statements after a failed one fail too,
  * and a COMMIT after it rolls back). A plain string is sent as a simple query (no values).
  */
-export async function pipelined(
+export function pipelined(
   client: pg.PoolClient,
   statements: (string | Statement)[],
   timeoutMs?: number,
 ): Promise<pg.QueryResult[]> {
   const c = client as unknown as PipelineInternals;
   const stream = c.connection.stream;
-  c.pipeline = true;
-  stream.cork?.();
-  let sent: Promise<pg.QueryResult>[];
-  try {
-    sent = statements.map((s) =>
-      typeof s === "string"
-        ? (client.query(
-            timeoutMs ? ({ text: s, query_timeout: timeoutMs } as pg.QueryConfig) : s,
-          ) as Promise<pg.QueryResult>)
-        : client.query(toConfig(s, timeoutMs)),
-    );
-  } finally {
-    stream.uncork?.();
-  }
-  const settled = await Promise.allSettled(sent);
-  // Every statement answered (or the connection is gone): back to one statement at a time.
-  c.pipeline = false;
-  const out: pg.QueryResult[] = [];
-  for (const r of settled) {
-    if (r.status === "rejected") throw r.reason;
-    out.push(r.value);
-  }
-  return out;
+  return new Promise((resolve, reject) => {
+    const out: pg.QueryResult[] = new Array(statements.length);
+    let left = statements.length;
+    // The error of the first statement (in their order) that failed.
+    let failedAt = statements.length;
+    let failure: Error | undefined;
+    const answer =
+      (i: number): Answered =>
+      (err, result) => {
+        if (err) {
+          if (i < failedAt) {
+            failedAt = i;
+            failure = err;
+          }
+        } else out[i] = result;
+        if (--left > 0) return;
+        // Every statement answered (or the connection is gone): back to one statement at a time.
+        c.pipeline = false;
+        if (failure) {
+          // As pg's own promise does: a stack leading back here, not to the socket's read.
+          Error.captureStackTrace(failure);
+          reject(failure);
+        } else resolve(out);
+      };
+    c.pipeline = true;
+    stream.cork?.();
+    try {
+      for (let i = 0; i < statements.length; i++)
+        client.query(queryOf(statements[i]!, timeoutMs, answer(i)) as never);
+    } finally {
+      stream.uncork?.();
+    }
+  });
 }
 
 /**
