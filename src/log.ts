@@ -34,8 +34,14 @@ function redaction(secrets: readonly string[], mute?: (args: unknown[]) => boole
     hooks: {
       logMethod(this: Logger, args: Parameters<LogFn>, method: LogFn, level: number) {
         if (mute && level >= 40 && mute(args)) return;
-        // log.error(err) takes err.message as its message: give it redacted.
         const [first] = args as unknown[];
+        // The common call, log.info(fields, message) (one per run as it ends): no arrays made for it.
+        const fields = args.length === 2 && typeof first === "object" && first !== null;
+        if (fields && typeof args[1] === "string" && !(first instanceof Error)) {
+          (method as (...a: unknown[]) => void).call(this, first, redact(args[1], secrets));
+          return;
+        }
+        // log.error(err) takes err.message as its message: give it redacted.
         const all =
           first instanceof Error && typeof args[1] !== "string"
             ? [first, first.message, ...args.slice(1)]

@@ -224,12 +224,13 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
       resolve("abandoned");
     };
     const logic = logicFor(def, env.deps);
+    // One shape for every run (the machine's context copies it at each assign): `continues` always there.
     const input: RunInput = {
       runId: run.id,
       event: run.event as TriggerEvent,
       state,
       io,
-      ...(inside && { continues: { value: true } }),
+      continues: inside ? { value: true } : undefined,
     };
     driven = drive(logic.machine, logic.effects, input, env.clock, (e) => {
       if ("error" in e) {
