@@ -1,4 +1,5 @@
 // The shared pool survives connections that the server drops, idle or checked out.
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, pipelined, poolDb, withTransaction } from "../../src/db/pool.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
@@ -129,6 +130,41 @@ describe("pipelined statements (values bound, never spliced into the text)", () 
       expect((await c.query("SELECT 3 AS d")).rows).toEqual([{ d: 3 }]);
     } finally {
       c.release();
+    }
+  });
+
+  it("pipelined() hands pg its own Query objects (no config for pg to copy), keeping names and timeouts", async () => {
+    const c = await db.pool.connect();
+    const given: unknown[] = [];
+    const query = c.query.bind(c);
+    (c as unknown as { query: (q: unknown) => unknown }).query = (q: unknown) => {
+      given.push(q);
+      return query(q as never);
+    };
+    try {
+      const name = `pool_test_named_${process.pid}`;
+      const r = await pipelined(c, ["SELECT 1 AS a", { name, text: "SELECT $1::int * 2 AS b", values: [4] }]);
+      expect(r.map((x) => x.rows[0])).toEqual([{ a: 1 }, { b: 8 }]);
+      expect(given.every((q) => q instanceof pg.Query)).toBe(true);
+      expect((given[1] as { name?: string }).name).toBe(name);
+      // Prepared under its name on this connection: run again by name, it answers from that statement.
+      expect((await pipelined(c, [{ name, text: "SELECT $1::int * 2 AS b", values: [5] }]))[0]!.rows).toEqual(
+        [{ b: 10 }],
+      );
+      // A statement's timeout, and the one given for all, still bound each one.
+      await expect(pipelined(c, [{ text: "SELECT pg_sleep(2)", timeoutMs: 200 }])).rejects.toThrow(
+        /Query read timeout/,
+      );
+    } finally {
+      c.release(true);
+    }
+    const d = await db.pool.connect();
+    try {
+      await expect(pipelined(d, ["SELECT 1", "SELECT pg_sleep(2)"], 200)).rejects.toThrow(
+        /Query read timeout/,
+      );
+    } finally {
+      d.release(true);
     }
   });
 });
