@@ -233,9 +233,12 @@ export function pipelined(
     // The error of the first statement (in their order) that failed.
     let failedAt = statements.length;
     let failure: Error | undefined;
-    const answer =
-      (i: number): Answered =>
-      (err, result) => {
+    const answer = (i: number): Answered => {
+      // Counted once: pg calls a query's callback once, but a second call must not end the wait early.
+      let done = false;
+      return (err, result) => {
+        if (done) return;
+        done = true;
         if (err) {
           if (i < failedAt) {
             failedAt = i;
@@ -251,6 +254,7 @@ export function pipelined(
           reject(failure);
         } else resolve(out);
       };
+    };
     c.pipeline = true;
     stream.cork?.();
     try {
