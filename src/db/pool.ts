@@ -174,6 +174,35 @@ export async function single(
   }
 }
 
+/**
+ * Opens `connections` of the pool's connections at once (as many as it may hold at most) and runs
+ * `statements` on each, one after another: named ones are then prepared there. A fresh process otherwise
+ * pays for its first events with new backends (a fork and a login each), their catalog caches filled and
+ * its statements parsed, all while the events wait. The statements must change nothing (a claim of none).
+ * Idle connections close after the pool's idle timeout, as before.
+ */
+export async function warmPool(
+  pool: pg.Pool,
+  connections: number,
+  statements: Statement[] = [],
+): Promise<void> {
+  const opened = await Promise.allSettled(
+    Array.from({ length: Math.min(connections, pool.options.max ?? connections) }, () => pool.connect()),
+  );
+  const clients = opened.flatMap((c) => (c.status === "fulfilled" ? [c.value] : []));
+  try {
+    await Promise.all(
+      clients.map(async (client) => {
+        for (const s of statements) await client.query(toConfig(s));
+      }),
+    );
+  } finally {
+    for (const c of clients) c.release();
+  }
+  const failed = opened.find((c) => c.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
 /** pg's config of a statement. */
 const toConfig = (s: Statement, timeoutMs?: number): pg.QueryConfig =>
   ({
