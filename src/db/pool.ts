@@ -175,7 +175,7 @@ export async function single(
 }
 
 /**
- * Opens `connections` of the pool's connections at once (as many as it may hold at most) and runs
+ * Opens `connections` of the pool's connections at once (at most as many as are not in use) and runs
  * `statements` on each, one after another: named ones are then prepared there. A fresh process otherwise
  * pays for its first events with new backends (a fork and a login each), their catalog caches filled and
  * its statements parsed, all while the events wait. The statements must change nothing (a claim of none).
@@ -186,8 +186,11 @@ export async function warmPool(
   connections: number,
   statements: Statement[] = [],
 ): Promise<void> {
+  // Only connections free now (idle, or not opened yet): waiting for one in use could wait for ever, for a
+  // transaction of the caller's own.
+  const free = (pool.options.max ?? connections) - (pool.totalCount - pool.idleCount);
   const opened = await Promise.allSettled(
-    Array.from({ length: Math.min(connections, pool.options.max ?? connections) }, () => pool.connect()),
+    Array.from({ length: Math.max(0, Math.min(connections, free)) }, () => pool.connect()),
   );
   const clients = opened.flatMap((c) => (c.status === "fulfilled" ? [c.value] : []));
   try {

@@ -14,6 +14,20 @@ afterAll(async () => {
 });
 
 describe("pool", () => {
+  it("warmPool takes only the connections not in use: it never waits for a transaction of the caller's", async () => {
+    const pool = createPool(db.url, { max: 2, applicationName: "skyflow-pool-test" });
+    try {
+      const held = await pool.connect();
+      await held.query("BEGIN");
+      await warmPool(pool, 2, [{ name: "skyflow_test_warm", text: "SELECT $1::int AS n", values: [0] }]);
+      expect([pool.totalCount, pool.idleCount]).toEqual([2, 1]);
+      await held.query("COMMIT");
+      held.release();
+    } finally {
+      await pool.end();
+    }
+  });
+
   it("warmPool opens the connections at once and prepares the named statements on each", async () => {
     const pool = createPool(db.url, { max: 3, applicationName: "skyflow-pool-test" });
     try {
