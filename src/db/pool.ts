@@ -257,6 +257,7 @@ export function pipelined(
   statements: (string | Statement)[],
   timeoutMs?: number,
 ): Promise<pg.QueryResult[]> {
+  if (statements.length === 0) return Promise.resolve([]);
   const c = client as unknown as PipelineInternals;
   const stream = c.connection.stream;
   return new Promise((resolve, reject) => {

@@ -174,6 +174,8 @@ describe("pipelined statements (values bound, never spliced into the text)", () 
         pipelined(c, ["SELECT 1/0", { text: "SELECT $1::text AS c", values: ["x"] }]),
       ).rejects.toThrow(/division by zero/);
       expect((await c.query("SELECT 3 AS d")).rows).toEqual([{ d: 3 }]);
+      // Nothing to send answers at once (no callback would ever count it down).
+      expect(await pipelined(c, [])).toEqual([]);
     } finally {
       c.release();
     }
