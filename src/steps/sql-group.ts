@@ -1,0 +1,221 @@
+// Group commit of `sql` steps: those ready in the same turn of the event loop, with the same pool, app schema
+// and statement, run in one transaction on one connection, each try's record in it, with one COMMIT. Purely
+// an optimisation: when the group's transaction rolls back, for any reason, every member runs alone (sql.ts),
+// as if the group had never been; when its COMMIT may have landed (no answer), every member's commit fails
+// as a lone step's would (the run is given up, and its resume reads what committed).
+//
+// What members share, unlike lone steps: one transaction timestamp (now()); settings a statement changes for
+// its transaction (set_config(..., true)) and its locks, held until the group commits; the wait for the
+// slowest member (its statement, its run's row: run-io.ts `ready`), during which every member's timeout
+// runs. A failing member makes the others' statements run twice (the first time rolled back: a sequence's
+// values are spent). Only parameterised statements join: one command, prepared, never a text that could
+// end the transaction itself (a simple query may hold several commands, a COMMIT among them).
+
+import type pg from "pg";
+import { ident, pipelined, type SharedCommit, type Statement } from "../db/pool.js";
+import { isPgError } from "./classify.js";
+import type { StepContext } from "./types.js";
+
+/**
+ * Members at most in one group: a group is sent at once when it has this many. The sink INSERT of
+ * bench/peers.ts backlog gained as much at 8 as at 16, and a larger group waits longer for its slowest.
+ */
+export const GROUP_MAX = 8;
+
+/** What a member is told to do instead of taking a result: run alone (lone in its turn, or rolled back). */
+export const ALONE = Symbol("alone");
+
+/** A member's record was sent in a group whose transaction rolled back: the member is to run alone. */
+export class GroupRolledBack extends Error {
+  constructor() {
+    super("the group's transaction rolled back; the step runs alone");
+  }
+}
+
+interface Member<O> {
+  ctx: StepContext<unknown>;
+  statement: Statement;
+  output: (r: pg.QueryResult) => O;
+  settle: (r: O | typeof ALONE) => void;
+  fail: (err: unknown) => void;
+}
+
+type Queue = Map<string, Member<unknown>[]>;
+
+// By pool, then by app schema and statement. One flush per turn for all of them.
+const pending = new Map<pg.Pool, Queue>();
+let scheduled = false;
+
+/**
+ * The member's output once its group committed, or ALONE. A member waits for the end of the turn it joined
+ * in (setImmediate: after the I/O callbacks that made its peers ready too), no longer.
+ */
+export function joinGroup<O>(
+  ctx: StepContext<unknown>,
+  statement: Statement,
+  output: (r: pg.QueryResult) => O,
+): Promise<O | typeof ALONE> {
+  return new Promise((settle, fail) => {
+    const pool = ctx.clients.pool;
+    let queue = pending.get(pool);
+    if (!queue) {
+      queue = new Map();
+      pending.set(pool, queue);
+    }
+    const key = `${ctx.clients.appSchema}\u0000${statement.text}`;
+    let list = queue.get(key);
+    if (!list) {
+      list = [];
+      queue.set(key, list);
+    }
+    list.push({ ctx, statement, output, settle, fail } as Member<unknown>);
+    if (list.length >= GROUP_MAX) {
+      queue.delete(key);
+      void runGroup(pool, list);
+    } else if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  });
+}
+
+function flush(): void {
+  scheduled = false;
+  const all = [...pending];
+  pending.clear();
+  for (const [pool, queue] of all)
+    for (const list of queue.values()) {
+      if (list.length === 1) list[0]!.settle(ALONE);
+      else void runGroup(pool, list);
+    }
+}
+
+/** A slot of the group's commit: takes its member's record (commit-try.ts) and answers once all are sent. */
+class Slot implements SharedCommit {
+  statement: Statement | undefined;
+  submitted!: () => void;
+  readonly entered = new Promise<void>((r) => {
+    this.submitted = r;
+  });
+  private answer!: { ok: () => void; no: (err: unknown) => void };
+  private readonly done = new Promise<void>((ok, no) => {
+    this.answer = { ok, no };
+  });
+
+  constructor() {
+    // A slot whose member never sent its record is failed all the same, and heard by no one.
+    this.done.catch(() => {});
+  }
+
+  commitWith(s: Statement): Promise<void> {
+    this.statement = s;
+    this.submitted();
+    return this.done;
+  }
+  committed(): void {
+    this.answer.ok();
+  }
+  failed(err: unknown): void {
+    this.answer.no(err);
+  }
+}
+
+type Outcome = "committed" | "rolledBack" | "unknown";
+
+async function runGroup(pool: pg.Pool, members: Member<unknown>[]): Promise<void> {
+  // One aborted meanwhile ends alone (sql.ts throws its abort); the others group without it.
+  const live = members.filter((m) => !m.ctx.signal.aborted);
+  for (const m of members) if (m.ctx.signal.aborted) m.settle(ALONE);
+  if (live.length < 2) {
+    for (const m of live) m.settle(ALONE);
+    return;
+  }
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch {
+    for (const m of live) m.settle(ALONE);
+    return;
+  }
+  // An abort while the statements run cancels them (the group rolls back); once the records are sent, the
+  // COMMIT decides, as it does for a lone step (machine.ts: the step has returned).
+  let cancelling = true;
+  let discard = false;
+  const onAbort = () => {
+    if (!cancelling) return;
+    discard = true;
+    void cancelBackend(pool, (client as unknown as { processID?: number }).processID);
+  };
+  for (const m of live) m.ctx.signal.addEventListener("abort", onAbort, { once: true });
+  let outcome: Outcome = "rolledBack";
+  let commits: Promise<unknown>[] = [];
+  let outs: unknown[] = [];
+  try {
+    const rs = await pipelined(client, [
+      `BEGIN; SET LOCAL search_path TO ${ident(live[0]!.ctx.clients.appSchema)}, public`,
+      ...live.map((m) => m.statement),
+    ]);
+    outs = live.map((m, i) => m.output(rs[i + 1]!));
+    const slots = live.map(() => new Slot());
+    commits = live.map((m, i) => m.ctx.commit!(slots[i]!, outs[i]));
+    // Each member's record, or its commit's failure before it sent one (aborted, cancelled, lease lost).
+    const sent = await Promise.all(
+      slots.map((s, i) =>
+        Promise.race([
+          s.entered.then(() => true),
+          commits[i]!.then(
+            () => false,
+            () => false,
+          ),
+        ]),
+      ),
+    );
+    cancelling = false;
+    if (sent.every(Boolean)) outcome = await commitAll(client, slots);
+    for (const s of slots) if (outcome === "rolledBack") s.failed(new GroupRolledBack());
+  } catch (err) {
+    if (isStalePlan(err)) discard = true;
+    if (!isPgError(err)) discard = true;
+  } finally {
+    cancelling = false;
+    for (const m of live) m.ctx.signal.removeEventListener("abort", onAbort);
+  }
+  if (outcome !== "committed" && !discard) await client.query("ROLLBACK").catch(() => {});
+  client.release(discard || outcome === "unknown" || undefined);
+  live.forEach((m, i) => {
+    const c = commits[i];
+    if (!c) m.settle(ALONE);
+    else
+      c.then(
+        () => m.settle(outcome === "committed" ? outs[i] : ALONE),
+        (err) => (outcome === "rolledBack" ? m.settle(ALONE) : m.fail(err)),
+      );
+  });
+}
+
+/**
+ * The records and the COMMIT, in one round trip. An error the server answered (before or at the COMMIT)
+ * rolled the transaction back; with no answer, the COMMIT may have landed.
+ */
+async function commitAll(client: pg.PoolClient, slots: Slot[]): Promise<Outcome> {
+  try {
+    const rs = await pipelined(client, [...slots.map((s) => s.statement!), "COMMIT"]);
+    if (rs[rs.length - 1]!.command !== "COMMIT") return "rolledBack";
+    for (const s of slots) s.committed();
+    return "committed";
+  } catch (err) {
+    if (isPgError(err) && !err.code.startsWith("08") && !err.code.startsWith("57P")) return "rolledBack";
+    for (const s of slots) s.failed(err);
+    return "unknown";
+  }
+}
+
+export function isStalePlan(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return e?.code === "0A000" && typeof e.message === "string" && e.message.includes("cached plan");
+}
+
+export async function cancelBackend(pool: pg.Pool, pid: number | undefined): Promise<void> {
+  if (!pid) return;
+  await pool.query("SELECT pg_cancel_backend($1)", [pid]).catch(() => {});
+}
