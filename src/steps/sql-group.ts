@@ -17,13 +17,14 @@ import { isPgError } from "./classify.js";
 import type { StepContext } from "./types.js";
 
 /**
- * Members at most in one group: a group is sent at once when it has this many. The sink INSERT of
- * bench/peers.ts backlog gained as much at 8 as at 16, and a larger group waits longer for its slowest.
+ * Members at most in one group: a group is sent at once when it has this many. bench/peers.ts backlog (one
+ * INSERT) drained as fast with 4, 8 or 16 (within 3%), the daemon's CPU then its bound; a larger group waits
+ * longer for its slowest member, a smaller one commits more often.
  */
 export const GROUP_MAX = 8;
 
 /** What a member is told to do instead of taking a result: run alone (lone in its turn, or rolled back). */
-export const ALONE = Symbol("alone");
+const ALONE = Symbol("alone");
 
 /** A member's record was sent in a group whose transaction rolled back: the member is to run alone. */
 export class GroupRolledBack extends Error {
@@ -45,12 +46,43 @@ type Queue = Map<string, Member<unknown>[]>;
 // By pool, then by app schema and statement. One flush per turn for all of them.
 const pending = new Map<pg.Pool, Queue>();
 let scheduled = false;
+// Transactions of steps that could group (alone or grouped) still running, by pool.
+const busy = new Map<pg.Pool, number>();
 
 /**
- * The member's output once its group committed, or ALONE. A member waits for the end of the turn it joined
- * in (setImmediate: after the I/O callbacks that made its peers ready too), no longer.
+ * The step's output: from its group's COMMIT, or from `alone`. A step ready while none of its pool's is
+ * running goes alone at once: nothing is waited for (at 100 runs a second, a step waiting for the end of its
+ * turn started 0.4 ms later at the median), and whoever comes while it runs may group. Others wait for the
+ * end of the turn they joined in (setImmediate: after the I/O callbacks that made their peers ready too), no
+ * longer.
  */
-export function joinGroup<O>(
+export async function inGroup<O>(
+  ctx: StepContext<unknown>,
+  statement: Statement,
+  output: (r: pg.QueryResult) => O,
+  alone: () => Promise<O>,
+): Promise<O> {
+  const pool = ctx.clients.pool;
+  if (busy.has(pool) || pending.has(pool)) {
+    const r = await joinGroup(ctx, statement, output);
+    if (r !== ALONE) return r;
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+  }
+  return running(pool, alone);
+}
+
+async function running<T>(pool: pg.Pool, fn: () => Promise<T>): Promise<T> {
+  busy.set(pool, (busy.get(pool) ?? 0) + 1);
+  try {
+    return await fn();
+  } finally {
+    const n = busy.get(pool)! - 1;
+    if (n === 0) busy.delete(pool);
+    else busy.set(pool, n);
+  }
+}
+
+function joinGroup<O>(
   ctx: StepContext<unknown>,
   statement: Statement,
   output: (r: pg.QueryResult) => O,
@@ -71,7 +103,8 @@ export function joinGroup<O>(
     list.push({ ctx, statement, output, settle, fail } as Member<unknown>);
     if (list.length >= GROUP_MAX) {
       queue.delete(key);
-      void runGroup(pool, list);
+      if (queue.size === 0) pending.delete(pool);
+      void running(pool, () => runGroup(pool, list));
     } else if (!scheduled) {
       scheduled = true;
       setImmediate(flush);
@@ -86,7 +119,7 @@ function flush(): void {
   for (const [pool, queue] of all)
     for (const list of queue.values()) {
       if (list.length === 1) list[0]!.settle(ALONE);
-      else void runGroup(pool, list);
+      else void running(pool, () => runGroup(pool, list));
     }
 }
 

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import type pg from "pg";
 import { ident, pipelined, type Statement } from "../db/pool.js";
 import type { StepInput } from "../engine/definition/schema.js";
-import { ALONE, cancelBackend, isStalePlan, joinGroup } from "./sql-group.js";
+import { cancelBackend, inGroup, isStalePlan } from "./sql-group.js";
 import type { StepContext, StepKind } from "./types.js";
 
 type Output = { rows: unknown[]; row_count: number };
@@ -18,21 +18,22 @@ export const sql: StepKind<StepInput<"sql">, Output> = {
   async run(ctx) {
     // A parameterised statement (one command, prepared) under the engine may join others ready with it.
     const params = ctx.input.params ?? [];
-    if (ctx.commit && params.length > 0) {
-      const grouped = await joinGroup(ctx, statement(ctx.input.statement, params, true), output);
-      if (grouped !== ALONE) return grouped;
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-    }
-    const first = { stale: false };
-    try {
-      return await attempt(ctx, first);
-    } catch (err) {
-      // Its transaction rolled back at the statement, before anything committed: run it once more, unprepared.
-      if (!first.stale || ctx.signal.aborted) throw err;
-      return attempt(ctx);
-    }
+    if (ctx.commit && params.length > 0)
+      return inGroup(ctx, statement(ctx.input.statement, params, true), output, () => alone(ctx));
+    return alone(ctx);
   },
 };
+
+async function alone(ctx: StepContext<StepInput<"sql">>): Promise<Output> {
+  const first = { stale: false };
+  try {
+    return await attempt(ctx, first);
+  } catch (err) {
+    // Its transaction rolled back at the statement, before anything committed: run it once more, unprepared.
+    if (!first.stale || ctx.signal.aborted) throw err;
+    return attempt(ctx);
+  }
+}
 
 /**
  * A statement with parameters is prepared (named) on each connection it runs on (see `named`): Postgres

@@ -2,11 +2,13 @@
 // records (src/steps/sql-group.ts); a member whose run's lease is lost rolls that transaction back, and the
 // others then commit alone, once each.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { commitWith } from "../../src/db/pool.js";
 import type { Engine } from "../../src/engine/engine.js";
 import { enqueueRuns } from "../../src/engine/store/enqueue.js";
+import { silentLogger } from "../../src/log.js";
 import { sql } from "../../src/steps/sql.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
+import { poolOnlyClients, probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
 
 let db: TestDatabase;
 const engines: Engine[] = [];
@@ -49,6 +51,31 @@ async function runsOf(ids: string[]) {
   return rows;
 }
 
+/**
+ * `fn` while a sql step on the engine's pool runs, its transaction waiting for a lock the test holds: steps
+ * that find none running go alone at once, and the engine's first would.
+ */
+async function whileOneRuns<T>(fn: () => Promise<T>): Promise<T> {
+  const holder = await db.pool.connect();
+  await holder.query("BEGIN; SELECT pg_advisory_xact_lock(4343)");
+  const other = sql.run({
+    input: { statement: "SELECT pg_advisory_xact_lock(4343), $1::int", params: [1] },
+    signal: new AbortController().signal,
+    attempt: 1,
+    idempotencyKey: "other",
+    log: silentLogger(),
+    clients: poolOnlyClients(db.pool),
+    commit: (c) => commitWith(c as never, { text: "SELECT 1" }).then(() => {}),
+  });
+  try {
+    return await fn();
+  } finally {
+    await holder.query("COMMIT");
+    holder.release();
+    await other;
+  }
+}
+
 const spent = async () =>
   Number(
     (await db.pool.query("SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM app_skyflow.ran"))
@@ -67,8 +94,10 @@ describe("sql steps of runs claimed together", () => {
     const ids = await queued(wf, ["g1", "g2", "g3", "g4"]);
     const p = probe();
     const e = probeEngine(db.pool, engines, [wf], p, { stepKinds: { probe: p.kind, sql } });
-    await e.start();
-    await waitFor(async () => (await runsOf(ids)).every((r) => r.status === "succeeded"), 20_000);
+    await whileOneRuns(async () => {
+      await e.start();
+      await waitFor(async () => (await runsOf(ids)).every((r) => r.status === "succeeded"), 20_000);
+    });
     const { rows } = await db.pool.query("SELECT k, tx FROM app_skyflow.seen WHERE k LIKE 'g%' ORDER BY k");
     expect(rows.map((r) => r.k)).toEqual(["g1", "g2", "g3", "g4"]);
     expect(new Set(rows.map((r) => r.tx)).size).toBe(1);
@@ -90,21 +119,23 @@ describe("sql steps of runs claimed together", () => {
       stepKinds: { probe: p.kind, sql },
       leaseMs: 60_000,
     });
-    await e.start();
-    await waitFor(
-      async () =>
-        (
-          await db.pool.query(
-            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'INSERT INTO seen%' AND wait_event = 'PgSleep'",
-          )
-        ).rowCount === 1,
-      5_000,
-    );
-    await db.pool.query("UPDATE skyflow.runs SET lease_owner = 'thief' WHERE id = $1", [ids[1]]);
-    await waitFor(async () => {
-      const rs = await runsOf([ids[0]!, ids[2]!]);
-      return rs.every((r) => r.status === "succeeded");
-    }, 20_000);
+    await whileOneRuns(async () => {
+      await e.start();
+      await waitFor(
+        async () =>
+          (
+            await db.pool.query(
+              "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'INSERT INTO seen%' AND wait_event = 'PgSleep'",
+            )
+          ).rowCount === 1,
+        5_000,
+      );
+      await db.pool.query("UPDATE skyflow.runs SET lease_owner = 'thief' WHERE id = $1", [ids[1]]);
+      await waitFor(async () => {
+        const rs = await runsOf([ids[0]!, ids[2]!]);
+        return rs.every((r) => r.status === "succeeded");
+      }, 20_000);
+    });
     await waitFor(() => e.inFlight() === 0, 5_000);
     const { rows } = await db.pool.query("SELECT k FROM app_skyflow.seen WHERE k LIKE 'f%' ORDER BY k");
     expect(rows.map((r) => r.k)).toEqual(["f1", "f3"]);

@@ -27,11 +27,11 @@ afterAll(async () => {
 const INSERT = "INSERT INTO seen (k) SELECT $1 FROM pg_sleep($2::float) RETURNING k";
 
 /** A step's context whose commit sends its record with the COMMIT, noting how it was asked to commit. */
-function member(k: string, sleepS = 0) {
+function member(k: string, sleepS = 0, statement = INSERT) {
   const ac = new AbortController();
   const via: string[] = [];
   const ctx: StepContext<{ statement: string; params: unknown[] }> = {
-    input: { statement: INSERT, params: [k, sleepS] },
+    input: { statement, params: statement === INSERT ? [k, sleepS] : [k] },
     signal: ac.signal,
     attempt: 1,
     idempotencyKey: k,
@@ -60,6 +60,24 @@ async function table(name: string, prefix: string) {
   return rows;
 }
 
+/**
+ * `fn` while another step runs, its transaction waiting for a lock the test holds: steps that find none
+ * running go alone at once.
+ */
+let others = 0;
+async function whileOneRuns<T>(fn: () => Promise<T>): Promise<T> {
+  const holder = await db.pool.connect();
+  await holder.query("BEGIN; SELECT pg_advisory_xact_lock(4242)");
+  const other = run(member(`4242_${++others}`, 0, "SELECT pg_advisory_xact_lock(4242), $1::text"));
+  try {
+    return await fn();
+  } finally {
+    await holder.query("COMMIT");
+    holder.release();
+    expect((await other).ok).toBe(true);
+  }
+}
+
 const spent = async () =>
   Number(
     (await db.pool.query("SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM app_skyflow.ran"))
@@ -69,7 +87,7 @@ const spent = async () =>
 describe("sql steps ready in the same turn", () => {
   it("commit in one transaction, each with its record", async () => {
     const ms = ["one_a", "one_b", "one_c", "one_d"].map((k) => member(k));
-    const outs = await Promise.all(ms.map(run));
+    const outs = await whileOneRuns(() => Promise.all(ms.map(run)));
     expect(outs.map((o) => o.ok && o.out)).toEqual(ms.map((m) => ({ rows: [{ k: m.k }], row_count: 1 })));
     const seen = await table("seen", "one_");
     expect(seen.map((r) => r.k)).toEqual(["one_a", "one_b", "one_c", "one_d"]);
@@ -82,7 +100,7 @@ describe("sql steps ready in the same turn", () => {
     await db.pool.query("INSERT INTO app_skyflow.seen (k) VALUES ('dup_x')");
     const before = await spent();
     const ms = ["dup_a", "dup_b", "dup_x", "dup_c"].map((k) => member(k));
-    const outs = await Promise.all(ms.map(run));
+    const outs = await whileOneRuns(() => Promise.all(ms.map(run)));
     expect(outs.map((o) => o.ok)).toEqual([true, true, false, true]);
     expect((outs[2] as { err: { code?: string } }).err.code).toBe("23505");
     expect((await table("seen", "dup_")).map((r) => r.k)).toEqual(["dup_a", "dup_b", "dup_c", "dup_x"]);
@@ -94,7 +112,7 @@ describe("sql steps ready in the same turn", () => {
 
   it("run alone when one record fails: the others commit once, it fails as alone", async () => {
     const ms = ["refused", "rec_a", "rec_b"].map((k) => member(k));
-    const outs = await Promise.all(ms.map(run));
+    const outs = await whileOneRuns(() => Promise.all(ms.map(run)));
     expect(outs.map((o) => o.ok)).toEqual([false, true, true]);
     expect((outs[0] as { err: { code?: string } }).err.code).toBe("23514");
     expect((await table("seen", "re")).map((r) => r.k)).toEqual(["rec_a", "rec_b"]);
@@ -105,17 +123,20 @@ describe("sql steps ready in the same turn", () => {
   it("run alone when one is aborted while the group's statements run: it throws its abort", async () => {
     const before = await spent();
     const ms = [member("abt_a"), member("abt_slow", 30), member("abt_b")];
-    const outs = Promise.all(ms.map(run));
-    await waitFor(
-      async () =>
-        (
-          await db.pool.query(
-            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'INSERT INTO seen%' AND wait_event = 'PgSleep'",
-          )
-        ).rowCount === 1,
-      5_000,
-    );
-    ms[1]!.abort();
+    const outs = whileOneRuns(async () => {
+      const outs = Promise.all(ms.map(run));
+      await waitFor(
+        async () =>
+          (
+            await db.pool.query(
+              "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'INSERT INTO seen%' AND wait_event = 'PgSleep'",
+            )
+          ).rowCount === 1,
+        5_000,
+      );
+      ms[1]!.abort();
+      return outs;
+    });
     const [a, slow, b] = await outs;
     expect([a!.ok, slow!.ok, b!.ok]).toEqual([true, false, true]);
     expect((slow as { err: Error }).err.message).toBe("abt_slow aborted");
@@ -137,13 +158,13 @@ describe("sql steps ready in the same turn", () => {
       }
       await inner(c, out);
     };
-    const outs = await Promise.all(ms.map(run));
+    const outs = await whileOneRuns(() => Promise.all(ms.map(run)));
     expect(outs.map((o) => o.ok)).toEqual([true, true, true]);
     expect((await table("records", "gone_")).map((r) => r.k)).toEqual(["gone_a", "gone_b", "gone_x"]);
     expect(ms.map((m) => m.via)).toEqual([["group", "alone"], ["alone"], ["group", "alone"]]);
   });
 
-  it("goes alone when no other is ready with it", async () => {
+  it("goes alone, at once, while no other runs", async () => {
     const m = member("lone");
     expect((await run(m)).ok).toBe(true);
     expect(m.via).toEqual(["alone"]);
