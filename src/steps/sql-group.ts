@@ -1,8 +1,9 @@
-// Group commit of `sql` steps: those ready in the same turn of the event loop, with the same pool, app schema
-// and statement, run in one transaction on one connection, each try's record in it, with one COMMIT. Purely
-// an optimisation: when the group's transaction rolls back, for any reason, every member runs alone (sql.ts),
-// as if the group had never been; when its COMMIT may have landed (no answer), every member's commit fails
-// as a lone step's would (the run is given up, and its resume reads what committed).
+// Group commit of `sql` steps: those ready in the same turn of the event loop while another runs, with the
+// same pool, app schema and statement, run in one transaction on one connection, each try's record in it,
+// with one COMMIT. Purely an optimisation: when the group's transaction rolls back, for any reason, every
+// member runs alone (sql.ts), as if the group had never been; when its COMMIT may have landed (no answer),
+// every member's commit fails as a lone step's would (the run is given up, and its resume reads what
+// committed).
 //
 // What members share, unlike lone steps: one transaction timestamp (now()); settings a statement changes for
 // its transaction (set_config(..., true)) and its locks, held until the group commits; the wait for the
@@ -23,7 +24,7 @@ import type { StepContext } from "./types.js";
  */
 export const GROUP_MAX = 8;
 
-/** What a member is told to do instead of taking a result: run alone (lone in its turn, or rolled back). */
+/** What a member is told instead of a result: run alone (lone in its turn, or its group rolled back). */
 const ALONE = Symbol("alone");
 
 /** A member's record was sent in a group whose transaction rolled back: the member is to run alone. */
