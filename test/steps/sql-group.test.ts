@@ -164,6 +164,21 @@ describe("sql steps ready in the same turn", () => {
     expect(ms.map((m) => m.via)).toEqual([["group", "alone"], ["alone"], ["group", "alone"]]);
   });
 
+  it("do not run again alone when the connection is lost with their COMMIT: each fails as alone", async () => {
+    const ms = ["lost_a", "lost_b", "lost_c"].map((k) => member(k));
+    // lost_b's record ends its connection: whether the COMMIT sent with it landed is not known to the step.
+    const inner = ms[1]!.ctx.commit!;
+    ms[1]!.ctx.commit = async (c, out) => {
+      if (!("commitWith" in c)) return inner(c, out);
+      ms[1]!.via.push("group");
+      await (c as SharedCommit).commitWith({ text: "SELECT pg_terminate_backend(pg_backend_pid())" });
+    };
+    const outs = await whileOneRuns(() => Promise.all(ms.map(run)));
+    expect(outs.map((o) => o.ok)).toEqual([false, false, false]);
+    expect(ms.map((m) => m.via)).toEqual(ms.map(() => ["group"]));
+    expect(await table("records", "lost_")).toEqual([]);
+  });
+
   it("goes alone, at once, while no other runs", async () => {
     const m = member("lone");
     expect((await run(m)).ok).toBe(true);
