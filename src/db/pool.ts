@@ -243,14 +243,6 @@ export async function commitWith(
 }
 
 /**
- * A transaction that several share (src/steps/sql-group.ts): each gives the statement it would send with its
- * COMMIT, and hears once the one COMMIT answered.
- */
-export interface SharedCommit {
-  commitWith(s: Statement): Promise<void>;
-}
-
-/**
  * Runs `fn` in a transaction on a pooled client; rolls back on any error. With `first`, that statement goes
  * with the BEGIN in one round trip (pipelined, its values bound), and `fn` receives its rows. `fn` calls
  * `committed` when its last statement went with the COMMIT (commitWith); the COMMIT is then not sent again.

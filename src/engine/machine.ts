@@ -76,7 +76,7 @@ export interface RunIO {
    * COMMIT's outcome is unknown (its resume will read it).
    */
   commitTry(
-    client: import("pg").PoolClient | import("../db/pool.js").SharedCommit,
+    client: import("pg").PoolClient | import("../steps/types.js").SharedCommit,
     runAttempt: number,
     r: TryResult,
     after?: RunState,

@@ -4,11 +4,11 @@
 // Past 400 lines because the held-begin rules of `begin`, `withHeld`, `commitTry` and `park` must be read
 // together: each relies on the others to write a held try row exactly once.
 import { performance } from "node:perf_hooks";
-import type { SharedCommit } from "../db/pool.js";
 import { redact } from "../errors.js";
 import { isPgError } from "../steps/classify.js";
 import type { ParkRequest } from "../steps/park.js";
 import { GroupRolledBack } from "../steps/sql-group.js";
+import type { SharedCommit } from "../steps/types.js";
 import { CONTAINER_KINDS } from "./definition/schema.js";
 import type { StepDefinition, WorkflowDefinition } from "./definition/types.js";
 import {

@@ -13,9 +13,9 @@
 // end the transaction itself (a simple query may hold several commands, a COMMIT among them).
 
 import type pg from "pg";
-import { ident, pipelined, type SharedCommit, type Statement } from "../db/pool.js";
+import { ident, pipelined, type Statement } from "../db/pool.js";
 import { isPgError } from "./classify.js";
-import type { StepContext } from "./types.js";
+import type { SharedCommit, StepContext } from "./types.js";
 
 /**
  * Members at most in one group: a group is sent at once when it has this many. bench/peers.ts backlog (one

@@ -1,7 +1,7 @@
 // The shape of a step kind (house style: "A step kind"). Steps never import the engine, never retry
 // themselves, never touch xstate, never read the environment.
 import type pg from "pg";
-import type { SharedCommit } from "../db/pool.js";
+import type { Statement } from "../db/pool.js";
 import type { Logger } from "../log.js";
 import type { PubsubPublisher, SkygearClient } from "../skygear/types.js";
 
@@ -13,6 +13,14 @@ export interface StepClients {
   /** `app_<name>`: the schema of the Skygear app, first on the sql step's search_path. */
   appSchema: string;
   pubsub: PubsubPublisher;
+}
+
+/**
+ * A transaction that several steps share (src/steps/sql-group.ts): each gives the statement it would send
+ * with its COMMIT, and hears once the one COMMIT answered.
+ */
+export interface SharedCommit {
+  commitWith(s: Statement): Promise<void>;
 }
 
 export interface StepContext<I = unknown> {

@@ -2,10 +2,10 @@
 // that transaction rolls back, run alone as if it had never been. The engine's record of a try is stood in for
 // by a row of `records`, sent the way the engine sends it: with the COMMIT of the step's transaction.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { commitWith, type SharedCommit } from "../../src/db/pool.js";
+import { commitWith } from "../../src/db/pool.js";
 import { silentLogger } from "../../src/log.js";
 import { sql } from "../../src/steps/sql.js";
-import type { StepContext } from "../../src/steps/types.js";
+import type { SharedCommit, StepContext } from "../../src/steps/types.js";
 import { poolOnlyClients } from "../engine/fixtures/defs.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { waitFor } from "../helpers/wait.js";

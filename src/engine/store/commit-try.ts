@@ -3,7 +3,8 @@
 // state, the run's row takes it in that same transaction (the run's end, or a first try whose begin was not
 // saved: see runner.ts).
 import type pg from "pg";
-import { commitWith, type SharedCommit } from "../../db/pool.js";
+import { commitWith } from "../../db/pool.js";
+import type { SharedCommit } from "../../steps/types.js";
 import type { Queryable } from "./enqueue.js";
 
 export interface CommittedTry {
