@@ -9,8 +9,9 @@
 // its transaction (set_config(..., true)) and its locks, held until the group commits; the wait for the
 // slowest member (its statement, its run's row: run-io.ts `ready`), during which every member's timeout
 // runs. A failing member makes the others' statements run twice (the first time rolled back: a sequence's
-// values are spent). Only parameterised statements join: one command, prepared, never a text that could
-// end the transaction itself (a simple query may hold several commands, a COMMIT among them).
+// values are spent), and its statement then goes alone for ALONE_AFTER_ROLLBACK_MS. One group of a statement
+// is in flight at a time (see Key). Only parameterised statements join: one command, prepared, never a text
+// that could end the transaction itself (a simple query may hold several commands, a COMMIT among them).
 
 import type pg from "pg";
 import { ident, pipelined, type Statement } from "../db/pool.js";
@@ -18,11 +19,15 @@ import { isPgError } from "./classify.js";
 import type { SharedCommit, StepContext } from "./types.js";
 
 /**
- * Members at most in one group: a group is sent at once when it has this many. bench/peers.ts backlog (one
- * INSERT) drained as fast with 4, 8 or 16 (within 3%), the daemon's CPU then its bound; a larger group waits
- * longer for its slowest member, a smaller one commits more often.
+ * Members at most in one group. With one group of a statement in flight at a time (see Key), those ready
+ * meanwhile wait for it: bench/peers.ts backlog (one INSERT) drained at 0.68x and 0.69x the rate of
+ * unbounded groups of 8 with 16 and 8, and at 1.02x (0.89-1.11) with 32. A larger group waits longer for
+ * its slowest member, and runs more again alone when one fails.
  */
-export const GROUP_MAX = 8;
+export const GROUP_MAX = 32;
+
+/** After a group of a statement rolled back, that statement's steps go alone this long. */
+export const ALONE_AFTER_ROLLBACK_MS = 1_000;
 
 /** What a member is told instead of a result: run alone (lone in its turn, or its group rolled back). */
 const ALONE = Symbol("alone");
@@ -42,10 +47,21 @@ interface Member<O> {
   fail: (err: unknown) => void;
 }
 
-type Queue = Map<string, Member<unknown>[]>;
+/**
+ * The steps of one pool, app schema and statement waiting to group, and whether a group of theirs is in
+ * flight: one at a time, so that two groups of one statement never hold locks the other waits for (lone
+ * steps of a single statement each cannot close such a cycle; two groups updating the same rows in other
+ * orders would deadlock, where the steps alone only queued).
+ */
+interface Key {
+  list: Member<unknown>[];
+  flying: boolean;
+  /** Date.now() until which this statement's steps go alone: its last group rolled back (a failing
+   * statement often fails again, and each failure runs a whole group twice). */
+  aloneUntil: number;
+}
 
-// By pool, then by app schema and statement. One flush per turn for all of them.
-const pending = new Map<pg.Pool, Queue>();
+const keys = new Map<pg.Pool, Map<string, Key>>();
 let scheduled = false;
 // Transactions of steps that could group (alone or grouped) still running, by pool.
 const busy = new Map<pg.Pool, number>();
@@ -64,7 +80,7 @@ export async function inGroup<O>(
   alone: () => Promise<O>,
 ): Promise<O> {
   const pool = ctx.clients.pool;
-  if (busy.has(pool) || pending.has(pool)) {
+  if (busy.has(pool)) {
     const r = await joinGroup(ctx, statement, output);
     if (r !== ALONE) return r;
     if (ctx.signal.aborted) throw ctx.signal.reason;
@@ -90,38 +106,54 @@ function joinGroup<O>(
 ): Promise<O | typeof ALONE> {
   return new Promise((settle, fail) => {
     const pool = ctx.clients.pool;
-    let queue = pending.get(pool);
-    if (!queue) {
-      queue = new Map();
-      pending.set(pool, queue);
+    let byKey = keys.get(pool);
+    if (!byKey) {
+      byKey = new Map();
+      keys.set(pool, byKey);
     }
-    const key = `${ctx.clients.appSchema}\u0000${statement.text}`;
-    let list = queue.get(key);
-    if (!list) {
-      list = [];
-      queue.set(key, list);
+    const name = `${ctx.clients.appSchema}\u0000${statement.text}`;
+    let k = byKey.get(name);
+    if (!k) {
+      k = { list: [], flying: false, aloneUntil: 0 };
+      byKey.set(name, k);
     }
-    list.push({ ctx, statement, output, settle, fail } as Member<unknown>);
-    if (list.length >= GROUP_MAX) {
-      queue.delete(key);
-      if (queue.size === 0) pending.delete(pool);
-      void running(pool, () => runGroup(pool, list));
-    } else if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
+    if (k.aloneUntil > Date.now()) {
+      settle(ALONE);
+      return;
     }
+    k.list.push({ ctx, statement, output, settle, fail } as Member<unknown>);
+    if (!k.flying && k.list.length >= GROUP_MAX) launch(pool, k);
+    else schedule();
   });
+}
+
+function schedule(): void {
+  if (scheduled) return;
+  scheduled = true;
+  setImmediate(flush);
 }
 
 function flush(): void {
   scheduled = false;
-  const all = [...pending];
-  pending.clear();
-  for (const [pool, queue] of all)
-    for (const list of queue.values()) {
-      if (list.length === 1) list[0]!.settle(ALONE);
-      else void running(pool, () => runGroup(pool, list));
+  for (const [pool, byKey] of keys)
+    for (const [name, k] of byKey) {
+      if (!k.flying) launch(pool, k);
+      if (!k.flying && k.list.length === 0 && k.aloneUntil <= Date.now()) byKey.delete(name);
+      if (byKey.size === 0) keys.delete(pool);
     }
+}
+
+/** A group of those waiting (one alone goes alone); those past GROUP_MAX wait for its end. */
+function launch(pool: pg.Pool, k: Key): void {
+  const list = k.list.splice(0, GROUP_MAX);
+  if (list.length === 1) list[0]!.settle(ALONE);
+  if (list.length < 2) return;
+  k.flying = true;
+  void running(pool, () => runGroup(pool, list)).then((outcome) => {
+    if (outcome === "rolledBack") k.aloneUntil = Date.now() + ALONE_AFTER_ROLLBACK_MS;
+    k.flying = false;
+    schedule();
+  });
 }
 
 /** A slot of the group's commit: takes its member's record (commit-try.ts) and answers once all are sent. */
@@ -156,7 +188,7 @@ class Slot implements SharedCommit {
 
 type Outcome = "committed" | "rolledBack" | "unknown";
 
-async function runGroup(pool: pg.Pool, members: Member<unknown>[]): Promise<void> {
+async function runGroup(pool: pg.Pool, members: Member<unknown>[]): Promise<Outcome | undefined> {
   // One aborted meanwhile ends alone (sql.ts throws its abort); the others group without it.
   const live = members.filter((m) => !m.ctx.signal.aborted);
   for (const m of members) if (m.ctx.signal.aborted) m.settle(ALONE);
@@ -225,6 +257,7 @@ async function runGroup(pool: pg.Pool, members: Member<unknown>[]): Promise<void
         (err) => (outcome === "rolledBack" ? m.settle(ALONE) : m.fail(err)),
       );
   });
+  return outcome;
 }
 
 /**

@@ -18,20 +18,27 @@ beforeAll(async () => {
     CREATE SEQUENCE app_skyflow.ran;
     CREATE TABLE app_skyflow.seen (k text PRIMARY KEY, tx bigint NOT NULL DEFAULT txid_current(),
       n bigint NOT NULL DEFAULT nextval('app_skyflow.ran'));
-    CREATE TABLE app_skyflow.records (k text PRIMARY KEY CHECK (k <> 'refused'))`);
+    CREATE TABLE app_skyflow.records (k text PRIMARY KEY CHECK (k NOT LIKE '%refused'))`);
 });
 afterAll(async () => {
   await db.drop();
 });
 
-const INSERT = "INSERT INTO seen (k) SELECT $1 FROM pg_sleep($2::float) RETURNING k";
+// One text per test (the tag: the key's prefix): a statement whose group rolled back goes alone a while.
+const insertOf = (k: string) =>
+  `INSERT INTO seen (k) SELECT $1 FROM pg_sleep($2::float) RETURNING k /* ${k.split("_")[0]} */`;
 
 /** A step's context whose commit sends its record with the COMMIT, noting how it was asked to commit. */
-function member(k: string, sleepS = 0, statement = INSERT) {
+function member(
+  k: string,
+  sleepS = 0,
+  statement = insertOf(k),
+  params = statement.startsWith("INSERT INTO seen") ? [k, sleepS] : [k],
+) {
   const ac = new AbortController();
   const via: string[] = [];
   const ctx: StepContext<{ statement: string; params: unknown[] }> = {
-    input: { statement, params: statement === INSERT ? [k, sleepS] : [k] },
+    input: { statement, params },
     signal: ac.signal,
     attempt: 1,
     idempotencyKey: k,
@@ -108,10 +115,14 @@ describe("sql steps ready in the same turn", () => {
     // The group ran dup_a, dup_b and dup_x (rolled back at dup_x), then each of the four ran alone.
     expect((await spent()) - before).toBe(3 + 4);
     expect(ms.map((m) => m.via)).toEqual([["alone"], ["alone"], [], ["alone"]]);
+    // For a while after, that statement's steps go alone (ALONE_AFTER_ROLLBACK_MS).
+    const later = ["dup_d", "dup_e"].map((k) => member(k));
+    expect((await whileOneRuns(() => Promise.all(later.map(run)))).every((o) => o.ok)).toBe(true);
+    expect(later.map((m) => m.via)).toEqual([["alone"], ["alone"]]);
   });
 
   it("run alone when one record fails: the others commit once, it fails as alone", async () => {
-    const ms = ["refused", "rec_a", "rec_b"].map((k) => member(k));
+    const ms = ["rec_refused", "rec_a", "rec_b"].map((k) => member(k));
     const outs = await whileOneRuns(() => Promise.all(ms.map(run)));
     expect(outs.map((o) => o.ok)).toEqual([false, true, true]);
     expect((outs[0] as { err: { code?: string } }).err.code).toBe("23514");
@@ -177,6 +188,25 @@ describe("sql steps ready in the same turn", () => {
     expect(outs.map((o) => o.ok)).toEqual([false, false, false]);
     expect(ms.map((m) => m.via)).toEqual(ms.map(() => ["group"]));
     expect(await table("records", "lost_")).toEqual([]);
+  });
+
+  it("group one statement one group at a time: two updating the same rows in other orders never deadlock", async () => {
+    await db.pool.query(
+      "CREATE TABLE app_skyflow.hot (k text PRIMARY KEY, n int NOT NULL); INSERT INTO app_skyflow.hot VALUES ('x', 0), ('y', 0)",
+    );
+    // Each holds its row a while (RETURNING runs after the update): the groups' statements interleave.
+    const bump = "UPDATE hot SET n = n + 1 WHERE k = $2 RETURNING $1::text, pg_sleep(0.03)";
+    // The first eight update x then y, the next eight y then x (GROUP_MAX: 8).
+    const rows = [..."xyxyxyxy", ..."yxyxyxyx"];
+    const ms = rows.map((row, i) => member(`hot_${i}`, 0, bump, [`hot_${i}`, row]));
+    const outs = await whileOneRuns(() => Promise.all(ms.map(run)));
+    expect(outs.every((o) => o.ok)).toBe(true);
+    expect((await db.pool.query("SELECT k, n FROM app_skyflow.hot ORDER BY k")).rows).toEqual([
+      { k: "x", n: 8 },
+      { k: "y", n: 8 },
+    ]);
+    // Both groups committed: neither was rolled back by a deadlock (nor waited for one to be found).
+    expect(ms.map((m) => m.via)).toEqual(ms.map(() => ["group"]));
   });
 
   it("goes alone, at once, while no other runs", async () => {
