@@ -29,6 +29,12 @@ export const GROUP_MAX = 32;
 /** After a group of a statement rolled back, that statement's steps go alone this long. */
 export const ALONE_AFTER_ROLLBACK_MS = 1_000;
 
+/**
+ * Steps waiting behind a group of their statement in flight this long go alone: one statement waiting on a
+ * lock (or slow) must not hold up every step of its text. A group under load commits within 10-20 ms.
+ */
+export const STUCK_MS = 100;
+
 /** What a member is told instead of a result: run alone (lone in its turn, or its group rolled back). */
 const ALONE = Symbol("alone");
 
@@ -59,6 +65,9 @@ interface Key {
   /** Date.now() until which this statement's steps go alone: its last group rolled back (a failing
    * statement often fails again, and each failure runs a whole group twice). */
   aloneUntil: number;
+  /** When the group in flight was sent, and the timer that lets those behind it go alone. */
+  since: number;
+  timer: NodeJS.Timeout | undefined;
 }
 
 const keys = new Map<pg.Pool, Map<string, Key>>();
@@ -114,7 +123,7 @@ function joinGroup<O>(
     const name = `${ctx.clients.appSchema}\u0000${statement.text}`;
     let k = byKey.get(name);
     if (!k) {
-      k = { list: [], flying: false, aloneUntil: 0 };
+      k = { list: [], flying: false, aloneUntil: 0, since: 0, timer: undefined };
       byKey.set(name, k);
     }
     if (k.aloneUntil > Date.now()) {
@@ -138,6 +147,7 @@ function flush(): void {
   for (const [pool, byKey] of keys)
     for (const [name, k] of byKey) {
       if (!k.flying) launch(pool, k);
+      else if (k.list.length > 0) stuck(k);
       if (!k.flying && k.list.length === 0 && k.aloneUntil <= Date.now()) byKey.delete(name);
       if (byKey.size === 0) keys.delete(pool);
     }
@@ -149,11 +159,29 @@ function launch(pool: pg.Pool, k: Key): void {
   if (list.length === 1) list[0]!.settle(ALONE);
   if (list.length < 2) return;
   k.flying = true;
+  k.since = Date.now();
   void running(pool, () => runGroup(pool, list)).then((outcome) => {
     if (outcome === "rolledBack") k.aloneUntil = Date.now() + ALONE_AFTER_ROLLBACK_MS;
     k.flying = false;
+    if (k.timer) clearTimeout(k.timer);
+    k.timer = undefined;
     schedule();
   });
+}
+
+/** Those waiting behind a group in flight since STUCK_MS go alone; until then, a timer looks again. */
+function stuck(k: Key): void {
+  const left = k.since + STUCK_MS - Date.now();
+  if (left <= 0) {
+    for (const m of k.list.splice(0)) m.settle(ALONE);
+    return;
+  }
+  if (k.timer) return;
+  k.timer = setTimeout(() => {
+    k.timer = undefined;
+    schedule();
+  }, left);
+  k.timer.unref();
 }
 
 /** A slot of the group's commit: takes its member's record (commit-try.ts) and answers once all are sent. */

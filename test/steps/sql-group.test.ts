@@ -209,6 +209,31 @@ describe("sql steps ready in the same turn", () => {
     expect(ms.map((m) => m.via)).toEqual(ms.map(() => ["group"]));
   });
 
+  it("go alone when their statement's group in flight is held up (STUCK_MS)", async () => {
+    const wait = "SELECT pg_advisory_xact_lock($2::bigint), $1::text";
+    // The first two group, and wait for the lock whileOneRuns holds; the next two need no lock.
+    const held = ["held_a", "held_b"].map((k) => member(k, 0, wait, [k, 4242]));
+    const free = ["free_a", "free_b"].map((k) => member(k, 0, wait, [k, 7]));
+    const [heldOuts, freeOuts] = await whileOneRuns(async () => {
+      const h = Promise.all(held.map(run));
+      await waitFor(
+        async () =>
+          (
+            await db.pool.query(
+              "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_advisory_xact_lock($2%' AND wait_event_type = 'Lock'",
+            )
+          ).rowCount === 1,
+        5_000,
+      );
+      // These end while the group still waits (the lock is released only after).
+      const f = await Promise.all(free.map(run));
+      return [h, f] as const;
+    });
+    expect((await heldOuts).every((o) => o.ok)).toBe(true);
+    expect(freeOuts.every((o) => o.ok)).toBe(true);
+    expect([...held, ...free].map((m) => m.via)).toEqual([["group"], ["group"], ["alone"], ["alone"]]);
+  });
+
   it("goes alone, at once, while no other runs", async () => {
     const m = member("lone");
     expect((await run(m)).ok).toBe(true);
