@@ -174,6 +174,38 @@ export async function single(
   }
 }
 
+/**
+ * Opens `connections` of the pool's connections at once (at most as many as are not in use) and runs
+ * `statements` on each, one after another: named ones are then prepared there. A fresh process otherwise
+ * pays for its first events with new backends (a fork and a login each), their catalog caches filled and
+ * its statements parsed, all while the events wait. The statements must change nothing (a claim of none).
+ * Idle connections close after the pool's idle timeout, as before.
+ */
+export async function warmPool(
+  pool: pg.Pool,
+  connections: number,
+  statements: Statement[] = [],
+): Promise<void> {
+  // Only connections free now (idle, or not opened yet): waiting for one in use could wait for ever, for a
+  // transaction of the caller's own.
+  const free = (pool.options.max ?? connections) - (pool.totalCount - pool.idleCount);
+  const opened = await Promise.allSettled(
+    Array.from({ length: Math.max(0, Math.min(connections, free)) }, () => pool.connect()),
+  );
+  const clients = opened.flatMap((c) => (c.status === "fulfilled" ? [c.value] : []));
+  try {
+    await Promise.all(
+      clients.map(async (client) => {
+        for (const s of statements) await client.query(toConfig(s));
+      }),
+    );
+  } finally {
+    for (const c of clients) c.release();
+  }
+  const failed = opened.find((c) => c.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
 /** pg's config of a statement. */
 const toConfig = (s: Statement, timeoutMs?: number): pg.QueryConfig =>
   ({

@@ -69,6 +69,11 @@ function flatOf(machine: AnyStateMachine): FlatLogic | undefined {
   return f ?? undefined;
 }
 
+/** Compiles `machine`'s flat logic now, ahead of its first drive (see runner.ts prepareRuns). */
+export function prepareDrive(machine: AnyStateMachine): void {
+  flatOf(machine);
+}
+
 /**
  * The actor scope of every transition: an inert `self` (the machine's guards and actions never use it),
  * and an action executor that collects the actions for the driver instead of executing them.

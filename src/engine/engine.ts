@@ -20,7 +20,14 @@ import { type Listener, listen } from "./listen.js";
 import type { MachineDeps } from "./machine.js";
 import { checkManualEvent } from "./manual-event.js";
 import { Waker } from "./park/waker.js";
-import { type LiveRun, type RunEvent, type RunnerEnv, type StepEvent, startRun } from "./runner.js";
+import {
+  type LiveRun,
+  prepareRuns,
+  type RunEvent,
+  type RunnerEnv,
+  type StepEvent,
+  startRun,
+} from "./runner.js";
 import { isTerminal } from "./state.js";
 import { stepKinds as builtinKinds } from "./step-kinds.js";
 import { SaveBatcher } from "./store/batch.js";
@@ -126,6 +133,8 @@ class EngineImpl extends EventEmitter implements Engine {
   private renewing = false;
   /** The one wake timer for parked runs, which also ends due sleeps (park/waker.ts). */
   private readonly waker: Waker;
+  /** Ends the catalog subscription that prepares new versions' machines (see prepareRuns). */
+  private unprepare: (() => void) | undefined;
 
   constructor(private readonly o: EngineOptions) {
     super();
@@ -165,6 +174,9 @@ class EngineImpl extends EventEmitter implements Engine {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    // The workflows' machines before their first runs, and again as reloads bring new versions.
+    prepareRuns(this.o.catalog.list(), this.deps);
+    this.unprepare = this.o.catalog.subscribe(() => prepareRuns(this.o.catalog.list(), this.deps));
     this.waker.start();
     this.listener = listen({
       connection: this.o.pool.options,
@@ -354,6 +366,8 @@ class EngineImpl extends EventEmitter implements Engine {
 
   async stop(opts: { graceMs?: number } = {}): Promise<void> {
     this.running = false;
+    this.unprepare?.();
+    this.unprepare = undefined;
     this.roomMade();
     if (this.pollTimer !== undefined) this.clock.clearTimeout(this.pollTimer);
     this.pollTimer = undefined;

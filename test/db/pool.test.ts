@@ -1,6 +1,6 @@
 // The shared pool survives connections that the server drops, idle or checked out.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, pipelined, poolDb, withTransaction } from "../../src/db/pool.js";
+import { createPool, pipelined, poolDb, warmPool, withTransaction } from "../../src/db/pool.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { proxiedPool } from "../helpers/proxy.js";
 import { waitFor } from "../helpers/wait.js";
@@ -14,6 +14,52 @@ afterAll(async () => {
 });
 
 describe("pool", () => {
+  it("warmPool takes only the connections not in use: it never waits for a transaction of the caller's", async () => {
+    const pool = createPool(db.url, { max: 2, applicationName: "skyflow-pool-test" });
+    try {
+      const held = await pool.connect();
+      await held.query("BEGIN");
+      await warmPool(pool, 2, [{ name: "skyflow_test_warm", text: "SELECT $1::int AS n", values: [0] }]);
+      expect([pool.totalCount, pool.idleCount]).toEqual([2, 1]);
+      await held.query("COMMIT");
+      held.release();
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it("warmPool opens the connections at once and prepares the named statements on each", async () => {
+    const pool = createPool(db.url, { max: 3, applicationName: "skyflow-pool-test" });
+    try {
+      await warmPool(pool, 5, [{ name: "skyflow_test_warm", text: "SELECT $1::int AS n", values: [0] }]);
+      // As many as the pool may hold, all idle now.
+      expect([pool.totalCount, pool.idleCount]).toEqual([3, 3]);
+      const clients = await Promise.all([1, 2, 3].map(() => pool.connect()));
+      try {
+        const seen = await Promise.all(
+          clients.map(
+            async (c) =>
+              (
+                await c.query<{ name: string; pid: number }>(
+                  "SELECT name, pg_backend_pid() AS pid FROM pg_prepared_statements",
+                )
+              ).rows,
+          ),
+        );
+        expect(seen.map((rows) => rows.map((r) => r.name))).toEqual([
+          ["skyflow_test_warm"],
+          ["skyflow_test_warm"],
+          ["skyflow_test_warm"],
+        ]);
+        expect(new Set(seen.map((rows) => rows[0]!.pid)).size).toBe(3);
+      } finally {
+        for (const c of clients) c.release();
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+
   it("survives the server dropping a checked-out client between statements: the transaction fails, the pool goes on", async () => {
     const pool = createPool(db.url, { max: 2, applicationName: "skyflow-pool-test" });
     const uncaught: unknown[] = [];

@@ -1,7 +1,14 @@
 // Derived identifiers: version-5 UUIDs in skyflow's namespace (checked against Python's uuid.uuid5), and the
 // legacy derivation kept, value for value, for runs whose ids predate them. Pure.
+import { v5 } from "uuid";
 import { describe, expect, it } from "vitest";
-import { isLegacyRunId, legacyRunIdFor, runIdFor, stepUuid } from "../../src/engine/ids.js";
+import {
+  isLegacyRunId,
+  legacyRunIdFor,
+  runIdFor,
+  SKYFLOW_NAMESPACE,
+  stepUuid,
+} from "../../src/engine/ids.js";
 
 const EVENT = "task/1:create:7.0";
 
@@ -13,6 +20,20 @@ describe("derived ids", () => {
     expect(stepUuid(id, `${id}:review`, 0)).toBe("818db6e2-bd98-508c-ba5b-719f24ea0982");
     expect(stepUuid(id, `${id}:review`, 1)).not.toBe(stepUuid(id, `${id}:review`, 0));
     expect(isLegacyRunId(id)).toBe(false);
+  });
+
+  it("gives uuid's v5 values for any workflow and event id, multi-byte characters included", () => {
+    for (const [wf, ev] of [
+      ["a", ""],
+      ["review-task", "task/ü:create:1.5"],
+      ["wf", "\u{1F600}".repeat(40)],
+      ["x".repeat(300), "e\u0000f"],
+    ] as const) {
+      expect(runIdFor(wf, ev)).toBe(v5(`run\u0000${wf}\u0000${ev}`, SKYFLOW_NAMESPACE));
+      expect(stepUuid(runIdFor(wf, ev), `${ev}:s`, 3)).toBe(
+        v5(`uuid\u0000${ev}:s\u00003`, SKYFLOW_NAMESPACE),
+      );
+    }
   });
 
   it("keeps the values of the SHA-256 derivation for a run whose id was made by it", () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/engine/clock.js";
 import { resolveTemplate, type Template } from "../../src/engine/definition/expressions.js";
 import type { MachineDeps } from "../../src/engine/machine.js";
-import { BEGIN_HOLD_MS, startRun } from "../../src/engine/runner.js";
+import { BEGIN_HOLD_MS, preparedLogic, prepareRuns, startRun } from "../../src/engine/runner.js";
 import type { SaveBatcher, SaveItem } from "../../src/engine/store/batch.js";
 import type { ClaimedRun } from "../../src/engine/store/claim.js";
 import { silentLogger } from "../../src/log.js";
@@ -40,20 +40,21 @@ const settle = async () => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
 };
 
+const depsOf = (p: ReturnType<typeof probe>): MachineDeps => ({
+  stepKinds: { probe: p.kind },
+  clients: {} as MachineDeps["clients"],
+  log: silentLogger(),
+  env: {},
+  now: () => Date.now(),
+  random: Math.random,
+  parkAfterMs: 5000,
+  resolve: (t, ctx) => resolveTemplate(t as Template, ctx),
+});
+
 /** A run started on a manual clock: BEGIN_HOLD_MS passes only when a test advances it. */
-function started(def: ReturnType<typeof workflow>, p: ReturnType<typeof probe>) {
+function started(def: ReturnType<typeof workflow>, p: ReturnType<typeof probe>, deps = depsOf(p)) {
   const clock = new ManualClock();
   const g = gatedBatcher();
-  const deps: MachineDeps = {
-    stepKinds: { probe: p.kind },
-    clients: {} as MachineDeps["clients"],
-    log: silentLogger(),
-    env: {},
-    now: () => Date.now(),
-    random: Math.random,
-    parkAfterMs: 5000,
-    resolve: (t, ctx) => resolveTemplate(t as Template, ctx),
-  };
   const run: ClaimedRun = {
     id: "00000000-0000-4000-8000-000000000001",
     workflow: def.name,
@@ -89,6 +90,21 @@ const keyOf = (def: ReturnType<typeof workflow>, stepKey: string) =>
   def.steps.findIndex((st) => st.key === stepKey) + 1;
 
 describe("runner", () => {
+  it("builds a workflow's machine ahead of its first run (prepareRuns), which then uses it", async () => {
+    const p = probe();
+    const deps = depsOf(p);
+    const def = workflow("ahead", [step("probe", { key: "a1" })]);
+    expect(preparedLogic(def, deps)).toBeUndefined();
+    prepareRuns([def], deps);
+    const built = preparedLogic(def, deps);
+    expect(built).toBeDefined();
+    const { g, live } = started(def, p, deps);
+    await until(() => g.items.length === 1);
+    g.release();
+    expect(await live.done).toBe("succeeded");
+    expect(preparedLogic(def, deps)).toBe(built);
+  });
+
   it("saves a new run's quick first try once, as it ends, with its input and start", async () => {
     const p = probe();
     const def = workflow("q", [step("probe", { key: "q1" }), step("probe", { key: "q2", gate: "q2" })]);

@@ -64,6 +64,11 @@ const ENQUEUE_SQL = `INSERT INTO skyflow.runs (id, workflow, version, event_id, 
      ON CONFLICT DO NOTHING
      RETURNING id, workflow, event_id, started_at`;
 
+/** The runs' insert with no run in it: it inserts nothing, and prepares the statement where it runs (warmPool). */
+export function enqueueNothing(): NamedQuery {
+  return { name: "skyflow_enqueue_runs", text: ENQUEUE_SQL, values: ["[]", null, null] };
+}
+
 /**
  * Returns the runs actually created (an event id already seen for that workflow creates nothing). Runs are
  * numbered (`seq`) in the order given, which claims follow. With `commit`, the insert is the transaction's
@@ -96,7 +101,7 @@ export async function enqueueRuns(
   type Row = { id: string; workflow: string; event_id: string; started_at: Date | null };
   let rows: Row[];
   const values = [doc, lease?.owner ?? null, lease?.leaseMs ?? null];
-  const statement = { name: "skyflow_enqueue_runs", text: ENQUEUE_SQL, values };
+  const statement = { ...enqueueNothing(), values };
   let early: Early | undefined;
   if (commit) {
     early = lease?.sent ? sendEarly(runs, ids, lease.sent) : undefined;
