@@ -17,6 +17,7 @@ import { assign, setup } from "xstate";
 import type { StepError } from "../errors.js";
 import { classifyError } from "../steps/classify.js";
 import { Park, type ParkRequest } from "../steps/park.js";
+import { GroupRolledBack } from "../steps/sql-group.js";
 import type { StepClients, StepKind } from "../steps/types.js";
 import { type Clock, systemClock } from "./clock.js";
 import { oneBudget } from "./definition/cel.js";
@@ -75,7 +76,7 @@ export interface RunIO {
    * COMMIT's outcome is unknown (its resume will read it).
    */
   commitTry(
-    client: import("pg").PoolClient,
+    client: import("pg").PoolClient | import("../steps/types.js").SharedCommit,
     runAttempt: number,
     r: TryResult,
     after?: RunState,
@@ -384,7 +385,14 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
               const after = completeStep(def, c.state, { status: "succeeded", output });
               const p = planTry({ ...c, state: after }, after, true);
               const done = result(c, "succeeded", { output });
-              const ended = await c.io.commitTry(client, c.state.attempt, done, p.begun ? after : p.state);
+              let ended: boolean | undefined;
+              try {
+                ended = await c.io.commitTry(client, c.state.attempt, done, p.begun ? after : p.state);
+              } catch (err) {
+                // A group's transaction rolled back (steps/sql-group.ts): the step runs again alone, timed.
+                if (err instanceof GroupRolledBack) c.returned.value = false;
+                throw err;
+              }
               committed = { output, p, ended: ended === true };
             }
           : undefined,

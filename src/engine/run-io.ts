@@ -7,6 +7,8 @@ import { performance } from "node:perf_hooks";
 import { redact } from "../errors.js";
 import { isPgError } from "../steps/classify.js";
 import type { ParkRequest } from "../steps/park.js";
+import { GroupRolledBack } from "../steps/sql-group.js";
+import type { SharedCommit } from "../steps/types.js";
 import { CONTAINER_KINDS } from "./definition/schema.js";
 import type { StepDefinition, WorkflowDefinition } from "./definition/types.js";
 import {
@@ -265,7 +267,7 @@ class RunIOImpl implements RunnerIO {
   }
 
   async commitTry(
-    client: import("pg").PoolClient,
+    client: import("pg").PoolClient | SharedCommit,
     runAttempt: number,
     r: TryResult,
     after?: RunState,
@@ -308,6 +310,8 @@ class RunIOImpl implements RunnerIO {
     try {
       await commitTry(client, t);
     } catch (err) {
+      // Nothing committed, and the step runs alone next (its held begin, if any, is still to write).
+      if (err instanceof GroupRolledBack) throw err;
       const code = (err as { code?: unknown }).code;
       if (code === LEASE_LOST_SQLSTATE) throw new SaveFailed(new LeaseLostError(run.id));
       // An error the server answered with rolled the transaction back; without an answer (the connection

@@ -1,11 +1,13 @@
 // The `sql` step: one statement on the shared pool, in a transaction whose search_path puts the app schema
 // first, committed with the engine's record of the try. Values only ever arrive as bound parameters; an
-// expression inside `statement` is a load problem.
+// expression inside `statement` is a load problem. Steps ready together may share one transaction
+// (sql-group.ts).
 
 import { createHash } from "node:crypto";
 import type pg from "pg";
-import { ident, pipelined } from "../db/pool.js";
+import { ident, pipelined, type Statement } from "../db/pool.js";
 import type { StepInput } from "../engine/definition/schema.js";
+import { cancelBackend, inGroup, isStalePlan } from "./sql-group.js";
 import type { StepContext, StepKind } from "./types.js";
 
 type Output = { rows: unknown[]; row_count: number };
@@ -14,16 +16,24 @@ export const sql: StepKind<StepInput<"sql">, Output> = {
   kind: "sql",
   transactional: true,
   async run(ctx) {
-    const first = { stale: false };
-    try {
-      return await attempt(ctx, first);
-    } catch (err) {
-      // Its transaction rolled back at the statement, before anything committed: run it once more, unprepared.
-      if (!first.stale || ctx.signal.aborted) throw err;
-      return attempt(ctx);
-    }
+    // A parameterised statement (one command, prepared) under the engine may join others ready with it.
+    const params = ctx.input.params ?? [];
+    if (ctx.commit && params.length > 0)
+      return inGroup(ctx, statement(ctx.input.statement, params, true), output, () => alone(ctx));
+    return alone(ctx);
   },
 };
+
+async function alone(ctx: StepContext<StepInput<"sql">>): Promise<Output> {
+  const first = { stale: false };
+  try {
+    return await attempt(ctx, first);
+  } catch (err) {
+    // Its transaction rolled back at the statement, before anything committed: run it once more, unprepared.
+    if (!first.stale || ctx.signal.aborted) throw err;
+    return attempt(ctx);
+  }
+}
 
 /**
  * A statement with parameters is prepared (named) on each connection it runs on (see `named`): Postgres
@@ -49,15 +59,13 @@ async function attempt(ctx: StepContext<StepInput<"sql">>, prepared?: { stale: b
       // One round trip: BEGIN and SET LOCAL (a simple query, no values) pipelined with the statement.
       [, r] = (await pipelined(client, [
         `BEGIN; SET LOCAL search_path TO ${ident(ctx.clients.appSchema)}, public`,
-        { text: b.statement, values: params.map(bindable), ...named(b.statement, params, prepared) },
+        statement(b.statement, params, prepared),
       ])) as [pg.QueryResult, pg.QueryResult];
     } catch (err) {
       if (prepared && isStalePlan(err)) prepared.stale = true;
       throw err;
     }
-    // A text of several commands (no parameters: a simple query) answers with one result each: the last one's.
-    const last = Array.isArray(r) ? (r[r.length - 1] as pg.QueryResult) : r;
-    const out = { rows: last.rows, row_count: last.rowCount ?? last.rows.length };
+    const out = output(r);
     // Under the engine, the COMMIT carries the record of this try's success: exactly once across crashes.
     if (ctx.commit) await ctx.commit(client, out);
     else await client.query("COMMIT");
@@ -71,9 +79,14 @@ async function attempt(ctx: StepContext<StepInput<"sql">>, prepared?: { stale: b
   }
 }
 
-function isStalePlan(err: unknown): boolean {
-  const e = err as { code?: unknown; message?: unknown };
-  return e?.code === "0A000" && typeof e.message === "string" && e.message.includes("cached plan");
+function statement(text: string, params: unknown[], prepared: unknown): Statement {
+  return { text, values: params.map(bindable), ...named(text, params, prepared) };
+}
+
+function output(r: pg.QueryResult): Output {
+  // A text of several commands (no parameters: a simple query) answers with one result each: the last one's.
+  const last = Array.isArray(r) ? (r[r.length - 1] as pg.QueryResult) : r;
+  return { rows: last.rows, row_count: last.rowCount ?? last.rows.length };
 }
 
 /**
@@ -102,9 +115,4 @@ function named(text: string, params: unknown[], prepared: unknown): { name?: str
 /** Objects and arrays go to Postgres as JSON text (jsonb parameters); scalars as they are. */
 function bindable(v: unknown): unknown {
   return v !== null && typeof v === "object" ? JSON.stringify(v) : v;
-}
-
-async function cancelBackend(pool: import("pg").Pool, pid: number | undefined): Promise<void> {
-  if (!pid) return;
-  await pool.query("SELECT pg_cancel_backend($1)", [pid]).catch(() => {});
 }

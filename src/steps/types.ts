@@ -1,6 +1,7 @@
 // The shape of a step kind (house style: "A step kind"). Steps never import the engine, never retry
 // themselves, never touch xstate, never read the environment.
 import type pg from "pg";
+import type { Statement } from "../db/pool.js";
 import type { Logger } from "../log.js";
 import type { PubsubPublisher, SkygearClient } from "../skygear/types.js";
 
@@ -12,6 +13,14 @@ export interface StepClients {
   /** `app_<name>`: the schema of the Skygear app, first on the sql step's search_path. */
   appSchema: string;
   pubsub: PubsubPublisher;
+}
+
+/**
+ * A transaction that several steps share (src/steps/sql-group.ts): each gives the statement it would send
+ * with its COMMIT, and hears once the one COMMIT answered.
+ */
+export interface SharedCommit {
+  commitWith(s: Statement): Promise<void>;
 }
 
 export interface StepContext<I = unknown> {
@@ -29,9 +38,10 @@ export interface StepContext<I = unknown> {
    * For a step whose effect is a transaction on `clients.pool`: commits that transaction, with the engine's
    * record that this try succeeded (with `output`) in it, so that the effect and that record commit together
    * or not at all, and a resumed run never does the effect twice. Call it instead of sending COMMIT; on a
-   * throw, roll back. Given to kinds marked `transactional` only; absent, the step commits itself.
+   * throw, roll back. Given to kinds marked `transactional` only; absent, the step commits itself. With a
+   * SharedCommit (a group's transaction), the record joins that transaction's one COMMIT.
    */
-  commit?: (client: pg.PoolClient, output: unknown) => Promise<void>;
+  commit?: (client: pg.PoolClient | SharedCommit, output: unknown) => Promise<void>;
 }
 
 /**

@@ -4,6 +4,7 @@
 // saved: see runner.ts).
 import type pg from "pg";
 import { commitWith } from "../../db/pool.js";
+import type { SharedCommit } from "../../steps/types.js";
 import type { Queryable } from "./enqueue.js";
 
 export interface CommittedTry {
@@ -60,10 +61,11 @@ export const COMMIT_TRY_END = `WITH run AS (
 
 /**
  * Records the try and commits the step's transaction on `client`: both in one round trip (pipelined, the
- * values bound), so the step's transaction takes no round trip more than its own COMMIT would.
+ * values bound), so the step's transaction takes no round trip more than its own COMMIT would. A shared
+ * transaction sends the record with its members' and that one COMMIT.
  */
-export async function commitTry(client: pg.PoolClient, t: CommittedTry): Promise<void> {
-  await commitWith(client, {
+export async function commitTry(client: pg.PoolClient | SharedCommit, t: CommittedTry): Promise<void> {
+  const s = {
     ...(t.state
       ? { name: "skyflow_commit_try_end", text: COMMIT_TRY_END }
       : { name: "skyflow_commit_try_state", text: COMMIT_TRY }),
@@ -81,7 +83,8 @@ export async function commitTry(client: pg.PoolClient, t: CommittedTry): Promise
       t.state?.status ?? null,
       t.state?.error ?? null,
     ],
-  });
+  };
+  await ("commitWith" in client ? client.commitWith(s) : commitWith(client, s));
 }
 
 /** The try's output when it was recorded as succeeded; undefined when it was not. */
