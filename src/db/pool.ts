@@ -102,6 +102,12 @@ export interface TxOptions {
    * transactions whose inputs are durable already (see triggers/claim-tx.ts).
    */
   asyncCommit?: boolean;
+  /**
+   * `single`: its prepared statement uses its generic plan from its first execution (plan_cache_mode
+   * force_generic_plan, for this transaction only), not five custom plans per connection first: for a
+   * statement whose plan does not depend on its values, and costly to plan.
+   */
+  genericPlan?: boolean;
   /** Bounds the BEGIN (with `first`) and the COMMIT; a client whose statement timed out is discarded. */
   timeoutMs?: number;
 }
@@ -160,8 +166,7 @@ export async function single(
   const client = await pool.connect();
   let broken = false;
   try {
-    const begin = opts.asyncCommit ? "BEGIN; SET LOCAL synchronous_commit TO off" : "BEGIN";
-    const [, r, commit] = await pipelined(client, [begin, s, "COMMIT"], opts.timeoutMs);
+    const [, r, commit] = await pipelined(client, [beginOf(opts), s, "COMMIT"], opts.timeoutMs);
     if (commit!.command !== "COMMIT") throw new Error("the transaction was rolled back instead of committed");
     return r!;
   } catch (err) {
@@ -204,6 +209,14 @@ export async function warmPool(
   }
   const failed = opened.find((c) => c.status === "rejected");
   if (failed) throw failed.reason;
+}
+
+/** The BEGIN of a transaction with `opts`, its SET LOCALs included (one simple query). */
+function beginOf(opts: Omit<TxOptions, "first">): string {
+  let begin = "BEGIN";
+  if (opts.asyncCommit) begin += "; SET LOCAL synchronous_commit TO off";
+  if (opts.genericPlan) begin += "; SET LOCAL plan_cache_mode TO force_generic_plan";
+  return begin;
 }
 
 /** pg's config of a statement. */

@@ -1,6 +1,8 @@
 // Group commit for run saves: the saves and run_writes that runs make while a flush is in flight are
 // written together by the next flush, in one statement (one commit for many runs). Each save is still
 // conditional on its run's lease, and each caller learns whether its own run was saved.
+import type pg from "pg";
+import { single } from "../../db/pool.js";
 import type { Queryable } from "./enqueue.js";
 import type { RunWrite } from "./writes.js";
 
@@ -180,11 +182,27 @@ function writesJSON(items: SaveItem[]): string {
   return str(rows);
 }
 
+/** A pg Pool, not any Queryable: its saves go through `single`, so that they can set their plan mode. */
+const isPool = (db: Queryable): db is pg.Pool & Queryable =>
+  typeof (db as { connect?: unknown }).connect === "function" &&
+  typeof (db as { totalCount?: unknown }).totalCount === "number";
+
 async function writeBatch(db: Queryable, items: SaveItem[], o: BatcherOptions): Promise<Set<string>> {
-  const { rows } = await db.query<{ id: string }>({
+  const statement = {
     name: "skyflow_save_runs",
-    ...(o.leaseMs ? { query_timeout: o.leaseMs } : {}),
-    text: `WITH v AS (
+    text: SAVE_RUNS,
+    values: [runsJSON(items), triesJSON(items), writesJSON(items), o.leaseMs ?? null],
+  };
+  // Its plan does not depend on its values (jsonb_to_recordset is estimated at 100 rows whatever it holds),
+  // and planning it costs more than running it for a batch of ten runs (about 1.3 ms against 1.2 ms): with
+  // 20 connections, each planned it five times (Postgres's custom plans) before it kept its generic plan.
+  const { rows } = isPool(db)
+    ? await single(db, statement, { genericPlan: true, ...(o.leaseMs ? { timeoutMs: o.leaseMs } : {}) })
+    : await db.query<{ id: string }>({ ...statement, ...(o.leaseMs ? { query_timeout: o.leaseMs } : {}) });
+  return new Set(rows.map((r) => (r as { id: string }).id));
+}
+
+const SAVE_RUNS = `WITH v AS (
        SELECT * FROM jsonb_to_recordset($1::jsonb)
          AS v(id uuid, owner text, snapshot jsonb, status text, error jsonb, park_ms int)
      ), r AS (
@@ -231,8 +249,4 @@ async function writeBatch(db: Queryable, items: SaveItem[], o: BatcherOptions): 
            WHERE w.run_id = f.run_id AND w.op = 'save' AND w.updated_at IS NULL OFFSET 0) i
          WHERE f.finished AND f.kind = 'save'))
      )
-     SELECT id FROM r`,
-    values: [runsJSON(items), triesJSON(items), writesJSON(items), o.leaseMs ?? null],
-  });
-  return new Set(rows.map((r) => r.id));
-}
+     SELECT id FROM r`;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPool } from "../../../src/db/pool.js";
 import { newRunState } from "../../../src/engine/state.js";
 import { SaveBatcher } from "../../../src/engine/store/batch.js";
 import { stateItem } from "../../../src/engine/store/save.js";
@@ -144,5 +145,25 @@ describe("SaveBatcher", () => {
     expect(leased.map((l) => l.ids)).toEqual([[going]]);
     expect(leased[0]!.sentAt).toBeGreaterThanOrEqual(before);
     expect(leased[0]!.sentAt).toBeLessThanOrEqual(performance.now());
+  });
+
+  it("runs its statement with a generic plan from the first save on a connection, with no custom plans", async () => {
+    // Planning the save statement costs about what running it costs; Postgres would plan it anew (a custom
+    // plan) on each of the first five executions on each connection, with the same plan every time.
+    const one = createPool(db.url, { max: 1 });
+    try {
+      const ids = await storedRuns(one, ["g1", "g2"], "running", "a", "1 minute");
+      const batcher = new SaveBatcher(one);
+      const state = newRunState(new Date().toISOString());
+      for (const id of ids)
+        expect(await batcher.save(stateItem({ runId: id, owner: "a" }, state))).toBe(true);
+      // The pool's one connection: the one that ran the saves.
+      const { rows } = await one.query(
+        "SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'skyflow_save_runs'",
+      );
+      expect(rows).toEqual([{ generic: 2, custom: 0 }]);
+    } finally {
+      await one.end();
+    }
   });
 });
