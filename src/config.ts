@@ -18,6 +18,8 @@ export const VARIABLES = {
     "token (16+ characters) that opens the dashboard and its API besides the master key; `dev` on loopback needs neither",
   SKYFLOW_STATE_DIR: "where the embedded Postgres keeps its data (default .skyflow)",
   SKYFLOW_MAX_RUNS: "runs in flight at once in this engine (default 200)",
+  SKYFLOW_SQL_GROUP:
+    "on (the default): `sql` steps of different runs ready together share one transaction; off: each `sql` step has a transaction of its own",
   SKYFLOW_LOOP_DEPTH: "longest chain of runs started by runs' own writes (default 5)",
   SKYFLOW_GRACE_MS: "how long shutdown waits for runs in flight (default 10000)",
   SKYFLOW_LEASE_MS:
@@ -63,6 +65,8 @@ export interface Config {
   stateDir: string;
   workflowsDir: string;
   maxRuns: number;
+  /** SKYFLOW_SQL_GROUP: `sql` steps ready together may share a transaction (src/steps/sql-group.ts). */
+  sqlGroup: boolean;
   loopDepth: number;
   graceMs: number;
   leaseMs: number;
@@ -101,6 +105,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Flags
     stateDir: env.SKYFLOW_STATE_DIR || ".skyflow",
     workflowsDir: flags.dir ?? "workflows",
     maxRuns: int("SKYFLOW_MAX_RUNS", env.SKYFLOW_MAX_RUNS, 200, 1, 100_000),
+    sqlGroup: onOff("SKYFLOW_SQL_GROUP", env.SKYFLOW_SQL_GROUP, true),
     loopDepth: int("SKYFLOW_LOOP_DEPTH", env.SKYFLOW_LOOP_DEPTH, 5, 0, 1000),
     graceMs: int("SKYFLOW_GRACE_MS", env.SKYFLOW_GRACE_MS, 10_000, 0, 3_600_000),
     leaseMs: int("SKYFLOW_LEASE_MS", env.SKYFLOW_LEASE_MS, 30_000, 1_000, 3_600_000),
@@ -195,6 +200,13 @@ function serverLimits(env: Record<string, string | undefined>): ServerLimits {
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v ? v : undefined;
+}
+
+function onOff(name: string, raw: string | undefined, dflt: boolean): boolean {
+  if (raw === undefined || raw === "") return dflt;
+  if (raw === "on") return true;
+  if (raw === "off") return false;
+  throw new ConfigError(name, `expected on or off, got "${raw}"`);
 }
 
 function int(name: string, raw: string | undefined, dflt: number, min: number, max: number): number {

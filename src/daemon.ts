@@ -149,7 +149,13 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
   const engine = createEngine({
     pool: db.pool,
     catalog,
-    clients: { skygear: sky.container, pool: db.pool, appSchema, pubsub: sky.pubsub },
+    clients: {
+      skygear: sky.container,
+      pool: db.pool,
+      appSchema,
+      pubsub: sky.pubsub,
+      sqlGroup: config.sqlGroup,
+    },
     log,
     maxRuns: config.maxRuns,
     leaseMs: config.leaseMs,

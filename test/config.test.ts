@@ -13,6 +13,13 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ SKYFLOW_LEASE_MS: "soon" })).toThrow("SKYFLOW_LEASE_MS");
   });
 
+  it("reads SKYFLOW_SQL_GROUP, on by default, and refuses anything but on or off naming the variable", () => {
+    expect(loadConfig({}).sqlGroup).toBe(true);
+    expect(loadConfig({ SKYFLOW_SQL_GROUP: "off" }).sqlGroup).toBe(false);
+    expect(loadConfig({ SKYFLOW_SQL_GROUP: "on" }).sqlGroup).toBe(true);
+    expect(() => loadConfig({ SKYFLOW_SQL_GROUP: "no" })).toThrow(/SKYFLOW_SQL_GROUP.*on or off/);
+  });
+
   it("reads the development server's request limits, with defaults, naming a bad variable", () => {
     expect(loadConfig({}).serverLimits).toEqual(DEFAULT_LIMITS);
     const cfg = loadConfig({

@@ -16,9 +16,10 @@ export const sql: StepKind<StepInput<"sql">, Output> = {
   kind: "sql",
   transactional: true,
   async run(ctx) {
-    // A parameterised statement (one command, prepared) under the engine may join others ready with it.
+    // A parameterised statement (one command, prepared) under the engine may join others ready with it,
+    // unless the daemon was told not to (SKYFLOW_SQL_GROUP=off).
     const params = ctx.input.params ?? [];
-    if (ctx.commit && params.length > 0)
+    if (ctx.commit && params.length > 0 && ctx.clients.sqlGroup !== false)
       return inGroup(ctx, statement(ctx.input.statement, params, true), output, () => alone(ctx));
     return alone(ctx);
   },

@@ -13,6 +13,8 @@ export interface StepClients {
   /** `app_<name>`: the schema of the Skygear app, first on the sql step's search_path. */
   appSchema: string;
   pubsub: PubsubPublisher;
+  /** false (SKYFLOW_SQL_GROUP=off): every `sql` step in a transaction of its own, never grouped. */
+  sqlGroup?: boolean;
 }
 
 /**

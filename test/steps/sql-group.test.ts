@@ -103,6 +103,15 @@ describe("sql steps ready in the same turn", () => {
     expect(ms.map((m) => m.via)).toEqual(ms.map(() => ["group"]));
   });
 
+  it("each run alone, in a transaction of its own, when grouping is off (SKYFLOW_SQL_GROUP=off)", async () => {
+    const ms = ["off_a", "off_b", "off_c"].map((k) => member(k));
+    for (const m of ms) m.ctx.clients = { ...m.ctx.clients, sqlGroup: false };
+    const outs = await whileOneRuns(() => Promise.all(ms.map(run)));
+    expect(outs.map((o) => o.ok)).toEqual([true, true, true]);
+    expect(new Set((await table("seen", "off_")).map((r) => r.tx)).size).toBe(3);
+    expect(ms.map((m) => m.via)).toEqual(ms.map(() => ["alone"]));
+  });
+
   it("run alone when one statement fails: the others commit once, it fails as alone", async () => {
     await db.pool.query("INSERT INTO app_skyflow.seen (k) VALUES ('dup_x')");
     const before = await spent();
