@@ -22,18 +22,16 @@ export interface NewRun {
   leased?: boolean;
 }
 
-/** Up to this many runs started early send their first statements before their creation's insert. */
-const FIRST_BEFORE_INSERT = 4;
-
 /** The engine that leased runs are created for, and for how long. */
 export interface NewRunLease {
   owner: string;
   leaseMs: number;
   /**
    * With `commit` (enqueueRuns): the runs to be created leased, as a claim would return them, given before
-   * the insert and its COMMIT are sent, each with `ready` (see ClaimedRun); returns how many were started.
+   * the insert and its COMMIT are sent, each with `ready` (see ClaimedRun); what it returns, the insert
+   * waits for.
    */
-  sent?(runs: ClaimedRun[]): number;
+  sent?(runs: ClaimedRun[]): Promise<void> | undefined;
 }
 
 export interface CreatedRun {
@@ -105,12 +103,7 @@ export async function enqueueRuns(
   let early: Early | undefined;
   if (commit) {
     early = lease?.sent ? sendEarly(runs, ids, lease.sent) : undefined;
-    // A few runs started early send their first statements within this turn (microtasks only, up to the
-    // statement): the insert goes after them, so that its write is not on their way. Their COMMITs wait
-    // for this one's answer either way, which comes about as soon as theirs. Not after many (a backlog's
-    // claim): the insert would wait for all of their JavaScript.
-    if (early && early.started > 0 && early.started <= FIRST_BEFORE_INSERT)
-      await new Promise((resolve) => setImmediate(resolve));
+    if (early?.before) await early.before;
     const answer = commit.commitWith<Row>(statement);
     try {
       rows = (await answer).rows;
@@ -156,13 +149,13 @@ function leasedRun(id: string, r: NewRun, startedAt: Date): ClaimedRun {
 /** The leased runs given to NewRunLease.sent, by id, and how their `ready` settles. */
 interface Early {
   runs: Map<string, ClaimedRun>;
-  /** How many of them were started. */
-  started: number;
+  /** What the insert waits for (NewRunLease.sent). */
+  before: Promise<void> | undefined;
   /** With the insert's rows once its COMMIT is answered; undefined when it failed. */
   settle(rows: { id: string; started_at: Date | null }[] | undefined): void;
 }
 
-function sendEarly(runs: NewRun[], ids: string[], sent: (runs: ClaimedRun[]) => number): Early | undefined {
+function sendEarly(runs: NewRun[], ids: string[], sent: NonNullable<NewRunLease["sent"]>): Early | undefined {
   const byId = new Map<string, ClaimedRun>();
   const settles = new Map<string, (created: boolean) => void>();
   for (let i = 0; i < runs.length; i++) {
@@ -181,7 +174,7 @@ function sendEarly(runs: NewRun[], ids: string[], sent: (runs: ClaimedRun[]) => 
   if (byId.size === 0) return undefined;
   return {
     runs: byId,
-    started: sent([...byId.values()]),
+    before: sent([...byId.values()]),
     settle(rows) {
       const created = new Set(rows?.filter((r) => r.started_at).map((r) => r.id));
       for (const [id, settle] of settles) settle(created.has(id));

@@ -14,6 +14,9 @@ import {
   type Queryable,
 } from "../store/enqueue.js";
 
+/** Up to this many runs started early send their first statements before their creation's insert. */
+const FIRST_BEFORE_INSERT = 4;
+
 export interface RunRequest {
   workflow: WorkflowDefinition;
   event: TriggerEvent;
@@ -85,7 +88,12 @@ export function handover(
       sent: (runs: ClaimedRun[]) => {
         const started = handoff.launch!(runs, leasedAt ?? performance.now());
         for (const r of started) early.add(r);
-        return started.length;
+        // A few runs started early send their first statements within this turn (microtasks only, up to
+        // the statement): the insert goes after them, so that its write is not on their way. Their COMMITs
+        // wait for this one's answer either way, which comes about as soon as theirs. Not after many (a
+        // backlog's claim): the insert would wait for all of their JavaScript.
+        if (started.length === 0 || started.length > FIRST_BEFORE_INSERT) return undefined;
+        return new Promise<void>((resolve) => setImmediate(resolve));
       },
     }),
   };
