@@ -219,16 +219,20 @@ function beginOf(opts: Omit<TxOptions, "first">): string {
   return begin;
 }
 
+/** A statement's own timeout (either spelling), else `fallback`. */
+const timeoutOf = (s: Statement, fallback?: number): number | undefined =>
+  s.timeoutMs ?? s.query_timeout ?? fallback;
+
 /** pg's config of a statement. */
-const toConfig = (s: Statement, timeoutMs?: number): pg.QueryConfig =>
-  ({
+const toConfig = (s: Statement): pg.QueryConfig => {
+  const timeout = timeoutOf(s);
+  return {
     text: s.text,
     values: s.values,
     ...(s.name ? { name: s.name } : {}),
-    ...((s.timeoutMs ?? s.query_timeout ?? timeoutMs)
-      ? { query_timeout: s.timeoutMs ?? s.query_timeout ?? timeoutMs }
-      : {}),
-  }) as pg.QueryConfig;
+    ...(timeout ? { query_timeout: timeout } : {}),
+  } as pg.QueryConfig;
+};
 
 interface PipelineInternals {
   pipeline: boolean;
@@ -254,7 +258,7 @@ function queryOf(s: string | Statement, timeoutMs: number | undefined, answered:
     query_timeout?: number;
   };
   if (s.name) q.name = s.name;
-  const timeout = s.timeoutMs ?? s.query_timeout ?? timeoutMs;
+  const timeout = timeoutOf(s, timeoutMs);
   if (timeout) q.query_timeout = timeout;
   return q as unknown as pg.Query;
 }
