@@ -157,7 +157,7 @@ class EngineImpl extends EventEmitter implements Engine {
       clock: this.clock,
     };
     // A save of a running run extends its lease, as a renewal does (a renewal skips the rows a save holds).
-    this.batcher = new SaveBatcher(o.pool, {
+    this.batcher = new SaveBatcher(poolDb(o.pool), {
       leaseMs: this.leaseMs,
       onLeased: (ids, sentAt) => this.fence.confirm(ids, sentAt),
     });

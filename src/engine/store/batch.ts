@@ -1,9 +1,7 @@
 // Group commit for run saves: the saves and run_writes that runs make while a flush is in flight are
 // written together by the next flush, in one statement (one commit for many runs). Each save is still
 // conditional on its run's lease, and each caller learns whether its own run was saved.
-import type pg from "pg";
-import { single } from "../../db/pool.js";
-import type { Queryable } from "./enqueue.js";
+import type { Db } from "../../db/pool.js";
 import type { RunWrite } from "./writes.js";
 
 export interface TryRow {
@@ -64,7 +62,7 @@ export class SaveBatcher {
   private readonly parallel: number;
 
   constructor(
-    private readonly db: Queryable,
+    private readonly db: Db,
     private readonly opts: BatcherOptions = {},
   ) {
     this.parallel = opts.parallel ?? 2;
@@ -182,12 +180,7 @@ function writesJSON(items: SaveItem[]): string {
   return str(rows);
 }
 
-/** A pg Pool, not any Queryable: its saves go through `single`, so that they can set their plan mode. */
-const isPool = (db: Queryable): db is pg.Pool & Queryable =>
-  typeof (db as { connect?: unknown }).connect === "function" &&
-  typeof (db as { totalCount?: unknown }).totalCount === "number";
-
-async function writeBatch(db: Queryable, items: SaveItem[], o: BatcherOptions): Promise<Set<string>> {
+async function writeBatch(db: Db, items: SaveItem[], o: BatcherOptions): Promise<Set<string>> {
   const statement = {
     name: "skyflow_save_runs",
     text: SAVE_RUNS,
@@ -196,10 +189,11 @@ async function writeBatch(db: Queryable, items: SaveItem[], o: BatcherOptions): 
   // Its plan does not depend on its values (jsonb_to_recordset is estimated at 100 rows whatever it holds),
   // and planning it costs more than running it for a batch of ten runs (about 1.3 ms against 1.2 ms): with
   // 20 connections, each planned it five times (Postgres's custom plans) before it kept its generic plan.
-  const { rows } = isPool(db)
-    ? await single(db, statement, { genericPlan: true, ...(o.leaseMs ? { timeoutMs: o.leaseMs } : {}) })
-    : await db.query<{ id: string }>({ ...statement, ...(o.leaseMs ? { query_timeout: o.leaseMs } : {}) });
-  return new Set(rows.map((r) => (r as { id: string }).id));
+  const { rows } = await db.single<{ id: string }>(statement, {
+    genericPlan: true,
+    ...(o.leaseMs ? { timeoutMs: o.leaseMs } : {}),
+  });
+  return new Set(rows.map((r) => r.id));
 }
 
 const SAVE_RUNS = `WITH v AS (

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool } from "../../../src/db/pool.js";
+import { createPool, poolDb } from "../../../src/db/pool.js";
 import { newRunState } from "../../../src/engine/state.js";
 import { SaveBatcher } from "../../../src/engine/store/batch.js";
 import { stateItem } from "../../../src/engine/store/save.js";
@@ -19,7 +19,7 @@ describe("SaveBatcher", () => {
   it("writes a step's end and the next step's begin in one save, and idle() waits for queued saves", async () => {
     const events = Array.from({ length: 20 }, (_, i) => `e${i}`);
     const ids = await storedRuns(db.pool, events, "running", "a", "1 minute");
-    const batcher = new SaveBatcher(db.pool);
+    const batcher = new SaveBatcher(poolDb(db.pool));
     const state = { ...newRunState(new Date().toISOString()), index: 1 };
     const saved: Promise<boolean>[] = [];
     for (const id of ids) {
@@ -55,7 +55,7 @@ describe("SaveBatcher", () => {
 
   it("replaces a finished save try's intents with its exact rows, and leaves other runs' intents", async () => {
     const [done, busy] = await storedRuns(db.pool, ["w1", "w2"], "running", "a", "1 minute");
-    const batcher = new SaveBatcher(db.pool);
+    const batcher = new SaveBatcher(poolDb(db.pool));
     const state = newRunState(new Date().toISOString());
     const intent = (key: string) => ({
       depth: 0,
@@ -99,7 +99,7 @@ describe("SaveBatcher", () => {
 
   it("writes the saves of a batch one by one when Postgres refuses one of them, so only that one fails", async () => {
     const [good, bad] = await storedRuns(db.pool, ["p1", "p2"], "running", "a", "1 minute");
-    const batcher = new SaveBatcher(db.pool);
+    const batcher = new SaveBatcher(poolDb(db.pool));
     const state = newRunState(new Date().toISOString());
     const ended = (id: string, output: unknown) =>
       stateItem({ runId: id, owner: "a" }, state, {
@@ -123,7 +123,7 @@ describe("SaveBatcher", () => {
   it("extends the lease of each run it saves as running, tells when that save was sent, and ends the lease of a finished run", async () => {
     const [going, ending] = await storedRuns(db.pool, ["l1", "l2"], "running", "a", "1 second");
     const leased: { ids: string[]; sentAt: number }[] = [];
-    const batcher = new SaveBatcher(db.pool, {
+    const batcher = new SaveBatcher(poolDb(db.pool), {
       leaseMs: 60_000,
       onLeased: (ids, sentAt) => leased.push({ ids, sentAt }),
     });
@@ -153,7 +153,7 @@ describe("SaveBatcher", () => {
     const one = createPool(db.url, { max: 1 });
     try {
       const ids = await storedRuns(one, ["g1", "g2"], "running", "a", "1 minute");
-      const batcher = new SaveBatcher(one);
+      const batcher = new SaveBatcher(poolDb(one));
       const state = newRunState(new Date().toISOString());
       for (const id of ids)
         expect(await batcher.save(stateItem({ runId: id, owner: "a" }, state))).toBe(true);
