@@ -7,7 +7,7 @@ import type { Engine } from "../../src/engine/engine.js";
 import { enqueueRuns } from "../../src/engine/store/enqueue.js";
 import { silentLogger } from "../../src/log.js";
 import { sql } from "../../src/steps/sql.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { createTestDatabase, sequenceUsed, type TestDatabase } from "../helpers/db.js";
 import { poolOnlyClients, probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
 
 let db: TestDatabase;
@@ -76,11 +76,7 @@ async function whileOneRuns<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const spent = async () =>
-  Number(
-    (await db.pool.query("SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM app_skyflow.ran"))
-      .rows[0]!.n,
-  );
+const spent = () => sequenceUsed(db.pool, "app_skyflow.ran");
 
 describe("sql steps of runs claimed together", () => {
   it("commit in one transaction with their tries' records", async () => {

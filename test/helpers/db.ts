@@ -109,6 +109,14 @@ export async function withFailingInserts<T>(
  * Ends the connections to the pool's database, as a database restart would: those of the given application
  * names, or all but the one that asks. Returns how many.
  */
+/** How many values sequence `name` has handed out (its last value once called, else 0). */
+export async function sequenceUsed(pool: pg.Pool, name: string): Promise<number> {
+  const { rows } = await pool.query(
+    `SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM ${name}`,
+  );
+  return Number(rows[0]!.n);
+}
+
 export async function terminateBackends(pool: pg.Pool, applicationNames?: string[]): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity

@@ -7,7 +7,7 @@ import { silentLogger } from "../../src/log.js";
 import { sql } from "../../src/steps/sql.js";
 import type { SharedCommit, StepContext } from "../../src/steps/types.js";
 import { poolOnlyClients } from "../engine/fixtures/defs.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { createTestDatabase, sequenceUsed, type TestDatabase } from "../helpers/db.js";
 import { waitFor } from "../helpers/wait.js";
 
 let db: TestDatabase;
@@ -85,11 +85,7 @@ async function whileOneRuns<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-const spent = async () =>
-  Number(
-    (await db.pool.query("SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM app_skyflow.ran"))
-      .rows[0]!.n,
-  );
+const spent = () => sequenceUsed(db.pool, "app_skyflow.ran");
 
 describe("sql steps ready in the same turn", () => {
   it("commit in one transaction, each with its record", async () => {
