@@ -111,10 +111,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
    * column read on their way. Best effort: what fails here is done again when needed.
    */
   const warm = async (): Promise<void> => {
-    for (const type of watchedTypes(o.catalog.list())) {
-      const cols = await loadTableColumns(o.pool, o.appSchema, type);
-      if (cols) columns.set(type, cols);
-    }
+    for (const type of watchedTypes(o.catalog.list())) await columnsFor(type, []);
     await warmPool(o.pool, o.pool.options.max ?? 1, [q.claimOutbox(o.appSchema, 0), enqueueNothing()]);
   };
   // Before the listener and the poll: their claims would wait for the connections held here.
