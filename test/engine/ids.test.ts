@@ -36,6 +36,22 @@ describe("derived ids", () => {
     }
   });
 
+  it("gives uuid's v5 values for names of every length around SHA-1's 64-byte blocks", () => {
+    // The namespace's 16 bytes and "run\0wf\0" come first: lengths 0-200 of the event id cross 1 to 4 blocks,
+    // every padding case included; a multi-byte character moves the boundary within a character.
+    for (let n = 0; n <= 200; n++) {
+      const ev = "e".repeat(n);
+      expect(runIdFor("wf", ev)).toBe(v5(`run\u0000wf\u0000${ev}`, SKYFLOW_NAMESPACE));
+      const wide = `${"é".repeat(n % 37)}${"\u{1F600}".repeat(n % 11)}${n}`;
+      expect(runIdFor("wf", wide)).toBe(v5(`run\u0000wf\u0000${wide}`, SKYFLOW_NAMESPACE));
+    }
+    // A name longer than any before: the buffer grows, and the ids after it are still right.
+    expect(runIdFor("wf", "z".repeat(5000))).toBe(
+      v5(`run\u0000wf\u0000${"z".repeat(5000)}`, SKYFLOW_NAMESPACE),
+    );
+    expect(runIdFor("review-task", EVENT)).toBe("3e91719d-22b9-52e2-939c-bd4074a1b6ef");
+  });
+
   it("keeps the values of the SHA-256 derivation for a run whose id was made by it", () => {
     // The values the code before version 5 gave (its deterministicUuid and runIdFor).
     const legacy = legacyRunIdFor("review-task", EVENT);
