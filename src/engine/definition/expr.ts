@@ -187,6 +187,7 @@ function makeExpr(
   refs: ExprRef[],
   ast: AstNode,
 ): CompiledExpr {
+  const path = fieldPath(ast);
   const expr: CompiledExpr = {
     source,
     file: loc.file,
@@ -196,6 +197,10 @@ function makeExpr(
     ast,
     ...(loc.path !== undefined ? { path: loc.path } : {}),
     evaluate(ctx: ExprContext): unknown {
+      if (path) {
+        const v = readPath(ctx, path);
+        if (v !== NOT_READ) return v;
+      }
       return withResolution(ctx, (budget) => {
         let value: unknown;
         try {
@@ -211,6 +216,46 @@ function makeExpr(
     },
   };
   return expr;
+}
+
+/**
+ * The names of a field selection from a context name and nothing else (`event.record.title`: event, record,
+ * title), the most common expression; undefined for any other expression.
+ */
+function fieldPath(ast: AstNode): string[] | undefined {
+  const names: string[] = [];
+  let n = ast;
+  while (n.op === ".") {
+    const [of, name] = n.args as [AstNode, unknown];
+    if (typeof name !== "string") return undefined;
+    names.push(name);
+    n = of;
+  }
+  if (n.op !== "id" || typeof n.args !== "string" || names.length === 0) return undefined;
+  names.push(n.args);
+  return names.reverse();
+}
+
+const NOT_READ = Symbol("not read");
+
+/**
+ * A field selection's value read directly, where CEL's is sure to be the same: every field there (an own
+ * property of a plain object), the value a string, a boolean, a finite number or null. Anything else (a
+ * missing field, a list or map, another type) is NOT_READ, and CEL evaluates the expression (its errors,
+ * its conversions). Evaluating it through cel-js took 20-30 µs of a record change's way to its run's first
+ * statement in a daemon (cold caches), for what is a few property reads.
+ */
+function readPath(ctx: ExprContext, names: string[]): unknown {
+  let v: unknown = ctx;
+  for (const name of names) {
+    if (v === null || typeof v !== "object") return NOT_READ;
+    const proto = Object.getPrototypeOf(v);
+    if ((proto !== Object.prototype && proto !== null) || !Object.hasOwn(v, name)) return NOT_READ;
+    v = (v as Record<string, unknown>)[name];
+  }
+  if (v === null || typeof v === "string" || typeof v === "boolean") return v;
+  if (typeof v === "number" && Number.isFinite(v) && !Object.is(v, -0)) return v;
+  return NOT_READ;
 }
 
 /**

@@ -83,6 +83,69 @@ describe("expression values", () => {
   });
 });
 
+describe("field selections", () => {
+  // `a.b.c` is read directly when CEL's value is sure to be the same (expr.ts readPath); `dyn(a.b.c)` is
+  // always evaluated by CEL. Both must give the same value, or both throw.
+  const outcome = (source: string, c: ExprContext) => {
+    try {
+      return { value: compileExpression(source, loc).evaluate(c) };
+    } catch (err) {
+      return { error: err instanceof ExpressionError };
+    }
+  };
+  it("gives what CEL gives, for every kind of value and a missing field", () => {
+    const c = ctx({
+      event: {
+        ...ctx().event,
+        record: {
+          ...(ctx().event.record as object),
+          big: 2 ** 60,
+          neg: -0,
+          frac: -1.25,
+          yes: true,
+          empty: "",
+          nested: { deep: { x: "y" }, list: [1, { z: 2 }] },
+          inherited: Object.create({ hidden: "p" }),
+          nullProto: Object.assign(Object.create(null), { k: "v" }),
+        },
+      },
+    });
+    const fields = [
+      "event.id",
+      "event.record.title",
+      "event.record.priority",
+      "event.record.parent",
+      "event.record.tags",
+      "event.record.reviewer",
+      "event.record.big",
+      "event.record.neg",
+      "event.record.frac",
+      "event.record.yes",
+      "event.record.empty",
+      "event.record.nested.deep.x",
+      "event.record.nested.list",
+      "event.record.inherited.hidden",
+      "event.record.nullProto.k",
+      "event.record.missing",
+      "event.record.parent.x",
+      "event.record.title.length",
+      "event.record.constructor",
+      "event.record.hasOwnProperty",
+      "steps.first.output.count",
+      "steps.first.status",
+      "steps.nope.output",
+      "run.attempt",
+      "run.id",
+      "env.REGION",
+      "env.MISSING",
+      "error.message",
+    ];
+    for (const f of fields) expect(outcome(f, c), f).toEqual(outcome(`dyn(${f})`, c));
+    expect(outcome("event.record.title", c)).toEqual({ value: "Report" });
+    expect(outcome("event.record.missing", c)).toEqual({ error: true });
+  });
+});
+
 describe("expression errors", () => {
   it("reports int plus double at run time as an ExpressionError naming the line and the fix", () => {
     const e = compileExpression("event.record.priority + 1", loc);
