@@ -83,36 +83,38 @@ export async function enqueueRuns(
   // One JSON document rather than one array per column: as jsonb[] elements, the events (whole records, for
   // record triggers) were escaped a second time, quote by quote.
   const ids = runs.map((r) => runIdFor(r.workflow, r.event.id));
-  const doc = JSON.stringify(
-    runs.map((r, i) => ({
-      ord: i,
-      id: ids[i],
-      workflow: r.workflow,
-      version: r.version,
-      event_id: r.event.id,
-      event: r.event,
-      depth: r.depth ?? 0,
-      concurrency_key: r.concurrencyKey ?? null,
-      leased: lease !== undefined && r.leased === true,
-    })),
-  );
+  // Built once the runs started early have sent their first statements (see NewRunLease.sent): the events'
+  // JSON is not on their way.
+  const statement = () => {
+    const doc = JSON.stringify(
+      runs.map((r, i) => ({
+        ord: i,
+        id: ids[i],
+        workflow: r.workflow,
+        version: r.version,
+        event_id: r.event.id,
+        event: r.event,
+        depth: r.depth ?? 0,
+        concurrency_key: r.concurrencyKey ?? null,
+        leased: lease !== undefined && r.leased === true,
+      })),
+    );
+    return { ...enqueueNothing(), values: [doc, lease?.owner ?? null, lease?.leaseMs ?? null] };
+  };
   type Row = { id: string; workflow: string; event_id: string; started_at: Date | null };
   let rows: Row[];
-  const values = [doc, lease?.owner ?? null, lease?.leaseMs ?? null];
-  const statement = { ...enqueueNothing(), values };
   let early: Early | undefined;
   if (commit) {
     early = lease?.sent ? sendEarly(runs, ids, lease.sent) : undefined;
     if (early?.before) await early.before;
-    const answer = commit.commitWith<Row>(statement);
     try {
-      rows = (await answer).rows;
+      rows = (await commit.commitWith<Row>(statement())).rows;
     } catch (err) {
       early?.settle(undefined);
       throw err;
     }
   } else {
-    rows = (await db.query<Row>(statement)).rows;
+    rows = (await db.query<Row>(statement())).rows;
   }
   early?.settle(rows);
   // The rows inserted now: each has the id derived for it above.
