@@ -27,7 +27,7 @@ import { isTerminal, type RunState } from "./state.js";
 import type { SaveItem, TryRow } from "./store/batch.js";
 import type { ClaimedRun } from "./store/claim.js";
 import { commitTry, committedOutput, LEASE_LOST_SQLSTATE } from "./store/commit-try.js";
-import { type BeginTry, beginItem, runState, stateItem, treeItem } from "./store/save.js";
+import { type BeginTry, beginItem, beginRow, runState, stateItem, treeItem } from "./store/save.js";
 import { storable } from "./store/storable.js";
 import { intentsOf, type RunWrite, writesOf } from "./store/writes.js";
 import { containerSummary, type TreeRows } from "./tree.js";
@@ -39,9 +39,17 @@ import { containerSummary, type TreeRows } from "./tree.js";
 export const BEGIN_HOLD_MS = 500;
 
 interface Held {
-  item: SaveItem;
+  /** The begin save: built when first asked for (see `begin`), once. */
+  item(): SaveItem;
+  /** Its try row (the one row it has). */
+  row(): TryRow;
   startedAt: number;
   timer: unknown;
+}
+
+/** A Held whose save is built already. */
+function heldOf(item: SaveItem, startedAt: number): Held {
+  return { item: () => item, row: () => item.tries[0]!, startedAt, timer: undefined };
 }
 
 export interface RunnerIO extends RunIO {
@@ -168,9 +176,6 @@ class RunIOImpl implements RunnerIO {
 
   async begin(state: RunState, t: BeginTry): Promise<void> {
     const { env, run } = this;
-    const { begin, intents } = this.beginning(t);
-    const item = this.withCarry(beginItem(this.target, state, begin));
-    if (intents.length > 0) item.writes = { depth: run.depth, list: intents };
     const first = this.fresh;
     this.fresh = false;
     const afterSleep = this.afterEndedSleep;
@@ -195,15 +200,26 @@ class RunIOImpl implements RunnerIO {
     // a crash before that COMMIT resumes the run at the sleep, which ends at once with the end stored
     // (runner.ts committedOutput), and then this try again (a wait_for's or a call's end is not stored
     // until the run's next save: those wait for the begin save).
+    // Such a held save is built only when needed, once the try's statement is on its way: commitTry needs
+    // only its row's input, and only a park or a cancellation the whole save (its snapshot). The state and
+    // the input are not changed after this (the moves of state.ts make new states; a step reads its input).
     const transactional = env.deps.stepKinds[t.kind]?.transactional === true;
-    if ((first || afterSleep) && intents.length === 0 && transactional && item.tries.length === 1) {
-      this.held = { item, startedAt: env.clock.now(), timer: undefined };
+    if (
+      (first || afterSleep) &&
+      transactional &&
+      this.carry === undefined &&
+      intentsOf(t.kind, t.input).length === 0
+    ) {
+      this.held = this.lazyHeld(state, t, env.clock.now());
       return;
     }
+    const { begin, intents } = this.beginning(t);
+    const item = this.withCarry(beginItem(this.target, state, begin));
+    if (intents.length > 0) item.writes = { depth: run.depth, list: intents };
     await this.created();
     const holdable = !transactional && !CONTAINER_KINDS.includes(t.kind);
     if (first && intents.length === 0 && holdable) {
-      const h: Held = { item, startedAt: env.clock.now(), timer: undefined };
+      const h = heldOf(item, env.clock.now());
       h.timer = env.clock.setTimeout(() => {
         if (this.held !== h) return;
         this.held = undefined;
@@ -217,12 +233,35 @@ class RunIOImpl implements RunnerIO {
     await this.sent(item);
   }
 
+  /** The held begin save of try `t` as it begins with `state` (see `begin`), built on demand. */
+  private lazyHeld(state: RunState, t: BeginTry, startedAt: number): Held {
+    let row: TryRow | undefined;
+    let item: SaveItem | undefined;
+    return {
+      item: () => {
+        if (!item) {
+          const built = beginItem(this.target, state, this.beginning(t).begin);
+          // The row already handed out stays the one: the same input text either way.
+          if (row) built.tries[0] = row;
+          item = built;
+        }
+        return item;
+      },
+      row: () => {
+        row ??= item ? item.tries[0]! : beginRow(state, this.beginning(t).begin);
+        return row;
+      },
+      startedAt,
+      timer: undefined,
+    };
+  }
+
   withHeld(item: SaveItem): SaveItem {
     const h = this.held;
     if (!h) return item;
     this.held = undefined;
     if (h.timer !== undefined) this.env.clock.clearTimeout(h.timer);
-    const row = h.item.tries[0]!;
+    const row = h.row();
     const startedAgoMs = Math.max(0, this.env.clock.now() - h.startedAt);
     const i = item.tries.findIndex(
       (r) => r.stepKey === row.stepKey && r.attempt === row.attempt && r.runAttempt === row.runAttempt,
@@ -285,7 +324,7 @@ class RunIOImpl implements RunnerIO {
     }
     if (this.cancelled()) throw new Error(`run ${run.id}: cancelled; not committed`);
     const h = this.held;
-    const row = h?.item.tries[0];
+    const row = h?.row();
     if (
       h &&
       !(row && row.stepKey === r.stepKey && row.attempt === r.attempt && row.runAttempt === runAttempt)
@@ -407,7 +446,7 @@ class RunIOImpl implements RunnerIO {
     if (h) {
       this.held = undefined;
       env.clock.clearTimeout(h.timer);
-      await this.sent(h.item);
+      await this.sent(h.item());
     }
     await this.settled();
     if (this.cancelled()) throw new Error(`run ${run.id}: cancelled; not parked`);

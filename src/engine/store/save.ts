@@ -83,7 +83,8 @@ function endRow(state: RunState, r: TryResult, input: string | null): TryRow {
   };
 }
 
-function beginRow(state: RunState, tr: BeginTry): TryRow {
+/** The row of a try as it begins (as beginItem has it). */
+export function beginRow(state: RunState, tr: BeginTry): TryRow {
   return {
     runAttempt: state.attempt,
     stepKey: tr.stepKey,
