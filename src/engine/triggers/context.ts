@@ -82,9 +82,12 @@ export function matchTriggers(
       wf.triggers.some(
         (t) =>
           selects(t) &&
-          passesWhen("when" in t ? t.when : undefined, whenContext(event, wf, opts.env, opts.now), (err) =>
-            opts.onWhenError(wf, err),
-          ),
+          // The context is built only for a `when` to read (most triggers have none).
+          (!("when" in t) ||
+            t.when === undefined ||
+            passesWhen(t.when, whenContext(event, wf, opts.env, opts.now), (err) =>
+              opts.onWhenError(wf, err),
+            )),
       ),
   );
 }
