@@ -26,6 +26,19 @@ export interface RunRequest {
   leased?: boolean;
 }
 
+/** Workflow definitions (never changed once loaded) and whether the claim honours a limit of theirs. */
+const limits = new WeakMap<WorkflowDefinition, boolean>();
+
+/** Whether `wf` has a run limit (claimLimits): its runs are not created leased. Worked out once per definition. */
+function hasLimit(wf: WorkflowDefinition): boolean {
+  let has = limits.get(wf);
+  if (has === undefined) {
+    has = claimLimits([wf]).length > 0;
+    limits.set(wf, has);
+  }
+  return has;
+}
+
 /**
  * Marks as many requests as `handoff`'s engine has room for to be created leased to it (workflows without a
  * concurrency limit only) and returns how many it reserved: the caller hands the runs over, or releases the
@@ -33,8 +46,9 @@ export interface RunRequest {
  */
 function leaseRequests(requests: RunRequest[], handoff: RunHandoff | undefined): number {
   if (!handoff) return 0;
-  const limited = new Set(claimLimits([...new Set(requests.map((r) => r.workflow))]).map((l) => l.workflow));
-  const eligible = requests.filter((r) => !limited.has(r.workflow.name));
+  const limited = new Set<string>();
+  for (const r of requests) if (hasLimit(r.workflow)) limited.add(r.workflow.name);
+  const eligible = limited.size === 0 ? requests : requests.filter((r) => !limited.has(r.workflow.name));
   const k = eligible.length > 0 ? handoff.reserve(eligible.length) : 0;
   for (const r of eligible.slice(0, k)) r.leased = true;
   return k;
