@@ -95,9 +95,15 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
 
   const tables = await watchTables({ pool: o.pool, catalog: o.catalog, schema: o.appSchema, log: o.log });
 
-  const columnsFor = async (type: string, rows: OutboxRow[]): Promise<Cols> => {
+  /** The columns of `type` read before, when they know every column of `rows`. */
+  const knownColumns = (type: string, rows: OutboxRow[]): Cols | undefined => {
     const cached = columns.get(type);
-    if (cached && !rows.some((r) => hasUnknownColumn(r.new_row ?? r.old_row, cached))) return cached;
+    return cached && !rows.some((r) => hasUnknownColumn(r.new_row ?? r.old_row, cached)) ? cached : undefined;
+  };
+
+  const columnsFor = async (type: string, rows: OutboxRow[]): Promise<Cols> => {
+    const cached = knownColumns(type, rows);
+    if (cached) return cached;
     const fresh: Cols = (await loadTableColumns(o.pool, o.appSchema, type)) ?? new Map();
     columns.set(type, fresh);
     return fresh;
@@ -215,7 +221,8 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
       else byType.set(r.record_type, [r]);
     }
     const cols = new Map<string, Cols>();
-    for (const [type, list] of byType) cols.set(type, await columnsFor(type, list));
+    for (const [type, list] of byType)
+      cols.set(type, knownColumns(type, list) ?? (await columnsFor(type, list)));
     const out: RunRequest[] = [];
     for (const r of rows) {
       const c = parseOutboxRow(r);
