@@ -53,15 +53,18 @@ async function attempt(ctx: StepContext<StepInput<"sql">>, prepared?: { stale: b
     aborted = true;
     void cancelBackend(ctx.clients.pool, (client as unknown as { processID?: number }).processID);
   };
-  ctx.signal.addEventListener("abort", onAbort, { once: true });
   try {
     let r: pg.QueryResult;
     try {
       // One round trip: BEGIN and SET LOCAL (a simple query, no values) pipelined with the statement.
-      [, r] = (await pipelined(client, [
-        `BEGIN; SET LOCAL search_path TO ${ident(ctx.clients.appSchema)}, public`,
+      const answer = pipelined(client, [
+        beginIn(ctx.clients.appSchema),
         statement(b.statement, params, prepared),
-      ])) as [pg.QueryResult, pg.QueryResult];
+      ]);
+      // Listened for once the statement is written (in this same turn: no abort can come between), not
+      // before: adding the listener is not on the statement's way.
+      ctx.signal.addEventListener("abort", onAbort, { once: true });
+      [, r] = (await answer) as [pg.QueryResult, pg.QueryResult];
     } catch (err) {
       if (prepared && isStalePlan(err)) prepared.stale = true;
       throw err;
@@ -78,6 +81,18 @@ async function attempt(ctx: StepContext<StepInput<"sql">>, prepared?: { stale: b
     ctx.signal.removeEventListener("abort", onAbort);
     client.release(aborted || prepared?.stale ? true : undefined);
   }
+}
+
+/** The BEGIN of a step's transaction in `schema`, by schema (one or two per daemon). */
+const begins = new Map<string, string>();
+function beginIn(schema: string): string {
+  let text = begins.get(schema);
+  if (text === undefined) {
+    text = `BEGIN; SET LOCAL search_path TO ${ident(schema)}, public`;
+    if (begins.size >= MAX_PREPARED) begins.clear();
+    begins.set(schema, text);
+  }
+  return text;
 }
 
 function statement(text: string, params: unknown[], prepared: unknown): Statement {
