@@ -37,24 +37,11 @@ export interface Metrics {
   contentType: string;
 }
 
-/**
- * How often the event loop's delay is sampled (the nodejs_eventloop_lag_* gauges: each sample is the time
- * between two ticks of a timer of this period, so they read this much when the loop is idle). prom-client's
- * 10 ms woke an idle daemon 100 times a second: a third of its idle CPU (20 against 14 ms a second), and at
- * 100 record changes a second one wake-up in about four. Stalls longer than this are always seen.
- */
-const EVENT_LOOP_SAMPLE_MS = 100;
-
 const FAST = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export function createMetrics(opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
-  if (opts.defaultMetrics)
-    collectDefaultMetrics({
-      register: registry,
-      prefix: "skyflow_",
-      eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS,
-    });
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: "skyflow_" });
   const reg = { registers: [registry] };
   const started = new Counter({
     name: "skyflow_runs_started_total",
