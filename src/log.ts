@@ -77,18 +77,25 @@ export function createLogger(opts: LogOptions = {}): Logger {
 }
 
 /**
- * The process's stdout or stderr, written once per turn of the event loop: the lines logged in one turn go
- * out in one write. A pipe's write is a system call, synchronous on Linux; a daemon draining a backlog logs a
- * few lines per run, many runs ending in the same turn. Lines still pending when the process exits are
- * written then, in order.
+ * The process's stdout or stderr, written at most every FLUSH_MS (and at once past FLUSH_LINES lines): the
+ * lines logged meanwhile go out in one write. A pipe's write is a system call, synchronous on Linux, and
+ * wakes whoever reads the pipe: a daemon draining a backlog logs a few lines per run, many runs ending in
+ * the same turn; one taking changes one at a time (100 a second) ends each run in a turn of its own, and
+ * wrote a line per turn. Lines still pending when the process exits are written then, in order (a killed
+ * process loses those of its last FLUSH_MS).
  */
+const FLUSH_MS = 50;
+const FLUSH_LINES = 256;
 const coalescers = new Map<NodeJS.WritableStream, { write(s: string): boolean }>();
 
 function coalesced(out: NodeJS.WritableStream): { write(s: string): boolean } {
   const known = coalescers.get(out);
   if (known) return known;
   let pending: string[] = [];
+  let timer: NodeJS.Timeout | undefined;
   const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
     if (pending.length === 0) return;
     const text = pending.join("");
     pending = [];
@@ -97,8 +104,13 @@ function coalesced(out: NodeJS.WritableStream): { write(s: string): boolean } {
   process.once("exit", flush);
   const c = {
     write(s: string) {
-      if (pending.length === 0) setImmediate(flush);
       pending.push(s);
+      if (pending.length >= FLUSH_LINES) flush();
+      else if (!timer) {
+        timer = setTimeout(flush, FLUSH_MS);
+        // The process may end meanwhile: the exit handler writes what is pending.
+        timer.unref();
+      }
       return true;
     },
   };

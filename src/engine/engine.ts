@@ -31,7 +31,14 @@ import {
 import { isTerminal } from "./state.js";
 import { stepKinds as builtinKinds } from "./step-kinds.js";
 import { SaveBatcher } from "./store/batch.js";
-import { type ClaimedRun, claimOwn, claimRuns, leaseOwnerOf, type RunHandoff } from "./store/claim.js";
+import {
+  anyClaimable,
+  type ClaimedRun,
+  claimOwn,
+  claimRuns,
+  leaseOwnerOf,
+  type RunHandoff,
+} from "./store/claim.js";
 import { getRun, type RunRecord, type StepTryRecord } from "./store/inspect.js";
 import { fillConcurrencyKeys } from "./store/keys.js";
 import { releaseRuns, renewLeases } from "./store/lease.js";
@@ -131,6 +138,8 @@ class EngineImpl extends EventEmitter implements Engine {
   /** Stops executing the runs whose lease this engine could not renew in time (a network partition). */
   private readonly fence: LeaseFence;
   private renewing = false;
+  /** The poll's question (pollWake) is in flight. */
+  private probing = false;
   /** The one wake timer for parked runs, which also ends due sleeps (park/waker.ts). */
   private readonly waker: Waker;
   /** Ends the catalog subscription that prepares new versions' machines (see prepareRuns). */
@@ -212,12 +221,33 @@ class EngineImpl extends EventEmitter implements Engine {
     this.pollTimer = this.clock.setTimeout(() => {
       if (!this.running) return;
       this.schedulePoll();
-      this.wake();
+      this.pollWake();
       // Parked runs falling due before the next poll: the waker's timer, set even when this engine has no
       // room (a claim sweep sets it too, but an engine with no room does not sweep).
       void this.waker.check();
     }, this.pollMs);
     unrefTimer(this.pollTimer);
+  }
+
+  /**
+   * The poll's wake-up: a claim only when there is something to claim (anyClaimable), or when that cannot
+   * be told. One question at a time: across a network partition they would pile up on the pool.
+   */
+  private pollWake(): void {
+    if (this.probing) return;
+    // A claim in flight looks again anyway.
+    if (this.pumping) return this.wake();
+    this.probing = true;
+    anyClaimable(this.o.pool, this.leaseMs).then(
+      (any) => {
+        this.probing = false;
+        if (any) this.wake();
+      },
+      () => {
+        this.probing = false;
+        this.wake();
+      },
+    );
   }
 
   wake(): void {

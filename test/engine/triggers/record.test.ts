@@ -4,7 +4,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../../../src/db/pool.js";
 import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
-import { outboxDepth, raiseArmed } from "../../../src/engine/triggers/record/sql.js";
+import { outboxDepth, raiseArmed, triggerState } from "../../../src/engine/triggers/record/sql.js";
 import { silentLogger } from "../../../src/log.js";
 import {
   createTestDatabase,
@@ -401,6 +401,20 @@ describe("record trigger", () => {
       await stopAll();
       await db.pool.query("DELETE FROM skyflow.record_outbox");
       await db.pool.query("UPDATE skyflow.record_wake SET armed = true");
+    }
+  });
+
+  it("reads which tables carry the trigger (each second) with a prepared statement, planned once after the first five", async () => {
+    const one = createPool(db.url, { max: 1 });
+    try {
+      for (let i = 0; i < 7; i++) await triggerState(one, APP, ["task", "nothing_here"]);
+      const { rows } = await one.query(
+        "SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'skyflow_trigger_state'",
+      );
+      // Postgres plans the first five executions with their values, and settles on a generic plan after.
+      expect(rows).toEqual([{ generic: 2, custom: 5 }]);
+    } finally {
+      await one.end();
     }
   });
 

@@ -47,7 +47,9 @@ describe("record trigger warm-up", () => {
       } finally {
         for (const c of clients) c.release();
       }
-      expect(names).toEqual(Array(3).fill(["skyflow_claim_outbox", "skyflow_enqueue_runs"]));
+      // (One of them may also hold the attach poll's statement.)
+      for (const n of names)
+        expect(n).toEqual(expect.arrayContaining(["skyflow_claim_outbox", "skyflow_enqueue_runs"]));
       expect(await countRuns(db.pool, "on_task")).toBe(0);
       // The changes still go their way: one run for one record.
       await insertRecord(db.pool, APP, "task", "t1");

@@ -86,13 +86,16 @@ export async function triggerState(
   schema: string,
   types: string[],
 ): Promise<{ attached: string[]; missing: string[] }> {
-  const { rows } = await db.query<{ tbl: string; has: boolean }>(
-    `SELECT c.relname AS tbl, EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = $3) AS has
+  // Prepared: read every second (attach.ts), where planning this join of the catalogs took 1.6 ms of the
+  // database's CPU each time.
+  const { rows } = await db.query<{ tbl: string; has: boolean }>({
+    name: "skyflow_trigger_state",
+    text: `SELECT c.relname AS tbl, EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = $3) AS has
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
        AND (c.relname = ANY($2) OR EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = $3))`,
-    [schema, types, TRIGGER],
-  );
+    values: [schema, types, TRIGGER],
+  });
   return {
     attached: rows.filter((r) => r.has).map((r) => r.tbl),
     missing: rows.filter((r) => !r.has && types.includes(r.tbl)).map((r) => r.tbl),
