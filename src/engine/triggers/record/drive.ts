@@ -21,7 +21,7 @@ import * as q from "./sql.js";
 type Cols = ReadonlyMap<string, ColumnInfo>;
 
 /**
- * Changes arriving a few at a time (see CHAIN_ROWS) are each claimed on their NOTIFY, with no pause: at 100
+ * Changes arriving a few at a time (see BUSY_WINDOW_MS) are each claimed on their NOTIFY, with no pause: at 100
  * changes/s a pause only delays them. Past that, the writers stop
  * notifying (the wake flag goes down) and the driver claims in rounds, pausing before each: short while
  * claims stay small, longer while they bring BUSY_ROWS or more. Measured with record:save from 32 callers
@@ -33,14 +33,15 @@ const QUIET_PAUSE_MS = 5;
 const BUSY_PAUSE_MS = 20;
 const BUSY_ROWS = 8;
 /**
- * A chain of claims on NOTIFYs (see drainChained) ends, for rounds, once a claim brings CHAIN_ROWS or more, or
- * the chain has claimed BUSY_ROWS at more than CHAIN_PER_MS a millisecond (150/s). Writers that notify
- * commit one at a time (Postgres queues a transaction's NOTIFYs under one database-wide lock, held through
- * its commit): with 8 writers' record inserts (record.test.ts), chaining up to 4 changes a claim or 500/s
- * took them half again as long.
+ * A chain of claims on NOTIFYs (see drainChained) ends, for rounds, once BUSY_ROWS changes were claimed on
+ * NOTIFYs within BUSY_WINDOW_MS (200/s), counted across chains. Writers that notify commit one at a time
+ * (Postgres queues a transaction's NOTIFYs under one database-wide lock, held through its commit): with 8
+ * writers' record inserts, chaining up to 4 changes a claim or 500/s took them half again as long. A burst of
+ * fewer changes (writers committing together now and then) is no load: ended as soon as a claim brought two
+ * changes, chains at 100 changes/s went to rounds a few times a second, and the changes of the next few ms
+ * waited for a round's pause (QUIET_PAUSE_MS): a quarter of the slowest 1% (bench/peers.ts latency).
  */
-const CHAIN_ROWS = 2;
-const CHAIN_PER_MS = 0.15;
+const BUSY_WINDOW_MS = 40;
 /**
  * In rounds, a claim takes only as many changes as this process's engine has room for, waiting up to
  * ROOM_WAIT_MS for room for ROOM_ROWS of them (see RunHandoff.whenRoom): their runs are created leased to it,
@@ -69,6 +70,8 @@ export interface RecordDriverOptions {
   runWritesTtlMs?: number;
   /** Releases runs waiting (wait_for) for these changes (src/engine/park). */
   waits?: WaitMatcher;
+  /** The pause before each claim in rounds, in place of QUIET_PAUSE_MS and BUSY_PAUSE_MS (for tests). */
+  roundPauseMs?: number;
 }
 
 export interface RecordDriver {
@@ -92,6 +95,9 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   const watched = new Set<string>();
   let xidDelay = 2;
   let checkingXids = false;
+  /** The claims on NOTIFYs of the last BUSY_WINDOW_MS: when (performance.now()) and how many changes each. */
+  const recent: [number, number][] = [];
+  let recentRows = 0;
 
   const tables = await watchTables({ pool: o.pool, catalog: o.catalog, schema: o.appSchema, log: o.log });
 
@@ -181,20 +187,20 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
    * Claims as drainBatch does, and goes on claiming while NOTIFYs keep coming a few changes at a time: each
    * next claim goes in the round trip that commits the one before (claimChain), and each transaction's runs
    * go to the engine as it commits. Returns how many changes the last claim brought, and `busy` when the
-   * changes come too fast for a claim each (see CHAIN_ROWS): the caller then drains in rounds instead.
+   * changes come too fast for a claim each (see BUSY_WINDOW_MS): the caller then drains in rounds instead.
    */
   const drainChained = async (): Promise<{ last: number; busy: boolean }> => {
-    const began = performance.now();
-    let total = 0;
     let busy = false;
     const counts = await claimChain<number, q.ClaimedRow>(
       o.pool,
       q.claimOutbox(o.appSchema, batch),
       (claimed) => {
-        total += claimed;
+        const now = performance.now();
+        recent.push([now, claimed]);
+        recentRows += claimed;
+        while (recent[0]![0] < now - BUSY_WINDOW_MS) recentRows -= recent.shift()![1];
         if (!notified || stopped) return false;
-        busy =
-          claimed >= CHAIN_ROWS || (total >= BUSY_ROWS && total > CHAIN_PER_MS * (performance.now() - began));
+        busy = recentRows >= BUSY_ROWS;
         return !busy;
       },
       () => {
@@ -306,8 +312,13 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
       const r = await drainChained();
       if (!r.busy) return;
       n = r.last;
-    } else n = await drainAll();
-    if (kind === "xids") return;
+    } else {
+      n = await drainAll();
+      if (kind === "xids") return;
+      // A poll finding a few changes (their NOTIFYs on the way, or writers that saw the flag down) is no load:
+      // rounds would hold back the NOTIFYs coming meanwhile, each pause (QUIET_PAUSE_MS) and claim of them.
+      if (n < BUSY_ROWS) n = 0;
+    }
     const lc = listener.client();
     if (!lc) return;
     // Lowered while the drain goes on: the raise below is queued behind it on the same connection.
@@ -317,7 +328,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
       // While changes keep coming, let a few ms of them gather: fewer, larger claims leave the
       // application's writes more of the machine.
       if (n < batch) {
-        const pause = n >= BUSY_ROWS ? BUSY_PAUSE_MS : QUIET_PAUSE_MS;
+        const pause = o.roundPauseMs ?? (n >= BUSY_ROWS ? BUSY_PAUSE_MS : QUIET_PAUSE_MS);
         await new Promise((r) => setTimeout(r, pause));
       }
       n = await drainAll();
