@@ -236,7 +236,10 @@ class EngineImpl extends EventEmitter implements Engine {
   private pollWake(): void {
     if (this.probing) return;
     // A claim in flight looks again anyway.
-    if (this.pumping) return this.wake();
+    if (this.pumping) {
+      this.wake();
+      return;
+    }
     this.probing = true;
     anyClaimable(this.o.pool, this.leaseMs).then(
       (any) => {
