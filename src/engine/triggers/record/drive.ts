@@ -72,6 +72,8 @@ export interface RecordDriverOptions {
   waits?: WaitMatcher;
   /** The pause before each claim in rounds, in place of QUIET_PAUSE_MS and BUSY_PAUSE_MS (for tests). */
   roundPauseMs?: number;
+  /** The window BUSY_ROWS changes claimed on NOTIFYs must fall in for rounds, in place of BUSY_WINDOW_MS (tests). */
+  busyWindowMs?: number;
 }
 
 export interface RecordDriver {
@@ -97,6 +99,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   let checkingXids = false;
   /** The claims on NOTIFYs of the last BUSY_WINDOW_MS: when (performance.now()) and how many changes each. */
   const recent: [number, number][] = [];
+  const busyWindowMs = o.busyWindowMs ?? BUSY_WINDOW_MS;
   let recentRows = 0;
 
   const tables = await watchTables({ pool: o.pool, catalog: o.catalog, schema: o.appSchema, log: o.log });
@@ -198,7 +201,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
         const now = performance.now();
         recent.push([now, claimed]);
         recentRows += claimed;
-        while (recent[0]![0] < now - BUSY_WINDOW_MS) recentRows -= recent.shift()![1];
+        while (recent[0]![0] < now - busyWindowMs) recentRows -= recent.shift()![1];
         if (!notified || stopped) return false;
         busy = recentRows >= BUSY_ROWS;
         return !busy;
