@@ -7,7 +7,7 @@ import type { Engine } from "../../src/engine/engine.js";
 import { enqueueRuns } from "../../src/engine/store/enqueue.js";
 import { silentLogger } from "../../src/log.js";
 import { sql } from "../../src/steps/sql.js";
-import { createTestDatabase, sequenceUsed, type TestDatabase } from "../helpers/db.js";
+import { backendsRunning, createTestDatabase, sequenceUsed, type TestDatabase } from "../helpers/db.js";
 import { poolOnlyClients, probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
 
 let db: TestDatabase;
@@ -118,12 +118,7 @@ describe("sql steps of runs claimed together", () => {
     await whileOneRuns(async () => {
       await e.start();
       await waitFor(
-        async () =>
-          (
-            await db.pool.query(
-              "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'INSERT INTO seen%' AND wait_event = 'PgSleep'",
-            )
-          ).rowCount === 1,
+        async () => (await backendsRunning(db.pool, "INSERT INTO seen%", "wait_event = 'PgSleep'")) === 1,
         5_000,
       );
       await db.pool.query("UPDATE skyflow.runs SET lease_owner = 'thief' WHERE id = $1", [ids[1]]);

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../../src/db/pool.js";
 import type { Engine } from "../../src/engine/engine.js";
 import { sql } from "../../src/steps/sql.js";
-import { createTestDatabase, type TestDatabase, withRowTrigger } from "../helpers/db.js";
+import { backendsRunning, createTestDatabase, type TestDatabase, withRowTrigger } from "../helpers/db.js";
 import { probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
 
 let db: TestDatabase;
@@ -169,12 +169,7 @@ describe("a sql step commits with the record of its try", () => {
     await e.start();
     const { runId } = await e.trigger("bump_fenced1");
     await waitFor(
-      async () =>
-        (
-          await db.pool.query(
-            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'UPDATE counters%fenced1%' AND state = 'active'",
-          )
-        ).rowCount === 1,
+      async () => (await backendsRunning(db.pool, "UPDATE counters%fenced1%", "state = 'active'")) === 1,
       5_000,
     );
     await db.pool.query("UPDATE skyflow.runs SET lease_owner = 'thief' WHERE id = $1", [runId]);
@@ -208,12 +203,7 @@ describe("a sql step commits with the record of its try", () => {
     await e.start();
     const { runId } = await e.trigger("bump_fenced");
     await waitFor(
-      async () =>
-        (
-          await db.pool.query(
-            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'UPDATE counters%' AND state = 'active'",
-          )
-        ).rowCount === 1,
+      async () => (await backendsRunning(db.pool, "UPDATE counters%", "state = 'active'")) === 1,
       5_000,
     );
     await db.pool.query("UPDATE skyflow.runs SET lease_owner = 'thief' WHERE id = $1", [runId]);

@@ -105,10 +105,6 @@ export async function withFailingInserts<T>(
   }
 }
 
-/**
- * Ends the connections to the pool's database, as a database restart would: those of the given application
- * names, or all but the one that asks. Returns how many.
- */
 /** How many values sequence `name` has handed out (its last value once called, else 0). */
 export async function sequenceUsed(pool: pg.Pool, name: string): Promise<number> {
   const { rows } = await pool.query(
@@ -117,6 +113,22 @@ export async function sequenceUsed(pool: pg.Pool, name: string): Promise<number>
   return Number(rows[0]!.n);
 }
 
+/**
+ * How many backends of the pool's database run a statement whose text is LIKE `query` and that match `where`
+ * (SQL over pg_stat_activity's columns: "state = 'active'", "wait_event = 'PgSleep'").
+ */
+export async function backendsRunning(pool: pg.Pool, query: string, where: string): Promise<number> {
+  const r = await pool.query(
+    `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE $1 AND ${where}`,
+    [query],
+  );
+  return r.rowCount ?? 0;
+}
+
+/**
+ * Ends the connections to the pool's database, as a database restart would: those of the given application
+ * names, or all but the one that asks. Returns how many.
+ */
 export async function terminateBackends(pool: pg.Pool, applicationNames?: string[]): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity

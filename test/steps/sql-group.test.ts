@@ -7,7 +7,7 @@ import { silentLogger } from "../../src/log.js";
 import { sql } from "../../src/steps/sql.js";
 import type { SharedCommit, StepContext } from "../../src/steps/types.js";
 import { poolOnlyClients } from "../engine/fixtures/defs.js";
-import { createTestDatabase, sequenceUsed, type TestDatabase } from "../helpers/db.js";
+import { backendsRunning, createTestDatabase, sequenceUsed, type TestDatabase } from "../helpers/db.js";
 import { waitFor } from "../helpers/wait.js";
 
 let db: TestDatabase;
@@ -142,12 +142,7 @@ describe("sql steps ready in the same turn", () => {
     const outs = whileOneRuns(async () => {
       const outs = Promise.all(ms.map(run));
       await waitFor(
-        async () =>
-          (
-            await db.pool.query(
-              "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'INSERT INTO seen%' AND wait_event = 'PgSleep'",
-            )
-          ).rowCount === 1,
+        async () => (await backendsRunning(db.pool, "INSERT INTO seen%", "wait_event = 'PgSleep'")) === 1,
         5_000,
       );
       ms[1]!.abort();
@@ -223,11 +218,8 @@ describe("sql steps ready in the same turn", () => {
       const h = Promise.all(held.map(run));
       await waitFor(
         async () =>
-          (
-            await db.pool.query(
-              "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'SELECT pg_advisory_xact_lock($2%' AND wait_event_type = 'Lock'",
-            )
-          ).rowCount === 1,
+          (await backendsRunning(db.pool, "SELECT pg_advisory_xact_lock($2%", "wait_event_type = 'Lock'")) ===
+          1,
         5_000,
       );
       // These end while the group still waits (the lock is released only after).
