@@ -369,7 +369,19 @@ describe("parked runs", () => {
     // No trigger drains now (an engine restarting resumes due runs before its trigger drains).
     await save([{ _id: "ticket/t1", run: runId }]);
     await new Promise((r) => setTimeout(r, 2500));
-    expect((await row(runId)).status).toBe("waiting");
+    // Past its timeout the run is claimed every 500 ms, finds the change in the outbox and parks again: it
+    // reads 'running' during each such claim, but its wait step has not ended.
+    const tries = await db.pool.query(
+      "SELECT status, finished_at FROM skyflow.step_tries WHERE run_id = $1 AND step_key = 'w'",
+      [runId],
+    );
+    expect(tries.rows).toHaveLength(1);
+    expect(tries.rows[0]).toMatchObject({ status: "running", finished_at: null });
+    const back = await until(
+      () => row(runId),
+      (r) => r.status === "waiting",
+    );
+    expect(back.status).toBe("waiting");
     triggers = await startTriggersHere();
     const run = await engine.waitForRun(runId, 20_000);
     expect(run.tries.find((t) => t.stepKey === "w")!.output).toMatchObject({
