@@ -20,6 +20,7 @@ import { type Listener, listen } from "./listen.js";
 import type { MachineDeps } from "./machine.js";
 import { checkManualEvent } from "./manual-event.js";
 import { Waker } from "./park/waker.js";
+import { rehearseRuns } from "./rehearse.js";
 import {
   type LiveRun,
   prepareRuns,
@@ -284,6 +285,9 @@ class EngineImpl extends EventEmitter implements Engine {
         }
       },
       launch: (runs, leasedAt) => this.launchEarly(runs, leasedAt),
+      rehearse: async (runs) => {
+        await rehearseRuns(this.runnerEnv(), runs);
+      },
       room: () => this.freeRoom(),
       whenRoom: (n, ms) =>
         new Promise<void>((resolve) => {

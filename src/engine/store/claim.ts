@@ -73,6 +73,11 @@ export interface RunHandoff {
    * (a second write of every index of the run's row).
    */
   whenRoom?(n: number, ms: number): Promise<void>;
+  /**
+   * Executes `runs` (never created: a trigger's rehearsal of a synthetic change) against nothing, no run of
+   * the engine's own and no reservation taken (see engine/rehearse.ts); settles once they have ended.
+   */
+  rehearse?(runs: ClaimedRun[]): Promise<void>;
 }
 
 export interface ClaimOptions {

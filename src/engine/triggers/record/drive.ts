@@ -2,7 +2,7 @@
 // poll), claims outbox batches and starts their runs in the same transaction. Owns all record-trigger I/O.
 import type pg from "pg";
 import { poolDb, type Tx, warmPool } from "../../../db/pool.js";
-import type { Logger } from "../../../log.js";
+import { type Logger, silentLogger } from "../../../log.js";
 import { loadTableColumns } from "../../../server/records/table.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
 import type { Catalog, WorkflowDefinition } from "../../definition/types.js";
@@ -16,6 +16,7 @@ import { type Handover, handover, type RunRequest } from "../start-runs.js";
 import { watchTables } from "./attach.js";
 import { changeEvent, planChange } from "./match.js";
 import { hasUnknownColumn, type OutboxRow, parseOutboxRow, watchedTypes } from "./parse.js";
+import { rehearseChanges } from "./rehearse.js";
 import * as q from "./sql.js";
 
 type Cols = ReadonlyMap<string, ColumnInfo>;
@@ -129,6 +130,21 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     for (const type of watchedTypes(o.catalog.list())) await columnsFor(type, []);
     await warmPool(o.pool, o.pool.options.max ?? 1, [q.claimOutbox(o.appSchema, 0), enqueueNothing()]);
   };
+
+  /** A synthetic change of each watched type rehearsed (rehearse.ts), once the columns are known. */
+  const rehearse = async (): Promise<void> => {
+    const types = new Map<string, Cols>();
+    for (const [type, cols] of columns) if (cols.size > 0) types.set(type, cols);
+    const quiet = silentLogger();
+    await rehearseChanges({
+      types,
+      appSchema: o.appSchema,
+      workflows: o.catalog.list(),
+      plan: (rows) => plan(rows, o.catalog.list(), quiet),
+      ...(o.handoff ? { handoff: o.handoff } : {}),
+      secrets: o.secrets ?? [],
+    });
+  };
   // Before the listener and the poll: their claims would wait for the connections held here.
   await warm().catch((err) => o.log.debug({ err: (err as Error).message }, "record trigger warm-up failed"));
 
@@ -222,7 +238,11 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     return { last, busy: busy || last === batch };
   };
 
-  const plan = async (rows: q.ClaimedRow[], wfs: WorkflowDefinition[]): Promise<RunRequest[]> => {
+  const plan = async (
+    rows: q.ClaimedRow[],
+    wfs: WorkflowDefinition[],
+    log: Logger = o.log,
+  ): Promise<RunRequest[]> => {
     const byType = new Map<string, OutboxRow[]>();
     for (const r of rows) {
       const list = byType.get(r.record_type);
@@ -245,18 +265,18 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
           now: o.clock(),
           loopDepth: o.loopDepth,
           onWhenError: (wf, err) =>
-            o.log.warn(
+            log.warn(
               { workflow: wf, event: c.eventId, err: (err as Error).message },
               "record trigger `when` failed",
             ),
         });
       } catch (err) {
         // One change that cannot be read starts nothing, and must not hold back the changes after it.
-        o.log.error({ event: c.eventId, err: (err as Error).message }, "record trigger: change skipped");
+        log.error({ event: c.eventId, err: (err as Error).message }, "record trigger: change skipped");
         continue;
       }
       for (const b of p.blocked) {
-        o.log.warn(
+        log.warn(
           { workflow: b.workflow, record: b.record, depth: b.depth, max: o.loopDepth },
           `loop guard: not starting ${b.workflow} for ${b.record}: depth ${b.depth} exceeds ${o.loopDepth}`,
         );
@@ -394,6 +414,13 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
       running = undefined;
     })();
   };
+
+  // Before the listener and the poll too, once the code it runs is defined: the JavaScript of a change's way
+  // to its runs' first statements, compiled before the first change (see rehearse.ts). Nothing is written
+  // or logged; a failure leaves that cost to the first change.
+  await rehearse().catch((err) =>
+    o.log.debug({ err: (err as Error).message }, "record trigger rehearsal failed"),
+  );
 
   // The wake flag's updates travel on this connection too, with synchronous_commit off: the flag needs no
   // durability. A reconnect drains and re-arms the flag, as the poll does (NOTIFYs meanwhile were lost).
