@@ -177,7 +177,7 @@ async function startRuns(
   if (requests.length === 0) return [];
   const versions = new Map<string, WorkflowDefinition>();
   for (const r of requests) {
-    const key = `${r.workflow.name}\u0000${r.workflow.version}`;
+    const key = versionKey(r.workflow);
     if (!stored?.has(key)) versions.set(key, r.workflow);
   }
   const wfs = [...versions.values()];
@@ -198,6 +198,32 @@ async function startRuns(
     lease,
     commit,
   );
+}
+
+/** A workflow version's entry in a set of stored versions (see startRuns). */
+const versionKey = (wf: WorkflowDefinition): string => `${wf.name}\u0000${wf.version}`;
+
+/**
+ * Adds to `stored` (see startRuns) those versions of `wfs` that skyflow.workflow_versions holds already
+ * (a read: rows there are never deleted), so that a restarted daemon's first runs of unchanged workflows do
+ * not insert them again, a statement more in their trigger's transaction.
+ */
+export async function knownVersions(
+  db: Queryable,
+  wfs: WorkflowDefinition[],
+  stored: Set<string>,
+): Promise<void> {
+  if (wfs.length === 0) return;
+  const { rows } = await db.query<{ workflow: string; version: string }>(
+    `SELECT workflow, version FROM skyflow.workflow_versions
+     WHERE (workflow, version) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+    [wfs.map((w) => w.name), wfs.map((w) => w.version)],
+  );
+  const wanted = new Map(wfs.map((w) => [versionKey(w), w]));
+  for (const r of rows) {
+    const key = `${r.workflow}\u0000${r.version}`;
+    if (wanted.has(key)) stored.add(key);
+  }
 }
 
 async function storeVersions(db: Queryable, wfs: WorkflowDefinition[]): Promise<void> {

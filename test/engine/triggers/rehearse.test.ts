@@ -10,6 +10,7 @@ import { startTriggers, type Triggers } from "../../../src/engine/triggers/index
 import { planChange } from "../../../src/engine/triggers/record/match.js";
 import { parseOutboxRow } from "../../../src/engine/triggers/record/parse.js";
 import { REHEARSAL_KEY, rehearseChanges } from "../../../src/engine/triggers/record/rehearse.js";
+import { knownVersions } from "../../../src/engine/triggers/start-runs.js";
 import { silentLogger } from "../../../src/log.js";
 import { loadTableColumns } from "../../../src/server/records/table.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
@@ -97,10 +98,12 @@ describe("record trigger rehearsal", () => {
     });
     // It ran, through the sql step's statement and its try's COMMIT (both to the dry pool).
     const r = lastRehearsal();
-    expect(r).toMatchObject({ runs: 1, ended: 1 });
+    expect(r).toMatchObject({ runs: 3, ended: 3 });
     expect(r!.statements).toContain(SINK);
     expect(r!.statements.some((s) => s.includes("skyflow.step_tries"))).toBe(true);
-    expect(r!.statements).toContain("COMMIT");
+    // Three statements in two transactions: the first alone, the next two grouped (steps/sql-group.ts).
+    expect(r!.statements.filter((s) => s === SINK)).toHaveLength(3);
+    expect(r!.statements.filter((s) => s === "COMMIT")).toHaveLength(2);
     // Nothing written, consumed or reported.
     expect(await footprint()).toEqual(before);
     expect(events).toEqual([]);
@@ -145,8 +148,8 @@ describe("record trigger rehearsal", () => {
         ),
       handoff: engine!.handoff(),
     });
-    expect(n).toBe(1);
-    expect(lastRehearsal()).toMatchObject({ runs: 1, ended: 1 });
+    expect(n).toBe(3);
+    expect(lastRehearsal()).toMatchObject({ runs: 3, ended: 3 });
     expect(await footprint()).toEqual(before);
     expect(events).toEqual([]);
     const { rows } = await db.pool.query<{ record_key: string }>(
@@ -154,5 +157,15 @@ describe("record trigger rehearsal", () => {
     );
     expect(rows.map((x) => x.record_key)).toEqual(["t2"]);
     expect(rows.map((x) => x.record_key)).not.toContain(REHEARSAL_KEY);
+  });
+
+  it("knows the versions stored already, and only those", async () => {
+    // on_task's version was stored by the first test's change; another workflow's was never.
+    const other = workflow("other", [
+      { kind: "record", type: "task", database: "_public", events: ["create"] },
+    ]);
+    const stored = new Set<string>();
+    await knownVersions(db.pool, [onTask, other], stored);
+    expect([...stored]).toEqual([`on_task\u0000${onTask.version}`]);
   });
 });

@@ -12,7 +12,7 @@ import type { RunHandoff } from "../../store/claim.js";
 import { enqueueNothing } from "../../store/enqueue.js";
 import { claimChain, claimTransaction } from "../claim-tx.js";
 import { MAX_EVENT_DEPTH, nestsDeeper } from "../context.js";
-import { type Handover, handover, type RunRequest } from "../start-runs.js";
+import { type Handover, handover, knownVersions, type RunRequest } from "../start-runs.js";
 import { watchTables } from "./attach.js";
 import { changeEvent, planChange } from "./match.js";
 import { hasUnknownColumn, type OutboxRow, parseOutboxRow, watchedTypes } from "./parse.js";
@@ -129,6 +129,11 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   const warm = async (): Promise<void> => {
     for (const type of watchedTypes(o.catalog.list())) await columnsFor(type, []);
     await warmPool(o.pool, o.pool.options.max ?? 1, [q.claimOutbox(o.appSchema, 0), enqueueNothing()]);
+    const types = watchedTypes(o.catalog.list());
+    const watching = o.catalog
+      .list()
+      .filter((wf) => wf.enabled && wf.triggers.some((t) => t.kind === "record" && types.has(t.type)));
+    await knownVersions(db, watching, storedVersions);
   };
 
   /** A synthetic change of each watched type rehearsed (rehearse.ts), once the columns are known. */

@@ -19,6 +19,12 @@ type Cols = ReadonlyMap<string, ColumnInfo>;
 /** Runs rehearsed at most, whatever the number of workflows: the code is the same for all of them. */
 const MAX_RUNS = 16;
 
+/**
+ * Changes of each type rehearsed together: the first run's `sql` step goes alone, the next two share a
+ * transaction (steps/sql-group.ts), as steps ready together do at 100 changes a second.
+ */
+const CHANGES_PER_TYPE = 3;
+
 /** The synthetic change's record key (and its owner), recognisable if it ever showed. */
 export const REHEARSAL_KEY = "skyflow-rehearsal";
 
@@ -46,9 +52,10 @@ function sample(c: ColumnInfo): unknown {
 }
 
 /** An outbox row as a claim would return it: a record of `type` created, every column given a value. */
-export function syntheticChange(type: string, schema: string, cols: Cols): ClaimedRow {
+export function syntheticChange(type: string, schema: string, cols: Cols, n = 0): ClaimedRow {
+  const key = n === 0 ? REHEARSAL_KEY : `${REHEARSAL_KEY}-${n}`;
   const row: Record<string, unknown> = {
-    _id: REHEARSAL_KEY,
+    _id: key,
     _database_id: "",
     _owner_id: REHEARSAL_KEY,
     _access: null,
@@ -59,11 +66,11 @@ export function syntheticChange(type: string, schema: string, cols: Cols): Claim
   };
   for (const [name, c] of cols) if (!name.startsWith("_")) row[name] = sample(c);
   return {
-    id: "0",
+    id: String(n),
     op: "insert",
     schema_name: schema,
     record_type: type,
-    record_key: REHEARSAL_KEY,
+    record_key: key,
     database_id: "",
     new_row: row,
     old_row: null,
@@ -121,15 +128,17 @@ export interface RehearsalOptions {
 export async function rehearseChanges(o: RehearsalOptions): Promise<number> {
   const requests: RunRequest[] = [];
   for (const [type, cols] of o.types) {
-    const row = syntheticChange(type, o.appSchema, cols);
-    const planned = await o.plan([row]);
-    const taken = new Set(planned.map((r) => r.workflow.name));
-    requests.push(...planned);
-    const event = changeEvent(parseOutboxRow(row), cols);
-    for (const wf of o.workflows) {
-      if (!wf.enabled || taken.has(wf.name)) continue;
-      if (wf.triggers.some((t) => t.kind === "record" && t.type === type))
-        requests.push({ workflow: wf, event, depth: 0 });
+    for (let n = 0; n < CHANGES_PER_TYPE; n++) {
+      const row = syntheticChange(type, o.appSchema, cols, n);
+      const planned = await o.plan([row]);
+      const taken = new Set(planned.map((r) => r.workflow.name));
+      requests.push(...planned);
+      const event = changeEvent(parseOutboxRow(row), cols);
+      for (const wf of o.workflows) {
+        if (!wf.enabled || taken.has(wf.name)) continue;
+        if (wf.triggers.some((t) => t.kind === "record" && t.type === type))
+          requests.push({ workflow: wf, event, depth: 0 });
+      }
     }
   }
   const picked = requests.slice(0, MAX_RUNS);
