@@ -141,7 +141,8 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     const types = new Map<string, Cols>();
     for (const [type, cols] of columns) if (cols.size > 0) types.set(type, cols);
     const quiet = silentLogger();
-    await rehearseChanges({
+    const t0 = performance.now();
+    const runs = await rehearseChanges({
       types,
       appSchema: o.appSchema,
       workflows: o.catalog.list(),
@@ -149,6 +150,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
       ...(o.handoff ? { handoff: o.handoff } : {}),
       secrets: o.secrets ?? [],
     });
+    o.log.debug({ runs, ms: Math.round(performance.now() - t0) }, "record trigger rehearsed");
   };
   // Before the listener and the poll: their claims would wait for the connections held here.
   await warm().catch((err) => o.log.debug({ err: (err as Error).message }, "record trigger warm-up failed"));
