@@ -138,8 +138,9 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
 
   /** A synthetic change of each watched type rehearsed (rehearse.ts), once the columns are known. */
   const rehearse = async (): Promise<void> => {
-    const types = new Map<string, Cols>();
-    for (const [type, cols] of columns) if (cols.size > 0) types.set(type, cols);
+    // Every watched type, its columns as read (none for a table with no user column, or none yet: its
+    // synthetic record then has the system fields alone, and changes nothing either way).
+    const types = new Map<string, Cols>(columns);
     const quiet = silentLogger();
     const t0 = performance.now();
     const runs = await rehearseChanges({

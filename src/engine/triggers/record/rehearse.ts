@@ -110,7 +110,7 @@ function dryTransaction(): Queryable & Committer {
 }
 
 export interface RehearsalOptions {
-  /** The watched record types with their columns (those whose columns could not be read are left out). */
+  /** The watched record types with their columns. */
   types: Map<string, Cols>;
   appSchema: string;
   workflows: WorkflowDefinition[];
