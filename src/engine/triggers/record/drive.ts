@@ -177,8 +177,11 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
     notified = false;
     const { n, released } = await runs.after(
-      claimTransaction(db, q.claimOutbox(o.appSchema, limit), (tx, rows: q.ClaimedRow[]) =>
-        startClaimed(tx, rows, runs),
+      claimTransaction(
+        db,
+        q.claimOutbox(o.appSchema, limit),
+        (tx, rows: q.ClaimedRow[]) => startClaimed(tx, rows, runs),
+        q.CLAIM_OPTIONS,
       ),
     );
     // Released runs left for a claim are due now: this process's engine looks at once, without the NOTIFY.
@@ -217,6 +220,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
         if (released > 0) committed.then(o.wake, () => {});
         return rows.length;
       },
+      q.CLAIM_OPTIONS,
     );
     const last = counts[counts.length - 1] ?? 0;
     return { last, busy: busy || last === batch };
