@@ -6,7 +6,7 @@ import type { Logger } from "../../../log.js";
 import { loadTableColumns } from "../../../server/records/table.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
 import type { Catalog, WorkflowDefinition } from "../../definition/types.js";
-import { type Listener, listen } from "../../listen.js";
+import { type Listener, type ListenOptions, listen } from "../../listen.js";
 import type { WaitMatcher } from "../../park/match.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { enqueueNothing } from "../../store/enqueue.js";
@@ -74,6 +74,8 @@ export interface RecordDriverOptions {
   roundPauseMs?: number;
   /** The window BUSY_ROWS changes claimed on NOTIFYs must fall in for rounds, in place of BUSY_WINDOW_MS (tests). */
   busyWindowMs?: number;
+  /** Opens its LISTEN (default: a connection of its own; the daemon's ListenHub shares one). */
+  listen?: (o: ListenOptions) => Listener;
 }
 
 export interface RecordDriver {
@@ -401,7 +403,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
 
   // The wake flag's updates travel on this connection too, with synchronous_commit off: the flag needs no
   // durability. A reconnect drains and re-arms the flag, as the poll does (NOTIFYs meanwhile were lost).
-  const listener: Listener = listen({
+  const listener: Listener = (o.listen ?? listen)({
     connection: o.pool.options,
     channels: [q.CHANNEL],
     setup: ["SET synchronous_commit = off"],
