@@ -4,6 +4,7 @@ import type pg from "pg";
 import type { FileResult } from "./engine/catalog.js";
 import { type LoadOptions, loadWorkflowFile } from "./engine/definition/load.js";
 import type { Catalog } from "./engine/definition/types.js";
+import type { Listener, ListenOptions } from "./engine/listen.js";
 import type { RunHandoff } from "./engine/store/claim.js";
 import { startTriggers } from "./engine/triggers/index.js";
 import type { Logger } from "./log.js";
@@ -27,6 +28,7 @@ export interface TriggerSetOptions {
   env: Record<string, string>;
   metrics: Metrics;
   secrets: string[];
+  listen?: (o: ListenOptions) => Listener;
 }
 
 export async function startTriggerSet(o: TriggerSetOptions): Promise<{ stop(): Promise<void> }> {
@@ -41,6 +43,7 @@ export async function startTriggerSet(o: TriggerSetOptions): Promise<{ stop(): P
     loopDepth: o.loopDepth,
     env: o.env,
     secrets: o.secrets,
+    ...(o.listen ? { listen: o.listen } : {}),
   });
   o.metrics.setTriggerStats(() => triggers.stats());
   return triggers;

@@ -9,6 +9,7 @@ import { describeDatabase, openDatabase } from "./db/open.js";
 import { createPool } from "./db/pool.js";
 import { LiveCatalog } from "./engine/catalog.js";
 import { createEngine, type Engine } from "./engine/engine.js";
+import { listenHub } from "./engine/listen.js";
 import { parkedCounts } from "./engine/park/waker.js";
 import { type Reloader, startReloader } from "./engine/reload.js";
 import { watchPaused } from "./engine/workflow-state.js";
@@ -146,7 +147,11 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
   });
   closers.push(["workflow watcher", reloader.close]);
 
+  // The engine's LISTEN and the record trigger's on one connection: Postgres wakes every listening backend
+  // at each NOTIFY (listen.ts listenHub). The record trigger's wake-flag writes need no durability.
+  const listens = listenHub({ connection: db.pool.options, log, setup: ["SET synchronous_commit = off"] });
   const engine = createEngine({
+    listen: listens.listen,
     pool: db.pool,
     catalog,
     clients: {
@@ -176,6 +181,7 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
   const triggerPool = createPool(db.url, { max: 3 });
   closers.push(["trigger connections", () => triggerPool.end()]);
   const triggers = await startTriggerSet({
+    listen: listens.listen,
     pool: triggerPool,
     catalog: catalog.triggerView(),
     appSchema,

@@ -108,6 +108,11 @@ export interface TxOptions {
    * statement whose plan does not depend on its values, and costly to plan.
    */
   genericPlan?: boolean;
+  /**
+   * The transaction's statements are planned without sequential scans where an index can serve them
+   * (enable_seqscan off, for this transaction only; see INDEX_SCANS).
+   */
+  indexScans?: boolean;
   /** Bounds the BEGIN (with `first`) and the COMMIT; a client whose statement timed out is discarded. */
   timeoutMs?: number;
 }
@@ -211,11 +216,26 @@ export async function warmPool(
   if (failed) throw failed.reason;
 }
 
+/**
+ * For the rest of the transaction, no sequential scan where an index can serve (a plan built meanwhile keeps
+ * that choice: a prepared statement's generic plan is built once per connection). For hot statements that find
+ * their rows by key in tables whose statistics say they are tiny, which the planner then reads whole: the
+ * record outbox, drained as fast as it fills and so always near empty when analyzed, whose dead rows pile up
+ * between vacuums; the runs after a VACUUM ANALYZE of an empty table (a fresh install, bench/peers.ts's
+ * rounds), where a connection's generic plan for a run's row by id, built while the table held a page or two,
+ * read every run, each run's old versions too, as the table grew. Over a latency round (bench/peers.ts,
+ * auto_explain): a sql step's record read 30 buffers, 12 of them in such scans, and 19 without; the outbox
+ * claim's two scans of the outbox 25, and 9 through its primary key. A statement that no index serves is
+ * planned as before.
+ */
+export const INDEX_SCANS = "SET LOCAL enable_seqscan TO off";
+
 /** The BEGIN of a transaction with `opts`, its SET LOCALs included (one simple query). */
-function beginOf(opts: Omit<TxOptions, "first">): string {
+export function beginOf(opts: Omit<TxOptions, "first">): string {
   let begin = "BEGIN";
   if (opts.asyncCommit) begin += "; SET LOCAL synchronous_commit TO off";
   if (opts.genericPlan) begin += "; SET LOCAL plan_cache_mode TO force_generic_plan";
+  if (opts.indexScans) begin += `; ${INDEX_SCANS}`;
   return begin;
 }
 
@@ -341,7 +361,7 @@ export async function withTransaction<T>(
   opts: TxOptions = {},
 ): Promise<T> {
   const client = await pool.connect();
-  const begin = opts.asyncCommit ? "BEGIN; SET LOCAL synchronous_commit TO off" : "BEGIN";
+  const begin = beginOf(opts);
   let done = false;
   let stuck = false;
   try {

@@ -16,7 +16,7 @@ import { claimLimits, concurrencyKeyFor } from "./concurrency.js";
 import type { Catalog, TriggerEvent } from "./definition/types.js";
 import { runIdFor } from "./ids.js";
 import { LeaseFence } from "./lease-fence.js";
-import { type Listener, listen } from "./listen.js";
+import { type Listener, type ListenOptions, listen } from "./listen.js";
 import type { MachineDeps } from "./machine.js";
 import { checkManualEvent } from "./manual-event.js";
 import { Waker } from "./park/waker.js";
@@ -75,6 +75,8 @@ export interface EngineOptions {
   claimOnly?: string[];
   /** Recompiles a stored workflow version (default: the definition loader's loadWorkflowSource). */
   compile?: CompileSource;
+  /** Opens its LISTEN (default: a connection of its own; the daemon's ListenHub shares one). */
+  listen?: (o: ListenOptions) => Listener;
 }
 
 export type RunDetails = RunRecord & { tries: StepTryRecord[] };
@@ -188,7 +190,7 @@ class EngineImpl extends EventEmitter implements Engine {
     prepareRuns(this.o.catalog.list(), this.deps);
     this.unprepare = this.o.catalog.subscribe(() => prepareRuns(this.o.catalog.list(), this.deps));
     this.waker.start();
-    this.listener = listen({
+    this.listener = (this.o.listen ?? listen)({
       connection: this.o.pool.options,
       channels: ["skyflow_runs"],
       onNotify: () => this.wake(),

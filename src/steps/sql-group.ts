@@ -187,6 +187,7 @@ function stuck(k: Key): void {
 /** A slot of the group's commit: takes its member's record (commit-try.ts) and answers once all are sent. */
 class Slot implements SharedCommit {
   statement: Statement | undefined;
+  before: string | undefined;
   submitted!: () => void;
   readonly entered = new Promise<void>((r) => {
     this.submitted = r;
@@ -201,8 +202,9 @@ class Slot implements SharedCommit {
     this.done.catch(() => {});
   }
 
-  commitWith(s: Statement): Promise<void> {
+  commitWith(s: Statement, before?: string): Promise<void> {
     this.statement = s;
+    this.before = before;
     this.submitted();
     return this.done;
   }
@@ -294,7 +296,8 @@ async function runGroup(pool: pg.Pool, members: Member<unknown>[]): Promise<Outc
  */
 async function commitAll(client: pg.PoolClient, slots: Slot[]): Promise<Outcome> {
   try {
-    const rs = await pipelined(client, [...slots.map((s) => s.statement!), "COMMIT"]);
+    const before = [...new Set(slots.flatMap((s) => (s.before ? [s.before] : [])))];
+    const rs = await pipelined(client, [...before, ...slots.map((s) => s.statement!), "COMMIT"]);
     if (rs[rs.length - 1]!.command !== "COMMIT") return "rolledBack";
     for (const s of slots) s.committed();
     return "committed";

@@ -19,10 +19,11 @@ export interface StepClients {
 
 /**
  * A transaction that several steps share (src/steps/sql-group.ts): each gives the statement it would send
- * with its COMMIT, and hears once the one COMMIT answered.
+ * with its COMMIT, and hears once the one COMMIT answered. `before`: a simple query (no values) sent ahead of
+ * the members' statements, once (a SET LOCAL for them).
  */
 export interface SharedCommit {
-  commitWith(s: Statement): Promise<void>;
+  commitWith(s: Statement, before?: string): Promise<void>;
 }
 
 export interface StepContext<I = unknown> {

@@ -8,7 +8,7 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool } from "../../src/db/pool.js";
 import { createEngine, type Engine } from "../../src/engine/engine.js";
-import { listen } from "../../src/engine/listen.js";
+import { listen, listenHub } from "../../src/engine/listen.js";
 import { enqueueRuns } from "../../src/engine/store/enqueue.js";
 import { recordVersion } from "../../src/engine/store/versions.js";
 import { startTriggers } from "../../src/engine/triggers/index.js";
@@ -124,6 +124,70 @@ describe("listen", () => {
       await l.close();
     }
     // Closed: the connection is gone, and no reconnect brings it back.
+    await new Promise((res) => setTimeout(res, 300));
+    expect(await pidsOf(name)).toEqual([]);
+  });
+
+  it("a hub serves its consumers from one connection: each its own channels, each told after a reconnect", async () => {
+    const name = uniqueName();
+    const hub = listenHub({
+      connection: db.pool.options,
+      name,
+      log: silentLogger(),
+      setup: ["SET work_mem = '5MB'"],
+    });
+    const a = recorder();
+    const b = recorder();
+    const la = hub.listen({ connection: db.pool.options, channels: ["lh_a"], ...a.options });
+    await la.ready;
+    expect(() =>
+      hub.listen({ connection: db.pool.options, channels: ["lh_x"], setup: ["SET x = 1"], ...b.options }),
+    ).toThrow(/setup/);
+    // Joins the connection open already: its channel LISTENed then, and it is told so.
+    const lb = hub.listen({ connection: db.pool.options, channels: ["lh_b"], ...b.options });
+    try {
+      await lb.ready;
+      expect([a.listening(), b.listening()]).toEqual([1, 1]);
+      expect(await pidsOf(name)).toHaveLength(1);
+      expect(((await la.client()!.query("SHOW work_mem")).rows[0] as { work_mem: string }).work_mem).toBe(
+        "5MB",
+      );
+      await db.pool.query("SELECT pg_notify('lh_a', '1'), pg_notify('lh_b', '1')");
+      await waitFor(
+        async () => a.got.length + b.got.length,
+        (n) => n === 2,
+      );
+      expect([a.got, b.got]).toEqual([["lh_a:1"], ["lh_b:1"]]);
+      const [first] = await pidsOf(name);
+      await db.pool.query("SELECT pg_terminate_backend($1)", [first]);
+      await waitFor(
+        async () => [a.listening(), b.listening()].join(),
+        (n) => n === "2,2",
+      );
+      await db.pool.query("SELECT pg_notify('lh_a', '2'), pg_notify('lh_b', '2')");
+      await waitFor(
+        async () => a.got.length + b.got.length,
+        (n) => n === 4,
+      );
+      expect([a.got, b.got]).toEqual([
+        ["lh_a:1", "lh_a:2"],
+        ["lh_b:1", "lh_b:2"],
+      ]);
+      // One consumer closed: the other keeps the connection, and hears on.
+      await la.close();
+      expect(la.client()).toBeUndefined();
+      await db.pool.query("SELECT pg_notify('lh_a', '3'), pg_notify('lh_b', '3')");
+      await waitFor(
+        async () => b.got.length,
+        (n) => n === 3,
+      );
+      expect(a.got).toHaveLength(2);
+      expect(await pidsOf(name)).toHaveLength(1);
+    } finally {
+      await la.close();
+      await lb.close();
+    }
+    // The last one closed: the connection is gone.
     await new Promise((res) => setTimeout(res, 300));
     expect(await pidsOf(name)).toEqual([]);
   });

@@ -3,7 +3,7 @@
 // state, the run's row takes it in that same transaction (the run's end, or a first try whose begin was not
 // saved: see runner.ts).
 import type pg from "pg";
-import { commitWith } from "../../db/pool.js";
+import { INDEX_SCANS, pipelined } from "../../db/pool.js";
 import type { SharedCommit } from "../../steps/types.js";
 import type { Queryable } from "./enqueue.js";
 
@@ -62,7 +62,11 @@ export const COMMIT_TRY_END = `WITH run AS (
 /**
  * Records the try and commits the step's transaction on `client`: both in one round trip (pipelined, the
  * values bound), so the step's transaction takes no round trip more than its own COMMIT would. A shared
- * transaction sends the record with its members' and that one COMMIT.
+ * transaction sends the record with its members' and that one COMMIT. The record is planned without a
+ * sequential scan (db/pool.ts INDEX_SCANS, set after the step's own statements, which are planned as
+ * their author expects): a connection's generic plan of COMMIT_TRY_END, built while the runs table looked
+ * a page or two long (a fresh install, or after a VACUUM of it empty), read the whole table for a run's row
+ * at every commit after, as the table grew.
  */
 export async function commitTry(client: pg.PoolClient | SharedCommit, t: CommittedTry): Promise<void> {
   const s = {
@@ -84,7 +88,9 @@ export async function commitTry(client: pg.PoolClient | SharedCommit, t: Committ
       t.state?.error ?? null,
     ],
   };
-  await ("commitWith" in client ? client.commitWith(s) : commitWith(client, s));
+  if ("commitWith" in client) return client.commitWith(s, INDEX_SCANS);
+  const rs = await pipelined(client, [INDEX_SCANS, s, "COMMIT"]);
+  if (rs[2]!.command !== "COMMIT") throw new Error("the transaction was rolled back instead of committed");
 }
 
 /** The try's output when it was recorded as succeeded; undefined when it was not. */

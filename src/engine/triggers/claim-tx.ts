@@ -7,9 +7,12 @@
 // even before this COMMIT is answered (RunHandoff.launch): its own COMMIT waits for that answer, so it never
 // commits without the run's row, and a crash before it rolls the step back with the rest.
 import type pg from "pg";
-import { type Db, pipelined, type Rows, type Statement, type Tx } from "../../db/pool.js";
+import { beginOf, type Db, pipelined, type Rows, type Statement, type Tx } from "../../db/pool.js";
 
-const BEGIN = "BEGIN; SET LOCAL synchronous_commit TO off";
+export interface ClaimOptions {
+  /** Planned without sequential scans where an index serves (TxOptions.indexScans). */
+  indexScans?: boolean;
+}
 
 /**
  * `first` (the claim, its values bound) is sent with the BEGIN in one round trip; `fn` gets the transaction
@@ -19,8 +22,9 @@ export function claimTransaction<T, R = Record<string, unknown>>(
   db: Db,
   first: Statement,
   fn: (tx: Tx, rows: R[]) => Promise<T>,
+  opts: ClaimOptions = {},
 ): Promise<T> {
-  return db.tx((tx) => fn(tx, tx.first as R[]), { first, asyncCommit: true });
+  return db.tx((tx) => fn(tx, tx.first as R[]), { first, asyncCommit: true, indexScans: opts.indexScans });
 }
 
 /**
@@ -40,7 +44,9 @@ export async function claimChain<T, R = Record<string, unknown>>(
   more: (claimed: number) => boolean,
   sent: () => void,
   fn: (tx: Tx, rows: R[], committed: Promise<void>) => Promise<T>,
+  opts: ClaimOptions = {},
 ): Promise<T[]> {
+  const BEGIN = beginOf({ asyncCommit: true, indexScans: opts.indexScans });
   const client = await pool.connect();
   let broken = false;
   const out: T[] = [];

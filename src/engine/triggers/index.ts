@@ -5,6 +5,7 @@ import type pg from "pg";
 import type { Logger } from "../../log.js";
 import { type Clock, systemClock } from "../clock.js";
 import type { Catalog } from "../definition/types.js";
+import type { Listener, ListenOptions } from "../listen.js";
 import { WaitMatcher } from "../park/match.js";
 import type { RunHandoff } from "../store/claim.js";
 import { startCronDriver } from "./cron/drive.js";
@@ -43,6 +44,8 @@ export interface TriggerOptions {
   pubsubMessageRetryMs?: number[];
   /** How long the pubsub leader waits for its lock session to answer before it stops leading. */
   pubsubLivenessMs?: number;
+  /** Opens the record trigger's LISTEN (default: a connection of its own; see ListenHub). */
+  listen?: (o: ListenOptions) => Listener;
 }
 
 export interface TriggerStats {
@@ -84,6 +87,7 @@ export async function startTriggers(opts: TriggerOptions): Promise<Triggers> {
     runWritesTtlMs: RUN_WRITES_TTL_MS,
     ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
     ...(opts.pollMs ? { pollMs: opts.pollMs } : {}),
+    ...(opts.listen ? { listen: opts.listen } : {}),
   });
   const cron = await startCronDriver({
     ...base,

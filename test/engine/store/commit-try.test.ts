@@ -234,6 +234,52 @@ describe("commitTry", () => {
       expect(plan).not.toContain("runs_in_flight");
     } finally {
       await c.query("DEALLOCATE ALL; RESET plan_cache_mode").catch(() => {});
+      // Discarded: pg still counts the statements it prepared on this connection as there.
+      c.release(true);
+    }
+  });
+
+  it("keeps finding the run by its primary key when the connection planned it while the table looked a page long", async () => {
+    // As on a fresh install, or after a VACUUM ANALYZE of the runs empty (bench/peers.ts's rounds): a
+    // generic plan made then read the whole table at every commit after, as it grew.
+    await db.pool.query("TRUNCATE skyflow.runs CASCADE");
+    await db.pool.query("VACUUM ANALYZE skyflow.runs");
+    const runs = await storedRuns(
+      db.pool,
+      Array.from({ length: 8 }, (_, i) => `g${i}`),
+      "running",
+      "a",
+      "1 minute",
+    );
+    const c = await db.pool.connect();
+    try {
+      // Past Postgres's five custom plans: the generic plan is made, and kept, at one of these commits.
+      for (const run of runs) {
+        await c.query("BEGIN");
+        await commitTry(c, {
+          runId: run,
+          owner: "a",
+          runAttempt: 1,
+          stepKey: "s",
+          attempt: 1,
+          kind: "sql",
+          output: "{}",
+          state: { snapshot: "{}", status: "succeeded", error: null },
+        });
+      }
+      // The plan kept (made only now if none was, with the statistics of a table of one page).
+      await c.query("SET plan_cache_mode = force_generic_plan");
+      const { rows } = await c.query(
+        `EXPLAIN (FORMAT JSON) EXECUTE skyflow_commit_try_end('00000000-0000-0000-0000-000000000000', 'a', NULL,
+           1, 's', 1, 'sql', NULL, '{}', '{}', 'succeeded', NULL)`,
+      );
+      const plan = JSON.stringify(rows[0]["QUERY PLAN"]);
+      expect(plan).toContain('"Index Name":"runs_pkey"');
+      expect(plan).not.toContain('"Node Type":"Seq Scan"');
+      // Only the record's plan: the connection's own statements are planned as before.
+      expect((await c.query("SHOW enable_seqscan")).rows).toEqual([{ enable_seqscan: "on" }]);
+    } finally {
+      await c.query("RESET plan_cache_mode").catch(() => {});
       c.release();
     }
   });

@@ -6,7 +6,7 @@ import { type Logger, silentLogger } from "../../../log.js";
 import { loadTableColumns } from "../../../server/records/table.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
 import type { Catalog, WorkflowDefinition } from "../../definition/types.js";
-import { type Listener, listen } from "../../listen.js";
+import { type Listener, type ListenOptions, listen } from "../../listen.js";
 import type { WaitMatcher } from "../../park/match.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { enqueueNothing } from "../../store/enqueue.js";
@@ -75,6 +75,8 @@ export interface RecordDriverOptions {
   roundPauseMs?: number;
   /** The window BUSY_ROWS changes claimed on NOTIFYs must fall in for rounds, in place of BUSY_WINDOW_MS (tests). */
   busyWindowMs?: number;
+  /** Opens its LISTEN (default: a connection of its own; the daemon's ListenHub shares one). */
+  listen?: (o: ListenOptions) => Listener;
 }
 
 export interface RecordDriver {
@@ -201,8 +203,11 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     const runs = handover(o.handoff, o.wake, storedVersions, o.secrets);
     notified = false;
     const { n, released } = await runs.after(
-      claimTransaction(db, q.claimOutbox(o.appSchema, limit), (tx, rows: q.ClaimedRow[]) =>
-        startClaimed(tx, rows, runs),
+      claimTransaction(
+        db,
+        q.claimOutbox(o.appSchema, limit),
+        (tx, rows: q.ClaimedRow[]) => startClaimed(tx, rows, runs),
+        q.CLAIM_OPTIONS,
       ),
     );
     // Released runs left for a claim are due now: this process's engine looks at once, without the NOTIFY.
@@ -241,6 +246,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
         if (released > 0) committed.then(o.wake, () => {});
         return rows.length;
       },
+      q.CLAIM_OPTIONS,
     );
     const last = counts[counts.length - 1] ?? 0;
     return { last, busy: busy || last === batch };
@@ -432,7 +438,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
 
   // The wake flag's updates travel on this connection too, with synchronous_commit off: the flag needs no
   // durability. A reconnect drains and re-arms the flag, as the poll does (NOTIFYs meanwhile were lost).
-  const listener: Listener = listen({
+  const listener: Listener = (o.listen ?? listen)({
     connection: o.pool.options,
     channels: [q.CHANNEL],
     setup: ["SET synchronous_commit = off"],
