@@ -5,7 +5,7 @@ import type { Engine } from "../../src/engine/engine.js";
 import { enqueueRuns } from "../../src/engine/store/enqueue.js";
 import { recordVersion } from "../../src/engine/store/versions.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { probe, probeEngine, step, waitFor, workflow } from "./fixtures/defs.js";
+import { probe, probeEngine, step, workflow } from "./fixtures/defs.js";
 
 let db: TestDatabase;
 const engines: Engine[] = [];
