@@ -6,7 +6,7 @@ import { loadOneFile, startTriggerSet } from "./daemon-adapters.js";
 import { connectSkygear, portError } from "./daemon-skygear.js";
 import { DatabaseOutage, watchDatabase } from "./db/health.js";
 import { describeDatabase, openDatabase } from "./db/open.js";
-import { createPool } from "./db/pool.js";
+import { createPool, warmPool } from "./db/pool.js";
 import { LiveCatalog } from "./engine/catalog.js";
 import { createEngine, type Engine } from "./engine/engine.js";
 import { listenHub } from "./engine/listen.js";
@@ -109,10 +109,18 @@ export async function openDaemon(opts: DaemonOptions): Promise<Daemon> {
   }
 }
 
+/**
+ * Connections of the engine's pool opened at start and kept while idle (PoolOptions.min): a change after a
+ * quiet spell (or a fresh daemon's first) had its step wait for a new backend, 10-20 ms (bench/peers.ts
+ * latency, a round's first records). Two: at 100 changes a second the steps' transactions seldom overlap
+ * more than that.
+ */
+const ENGINE_KEPT_CONNECTIONS = 2;
+
 async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): Promise<Daemon> {
   const { config, log } = opts;
   const appSchema = appSchemaName(config.appName);
-  const db = await openDatabase(config, log, { max: 20 });
+  const db = await openDatabase(config, log, { max: 20, min: ENGINE_KEPT_CONNECTIONS });
   closers.push(["database", db.close]);
   const where = config.databaseUrl ? describeDatabase(db.url) : `(embedded, under ${config.stateDir})`;
   const outage = opts.outage ?? new DatabaseOutage();
@@ -169,6 +177,11 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
   });
   observeEngine(engine, log, metrics, { perStep: opts.mode === "dev" });
   await engine.start();
+  // The connections kept for the first runs' steps, opened now rather than by the first change (see
+  // ENGINE_KEPT_CONNECTIONS). Best effort: a connection that fails here is opened when needed.
+  await warmPool(db.pool, ENGINE_KEPT_CONNECTIONS).catch((err) =>
+    log.debug({ err: (err as Error).message }, "engine connections warm-up failed"),
+  );
   // Runs in flight get the grace period in a stop(); none when opening failed.
   let graceMs = 0;
   closers.push(["engine", () => engine.stop({ graceMs })]);
@@ -178,7 +191,8 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
   // The triggers' claims on connections of their own: on the engine's pool they waited behind the steps of
   // every run in flight (up to SKYFLOW_MAX_RUNS for 20 connections), and the next runs came only once those
   // had drained.
-  const triggerPool = createPool(db.url, { max: 3 });
+  // One kept while idle: the claim of the first change after a quiet spell (see PoolOptions.min).
+  const triggerPool = createPool(db.url, { max: 3, min: 1 });
   closers.push(["trigger connections", () => triggerPool.end()]);
   const triggers = await startTriggerSet({
     listen: listens.listen,

@@ -26,6 +26,8 @@ export interface OpenOptions {
   /** Pool size (default 10). */
   max?: number;
   applicationName?: string;
+  /** Connections kept open while idle (PoolOptions.min). */
+  min?: number;
   /** Skip migrations (read-only tools on a database another process migrates). */
   migrate?: boolean;
 }
@@ -50,7 +52,11 @@ export async function openDatabase(
     }
     url = embedded.url;
   }
-  const pool = createPool(url, { max: opts.max ?? 10, applicationName: opts.applicationName });
+  const pool = createPool(url, {
+    max: opts.max ?? 10,
+    applicationName: opts.applicationName,
+    ...(opts.min === undefined ? {} : { min: opts.min }),
+  });
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {

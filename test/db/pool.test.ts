@@ -61,6 +61,27 @@ describe("pool", () => {
     }
   });
 
+  it("keeps `min` connections open while idle and closes the others after the idle timeout", async () => {
+    const kept = createPool(db.url, {
+      max: 4,
+      min: 2,
+      idleTimeoutMs: 100,
+      applicationName: "skyflow-pool-test",
+    });
+    const plain = createPool(db.url, { max: 4, idleTimeoutMs: 100, applicationName: "skyflow-pool-test" });
+    try {
+      for (const pool of [kept, plain]) await warmPool(pool, 4);
+      expect([kept.totalCount, plain.totalCount]).toEqual([4, 4]);
+      await waitFor(() => kept.totalCount === 2 && plain.totalCount === 0, 5_000, "idle connections closed");
+      // Still there well after the timeout, and usable.
+      await new Promise((r) => setTimeout(r, 400));
+      expect(kept.totalCount).toBe(2);
+      expect((await kept.query<{ n: number }>("SELECT 1 AS n")).rows[0]!.n).toBe(1);
+    } finally {
+      await Promise.all([kept.end(), plain.end()]);
+    }
+  });
+
   it("survives the server dropping a checked-out client between statements: the transaction fails, the pool goes on", async () => {
     const pool = createPool(db.url, { max: 2, applicationName: "skyflow-pool-test" });
     const uncaught: unknown[] = [];
