@@ -743,8 +743,12 @@ async function write(): Promise<void> {
     );
   const save = (type: string) => () => container.save([{ _id: `${type}/s-${seq++}`, title: "saved" }]);
   try {
-    await rate(1000, insert("plain"));
-    await rate(1000, save("plain"));
+    // Both tables warmed alike: the watched type's first round of saves (32 callers) ran at a quarter of the
+    // later rounds' rate (221 against 884-1,008 saves/s), a one-time cost of its first use, not the trigger's.
+    for (const t of ["plain", "task"]) {
+      await rate(1000, insert(t));
+      await rate(1000, save(t));
+    }
     const saved = ROUNDS;
     const rounds = Math.max(3, saved);
     const ins = { plain: [] as number[], task: [] as number[] };
