@@ -350,11 +350,18 @@ export function pipelined(
  * `s` and the COMMIT in one round trip (see pipelined). A COMMIT that rolled back (a failed statement before
  * it in the transaction) is an error.
  */
-export function commitWith(client: pg.PoolClient, s: Statement, timeoutMs?: number): Promise<pg.QueryResult> {
+export function commitWith(
+  client: pg.PoolClient,
+  s: Statement,
+  timeoutMs?: number,
+  /** A simple query (no values) sent ahead of `s` in the same round trip (a SET LOCAL for it). */
+  before?: string,
+): Promise<pg.QueryResult> {
   // Not an async function: a step's record and a trigger's insert go through here, one frame less each.
-  return pipelined(client, [s, "COMMIT"], timeoutMs).then(([r, commit]) => {
-    if (commit!.command !== "COMMIT") throw new Error("the transaction was rolled back instead of committed");
-    return r!;
+  return pipelined(client, before ? [before, s, "COMMIT"] : [s, "COMMIT"], timeoutMs).then((rs) => {
+    if (rs[rs.length - 1]!.command !== "COMMIT")
+      throw new Error("the transaction was rolled back instead of committed");
+    return rs[rs.length - 2]!;
   });
 }
 

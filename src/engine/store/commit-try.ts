@@ -3,7 +3,7 @@
 // state, the run's row takes it in that same transaction (the run's end, or a first try whose begin was not
 // saved: see runner.ts).
 import type pg from "pg";
-import { INDEX_SCANS, pipelined } from "../../db/pool.js";
+import { commitWith, INDEX_SCANS } from "../../db/pool.js";
 import type { SharedCommit } from "../../steps/types.js";
 import type { Queryable } from "./enqueue.js";
 
@@ -89,8 +89,7 @@ export async function commitTry(client: pg.PoolClient | SharedCommit, t: Committ
     ],
   };
   if ("commitWith" in client) return client.commitWith(s, INDEX_SCANS);
-  const rs = await pipelined(client, [INDEX_SCANS, s, "COMMIT"]);
-  if (rs[2]!.command !== "COMMIT") throw new Error("the transaction was rolled back instead of committed");
+  await commitWith(client, s, undefined, INDEX_SCANS);
 }
 
 /** The try's output when it was recorded as succeeded; undefined when it was not. */

@@ -129,13 +129,12 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
    * column read on their way. Best effort: what fails here is done again when needed.
    */
   const warm = async (): Promise<void> => {
-    for (const type of watchedTypes(o.catalog.list())) await columnsFor(type, []);
+    const wfs = o.catalog.list();
+    for (const type of watchedTypes(wfs)) await columnsFor(type, []);
     await warmPool(o.pool, o.pool.options.max ?? 1, [q.claimOutbox(o.appSchema, 0), enqueueNothing()]);
-    const types = watchedTypes(o.catalog.list());
-    const watching = o.catalog
-      .list()
-      .filter((wf) => wf.enabled && wf.triggers.some((t) => t.kind === "record" && types.has(t.type)));
-    await knownVersions(db, watching, storedVersions);
+    // The versions a record change may start (every enabled workflow's record triggers are on watched types).
+    const starting = wfs.filter((wf) => wf.enabled && wf.triggers.some((t) => t.kind === "record"));
+    await knownVersions(db, starting, storedVersions);
   };
 
   /** A synthetic change of each watched type rehearsed (rehearse.ts), once the columns are known. */
