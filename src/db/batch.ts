@@ -10,6 +10,30 @@
 // the batch: a COMMIT after a failed statement rolled back), and outside a transaction block the statements
 // before one Sync are one implicit transaction (pipelined() sends such a batch statement by statement).
 import pg from "pg";
+import { serialize } from "pg-protocol";
+
+const SYNC = serialize.sync();
+const DESCRIBE = serialize.describe({ type: "P", name: "" });
+const EXECUTE = serialize.execute({ portal: "" });
+
+/** A command with no values and no name (BEGIN, SET LOCAL ..., COMMIT): its messages, the same every time. */
+const fixedParts = new Map<string, Buffer>();
+function fixed(text: string, describe: boolean): Buffer {
+  const key = describe ? `D${text}` : `N${text}`;
+  let b = fixedParts.get(key);
+  if (b === undefined) {
+    b = Buffer.concat([
+      serialize.parse({ text }),
+      serialize.bind({ portal: "", statement: "", values: [], binary: false }),
+      ...(describe ? [DESCRIBE] : []),
+      EXECUTE,
+    ]);
+    if (fixedParts.size >= MAX_FIXED) fixedParts.clear();
+    fixedParts.set(key, b);
+  }
+  return b;
+}
+const MAX_FIXED = 256;
 
 /** A statement of the batch: one command, its values bound (already mapped to wire text or a Buffer). */
 export interface BatchCommand {
@@ -21,16 +45,10 @@ export interface BatchCommand {
   describe: boolean;
 }
 
-/** What pg's Connection offers for the extended protocol (pg/lib/connection.js). */
+/** What a batch uses of pg's Connection (pg/lib/connection.js). */
 interface Connection {
   parsedStatements: Record<string, string>;
-  stream: { cork?: () => void; uncork?: () => void };
-  parse(q: { text: string; name?: string }): void;
-  bind(c: { portal: string; statement: string; values: unknown[]; binary: boolean }): void;
-  describe(c: { type: "P"; name: string }): void;
-  execute(c: { portal: string }): void;
-  close(c: { type: "S"; name: string }): void;
-  sync(): void;
+  stream: { writable: boolean; write(b: Buffer): boolean };
   sendCopyFail(msg: string): void;
 }
 
@@ -98,27 +116,30 @@ export class Batch {
     const doubtful = unsure.get(connection);
     // Names parsed earlier in this batch (a group's members share their statement).
     let here: Set<string> | undefined;
-    connection.stream.cork?.();
-    try {
-      for (let i = 0; i < this.commands.length; i++) {
-        const c = this.commands[i]!;
-        if (!c.name || (parsed[c.name] === undefined && !here?.has(c.name))) {
-          if (c.name) {
-            here ??= new Set();
-            here.add(c.name);
-          }
-          if (c.name && doubtful?.delete(c.name)) connection.close({ type: "S", name: c.name });
-          connection.parse({ text: c.text, ...(c.name ? { name: c.name } : {}) });
-          this.parsed[i] = c.name;
-        }
-        connection.bind({ portal: "", statement: c.name ?? "", values: c.values, binary: false });
-        if (c.describe) connection.describe({ type: "P", name: "" });
-        connection.execute({ portal: "" });
+    // One buffer, one write: the socket's writev of a message per part cost the client more.
+    const parts: Buffer[] = [];
+    for (let i = 0; i < this.commands.length; i++) {
+      const c = this.commands[i]!;
+      if (!c.name && c.values.length === 0) {
+        parts.push(fixed(c.text, c.describe));
+        continue;
       }
-      connection.sync();
-    } finally {
-      connection.stream.uncork?.();
+      if (!c.name || (parsed[c.name] === undefined && !here?.has(c.name))) {
+        if (c.name) {
+          here ??= new Set();
+          here.add(c.name);
+          if (doubtful?.delete(c.name)) parts.push(serialize.close({ type: "S", name: c.name }));
+        }
+        parts.push(serialize.parse({ text: c.text, ...(c.name ? { name: c.name } : {}) }));
+        this.parsed[i] = c.name;
+      }
+      parts.push(serialize.bind({ portal: "", statement: c.name ?? "", values: c.values, binary: false }));
+      if (c.describe) parts.push(DESCRIBE);
+      parts.push(EXECUTE);
     }
+    parts.push(SYNC);
+    // As pg's connection sends: nothing on a socket that is closing (its error fails the query).
+    if (connection.stream.writable) connection.stream.write(Buffer.concat(parts));
     return null;
   }
 
