@@ -42,7 +42,11 @@ export async function openDatabase(
   // The embedded Postgres's modules are loaded only when it is used: not with DATABASE_URL.
   const start = async (samePort: boolean) => {
     const { startEmbeddedPostgres } = await import("./embedded.js");
-    return startEmbeddedPostgres({ dir: config.stateDir, onLog: (line) => log.debug({ pg: line }), samePort });
+    return startEmbeddedPostgres({
+      dir: config.stateDir,
+      onLog: (line) => log.debug({ pg: line }),
+      samePort,
+    });
   };
   if (!url) {
     log.info({ dir: config.stateDir }, "opening the embedded Postgres");
