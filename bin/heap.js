@@ -16,24 +16,14 @@ import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 // in one growth; 1 then keeps it there (and brings it back there after V8 shrank it while idle).
 const YOUNG_MB = 6;
 const youngMb = () => getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size / 2 ** 20;
-// While a daemon (`start`, `dev`) starts, the young generation is held at its initial size (1 MB semi-spaces):
-// what a start keeps (its modules, the migrations, the runner's rehearsal) survived its scavenges as a load's
-// runs do, and grew it to 6 MB for nothing (about 3 MB of a just-started idle daemon's resident memory, until
-// V8 shrank it some seconds later). The daemon says when it has started (src/main.ts emits "skyflow:started"
-// on process); from then on load grows it as above. Other commands are not held.
-let holding = process.argv[2] === "start" || process.argv[2] === "dev";
 let factor = 0;
 const sizeYoung = () => {
-  const f = holding || youngMb() >= YOUNG_MB ? 1 : 3;
+  const f = youngMb() >= YOUNG_MB ? 1 : 3;
   if (f !== factor) setFlagsFromString(`--semi-space-growth-factor=${f}`);
   factor = f;
 };
 sizeYoung();
 new PerformanceObserver(sizeYoung).observe({ entryTypes: ["gc"] });
-process.once("skyflow:started", () => {
-  holding = false;
-  sizeYoung();
-});
 
 // And the old generation's limit grows to 1.5 times what survived the last full collection, where V8's own
 // factor (up to 4) let it reach about 110 MB on 25-28 MB live while draining a backlog. In alternating runs of

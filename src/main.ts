@@ -57,8 +57,6 @@ export async function runDaemon(
   }
   if (mode === "dev") io.stdout.write(daemon.banner());
   else log.info(daemon.summary(), "skyflow started");
-  // bin/heap.js held V8's young generation at its initial size while the daemon started.
-  (process as NodeJS.EventEmitter).emit("skyflow:started");
   return waitForSignals(io, daemon, log);
 }
 
