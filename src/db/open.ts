@@ -3,7 +3,7 @@
 import type pg from "pg";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
-import { type EmbeddedPostgres, startEmbeddedPostgres } from "./embedded.js";
+import type { EmbeddedPostgres } from "./embedded.js";
 import { migrate } from "./migrate.js";
 import { createPool } from "./pool.js";
 
@@ -39,8 +39,15 @@ export async function openDatabase(
 ): Promise<OpenDatabase> {
   let embedded: EmbeddedPostgres | undefined;
   let url = config.databaseUrl;
-  const start = (samePort: boolean) =>
-    startEmbeddedPostgres({ dir: config.stateDir, onLog: (line) => log.debug({ pg: line }), samePort });
+  // The embedded Postgres's modules are loaded only when it is used: not with DATABASE_URL.
+  const start = async (samePort: boolean) => {
+    const { startEmbeddedPostgres } = await import("./embedded.js");
+    return startEmbeddedPostgres({
+      dir: config.stateDir,
+      onLog: (line) => log.debug({ pg: line }),
+      samePort,
+    });
+  };
   if (!url) {
     log.info({ dir: config.stateDir }, "opening the embedded Postgres");
     embedded = await start(false);

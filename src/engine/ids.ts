@@ -4,7 +4,6 @@
 // stamped as version 4) keep deriving their uuid() values the old way: a run resumed after an upgrade makes
 // the same records as the try it repeats.
 import { hash } from "node:crypto";
-import { validate, version } from "uuid";
 
 /**
  * skyflow's UUID namespace (a random UUID chosen once). Every derived id depends on it: never change it,
@@ -118,8 +117,11 @@ export function stepUuid(runId: string, seed: string, n: number): string {
  * which derivation its uuid() values came from, for runs with no saved state yet as for the others.
  */
 export function isLegacyRunId(runId: string): boolean {
-  return validate(runId) && version(runId) === 4;
+  return VERSION_4.test(runId);
 }
+
+/** uuid's validate(id) && version(id) === 4, without loading its 20 modules into every daemon. */
+const VERSION_4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
 /** The derivation before version 5: a SHA-256 digest of seed and call number stamped as a version-4 UUID. */
 export function legacyUuid(seed: string, n: number): string {

@@ -3,7 +3,7 @@
 // unlink and add land together). Broken files keep their last good version; their problems are logged.
 import { mkdir, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { type FSWatcher, watch } from "chokidar";
+import type { FSWatcher } from "chokidar";
 import { formatProblem } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { CatalogChange, FileResult, LiveCatalog } from "./catalog.js";
@@ -128,6 +128,8 @@ export async function startReloader(opts: ReloadOptions): Promise<Reloader> {
   }
   // Under `dev` a missing directory is created, so the first file written to it is picked up.
   await mkdir(dir, { recursive: true });
+  // chokidar is loaded only to watch (dev): `start` reloads on SIGHUP alone.
+  const { watch } = await import("chokidar");
   const watcher: FSWatcher = watch(dir, {
     ignoreInitial: true,
     depth: 0,

@@ -2,9 +2,9 @@
 // survive reconnects, capped exponential backoff with jitter, and a bounded queue of publishes made while
 // disconnected (a full queue rejects; nothing is dropped silently). Emits "connected" / "disconnected".
 import { EventEmitter } from "node:events";
-import WebSocket from "ws";
 import { backoffMs } from "../backoff.js";
 import type { Logger } from "../log.js";
+import { WebSocket } from "../ws.js";
 import { SkygearError } from "./errors.js";
 import type { PubsubPublisher } from "./types.js";
 

@@ -1,6 +1,6 @@
 // Derived identifiers: version-5 UUIDs in skyflow's namespace (checked against Python's uuid.uuid5), and the
 // legacy derivation kept, value for value, for runs whose ids predate them. Pure.
-import { v5 } from "uuid";
+import { v4, v5, v7, validate, version } from "uuid";
 import { describe, expect, it } from "vitest";
 import {
   isLegacyRunId,
@@ -62,5 +62,27 @@ describe("derived ids", () => {
 
   it("derives uuid() for a run with no id yet (a trigger's when, a concurrency key) the new way", () => {
     expect(stepUuid("", "ev-1:concurrency", 0)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-/);
+  });
+
+  it("tells a legacy run id as uuid's validate and version do", () => {
+    const ids = [
+      legacyRunIdFor("review-task", EVENT),
+      runIdFor("review-task", EVENT),
+      v4(),
+      v4().toUpperCase(),
+      v7(),
+      "00000000-0000-0000-0000-000000000000",
+      "ffffffff-ffff-ffff-ffff-ffffffffffff",
+      "584995c9-1a14-47be-79fd-87d58599638c",
+      "584995c9-1a14-47be-c9fd-87d58599638c",
+      "584995c9-1a14-47be-89fd-87d58599638c\n",
+      " 584995c9-1a14-47be-89fd-87d58599638c",
+      "584995c91a1447be89fd87d58599638c",
+      "584995c9-1a14-47be-89fd-87d58599638",
+      "g84995c9-1a14-47be-89fd-87d58599638c",
+      "",
+      "run-1",
+    ];
+    for (const id of ids) expect(isLegacyRunId(id), id).toBe(validate(id) && version(id) === 4);
   });
 });

@@ -1,13 +1,7 @@
 // The one schema of a workflow file (typebox): runtime validation, the TypeScript types of the raw file and
 // the published JSON Schema (`skyflow schema`, schema/workflow.schema.json) all come from here. No I/O.
-import Type, {
-  type Static,
-  type TNull,
-  type TObject,
-  type TOptional,
-  type TSchema,
-  type TUnion,
-} from "typebox";
+import type { Static, TNull, TObject, TOptional, TSchema, TUnion } from "typebox";
+import { Type } from "./schema-builders.js";
 
 type Props = Record<string, TSchema>;
 type WithOptional<P extends Props, R extends keyof P> = {

@@ -2,7 +2,8 @@
 // before the upgrade (header, else ?api_key=), then frames are read and applied to the hub of that path.
 import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
-import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import type { RawData } from "ws";
+import { type WebSocket, WebSocketServer } from "../../ws.js";
 import { SkygearServerError } from "../errors.js";
 import { bodyDepthLimit, limitsOf } from "../limits.js";
 import { accessTypeOf } from "../preprocess.js";
