@@ -6,6 +6,7 @@
 // here; the RunState in its context is what every save stores, and all a resume starts from.
 import type pg from "pg";
 import type { Logger } from "../log.js";
+import { mark } from "../trace.js";
 import type { Clock } from "./clock.js";
 import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import { type Driven, drive, prepareDrive } from "./drive.js";
@@ -145,6 +146,7 @@ export function startRun(env: RunnerEnv, run: ClaimedRun): LiveRun {
 }
 
 async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<RunOutcome> {
+  mark?.("exec");
   const target = { runId: run.id, owner: env.owner };
   // Halted (its lease lapsed here, or the engine stopping) before its machine starts: it must not start it.
   // The engine has forgotten it already and may claim it again, and a second execution here would pass the
@@ -153,19 +155,24 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   live.halt = () => {
     halted = true;
   };
+  // The live version (as definitionFor finds it first) without a wait: a new run's way to its first step.
+  const latest = env.workflow?.(run.workflow);
   let def: WorkflowDefinition;
-  try {
-    def = await env.definitionFor(run.workflow, run.version);
-  } catch (err) {
-    // Handed over before its row committed (ClaimedRun.ready): that transaction may store the version too.
-    if (!run.ready) return failUnloadable(env, run, err);
-    if (!(await run.ready.then(yes, no))) return "abandoned";
+  if (latest !== undefined && latest.version === run.version) def = latest;
+  else
     try {
       def = await env.definitionFor(run.workflow, run.version);
-    } catch (again) {
-      return failUnloadable(env, run, again);
+    } catch (err) {
+      // Handed over before its row committed (ClaimedRun.ready): that transaction may store the version too.
+      if (!run.ready) return failUnloadable(env, run, err);
+      if (!(await run.ready.then(yes, no))) return "abandoned";
+      try {
+        def = await env.definitionFor(run.workflow, run.version);
+      } catch (again) {
+        return failUnloadable(env, run, again);
+      }
     }
-  }
+  mark?.("def");
   const started = env.clock.now();
   let state = initialState(def, run, new Date(started).toISOString());
   if (anySucceeded(state))
@@ -252,6 +259,7 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
       io,
       continues: inside ? { value: true } : undefined,
     };
+    mark?.("drive");
     driven = drive(logic.machine, logic.effects, input, env.clock, (e) => {
       if ("error" in e) {
         env.log.error({ runId: run.id, err: errText(e.error) }, "run machine error");

@@ -7,7 +7,9 @@
 // even before this COMMIT is answered (RunHandoff.launch): its own COMMIT waits for that answer, so it never
 // commits without the run's row, and a crash before it rolls the step back with the rest.
 import type pg from "pg";
+import { checkout, isPromise } from "../../db/checkout.js";
 import { beginOf, type Db, pipelined, type Rows, type Statement, type Tx } from "../../db/pool.js";
+import { mark } from "../../trace.js";
 
 export interface ClaimOptions {
   /** Planned without sequential scans where an index serves (TxOptions.indexScans). */
@@ -47,12 +49,17 @@ export async function claimChain<T, R = Record<string, unknown>>(
   opts: ClaimOptions = {},
 ): Promise<T[]> {
   const BEGIN = beginOf({ asyncCommit: true, indexScans: opts.indexScans });
-  const client = await pool.connect();
+  const got = checkout(pool);
+  const client = isPromise(got) ? await got : got;
+  mark?.("conn");
   let broken = false;
   const out: T[] = [];
   try {
     sent();
-    let rows = (await pipelined(client, [BEGIN, first]))[1]!.rows as R[];
+    const p0 = pipelined(client, [BEGIN, first]);
+    mark?.("claimSent");
+    let rows = (await p0)[1]!.rows as R[];
+    mark?.("claimed");
     for (;;) {
       let next: R[] | undefined;
       let done = false;

@@ -5,6 +5,7 @@ import { poolDb, type Tx, warmPool } from "../../../db/pool.js";
 import { type Logger, silentLogger } from "../../../log.js";
 import { loadTableColumns } from "../../../server/records/table.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
+import { mark } from "../../../trace.js";
 import type { Catalog, WorkflowDefinition } from "../../definition/types.js";
 import { type Listener, type ListenOptions, listen } from "../../listen.js";
 import type { WaitMatcher } from "../../park/match.js";
@@ -167,11 +168,15 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     runs: Handover,
   ): Promise<{ n: number; released: number }> => {
     if (rows.length === 0) return { n: 0, released: 0 };
+    mark?.("fn");
     const planned = await plan(rows, o.catalog.list());
+    mark?.("planned");
     let released = 0;
     // wait_for (src/engine/park): the changes release the runs waiting for them, in this transaction,
     // and this process's engine takes those it has room for in it too (committing it when nothing follows).
-    if (o.waits) {
+    // Only when a change is of a source some wait_for waits on (none awaited otherwise: a change's way to its
+    // runs' first statements).
+    if (o.waits && rows.some((r) => o.waits!.wants(`record:${r.record_type}`))) {
       const left: string[] = [];
       await o.waits.release(tx.client, await waitEvents(rows), {
         out: left,
@@ -343,6 +348,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
    * whoever raised it has notified, and that engine looked after the writers that came before.
    */
   const cycle = async (kind: "notify" | "poll" | "xids"): Promise<void> => {
+    mark?.("cycle");
     let n: number;
     if (kind === "notify") {
       const r = await drainChained();
