@@ -17,7 +17,6 @@
 // machine (the run machine is one) has its transitions computed by flat-machine.ts, with xstate's semantics
 // and without its general algorithm's sets, maps and snapshots (about 60 KB per one-step run).
 import { type AnyActorScope, type AnyStateMachine, createActor, setup } from "xstate";
-import { mark } from "../trace.js";
 import type { Clock } from "./clock.js";
 import { compileFlat, type FlatLogic } from "./flat-machine.js";
 
@@ -273,14 +272,11 @@ class Driver implements Driven {
     } else {
       const effect = this.effects[a.type]!;
       const types = outcomeType(a.type);
-      mark?.(a.type === "runTry" ? "xrunTry" : "xbeginTry");
       const me = { ac: effect.length > 1 ? new AbortController() : undefined, settled: false };
-      mark?.(a.type === "runTry" ? "acrunTry" : "acbeginTry");
       this.current = me;
       effect(a.params as never, me.ac?.signal as AbortSignal).then(
         (output) => {
           me.settled = true;
-          mark?.(a.type === "runTry" ? "donerunTry" : "donebeginTry");
           if (this.current === me) this.send({ type: types.done, output } as { type: string });
         },
         (error: unknown) => {

@@ -7,7 +7,6 @@
 import pg from "pg";
 import { type Backoff, backoffMs } from "../backoff.js";
 import type { Logger } from "../log.js";
-import { mark } from "../trace.js";
 import { settledWithin } from "../within.js";
 import type { Queryable } from "./store/enqueue.js";
 
@@ -124,7 +123,6 @@ function open(o: ListenOptions): Opened {
     c.on("error", (err) => fail(err.message));
     c.on("end", () => fail("connection ended"));
     c.on("notification", (m) => {
-      mark?.("notify");
       if (current === c) o.onNotify(m.channel, m.payload);
     });
     opening = c;

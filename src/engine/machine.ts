@@ -19,7 +19,6 @@ import { classifyError } from "../steps/classify.js";
 import { Park, type ParkRequest } from "../steps/park.js";
 import { GroupRolledBack } from "../steps/sql-group.js";
 import type { StepClients, StepKind } from "../steps/types.js";
-import { mark } from "../trace.js";
 import { type Clock, systemClock } from "./clock.js";
 import { oneBudget } from "./definition/cel.js";
 import { EVAL_BUDGET_MS } from "./definition/eval-budget.js";
@@ -352,21 +351,17 @@ export function buildRunMachine(def: WorkflowDefinition, deps: MachineDeps) {
 
   const effects = {
     beginTry: async (c: Ctx): Promise<Planned> => {
-      mark?.("beginTry");
       // A container the run was parked in goes on with its try (its entry is as it began: one less).
       const step = currentStep(def, c.state);
       const entry = step && c.state.steps[step.key];
       const again = c.continues?.value && step && isContainer(step) && entry?.status === "running";
       const from = again ? setEntry(c.state, step.key, { ...entry, attempts: entry.attempts - 1 }) : c.state;
       const p = planTry(c, from, false);
-      mark?.("planTry");
       if (p.begun && !again) await c.io.begin(p.state, p.begun);
-      mark?.("ioBegun");
       return p;
     },
     // Resolves once the succeeded try is saved: the state after it, and the next try when that save began one.
     runTry: async (c: Ctx, signal: AbortSignal): Promise<Planned> => {
-      mark?.("runTry");
       const step = stepOf(c);
       if (isContainer(step)) return runContainerTry(c, step, signal);
       const kind = deps.stepKinds[step.kind];

@@ -9,7 +9,6 @@ import { isPgError } from "../steps/classify.js";
 import type { ParkRequest } from "../steps/park.js";
 import { GroupRolledBack } from "../steps/sql-group.js";
 import type { SharedCommit } from "../steps/types.js";
-import { mark } from "../trace.js";
 import { CONTAINER_KINDS } from "./definition/schema.js";
 import type { StepDefinition, WorkflowDefinition } from "./definition/types.js";
 import {
@@ -348,9 +347,7 @@ class RunIOImpl implements RunnerIO {
       state: stored && runState(stored),
     };
     try {
-      mark?.("commitTry");
       await commitTry(client, t);
-      mark?.("committed");
     } catch (err) {
       // Nothing committed, and the step runs alone next (its held begin, if any, is still to write).
       if (err instanceof GroupRolledBack) throw err;

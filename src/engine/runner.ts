@@ -6,7 +6,6 @@
 // here; the RunState in its context is what every save stores, and all a resume starts from.
 import type pg from "pg";
 import type { Logger } from "../log.js";
-import { mark } from "../trace.js";
 import type { Clock } from "./clock.js";
 import type { TriggerEvent, WorkflowDefinition } from "./definition/types.js";
 import { type Driven, drive, prepareDrive } from "./drive.js";
@@ -146,7 +145,6 @@ export function startRun(env: RunnerEnv, run: ClaimedRun): LiveRun {
 }
 
 async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<RunOutcome> {
-  mark?.("exec");
   const target = { runId: run.id, owner: env.owner };
   // Halted (its lease lapsed here, or the engine stopping) before its machine starts: it must not start it.
   // The engine has forgotten it already and may claim it again, and a second execution here would pass the
@@ -172,7 +170,6 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
         return failUnloadable(env, run, again);
       }
     }
-  mark?.("def");
   const started = env.clock.now();
   let state = initialState(def, run, new Date(started).toISOString());
   if (anySucceeded(state))
@@ -259,7 +256,6 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
       io,
       continues: inside ? { value: true } : undefined,
     };
-    mark?.("drive");
     driven = drive(logic.machine, logic.effects, input, env.clock, (e) => {
       if ("error" in e) {
         env.log.error({ runId: run.id, err: errText(e.error) }, "run machine error");

@@ -4,7 +4,6 @@
 import { FatalStepError } from "../errors.js";
 import { builtinKinds } from "../steps/registry.js";
 import type { StepKind } from "../steps/types.js";
-import { mark } from "../trace.js";
 import { checkValue } from "./definition/check-schema.js";
 import { type LeafKindName, RUN_KINDS } from "./definition/schema.js";
 
@@ -14,9 +13,7 @@ function checked(name: LeafKindName, kind: StepKind<never, unknown>): StepKind {
   return {
     ...kind,
     run(ctx) {
-      mark?.("kindRun");
       const input = checkValue(schema, ctx.input, name);
-      mark?.("checked");
       if (!input.ok) {
         const text = input.problems.map((p) => `${p.path}: ${p.message}`).join("; ");
         return Promise.reject(new FatalStepError("InvalidArgument", text));

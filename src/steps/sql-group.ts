@@ -15,7 +15,6 @@
 
 import type pg from "pg";
 import { ident, pipelined, type Statement } from "../db/pool.js";
-import { mark } from "../trace.js";
 import { isPgError } from "./classify.js";
 import type { SharedCommit, StepContext } from "./types.js";
 
@@ -91,12 +90,10 @@ export async function inGroup<O>(
 ): Promise<O> {
   const pool = ctx.clients.pool;
   if (busy.has(pool)) {
-    mark?.("group");
     const r = await joinGroup(ctx, statement, output);
     if (r !== ALONE) return r;
     if (ctx.signal.aborted) throw ctx.signal.reason;
   }
-  mark?.("alone");
   return running(pool, alone);
 }
 

@@ -8,7 +8,6 @@ import type pg from "pg";
 import { checkout, isPromise } from "../db/checkout.js";
 import { ident, pipelined, type Statement } from "../db/pool.js";
 import type { StepInput } from "../engine/definition/schema.js";
-import { mark } from "../trace.js";
 import { cancelBackend, inGroup, isStalePlan } from "./sql-group.js";
 import type { StepContext, StepKind } from "./types.js";
 
@@ -18,7 +17,6 @@ export const sql: StepKind<StepInput<"sql">, Output> = {
   kind: "sql",
   transactional: true,
   async run(ctx) {
-    mark?.("sqlRun");
     // A parameterised statement (one command, prepared) under the engine may join others ready with it,
     // unless the daemon was told not to (SKYFLOW_SQL_GROUP=off).
     const params = ctx.input.params ?? [];
@@ -52,7 +50,6 @@ async function attempt(ctx: StepContext<StepInput<"sql">>, prepared?: { stale: b
   // An idle connection in this same turn (see checkout).
   const got = checkout(ctx.clients.pool);
   const client = isPromise(got) ? await got : got;
-  mark?.("sqlConn");
   // Abort cancels the statement server-side; the connection is then discarded rather than reused.
   let aborted = false;
   const onAbort = () => {
@@ -67,12 +64,10 @@ async function attempt(ctx: StepContext<StepInput<"sql">>, prepared?: { stale: b
         beginIn(ctx.clients.appSchema),
         statement(b.statement, params, prepared),
       ]);
-      mark?.("stmt");
       // Listened for once the statement is written (in this same turn: no abort can come between), not
       // before: adding the listener is not on the statement's way.
       ctx.signal.addEventListener("abort", onAbort, { once: true });
       [, r] = (await answer) as [pg.QueryResult, pg.QueryResult];
-      mark?.("stmtDone");
     } catch (err) {
       if (prepared && isStalePlan(err)) prepared.stale = true;
       throw err;

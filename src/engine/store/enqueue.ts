@@ -1,7 +1,6 @@
 // Inserts new runs into the queue, idempotently on (workflow, event id). Triggers call it inside the same
 // transaction that claims their outbox rows, so a claimed change and its run commit together.
 import type { Queryable, Statement, Tx } from "../../db/pool.js";
-import { mark } from "../../trace.js";
 import type { TriggerEvent } from "../definition/types.js";
 import { runIdFor } from "../ids.js";
 import type { ClaimedRun } from "./claim.js";
@@ -83,9 +82,7 @@ export async function enqueueRuns(
   if (runs.length === 0) return [];
   // One JSON document rather than one array per column: as jsonb[] elements, the events (whole records, for
   // record triggers) were escaped a second time, quote by quote.
-  mark?.("enqStart");
   const ids = runs.map((r) => runIdFor(r.workflow, r.event.id));
-  mark?.("ids");
   // Built once the runs started early have sent their first statements (see NewRunLease.sent): the events'
   // JSON is not on their way.
   const statement = () => {
@@ -111,12 +108,7 @@ export async function enqueueRuns(
     early = lease?.sent ? sendEarly(runs, ids, lease.sent) : undefined;
     if (early?.before) await early.before;
     try {
-      const st = statement();
-      mark?.("insertBuilt");
-      const pr = commit.commitWith<Row>(st);
-      mark?.("insertSent");
-      rows = (await pr).rows;
-      mark?.("insertDone");
+      rows = (await commit.commitWith<Row>(statement())).rows;
     } catch (err) {
       early?.settle(undefined);
       throw err;

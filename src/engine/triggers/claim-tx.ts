@@ -9,7 +9,6 @@
 import type pg from "pg";
 import { checkout, isPromise } from "../../db/checkout.js";
 import { beginOf, type Db, pipelined, type Rows, type Statement, type Tx } from "../../db/pool.js";
-import { mark } from "../../trace.js";
 
 export interface ClaimOptions {
   /** Planned without sequential scans where an index serves (TxOptions.indexScans). */
@@ -51,15 +50,11 @@ export async function claimChain<T, R = Record<string, unknown>>(
   const BEGIN = beginOf({ asyncCommit: true, indexScans: opts.indexScans });
   const got = checkout(pool);
   const client = isPromise(got) ? await got : got;
-  mark?.("conn");
   let broken = false;
   const out: T[] = [];
   try {
     sent();
-    const p0 = pipelined(client, [BEGIN, first]);
-    mark?.("claimSent");
-    let rows = (await p0)[1]!.rows as R[];
-    mark?.("claimed");
+    let rows = (await pipelined(client, [BEGIN, first]))[1]!.rows as R[];
     for (;;) {
       let next: R[] | undefined;
       let done = false;

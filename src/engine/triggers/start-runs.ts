@@ -2,7 +2,6 @@
 // enqueue the runs, on the caller's transaction client so the trigger's claim (outbox rows, cron fire)
 // commits with its runs.
 import { redact } from "../../errors.js";
-import { mark } from "../../trace.js";
 import { claimLimits } from "../concurrency.js";
 import type { TriggerEvent, WorkflowDefinition } from "../definition/types.js";
 import type { ReleaseLease } from "../park/match.js";
@@ -86,7 +85,6 @@ export function handover(
   stored?: Set<string>,
   secrets: readonly string[] = [],
 ): Handover {
-  mark?.("handover");
   let reserved = 0;
   let created = 0;
   /** Released parked runs among `handed` (see releaseLease). */
@@ -102,7 +100,6 @@ export function handover(
     leaseMs: handoff.leaseMs,
     ...(handoff.launch && {
       sent: (runs: ClaimedRun[]) => {
-        mark?.("launch");
         const started = handoff.launch!(runs, leasedAt ?? performance.now());
         for (const r of started) early.add(r);
         // A few runs started early send their first statements within this turn (microtasks only, up to
@@ -183,11 +180,9 @@ async function startRuns(
     const key = versionKey(r.workflow);
     if (!stored?.has(key)) versions.set(key, r.workflow);
   }
-  mark?.("srStart");
   const wfs = [...versions.values()];
   if (wfs.length > 0) await storeVersions(db, wfs);
   for (const key of versions.keys()) stored?.add(key);
-  mark?.("srVersions");
   return enqueueRuns(
     db,
     requests.map((r) => ({
