@@ -1,6 +1,7 @@
 // The one pg Pool of a process. Every module that needs the database receives this pool; none opens its own
 // (except LISTEN connections, which must be dedicated clients).
 import pg from "pg";
+import { Batch, type BatchCommand, commandsOf, commitsAfter, isRowless } from "./batch.js";
 
 export type { Pool, PoolClient } from "pg";
 
@@ -294,10 +295,18 @@ function queryOf(s: string | Statement, timeoutMs: number | undefined, answered:
 }
 
 /**
- * Sends the statements at once, in one write (pg's pipeline mode for their duration; each with its values
- * bound, and its own Sync), so they are answered in one round trip. Resolves with their results once all
- * have answered; rejects with the first error (in a transaction, the statements after a failed one fail too,
- * and a COMMIT after it rolls back). A plain string is sent as a simple query (no values).
+ * Sends the statements at once, in one write, each with its values bound, so they are answered in one
+ * round trip. Resolves with their results once all have answered (a plain string of several commands with
+ * an array of its results, as pg gives them); rejects with the first error. A plain string is a simple
+ * query's text (no values).
+ *
+ * In a transaction block, or a batch that opens one with its BEGIN, they go behind one Sync (see
+ * db/batch.ts): the server stops at a failed statement and runs none after it; where a COMMIT was among
+ * those, a ROLLBACK is sent before the error is given (a COMMIT after a failed statement rolls back), and
+ * otherwise the transaction is left failed, for the caller to roll back. Otherwise (no transaction, or a
+ * statement that must go as a simple query: no values, no name, so perhaps several commands) each has its
+ * own Sync, and the statements after a failed one run (in a transaction, they fail too, and a COMMIT after
+ * it rolls back).
  */
 export function pipelined(
   client: pg.PoolClient,
@@ -305,6 +314,107 @@ export function pipelined(
   timeoutMs?: number,
 ): Promise<pg.QueryResult[]> {
   if (statements.length === 0) return Promise.resolve([]);
+  let plan: ReturnType<typeof batchOf>;
+  try {
+    plan = batchOf(client, statements, timeoutMs);
+  } catch (err) {
+    // A value pg cannot send (prepareValue threw): nothing was written.
+    return Promise.reject(err);
+  }
+  if (!plan) return pipelinedEach(client, statements, timeoutMs);
+  return new Promise((resolve, reject) => {
+    const batch: Batch = new Batch(
+      plan.commands,
+      (client as unknown as { _types?: unknown })._types ?? pg.types,
+      (err, results) => {
+        if (err) {
+          // As pg's own promise does: a stack leading back here, not to the socket's read.
+          Error.captureStackTrace(err);
+          // The server skipped a COMMIT after the failed statement, where one Sync per statement ran it (and
+          // it rolled back): the transaction is ended here as it was then, its ROLLBACK sent behind the batch.
+          if (err instanceof pg.DatabaseError && commitsAfter(plan.commands, batch.failedAt ?? 0)) {
+            client.query("ROLLBACK").then(
+              () => reject(err),
+              () => reject(err),
+            );
+            return;
+          }
+          return reject(err);
+        }
+        const out: pg.QueryResult[] = new Array(statements.length);
+        let j = 0;
+        for (let i = 0; i < statements.length; i++) {
+          const n = plan.counts[i]!;
+          out[i] = n === 1 ? results[j]! : (results.slice(j, j + n) as unknown as pg.QueryResult);
+          j += n;
+        }
+        resolve(out);
+      },
+      plan.timeoutMs,
+    );
+    client.query(batch as never);
+  });
+}
+
+/** Whether a client's connection is in a transaction block (pg keeps the status of its last ReadyForQuery). */
+const inTransaction = (client: pg.PoolClient): boolean =>
+  (client as unknown as { _txStatus?: string | null })._txStatus !== "I";
+
+const { prepareValue } = (pg as unknown as { utils: { prepareValue: (v: unknown) => unknown } }).utils;
+
+/**
+ * The commands of `statements` behind one Sync (see pipelined), each string split into its commands, with
+ * how many each statement has and the batch's timeout; undefined where they must go one Sync each.
+ */
+function batchOf(
+  client: pg.PoolClient,
+  statements: (string | Statement)[],
+  timeoutMs: number | undefined,
+): { commands: BatchCommand[]; counts: number[]; timeoutMs: number | undefined } | undefined {
+  const commands: BatchCommand[] = [];
+  const counts: number[] = [];
+  // Answers come all at once, at the Sync: the batch is bounded by its tightest timeout, and not at all
+  // where one of its statements is not (each statement's own timer started at the send, too).
+  let timeout: number | undefined = Number.POSITIVE_INFINITY;
+  for (const s of statements) {
+    if (typeof s === "string") {
+      const texts = commandsOf(s);
+      if (!texts) return undefined;
+      for (const text of texts) commands.push({ text, values: [], describe: !isRowless(text) });
+      counts.push(texts.length);
+      if (timeoutMs === undefined) timeout = undefined;
+      else if (timeout !== undefined) timeout = Math.min(timeout, timeoutMs);
+      continue;
+    }
+    // No values and no name: pg sends it as a simple query, which may hold several commands.
+    if (!s.name && !s.values?.length) return undefined;
+    // Mapped here, before anything is written: a value pg cannot send fails the batch unsent.
+    commands.push({
+      text: s.text,
+      values: (s.values ?? []).map((v) => prepareValue(v)),
+      describe: true,
+      ...(s.name ? { name: s.name } : {}),
+    });
+    counts.push(1);
+    const t = timeoutOf(s, timeoutMs);
+    if (t === undefined) timeout = undefined;
+    else if (timeout !== undefined) timeout = Math.min(timeout, t);
+  }
+  if (!inTransaction(client) && !/^\s*(BEGIN|START\s+TRANSACTION)\b/i.test(commands[0]!.text))
+    return undefined;
+  return { commands, counts, timeoutMs: timeout };
+}
+
+/**
+ * pipelined() with a Sync per statement (pg's pipeline mode for their duration): for statements outside a
+ * transaction block, each its own transaction, and for simple queries (no values) that may hold several
+ * commands. Rejects with the first error (in their order).
+ */
+function pipelinedEach(
+  client: pg.PoolClient,
+  statements: (string | Statement)[],
+  timeoutMs?: number,
+): Promise<pg.QueryResult[]> {
   const c = client as unknown as PipelineInternals;
   const stream = c.connection.stream;
   return new Promise((resolve, reject) => {

@@ -6,6 +6,7 @@
 // the first record; about 40% of the process's CPU per record in its first 10 s): a rehearsal at start pays
 // it before any change waits for it (see triggers/record/rehearse.ts). No I/O.
 import pg from "pg";
+import { Batch } from "../db/batch.js";
 import { silentLogger } from "../log.js";
 import type { StepClients, StepKind } from "../steps/types.js";
 import { type RunnerEnv, startRun } from "./runner.js";
@@ -38,7 +39,8 @@ function dryResult(text: string): pg.QueryResult {
 
 /**
  * A pg client that sends nothing: every query is answered (in a later turn, as from a socket) with no rows.
- * It has what db/pool.ts pipelined() reaches into (the connection's stream, the pipeline flag).
+ * It has what db/pool.ts pipelined() reaches into (a Batch's answers; the connection's stream and the
+ * pipeline flag for statements sent a Sync each).
  */
 function dryClient(sent?: string[]): pg.PoolClient {
   const answer = (text: string, cb: (err: Error | undefined, r: pg.QueryResult) => void) => {
@@ -50,6 +52,15 @@ function dryClient(sent?: string[]): pg.PoolClient {
     processID: 0,
     connection: { stream: {} },
     query(q: unknown, values?: unknown, cb?: unknown) {
+      if (q instanceof Batch) {
+        // Each command answered as the server's messages would (pipelined's batch behind one Sync).
+        for (const c of q.commands) if (sent && sent.length < 100) sent.push(c.text);
+        setImmediate(() => {
+          for (const c of q.commands) q.handleCommandComplete({ text: dryResult(c.text).command });
+          q.handleReadyForQuery();
+        });
+        return undefined;
+      }
       if (q instanceof pg.Query) {
         const query = q as unknown as { text: string; callback?: (e: Error | undefined, r: unknown) => void };
         answer(query.text, (e, r) => query.callback?.(e, r));
