@@ -135,16 +135,21 @@ const noop = () => {};
 const yes = () => true;
 const no = () => false;
 
-export function startRun(env: RunnerEnv, run: ClaimedRun): LiveRun {
+/**
+ * `now`: the run's machine starts in this same turn when its workflow version is the live one (its first
+ * statement on its way without a wait), as for a run or two handed over by a trigger; otherwise it starts
+ * once the caller's turn is done (a batch's runs: the caller's statements go first, see start-runs.ts).
+ */
+export function startRun(env: RunnerEnv, run: ClaimedRun, now = false): LiveRun {
   const live: LiveRun = { id: run.id, workflow: run.workflow, done: undefined!, cancel: noop, halt: noop };
-  live.done = execute(env, run, live).catch((err) => {
+  live.done = execute(env, run, live, now).catch((err) => {
     env.log.error({ runId: run.id, err: errText(err) }, "run stopped by an engine error");
     return "abandoned" as const;
   });
   return live;
 }
 
-async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<RunOutcome> {
+async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun, now: boolean): Promise<RunOutcome> {
   const target = { runId: run.id, owner: env.owner };
   // Halted (its lease lapsed here, or the engine stopping) before its machine starts: it must not start it.
   // The engine has forgotten it already and may claim it again, and a second execution here would pass the
@@ -153,8 +158,8 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   live.halt = () => {
     halted = true;
   };
-  // The live version (as definitionFor finds it first) without a wait: a new run's way to its first step.
-  const latest = env.workflow?.(run.workflow);
+  // The live version (as definitionFor finds it first) without a wait, when asked to start now.
+  const latest = now ? env.workflow?.(run.workflow) : undefined;
   let def: WorkflowDefinition;
   if (latest !== undefined && latest.version === run.version) def = latest;
   else
