@@ -99,6 +99,11 @@ export interface Engine {
 }
 
 const CLAIM_BATCH = 100;
+/**
+ * Runs handed over early (RunHandoff.launch) at most this many at once start in the trigger's own turn, their
+ * first statements before its insert (start-runs.ts FIRST_BEFORE_INSERT); more start after it is sent.
+ */
+const START_NOW_MAX = 4;
 /** How long stop() waits for a claim in flight (one answers in milliseconds while the database does). */
 const PUMP_STOP_WAIT_MS = 1000;
 
@@ -314,9 +319,12 @@ class EngineImpl extends EventEmitter implements Engine {
   private launchEarly(runs: ClaimedRun[], leasedAt: number): ClaimedRun[] {
     if (!this.running) return [];
     const out: ClaimedRun[] = [];
+    // A few (a change at a time) start in this turn, up to their first statements; a batch's machines run
+    // once the trigger's insert is sent, as runs claimed do.
+    const now = runs.length <= START_NOW_MAX;
     for (const r of runs) {
       if (this.live.has(r.id)) continue;
-      this.launch(r, leasedAt);
+      this.launch(r, leasedAt, now);
       const live = this.live.get(r.id);
       out.push(r);
       r.ready?.then(
@@ -523,9 +531,9 @@ class EngineImpl extends EventEmitter implements Engine {
   }
 
   /** `leasedAt`: a moment (performance.now()) before the statement that leased the run to this engine. */
-  private launch(r: ClaimedRun, leasedAt: number): void {
+  private launch(r: ClaimedRun, leasedAt: number, now = false): void {
     if (this.live.has(r.id)) return;
-    const live = startRun(this.runnerEnv(), r);
+    const live = startRun(this.runnerEnv(), r, now);
     this.live.set(r.id, live);
     this.fence.track(r.id, leasedAt);
     void live.done.then((outcome) => {

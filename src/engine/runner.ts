@@ -135,16 +135,21 @@ const noop = () => {};
 const yes = () => true;
 const no = () => false;
 
-export function startRun(env: RunnerEnv, run: ClaimedRun): LiveRun {
+/**
+ * `now`: the run's machine starts in this same turn when its workflow version is the live one (its first
+ * statement on its way without a wait), as for a run or two handed over by a trigger; otherwise it starts
+ * once the caller's turn is done (a batch's runs: the caller's statements go first, see start-runs.ts).
+ */
+export function startRun(env: RunnerEnv, run: ClaimedRun, now = false): LiveRun {
   const live: LiveRun = { id: run.id, workflow: run.workflow, done: undefined!, cancel: noop, halt: noop };
-  live.done = execute(env, run, live).catch((err) => {
+  live.done = execute(env, run, live, now).catch((err) => {
     env.log.error({ runId: run.id, err: errText(err) }, "run stopped by an engine error");
     return "abandoned" as const;
   });
   return live;
 }
 
-async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<RunOutcome> {
+async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun, now: boolean): Promise<RunOutcome> {
   const target = { runId: run.id, owner: env.owner };
   // Halted (its lease lapsed here, or the engine stopping) before its machine starts: it must not start it.
   // The engine has forgotten it already and may claim it again, and a second execution here would pass the
@@ -153,19 +158,23 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun): Promise<
   live.halt = () => {
     halted = true;
   };
+  // The live version (as definitionFor finds it first) without a wait, when asked to start now.
+  const latest = now ? env.workflow?.(run.workflow) : undefined;
   let def: WorkflowDefinition;
-  try {
-    def = await env.definitionFor(run.workflow, run.version);
-  } catch (err) {
-    // Handed over before its row committed (ClaimedRun.ready): that transaction may store the version too.
-    if (!run.ready) return failUnloadable(env, run, err);
-    if (!(await run.ready.then(yes, no))) return "abandoned";
+  if (latest !== undefined && latest.version === run.version) def = latest;
+  else
     try {
       def = await env.definitionFor(run.workflow, run.version);
-    } catch (again) {
-      return failUnloadable(env, run, again);
+    } catch (err) {
+      // Handed over before its row committed (ClaimedRun.ready): that transaction may store the version too.
+      if (!run.ready) return failUnloadable(env, run, err);
+      if (!(await run.ready.then(yes, no))) return "abandoned";
+      try {
+        def = await env.definitionFor(run.workflow, run.version);
+      } catch (again) {
+        return failUnloadable(env, run, again);
+      }
     }
-  }
   const started = env.clock.now();
   let state = initialState(def, run, new Date(started).toISOString());
   if (anySucceeded(state))

@@ -5,6 +5,7 @@
 
 import { createHash } from "node:crypto";
 import type pg from "pg";
+import { checkout, isPromise } from "../db/checkout.js";
 import { ident, pipelined, type Statement } from "../db/pool.js";
 import type { StepInput } from "../engine/definition/schema.js";
 import { cancelBackend, inGroup, isStalePlan } from "./sql-group.js";
@@ -46,7 +47,9 @@ async function alone(ctx: StepContext<StepInput<"sql">>): Promise<Output> {
 async function attempt(ctx: StepContext<StepInput<"sql">>, prepared?: { stale: boolean }): Promise<Output> {
   const b = ctx.input;
   const params = b.params ?? [];
-  const client = await ctx.clients.pool.connect();
+  // An idle connection in this same turn (see checkout).
+  const got = checkout(ctx.clients.pool);
+  const client = isPromise(got) ? await got : got;
   // Abort cancels the statement server-side; the connection is then discarded rather than reused.
   let aborted = false;
   const onAbort = () => {

@@ -7,6 +7,7 @@
 // even before this COMMIT is answered (RunHandoff.launch): its own COMMIT waits for that answer, so it never
 // commits without the run's row, and a crash before it rolls the step back with the rest.
 import type pg from "pg";
+import { checkout, isPromise } from "../../db/checkout.js";
 import { beginOf, type Db, pipelined, type Rows, type Statement, type Tx } from "../../db/pool.js";
 
 export interface ClaimOptions {
@@ -47,7 +48,8 @@ export async function claimChain<T, R = Record<string, unknown>>(
   opts: ClaimOptions = {},
 ): Promise<T[]> {
   const BEGIN = beginOf({ asyncCommit: true, indexScans: opts.indexScans });
-  const client = await pool.connect();
+  const got = checkout(pool);
+  const client = isPromise(got) ? await got : got;
   let broken = false;
   const out: T[] = [];
   try {

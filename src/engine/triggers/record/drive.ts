@@ -148,7 +148,7 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
       types,
       appSchema: o.appSchema,
       workflows: o.catalog.list(),
-      plan: (rows) => plan(rows, o.catalog.list(), quiet),
+      plan: async (rows) => plan(rows, o.catalog.list(), quiet),
       ...(o.handoff ? { handoff: o.handoff } : {}),
       secrets: o.secrets ?? [],
     });
@@ -167,11 +167,14 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     runs: Handover,
   ): Promise<{ n: number; released: number }> => {
     if (rows.length === 0) return { n: 0, released: 0 };
-    const planned = await plan(rows, o.catalog.list());
+    const p = plan(rows, o.catalog.list());
+    const planned = Array.isArray(p) ? p : await p;
     let released = 0;
     // wait_for (src/engine/park): the changes release the runs waiting for them, in this transaction,
     // and this process's engine takes those it has room for in it too (committing it when nothing follows).
-    if (o.waits) {
+    // Only when a change is of a source some wait_for waits on (none awaited otherwise: a change's way to its
+    // runs' first statements).
+    if (o.waits && rows.some((r) => o.waits!.wants(`record:${r.record_type}`))) {
       const left: string[] = [];
       await o.waits.release(tx.client, await waitEvents(rows), {
         out: left,
@@ -251,11 +254,15 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     return { last, busy: busy || last === batch };
   };
 
-  const plan = async (
+  /**
+   * The runs of the claimed changes. At once (no await: a change's way to its runs' first statements) when
+   * the columns of their types are known, as they are but for a type's first change or a new column.
+   */
+  const plan = (
     rows: q.ClaimedRow[],
     wfs: WorkflowDefinition[],
     log: Logger = o.log,
-  ): Promise<RunRequest[]> => {
+  ): RunRequest[] | Promise<RunRequest[]> => {
     const byType = new Map<string, OutboxRow[]>();
     for (const r of rows) {
       const list = byType.get(r.record_type);
@@ -263,8 +270,25 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
       else byType.set(r.record_type, [r]);
     }
     const cols = new Map<string, Cols>();
-    for (const [type, list] of byType)
-      cols.set(type, knownColumns(type, list) ?? (await columnsFor(type, list)));
+    const unknown: [string, OutboxRow[]][] = [];
+    for (const [type, list] of byType) {
+      const known = knownColumns(type, list);
+      if (known) cols.set(type, known);
+      else unknown.push([type, list]);
+    }
+    if (unknown.length === 0) return planWith(rows, cols, wfs, log);
+    return (async () => {
+      for (const [type, list] of unknown) cols.set(type, await columnsFor(type, list));
+      return planWith(rows, cols, wfs, log);
+    })();
+  };
+
+  const planWith = (
+    rows: q.ClaimedRow[],
+    cols: Map<string, Cols>,
+    wfs: WorkflowDefinition[],
+    log: Logger,
+  ): RunRequest[] => {
     const out: RunRequest[] = [];
     for (const r of rows) {
       const c = parseOutboxRow(r);
