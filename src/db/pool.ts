@@ -382,8 +382,7 @@ function batchOf(
       if (!texts) return undefined;
       for (const text of texts) commands.push({ text, values: [], describe: !isRowless(text) });
       counts.push(texts.length);
-      if (timeoutMs === undefined) timeout = undefined;
-      else if (timeout !== undefined) timeout = Math.min(timeout, timeoutMs);
+      timeout = tightest(timeout, timeoutMs);
       continue;
     }
     // No values and no name: pg sends it as a simple query, which may hold several commands.
@@ -396,14 +395,16 @@ function batchOf(
       ...(s.name ? { name: s.name } : {}),
     });
     counts.push(1);
-    const t = timeoutOf(s, timeoutMs);
-    if (t === undefined) timeout = undefined;
-    else if (timeout !== undefined) timeout = Math.min(timeout, t);
+    timeout = tightest(timeout, timeoutOf(s, timeoutMs));
   }
   if (!inTransaction(client) && !/^\s*(BEGIN|START\s+TRANSACTION)\b/i.test(commands[0]!.text))
     return undefined;
   return { commands, counts, timeoutMs: timeout };
 }
+
+/** A batch's timeout with one more statement's: the tighter, and none once a statement has none. */
+const tightest = (batch: number | undefined, statement: number | undefined): number | undefined =>
+  batch === undefined || statement === undefined ? undefined : Math.min(batch, statement);
 
 /**
  * pipelined() with a Sync per statement (pg's pipeline mode for their duration): for statements outside a

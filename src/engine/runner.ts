@@ -160,21 +160,8 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun, now: bool
   };
   // The live version (as definitionFor finds it first) without a wait, when asked to start now.
   const latest = now ? env.workflow?.(run.workflow) : undefined;
-  let def: WorkflowDefinition;
-  if (latest !== undefined && latest.version === run.version) def = latest;
-  else
-    try {
-      def = await env.definitionFor(run.workflow, run.version);
-    } catch (err) {
-      // Handed over before its row committed (ClaimedRun.ready): that transaction may store the version too.
-      if (!run.ready) return failUnloadable(env, run, err);
-      if (!(await run.ready.then(yes, no))) return "abandoned";
-      try {
-        def = await env.definitionFor(run.workflow, run.version);
-      } catch (again) {
-        return failUnloadable(env, run, again);
-      }
-    }
+  const def = latest !== undefined && latest.version === run.version ? latest : await definitionOf(env, run);
+  if (typeof def === "string") return def;
   const started = env.clock.now();
   let state = initialState(def, run, new Date(started).toISOString());
   if (anySucceeded(state))
@@ -309,6 +296,22 @@ async function execute(env: RunnerEnv, run: ClaimedRun, live: LiveRun, now: bool
 }
 
 /** A run whose workflow version cannot be loaded fails at once, saying why. */
+/** The run's workflow version, or the run's outcome when it cannot be loaded. */
+async function definitionOf(env: RunnerEnv, run: ClaimedRun): Promise<WorkflowDefinition | RunOutcome> {
+  try {
+    return await env.definitionFor(run.workflow, run.version);
+  } catch (err) {
+    // Handed over before its row committed (ClaimedRun.ready): that transaction may store the version too.
+    if (!run.ready) return failUnloadable(env, run, err);
+    if (!(await run.ready.then(yes, no))) return "abandoned";
+    try {
+      return await env.definitionFor(run.workflow, run.version);
+    } catch (again) {
+      return failUnloadable(env, run, again);
+    }
+  }
+}
+
 async function failUnloadable(env: RunnerEnv, run: ClaimedRun, err: unknown): Promise<RunOutcome> {
   const s = newRunState(new Date(env.clock.now()).toISOString(), run.attempt);
   const error = { name: "DefinitionError", message: errText(err), step: "" };

@@ -201,7 +201,8 @@ async function startRuns(
 }
 
 /** A workflow version's entry in a set of stored versions (see startRuns). */
-const versionKey = (wf: WorkflowDefinition): string => `${wf.name}\u0000${wf.version}`;
+const versionKey = (wf: Pick<WorkflowDefinition, "name" | "version">): string =>
+  `${wf.name}\u0000${wf.version}`;
 
 /**
  * Adds to `stored` (see startRuns) those versions of `wfs` that skyflow.workflow_versions holds already
@@ -221,7 +222,7 @@ export async function knownVersions(
   );
   const wanted = new Map(wfs.map((w) => [versionKey(w), w]));
   for (const r of rows) {
-    const key = `${r.workflow}\u0000${r.version}`;
+    const key = versionKey({ name: r.workflow, version: r.version });
     if (wanted.has(key)) stored.add(key);
   }
 }
