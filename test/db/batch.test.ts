@@ -16,8 +16,17 @@ afterAll(async () => {
 });
 
 interface Internals {
+  readyForQuery: boolean;
   connection: { on(e: string, f: () => void): void; off(e: string, f: () => void): void };
   _txStatus: string;
+}
+
+/**
+ * Until the client has its ReadyForQuery: a batch fails as the server's error arrives, and the ReadyForQuery
+ * after it can come in a later read (a loaded machine splits them).
+ */
+async function ready(c: pg.PoolClient): Promise<void> {
+  while (!(c as unknown as Internals).readyForQuery) await new Promise((r) => setImmediate(r));
 }
 
 /** Runs `fn` on a client, counting the ReadyForQuery messages (one per Sync or simple query) it sees. */
@@ -81,6 +90,7 @@ describe("pipelined() behind one Sync", () => {
       await expect(
         pipelined(c, ["BEGIN", { text: "INSERT INTO batch_t (v) VALUES ($1)", values: [null] }]),
       ).rejects.toMatchObject({ code: "23502" });
+      await ready(c);
       expect(syncs()).toBe(3);
       expect((c as unknown as Internals)._txStatus).toBe("E");
       await c.query("ROLLBACK");
