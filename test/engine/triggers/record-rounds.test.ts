@@ -1,6 +1,6 @@
 // Record trigger, when it claims in rounds (wake flag down, a pause before each claim) and when on NOTIFYs:
 // changes at a low rate, bursts of a few among them, are claimed as they notify. Real Postgres; the wake
-// flag's every change is logged by a test trigger on skyflow.record_wake.
+// flag's every change is logged by a test wrapper around skyflow.set_record_wake.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RecordDriver } from "../../../src/engine/triggers/record/drive.js";
 import { startRecordDriver } from "../../../src/engine/triggers/record/drive.js";
@@ -68,16 +68,22 @@ beforeAll(async () => {
   await createRecordTable(db.pool, APP, "task", "ADD COLUMN title text");
   await db.pool.query(`
     CREATE TABLE wake_log (armed boolean NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
-    CREATE FUNCTION log_wake() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN INSERT INTO wake_log (armed) VALUES (NEW.armed); RETURN NEW; END $$;
-    CREATE TRIGGER log_wake AFTER UPDATE ON skyflow.record_wake FOR EACH ROW EXECUTE FUNCTION log_wake();`);
+    ALTER FUNCTION skyflow.set_record_wake(boolean) RENAME TO set_record_wake_unlogged;
+    CREATE FUNCTION skyflow.set_record_wake(armed boolean) RETURNS boolean LANGUAGE plpgsql AS $$
+      BEGIN
+        IF skyflow.set_record_wake_unlogged(armed) THEN
+          INSERT INTO public.wake_log (armed) VALUES (armed);
+          RETURN true;
+        END IF;
+        RETURN false;
+      END $$;`);
 });
 afterEach(async () => {
   await driver?.stop();
   driver = undefined;
   await db.pool.query("TRUNCATE skyflow.runs CASCADE");
   await db.pool.query("TRUNCATE skyflow.record_outbox, wake_log");
-  await db.pool.query("UPDATE skyflow.record_wake SET armed = true");
+  await db.pool.query("SELECT skyflow.set_record_wake(true)");
 });
 afterAll(async () => {
   await db.drop();
@@ -133,9 +139,9 @@ describe("record trigger rounds", () => {
   it("after a poll that found a change, claims the next one on its NOTIFY, not after a round's pause", async () => {
     await start(200);
     // A writer that saw the flag down: its change waits for the poll. The flag is up again for the next one.
-    await db.pool.query("UPDATE skyflow.record_wake SET armed = false");
+    await db.pool.query("SELECT skyflow.set_record_wake(false)");
     await insertRecord(db.pool, APP, "task", "quiet");
-    await db.pool.query("UPDATE skyflow.record_wake SET armed = true");
+    await db.pool.query("SELECT skyflow.set_record_wake(true)");
     await waitFor(
       () => countRuns(db.pool, "on_task_rounds"),
       (n) => n === 1,

@@ -298,9 +298,9 @@ describe("record trigger", () => {
       }
     };
     try {
-      await db.pool.query("UPDATE skyflow.record_wake SET armed = true");
+      await db.pool.query("SELECT skyflow.set_record_wake(true)");
       await writeMany("armed");
-      await db.pool.query("UPDATE skyflow.record_wake SET armed = false");
+      await db.pool.query("SELECT skyflow.set_record_wake(false)");
       await writeMany("disarmed");
       // A round trip on the listener's own connection delivers anything already sent to it.
       await new Promise((r) => setTimeout(r, 100));
@@ -313,13 +313,13 @@ describe("record trigger", () => {
     } finally {
       await listener.end();
       await db.pool.query("DELETE FROM skyflow.record_outbox");
-      await db.pool.query("UPDATE skyflow.record_wake SET armed = true");
+      await db.pool.query("SELECT skyflow.set_record_wake(true)");
     }
   });
 
   it("raises the wake flag and lists the writers in flight that may have read it down, in one round trip", async () => {
     await db.pool.query("SELECT skyflow.attach_record_trigger($1, 'task')", [APP]);
-    await db.pool.query("UPDATE skyflow.record_wake SET armed = false");
+    await db.pool.query("SELECT skyflow.set_record_wake(false)");
     const writer = await db.pool.connect();
     const listen = new pg.Client({ connectionString: db.url });
     await listen.connect();
@@ -343,7 +343,7 @@ describe("record trigger", () => {
       writer.release();
       await listen.end();
       await db.pool.query("DELETE FROM skyflow.record_outbox");
-      await db.pool.query("UPDATE skyflow.record_wake SET armed = true");
+      await db.pool.query("SELECT skyflow.set_record_wake(true)");
     }
   });
 
@@ -368,7 +368,7 @@ describe("record trigger", () => {
       await long.query("SELECT txid_current()");
       // A writer that read the flag down: it notifies nobody, and is in flight when the driver raises the flag
       // as it starts. Only watching it finds its change (the poll is 10 minutes away).
-      await db.pool.query("UPDATE skyflow.record_wake SET armed = false");
+      await db.pool.query("SELECT skyflow.set_record_wake(false)");
       await writer.query("BEGIN");
       await insertRecord(writer, APP, "task", "first-in-flight");
       running.push(
@@ -386,7 +386,7 @@ describe("record trigger", () => {
       await created("first-in-flight");
       // The long transaction is still watched. A second writer reads the flag down, and the driver raises it
       // again (a LISTEN reconnect does, as the poll would): this writer joins the watch.
-      await db.pool.query("UPDATE skyflow.record_wake SET armed = false");
+      await db.pool.query("SELECT skyflow.set_record_wake(false)");
       await writer.query("BEGIN");
       await insertRecord(writer, APP, "task", "second-in-flight");
       expect(await terminateBackends(db.pool, ["skyflow-listen"])).toBe(1);
@@ -400,7 +400,7 @@ describe("record trigger", () => {
       long.release();
       await stopAll();
       await db.pool.query("DELETE FROM skyflow.record_outbox");
-      await db.pool.query("UPDATE skyflow.record_wake SET armed = true");
+      await db.pool.query("SELECT skyflow.set_record_wake(true)");
     }
   });
 

@@ -134,21 +134,22 @@ export async function installEventTrigger(db: Queryable): Promise<boolean> {
 
 /** Sets the wake flag; true when this call changed it. */
 export async function setArmed(db: Queryable, armed: boolean): Promise<boolean> {
-  const r = await db.query("UPDATE skyflow.record_wake SET armed = $1 WHERE id = 1 AND armed <> $1", [armed]);
-  return (r.rowCount ?? 0) > 0;
+  const r = await db.query<{ changed: boolean }>("SELECT skyflow.set_record_wake($1) AS changed", [armed]);
+  return r.rows[0]?.changed === true;
 }
 
 /**
- * Raises the wake flag and, once that is committed (so any writer that read it down began before), lists
- * the transactions in progress: any of them may have written a change without notifying. One round trip
- * (one simple query of two transactions); `raised` false when the flag was up already.
+ * Raises the wake flag and, once it is up (a sequence's value, seen by every session as setval returns, so
+ * any writer that read it down began before), lists the transactions in progress: any of them may have
+ * written a change without notifying. One round trip (one simple query of two transactions); `raised` false
+ * when the flag was up already.
  */
 export async function raiseArmed(db: Queryable): Promise<{ raised: boolean; xids: string[] }> {
   const results = (await db.query(
-    `BEGIN; UPDATE skyflow.record_wake SET armed = true WHERE id = 1 AND NOT armed; COMMIT;
+    `BEGIN; SELECT skyflow.set_record_wake(true) AS raised; COMMIT;
      SELECT txid_snapshot_xip(txid_current_snapshot())::text AS x`,
-  )) as unknown as { rows: { x: string }[]; rowCount: number | null }[];
-  return { raised: (results[1]?.rowCount ?? 0) > 0, xids: (results[3]?.rows ?? []).map((r) => r.x) };
+  )) as unknown as { rows: { raised?: boolean; x: string }[] }[];
+  return { raised: results[1]?.rows[0]?.raised === true, xids: (results[3]?.rows ?? []).map((r) => r.x) };
 }
 
 /** The subset of `txids` still running. */
