@@ -14,7 +14,8 @@ export interface RawProblem {
   atKey?: boolean;
 }
 
-interface Schema {
+/** The part of JSON Schema the workflow schemas use (typebox builds them). */
+export interface Schema {
   type?: string;
   properties?: Record<string, Schema>;
   required?: string[];
@@ -129,7 +130,8 @@ function matchesType(s: Schema, v: unknown): boolean {
   return s.type === t || (s.type === "number" && t === "integer");
 }
 
-function walk(s: Schema, v: unknown, path: string, out: RawProblem[], join: Join): void {
+/** Every problem of `v` against `s` into `out`, each at its path from `path`. */
+export function walk(s: Schema, v: unknown, path: string, out: RawProblem[], join: Join): void {
   if (s.anyOf) walkUnion(s, v, path, out, join);
   else if (s.enum) {
     if (!s.enum.includes(v))
@@ -144,13 +146,14 @@ function walk(s: Schema, v: unknown, path: string, out: RawProblem[], join: Join
   }
 }
 
-type Join = (path: string, key: string) => string;
+export type Join = (path: string, key: string) => string;
 
 /**
  * Whether `walk` would find no problem in `v`: the same rules, branch for branch, answered without the
  * paths, messages and entry arrays the walk builds (a step's input is checked before its statement goes).
+ * check-schema-fits.test.ts holds the two to the same answer on generated schemas and values.
  */
-function fits(s: Schema, v: unknown): boolean {
+export function fits(s: Schema, v: unknown): boolean {
   if (s.anyOf) {
     for (const b of s.anyOf) if (fits(b, v)) return true;
     return false;
