@@ -1,7 +1,8 @@
-// check-schema.ts answers "does it conform" twice: `fits`, the fast pass a step's input takes, and `walk`,
-// which names the problems. A rule added to one and not the other would let bad input through, so they are
-// held to one answer on generated schemas (every keyword the two handle) and the workflow schemas, with
-// values drawn near each schema. fast-check, fixed seed (FUZZ_SEED, FUZZ_RUNS). No I/O.
+// check-schema.ts answers "does it conform" in two modes of one rule set: `fits`, the fast pass a step's
+// input takes, which stops at the first problem, and `walk`, which names them all. A rule that answered
+// differently in the two would let bad input through, so they are held to one answer on generated schemas
+// (every keyword they handle) and on the workflow schemas, with values drawn near each schema. fast-check,
+// fixed seed (FUZZ_SEED, FUZZ_RUNS). No I/O.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { fits, type RawProblem, type Schema, walk } from "../../../src/engine/definition/check-schema.js";
