@@ -1,18 +1,13 @@
 // pipelined() in a transaction: every statement behind one Sync (one ReadyForQuery per round trip), the
 // server stopping at the first failure, prepared names kept right across failures.
 import type pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { commandsOf } from "../../src/db/batch.js";
 import { pipelined } from "../../src/db/pool.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { useTestDatabase } from "../helpers/db.js";
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase("batch");
+const db = useTestDatabase("batch", async (db) => {
   await db.pool.query("CREATE TABLE batch_t (v text NOT NULL)");
-});
-afterAll(async () => {
-  await db.drop();
 });
 
 interface Internals {

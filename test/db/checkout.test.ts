@@ -1,16 +1,10 @@
 // checkout(): an idle pooled connection handed over in the same turn, as pg-pool would hand it over.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { checkout, isPromise } from "../../src/db/checkout.js";
 import { createPool } from "../../src/db/pool.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { useTestDatabase } from "../helpers/db.js";
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase("checkout");
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase("checkout");
 
 describe("checkout", () => {
   it("hands over an idle connection at once, and it goes back to the pool on release", async () => {

@@ -3,20 +3,14 @@
 // answers again.
 import net from "node:net";
 import { Writable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DatabaseOutage, watchDatabase } from "../../src/db/health.js";
 import { createPool } from "../../src/db/pool.js";
 import { createLogger } from "../../src/log.js";
 import { eventually } from "../e2e/child.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { useTestDatabase } from "../helpers/db.js";
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase("db_health");
-});
-afterAll(async () => {
-  await db?.drop();
-});
+const db = useTestDatabase("db_health");
 
 /** Relays to Postgres while up; while down, drops every connection and refuses new ones at once. */
 async function relay(target: URL) {

@@ -1,14 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadMigrations, migrate } from "../../src/db/migrate.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { useTestDatabase } from "../helpers/db.js";
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase("migrate");
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase("migrate");
 
 describe("migrate", () => {
   it("the template already holds every migration, so migrating again applies nothing", async () => {

@@ -1,18 +1,12 @@
 // The shared pool survives connections that the server drops, idle or checked out.
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createPool, pipelined, poolDb, warmPool, withTransaction } from "../../src/db/pool.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { useTestDatabase } from "../helpers/db.js";
 import { proxiedPool } from "../helpers/proxy.js";
 import { waitFor } from "../helpers/wait.js";
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase("pool");
-});
-afterAll(async () => {
-  await db.drop();
-});
+const db = useTestDatabase("pool");
 
 describe("pool", () => {
   it("warmPool takes only the connections not in use: it never waits for a transaction of the caller's", async () => {

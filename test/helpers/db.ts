@@ -1,8 +1,8 @@
-// Per test file: a fresh database cloned from the migrated template, and its pool. Call in beforeAll,
-// drop in afterAll.
+// Per test file: a fresh database cloned from the migrated template, and its pool: useTestDatabase at the
+// top of the file, or createTestDatabase in beforeAll and drop in afterAll.
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 import { createPool } from "../../src/db/pool.js";
 import { withDatabase } from "./global-setup.js";
 
@@ -52,6 +52,23 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
       await c.end();
     },
   };
+}
+
+/**
+ * The test file's database: created before its tests (then `setup` runs on it: tables, schemas), dropped
+ * after them. The object is filled in by beforeAll, so read it in tests and hooks, not at the top level.
+ */
+export function useTestDatabase(label: string, setup?: (db: TestDatabase) => Promise<void>): TestDatabase {
+  const db = {} as TestDatabase;
+  beforeAll(async () => {
+    Object.assign(db, await createTestDatabase(label));
+    await setup?.(db);
+  });
+  afterAll(async () => {
+    // Absent when the database could not be created: that failure is beforeAll's to report.
+    await db.drop?.();
+  });
+  return db;
 }
 
 /**

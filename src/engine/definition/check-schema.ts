@@ -14,7 +14,8 @@ export interface RawProblem {
   atKey?: boolean;
 }
 
-interface Schema {
+/** The part of JSON Schema the workflow schemas use (typebox builds them). */
+export interface Schema {
   type?: string;
   properties?: Record<string, Schema>;
   required?: string[];
@@ -129,81 +130,82 @@ function matchesType(s: Schema, v: unknown): boolean {
   return s.type === t || (s.type === "number" && t === "integer");
 }
 
-function walk(s: Schema, v: unknown, path: string, out: RawProblem[], join: Join): void {
-  if (s.anyOf) walkUnion(s, v, path, out, join);
-  else if (s.enum) {
-    if (!s.enum.includes(v))
-      out.push({ path, message: `expected one of ${s.enum.join(", ")}, got ${show(v)}` });
-  } else if (!matchesType(s, v)) {
-    out.push({ path, message: `expected ${describe(s)}, got ${NOUN[typeOf(v)]}` });
-  } else if (s.type === "object") walkObject(s, v as Record<string, unknown>, path, out, join);
-  else if (s.type === "array") walkArray(s, v as unknown[], path, out, join);
-  else if (s.type === "string") walkString(s, v as string, path, out);
-  else if (s.minimum !== undefined && typeof v === "number" && v < s.minimum) {
-    out.push({ path, message: `must be at least ${s.minimum}, got ${v}` });
-  }
+/** Every problem of `v` against `s` into `out`, each at its path from `path`. */
+export function walk(s: Schema, v: unknown, path: string, out: RawProblem[], join: Join): void {
+  check(s, v, path, out, join);
 }
 
-type Join = (path: string, key: string) => string;
+export type Join = (path: string, key: string) => string;
+
+const noJoin: Join = (path) => path;
 
 /**
- * Whether `walk` would find no problem in `v`: the same rules, branch for branch, answered without the
- * paths, messages and entry arrays the walk builds (a step's input is checked before its statement goes).
+ * Whether `walk` would find no problem in `v`: the same rules, answered without the paths, messages and
+ * entry arrays the walk builds (a step's input is checked before its statement goes).
+ * check-schema-fits.test.ts holds the two to the same answer on generated schemas and values.
  */
-function fits(s: Schema, v: unknown): boolean {
-  if (s.anyOf) {
-    for (const b of s.anyOf) if (fits(b, v)) return true;
-    return false;
-  }
-  if (s.enum) return s.enum.includes(v);
-  if (!matchesType(s, v)) return false;
-  if (s.type === "object") {
-    const o = v as Record<string, unknown>;
-    const props = s.properties ?? {};
-    for (const key of s.required ?? []) if (!Object.hasOwn(o, key)) return false;
-    for (const key of Object.keys(o)) {
-      const sub = (Object.hasOwn(props, key) ? props[key] : undefined) ?? patternSchema(s, key);
-      if (sub) {
-        if (!fits(sub, o[key])) return false;
-      } else if (s.additionalProperties === false) return false;
-    }
-    return true;
-  }
-  if (s.type === "array") {
-    const a = v as unknown[];
-    if (s.minItems !== undefined && a.length < s.minItems) return false;
-    if (s.items) for (let i = 0; i < a.length; i++) if (!fits(s.items, a[i])) return false;
-    return true;
-  }
-  if (s.type === "string") {
-    const t = v as string;
-    if (s.minLength !== undefined && t.length < s.minLength) return false;
-    return !s.pattern || regexp(s.pattern).test(t);
-  }
-  return !(s.minimum !== undefined && typeof v === "number" && v < s.minimum);
+export function fits(s: Schema, v: unknown): boolean {
+  return check(s, v, "", undefined, noJoin);
 }
 
-function walkObject(
+/**
+ * The rules, once for both: with `out`, every problem goes there and the answer is whether there was none;
+ * without it (fits), the first problem answers false and no path or message is built (`out?.push(...)`
+ * evaluates nothing when `out` is undefined).
+ */
+function check(s: Schema, v: unknown, path: string, out: RawProblem[] | undefined, join: Join): boolean {
+  if (s.anyOf) {
+    if (out) return walkUnion(s, v, path, out, join);
+    for (const b of s.anyOf) if (check(b, v, path, undefined, join)) return true;
+    return false;
+  }
+  if (s.enum) {
+    if (s.enum.includes(v)) return true;
+    out?.push({ path, message: `expected one of ${s.enum.join(", ")}, got ${show(v)}` });
+    return false;
+  }
+  if (!matchesType(s, v)) {
+    out?.push({ path, message: `expected ${describe(s)}, got ${NOUN[typeOf(v)]}` });
+    return false;
+  }
+  if (s.type === "object") return checkObject(s, v as Record<string, unknown>, path, out, join);
+  if (s.type === "array") return checkArray(s, v as unknown[], path, out, join);
+  if (s.type === "string") return checkString(s, v as string, path, out);
+  if (s.minimum !== undefined && typeof v === "number" && v < s.minimum) {
+    out?.push({ path, message: `must be at least ${s.minimum}, got ${v}` });
+    return false;
+  }
+  return true;
+}
+
+function checkObject(
   s: Schema,
   v: Record<string, unknown>,
   path: string,
-  out: RawProblem[],
+  out: RawProblem[] | undefined,
   join: Join,
-): void {
+): boolean {
   const props = s.properties ?? {};
+  let ok = true;
   for (const key of s.required ?? []) {
-    if (!Object.hasOwn(v, key)) out.push({ path, message: `missing required key "${key}"` });
+    if (Object.hasOwn(v, key)) continue;
+    if (!out) return false;
+    out.push({ path, message: `missing required key "${key}"` });
+    ok = false;
   }
-  for (const [key, x] of Object.entries(v)) {
-    const p = join(path, key);
+  for (const key of Object.keys(v)) {
     const sub = (Object.hasOwn(props, key) ? props[key] : undefined) ?? patternSchema(s, key);
-    if (sub) walk(sub, x, p, out, join);
+    if (sub) ok = check(sub, v[key], out ? join(path, key) : path, out, join) && ok;
     else if (s.additionalProperties === false) {
+      if (!out) return false;
       const near = nearest(key, Object.keys(props));
       const hint = near ? ` (did you mean "${near}"?)` : `; valid keys: ${Object.keys(props).join(", ")}`;
-      out.push({ path: p, atKey: true, message: `unknown key "${key}"${hint}` });
+      out.push({ path: join(path, key), atKey: true, message: `unknown key "${key}"${hint}` });
+      ok = false;
     }
+    if (!ok && !out) return false;
   }
+  return ok;
 }
 
 function patternSchema(s: Schema, key: string): Schema | undefined {
@@ -221,28 +223,47 @@ function regexp(pattern: string): RegExp {
   return re;
 }
 
-function walkArray(s: Schema, v: unknown[], path: string, out: RawProblem[], join: Join): void {
+function checkArray(
+  s: Schema,
+  v: unknown[],
+  path: string,
+  out: RawProblem[] | undefined,
+  join: Join,
+): boolean {
+  let ok = true;
   if (s.minItems !== undefined && v.length < s.minItems) {
+    if (!out) return false;
     out.push({ path, message: `needs at least ${s.minItems} item${s.minItems === 1 ? "" : "s"}` });
+    ok = false;
   }
-  if (!s.items) return;
-  for (let i = 0; i < v.length; i++) walk(s.items, v[i], `${path}[${i}]`, out, join);
+  if (!s.items) return ok;
+  for (let i = 0; i < v.length; i++) {
+    ok = check(s.items, v[i], out ? `${path}[${i}]` : path, out, join) && ok;
+    if (!ok && !out) return false;
+  }
+  return ok;
 }
 
-function walkString(s: Schema, v: string, path: string, out: RawProblem[]): void {
-  if (s.minLength !== undefined && v.length < s.minLength) out.push({ path, message: "must not be empty" });
-  if (!s.pattern) return;
-  if (!regexp(s.pattern).test(v)) out.push({ path, message: `expected ${describe(s)}, got ${show(v)}` });
+function checkString(s: Schema, v: string, path: string, out: RawProblem[] | undefined): boolean {
+  let ok = true;
+  if (s.minLength !== undefined && v.length < s.minLength) {
+    if (!out) return false;
+    out.push({ path, message: "must not be empty" });
+    ok = false;
+  }
+  if (!s.pattern || regexp(s.pattern).test(v)) return ok;
+  out?.push({ path, message: `expected ${describe(s)}, got ${show(v)}` });
+  return false;
 }
 
 /** A union: the branch that fits, else the problems of the branch of the right type, else "expected A or B". */
-function walkUnion(s: Schema, v: unknown, path: string, out: RawProblem[], join: Join): void {
+function walkUnion(s: Schema, v: unknown, path: string, out: RawProblem[], join: Join): boolean {
   const tries = s.anyOf!.map((b) => {
     const probs: RawProblem[] = [];
-    walk(b, v, path, probs, join);
+    check(b, v, path, probs, join);
     return { b, probs };
   });
-  if (tries.some((t) => t.probs.length === 0)) return;
+  if (tries.some((t) => t.probs.length === 0)) return true;
   const typed = tries.filter((t) => matchesType(t.b, v) && !t.b.enum);
   const keyed = typed.filter((t) =>
     t.b.required?.every((k) => typeof v === "object" && v !== null && k in v),
@@ -251,7 +272,7 @@ function walkUnion(s: Schema, v: unknown, path: string, out: RawProblem[], join:
   const b = pick[0]?.b;
   if (b && !(typeof v === "string" && b.pattern)) {
     out.push(...pick[0]!.probs);
-    return;
+    return false;
   }
   const kinds = singleKeyBranches(s);
   const keys = v && typeof v === "object" && !Array.isArray(v) ? Object.keys(v) : [];
@@ -263,9 +284,10 @@ function walkUnion(s: Schema, v: unknown, path: string, out: RawProblem[], join:
       path,
       message: `expected one of ${kinds.join(", ")}, got ${got}${near ? ` (did you mean "${near}"?)` : ""}`,
     });
-    return;
+    return false;
   }
   out.push({ path, message: `expected ${describe(s)}, got ${describeValue(v)}` });
+  return false;
 }
 
 /** The keys of a union of one-key mappings (the trigger kinds), else undefined. */

@@ -23,7 +23,17 @@ export type WaitSource = Extract<ParkRequest, { kind: "wait_for" }>["source"];
 
 /** `record:<type>` or `pubsub:<channel>`: what the waits and wait_events tables are keyed on. */
 export function sourceName(s: WaitSource): string {
-  return s.kind === "record" ? `record:${s.type}` : `pubsub:${s.channel}`;
+  return s.kind === "record" ? recordSource(s.type) : channelSource(s.channel);
+}
+
+/** The source of a record type's changes (sourceName without building a WaitSource). */
+export function recordSource(type: string): string {
+  return `record:${type}`;
+}
+
+/** The source of a pubsub channel's messages. */
+export function channelSource(channel: string): string {
+  return `pubsub:${channel}`;
 }
 
 /** The advisory lock (two ints) that a park and the processing of an event of the same source both take. */

@@ -11,7 +11,7 @@ import { type ClaimedRun, OUTPUTS_OF } from "../store/claim.js";
 import type { Committer } from "../store/enqueue.js";
 import { resolveStepInput } from "../template.js";
 import { incomingKey, matches, type StoredContext } from "./evaluate.js";
-import { passesFilter, sourceName, WAIT_LOCK_CLASS, type WaitSource } from "./keys.js";
+import { channelSource, passesFilter, recordSource, WAIT_LOCK_CLASS, type WaitSource } from "./keys.js";
 
 /** Events are kept this long for runs that park after they arrived (the time between a wait's begin and its park). */
 const EVENTS_KEPT_MS = 60 * 60 * 1000;
@@ -126,10 +126,7 @@ export class WaitMatcher {
   wants(source: string): boolean {
     if (!this.sources) {
       const s = waitSourcesOf(this.o.catalog.list());
-      this.sources = new Set([
-        ...[...s.records].map((t) => `record:${t}`),
-        ...[...s.channels].map((c) => `pubsub:${c}`),
-      ]);
+      this.sources = new Set([...[...s.records].map(recordSource), ...[...s.channels].map(channelSource)]);
     }
     return this.sources.has(source);
   }
@@ -340,9 +337,7 @@ function releaseTop(
 }
 
 function eventSource(e: TriggerEvent): string | undefined {
-  if (e.type === "record" && typeof e.record_type === "string")
-    return sourceName({ kind: "record", type: e.record_type, database: "", events: [] });
-  if (e.type === "pubsub" && typeof e.channel === "string")
-    return sourceName({ kind: "pubsub", channel: e.channel });
+  if (e.type === "record" && typeof e.record_type === "string") return recordSource(e.record_type);
+  if (e.type === "pubsub" && typeof e.channel === "string") return channelSource(e.channel);
   return undefined;
 }

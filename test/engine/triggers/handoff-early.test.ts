@@ -1,21 +1,26 @@
 // A run handed to the engine while its trigger's transaction is committing: its first sql step starts at
 // once, and its COMMIT waits for the run's row. The trigger's COMMIT is held open here by a deferred
 // constraint trigger on skyflow.runs that waits until it sees the step's statement holding its lock.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createEngine, type Engine } from "../../../src/engine/engine.js";
-import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
+import { describe, expect, it } from "vitest";
+import { createEngine } from "../../../src/engine/engine.js";
+import { startTriggers } from "../../../src/engine/triggers/index.js";
 import { silentLogger } from "../../../src/log.js";
-import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+import { type TestDatabase, useTestDatabase } from "../../helpers/db.js";
 import { poolOnlyClients, step } from "../fixtures/defs.js";
-import { catalog, createRecordTable, insertRecord, waitFor, workflow } from "./helpers.js";
+import {
+  catalog,
+  createRecordTable,
+  insertRecord,
+  useEngineAndTriggers,
+  waitFor,
+  workflow,
+} from "./helpers.js";
 
 const APP = "app_early";
-let db: TestDatabase;
-let engine: Engine | undefined;
-let triggers: Triggers | undefined;
+const db = useTestDatabase("triggers_handoff_early", setUp);
+const running = useEngineAndTriggers();
 
-beforeAll(async () => {
-  db = await createTestDatabase("triggers_handoff_early");
+async function setUp(db: TestDatabase): Promise<void> {
   await createRecordTable(db.pool, APP, "task", "ADD COLUMN title text");
   await db.pool.query(`CREATE TABLE ${APP}.sink (id serial PRIMARY KEY, title text)`);
   // Sequences: counted whether or not the claim's transaction commits.
@@ -43,15 +48,7 @@ beforeAll(async () => {
     END $$;
     CREATE CONSTRAINT TRIGGER hold_commit AFTER INSERT ON skyflow.runs DEFERRABLE INITIALLY DEFERRED
       FOR EACH ROW EXECUTE FUNCTION ${APP}.hold_commit();`);
-});
-afterEach(async () => {
-  await triggers?.stop();
-  await engine?.stop({ graceMs: 0 });
-  triggers = engine = undefined;
-});
-afterAll(async () => {
-  await db.drop();
-});
+}
 
 const early = {
   ...workflow("early", [{ kind: "record", type: "task", database: "_public", events: ["create"] }]),
@@ -60,20 +57,20 @@ const early = {
 
 async function start() {
   const cat = catalog([early]);
-  engine = createEngine({
+  running.engine = createEngine({
     pool: db.pool,
     catalog: cat,
     clients: poolOnlyClients(db.pool),
     log: silentLogger(),
     pollMs: 600_000,
   });
-  await engine.start();
-  triggers = await startTriggers({
+  await running.engine.start();
+  running.triggers = await startTriggers({
     pool: db.pool,
     catalog: cat,
     appSchema: APP,
     wake: () => {},
-    handoff: engine.handoff(),
+    handoff: running.engine.handoff(),
     log: silentLogger(),
     pollMs: 100,
   });

@@ -1,31 +1,29 @@
 // Triggers + engine in one process: new runs (of record changes, cron fires and pubsub messages) are created
 // leased to the engine and handed over without a claim or a wake-up; workflows with a concurrency limit
 // still go through the queue.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createEngine, type Engine } from "../../../src/engine/engine.js";
-import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
+import { describe, expect, it } from "vitest";
+import { createEngine } from "../../../src/engine/engine.js";
+import { startTriggers } from "../../../src/engine/triggers/index.js";
 import { silentLogger } from "../../../src/log.js";
-import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+import { type TestDatabase, useTestDatabase } from "../../helpers/db.js";
 import { poolOnlyClients, step } from "../fixtures/defs.js";
-import { catalog, createRecordTable, hub, insertRecord, waitFor, workflow } from "./helpers.js";
+import {
+  catalog,
+  createRecordTable,
+  hub,
+  insertRecord,
+  useEngineAndTriggers,
+  waitFor,
+  workflow,
+} from "./helpers.js";
 
 const APP = "app_handoff";
-let db: TestDatabase;
-let engine: Engine | undefined;
-let triggers: Triggers | undefined;
+const db = useTestDatabase("triggers_handoff", setUp);
+const running = useEngineAndTriggers();
 
-beforeAll(async () => {
-  db = await createTestDatabase("triggers_handoff");
+async function setUp(db: TestDatabase): Promise<void> {
   await createRecordTable(db.pool, APP, "task", "ADD COLUMN title text");
-});
-afterEach(async () => {
-  await triggers?.stop();
-  await engine?.stop({ graceMs: 0 });
-  triggers = engine = undefined;
-});
-afterAll(async () => {
-  await db.drop();
-});
+}
 
 const onTask = (name: string) => ({
   ...workflow(name, [{ kind: "record", type: "task", database: "_public", events: ["create"] }]),
@@ -44,7 +42,7 @@ async function start(
 ) {
   const cat = catalog(list);
   const clients = poolOnlyClients(db.pool);
-  engine = createEngine({
+  running.engine = createEngine({
     pool: db.pool,
     catalog: cat,
     clients,
@@ -52,13 +50,13 @@ async function start(
     pollMs: 600_000,
     maxRuns,
   });
-  await engine.start();
-  triggers = await startTriggers({
+  await running.engine.start();
+  running.triggers = await startTriggers({
     pool: db.pool,
     catalog: cat,
     appSchema: APP,
-    wake: wakes ? () => engine?.wake() : () => {},
-    handoff: engine.handoff(),
+    wake: wakes ? () => running.engine?.wake() : () => {},
+    handoff: running.engine.handoff(),
     log: silentLogger(),
     ...(pubsub ? { pubsub, pollMs: 100 } : {}),
   });
@@ -190,8 +188,8 @@ describe("handing runs to an engine in the same process", () => {
     await start([busy], 3);
     // Changes made while no trigger runs (its row trigger stays on the table): the next start drains them
     // in rounds.
-    await triggers!.stop();
-    triggers = undefined;
+    await running.triggers!.stop();
+    running.triggers = undefined;
     const c = await db.pool.connect();
     try {
       await c.query("BEGIN");
@@ -202,8 +200,8 @@ describe("handing runs to an engine in the same process", () => {
     }
     // Waiting for room as long as it takes: under load a run can outlast the trigger's wait, which then
     // claims the rest pending (a whole batch), for an engine this test never wakes.
-    const handoff = engine!.handoff();
-    triggers = await startTriggers({
+    const handoff = running.engine!.handoff();
+    running.triggers = await startTriggers({
       pool: db.pool,
       catalog: catalog([busy]),
       appSchema: APP,
@@ -238,7 +236,7 @@ describe("handing runs to an engine in the same process", () => {
     );
     await new Promise((r) => setTimeout(r, 300));
     expect(await statusOf("limited")).toEqual(["pending"]);
-    engine!.wake();
+    running.engine!.wake();
     expect(
       await waitFor(
         () => statusOf("limited"),
@@ -249,7 +247,7 @@ describe("handing runs to an engine in the same process", () => {
 
   it("gives runs handed to an engine that stopped meanwhile back to the queue", async () => {
     await start([onTask("late")]);
-    const h = engine!.handoff();
+    const h = running.engine!.handoff();
     expect(h.reserve(1)).toBe(1);
     // The trigger's transaction commits a leased run while the engine shuts down.
     const { rows } = await db.pool.query<{ id: string; started_at: Date }>(
@@ -258,8 +256,8 @@ describe("handing runs to an engine in the same process", () => {
        RETURNING id, started_at`,
       [h.owner],
     );
-    await triggers?.stop();
-    await engine!.stop({ graceMs: 0 });
+    await running.triggers?.stop();
+    await running.engine!.stop({ graceMs: 0 });
     const run = rows[0]!;
     h.adopt(
       [

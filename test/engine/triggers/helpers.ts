@@ -1,10 +1,14 @@
 // Shared by the trigger tests: hand-built workflow definitions, a catalog that can change, record tables in
-// the Skygear layout, and polling until the database shows what a test waits for.
+// the Skygear layout, polling until the database shows what a test waits for, and the engine and triggers
+// a test started, stopped after it.
 import { createHash } from "node:crypto";
 import type pg from "pg";
+import { afterEach } from "vitest";
 import { ident } from "../../../src/db/pool.js";
 import { compileExpression } from "../../../src/engine/definition/expressions.js";
 import type { Catalog, TriggerDefinition, WorkflowDefinition } from "../../../src/engine/definition/types.js";
+import type { Engine } from "../../../src/engine/engine.js";
+import type { Triggers } from "../../../src/engine/triggers/index.js";
 import { createRecordTableSQL } from "../../../src/server/app-schema.js";
 
 export function workflow(name: string, triggers: TriggerDefinition[], enabled = true): WorkflowDefinition {
@@ -146,4 +150,21 @@ export function hub() {
       for (const h of subs.get(channel)?.values() ?? []) h(data);
     },
   };
+}
+
+/** The engine and triggers a test started: set them here. */
+export interface Running {
+  engine?: Engine;
+  triggers?: Triggers;
+}
+
+/** What a test leaves in the returned object is stopped after it: the triggers first, then the engine. */
+export function useEngineAndTriggers(): Running {
+  const running: Running = {};
+  afterEach(async () => {
+    await running.triggers?.stop();
+    await running.engine?.stop({ graceMs: 0 });
+    running.triggers = running.engine = undefined;
+  });
+  return running;
 }

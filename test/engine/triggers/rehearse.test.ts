@@ -3,24 +3,31 @@
 // It runs (its sql statement and its try's COMMIT reach the dry pool), and it leaves nothing anywhere: no
 // run, try, version or outbox change touched, nothing in the app's tables or sequences, no run or step
 // event (metrics and hooks hang off those); and the first real change then runs once, as always.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createEngine, type Engine } from "../../../src/engine/engine.js";
+import { describe, expect, it } from "vitest";
+import { createEngine } from "../../../src/engine/engine.js";
 import { lastRehearsal } from "../../../src/engine/rehearse.js";
-import { startTriggers, type Triggers } from "../../../src/engine/triggers/index.js";
+import { startTriggers } from "../../../src/engine/triggers/index.js";
 import { planChange } from "../../../src/engine/triggers/record/match.js";
 import { parseOutboxRow } from "../../../src/engine/triggers/record/parse.js";
 import { REHEARSAL_KEY, rehearseChanges } from "../../../src/engine/triggers/record/rehearse.js";
 import { knownVersions } from "../../../src/engine/triggers/start-runs.js";
 import { silentLogger } from "../../../src/log.js";
 import { loadTableColumns } from "../../../src/server/records/table.js";
-import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
+import { type TestDatabase, useTestDatabase } from "../../helpers/db.js";
 import { poolOnlyClients, step } from "../fixtures/defs.js";
-import { catalog, createRecordTable, insertRecord, waitFor, when, workflow } from "./helpers.js";
+import {
+  catalog,
+  createRecordTable,
+  insertRecord,
+  useEngineAndTriggers,
+  waitFor,
+  when,
+  workflow,
+} from "./helpers.js";
 
 const APP = "app_rehearse";
-let db: TestDatabase;
-let engine: Engine | undefined;
-let triggers: Triggers | undefined;
+const db = useTestDatabase("triggers_rehearse", setUp);
+const running = useEngineAndTriggers();
 
 const SINK = `INSERT INTO ${APP}.sink (title) VALUES ($1)`;
 
@@ -38,19 +45,10 @@ const onTask = {
   steps: [step("sql", { statement: SINK, params: ["${{ event.record.title }}"] }, { key: "sink" })],
 } as ReturnType<typeof workflow>;
 
-beforeAll(async () => {
-  db = await createTestDatabase("triggers_rehearse");
+async function setUp(db: TestDatabase): Promise<void> {
   await createRecordTable(db.pool, APP, "task", "ADD COLUMN title text, ADD COLUMN n integer");
   await db.pool.query(`CREATE TABLE ${APP}.sink (id serial PRIMARY KEY, title text)`);
-});
-afterEach(async () => {
-  await triggers?.stop();
-  await engine?.stop({ graceMs: 0 });
-  triggers = engine = undefined;
-});
-afterAll(async () => {
-  await db.drop();
-});
+}
 
 /** Everything a rehearsal must leave as it was. */
 async function footprint() {
@@ -69,16 +67,16 @@ async function footprint() {
 
 async function startEngine(events: string[]) {
   const cat = catalog([onTask]);
-  engine = createEngine({
+  running.engine = createEngine({
     pool: db.pool,
     catalog: cat,
     clients: poolOnlyClients(db.pool),
     log: silentLogger(),
     pollMs: 600_000,
   });
-  engine.on("run", (e) => events.push(`run ${e.type} ${e.runId}`));
-  engine.on("step", (e) => events.push(`step ${e.type} ${e.runId}`));
-  await engine.start();
+  running.engine.on("run", (e) => events.push(`run ${e.type} ${e.runId}`));
+  running.engine.on("step", (e) => events.push(`step ${e.type} ${e.runId}`));
+  await running.engine.start();
   return cat;
 }
 
@@ -87,12 +85,12 @@ describe("record trigger rehearsal", () => {
     const before = await footprint();
     const events: string[] = [];
     const cat = await startEngine(events);
-    triggers = await startTriggers({
+    running.triggers = await startTriggers({
       pool: db.pool,
       catalog: cat,
       appSchema: APP,
       wake: () => {},
-      handoff: engine!.handoff(),
+      handoff: running.engine!.handoff(),
       log: silentLogger(),
       pollMs: 600_000,
     });
@@ -107,7 +105,7 @@ describe("record trigger rehearsal", () => {
     // Nothing written, consumed or reported.
     expect(await footprint()).toEqual(before);
     expect(events).toEqual([]);
-    expect(engine!.inFlight()).toBe(0);
+    expect(running.engine!.inFlight()).toBe(0);
     // The first real change goes its way once, its version stored then.
     await insertRecord(db.pool, APP, "task", "t1", { title: "first" });
     await waitFor(
@@ -146,7 +144,7 @@ describe("record trigger rehearsal", () => {
               onWhenError: () => {},
             }).runs,
         ),
-      handoff: engine!.handoff(),
+      handoff: running.engine!.handoff(),
     });
     expect(n).toBe(3);
     expect(lastRehearsal()).toMatchObject({ runs: 3, ended: 3 });

@@ -6,6 +6,7 @@ import { backoffMs } from "../../../backoff.js";
 import { poolDb } from "../../../db/pool.js";
 import type { Logger } from "../../../log.js";
 import type { Catalog, TriggerEvent, WorkflowDefinition } from "../../definition/types.js";
+import { channelSource } from "../../park/keys.js";
 import type { WaitMatcher } from "../../park/match.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { storable } from "../../store/storable.js";
@@ -125,7 +126,7 @@ export async function startPubsubDriver(o: PubsubDriverOptions) {
     const wfs = matchPubsub(event, o.catalog.list(), o.env, now, (wf, err) =>
       o.log.warn({ workflow: wf.name, channel, err: (err as Error).message }, "pubsub trigger `when` failed"),
     );
-    if (wfs.length > 0 || o.waits?.wants(`pubsub:${channel}`)) startRuns(channel, wfs, event);
+    if (wfs.length > 0 || o.waits?.wants(channelSource(channel))) startRuns(channel, wfs, event);
   };
 
   const dropAll = (): void => {

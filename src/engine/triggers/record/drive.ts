@@ -7,6 +7,7 @@ import { loadTableColumns } from "../../../server/records/table.js";
 import type { ColumnInfo } from "../../../server/records/types.js";
 import type { Catalog, WorkflowDefinition } from "../../definition/types.js";
 import { type Listener, type ListenOptions, listen } from "../../listen.js";
+import { recordSource } from "../../park/keys.js";
 import type { WaitMatcher } from "../../park/match.js";
 import type { RunHandoff } from "../../store/claim.js";
 import { enqueueNothing } from "../../store/enqueue.js";
@@ -157,6 +158,9 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   // Before the listener and the poll: their claims would wait for the connections held here.
   await warm().catch((err) => o.log.debug({ err: (err as Error).message }, "record trigger warm-up failed"));
 
+  /** Whether some wait_for may be waiting on this change's source (the wants() that release() filters by). */
+  const awaited = (r: q.ClaimedRow): boolean => o.waits?.wants(recordSource(r.record_type)) === true;
+
   /**
    * In a claim transaction: starts the runs of the claimed changes `rows` and releases the waits they end;
    * returns how many changes were claimed, and how many released runs were left for any engine's claim.
@@ -173,8 +177,9 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
     // wait_for (src/engine/park): the changes release the runs waiting for them, in this transaction,
     // and this process's engine takes those it has room for in it too (committing it when nothing follows).
     // Only when a change is of a source some wait_for waits on (none awaited otherwise: a change's way to its
-    // runs' first statements).
-    if (o.waits && rows.some((r) => o.waits!.wants(`record:${r.record_type}`))) {
+    // runs' first statements). Asked here, not left to release()'s own filter: calling release() costs an
+    // await even when it has nothing to do, and its events cost a column read each.
+    if (o.waits && rows.some(awaited)) {
       const left: string[] = [];
       await o.waits.release(tx.client, await waitEvents(rows), {
         out: left,
@@ -325,9 +330,8 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
 
   /** The events of the changes some wait_for may be waiting for. */
   const waitEvents = async (rows: q.ClaimedRow[]) => {
-    const wanted = rows.filter((r) => o.waits!.wants(`record:${r.record_type}`));
     const out = [];
-    for (const r of wanted) {
+    for (const r of rows.filter(awaited)) {
       const c = parseOutboxRow(r);
       try {
         out.push(changeEvent(c, await columnsFor(c.recordType, [r])));
