@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadMigrations, migrate } from "../../src/db/migrate.js";
-import { useTestDatabase } from "../helpers/db.js";
+import { createTestDatabase, useTestDatabase } from "../helpers/db.js";
 
 const db = useTestDatabase("migrate");
 
