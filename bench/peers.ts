@@ -597,7 +597,15 @@ async function latency(): Promise<void> {
       2,
     )} ms, CPU per record ${cpu(xs.map((x) => x.second))}`;
   console.log(`  second half of each round: skyflow ${sec(r.a)}`);
-  if (r.b.length > 0) console.log(`    graphile-worker ${sec(r.b)}`);
+  if (r.b.length > 0) {
+    console.log(`    graphile-worker ${sec(r.b)}`);
+    // The half a long-lived process is closer to: a fresh one's first seconds go to compiling its path.
+    console.log(
+      `    second-half ratios: p50 ${spread(r.a.map((x, i) => x.second.p50 / r.b[i]!.second.p50))}x, p99 ${spread(
+        r.a.map((x, i) => x.second.p99 / r.b[i]!.second.p99),
+      )}x`,
+    );
+  }
   const halves = (side: typeof r.a, name: string) => {
     const stage = (k: "trigger" | "engine", i: number) =>
       spread(
