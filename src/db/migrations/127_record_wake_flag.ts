@@ -31,9 +31,11 @@ BEGIN
   cur := coalesce(new_row, old_row);
   INSERT INTO skyflow.record_outbox
     (op, schema_name, record_type, record_key, database_id, new_row, old_row, txid, at)
-  VALUES (CASE TG_OP WHEN 'INSERT' THEN 'insert' WHEN 'UPDATE' THEN 'update' ELSE 'delete' END, TG_TABLE_SCHEMA, TG_TABLE_NAME, cur->>'_id', coalesce(cur->>'_database_id', ''),
+  VALUES (CASE TG_OP WHEN 'INSERT' THEN 'insert' WHEN 'UPDATE' THEN 'update' ELSE 'delete' END,
+          TG_TABLE_SCHEMA, TG_TABLE_NAME, cur->>'_id', coalesce(cur->>'_database_id', ''),
           new_row, old_row, txid_current(), clock_timestamp());
   -- Only when an engine asked for a wake-up; a transaction's identical NOTIFYs reach listeners as one.
+  -- The view record_wake's expression, spelled out: read through the view, it would be a query again.
   IF pg_sequence_last_value('skyflow.record_wake_flag'::regclass) = 1 THEN
     PERFORM pg_notify('skyflow_record', '');
   END IF;
@@ -47,13 +49,13 @@ CREATE VIEW skyflow.record_wake AS
 
 -- Sets the flag; true when this call changed it. Two engines racing may both see it change: each then does
 -- what the one that changed it does (a drain more), which is harmless.
-CREATE OR REPLACE FUNCTION skyflow.set_record_wake(armed boolean) RETURNS boolean
+CREATE OR REPLACE FUNCTION skyflow.set_record_wake(up boolean) RETURNS boolean
 LANGUAGE plpgsql AS $fn$
 BEGIN
-  IF (pg_sequence_last_value('skyflow.record_wake_flag'::regclass) = 1) IS NOT DISTINCT FROM armed THEN
+  IF (SELECT armed FROM skyflow.record_wake) IS NOT DISTINCT FROM up THEN
     RETURN false;
   END IF;
-  PERFORM setval('skyflow.record_wake_flag'::regclass, CASE WHEN armed THEN 1 ELSE 2 END);
+  PERFORM setval('skyflow.record_wake_flag'::regclass, CASE WHEN up THEN 1 ELSE 2 END);
   RETURN true;
 END
 $fn$;
