@@ -64,11 +64,17 @@ export async function scratchDatabase(label: string): Promise<{ url: string; dro
   };
 }
 
-/** CPU time (ms, user + system) a process has used so far, from /proc; undefined when it is gone. */
-export function procCpuMs(pid: number): number | undefined {
+/**
+ * CPU time (ms, user + system) a process has used so far, from /proc, or one of its threads' (thread = pid:
+ * the main thread, where the JavaScript runs); undefined when it is gone.
+ */
+export function procCpuMs(pid: number, thread?: number): number | undefined {
   let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    stat = readFileSync(
+      thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`,
+      "utf8",
+    );
   } catch {
     return undefined;
   }

@@ -473,16 +473,19 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
   const idleMb = procMemMb(p.child.pid!, "VmRSS") ?? Number.NaN;
   // CPU of the engine's process and of its Postgres backends (not the producer's), from the first record to
   // the last one handled: what one record costs when records come one at a time.
-  const cpu0 = procCpuMs(p.child.pid!) ?? 0;
+  const pid = p.child.pid!;
+  const cpu0 = procCpuMs(pid) ?? 0;
+  const main0 = procCpuMs(pid, pid) ?? 0;
   const pgCpu = await new BackendCpu(engineBackends).start();
   // The round's second half apart: a fresh process spends its first seconds compiling (V8's optimizing
   // compiler runs on other threads of the process), which a long-lived one has behind it.
-  let half: { cpu: number; pg: BackendCpu; epochMs: number } | undefined;
+  let half: { cpu: number; main: number; pg: BackendCpu; epochMs: number } | undefined;
   const halfTimer = setTimeout(
     async () => {
-      const cpu = procCpuMs(p.child.pid!) ?? 0;
+      const cpu = procCpuMs(pid) ?? 0;
       half = {
         cpu,
+        main: procCpuMs(pid, pid) ?? 0,
         pg: await new BackendCpu(engineBackends).start(),
         epochMs: performance.timeOrigin + now(),
       };
@@ -500,7 +503,8 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
     t0,
     60_000,
   );
-  const cpuEnd = procCpuMs(p.child.pid!) ?? 0;
+  const cpuEnd = procCpuMs(pid) ?? 0;
+  const mainEnd = procCpuMs(pid, pid) ?? 0;
   const cpuMsPerRun = (cpuEnd - cpu0) / acked.size;
   const pgMs = await pgCpu.ms();
   const halfPgMs = await half?.pg.ms();
@@ -516,6 +520,7 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
     p50: median(lateLat),
     p99: pct(lateLat, 99),
     cpuMsPerRun: half ? (cpuEnd - half.cpu) / late.length : Number.NaN,
+    mainMsPerRun: half ? (mainEnd - half.main) / late.length : Number.NaN,
     pgMsPerRun: halfPgMs === undefined ? Number.NaN : halfPgMs / late.length,
   };
   // skyflow's two halves: commit acknowledged -> the trigger's claim transaction began (the run's
@@ -545,6 +550,7 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
     p99: pct(lat, 99),
     idleMb,
     cpuMsPerRun,
+    mainMsPerRun: (mainEnd - main0) / acked.size,
     pgMsPerRun: pgMs === undefined ? Number.NaN : pgMs / acked.size,
   };
 }
@@ -577,11 +583,14 @@ async function latency(): Promise<void> {
         r.a.map((x, i) => x.p99 / r.b[i]!.p99),
       )}x (targets <= 1.0x)`,
     );
-  const cpu = (xs: { cpuMsPerRun: number; pgMsPerRun: number }[]) =>
+  const cpu = (xs: { cpuMsPerRun: number; mainMsPerRun: number; pgMsPerRun: number }[]) =>
     `${spread(
       xs.map((x) => x.cpuMsPerRun),
       3,
-    )} ms + its Postgres backends ${spread(
+    )} ms (main thread ${spread(
+      xs.map((x) => x.mainMsPerRun),
+      3,
+    )}) + its Postgres backends ${spread(
       xs.map((x) => x.pgMsPerRun),
       3,
     )} ms`;
