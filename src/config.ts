@@ -2,6 +2,7 @@
 // skyflow reads is listed once in VARIABLES (the README's configuration table mirrors it).
 import { checkEnvAllow } from "./config-checks.js";
 import { ConfigError } from "./errors.js";
+import { HELPER_NICE } from "./helper-threads.js";
 import { DEFAULT_LIMITS, type ServerLimits } from "./server/limits.js";
 
 export const VARIABLES = {
@@ -26,6 +27,8 @@ export const VARIABLES = {
     "how long a run's lease lasts unrenewed: when an engine dies, others take its runs over after this; an engine that cannot renew stops its runs a sixth of it before (default 30000)",
   SKYFLOW_WORKFLOW_MAX_BYTES:
     "largest workflow file loaded, in bytes (default 65536); a larger file is refused with a problem at its line 1",
+  SKYFLOW_HELPER_NICE:
+    "`start` and `dev` on Linux: nice value (0-19) of the daemon's threads other than its JavaScript thread (V8's compiler and collector helpers), set once it has started (default 19, the least priority; 0 leaves them as they are)",
   SKYFLOW_ENV_ALLOW: "comma-separated names of environment variables that expressions may read as env.NAME",
   LOG_LEVEL: "trace, debug, info, warn, error (default info)",
   SKYFLOW_MAX_BODY_BYTES:
@@ -71,6 +74,8 @@ export interface Config {
   graceMs: number;
   leaseMs: number;
   envAllow: string[];
+  /** SKYFLOW_HELPER_NICE: src/helper-threads.ts (0: left as they are). */
+  helperNice: number;
   workflowMaxBytes: number;
   logLevel: string;
   /** What one request to the Skygear-compatible server may ask (SKYFLOW_MAX_*). */
@@ -109,6 +114,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Flags
     loopDepth: int("SKYFLOW_LOOP_DEPTH", env.SKYFLOW_LOOP_DEPTH, 5, 0, 1000),
     graceMs: int("SKYFLOW_GRACE_MS", env.SKYFLOW_GRACE_MS, 10_000, 0, 3_600_000),
     leaseMs: int("SKYFLOW_LEASE_MS", env.SKYFLOW_LEASE_MS, 30_000, 1_000, 3_600_000),
+    helperNice: int("SKYFLOW_HELPER_NICE", env.SKYFLOW_HELPER_NICE, HELPER_NICE, 0, 19),
     envAllow: (env.SKYFLOW_ENV_ALLOW ?? "")
       .split(",")
       .map((s) => s.trim())

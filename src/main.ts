@@ -9,6 +9,7 @@ import { type Config, exposedEnv, loadConfig, secretsOf } from "./config.js";
 import { checkKeysFor } from "./config-checks.js";
 import { type Daemon, openDaemon, ShutdownIncomplete } from "./daemon.js";
 import { DatabaseOutage } from "./db/health.js";
+import { lowerHelperThreads } from "./helper-threads.js";
 import { createLogger, type Logger } from "./log.js";
 import { tierUpSooner } from "./tier-up.js";
 
@@ -58,8 +59,10 @@ export async function runDaemon(
   }
   if (mode === "dev") io.stdout.write(daemon.banner());
   else log.info(daemon.summary(), "skyflow started");
-  // From here on V8 optimizes a change's path sooner (tier-up.ts); the start's own code is behind it.
+  // From here on V8 optimizes a change's path sooner (tier-up.ts); the start's own code is behind it. Its
+  // compiling, on V8's helper threads, gives way to the daemon's own thread and to Postgres (helper-threads.ts).
   tierUpSooner();
+  if (config.helperNice > 0) lowerHelperThreads(config.helperNice);
   return waitForSignals(io, daemon, log);
 }
 

@@ -13,6 +13,14 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ SKYFLOW_LEASE_MS: "soon" })).toThrow("SKYFLOW_LEASE_MS");
   });
 
+  it("reads SKYFLOW_HELPER_NICE, 19 by default, 0 to 19, and refuses others naming the variable", () => {
+    expect(loadConfig({}).helperNice).toBe(19);
+    expect(loadConfig({ SKYFLOW_HELPER_NICE: "0" }).helperNice).toBe(0);
+    expect(loadConfig({ SKYFLOW_HELPER_NICE: "10" }).helperNice).toBe(10);
+    expect(() => loadConfig({ SKYFLOW_HELPER_NICE: "20" })).toThrow(/SKYFLOW_HELPER_NICE.*0 to 19/);
+    expect(() => loadConfig({ SKYFLOW_HELPER_NICE: "-5" })).toThrow("SKYFLOW_HELPER_NICE");
+  });
+
   it("reads SKYFLOW_SQL_GROUP, on by default, and refuses anything but on or off naming the variable", () => {
     expect(loadConfig({}).sqlGroup).toBe(true);
     expect(loadConfig({ SKYFLOW_SQL_GROUP: "off" }).sqlGroup).toBe(false);

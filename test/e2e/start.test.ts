@@ -1,6 +1,6 @@
 // `skyflow start` as a child process: JSON log lines, the HTTP endpoints, SIGHUP reloading the files, a
 // SIGTERM that lets the run in flight finish before exiting 0, and a second signal that exits at once.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -72,6 +72,19 @@ describe("skyflow start", () => {
     const { child, httpPort, pubsub } = await launch(slow(0.1, "one"), 20_000);
     const lines = child.output().trim().split("\n");
     for (const line of lines) expect(() => JSON.parse(line)).not.toThrow();
+    // Once started, its threads but the JavaScript one run at the least priority (src/helper-threads.ts).
+    if (existsSync("/proc/self/task")) {
+      const pid = child.proc.pid!;
+      const nices = () =>
+        readdirSync(`/proc/${pid}/task`).map((t) => {
+          const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
+          return [Number(t), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])] as const;
+        });
+      await eventually(async () =>
+        nices().every(([t, n]) => n === (t === pid ? 0 : 19)) ? true : undefined,
+      );
+      expect(nices().length).toBeGreaterThan(4);
+    }
     const base = `http://127.0.0.1:${httpPort}`;
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
