@@ -543,6 +543,12 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
         JSON.stringify(r.rows.map((x) => [x.task_id, acked.get(x.task_id), Number(x.created), Number(x.at)])),
       );
   }
+  // graphile-worker's: acknowledgement, no claim time, handler's statement.
+  if (kind === "job" && process.env.PEER_DUMP)
+    writeFileSync(
+      join(process.env.PEER_DUMP, `${prefix}.json`),
+      JSON.stringify(rows.map((x) => [x.task_id, acked.get(x.task_id), null, Number(x.ms)])),
+    );
   return {
     stages,
     second,
