@@ -114,7 +114,7 @@ export interface TxOptions {
    */
   asyncCommit?: boolean;
   /**
-   * `single`: its prepared statement uses its generic plan from its first execution (plan_cache_mode
+   * Prepared statements use their generic plans from their first execution (plan_cache_mode
    * force_generic_plan, for this transaction only), not five custom plans per connection first: for a
    * statement whose plan does not depend on its values, and costly to plan.
    */
@@ -241,11 +241,21 @@ export async function warmPool(
  */
 export const INDEX_SCANS = "SET LOCAL enable_seqscan TO off";
 
+/**
+ * For the rest of the transaction, a prepared statement runs its generic plan, built once per connection,
+ * instead of a custom plan built at every execution (plan_cache_mode force_generic_plan). Postgres keeps
+ * planning anew at each execution a statement whose generic plan its estimates rank above its custom ones,
+ * whatever the values: the outbox claim's bind took 0.22 to 0.49 ms at every claim (planning), its execution
+ * 0.09 to 0.17, and a try's record about the same. For the engine's own statements, which find their rows by
+ * key whatever their values; sent after a step's own statements, which keep Postgres's choice.
+ */
+export const GENERIC_PLANS = "SET LOCAL plan_cache_mode TO force_generic_plan";
+
 /** The BEGIN of a transaction with `opts`, its SET LOCALs included (one simple query). */
 export function beginOf(opts: Omit<TxOptions, "first">): string {
   let begin = "BEGIN";
   if (opts.asyncCommit) begin += "; SET LOCAL synchronous_commit TO off";
-  if (opts.genericPlan) begin += "; SET LOCAL plan_cache_mode TO force_generic_plan";
+  if (opts.genericPlan) begin += `; ${GENERIC_PLANS}`;
   if (opts.indexScans) begin += `; ${INDEX_SCANS}`;
   return begin;
 }

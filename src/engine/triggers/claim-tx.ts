@@ -13,6 +13,8 @@ import { beginOf, type Db, pipelined, type Rows, type Statement, type Tx } from 
 export interface ClaimOptions {
   /** Planned without sequential scans where an index serves (TxOptions.indexScans). */
   indexScans?: boolean;
+  /** Prepared statements run their generic plans (TxOptions.genericPlan). */
+  genericPlan?: boolean;
 }
 
 /**
@@ -25,7 +27,7 @@ export function claimTransaction<T, R = Record<string, unknown>>(
   fn: (tx: Tx, rows: R[]) => Promise<T>,
   opts: ClaimOptions = {},
 ): Promise<T> {
-  return db.tx((tx) => fn(tx, tx.first as R[]), { first, asyncCommit: true, indexScans: opts.indexScans });
+  return db.tx((tx) => fn(tx, tx.first as R[]), { first, asyncCommit: true, ...opts });
 }
 
 /**
@@ -47,7 +49,7 @@ export async function claimChain<T, R = Record<string, unknown>>(
   fn: (tx: Tx, rows: R[], committed: Promise<void>) => Promise<T>,
   opts: ClaimOptions = {},
 ): Promise<T[]> {
-  const BEGIN = beginOf({ asyncCommit: true, indexScans: opts.indexScans });
+  const BEGIN = beginOf({ asyncCommit: true, ...opts });
   const got = checkout(pool);
   const client = isPromise(got) ? await got : got;
   let broken = false;

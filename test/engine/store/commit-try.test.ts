@@ -252,7 +252,14 @@ describe("commitTry", () => {
       "1 minute",
     );
     const c = await db.pool.connect();
+    const plans = async () =>
+      (
+        await c.query(
+          "SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'skyflow_commit_try_end'",
+        )
+      ).rows[0] ?? { generic: 0, custom: 0 };
     try {
+      const before = await plans();
       // Past Postgres's five custom plans: the generic plan is made, and kept, at one of these commits.
       for (const run of runs) {
         await c.query("BEGIN");
@@ -267,6 +274,10 @@ describe("commitTry", () => {
           state: { snapshot: "{}", status: "succeeded", error: null },
         });
       }
+      // Each ran the connection's generic plan, the first too: none was planned anew (db/pool.ts GENERIC_PLANS),
+      // and the connection's own statements keep Postgres's choice.
+      expect(await plans()).toEqual({ generic: before.generic + 8, custom: before.custom });
+      expect((await c.query("SHOW plan_cache_mode")).rows).toEqual([{ plan_cache_mode: "auto" }]);
       // The plan kept (made only now if none was, with the statistics of a table of one page).
       await c.query("SET plan_cache_mode = force_generic_plan");
       const { rows } = await c.query(

@@ -1,5 +1,6 @@
-// The record trigger's claim against real Postgres: its generic plan reads the outbox by its primary key,
-// though the outbox's statistics say it is empty (it is drained as fast as it fills).
+// The record trigger's claim against real Postgres: it runs its generic plan from the first claim, and that
+// plan reads the outbox by its primary key, though the outbox's statistics say it is empty (it is drained as
+// fast as it fills).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, poolDb } from "../../../src/db/pool.js";
 import { claimChain, claimTransaction } from "../../../src/engine/triggers/claim-tx.js";
@@ -55,6 +56,13 @@ describe("the outbox claim", () => {
       expect(counts).toEqual([1, 1, 1, 1, 1]);
       const c = await pool.connect();
       try {
+        // Every claim ran the connection's generic plan, the first one too: no claim was planned anew
+        // (db/pool.ts GENERIC_PLANS), and the setting held inside the claims' transactions alone.
+        const plans = await c.query(
+          "SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'skyflow_claim_outbox'",
+        );
+        expect(plans.rows).toEqual([{ generic: 9, custom: 0 }]);
+        expect((await c.query("SHOW plan_cache_mode")).rows).toEqual([{ plan_cache_mode: "auto" }]);
         // The plan kept (made only now if none was, with the statistics of an empty table).
         await c.query("SET plan_cache_mode = force_generic_plan");
         const { rows } = await c.query("EXPLAIN (FORMAT JSON) EXECUTE skyflow_claim_outbox('app', 10)");
