@@ -59,6 +59,9 @@ export const COMMIT_TRY_END = `WITH run AS (
     RETURNING 1)
   SELECT skyflow.lease_lost($1::uuid) FROM (SELECT count(*) AS n FROM try) AS written WHERE n = 0`;
 
+/** What goes ahead of a try's record, after the step's own statements (see commitTry). */
+const RECORD_PLANNING = `${INDEX_SCANS}; ${GENERIC_PLANS}`;
+
 /**
  * Records the try and commits the step's transaction on `client`: both in one round trip (pipelined, the
  * values bound), so the step's transaction takes no round trip more than its own COMMIT would. A shared
@@ -67,11 +70,8 @@ export const COMMIT_TRY_END = `WITH run AS (
  * their author expects): a connection's generic plan of COMMIT_TRY_END, built while the runs table looked
  * a page or two long (a fresh install, or after a VACUUM of it empty), read the whole table for a run's row
  * at every commit after, as the table grew. It runs its generic plan (db/pool.ts GENERIC_PLANS): Postgres
- * otherwise planned it anew at most commits, about 0.2 ms each.
+ * otherwise planned it anew at a connection's first commits, and at more on some, about 0.2 ms each.
  */
-/** What goes ahead of a try's record, after the step's own statements (see commitTry). */
-const RECORD_PLANNING = `${INDEX_SCANS}; ${GENERIC_PLANS}`;
-
 export async function commitTry(client: pg.PoolClient | SharedCommit, t: CommittedTry): Promise<void> {
   const s = {
     ...(t.state
