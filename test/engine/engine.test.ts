@@ -559,8 +559,10 @@ describe("engine", () => {
       p.open("g");
       const run = await e.waitForRun(runId, 20_000);
       expect(run.status).toBe("succeeded");
-      // At least once: the step began before its begin save failed, and again when the run began again.
-      expect(p.tries("o1")).toBe(2);
+      // At least twice: the step began before its begin save failed, and again when the run began again
+      // (a third time where a loaded machine let the 600-ms lease lapse meanwhile), never two at once.
+      expect(p.tries("o1")).toBeGreaterThanOrEqual(2);
+      expect(p.maxRunning()).toBe(1);
       expect(run.tries.map((t) => [t.stepKey, t.attempt, t.status])).toEqual([["o1", 1, "succeeded"]]);
     });
   });
