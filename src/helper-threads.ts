@@ -1,8 +1,8 @@
 // The daemon's threads other than its JavaScript thread, lowered to the least CPU priority once it has started
 // (main.ts): V8's optimizing compiler and garbage-collector helpers, Node's delayed-task thread and libuv's
 // pool. Linux only (elsewhere nothing is changed).
-import { readdirSync, readFileSync } from "node:fs";
-import { setPriority } from "node:os";
+import { readdirSync } from "node:fs";
+import { getPriority, setPriority } from "node:os";
 
 /**
  * The nice value they get by default (SKYFLOW_HELPER_NICE), the least priority. Why: a fresh daemon's V8
@@ -32,27 +32,14 @@ export function lowerHelperThreads(nice = HELPER_NICE): number {
   for (const t of tids) {
     const tid = Number(t);
     if (tid === process.pid) continue;
-    const now = threadNice(tid);
-    // Gone since the listing, or already as low.
-    if (now === undefined || now >= nice) continue;
     try {
+      // getpriority and setpriority on a thread's id: that thread's nice value. Left when already as low.
+      if (getPriority(tid) >= nice) continue;
       setPriority(tid, nice);
       lowered++;
     } catch {
-      // The thread ended in between.
+      // The thread ended since the listing.
     }
   }
   return lowered;
-}
-
-/** A thread of this process's nice value, from /proc; undefined when it has ended. */
-export function threadNice(tid: number): number | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
-  } catch {
-    return undefined;
-  }
-  // Fields after "(comm) ": state is 0, nice 16 (proc(5): field 19).
-  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
 }

@@ -11,9 +11,10 @@ const MODULE = fileURLToPath(new URL("../src/helper-threads.ts", import.meta.url
 /** Each thread's nice value in a fresh Node process, before and after lowerHelperThreads(nice). */
 function niceValues(nice: number, prefix: string[] = []) {
   const script = `
-    const { lowerHelperThreads, threadNice } = await import(${JSON.stringify(MODULE)});
+    const { lowerHelperThreads } = await import(${JSON.stringify(MODULE)});
     const { readdirSync } = await import("node:fs");
-    const all = () => Object.fromEntries(readdirSync("/proc/self/task").map((t) => [t, threadNice(Number(t))]));
+    const { getPriority } = await import("node:os");
+    const all = () => Object.fromEntries(readdirSync("/proc/self/task").map((t) => [t, getPriority(Number(t))]));
     const before = all();
     const lowered = lowerHelperThreads(${nice});
     console.log(JSON.stringify({ pid: process.pid, before, lowered, after: all() }));`;

@@ -1,8 +1,8 @@
 // `skyflow start` as a child process: JSON log lines, the HTTP endpoints, SIGHUP reloading the files, a
 // SIGTERM that lets the run in flight finish before exiting 0, and a second signal that exits at once.
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createPubsubClient, type PubsubClient } from "../../src/skygear/pubsub.js";
@@ -76,10 +76,7 @@ describe("skyflow start", () => {
     if (existsSync("/proc/self/task")) {
       const pid = child.proc.pid!;
       const nices = () =>
-        readdirSync(`/proc/${pid}/task`).map((t) => {
-          const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, "utf8");
-          return [Number(t), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16])] as const;
-        });
+        readdirSync(`/proc/${pid}/task`).map((t) => [Number(t), getPriority(Number(t))] as const);
       await eventually(async () =>
         nices().every(([t, n]) => n === (t === pid ? 0 : 19)) ? true : undefined,
       );
