@@ -252,13 +252,19 @@ export const INDEX_SCANS = "SET LOCAL enable_seqscan TO off";
  */
 export const GENERIC_PLANS = "SET LOCAL plan_cache_mode TO force_generic_plan";
 
+/** The SET LOCALs of `opts`, as one simple query ("" for none): sent with a BEGIN, or later in a transaction. */
+export function setLocalsOf(opts: Pick<TxOptions, "asyncCommit" | "genericPlan" | "indexScans">): string {
+  let s = "";
+  if (opts.asyncCommit) s += "; SET LOCAL synchronous_commit TO off";
+  if (opts.genericPlan) s += `; ${GENERIC_PLANS}`;
+  if (opts.indexScans) s += `; ${INDEX_SCANS}`;
+  return s.slice(2);
+}
+
 /** The BEGIN of a transaction with `opts`, its SET LOCALs included (one simple query). */
 export function beginOf(opts: Omit<TxOptions, "first">): string {
-  let begin = "BEGIN";
-  if (opts.asyncCommit) begin += "; SET LOCAL synchronous_commit TO off";
-  if (opts.genericPlan) begin += `; ${GENERIC_PLANS}`;
-  if (opts.indexScans) begin += `; ${INDEX_SCANS}`;
-  return begin;
+  const locals = setLocalsOf(opts);
+  return locals ? `BEGIN; ${locals}` : "BEGIN";
 }
 
 /** A statement's own timeout (either spelling), else `fallback`. */

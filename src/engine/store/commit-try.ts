@@ -3,7 +3,7 @@
 // state, the run's row takes it in that same transaction (the run's end, or a first try whose begin was not
 // saved: see runner.ts).
 import type pg from "pg";
-import { commitWith, GENERIC_PLANS, INDEX_SCANS } from "../../db/pool.js";
+import { commitWith, setLocalsOf } from "../../db/pool.js";
 import type { SharedCommit } from "../../steps/types.js";
 import type { Queryable } from "./enqueue.js";
 
@@ -60,7 +60,7 @@ export const COMMIT_TRY_END = `WITH run AS (
   SELECT skyflow.lease_lost($1::uuid) FROM (SELECT count(*) AS n FROM try) AS written WHERE n = 0`;
 
 /** What goes ahead of a try's record, after the step's own statements (see commitTry). */
-const RECORD_PLANNING = `${INDEX_SCANS}; ${GENERIC_PLANS}`;
+const RECORD_PLANNING = setLocalsOf({ genericPlan: true, indexScans: true });
 
 /**
  * Records the try and commits the step's transaction on `client`: both in one round trip (pipelined, the

@@ -8,14 +8,18 @@
 // commits without the run's row, and a crash before it rolls the step back with the rest.
 import type pg from "pg";
 import { checkout, isPromise } from "../../db/checkout.js";
-import { beginOf, type Db, pipelined, type Rows, type Statement, type Tx } from "../../db/pool.js";
+import {
+  beginOf,
+  type Db,
+  pipelined,
+  type Rows,
+  type Statement,
+  type Tx,
+  type TxOptions,
+} from "../../db/pool.js";
 
-export interface ClaimOptions {
-  /** Planned without sequential scans where an index serves (TxOptions.indexScans). */
-  indexScans?: boolean;
-  /** Prepared statements run their generic plans (TxOptions.genericPlan). */
-  genericPlan?: boolean;
-}
+/** How the claim's statements are planned (TxOptions.indexScans, TxOptions.genericPlan). */
+export type ClaimOptions = Pick<TxOptions, "indexScans" | "genericPlan">;
 
 /**
  * `first` (the claim, its values bound) is sent with the BEGIN in one round trip; `fn` gets the transaction
