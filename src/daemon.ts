@@ -12,6 +12,7 @@ import { createEngine, type Engine } from "./engine/engine.js";
 import { listenHub } from "./engine/listen.js";
 import { parkedCounts } from "./engine/park/waker.js";
 import { type Reloader, startReloader } from "./engine/reload.js";
+import { commitTryNothing, RECORD_PLANNING } from "./engine/store/commit-try.js";
 import { watchPaused } from "./engine/workflow-state.js";
 import { CancelWatcher } from "./http/actions.js";
 import type { RouteHandler } from "./http/status.js";
@@ -178,8 +179,9 @@ async function open(opts: DaemonOptions, closers: Closer[], closing: Closing): P
   observeEngine(engine, log, metrics, { perStep: opts.mode === "dev" });
   await engine.start();
   // The connections kept for the first runs' steps, opened now rather than by the first change (see
-  // ENGINE_KEPT_CONNECTIONS). Best effort: a connection that fails here is opened when needed.
-  await warmPool(db.pool, ENGINE_KEPT_CONNECTIONS).catch((err) =>
+  // ENGINE_KEPT_CONNECTIONS), a try's record prepared on each. Best effort: a connection that fails here is
+  // opened when needed.
+  await warmPool(db.pool, ENGINE_KEPT_CONNECTIONS, [commitTryNothing()], RECORD_PLANNING).catch((err) =>
     log.debug({ err: (err as Error).message }, "engine connections warm-up failed"),
   );
   // Runs in flight get the grace period in a stop(); none when opening failed.

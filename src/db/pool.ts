@@ -197,15 +197,18 @@ export async function single(
 
 /**
  * Opens `connections` of the pool's connections at once (at most as many as are not in use) and runs
- * `statements` on each, one after another: named ones are then prepared there. A fresh process otherwise
- * pays for its first events with new backends (a fork and a login each), their catalog caches filled and
- * its statements parsed, all while the events wait. The statements must change nothing (a claim of none).
- * Idle connections close after the pool's idle timeout, as before.
+ * `statements` on each, one after another, in a transaction rolled back: named ones are then prepared there,
+ * under `planning`'s SET LOCALs, as where they will run (a generic plan is kept by the connection as it was
+ * built). A fresh process otherwise pays for its first events with new backends (a fork and a login each),
+ * their catalog caches filled and its statements parsed and planned, all while the events wait. The
+ * statements must change nothing (a claim of none). Idle connections close after the pool's idle timeout,
+ * as before.
  */
 export async function warmPool(
   pool: pg.Pool,
   connections: number,
   statements: Statement[] = [],
+  planning: Pick<TxOptions, "genericPlan" | "indexScans"> = {},
 ): Promise<void> {
   // Only connections free now (idle, or not opened yet): waiting for one in use could wait for ever, for a
   // transaction of the caller's own.
@@ -214,14 +217,25 @@ export async function warmPool(
     Array.from({ length: Math.max(0, Math.min(connections, free)) }, () => pool.connect()),
   );
   const clients = opened.flatMap((c) => (c.status === "fulfilled" ? [c.value] : []));
+  /** Clients whose transaction may be left open (a ROLLBACK that failed): discarded, not pooled. */
+  const broken = new Set<pg.PoolClient>();
   try {
     await Promise.all(
       clients.map(async (client) => {
-        for (const s of statements) await client.query(toConfig(s));
+        if (statements.length === 0) return;
+        await client.query(beginOf(planning));
+        try {
+          for (const s of statements) await client.query(toConfig(s));
+        } finally {
+          await client.query("ROLLBACK").catch((err) => {
+            broken.add(client);
+            throw err;
+          });
+        }
       }),
     );
   } finally {
-    for (const c of clients) c.release();
+    for (const c of clients) c.release(broken.has(c) || undefined);
   }
   const failed = opened.find((c) => c.status === "rejected");
   if (failed) throw failed.reason;

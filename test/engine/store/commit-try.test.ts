@@ -1,9 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPool, warmPool } from "../../../src/db/pool.js";
 import {
   COMMIT_TRY_END,
   commitTry,
+  commitTryNothing,
   committedOutput,
   LEASE_LOST_SQLSTATE,
+  RECORD_PLANNING,
 } from "../../../src/engine/store/commit-try.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/db.js";
 import { storedRuns } from "../fixtures/defs.js";
@@ -292,6 +295,60 @@ describe("commitTry", () => {
     } finally {
       await c.query("RESET plan_cache_mode").catch(() => {});
       c.release();
+    }
+  });
+
+  it("is prepared by a warm-up on each connection, planned as a try's record, writing and raising nothing", async () => {
+    await db.pool.query("TRUNCATE skyflow.runs CASCADE");
+    await db.pool.query("VACUUM ANALYZE skyflow.runs");
+    const pool = createPool(db.url, { max: 2 });
+    try {
+      await warmPool(pool, 2, [commitTryNothing()], RECORD_PLANNING);
+      expect([pool.totalCount, pool.idleCount]).toEqual([2, 2]);
+      expect((await db.pool.query("SELECT count(*)::int AS n FROM skyflow.step_tries")).rows).toEqual([
+        { n: 0 },
+      ]);
+      const clients = await Promise.all([pool.connect(), pool.connect()]);
+      try {
+        for (const c of clients) {
+          // Prepared with its generic plan, made without a sequential scan (the table is empty): no custom plan.
+          expect(
+            (
+              await c.query(
+                "SELECT generic_plans::int AS generic, custom_plans::int AS custom FROM pg_prepared_statements WHERE name = 'skyflow_commit_try_end'",
+              )
+            ).rows,
+          ).toEqual([{ generic: 1, custom: 0 }]);
+          // The warm-up's transaction is over, and its settings with it.
+          expect((await c.query("SHOW enable_seqscan")).rows).toEqual([{ enable_seqscan: "on" }]);
+          await c.query("SET plan_cache_mode = force_generic_plan");
+          const { rows } = await c.query(
+            `EXPLAIN (FORMAT JSON) EXECUTE skyflow_commit_try_end('00000000-0000-0000-0000-000000000000', 'a',
+               NULL, 1, 's', 1, 'sql', NULL, '{}', '{}', 'succeeded', NULL)`,
+          );
+          expect(JSON.stringify(rows[0]["QUERY PLAN"])).not.toContain('"Node Type":"Seq Scan"');
+          await c.query("RESET plan_cache_mode");
+        }
+        // A try recorded on a warmed connection runs the plan made there.
+        const [run] = await storedRuns(db.pool, ["w1"], "running", "a", "1 minute");
+        const c = clients[0]!;
+        await c.query("BEGIN");
+        await commitTry(c, {
+          runId: run!,
+          owner: "a",
+          runAttempt: 1,
+          stepKey: "s",
+          attempt: 1,
+          kind: "sql",
+          output: "{}",
+          state: { snapshot: "{}", status: "succeeded", error: null },
+        });
+        expect(await committedOutput(db.pool, run!, 1, "s", 1)).toEqual({ output: {} });
+      } finally {
+        for (const c of clients) c.release();
+      }
+    } finally {
+      await pool.end();
     }
   });
 });

@@ -132,7 +132,12 @@ export async function startRecordDriver(o: RecordDriverOptions): Promise<RecordD
   const warm = async (): Promise<void> => {
     const wfs = o.catalog.list();
     for (const type of watchedTypes(wfs)) await columnsFor(type, []);
-    await warmPool(o.pool, o.pool.options.max ?? 1, [q.claimOutbox(o.appSchema, 0), enqueueNothing()]);
+    await warmPool(
+      o.pool,
+      o.pool.options.max ?? 1,
+      [q.claimOutbox(o.appSchema, 0), enqueueNothing()],
+      q.CLAIM_OPTIONS,
+    );
     // The versions a record change may start (every enabled workflow's record triggers are on watched types).
     const starting = wfs.filter((wf) => wf.enabled && wf.triggers.some((t) => t.kind === "record"));
     await knownVersions(db, starting, storedVersions);
