@@ -69,9 +69,14 @@ const RECORD_SET_LOCALS = setLocalsOf(RECORD_PLANNING);
  * prepares the statement where it runs, planned as a try's record is (db/pool.ts warmPool, RECORD_PLANNING).
  * A fresh backend's first record of a try took 5 ms (parse 1.1, bind 0.5, execute 3.5: the runs' and
  * step_tries' catalog entries and indexes opened) against 0.3 after, on each of the first runs' connections.
+ * Its other values are of their types, not null: their input functions are looked up at a first bind too.
  */
 export function commitTryNothing(): Statement {
-  return { name: "skyflow_commit_try_end", text: COMMIT_TRY_END, values: Array(12).fill(null) };
+  return {
+    name: "skyflow_commit_try_end",
+    text: COMMIT_TRY_END,
+    values: [null, "", null, 0, "", 0, "", "{}", "{}", "{}", "succeeded", "null"],
+  };
 }
 
 /**
