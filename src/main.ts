@@ -3,6 +3,7 @@
 // signals: SIGHUP reloads, SIGTERM/SIGINT stop gracefully, a second one exits at once.
 
 import { exitNow } from "./cli.js";
+import { collectGarbage } from "./collect-garbage.js";
 import type { ArgSpec, OptionSpecs, ParsedArgs } from "./commands/args.js";
 import type { CommandIO } from "./commands/types.js";
 import { type Config, exposedEnv, loadConfig, secretsOf } from "./config.js";
@@ -59,6 +60,8 @@ export async function runDaemon(
   }
   if (mode === "dev") io.stdout.write(daemon.banner());
   else log.info(daemon.summary(), "skyflow started");
+  // The start's garbage collected now, not by the collections of the first changes (collect-garbage.ts).
+  collectGarbage();
   // From here on V8 optimizes a change's path sooner (tier-up.ts); the start's own code is behind it. Its
   // compiling, on V8's helper threads, gives way to the daemon's own thread and to Postgres (helper-threads.ts).
   tierUpSooner();
