@@ -37,7 +37,8 @@ const COMMIT_TRY =
  * UPDATE, which locks the row as it writes it (a concurrent change is waited for, and the row then checked
  * again). `status || ''`: the prepared statement's generic plan must find the row by its primary key; with a
  * plain `status = 'running'` it can read it through runs_in_flight instead, stepping over every run in
- * flight (see migration 090).
+ * flight (see migration 090). A null run id, which no run has, writes nothing and raises nothing: the
+ * warm-up's (commitTryNothing).
  */
 export const COMMIT_TRY_END = `WITH run AS (
     UPDATE skyflow.runs SET snapshot = $10::jsonb, status = $11::text, error = $12::jsonb,
