@@ -63,14 +63,33 @@ async function worker() {
 
 async function produce() {
   const [perSecond, seconds, prefix] = [Number(rest[0]), Number(rest[1]), rest[2]];
-  // Named, so that the bench counts its backends' CPU apart from the engine's.
-  const pool = new pg.Pool({ connectionString: url, max: 8, application_name: "bench-producer" });
-  await Promise.all(Array.from({ length: 8 }, () => pool.query("SELECT 1")));
+  // Named, so that the bench counts its backends' CPU apart from the engine's. Its connections stay open
+  // while idle (an application's writers are long-lived): with pg-pool's 10-s idle timeout, the seven that
+  // 100 inserts a second leave idle closed together at the end of a 10-s round, and their backends' exits
+  // (12 to 23 ms of CPU each, perf sched) delayed the round's last records on both sides.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 8,
+    idleTimeoutMillis: 0,
+    application_name: "bench-producer",
+  });
   const text =
     mode === "record"
       ? `INSERT INTO ${APP}.task (_id, _database_id, _owner_id, _created_at, _updated_at, title)
          VALUES ($1, '', 'u1', now(), now(), $1)`
       : `SELECT graphile_worker.add_job('job', json_build_object('id', $1::text))`;
+  // Each connection makes the round's statement once, rolled back (no record, no job, no NOTIFY sent), as an
+  // application's warm connections would have: a backend's first one compiles the trigger's function
+  // (record_change, or add_job) and fills its caches, 10 to 30 ms of CPU that took the cores from the engine
+  // under test during the round's first records.
+  const clients = await Promise.all(Array.from({ length: 8 }, () => pool.connect()));
+  for (const c of clients) {
+    await c.query("BEGIN");
+    await c.query(text, [`${prefix}-warm`]);
+    await c.query("ROLLBACK");
+  }
+  for (const c of clients) c.release();
+  await new Promise((r) => setTimeout(r, 200));
   const out = [];
   const pending = [];
   const n = Math.round(perSecond * seconds);
