@@ -31,6 +31,19 @@ const record = (client: import("pg").PoolClient, runId: string, owner: string, o
     output: JSON.stringify(output),
   });
 
+/** A one-step run's try recorded as its end, in the transaction open on `c`, which it commits. */
+const recordEnd = (c: import("pg").PoolClient, runId: string) =>
+  commitTry(c, {
+    runId,
+    owner: "a",
+    runAttempt: 1,
+    stepKey: "s",
+    attempt: 1,
+    kind: "sql",
+    output: "{}",
+    state: { snapshot: "{}", status: "succeeded", error: null },
+  });
+
 describe("commitTry", () => {
   it("records the try with its output as given, quotes and dollar signs included (bound, never in the text), and commits", async () => {
     const [run] = await storedRuns(db.pool, ["c1"], "running", "a", "1 minute");
@@ -266,16 +279,7 @@ describe("commitTry", () => {
       // Past Postgres's five custom plans: the generic plan is made, and kept, at one of these commits.
       for (const run of runs) {
         await c.query("BEGIN");
-        await commitTry(c, {
-          runId: run,
-          owner: "a",
-          runAttempt: 1,
-          stepKey: "s",
-          attempt: 1,
-          kind: "sql",
-          output: "{}",
-          state: { snapshot: "{}", status: "succeeded", error: null },
-        });
+        await recordEnd(c, run);
       }
       // Each ran the connection's generic plan, the first too: none was planned anew (db/pool.ts GENERIC_PLANS),
       // and the connection's own statements keep Postgres's choice.
@@ -333,16 +337,7 @@ describe("commitTry", () => {
         const [run] = await storedRuns(db.pool, ["w1"], "running", "a", "1 minute");
         const c = clients[0]!;
         await c.query("BEGIN");
-        await commitTry(c, {
-          runId: run!,
-          owner: "a",
-          runAttempt: 1,
-          stepKey: "s",
-          attempt: 1,
-          kind: "sql",
-          output: "{}",
-          state: { snapshot: "{}", status: "succeeded", error: null },
-        });
+        await recordEnd(c, run!);
         expect(await committedOutput(db.pool, run!, 1, "s", 1)).toEqual({ output: {} });
       } finally {
         for (const c of clients) c.release();
