@@ -33,23 +33,35 @@ describe("record trigger warm-up", () => {
     });
     try {
       const clients = await Promise.all([1, 2, 3].map(() => pool.connect()));
-      let names: string[][];
+      type Prepared = { name: string; generic: number; custom: number };
+      let prepared: Prepared[][];
       try {
-        names = await Promise.all(
-          clients.map(async (c) =>
-            (
-              await c.query<{ name: string }>(
-                "SELECT name FROM pg_prepared_statements WHERE name LIKE 'skyflow_%' ORDER BY name",
-              )
-            ).rows.map((r) => r.name),
+        prepared = await Promise.all(
+          clients.map(
+            async (c) =>
+              (
+                await c.query<Prepared>(
+                  `SELECT name, generic_plans::int AS generic, custom_plans::int AS custom
+                   FROM pg_prepared_statements WHERE name LIKE 'skyflow_%' ORDER BY name`,
+                )
+              ).rows,
           ),
         );
       } finally {
         for (const c of clients) c.release();
       }
       // (One of them may also hold the attach poll's statement.)
-      for (const n of names)
-        expect(n).toEqual(expect.arrayContaining(["skyflow_claim_outbox", "skyflow_enqueue_runs"]));
+      for (const p of prepared) {
+        const warmed = p
+          .filter((s) => s.name === "skyflow_claim_outbox" || s.name === "skyflow_enqueue_runs")
+          .map((s) => ({ name: s.name, generic: s.generic > 0, custom: s.custom }));
+        // Run as a claim's transaction runs them: their generic plans from the first, no custom one
+        // (CLAIM_OPTIONS; the first poll's claim may have run on one connection since).
+        expect(warmed).toEqual([
+          { name: "skyflow_claim_outbox", generic: true, custom: 0 },
+          { name: "skyflow_enqueue_runs", generic: true, custom: 0 },
+        ]);
+      }
       expect(await countRuns(db.pool, "on_task")).toBe(0);
       // The changes still go their way: one run for one record.
       await insertRecord(db.pool, APP, "task", "t1");
