@@ -73,25 +73,22 @@ const RECORD_SET_LOCALS = setLocalsOf(RECORD_PLANNING);
  * Its other values are of their types, not null: their input functions are looked up at a first bind too.
  */
 export function commitTryNothing(): Statement {
-  return {
-    name: "skyflow_commit_try_end",
-    text: COMMIT_TRY_END,
-    values: [null, "", null, 0, "", 0, "", "{}", "{}", "{}", "succeeded", "null"],
-  };
+  return tryRecord({
+    runId: null,
+    owner: "",
+    runAttempt: 0,
+    stepKey: "",
+    attempt: 0,
+    kind: "",
+    input: "{}",
+    output: "{}",
+    state: { snapshot: "{}", status: "succeeded", error: "null" },
+  });
 }
 
-/**
- * Records the try and commits the step's transaction on `client`: both in one round trip (pipelined, the
- * values bound), so the step's transaction takes no round trip more than its own COMMIT would. A shared
- * transaction sends the record with its members' and that one COMMIT. The record is planned without a
- * sequential scan (db/pool.ts INDEX_SCANS, set after the step's own statements, which are planned as
- * their author expects): a connection's generic plan of COMMIT_TRY_END, built while the runs table looked
- * a page or two long (a fresh install, or after a VACUUM of it empty), read the whole table for a run's row
- * at every commit after, as the table grew. It runs its generic plan (db/pool.ts GENERIC_PLANS): Postgres
- * otherwise planned it anew at a connection's first commits, and at more on some, about 0.2 ms each.
- */
-export async function commitTry(client: pg.PoolClient | SharedCommit, t: CommittedTry): Promise<void> {
-  const s = {
+/** The statement recording `t` (COMMIT_TRY_END with a state, else commit_try_state), its values bound. */
+function tryRecord(t: Omit<CommittedTry, "runId"> & { runId: string | null }): Statement {
+  return {
     ...(t.state
       ? { name: "skyflow_commit_try_end", text: COMMIT_TRY_END }
       : { name: "skyflow_commit_try_state", text: COMMIT_TRY }),
@@ -110,6 +107,20 @@ export async function commitTry(client: pg.PoolClient | SharedCommit, t: Committ
       t.state?.error ?? null,
     ],
   };
+}
+
+/**
+ * Records the try and commits the step's transaction on `client`: both in one round trip (pipelined, the
+ * values bound), so the step's transaction takes no round trip more than its own COMMIT would. A shared
+ * transaction sends the record with its members' and that one COMMIT. The record is planned without a
+ * sequential scan (db/pool.ts INDEX_SCANS, set after the step's own statements, which are planned as
+ * their author expects): a connection's generic plan of COMMIT_TRY_END, built while the runs table looked
+ * a page or two long (a fresh install, or after a VACUUM of it empty), read the whole table for a run's row
+ * at every commit after, as the table grew. It runs its generic plan (db/pool.ts GENERIC_PLANS): Postgres
+ * otherwise planned it anew at a connection's first commits, and at more on some, about 0.2 ms each.
+ */
+export async function commitTry(client: pg.PoolClient | SharedCommit, t: CommittedTry): Promise<void> {
+  const s = tryRecord(t);
   if ("commitWith" in client) return client.commitWith(s, RECORD_SET_LOCALS);
   await commitWith(client, s, undefined, RECORD_SET_LOCALS);
 }
