@@ -65,11 +65,10 @@ export async function runDaemon(
   // From here on V8 optimizes a change's path sooner (tier-up.ts); the start's own code is behind it. Its
   // compiling, on V8's helper threads, gives way to the daemon's own thread and to Postgres (helper-threads.ts).
   tierUpSooner();
-  if (config.helperNice > 0)
-    log.debug(
-      { threads: lowerHelperThreads(config.helperNice), nice: config.helperNice },
-      "helper threads lowered",
-    );
+  if (config.helperNice > 0) {
+    const threads = lowerHelperThreads(config.helperNice);
+    log.debug({ threads, nice: config.helperNice }, "helper threads lowered");
+  }
   return waitForSignals(io, daemon, log);
 }
 
