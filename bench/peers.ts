@@ -465,6 +465,15 @@ async function producer(kind: "record" | "job", prefix: string): Promise<Map<str
   return new Map(JSON.parse(p.out().trim().split("\n").pop()!) as [string, number][]);
 }
 
+/**
+ * PEER_DUMP=dir: a latency round's records, each [id, acknowledgement, claim (skyflow's) or null, step's
+ * statement] in epoch ms, to look at the slow ones.
+ */
+function dumpRound(prefix: string, records: [string, number | undefined, number | null, number][]): void {
+  if (process.env.PEER_DUMP)
+    writeFileSync(join(process.env.PEER_DUMP, `${prefix}.json`), JSON.stringify(records));
+}
+
 /** Latency of one engine: produce at 100/s, then acknowledged commit -> the sink row's clock_timestamp(). */
 async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", prefix: string) {
   await clean();
@@ -536,19 +545,17 @@ async function latencyRound(start: () => Promise<Proc>, kind: "record" | "job", 
     const trigger = r.rows.map((x) => Number(x.created) - acked.get(x.task_id)!);
     const engine = r.rows.map((x) => Number(x.at) - Number(x.created));
     stages = { trigger: [pct(trigger, 50), pct(trigger, 99)], engine: [pct(engine, 50), pct(engine, 99)] };
-    // PEER_DUMP=dir: each record's acknowledgement, claim and step times (epoch ms), to look at the slow ones.
-    if (process.env.PEER_DUMP)
-      writeFileSync(
-        join(process.env.PEER_DUMP, `${prefix}.json`),
-        JSON.stringify(r.rows.map((x) => [x.task_id, acked.get(x.task_id), Number(x.created), Number(x.at)])),
-      );
-  }
-  // graphile-worker's: acknowledgement, no claim time, handler's statement.
-  if (kind === "job" && process.env.PEER_DUMP)
-    writeFileSync(
-      join(process.env.PEER_DUMP, `${prefix}.json`),
-      JSON.stringify(rows.map((x) => [x.task_id, acked.get(x.task_id), null, Number(x.ms)])),
+    dumpRound(
+      prefix,
+      r.rows.map((x) => [x.task_id, acked.get(x.task_id), Number(x.created), Number(x.at)]),
     );
+  } else {
+    // graphile-worker's: no claim time.
+    dumpRound(
+      prefix,
+      rows.map((x) => [x.task_id, acked.get(x.task_id), null, Number(x.ms)]),
+    );
+  }
   return {
     stages,
     second,
