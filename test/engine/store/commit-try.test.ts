@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, warmPool } from "../../../src/db/pool.js";
 import {
   COMMIT_TRY_END,
+  type CommittedTry,
   commitTry,
   commitTryNothing,
   committedOutput,
@@ -20,29 +21,24 @@ afterAll(async () => {
   await db.drop();
 });
 
+/** Step "s"'s first try of `runId`'s first attempt, a `sql` step under owner "a", output `{}`; then `more`. */
+const aTry = (runId: string, more: Partial<CommittedTry> = {}): CommittedTry => ({
+  runId,
+  owner: "a",
+  runAttempt: 1,
+  stepKey: "s",
+  attempt: 1,
+  kind: "sql",
+  output: "{}",
+  ...more,
+});
+
 const record = (client: import("pg").PoolClient, runId: string, owner: string, output: unknown) =>
-  commitTry(client, {
-    runId,
-    owner,
-    runAttempt: 1,
-    stepKey: "s",
-    attempt: 1,
-    kind: "sql",
-    output: JSON.stringify(output),
-  });
+  commitTry(client, aTry(runId, { owner, output: JSON.stringify(output) }));
 
 /** A one-step run's try recorded as its end, in the transaction open on `c`, which it commits. */
 const recordEnd = (c: import("pg").PoolClient, runId: string) =>
-  commitTry(c, {
-    runId,
-    owner: "a",
-    runAttempt: 1,
-    stepKey: "s",
-    attempt: 1,
-    kind: "sql",
-    output: "{}",
-    state: { snapshot: "{}", status: "succeeded", error: null },
-  });
+  commitTry(c, aTry(runId, { state: { snapshot: "{}", status: "succeeded", error: null } }));
 
 describe("commitTry", () => {
   it("records the try with its output as given, quotes and dollar signs included (bound, never in the text), and commits", async () => {
@@ -79,17 +75,7 @@ describe("commitTry", () => {
     // The engine's lease lapsed and it claimed the run again: a try of the earlier claim may not commit.
     await db.pool.query("UPDATE skyflow.runs SET claims = 2 WHERE id = $1", [run]);
     const c = await db.pool.connect();
-    const commit = (claims: number) =>
-      commitTry(c, {
-        runId: run!,
-        owner: "a",
-        runAttempt: 1,
-        stepKey: "s",
-        attempt: 1,
-        kind: "sql",
-        output: "{}",
-        claims,
-      });
+    const commit = (claims: number) => commitTry(c, aTry(run!, { claims }));
     try {
       await c.query("BEGIN");
       await expect(commit(1)).rejects.toMatchObject({ code: LEASE_LOST_SQLSTATE });
@@ -111,17 +97,14 @@ describe("commitTry", () => {
     const c = await db.pool.connect();
     try {
       await c.query("BEGIN");
-      await commitTry(c, {
-        runId: run!,
-        owner: "a",
-        runAttempt: 1,
-        stepKey: "s",
-        attempt: 1,
-        kind: "sql",
-        output: JSON.stringify({ row_count: 1 }),
-        input: JSON.stringify({ statement: "it's $1", params: ["$$"] }),
-        state: { snapshot, status: "succeeded", error: null },
-      });
+      await commitTry(
+        c,
+        aTry(run!, {
+          output: JSON.stringify({ row_count: 1 }),
+          input: JSON.stringify({ statement: "it's $1", params: ["$$"] }),
+          state: { snapshot, status: "succeeded", error: null },
+        }),
+      );
     } finally {
       c.release();
     }
@@ -152,17 +135,7 @@ describe("commitTry", () => {
     const snapshot = JSON.stringify({ status: "running", index: 1, steps: {} });
     const c = await db.pool.connect();
     const commit = (runId: string) =>
-      commitTry(c, {
-        runId,
-        owner: "a",
-        runAttempt: 1,
-        stepKey: "s",
-        attempt: 1,
-        kind: "sql",
-        output: "{}",
-        input: "{}",
-        state: { snapshot, status: "running", error: null },
-      });
+      commitTry(c, aTry(runId, { input: "{}", state: { snapshot, status: "running", error: null } }));
     try {
       await c.query("BEGIN");
       await commit(mine!);
@@ -196,17 +169,7 @@ describe("commitTry", () => {
     const snapshot = JSON.stringify({ status: "succeeded", steps: {} });
     const c = await db.pool.connect();
     const commit = (runId: string) =>
-      commitTry(c, {
-        runId,
-        owner: "a",
-        runAttempt: 1,
-        stepKey: "s",
-        attempt: 1,
-        kind: "sql",
-        output: "{}",
-        claims: 1,
-        state: { snapshot, status: "succeeded", error: null },
-      });
+      commitTry(c, aTry(runId, { claims: 1, state: { snapshot, status: "succeeded", error: null } }));
     try {
       for (const run of [reclaimed!, cancelled!]) {
         await c.query("BEGIN");
