@@ -5,6 +5,7 @@
 import type pg from "pg";
 import type { ManualClock } from "../engine/clock.js";
 import type { Engine } from "../engine/engine.js";
+import { anyClaimable } from "../engine/store/claim.js";
 
 /**
  * Counted by the harness: engine events and messages, step tries in flight (and when the last began), pool
@@ -91,14 +92,14 @@ export class TestTime {
     for (;;) {
       await new Promise((r) => setTimeout(r, 20));
       await this.freezeParked();
-      const { rows } = await this.pool.query<{ outbox: string; unclaimed: string }>(
-        `SELECT (SELECT count(*) FROM skyflow.record_outbox) AS outbox,
-                (SELECT string_agg(status || ':' || updated_at::text, ',' ORDER BY id) FROM skyflow.runs) AS runs,
-                (SELECT count(*) FROM skyflow.step_tries) AS tries,
-                (SELECT count(*) FROM skyflow.runs WHERE lease_owner IS NULL
-                   AND (status = 'pending' AND available_at <= now()
-                        OR wake IS NOT NULL AND status IN ('waiting', 'sleeping'))) AS unclaimed`,
-      );
+      const [{ rows }, claimable] = await Promise.all([
+        this.pool.query<{ outbox: string }>(
+          `SELECT (SELECT count(*) FROM skyflow.record_outbox) AS outbox,
+                  (SELECT string_agg(status || ':' || updated_at::text, ',' ORDER BY id) FROM skyflow.runs) AS runs,
+                  (SELECT count(*) FROM skyflow.step_tries) AS tries`,
+        ),
+        anyClaimable(this.pool, SETTLE_LIMIT_MS),
+      ]);
       const row = rows[0]!;
       const a = this.activity;
       const print = JSON.stringify([
@@ -117,11 +118,11 @@ export class TestTime {
         // A try in flight this long waits for its timeout (or is slow): `advance` is what moves it on.
         const hung = a.tries > 0 && now - a.since >= HUNG_TRY_MS;
         const idle = a.tries === 0 ? a.held <= a.listening : hung;
-        // A run due and not yet claimed is on its way to the engine: a new one (a called child, a run a
-        // trigger made) or a parked one released (a called child ended, a record came, its sleep ended). It
-        // is given as long as a try in flight, not taken for the run's state; one never claimed (a
-        // concurrency limit) still settles then.
-        const busy = a.tries > 0 || row.unclaimed !== "0";
+        // A run the engine's claim would find (its own test, anyClaimable) is on its way to the engine: a new
+        // one (a called child, a run a trigger made) or a parked one released (a called child ended, a record
+        // came, its sleep ended). It is given as long as a try in flight, not taken for the run's state; one
+        // never claimed (a concurrency limit) still settles then.
+        const busy = a.tries > 0 || claimable;
         if (row.outbox === "0" && now - since >= (busy ? HUNG_TRY_MS : QUIET_MS) && idle) return;
       }
       if (now > limit) throw new Error(`the test did not settle within ${SETTLE_LIMIT_MS / 1000} s`);

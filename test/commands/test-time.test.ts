@@ -37,7 +37,8 @@ describe("skyflow test's settle", () => {
     const claim = new Promise<void>((resolve) =>
       setTimeout(async () => {
         await db.pool.query(
-          "UPDATE skyflow.runs SET status = 'running', lease_owner = 'engine', updated_at = now() WHERE id = $1",
+          `UPDATE skyflow.runs SET status = 'running', lease_owner = 'engine',
+             lease_until = now() + interval '1 minute', updated_at = now() WHERE id = $1`,
           [run!.id],
         );
         claimedAt = Date.now();
