@@ -128,6 +128,16 @@ export interface TxOptions {
   timeoutMs?: number;
 }
 
+/** How a transaction's prepared statements are planned. */
+export type Planning = Pick<TxOptions, "genericPlan" | "indexScans">;
+
+/**
+ * Generic plans, no sequential scans: for the engine's own statements, which find their rows by key whatever
+ * their values. The record trigger's claim (record/sql.ts CLAIM_OPTIONS) and a try's record (commit-try.ts
+ * RECORD_PLANNING) run so, each for the reasons measured there.
+ */
+export const BY_KEY = { genericPlan: true, indexScans: true } as const satisfies Planning;
+
 export interface Tx extends Queryable {
   /** The transaction's connection, for a step or module that needs a client of its own. */
   readonly client: pg.PoolClient;
@@ -208,7 +218,7 @@ export async function warmPool(
   pool: pg.Pool,
   connections: number,
   statements: Statement[] = [],
-  planning: Pick<TxOptions, "genericPlan" | "indexScans"> = {},
+  planning: Planning = {},
 ): Promise<void> {
   // Only connections free now (idle, or not opened yet): waiting for one in use could wait for ever, for a
   // transaction of the caller's own.

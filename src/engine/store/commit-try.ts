@@ -3,7 +3,7 @@
 // state, the run's row takes it in that same transaction (the run's end, or a first try whose begin was not
 // saved: see runner.ts).
 import type pg from "pg";
-import { commitWith, type Statement, setLocalsOf } from "../../db/pool.js";
+import { BY_KEY, commitWith, type Statement, setLocalsOf } from "../../db/pool.js";
 import type { SharedCommit } from "../../steps/types.js";
 import type { Queryable } from "./enqueue.js";
 
@@ -62,7 +62,7 @@ export const COMMIT_TRY_END = `WITH run AS (
   WHERE n = 0 AND $1::uuid IS NOT NULL`;
 
 /** How a try's record is planned (see commitTry). */
-export const RECORD_PLANNING = { genericPlan: true, indexScans: true } as const;
+export const RECORD_PLANNING = BY_KEY;
 const RECORD_SET_LOCALS = setLocalsOf(RECORD_PLANNING);
 
 /**

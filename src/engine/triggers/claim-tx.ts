@@ -11,15 +11,15 @@ import { checkout, isPromise } from "../../db/checkout.js";
 import {
   beginOf,
   type Db,
+  type Planning,
   pipelined,
   type Rows,
   type Statement,
   type Tx,
-  type TxOptions,
 } from "../../db/pool.js";
 
 /** How the claim's statements are planned (TxOptions.indexScans, TxOptions.genericPlan). */
-export type ClaimOptions = Pick<TxOptions, "indexScans" | "genericPlan">;
+export type ClaimOptions = Planning;
 
 /**
  * `first` (the claim, its values bound) is sent with the BEGIN in one round trip; `fn` gets the transaction

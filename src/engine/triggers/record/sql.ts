@@ -1,5 +1,5 @@
 // Record trigger: every SQL statement it runs, one function each, over a minimal "query with values" seam.
-import { ident, type Statement } from "../../../db/pool.js";
+import { BY_KEY, ident, type Statement } from "../../../db/pool.js";
 import type { Queryable } from "../../store/enqueue.js";
 import type { OutboxRow } from "./parse.js";
 
@@ -17,7 +17,7 @@ export type ClaimedRow = OutboxRow & { parent_depth: number | null };
  * They run their generic plans (db/pool.ts GENERIC_PLANS): Postgres planned the claim anew, 0.22 to 0.49 ms
  * on a change's way, at a connection's first claims and on some connections at every claim, for one plan.
  */
-export const CLAIM_OPTIONS = { indexScans: true, genericPlan: true } as const;
+export const CLAIM_OPTIONS = BY_KEY;
 
 /**
  * The statement claiming up to `limit` changes, each with the depth of the run that wrote it (the loop guard:
